@@ -1,0 +1,44 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const KEY_PREFIX = 'tg_';
+const BEARER_RE = /^Bearer[ \t]+([!-~]+)$/i;
+
+/** A Tollgate API key: "tg_" + 32 random bytes, base64url. High entropy, so a plain SHA-256 is a safe stored form. */
+export function mintApiKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashApiKey(key: string): string {
+  return 'sha256:' + createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export type PresentedKey =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'malformed' }
+  | { readonly kind: 'ambiguous' }
+  | { readonly kind: 'key'; readonly key: string };
+
+/**
+ * Finds the API key a caller presented, in `authorization: Bearer …`, `x-api-key` or `api-key`
+ * (the headers OpenAI, Anthropic and Azure SDKs send). Two different keys, or one header sent
+ * twice (Envoy joins repeats with ","), is ambiguous and denied rather than guessed at.
+ */
+export function presentedApiKey(headers: Readonly<Record<string, string>>): PresentedKey {
+  const found = new Set<string>();
+  const authorization = headers.authorization;
+  if (authorization !== undefined) {
+    const m = BEARER_RE.exec(authorization.trim());
+    if (m?.[1] === undefined) return { kind: 'malformed' };
+    found.add(m[1]);
+  }
+  for (const name of ['x-api-key', 'api-key']) {
+    const v = headers[name]?.trim();
+    if (v === undefined) continue;
+    if (v === '' || !/^[!-~]+$/.test(v)) return { kind: 'malformed' };
+    found.add(v);
+  }
+  if (found.size === 0) return { kind: 'none' };
+  const [key] = found;
+  if (found.size > 1 || key === undefined || key.includes(',')) return { kind: 'ambiguous' };
+  return { kind: 'key', key };
+}

@@ -1,0 +1,103 @@
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { hashApiKey, mintApiKey } from '../authz/api-key.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../dev/envoy-config.ts';
+import { runDemo } from './demo.ts';
+import { runDev } from './dev.ts';
+import type { Running } from './running.ts';
+import { runServe } from './serve.ts';
+
+export const USAGE = `Usage: tollgate <command> [options]
+
+Commands:
+  serve --config FILE           Run the gRPC service (ext_authz, ext_proc, health) and the admin port.
+  dev --config FILE [--port N]  Run Tollgate with a real Envoy in front of it on 127.0.0.1 (default port 10000).
+  demo [--port N]               Run Envoy, Tollgate and a local demo upstream on the embedded default config.
+  config check --config FILE    Validate a configuration file.
+  envoy render --config FILE --tollgate HOST:PORT [--port N] [--admin-port N] [--listen HOST] [--ca-file PATH]
+                                Print the Envoy config for a Tollgate config.
+  keys mint                     Mint a Tollgate API key; prints the key (give it to the caller) and its hash (put it in the config).
+  keys hash                     Read a key on stdin and print its hash.
+`;
+
+/** A usage error: exit code 2 with the usage text. */
+export class UsageError extends Error {}
+
+export type CommandResult = { readonly kind: 'done'; readonly output: string } | { readonly kind: 'running'; readonly running: Running };
+
+const done = (output: string): CommandResult => ({ kind: 'done', output });
+
+function portOption(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid port: ${value}`);
+  return n;
+}
+
+function requireConfig(values: { config?: string | undefined }): string {
+  if (values.config === undefined) throw new UsageError('--config FILE is required');
+  return values.config;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function runCommand(argv: readonly string[]): Promise<CommandResult> {
+  const [command, ...rest] = argv;
+  const parse = (options: ParseArgsOptionsConfig, args = rest): Record<string, string | undefined> =>
+    parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return done(USAGE);
+    case 'serve':
+      return { kind: 'running', running: await runServe(requireConfig(parse({ config: { type: 'string' } }))) };
+    case 'dev': {
+      const v = parse({ config: { type: 'string' }, port: { type: 'string' } });
+      return { kind: 'running', running: await runDev(loadConfigFile(requireConfig(v)), portOption(v.port, 10000)) };
+    }
+    case 'demo': {
+      const v = parse({ port: { type: 'string' } });
+      return { kind: 'running', running: await runDemo(portOption(v.port, 10000)) };
+    }
+    case 'config': {
+      if (rest[0] !== 'check') throw new UsageError('expected `config check --config FILE`');
+      const path = requireConfig(parse({ config: { type: 'string' } }, rest.slice(1)));
+      const cfg = loadConfigFile(path);
+      return done(`${path}: valid (${cfg.providers.length} providers, ${cfg.identities.length} identities)\n`);
+    }
+    case 'envoy': {
+      if (rest[0] !== 'render') throw new UsageError('expected `envoy render --config FILE --tollgate HOST:PORT`');
+      const v = parse({ config: { type: 'string' }, tollgate: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, listen: { type: 'string' }, 'ca-file': { type: 'string' } }, rest.slice(1));
+      const m = /^(.+):(\d+)$/.exec(v.tollgate ?? '');
+      if (m?.[1] === undefined || m[2] === undefined) throw new UsageError('--tollgate HOST:PORT is required');
+      return done(renderEnvoyConfig(loadConfigFile(requireConfig(v)), {
+        listenHost: v.listen ?? '0.0.0.0',
+        listenPort: portOption(v.port, 10000),
+        adminPort: portOption(v['admin-port'], 9901),
+        tollgateHost: m[1],
+        tollgatePort: portOption(m[2], 9001),
+        caFile: v['ca-file'] ?? DEFAULT_CA_FILE,
+      }));
+    }
+    case 'keys': {
+      if (rest[0] === 'mint') {
+        const key = mintApiKey();
+        return done(`key:  ${key}\nhash: ${hashApiKey(key)}\n`);
+      }
+      if (rest[0] === 'hash') {
+        const key = (await readStdin()).trim();
+        if (key === '') throw new UsageError('no key on stdin');
+        return done(`${hashApiKey(key)}\n`);
+      }
+      throw new UsageError('expected `keys mint` or `keys hash`');
+    }
+    default:
+      throw new UsageError(`unknown command: ${command}`);
+  }
+}

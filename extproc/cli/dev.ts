@@ -1,0 +1,60 @@
+import { createApp, type App } from '../app.ts';
+import { envoyBinFromEnv, snapshotEnv } from '../config/env.ts';
+import type { Config } from '../config/schema.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../dev/envoy-config.ts';
+import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../dev/envoy-process.ts';
+import type { Running } from './running.ts';
+
+export interface DevStack {
+  readonly app: App;
+  readonly envoy: EnvoyProcess;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Tollgate in-process and a real Envoy in front of it, on loopback. */
+export async function startDevStack(config: Config, opts: { port: number; envoyLogLevel?: string }): Promise<DevStack> {
+  const bin = findEnvoyBinary(envoyBinFromEnv());
+  const app = createApp(config, { env: snapshotEnv() });
+  const listening = await app.start();
+  let envoy: EnvoyProcess;
+  try {
+    envoy = await startEnvoy({
+      bin,
+      logLevel: opts.envoyLogLevel ?? 'warn',
+      configYaml: renderEnvoyConfig(config, {
+        listenHost: '127.0.0.1',
+        listenPort: opts.port,
+        adminPort: 0,
+        tollgateHost: listening.grpc.host === '0.0.0.0' ? '127.0.0.1' : listening.grpc.host,
+        tollgatePort: listening.grpc.port,
+        caFile: DEFAULT_CA_FILE,
+      }),
+    });
+  } catch (err) {
+    await app.stop({ drainMs: 0 });
+    throw err;
+  }
+  return {
+    app,
+    envoy,
+    url: `http://127.0.0.1:${envoy.listenerPort}`,
+    stop: async () => {
+      await envoy.stop();
+      await app.stop({ drainMs: 0 });
+    },
+  };
+}
+
+/** `tollgate dev --config FILE`. */
+export async function runDev(config: Config, port: number): Promise<Running> {
+  const stack = await startDevStack(config, { port });
+  process.stdout.write(`tollgate dev: envoy listening on ${stack.url}\n`);
+  return {
+    stop: () => stack.stop(),
+    ended: stack.envoy.exited.then((code) => {
+      stack.app.logger.error({ code, output: stack.envoy.output().slice(-2000) }, 'envoy exited');
+      return 1;
+    }),
+  };
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { compileModelPatterns, type ModelMatcher } from '../core/model-pattern.ts';
+import { createCredentialBroker, type CredentialBroker } from '../credentials/broker.ts';
+import type { CredentialSource } from '../credentials/credential-source.ts';
+import { envCredentialSource, fileCredentialSource, noCredentialSource } from '../credentials/static-sources.ts';
+import type { ProviderAdapter } from '../providers/provider.ts';
+import { providerAdapter } from '../providers/registry.ts';
+import type { Env } from './env.ts';
+import { ConfigError } from './load.ts';
+import type { Config, CredentialSourceConfig, ProviderConfig } from './schema.ts';
+
+export interface ProviderRuntime {
+  readonly name: string;
+  readonly config: ProviderConfig;
+  readonly adapter: ProviderAdapter;
+  /** Requests for this provider arrive under this path prefix, e.g. "/openai/". */
+  readonly pathPrefix: string;
+  readonly allowsModel: ModelMatcher;
+}
+
+export interface IdentityRuntime {
+  readonly id: string;
+  readonly tenant: string;
+  /** Allowed providers, each with the identity's own model restriction (undefined: the provider's list). */
+  readonly providers: ReadonlyMap<string, ModelMatcher | undefined>;
+}
+
+/** Everything expensive, done once at load, frozen. A reload builds a new one and swaps it whole. */
+export interface Runtime {
+  readonly config: Config;
+  readonly policyRevision: string;
+  readonly providers: ReadonlyMap<string, ProviderRuntime>;
+  readonly identitiesByKeyHash: ReadonlyMap<string, IdentityRuntime>;
+  readonly identitiesById: ReadonlyMap<string, IdentityRuntime>;
+  readonly credentials: CredentialBroker;
+}
+
+function credentialSource(cfg: CredentialSourceConfig, env: Env): CredentialSource {
+  switch (cfg.source) {
+    case 'env':
+      return envCredentialSource(cfg.name, env);
+    case 'file':
+      return fileCredentialSource(cfg.path);
+    case 'none':
+      return noCredentialSource();
+  }
+}
+
+export function policyRevisionOf(config: Config): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+/** The provider a request path addresses: its first segment. */
+export function providerForPath(runtime: Runtime, path: string): ProviderRuntime | undefined {
+  const end = path.indexOf('/', 1);
+  if (!path.startsWith('/') || end < 0) return undefined;
+  return runtime.providers.get(path.slice(1, end));
+}
+
+export function buildRuntime(config: Config, env: Env): Runtime {
+  const providers = new Map<string, ProviderRuntime>();
+  const sources = new Map<string, CredentialSource>();
+  config.providers.forEach((p, i) => {
+    try {
+      sources.set(p.name, credentialSource(p.credential, env));
+    } catch (err) {
+      throw new ConfigError(`providers[${i}].credential (${p.name}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+    providers.set(p.name, Object.freeze({ name: p.name, config: p, adapter: providerAdapter(p.kind), pathPrefix: `/${p.name}/`, allowsModel: compileModelPatterns(p.models) }));
+  });
+
+  const identitiesByKeyHash = new Map<string, IdentityRuntime>();
+  const identitiesById = new Map<string, IdentityRuntime>();
+  for (const ident of config.identities) {
+    const allowed = new Map<string, ModelMatcher | undefined>();
+    for (const a of ident.allow) allowed.set(a.provider, a.models === undefined ? undefined : compileModelPatterns(a.models));
+    const rt: IdentityRuntime = Object.freeze({ id: ident.id, tenant: ident.tenant, providers: allowed });
+    identitiesById.set(ident.id, rt);
+    for (const h of ident.apiKeyHashes) identitiesByKeyHash.set(h, rt);
+  }
+
+  return Object.freeze({
+    config,
+    policyRevision: policyRevisionOf(config),
+    providers,
+    identitiesByKeyHash,
+    identitiesById,
+    credentials: createCredentialBroker(sources, { refreshMs: 5_000, expiryMarginMs: 30_000 }),
+  });
+}

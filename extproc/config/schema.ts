@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
+
+// The only source of configuration types. Every object is strict: an unknown or misspelt key fails.
+// docs/configuration.md documents every field; keep the two in step.
+
+const MiB = 1024 * 1024;
+
+const host = z.string().min(1).max(253);
+const port = z.int().min(0).max(65535);
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter or digit');
+
+const listen = (defaultPort: number) =>
+  z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) }).prefault({});
+
+const modelPattern = z.string().regex(MODEL_PATTERN_RE, 'must be a model name, optionally ending in "*", or "*" alone');
+
+export const credentialSourceSchema = z.discriminatedUnion('source', [
+  z.strictObject({
+    source: z.literal('env'),
+    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  }),
+  z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({ source: z.literal('none') }),
+]);
+
+export const providerKindSchema = z.enum(['openai', 'anthropic', 'openai-compatible']);
+
+export const providerSchema = z.strictObject({
+  name,
+  kind: providerKindSchema,
+  upstream: z
+    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+    .refine((u) => { const p = new URL(u); return p.search === '' && p.hash === '' && p.username === '' && p.password === ''; }, 'must not contain a query, fragment or user info'),
+  models: z.array(modelPattern).min(1),
+  credential: credentialSourceSchema,
+  timeoutSeconds: z.number().positive().max(3600).default(300),
+});
+
+const apiKeyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lower-case hex digits (see `tollgate keys mint`)');
+
+export const identitySchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, 'must be 1-128 characters of letters, digits and ._:/@-'),
+  tenant: name.default('default'),
+  apiKeyHashes: z.array(apiKeyHash).min(1),
+  allow: z.array(z.strictObject({ provider: name, models: z.array(modelPattern).min(1).optional() })),
+});
+
+export const auditSinkSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('stdout') }),
+  z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
+]);
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1),
+    server: z
+      .strictObject({
+        grpc: listen(9001),
+        admin: listen(9002),
+        drainSeconds: z.number().min(0).max(300).default(5),
+        shutdownGraceSeconds: z.number().min(0).max(300).default(10),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        maxRequestBodyBytes: z.int().min(1024).max(64 * MiB).default(MiB),
+        maxResponseBodyBytes: z.int().min(1024).max(64 * MiB).default(4 * MiB),
+      })
+      .prefault({}),
+    providers: z.array(providerSchema).min(1),
+    identities: z.array(identitySchema),
+    audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }) }).prefault({}),
+    logging: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const providers = new Map(cfg.providers.map((p) => [p.name, p]));
+    cfg.providers.forEach((p, i) => {
+      if (cfg.providers.findIndex((q) => q.name === p.name) !== i)
+        ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
+    });
+    const seenIds = new Set<string>();
+    const seenHashes = new Set<string>();
+    cfg.identities.forEach((ident, i) => {
+      if (seenIds.has(ident.id)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'id'], message: `duplicate identity id "${ident.id}"` });
+      seenIds.add(ident.id);
+      ident.apiKeyHashes.forEach((h, j) => {
+        if (seenHashes.has(h))
+          ctx.addIssue({ code: 'custom', path: ['identities', i, 'apiKeyHashes', j], message: 'this key hash is already used by another identity' });
+        seenHashes.add(h);
+      });
+      ident.allow.forEach((a, j) => {
+        if (!providers.has(a.provider))
+          ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'provider'], message: `unknown provider "${a.provider}"` });
+      });
+    });
+    if (cfg.server.grpc.port !== 0 && cfg.server.grpc.port === cfg.server.admin.port && cfg.server.grpc.host === cfg.server.admin.host)
+      ctx.addIssue({ code: 'custom', path: ['server', 'admin', 'port'], message: 'must differ from server.grpc.port' });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ProviderKind = z.infer<typeof providerKindSchema>;
+export type IdentityConfig = z.infer<typeof identitySchema>;
+export type CredentialSourceConfig = z.infer<typeof credentialSourceSchema>;
+export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;

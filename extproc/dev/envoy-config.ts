@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { isMap, isSeq, parseDocument, visit, type Document, type YAMLMap } from 'yaml';
+import type { Config, ProviderConfig } from '../config/schema.ts';
+
+export const ENVOY_TEMPLATE_PATH = fileURLToPath(new URL('../../envoy/tollgate.envoy.yaml', import.meta.url));
+
+export interface EnvoyRenderOptions {
+  readonly listenHost: string;
+  /** 0 lets the kernel pick; the harness reads the port back from Envoy's admin API. */
+  readonly listenPort: number;
+  readonly adminPort: number;
+  /** Where Envoy reaches Tollgate's gRPC port. A hostname works too (STRICT_DNS). */
+  readonly tollgateHost: string;
+  readonly tollgatePort: number;
+  /** CA bundle for https upstreams. */
+  readonly caFile: string;
+}
+
+export const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** Envoy's per-message budget for Tollgate. Tollgate answers in well under a millisecond; this covers GC pauses and credential misses. */
+const MESSAGE_TIMEOUT = '1s';
+const AUTHZ_TIMEOUT = '0.5s';
+
+function defaultPort(url: URL): number {
+  return url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+}
+
+function providerRoute(p: ProviderConfig): object {
+  const url = new URL(p.upstream);
+  const basePath = url.pathname.replace(/\/+$/, '');
+  return {
+    name: p.name,
+    match: { prefix: `/${p.name}/` },
+    route: {
+      cluster: `provider_${p.name}`,
+      prefix_rewrite: `${basePath}/`,
+      host_rewrite_literal: url.host,
+      timeout: `${p.timeoutSeconds}s`,
+    },
+  };
+}
+
+function providerCluster(p: ProviderConfig, caFile: string): object {
+  const url = new URL(p.upstream);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const tls = url.protocol === 'https:';
+  return {
+    name: `provider_${p.name}`,
+    type: isIP(host) === 0 ? 'STRICT_DNS' : 'STATIC',
+    dns_lookup_family: 'V4_PREFERRED',
+    connect_timeout: '5s',
+    load_assignment: {
+      cluster_name: `provider_${p.name}`,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: defaultPort(url) } } } }] }],
+    },
+    ...(tls
+      ? {
+          transport_socket: {
+            name: 'envoy.transport_sockets.tls',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+              sni: host,
+              common_tls_context: {
+                validation_context: {
+                  trusted_ca: { filename: caFile },
+                  match_typed_subject_alt_names: [{ san_type: isIP(host) === 0 ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
+                },
+              },
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+function getIn(doc: Document, path: (string | number)[]): YAMLMap {
+  const node = doc.getIn(path, true);
+  if (!isMap(node)) throw new Error(`envoy template: ${path.join('.')} is not a map`);
+  return node;
+}
+
+/** Renders the Envoy config for a Tollgate config. Throws if the template lost a section it relies on. */
+export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, templateText = readFileSync(ENVOY_TEMPLATE_PATH, 'utf8')): string {
+  const tokens: Readonly<Record<string, string | number>> = {
+    ADMIN_PORT: opts.adminPort,
+    LISTEN_HOST: opts.listenHost,
+    LISTEN_PORT: opts.listenPort,
+    BUFFER_LIMIT_BYTES: Math.max(config.limits.maxRequestBodyBytes, config.limits.maxResponseBodyBytes),
+    TOLLGATE_HOST: opts.tollgateHost,
+    TOLLGATE_PORT: opts.tollgatePort,
+    MESSAGE_TIMEOUT,
+    AUTHZ_TIMEOUT,
+  };
+  const doc = parseDocument(templateText);
+  if (doc.errors.length > 0) throw new Error(`envoy template: ${doc.errors.map((e) => e.message).join('; ')}`);
+  const unknown = new Set<string>();
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'string') return;
+      const whole = /^\$\{([A-Z_]+)\}$/.exec(node.value);
+      if (whole?.[1] !== undefined) {
+        const v = tokens[whole[1]];
+        if (v === undefined) unknown.add(whole[1]);
+        else {
+          node.value = v;
+          node.type = 'PLAIN';
+        }
+      }
+    },
+  });
+  if (unknown.size > 0) throw new Error(`envoy template: unknown tokens ${[...unknown].join(', ')}`);
+
+  const vhost = getIn(doc, ['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config', 'route_config', 'virtual_hosts', 0]);
+  vhost.set('routes', doc.createNode(config.providers.map(providerRoute)));
+  const clusters = doc.getIn(['static_resources', 'clusters'], true);
+  if (!isSeq(clusters)) throw new Error('envoy template: static_resources.clusters is not a list');
+  for (const p of config.providers) clusters.add(doc.createNode(providerCluster(p, opts.caFile)));
+  const text = doc.toString({ lineWidth: 0 });
+  if (/\$\{[A-Z_]+\}/.test(text)) throw new Error('envoy template: a token was left unrendered');
+  return text;
+}
+

@@ -1,0 +1,72 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+/**
+ * The error catalogue. Every denial or failure Tollgate reports carries one of these codes; the code
+ * is also the `reason` label in metrics and the `reason` field in audit records.
+ * `userFacing: false` means the client sees only the generic message, never internal detail.
+ */
+export interface CatalogueEntry {
+  readonly httpStatus: number;
+  readonly grpcStatus: GrpcStatus;
+  readonly userFacing: boolean;
+  readonly message: string;
+}
+
+const entry = (httpStatus: number, grpcStatus: GrpcStatus, userFacing: boolean, message: string): CatalogueEntry =>
+  Object.freeze({ httpStatus, grpcStatus, userFacing, message });
+
+export const ERROR_CATALOGUE = Object.freeze({
+  unauthenticated: entry(401, GrpcStatus.UNAUTHENTICATED, true, 'A valid Tollgate API key is required.'),
+  credentials_ambiguous: entry(401, GrpcStatus.UNAUTHENTICATED, true, 'More than one caller credential was sent; send exactly one.'),
+  provider_unknown: entry(404, GrpcStatus.NOT_FOUND, true, 'No provider is configured at this path.'),
+  provider_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this provider.'),
+  model_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this model.'),
+  model_missing: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'The request body must be a JSON object with a string "model" field.'),
+  body_malformed: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'The request body is not valid JSON.'),
+  content_type_unsupported: entry(415, GrpcStatus.INVALID_ARGUMENT, true, 'The request body must be application/json.'),
+  body_too_large: entry(413, GrpcStatus.RESOURCE_EXHAUSTED, true, 'The request body is larger than the configured limit.'),
+  header_malformed: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'A request header is malformed.'),
+  credential_unavailable: entry(503, GrpcStatus.UNAVAILABLE, false, 'The provider credential is unavailable.'),
+  authz_context_missing: entry(500, GrpcStatus.FAILED_PRECONDITION, false, 'The request was not authorized by Tollgate.'),
+  protocol_violation: entry(500, GrpcStatus.INVALID_ARGUMENT, false, 'The proxy sent an unexpected message.'),
+  shutting_down: entry(503, GrpcStatus.UNAVAILABLE, false, 'Tollgate is shutting down.'),
+  internal: entry(500, GrpcStatus.INTERNAL, false, 'Internal error.'),
+});
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const GENERIC_CLIENT_MESSAGE = 'The request could not be processed.';
+
+/** An error with a catalogue code. `detail` is for logs only and must never hold secrets. */
+export class TollgateError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail === undefined ? code : `${code}: ${detail}`, options);
+    this.name = 'TollgateError';
+    this.code = code;
+    this.detail = detail;
+  }
+
+  get entry(): CatalogueEntry {
+    return ERROR_CATALOGUE[this.code];
+  }
+}
+
+export function toTollgateError(err: unknown): TollgateError {
+  return err instanceof TollgateError ? err : new TollgateError('internal', undefined, { cause: err });
+}
+
+/** The JSON body a client receives for a denial. OpenAI-shaped, so SDKs surface the message. */
+export function clientErrorBody(code: ErrorCode, requestId: string | undefined): string {
+  const e = ERROR_CATALOGUE[code];
+  return JSON.stringify({
+    error: {
+      type: 'tollgate_error',
+      code,
+      message: e.userFacing ? e.message : GENERIC_CLIENT_MESSAGE,
+      ...(requestId === undefined ? {} : { request_id: requestId }),
+    },
+  });
+}

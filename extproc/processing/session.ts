@@ -1,0 +1,312 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { auditPath } from '../authz/check-handler.ts';
+import type { IdentityRuntime, ProviderRuntime, Runtime } from '../config/runtime.ts';
+import { AUTHZ_METADATA_NAMESPACE, CALLER_CREDENTIAL_HEADERS, type AuthzContext, type Usage } from '../core/request-context.ts';
+import type { Credential } from '../credentials/credential-source.ts';
+import { ERROR_CATALOGUE, TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
+import { AUDIT_SCHEMA, type AuditRecord, type AuditSink } from '../telemetry/audit.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
+import { structString } from '../wire/struct.ts';
+import { headerMap, mediaType } from './headers.ts';
+import { errorResponse, requestBodyResponse, requestHeadersResponse, responseBodyResponse, responseHeadersResponse, trailersResponse } from './responses.ts';
+
+export interface SessionDeps {
+  readonly runtime: Runtime;
+  readonly audit: AuditSink;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+type Stage = 'request_headers' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
+export type StreamEnd = 'ended' | 'cancelled' | 'failed';
+
+interface Denial {
+  readonly code: ErrorCode;
+  readonly rule: string;
+}
+
+const JSON_MEDIA_TYPES = new Set(['application/json']);
+
+/** Reads the identity ext_authz attached; absent means ext_authz did not run or metadata is not forwarded. */
+function authzContext(msg: ProcessingRequest): AuthzContext | undefined {
+  const s = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
+  const identity = structString(s, 'identity');
+  const tenant = structString(s, 'tenant');
+  const provider = structString(s, 'provider');
+  const decisionId = structString(s, 'decision_id');
+  const policyRevision = structString(s, 'policy_revision');
+  if (identity === undefined || tenant === undefined || provider === undefined || decisionId === undefined || policyRevision === undefined) return undefined;
+  return { identity: { id: identity, tenant }, provider, decisionId, policyRevision };
+}
+
+/**
+ * The state of one ext_proc stream, i.e. one HTTP request. Each phase method answers one Envoy
+ * message. A denial becomes an ImmediateResponse; a protocol violation propagates so the stream
+ * handler ends the stream with a gRPC error (never a clean close, which would let the request pass).
+ */
+export class Session {
+  readonly #deps: SessionDeps;
+  #log: Logger;
+  readonly #started = performance.now();
+  #busyMs = 0;
+  #stage: Stage = 'request_headers';
+  #auditWritten = false;
+
+  #decisionId: string = randomUUID();
+  #requestId: string | undefined;
+  #method: string | undefined;
+  #path: string | undefined;
+  #authz: AuthzContext | undefined;
+  #identity: IdentityRuntime | undefined;
+  #provider: ProviderRuntime | undefined;
+  #credential: Promise<Credential> | undefined;
+  #model: string | undefined;
+  #requestBytes = 0;
+  #requestSha256: string | null = null;
+  #status: number | undefined;
+  #responseStreamed = false;
+  #responseBytes = 0;
+  #responseChunks: Buffer[] = [];
+  #usage: Usage | undefined;
+  #denial: Denial | undefined;
+
+  constructor(deps: SessionDeps) {
+    this.#deps = deps;
+    this.#log = deps.logger;
+  }
+
+  get done(): boolean {
+    return this.#stage === 'done';
+  }
+
+  async handle(msg: ProcessingRequest): Promise<ProcessingResponse> {
+    const t0 = performance.now();
+    const phase = msg.request ?? 'unknown';
+    try {
+      return await this.#dispatch(msg);
+    } catch (err) {
+      const e = toTollgateError(err);
+      if (e.code === 'protocol_violation') throw e;
+      if (e.code === 'internal' || !e.entry.userFacing) this.#log.error({ err: e.cause ?? e, code: e.code, phase, decision_id: this.#decisionId }, 'request failed');
+      return this.#deny({ code: e.code, rule: ruleFor(e.code) });
+    } finally {
+      const dt = performance.now() - t0;
+      this.#busyMs += dt;
+      this.#deps.metrics.phaseSeconds.observe({ phase }, dt / 1000);
+    }
+  }
+
+  async #dispatch(msg: ProcessingRequest): Promise<ProcessingResponse> {
+    if (this.#stage === 'done') throw new TollgateError('protocol_violation', `message ${msg.request ?? 'unknown'} after the request ended`);
+    switch (msg.request) {
+      case 'request_headers':
+        return this.#onRequestHeaders(msg, msg.request_headers ?? {});
+      case 'request_body':
+        return this.#onRequestBody(msg.request_body ?? {});
+      case 'response_headers':
+        if (this.#stage === 'request_headers') return this.#onLocalReply(msg.response_headers ?? {});
+        return this.#onResponseHeaders(msg.response_headers ?? {});
+      case 'response_body':
+        if (this.#stage === 'local_reply') {
+          if (msg.response_body?.end_of_stream === true) this.#stage = 'done';
+          return responseBodyResponse();
+        }
+        return this.#onResponseBody(msg.response_body ?? {});
+      case 'request_trailers':
+      case 'response_trailers':
+        return trailersResponse(msg.request);
+      default:
+        throw new TollgateError('protocol_violation', 'ProcessingRequest with no known message');
+    }
+  }
+
+  #expect(...stages: Stage[]): void {
+    if (!stages.includes(this.#stage)) throw new TollgateError('protocol_violation', `unexpected message in stage ${this.#stage}`);
+  }
+
+  async #onRequestHeaders(msg: ProcessingRequest, h: HttpHeaders): Promise<ProcessingResponse> {
+    this.#expect('request_headers');
+    const headers = headerMap(h);
+    this.#requestId = headers.get('x-request-id');
+    this.#method = headers.get(':method');
+    this.#path = headers.get(':path');
+    this.#log = this.#deps.logger.child({ request_id: this.#requestId, decision_id: this.#decisionId });
+
+    const authz = authzContext(msg);
+    if (authz === undefined) {
+      this.#log.error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
+      throw new TollgateError('authz_context_missing');
+    }
+    this.#authz = authz;
+    this.#decisionId = authz.decisionId;
+    this.#log = this.#deps.logger.child({ request_id: this.#requestId, decision_id: this.#decisionId });
+    const runtime = this.#deps.runtime;
+    this.#identity = runtime.identitiesById.get(authz.identity.id);
+    this.#provider = runtime.providers.get(authz.provider);
+    if (this.#identity === undefined || this.#provider === undefined || !this.#identity.providers.has(this.#provider.name))
+      throw new TollgateError('authz_context_missing', 'ext_authz metadata names an identity or provider this policy does not allow');
+    if (this.#path === undefined || !this.#path.startsWith(this.#provider.pathPrefix))
+      throw new TollgateError('provider_unknown', 'path does not match the provider ext_authz allowed');
+
+    const limit = runtime.config.limits.maxRequestBodyBytes;
+    const contentLength = headers.get('content-length');
+    if (contentLength !== undefined) {
+      if (!/^\d{1,15}$/.test(contentLength)) throw new TollgateError('header_malformed', 'content-length');
+      if (Number(contentLength) > limit) return this.#deny({ code: 'body_too_large', rule: 'limits.maxRequestBodyBytes' });
+    }
+    if (h.end_of_stream !== true && !JSON_MEDIA_TYPES.has(mediaType(headers.get('content-type')) ?? ''))
+      return this.#deny({ code: 'content_type_unsupported', rule: 'request.content_type' });
+
+    // Start the credential lookup now so it overlaps with Envoy buffering the body.
+    const credential = runtime.credentials.get({ tenant: authz.identity.tenant, identity: authz.identity.id, provider: this.#provider.name });
+    credential.catch(() => undefined); // awaited later; avoid an unhandled rejection if the request ends first
+    this.#credential = credential;
+
+    if (h.end_of_stream === true) {
+      this.#stage = 'upstream';
+      return requestHeadersResponse({ remove: CALLER_CREDENTIAL_HEADERS, set: this.#provider.adapter.credentialHeaders(await credential) });
+    }
+    this.#stage = 'request_body';
+    return requestHeadersResponse({ remove: CALLER_CREDENTIAL_HEADERS });
+  }
+
+  async #onRequestBody(b: HttpBody): Promise<ProcessingResponse> {
+    this.#expect('request_body');
+    const provider = this.#provider;
+    if (provider === undefined || this.#credential === undefined) throw new TollgateError('protocol_violation', 'request body before headers');
+    if (b.end_of_stream !== true) throw new TollgateError('protocol_violation', 'request body must arrive BUFFERED (end_of_stream in one message)');
+    const body = b.body ?? Buffer.alloc(0);
+    this.#requestBytes = body.length;
+    this.#requestSha256 = createHash('sha256').update(body).digest('hex');
+    if (body.length > this.#deps.runtime.config.limits.maxRequestBodyBytes) return this.#deny({ code: 'body_too_large', rule: 'limits.maxRequestBodyBytes' });
+
+    const parsed = provider.adapter.parseRequest(body);
+    this.#model = parsed.model;
+    if (!provider.allowsModel(parsed.model)) return this.#deny({ code: 'model_forbidden', rule: 'provider.models' });
+    const identityModels = this.#identity?.providers.get(provider.name);
+    if (identityModels !== undefined && !identityModels(parsed.model)) return this.#deny({ code: 'model_forbidden', rule: 'identity.allow.models' });
+
+    const credential = await this.#credential;
+    this.#stage = 'upstream';
+    // Credentials are applied last, to the final body. The body is unchanged here, so no body mutation.
+    return requestBodyResponse({ set: provider.adapter.credentialHeaders(credential) });
+  }
+
+  /**
+   * A response with no request before it: a local reply from a filter ahead of ext_proc (an ext_authz
+   * denial) passing through the encoder path. The filter that replied wrote its audit record; pass it on.
+   */
+  #onLocalReply(h: HttpHeaders): ProcessingResponse {
+    this.#auditWritten = true;
+    this.#stage = h.end_of_stream === true ? 'done' : 'local_reply';
+    this.#log.debug({ status: headerMap(h).get(':status') }, 'local reply from an earlier filter passed through');
+    return responseHeadersResponse({ streamBody: false });
+  }
+
+  #onResponseHeaders(h: HttpHeaders): ProcessingResponse {
+    this.#expect('upstream');
+    const headers = headerMap(h);
+    const status = Number(headers.get(':status'));
+    this.#status = Number.isInteger(status) ? status : undefined;
+    // Stream only successful SSE responses; buffer errors and JSON so they can be inspected whole.
+    this.#responseStreamed = status === 200 && mediaType(headers.get('content-type')) === 'text/event-stream';
+    if (h.end_of_stream === true) this.#complete();
+    else this.#stage = 'response_body';
+    return responseHeadersResponse({ streamBody: this.#responseStreamed });
+  }
+
+  #onResponseBody(b: HttpBody): ProcessingResponse {
+    this.#expect('response_body');
+    const chunk = b.body ?? Buffer.alloc(0);
+    this.#responseBytes += chunk.length;
+    if (!this.#responseStreamed) this.#responseChunks.push(chunk);
+    if (b.end_of_stream === true) {
+      if (!this.#responseStreamed && this.#provider !== undefined) this.#usage = this.#provider.adapter.parseUsage(Buffer.concat(this.#responseChunks));
+      this.#responseChunks = [];
+      this.#complete();
+    }
+    return responseBodyResponse();
+  }
+
+  #deny(denial: Denial): ProcessingResponse {
+    this.#denial = denial;
+    this.#status = ERROR_CATALOGUE[denial.code].httpStatus;
+    this.#stage = 'done';
+    this.#writeAudit('denied');
+    return errorResponse(denial.code, this.#requestId, this.#decisionId);
+  }
+
+  #complete(): void {
+    this.#stage = 'done';
+    this.#writeAudit('completed');
+  }
+
+  /** Called once the gRPC stream is over, however it ended. Writes the audit record if no phase did. */
+  close(end: StreamEnd, code?: ErrorCode): void {
+    if (this.#auditWritten) return;
+    if (end === 'failed') this.#denial = { code: code ?? 'internal', rule: ruleFor(code ?? 'internal') };
+    // A graceful end after the response headers is a completed request whose body Envoy did not send us.
+    const outcome = end === 'failed' ? 'failed' : end === 'ended' && this.#status !== undefined ? 'completed' : 'cancelled';
+    this.#stage = 'done';
+    this.#writeAudit(outcome);
+  }
+
+  #writeAudit(outcome: AuditRecord['outcome']): void {
+    if (this.#auditWritten) return;
+    this.#auditWritten = true;
+    const runtime = this.#deps.runtime;
+    const denial = this.#denial;
+    const failed = outcome === 'failed' || (denial !== undefined && !ERROR_CATALOGUE[denial.code].userFacing);
+    const usage = this.#usage;
+    const provider = this.#provider?.name ?? null;
+    const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+    this.#deps.audit.write({
+      schema: AUDIT_SCHEMA,
+      time: new Date().toISOString(),
+      stage: 'proc',
+      request_id: this.#requestId ?? null,
+      decision_id: this.#decisionId,
+      identity: this.#authz?.identity.id ?? null,
+      tenant: this.#authz?.identity.tenant ?? null,
+      provider,
+      model: this.#model ?? null,
+      method: this.#method ?? null,
+      path: auditPath(this.#path),
+      decision: failed ? 'error' : denial !== undefined ? 'deny' : 'allow',
+      outcome: failed ? 'failed' : outcome,
+      reason: denial?.code ?? null,
+      rule: denial?.rule ?? (this.#authz === undefined ? null : 'identity.allow'),
+      http_status: this.#status ?? null,
+      request: this.#requestSha256 === null ? null : { body_bytes: this.#requestBytes, body_sha256: this.#requestSha256 },
+      response: this.#status !== undefined && denial === undefined ? { body_bytes: this.#responseBytes, streamed: this.#responseStreamed } : null,
+      usage: usage === undefined ? null : { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.totalTokens },
+      latency_ms: { total: round(performance.now() - this.#started), tollgate: round(this.#busyMs) },
+      policy_revision: this.#authz?.policyRevision ?? runtime.policyRevision,
+    });
+    const m = this.#deps.metrics;
+    m.auditRecords.inc({ stage: 'proc' });
+    m.processedRequests.inc({ outcome: failed ? 'failed' : outcome, reason: denial?.code ?? 'none', provider: provider ?? 'none' });
+    if (usage !== undefined && provider !== null) {
+      m.tokens.inc({ provider, direction: 'input' }, usage.inputTokens);
+      m.tokens.inc({ provider, direction: 'output' }, usage.outputTokens);
+    }
+    this.#log.info({ outcome, reason: denial?.code, status: this.#status, identity: this.#authz?.identity.id, provider, model: this.#model }, 'request finished');
+  }
+}
+
+function ruleFor(code: ErrorCode): string {
+  switch (code) {
+    case 'body_malformed':
+    case 'model_missing':
+      return 'request.json';
+    case 'body_too_large':
+      return 'limits.maxRequestBodyBytes';
+    case 'credential_unavailable':
+      return 'provider.credential';
+    default:
+      return code;
+  }
+}

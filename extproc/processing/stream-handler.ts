@@ -1,0 +1,71 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Runtime } from '../config/runtime.ts';
+import { toTollgateError } from '../errors.ts';
+import type { AuditSink } from '../telemetry/audit.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
+import { Session, type StreamEnd } from './session.ts';
+
+export interface ProcessDeps {
+  readonly runtime: () => Runtime;
+  readonly audit: AuditSink;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
+
+/**
+ * The ext_proc bidi loop: one Session per stream, one response per message, in order.
+ * CANCELLED from Envoy is a normal end. An internal failure ends the stream with a non-OK status.
+ * The session's audit record is written however the stream ends.
+ */
+export function createProcessHandler(deps: ProcessDeps): (call: ProcessCall) => void {
+  return (call) => {
+    const session = new Session({ runtime: deps.runtime(), audit: deps.audit, metrics: deps.metrics, logger: deps.logger });
+    deps.metrics.activeStreams.inc();
+    let closed = false;
+    let failing = false;
+    const close = (end: StreamEnd, code?: Parameters<Session['close']>[1]): void => {
+      if (closed) return;
+      closed = true;
+      deps.metrics.activeStreams.dec();
+      session.close(end, code);
+    };
+    call.on('cancelled', () => { close('cancelled'); });
+    call.on('error', (err) => {
+      if (!failing) deps.logger.debug({ err }, 'ext_proc stream error');
+      close('cancelled');
+    });
+
+    // Messages are handled strictly in order: each waits for the previous one's answer.
+    let chain: Promise<void> = Promise.resolve();
+    const step = async (msg: ProcessingRequest): Promise<void> => {
+      if (closed) return;
+      try {
+        const response = await session.handle(msg);
+        if (!call.cancelled && !call.destroyed) call.write(response);
+      } catch (err) {
+        if (call.cancelled) {
+          close('cancelled');
+          return;
+        }
+        const e = toTollgateError(err);
+        deps.logger.error({ err: e.cause ?? e, code: e.code }, 'ext_proc stream failed');
+        close('failed', e.code);
+        failing = true;
+        // Never a clean close: Envoy would carry on without us and the request would pass unprocessed.
+        call.emit('error', { code: e.entry.grpcStatus, details: `tollgate_${e.code}` });
+      }
+    };
+    call.on('data', (msg: ProcessingRequest) => { chain = chain.then(() => step(msg)); });
+    call.on('end', () => {
+      chain = chain.then(() => {
+        if (closed) return;
+        close('ended');
+        call.end();
+      });
+    });
+  };
+}

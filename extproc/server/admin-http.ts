@@ -1,0 +1,42 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface AdminServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** /healthz (alive), /readyz (serving and not draining), /metrics (Prometheus). Nothing else. */
+export async function startAdminServer(opts: { host: string; port: number; registry: Registry; ready: () => boolean }): Promise<AdminServer> {
+  const server: Server = createServer((req, res) => {
+    const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+    const path = (req.url ?? '/').split('?', 1)[0];
+    switch (path) {
+      case '/healthz':
+        return reply(200, 'ok\n');
+      case '/readyz':
+        return opts.ready() ? reply(200, 'ready\n') : reply(503, 'not ready\n');
+      case '/metrics':
+        opts.registry.metrics().then(
+          (text) => { reply(200, text, opts.registry.contentType); },
+          () => { reply(500, 'metrics unavailable\n'); },
+        );
+        return;
+      default:
+        return reply(404, 'not found\n');
+    }
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => { server.close(() => { resolve(); }); server.closeAllConnections(); }),
+  };
+}

@@ -1,0 +1,71 @@
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
+import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
+import { envoyServices } from '../wire/proto.ts';
+import type { ProcessCall } from '../processing/stream-handler.ts';
+
+export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
+export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
+
+export interface GrpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The largest message either side may send: the body limit plus room for headers and framing. */
+  readonly maxMessageBytes: number;
+  readonly check: (req: CheckRequest) => CheckResponse;
+  readonly process: (call: ProcessCall) => void;
+}
+
+export interface GrpcServer {
+  readonly port: number;
+  setServing(serving: boolean): void;
+  /** Graceful shutdown with a deadline, then force. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
+  const server = new Server({
+    'grpc.max_receive_message_length': opts.maxMessageBytes,
+    'grpc.max_send_message_length': opts.maxMessageBytes,
+    // Envoy's cluster sends HTTP/2 keepalive pings; accept them rather than answer GOAWAY too_many_pings.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  const services = envoyServices();
+  server.addService(services.authorization, {
+    Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
+      // The check handler turns every failure into a deny; this guard only catches a bug in that.
+      try {
+        callback(null, opts.check(call.request));
+      } catch {
+        callback({ code: status.INTERNAL, details: 'tollgate_internal' });
+      }
+    },
+  });
+  server.addService(services.externalProcessor, { Process: opts.process });
+
+  const statusMap: ServingStatusMap = { '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING', [EXT_PROC_SERVICE]: 'SERVING' };
+  const health = new HealthImplementation(statusMap);
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => {
+      if (err === null) resolve(bound);
+      else reject(err);
+    });
+  });
+
+  return {
+    port,
+    setServing(serving) {
+      const s = serving ? 'SERVING' : 'NOT_SERVING';
+      for (const name of Object.keys(statusMap)) health.setStatus(name, s);
+    },
+    stop(graceMs) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+        server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+      });
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync, type Options } from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+
+/** Envoy's protos, vendored and pinned (proto/VERSIONS). */
+export const PROTO_ROOT = fileURLToPath(new URL('../../proto/vendor', import.meta.url));
+
+/**
+ * Loader options shared by the server and the tests. keepCase: fields keep their proto names
+ * (raw_value, end_of_stream). oneofs: a virtual field names the set member of each oneof.
+ * defaults: false, so an absent field is undefined rather than a zero value.
+ */
+export const LOADER_OPTIONS: Options = Object.freeze({
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+  includeDirs: [PROTO_ROOT],
+});
+
+export const EXT_PROC_PROTO = 'envoy/service/ext_proc/v3/external_processor.proto';
+export const EXT_AUTHZ_PROTO = 'envoy/service/auth/v3/external_auth.proto';
+
+export interface EnvoyServices {
+  readonly externalProcessor: ServiceDefinition;
+  readonly authorization: ServiceDefinition;
+  readonly ExternalProcessorClient: ServiceClientConstructor;
+  readonly AuthorizationClient: ServiceClientConstructor;
+}
+
+let cached: EnvoyServices | undefined;
+
+function lookup(root: GrpcObject, path: string): ServiceClientConstructor {
+  let node: unknown = root;
+  for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
+  if (typeof node !== 'function') throw new Error(`service ${path} not found in the vendored protos`);
+  return node as ServiceClientConstructor;
+}
+
+/** Loads the vendored protos once per process. */
+export function envoyServices(): EnvoyServices {
+  if (cached !== undefined) return cached;
+  const root = loadPackageDefinition(loadSync([EXT_PROC_PROTO, EXT_AUTHZ_PROTO], LOADER_OPTIONS));
+  const ExternalProcessorClient = lookup(root, 'envoy.service.ext_proc.v3.ExternalProcessor');
+  const AuthorizationClient = lookup(root, 'envoy.service.auth.v3.Authorization');
+  cached = Object.freeze({
+    externalProcessor: ExternalProcessorClient.service,
+    authorization: AuthorizationClient.service,
+    ExternalProcessorClient,
+    AuthorizationClient,
+  });
+  return cached;
+}
