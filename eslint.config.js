@@ -39,4 +39,7 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { process: 'readonly' } } },
+  // ESLint requires its own config file to export default.
+  { files: ['eslint.config.js'], rules: { 'no-restricted-syntax': 'off' } },
 );

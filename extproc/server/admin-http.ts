@@ -13,22 +13,19 @@ export async function startAdminServer(opts: { host: string; port: number; regis
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
-    const path = (req.url ?? '/').split('?', 1)[0];
-    switch (path) {
-      case '/healthz':
-        return reply(200, 'ok\n');
-      case '/readyz':
-        return opts.ready() ? reply(200, 'ready\n') : reply(503, 'not ready\n');
-      case '/metrics':
-        opts.registry.metrics().then(
-          (text) => { reply(200, text, opts.registry.contentType); },
-          () => { reply(500, 'metrics unavailable\n'); },
-        );
-        return;
-      default:
-        return reply(404, 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      reply(405, 'method not allowed\n');
+      return;
     }
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/healthz') reply(200, 'ok\n');
+    else if (path === '/readyz') reply(opts.ready() ? 200 : 503, opts.ready() ? 'ready\n' : 'not ready\n');
+    else if (path === '/metrics')
+      opts.registry.metrics().then(
+        (text) => { reply(200, text, opts.registry.contentType); },
+        () => { reply(500, 'metrics unavailable\n'); },
+      );
+    else reply(404, 'not found\n');
   });
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
