@@ -22,6 +22,7 @@ export const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Envoy's per-message budget for Tollgate. Tollgate answers in well under a millisecond; this covers GC pauses and credential misses. */
 const MESSAGE_TIMEOUT = '1s';
+const NO_PROVIDER_CLUSTER = 'tollgate_no_provider';
 const AUTHZ_TIMEOUT = '0.5s';
 
 function defaultPort(url: URL): number {
@@ -114,9 +115,13 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
   if (unknown.size > 0) throw new Error(`envoy template: unknown tokens ${[...unknown].join(', ')}`);
 
   const vhost = getIn(doc, ['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config', 'route_config', 'virtual_hosts', 0]);
-  vhost.set('routes', doc.createNode(config.providers.map(providerRoute)));
+  // A catch-all route to a cluster with no hosts: Envoy skips ext_authz when no route matches, so
+  // without it an unknown path would reach ext_proc unauthorized (which fails closed with a 500).
+  // With it, ext_authz runs and answers 404 provider_unknown.
+  vhost.set('routes', doc.createNode([...config.providers.map(providerRoute), { name: 'no_provider', match: { prefix: '/' }, route: { cluster: NO_PROVIDER_CLUSTER } }]));
   const clusters = doc.getIn(['static_resources', 'clusters'], true);
   if (!isSeq(clusters)) throw new Error('envoy template: static_resources.clusters is not a list');
+  clusters.add(doc.createNode({ name: NO_PROVIDER_CLUSTER, type: 'STATIC', connect_timeout: '0.25s', load_assignment: { cluster_name: NO_PROVIDER_CLUSTER, endpoints: [] } }));
   for (const p of config.providers) clusters.add(doc.createNode(providerCluster(p, opts.caFile)));
   const text = doc.toString({ lineWidth: 0 });
   if (/\$\{[A-Z_]+\}/.test(text)) throw new Error('envoy template: a token was left unrendered');

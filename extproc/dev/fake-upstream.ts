@@ -14,6 +14,8 @@ export interface CannedResponse {
   readonly headers?: Readonly<Record<string, string>>;
   /** A string or buffer is sent whole; an array is sent as separate writes (an SSE stream). */
   readonly body: string | Buffer | readonly string[];
+  /** Wait this long before answering (to test timeouts and cancellation). */
+  readonly delayMs?: number;
 }
 
 export type Responder = (req: RecordedRequest) => CannedResponse;
@@ -52,14 +54,18 @@ export function openAiResponder(expectedBearer?: string): Responder {
         `data: ${JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
       return { status: 200, headers: { 'content-type': 'text/event-stream' }, body: [chunk({ role: 'assistant', content: text }, null), chunk({}, 'stop'), 'data: [DONE]\n\n'] };
     }
-    return json(200, {
+    return {
+      ...json(200, {
       id: 'chatcmpl-demo',
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model,
       choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
       usage: { prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 },
-    });
+      }),
+      // Models named "*-slow" answer after a pause, for cancellation and timeout tests.
+      ...(model.endsWith('-slow') ? { delayMs: 3_000 } : {}),
+    };
   };
 }
 
@@ -74,13 +80,18 @@ export async function startFakeUpstream(opts: { host?: string; port?: number; re
       const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
       if (requests.length < maxRecorded) requests.push(recorded);
       const canned = respond(recorded);
-      res.writeHead(canned.status, canned.headers);
-      if (typeof canned.body === 'string' || Buffer.isBuffer(canned.body)) {
-        res.end(canned.body);
-        return;
-      }
-      for (const part of canned.body) res.write(part);
-      res.end();
+      const send = (): void => {
+        if (res.destroyed) return;
+        res.writeHead(canned.status, canned.headers);
+        if (typeof canned.body === 'string' || Buffer.isBuffer(canned.body)) {
+          res.end(canned.body);
+          return;
+        }
+        for (const part of canned.body) res.write(part);
+        res.end();
+      };
+      if (canned.delayMs === undefined) send();
+      else setTimeout(send, canned.delayMs).unref();
     });
   });
   server.keepAliveTimeout = 60_000;
