@@ -6,6 +6,8 @@ import type { Running } from './running.ts';
 /** `tollgate serve --config FILE`: the production entry point, the gRPC service alone. */
 export async function runServe(configPath: string): Promise<Running> {
   const app = createApp(loadConfigFile(configPath), { env: snapshotEnv() });
-  await app.start();
+  const l = await app.start();
+  // The ready line harnesses wait for; printed whatever the log level.
+  process.stderr.write(`tollgate ready: grpc=${l.grpc.host}:${l.grpc.port} admin=${l.admin.host}:${l.admin.port} policy_revision=${app.runtime.policyRevision}\n`);
   return { stop: () => app.stop() };
 }

@@ -181,7 +181,7 @@ describe('through a real Envoy', () => {
     assert.equal(rec[0]?.outcome, 'cancelled');
   });
 
-  it('never writes a caller key, the provider credential or the prompt to logs or audit', async () => {
+  it('never writes a caller key, the provider credential or the prompt to logs or audit', () => {
     const secrets = [stack.keys.agent, stack.keys.restricted, stack.keys.noProviders, stack.providerKey, PROMPT_MARKER];
     const outputs = { tollgate: stack.tollgate.output(), audit: stack.audit().map((a) => JSON.stringify(a)).join('\n'), envoy: stack.envoy.output() };
     assert.ok(outputs.tollgate.includes('"request finished"'), 'debug logging was on, so there was something to leak');

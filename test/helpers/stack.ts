@@ -35,12 +35,10 @@ export async function spawnTollgate(configPath: string, env: NodeJS.ProcessEnv =
   const ready = await new Promise<{ grpc: { port: number }; admin: { port: number } }>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`tollgate did not become ready:\n${out}`)); }, 15_000);
     const scan = (): void => {
-      for (const line of out.split('\n')) {
-        if (!line.includes('"tollgate ready"')) continue;
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as { grpc: { port: number }; admin: { port: number } });
-        return;
-      }
+      const m = /^tollgate ready: grpc=\S+:(\d+) admin=\S+:(\d+) /m.exec(out);
+      if (m === null) return;
+      clearTimeout(timer);
+      resolve({ grpc: { port: Number(m[1]) }, admin: { port: Number(m[2]) } });
     };
     child.stderr.on('data', scan);
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`tollgate exited with ${code} before ready:\n${out}`)); });
