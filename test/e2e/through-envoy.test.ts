@@ -119,6 +119,27 @@ describe('through a real Envoy', () => {
     });
   }
 
+  it('normalises paths before routing, so dot segments cannot leave the provider prefix', async () => {
+    const before = stack.upstream.requests.length;
+    const r = await fetch(`${stack.url}/openai/../secret/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini"}' });
+    assert.equal(r.status, 404);
+    assert.equal(errorCode({ status: r.status, headers: r.headers, body: await r.text() }), 'provider_unknown');
+    const escaped = await fetch(`${stack.url}/openai/..%2Fsecret/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.agent}` }, body: '{}' });
+    assert.equal(escaped.status, 400, 'escaped slashes are rejected');
+    assert.equal(stack.upstream.requests.length, before);
+  });
+
+  it('rejects header names with underscores (x_api_key would dodge credential stripping)', async () => {
+    const before = stack.upstream.requests.length;
+    // Over HTTP/1.1 Envoy answers such a request by closing the connection.
+    await assert.rejects(fetch(`${stack.url}/openai/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json', x_api_key: stack.keys.agent },
+      body: '{"model":"gpt-4o-mini"}',
+    }), /fetch failed/);
+    assert.equal(stack.upstream.requests.length, before);
+  });
+
   it('denies a chunked body over the limit (no content-length) with 413, and the upstream receives nothing', async () => {
     const before = stack.upstream.requests.length;
     const status = await new Promise<number>((resolve, reject) => {
