@@ -27,6 +27,7 @@ export function presentedApiKey(headers: Readonly<Record<string, string>>): Pres
   const found = new Set<string>();
   const authorization = headers.authorization;
   if (authorization !== undefined) {
+    if (authorization.includes(',')) return { kind: 'ambiguous' };
     const m = BEARER_RE.exec(authorization.trim());
     if (m?.[1] === undefined) return { kind: 'malformed' };
     found.add(m[1]);

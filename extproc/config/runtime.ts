@@ -3,6 +3,7 @@ import { compileModelPatterns, type ModelMatcher } from '../core/model-pattern.t
 import { createCredentialBroker, type CredentialBroker } from '../credentials/broker.ts';
 import type { CredentialSource } from '../credentials/credential-source.ts';
 import { envCredentialSource, fileCredentialSource, noCredentialSource } from '../credentials/static-sources.ts';
+import { TollgateError } from '../errors.ts';
 import type { ProviderAdapter } from '../providers/provider.ts';
 import { providerAdapter } from '../providers/registry.ts';
 import type { Env } from './env.ts';
@@ -64,7 +65,8 @@ export function buildRuntime(config: Config, env: Env): Runtime {
     try {
       sources.set(p.name, credentialSource(p.credential, env));
     } catch (err) {
-      throw new ConfigError(`providers[${i}].credential (${p.name}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      const why = err instanceof TollgateError ? (err.detail ?? err.code) : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      throw new ConfigError(`providers[${i}].credential (${p.name}): ${why}`, { cause: err });
     }
     providers.set(p.name, Object.freeze({ name: p.name, config: p, adapter: providerAdapter(p.kind), pathPrefix: `/${p.name}/`, allowsModel: compileModelPatterns(p.models) }));
   });

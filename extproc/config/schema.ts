@@ -30,7 +30,7 @@ export const providerSchema = z.strictObject({
   name,
   kind: providerKindSchema,
   upstream: z
-    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' })
+    .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL', abort: true })
     .refine((u) => { const p = new URL(u); return p.search === '' && p.hash === '' && p.username === '' && p.password === ''; }, 'must not contain a query, fragment or user info'),
   models: z.array(modelPattern).min(1),
   credential: credentialSourceSchema,

@@ -42,8 +42,6 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       cache.delete(key);
       if (err instanceof TollgateError) throw err;
       throw new TollgateError('credential_unavailable', `${source.description}: ${(err as Error).message}`, { cause: err });
-    } finally {
-      inflight.delete(key);
     }
   };
 
@@ -56,7 +54,8 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       if (hit !== undefined && hit.freshUntil > now()) return Promise.resolve(hit.credential);
       const pending = inflight.get(key);
       if (pending !== undefined) return pending;
-      const p = load(key, source, scope);
+      // Cleared when settled, even if the source threw synchronously (load then settles immediately).
+      const p = load(key, source, scope).finally(() => inflight.delete(key));
       inflight.set(key, p);
       return p;
     },

@@ -90,6 +90,7 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
     LISTEN_HOST: opts.listenHost,
     LISTEN_PORT: opts.listenPort,
     BUFFER_LIMIT_BYTES: Math.max(config.limits.maxRequestBodyBytes, config.limits.maxResponseBodyBytes),
+    MAX_REQUEST_BYTES: config.limits.maxRequestBodyBytes,
     TOLLGATE_HOST: opts.tollgateHost,
     TOLLGATE_PORT: opts.tollgatePort,
     MESSAGE_TIMEOUT,

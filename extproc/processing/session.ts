@@ -52,6 +52,8 @@ export class Session {
   #log: Logger;
   readonly #started = performance.now();
   #busyMs = 0;
+  /** When the message being handled now arrived; its time counts towards an audit record written during it. */
+  #phaseStart: number | undefined;
   #stage: Stage = 'request_headers';
   #auditWritten = false;
 
@@ -84,6 +86,7 @@ export class Session {
 
   async handle(msg: ProcessingRequest): Promise<ProcessingResponse> {
     const t0 = performance.now();
+    this.#phaseStart = t0;
     const phase = msg.request ?? 'unknown';
     try {
       return await this.#dispatch(msg);
@@ -95,6 +98,7 @@ export class Session {
     } finally {
       const dt = performance.now() - t0;
       this.#busyMs += dt;
+      this.#phaseStart = undefined;
       this.#deps.metrics.phaseSeconds.observe({ phase }, dt / 1000);
     }
   }
@@ -108,6 +112,7 @@ export class Session {
         return this.#onRequestBody(msg.request_body ?? {});
       case 'response_headers':
         if (this.#stage === 'request_headers') return this.#onLocalReply(msg.response_headers ?? {});
+        if (this.#stage === 'request_body') return this.#onEnvoyReplyMidRequest(msg.response_headers ?? {});
         return this.#onResponseHeaders(msg.response_headers ?? {});
       case 'response_body':
         if (this.#stage === 'local_reply') {
@@ -196,13 +201,39 @@ export class Session {
   }
 
   /**
-   * A response with no request before it: a local reply from a filter ahead of ext_proc (an ext_authz
-   * denial) passing through the encoder path. The filter that replied wrote its audit record; pass it on.
+   * A response with no request before it: a local reply from a filter ahead of ext_proc passing
+   * through the encoder path. Tollgate's own ext_authz denials carry x-tollgate-decision-id and are
+   * already audited: pass them on. Anything else is Envoy answering by itself before Tollgate saw the
+   * request (the body cap's 413, a timeout): audit it here, and give a 413 Tollgate's JSON error.
    */
   #onLocalReply(h: HttpHeaders): ProcessingResponse {
-    this.#auditWritten = true;
+    const headers = headerMap(h);
     this.#stage = h.end_of_stream === true ? 'done' : 'local_reply';
-    this.#log.debug({ status: headerMap(h).get(':status') }, 'local reply from an earlier filter passed through');
+    if (headers.has('x-tollgate-decision-id')) {
+      this.#auditWritten = true;
+      return responseHeadersResponse({ streamBody: false });
+    }
+    // Envoy sends no request headers or attributes with an encode-only stream, so the record has no
+    // request id or path; the decision id (in the reply and in Envoy's access log) ties them together.
+    const status = Number(headers.get(':status'));
+    if (status === 413) return this.#deny({ code: 'body_too_large', rule: 'envoy.buffer_limit' });
+    this.#denial = { code: 'proxy_local_reply', rule: 'envoy.local_reply' };
+    this.#status = Number.isInteger(status) ? status : undefined;
+    this.#writeAudit('denied');
+    return responseHeadersResponse({ streamBody: false });
+  }
+
+  /**
+   * Envoy answered the client itself after we saw the request headers, before the body reached us:
+   * typically 413 because a body without content-length outgrew Envoy's buffer. Nothing went upstream.
+   * Record it as Envoy's denial and pass the reply through.
+   */
+  #onEnvoyReplyMidRequest(h: HttpHeaders): ProcessingResponse {
+    const status = Number(headerMap(h).get(':status'));
+    this.#denial = status === 413 ? { code: 'body_too_large', rule: 'envoy.buffer_limit' } : { code: 'proxy_local_reply', rule: 'envoy.local_reply' };
+    this.#status = Number.isInteger(status) ? status : undefined;
+    this.#writeAudit('denied');
+    this.#stage = h.end_of_stream === true ? 'done' : 'local_reply';
     return responseHeadersResponse({ streamBody: false });
   }
 
@@ -283,7 +314,7 @@ export class Session {
       request: this.#requestSha256 === null ? null : { body_bytes: this.#requestBytes, body_sha256: this.#requestSha256 },
       response: this.#status !== undefined && denial === undefined ? { body_bytes: this.#responseBytes, streamed: this.#responseStreamed } : null,
       usage: usage === undefined ? null : { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.totalTokens },
-      latency_ms: { total: round(performance.now() - this.#started), tollgate: round(this.#busyMs) },
+      latency_ms: { total: round(performance.now() - this.#started), tollgate: round(this.#busyMs + (this.#phaseStart === undefined ? 0 : performance.now() - this.#phaseStart)) },
       policy_revision: this.#authz?.policyRevision ?? runtime.policyRevision,
     });
     const m = this.#deps.metrics;

@@ -30,7 +30,7 @@ export class MemoryStateStore implements StateStore {
   addToWindow(key: string, by: number, windowMs: number): Promise<number> {
     const now = this.#now();
     const windowStart = now - (now % windowMs);
-    const k = `w:${key}:${windowStart}`;
+    const k = `w:${key}:${windowMs}:${windowStart}`;
     const slot = this.#live(k, now) ?? { value: 0, expiresAt: windowStart + windowMs };
     slot.value += by;
     this.#slots.set(k, slot);

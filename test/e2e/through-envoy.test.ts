@@ -15,14 +15,18 @@ const PROMPT_MARKER = `prompt-marker-${randomBytes(8).toString('hex')}`;
 
 describe('through a real Envoy', () => {
   let stack: Stack;
-  /** x-request-id of every request that reached Tollgate, to check one audit record each. */
-  const requestIds: string[] = [];
+  /** Every request that reached Envoy: its x-request-id and x-tollgate-decision-id, to check one audit record each. */
+  const seen: { requestId: string; decisionId: string | undefined }[] = [];
+  const remember = (requestId: unknown, decisionId: unknown): void => {
+    if (typeof requestId === 'string') seen.push({ requestId, decisionId: typeof decisionId === 'string' ? decisionId : undefined });
+  };
+  const recordsOf = (s: { requestId: string; decisionId: string | undefined }) =>
+    stack.audit().filter((a) => a.request_id === s.requestId || (s.decisionId !== undefined && a.decision_id === s.decisionId));
 
   const send = async (path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Reply> => {
     const res = await fetch(stack.url + path, { method: init.method ?? 'POST', headers: init.headers ?? {}, body: init.body ?? null });
     const body = await res.text();
-    const id = res.headers.get('x-request-id');
-    if (id !== null) requestIds.push(id);
+    remember(res.headers.get('x-request-id'), res.headers.get('x-tollgate-decision-id') ?? undefined);
     return { status: res.status, headers: res.headers, body };
   };
   const chat = (key: string | undefined, model: string, extra: Record<string, string> = {}): Promise<Reply> =>
@@ -31,6 +35,19 @@ describe('through a real Envoy', () => {
       body: JSON.stringify({ model, messages: [{ role: 'user', content: `hello ${PROMPT_MARKER}` }] }),
     });
   const errorCode = (r: Reply): string => (JSON.parse(r.body) as { error: { code: string } }).error.code;
+  /** POST with a chunked body (no content-length), as fetch will not send one. */
+  const postChunked = (path: string, headers: Record<string, string>, chunks: string[]): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest(stack.url + path, { method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
+        remember(res.headers['x-request-id'], res.headers['x-tollgate-decision-id']);
+        let body = '';
+        res.on('data', (b: Buffer) => { body += b.toString('utf8'); });
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }); });
+      });
+      req.on('error', reject);
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
 
   before(async () => {
     stack = await startStack();
@@ -140,20 +157,28 @@ describe('through a real Envoy', () => {
     assert.equal(stack.upstream.requests.length, before);
   });
 
-  it('denies a chunked body over the limit (no content-length) with 413, and the upstream receives nothing', async () => {
+  it('denies a chunked body over the limit (no content-length) with 413', async () => {
     const before = stack.upstream.requests.length;
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${stack.url}/openai/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-      }, (res) => { res.resume(); res.on('end', () => { resolve(res.statusCode ?? 0); }); });
-      req.on('error', reject);
-      req.write(`{"model":"gpt-4o-mini","pad":"`);
-      for (let i = 0; i < 10; i++) req.write('y'.repeat(10 * 1024));
-      req.end('"}');
-    });
+    const auth = { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' };
+    const r = await postChunked('/openai/chat/completions', auth, ['{"model":"gpt-4o-mini","pad":"', 'z'.repeat(100 * 1024), '"}']);
+    assert.equal(r.status, 413);
+    assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'body_too_large', 'between Tollgate\'s limit and Envoy\'s buffer, Tollgate answers');
+    assert.equal(stack.upstream.requests.length, before);
+  });
+
+  it('denies a chunked body past Envoy\'s buffer with Envoy\'s 413, audited once, and the upstream receives nothing', async () => {
+    const before = stack.upstream.requests.length;
+    // Past Envoy's buffer limit (the larger of the two body limits, 256 KiB here): Envoy replies itself.
+    const { status } = await postChunked('/openai/chat/completions', { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' },
+      ['{"model":"gpt-4o-mini","pad":"', ...Array.from({ length: 30 }, () => 'y'.repeat(10 * 1024)), '"}']);
     assert.equal(status, 413);
     assert.equal(stack.upstream.requests.length, before);
+    const last = seen.at(-1)!;
+    await eventually(() => recordsOf(last).length > 0);
+    const rec = recordsOf(last)[0];
+    assert.equal(rec?.reason, 'body_too_large');
+    assert.equal(rec.rule, 'envoy.buffer_limit');
+    assert.equal(rec.decision, 'deny');
   });
 
   it('streams an SSE response through', async () => {
@@ -164,16 +189,17 @@ describe('through a real Envoy', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'text/event-stream');
     assert.match(r.body, /data: \[DONE\]/);
-    await eventually(() => stack.audit().some((a) => a.request_id === requestIds.at(-1) && a.response?.streamed === true));
+    await eventually(() => recordsOf(seen.at(-1)!).some((a) => a.response?.streamed === true));
   });
 
   it('writes exactly one audit record per request, with no secrets or prompt text', async () => {
-    await eventually(() => requestIds.every((id) => stack.audit().some((a) => a.request_id === id)));
+    await eventually(() => seen.every((s) => recordsOf(s).length > 0));
     const records = stack.audit();
-    for (const id of requestIds) {
-      const mine = records.filter((a) => a.request_id === id);
-      assert.equal(mine.length, 1, `request ${id} has ${mine.length} audit records`);
+    for (const s of seen) {
+      const mine = recordsOf(s);
+      assert.equal(mine.length, 1, `request ${s.requestId} has ${mine.length} audit records`);
     }
+    assert.ok(seen.length >= 15, `${seen.length} requests checked`);
     const allowed = records.find((a) => a.model === 'gpt-4o-mini' && a.decision === 'allow' && a.response?.streamed === false && a.path === '/openai/chat/completions');
     assert.ok(allowed, 'an allowed record exists');
     assert.equal(allowed.schema, 'tollgate.audit.v1');

@@ -1,0 +1,217 @@
+// Rendering the Envoy config from the template, checked structurally and by Envoy itself.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { validateConfig } from '../../extproc/config/load.ts';
+import type { Config } from '../../extproc/config/schema.ts';
+import { DEFAULT_CA_FILE, ENVOY_TEMPLATE_PATH, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/dev/envoy-config.ts';
+import { findEnvoyBinary } from '../../extproc/dev/envoy-process.ts';
+
+const run = promisify(execFile);
+
+/** Loose view of the rendered document: only what these tests read. */
+interface Rendered {
+  admin: { address: { socket_address: { address: string; port_value: unknown } } };
+  static_resources: {
+    listeners: {
+      address: { socket_address: { address: unknown; port_value: unknown } };
+      per_connection_buffer_limit_bytes: unknown;
+      filter_chains: { filters: { typed_config: { route_config: { virtual_hosts: { routes: Route[] }[] }; http_filters: HttpFilter[] } }[] }[];
+    }[];
+    clusters: Cluster[];
+  };
+}
+interface Route { name: string; match: { prefix: string }; route: { cluster: string; prefix_rewrite?: string; host_rewrite_literal?: string; timeout?: string } }
+interface HttpFilter { name: string; typed_config: Record<string, unknown> & { failure_mode_allow?: boolean; grpc_service?: { envoy_grpc: { cluster_name: string }; timeout?: unknown }; metadata_options?: { forwarding_namespaces: { untyped: string[] } }; message_timeout?: unknown } }
+interface Cluster {
+  name: string;
+  type: string;
+  load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: unknown; port_value: unknown } } } }[] }[] };
+  transport_socket?: { name: string; typed_config: { sni: string; common_tls_context: { validation_context: { trusted_ca: { filename: string }; match_typed_subject_alt_names: { san_type: string; matcher: { exact: string } }[] } } } };
+}
+
+const OPTS: EnvoyRenderOptions = {
+  listenHost: '127.0.0.1',
+  listenPort: 0,
+  adminPort: 0,
+  tollgateHost: '127.0.0.1',
+  tollgatePort: 19001,
+  caFile: DEFAULT_CA_FILE,
+};
+
+function config(maxRequestBodyBytes: number, maxResponseBodyBytes: number): Config {
+  return validateConfig({
+    version: 1,
+    limits: { maxRequestBodyBytes, maxResponseBodyBytes },
+    providers: [
+      { name: 'local', kind: 'openai-compatible', upstream: 'http://127.0.0.1:8080/v1', models: ['*'], credential: { source: 'none' }, timeoutSeconds: 45 },
+      { name: 'anthropic', kind: 'anthropic', upstream: 'https://api.anthropic.com', models: ['claude-*'], credential: { source: 'none' } },
+    ],
+    identities: [],
+  }, 't');
+}
+
+const cluster = (doc: Rendered, name: string): Cluster => {
+  const c = doc.static_resources.clusters.find((x) => x.name === name);
+  assert.ok(c, `cluster ${name}`);
+  return c;
+};
+const endpoint = (c: Cluster) => c.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address;
+
+describe('renderEnvoyConfig', () => {
+  const text = renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), OPTS);
+  const doc = parseYaml(text) as Rendered;
+  const listener = doc.static_resources.listeners[0]!;
+  const hcm = listener.filter_chains[0]!.filters[0]!.typed_config;
+  const routes = hcm.route_config.virtual_hosts[0]!.routes;
+  const route = (name: string): Route => {
+    const r = routes.find((x) => x.name === name);
+    assert.ok(r, `route ${name}`);
+    return r;
+  };
+
+  it('leaves no ${...} token behind', () => {
+    assert.doesNotMatch(text, /\$\{/);
+    assert.match(readFileSync(ENVOY_TEMPLATE_PATH, 'utf8'), /\$\{[A-Z_]+\}/, 'the template does have tokens');
+  });
+
+  it('fills ports as numbers and hosts as strings', () => {
+    assert.equal(doc.admin.address.socket_address.port_value, 0);
+    assert.deepEqual(listener.address.socket_address, { address: '127.0.0.1', port_value: 0 });
+    const tollgate = cluster(doc, 'tollgate');
+    assert.deepEqual(endpoint(tollgate), { address: '127.0.0.1', port_value: 19001 });
+  });
+
+  it('sets the listener buffer limit to the larger body limit', () => {
+    assert.equal(listener.per_connection_buffer_limit_bytes, 2 * 1024 * 1024);
+    const other = parseYaml(renderEnvoyConfig(config(64 * 1024, 8 * 1024 * 1024), OPTS)) as Rendered;
+    assert.equal(other.static_resources.listeners[0]?.per_connection_buffer_limit_bytes, 8 * 1024 * 1024);
+  });
+
+  it('routes /<name>/ to the provider, rewriting the prefix to the upstream base path and the host', () => {
+    assert.deepEqual(route('local'), {
+      name: 'local',
+      match: { prefix: '/local/' },
+      route: { cluster: 'provider_local', prefix_rewrite: '/v1/', host_rewrite_literal: '127.0.0.1:8080', timeout: '45s' },
+    });
+    assert.deepEqual(route('anthropic'), {
+      name: 'anthropic',
+      match: { prefix: '/anthropic/' },
+      route: { cluster: 'provider_anthropic', prefix_rewrite: '/', host_rewrite_literal: 'api.anthropic.com', timeout: '300s' },
+    });
+  });
+
+  it('puts provider routes before any catch-all route', () => {
+    const firstCatchAll = routes.findIndex((r) => r.match.prefix === '/');
+    const lastProvider = Math.max(routes.findIndex((r) => r.name === 'local'), routes.findIndex((r) => r.name === 'anthropic'));
+    assert.ok(firstCatchAll === -1 || firstCatchAll > lastProvider, JSON.stringify(routes.map((r) => r.name)));
+    for (const r of routes) assert.ok(doc.static_resources.clusters.some((c) => c.name === r.route.cluster), `cluster for route ${r.name}`);
+  });
+
+  it('makes a STATIC cluster without TLS for an http IP upstream', () => {
+    const c = cluster(doc, 'provider_local');
+    assert.equal(c.type, 'STATIC');
+    assert.deepEqual(endpoint(c), { address: '127.0.0.1', port_value: 8080 });
+    assert.equal(c.transport_socket, undefined);
+  });
+
+  it('makes a STRICT_DNS cluster with TLS, SNI and SAN check for an https hostname upstream', () => {
+    const c = cluster(doc, 'provider_anthropic');
+    assert.equal(c.type, 'STRICT_DNS');
+    assert.deepEqual(endpoint(c), { address: 'api.anthropic.com', port_value: 443 });
+    assert.equal(c.transport_socket?.name, 'envoy.transport_sockets.tls');
+    const tls = c.transport_socket.typed_config;
+    assert.equal(tls.sni, 'api.anthropic.com');
+    assert.equal(tls.common_tls_context.validation_context.trusted_ca.filename, DEFAULT_CA_FILE);
+    assert.deepEqual(tls.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: 'api.anthropic.com' } }]);
+  });
+
+  const upstreams: readonly [string, string, string, number, string | undefined][] = [
+    // [upstream, cluster type, address, port, SAN type]
+    ['http://api.internal', 'STRICT_DNS', 'api.internal', 80, undefined],
+    ['http://[::1]:11434/v1', 'STATIC', '::1', 11434, undefined],
+    ['https://10.0.0.7:8443/openai', 'STATIC', '10.0.0.7', 8443, 'IP_ADDRESS'],
+    ['https://example.openai.azure.com/openai/', 'STRICT_DNS', 'example.openai.azure.com', 443, 'DNS'],
+  ];
+  for (const [upstream, type, address, port, san] of upstreams) {
+    it(`clusters ${upstream} as ${type} ${address}:${port}${san === undefined ? '' : ` with ${san} SAN`}`, () => {
+      const cfg = validateConfig({ version: 1, providers: [{ name: 'p', kind: 'openai', upstream, models: ['*'], credential: { source: 'none' } }], identities: [] }, 't');
+      const c = cluster(parseYaml(renderEnvoyConfig(cfg, OPTS)) as Rendered, 'provider_p');
+      assert.equal(c.type, type);
+      assert.deepEqual(endpoint(c), { address, port_value: port });
+      assert.equal(c.transport_socket?.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0]?.san_type, san);
+    });
+  }
+
+  it('rewrites a trailing-slash base path to exactly one slash', () => {
+    const cfg = validateConfig({ version: 1, providers: [{ name: 'p', kind: 'openai', upstream: 'https://example.com/openai/', models: ['*'], credential: { source: 'none' } }], identities: [] }, 't');
+    const doc2 = parseYaml(renderEnvoyConfig(cfg, OPTS)) as Rendered;
+    const r = doc2.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config.route_config.virtual_hosts[0]?.routes.find((x) => x.name === 'p');
+    assert.equal(r?.route.prefix_rewrite, '/openai/');
+  });
+
+  it('caps the body, then runs ext_authz, ext_proc and the router, both failing closed, ext_proc seeing ext_authz metadata', () => {
+    const names = hcm.http_filters.map((f) => f.name);
+    assert.deepEqual(names, ['envoy.filters.http.buffer', 'envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router']);
+    const [buffer, authz, proc] = hcm.http_filters;
+    assert.equal((buffer?.typed_config as { max_request_bytes?: number }).max_request_bytes, 2 * 1024 * 1024, "the body cap is maxRequestBodyBytes");
+    assert.equal(authz?.typed_config.failure_mode_allow, false);
+    assert.equal(proc?.typed_config.failure_mode_allow, false);
+    assert.equal(authz.typed_config.grpc_service?.envoy_grpc.cluster_name, 'tollgate');
+    assert.equal(proc.typed_config.grpc_service?.envoy_grpc.cluster_name, 'tollgate');
+    assert.ok(proc.typed_config.metadata_options?.forwarding_namespaces.untyped.includes('envoy.filters.http.ext_authz'));
+    assert.equal(authz.typed_config.grpc_service.timeout, '0.5s');
+    assert.equal(proc.typed_config.message_timeout, '1s');
+  });
+
+  it('throws on a template token it does not know', () => {
+    const template = readFileSync(ENVOY_TEMPLATE_PATH, 'utf8').replace('"${AUTHZ_TIMEOUT}"', '"${NOT_A_TOKEN}"');
+    assert.ok(template.includes('${NOT_A_TOKEN}'));
+    assert.throws(() => renderEnvoyConfig(config(1024 * 1024, 1024 * 1024), OPTS, template), /unknown tokens NOT_A_TOKEN/);
+  });
+
+  it('throws on a token embedded in a longer string', () => {
+    const template = readFileSync(ENVOY_TEMPLATE_PATH, 'utf8').replace('stat_prefix: egress', 'stat_prefix: "egress_${LISTEN_PORT}"');
+    assert.throws(() => renderEnvoyConfig(config(1024 * 1024, 1024 * 1024), OPTS, template), /left unrendered/);
+  });
+
+  it('throws when the template lost the section routes go into', () => {
+    const template = readFileSync(ENVOY_TEMPLATE_PATH, 'utf8').replace(/virtual_hosts:[\s\S]*?routes: \[\]/, 'virtual_hosts: []');
+    assert.throws(() => renderEnvoyConfig(config(1024 * 1024, 1024 * 1024), OPTS, template), /envoy template: .*virtual_hosts\.0 is not a map/);
+  });
+
+  it('throws on a template that is not YAML', () => {
+    assert.throws(() => renderEnvoyConfig(config(1024 * 1024, 1024 * 1024), OPTS, 'admin: [unclosed'), /envoy template: /);
+  });
+});
+
+describe('renderEnvoyConfig validated by Envoy', () => {
+  let bin: string | undefined;
+  try {
+    bin = findEnvoyBinary(undefined);
+  } catch {
+    bin = undefined;
+  }
+  const skip = bin === undefined ? 'no Envoy binary: run `bash scripts/install-envoy.sh`' : !existsSync(DEFAULT_CA_FILE) ? `no CA bundle at ${DEFAULT_CA_FILE}` : false;
+  let dir = '';
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'tollgate-envoy-validate-')); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  it('envoy --mode validate accepts the rendered config', { skip, timeout: 20_000 }, async () => {
+    const path = join(dir, 'envoy.yaml');
+    writeFileSync(path, renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), OPTS));
+    const { stdout, stderr } = await run(bin!, ['--mode', 'validate', '--config-path', path, '--log-level', 'error'], { timeout: 15_000 });
+    assert.match(stdout + stderr, /OK/);
+  });
+
+  it('envoy --mode validate rejects a broken config (the check is real)', { skip, timeout: 20_000 }, async () => {
+    const path = join(dir, 'broken.yaml');
+    writeFileSync(path, renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), OPTS).replace('type: STRICT_DNS', 'type: NOT_A_CLUSTER_TYPE'));
+    await assert.rejects(run(bin!, ['--mode', 'validate', '--config-path', path, '--log-level', 'critical'], { timeout: 15_000 }), (err: unknown) => (err as { code?: unknown }).code !== 0);
+  });
+});
