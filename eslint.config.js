@@ -10,6 +10,11 @@ export default tseslint.config(
   {
     languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.mjs'] }, tsconfigRootDir: import.meta.dirname } },
     plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [importX.createNodeResolver({ extensions: ['.ts', '.js', '.mjs'] })],
+    },
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       'no-console': 'error',
@@ -30,6 +35,18 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['../*', './*/../*'], message: 'core/ imports nothing internal.' }] }],
     },
+  },
+  {
+    files: ['extproc/processing/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../authz/*', '../server/*', '../cli/*'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
+  },
+  {
+    files: ['extproc/authz/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../processing/*', '../server/*', '../cli/*'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
+  },
+  {
+    files: ['extproc/{policy,detectors,redactors,providers,credentials,state,telemetry,wire}/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../authz/*', '../processing/*', '../server/*', '../cli/*', '../app.ts'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
   },
   {
     files: ['test/**/*.ts', 'scripts/**/*.ts'],

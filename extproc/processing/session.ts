@@ -1,11 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { auditPath } from '../authz/check-handler.ts';
 import type { IdentityRuntime, ProviderRuntime, Runtime } from '../config/runtime.ts';
 import { AUTHZ_METADATA_NAMESPACE, CALLER_CREDENTIAL_HEADERS, type AuthzContext, type Usage } from '../core/request-context.ts';
 import type { Credential } from '../credentials/credential-source.ts';
 import { ERROR_CATALOGUE, TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
-import { AUDIT_SCHEMA, type AuditRecord, type AuditSink } from '../telemetry/audit.ts';
+import { AUDIT_SCHEMA, auditPath, type AuditRecord, type AuditSink } from '../telemetry/audit.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';

@@ -32,6 +32,13 @@ export interface AuditRecord {
   readonly policy_revision: string;
 }
 
+/** The path without its query string (queries may carry keys, e.g. Azure's ?api-key=), bounded. */
+export function auditPath(path: string | undefined): string | null {
+  if (path === undefined || path === '') return null;
+  const q = path.search(/[?#]/);
+  return (q < 0 ? path : path.slice(0, q)).slice(0, 512);
+}
+
 export interface AuditSink {
   write(record: AuditRecord): void;
   /** Flushes buffered records to their destination. */
