@@ -5,6 +5,7 @@ import type { Config } from './config/schema.ts';
 import { createProcessHandler } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
 import { startGrpcServer, type GrpcServer } from './server/grpc-server.ts';
+import { MemoryStateStore } from './state/state-store.ts';
 import { createAuditSink, type AuditSink } from './telemetry/audit.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -43,7 +44,8 @@ export function createApp(config: Config, options: AppOptions): App {
   let ready = false;
   let stopping: Promise<void> | undefined;
 
-  const deps = { runtime: () => runtime, audit, metrics, logger };
+  const state = new MemoryStateStore();
+  const deps = { runtime: () => runtime, state, audit, metrics, logger };
 
   return {
     runtime,
@@ -76,6 +78,7 @@ export function createApp(config: Config, options: AppOptions): App {
         await grpc?.stop(config.server.shutdownGraceSeconds * 1000);
         await admin?.close();
         await runtime.credentials.close();
+        await state.close();
         await audit.flush();
         logger.info('tollgate stopped');
         await new Promise<void>((resolve) => { logger.flush(() => { resolve(); }); });

@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = Object.freeze({
   header_malformed: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'A request header is malformed.'),
   credential_unavailable: entry(503, GrpcStatus.UNAVAILABLE, false, 'The provider credential is unavailable.'),
   authz_context_missing: entry(500, GrpcStatus.FAILED_PRECONDITION, false, 'The request was not authorized by Tollgate.'),
+  authz_context_invalid: entry(500, GrpcStatus.FAILED_PRECONDITION, false, 'The request was not authorized by Tollgate.'),
   protocol_violation: entry(500, GrpcStatus.INVALID_ARGUMENT, false, 'The proxy sent an unexpected message.'),
   proxy_local_reply: entry(502, GrpcStatus.ABORTED, false, 'The proxy ended the request before it was processed.'),
   internal: entry(500, GrpcStatus.INTERNAL, false, 'Internal error.'),

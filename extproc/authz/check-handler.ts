@@ -59,15 +59,21 @@ export function createCheckHandler(deps: CheckDeps): (req: CheckRequest) => Chec
     deps.metrics.authzDecisions.inc({ decision: verdict.code === null ? 'allow' : 'deny', reason: verdict.code ?? 'none', provider: verdict.provider ?? 'none' });
 
     if (verdict.code === null && verdict.identity !== undefined && verdict.provider !== undefined) {
+      const ctx = { identity: { id: verdict.identity.id, tenant: verdict.identity.tenant }, provider: verdict.provider, decisionId, policyRevision: runtime.policyRevision };
+      const issuedAt = Date.now();
+      // Warm the credential cache now, so a miss overlaps with Envoy starting ext_proc.
+      runtime.credentials.get({ tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider }).catch(() => undefined);
       return {
         status: { code: 0 },
         ok_response: { headers_to_remove: CALLER_CREDENTIAL_HEADERS },
         dynamic_metadata: stringStruct({
-          identity: verdict.identity.id,
-          tenant: verdict.identity.tenant,
-          provider: verdict.provider,
+          identity: ctx.identity.id,
+          tenant: ctx.identity.tenant,
+          provider: ctx.provider,
           decision_id: decisionId,
-          policy_revision: runtime.policyRevision,
+          policy_revision: ctx.policyRevision,
+          issued_at: String(issuedAt),
+          seal: runtime.authzSealer.seal(ctx, issuedAt),
         }),
       };
     }

@@ -11,7 +11,8 @@ export const USAGE = `Usage: tollgate <command> [options]
 
 Commands:
   serve --config FILE           Run the gRPC service (ext_authz, ext_proc, health) and the admin port.
-  dev --config FILE [--port N]  Run Tollgate with a real Envoy in front of it on 127.0.0.1 (default port 10000).
+  dev --config FILE [--port N] [--ca-file PATH]
+                                Run Tollgate with a real Envoy in front of it on 127.0.0.1 (default port 10000).
   demo [--port N]               Run Envoy, Tollgate and a local demo upstream on the embedded default config.
   config check --config FILE    Validate a configuration file.
   envoy render --config FILE --tollgate HOST:PORT [--port N] [--admin-port N] [--listen HOST] [--ca-file PATH]
@@ -58,8 +59,9 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
     case 'serve':
       return { kind: 'running', running: await runServe(requireConfig(parse({ config: { type: 'string' } }))) };
     case 'dev': {
-      const v = parse({ config: { type: 'string' }, port: { type: 'string' } });
-      return { kind: 'running', running: await runDev(loadConfigFile(requireConfig(v)), portOption(v.port, 10000)) };
+      const v = parse({ config: { type: 'string' }, port: { type: 'string' }, 'ca-file': { type: 'string' } });
+      const caFile = v['ca-file'];
+      return { kind: 'running', running: await runDev(loadConfigFile(requireConfig(v)), { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }) }) };
     }
     case 'demo': {
       const v = parse({ port: { type: 'string' } });

@@ -9,11 +9,13 @@ export interface DevStack {
   readonly app: App;
   readonly envoy: EnvoyProcess;
   readonly url: string;
+  /** True once stop() was called: Envoy exiting then is expected. */
+  readonly stopping: boolean;
   stop(): Promise<void>;
 }
 
 /** Tollgate in-process and a real Envoy in front of it, on loopback. */
-export async function startDevStack(config: Config, opts: { port: number; envoyLogLevel?: string }): Promise<DevStack> {
+export async function startDevStack(config: Config, opts: { port: number; caFile?: string; envoyLogLevel?: string }): Promise<DevStack> {
   const bin = findEnvoyBinary(envoyBinFromEnv());
   const app = createApp(config, { env: snapshotEnv() });
   const listening = await app.start();
@@ -28,32 +30,39 @@ export async function startDevStack(config: Config, opts: { port: number; envoyL
         adminPort: 0,
         tollgateHost: listening.grpc.host === '0.0.0.0' ? '127.0.0.1' : listening.grpc.host,
         tollgatePort: listening.grpc.port,
-        caFile: DEFAULT_CA_FILE,
+        caFile: opts.caFile ?? DEFAULT_CA_FILE,
       }),
     });
   } catch (err) {
     await app.stop({ drainMs: 0 });
     throw err;
   }
+  let stopping = false;
   return {
     app,
     envoy,
     url: `http://127.0.0.1:${envoy.listenerPort}`,
     stop: async () => {
+      stopping = true;
       await envoy.stop();
       await app.stop({ drainMs: 0 });
+    },
+    get stopping() {
+      return stopping;
     },
   };
 }
 
 /** `tollgate dev --config FILE`. */
-export async function runDev(config: Config, port: number): Promise<Running> {
-  const stack = await startDevStack(config, { port });
+export async function runDev(config: Config, opts: { port: number; caFile?: string }): Promise<Running> {
+  const stack = await startDevStack(config, opts);
   process.stdout.write(`tollgate dev: envoy listening on ${stack.url}\n`);
   return {
     stop: () => stack.stop(),
-    ended: stack.envoy.exited.then((code) => {
-      stack.app.logger.error({ code, output: stack.envoy.output().slice(-2000) }, 'envoy exited');
+    // Resolves only if Envoy dies on its own; a stop() in progress is not an error.
+    ended: stack.envoy.exited.then(async (code) => {
+      if (stack.stopping) return new Promise<number>(() => undefined);
+      stack.app.logger.error({ code, output: stack.envoy.output().slice(-2000) }, 'envoy exited unexpectedly');
       return 1;
     }),
   };

@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createAuthzSealer, type AuthzSealer } from '../core/authz-seal.ts';
 import { compileModelPatterns, type ModelMatcher } from '../core/model-pattern.ts';
 import { createCredentialBroker, type CredentialBroker } from '../credentials/broker.ts';
 import type { CredentialSource } from '../credentials/credential-source.ts';
@@ -34,6 +36,7 @@ export interface Runtime {
   readonly identitiesByKeyHash: ReadonlyMap<string, IdentityRuntime>;
   readonly identitiesById: ReadonlyMap<string, IdentityRuntime>;
   readonly credentials: CredentialBroker;
+  readonly authzSealer: AuthzSealer;
 }
 
 function credentialSource(cfg: CredentialSourceConfig, env: Env): CredentialSource {
@@ -56,6 +59,20 @@ export function providerForPath(runtime: Runtime, path: string): ProviderRuntime
   const end = path.indexOf('/', 1);
   if (!path.startsWith('/') || end < 0) return undefined;
   return runtime.providers.get(path.slice(1, end));
+}
+
+function authzContextKey(config: Config, env: Env): Buffer {
+  const src = config.server.authzContextKey;
+  if (src === undefined) return randomBytes(32);
+  let text: string | undefined;
+  try {
+    text = src.source === 'env' ? env[src.name] : readFileSync(src.path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`server.authzContextKey: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  const key = Buffer.from(text?.trim() ?? '', 'utf8');
+  if (key.length < 32) throw new ConfigError(`server.authzContextKey: must hold at least 32 bytes (${src.source === 'env' ? `environment variable ${src.name}` : src.path})`);
+  return key;
 }
 
 export function buildRuntime(config: Config, env: Env): Runtime {
@@ -88,5 +105,6 @@ export function buildRuntime(config: Config, env: Env): Runtime {
     identitiesByKeyHash,
     identitiesById,
     credentials: createCredentialBroker(sources, { refreshMs: 5_000, expiryMarginMs: 30_000 }),
+    authzSealer: createAuthzSealer(authzContextKey(config, env)),
   });
 }

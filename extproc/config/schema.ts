@@ -59,6 +59,16 @@ export const configSchema = z
         grpc: listen(9001),
         admin: listen(9002),
         drainSeconds: z.number().min(0).max(300).default(5),
+        // The key that seals the identity ext_authz hands to ext_proc. Replicas behind one Envoy must
+        // share it; unset, each process makes a random one (right for a single replica).
+        authzContextKey: z
+          .discriminatedUnion('source', [
+            z.strictObject({ source: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+            z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
+          ])
+          .optional(),
+        /** How long a sealed authz context stays valid between ext_authz and ext_proc. */
+        authzContextMaxAgeSeconds: z.number().positive().max(600).default(30),
         shutdownGraceSeconds: z.number().min(0).max(300).default(10),
       })
       .prefault({}),
@@ -92,6 +102,8 @@ export const configSchema = z
         seenHashes.add(h);
       });
       ident.allow.forEach((a, j) => {
+        if (ident.allow.findIndex((b) => b.provider === a.provider) !== j)
+          ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'provider'], message: `provider "${a.provider}" is listed twice for this identity` });
         if (!providers.has(a.provider))
           ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'provider'], message: `unknown provider "${a.provider}"` });
       });

@@ -35,6 +35,8 @@ function providerRoute(p: ProviderConfig): object {
   return {
     name: p.name,
     match: { prefix: `/${p.name}/` },
+    // Nothing about the caller or the proxy reaches the provider.
+    request_headers_to_remove: ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'],
     route: {
       cluster: `provider_${p.name}`,
       prefix_rewrite: `${basePath}/`,

@@ -8,12 +8,15 @@ import { AUDIT_SCHEMA, auditPath, type AuditRecord, type AuditSink } from '../te
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
+import type { StateStore } from '../state/state-store.ts';
 import { structString } from '../wire/struct.ts';
 import { headerMap, mediaType } from './headers.ts';
 import { errorResponse, requestBodyResponse, requestHeadersResponse, responseBodyResponse, responseHeadersResponse, trailersResponse } from './responses.ts';
 
 export interface SessionDeps {
   readonly runtime: Runtime;
+  /** Single-use claims on authz decisions (replay protection). */
+  readonly state: StateStore;
   readonly audit: AuditSink;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -29,16 +32,25 @@ interface Denial {
 
 const JSON_MEDIA_TYPES = new Set(['application/json']);
 
+interface SealedAuthzContext {
+  readonly ctx: AuthzContext;
+  readonly issuedAt: number;
+  readonly seal: string;
+}
+
 /** Reads the identity ext_authz attached; absent means ext_authz did not run or metadata is not forwarded. */
-function authzContext(msg: ProcessingRequest): AuthzContext | undefined {
+function authzContext(msg: ProcessingRequest): SealedAuthzContext | undefined {
   const s = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
   const identity = structString(s, 'identity');
   const tenant = structString(s, 'tenant');
   const provider = structString(s, 'provider');
   const decisionId = structString(s, 'decision_id');
   const policyRevision = structString(s, 'policy_revision');
+  const issuedAt = Number(structString(s, 'issued_at'));
+  const seal = structString(s, 'seal');
   if (identity === undefined || tenant === undefined || provider === undefined || decisionId === undefined || policyRevision === undefined) return undefined;
-  return { identity: { id: identity, tenant }, provider, decisionId, policyRevision };
+  if (!Number.isSafeInteger(issuedAt) || seal === undefined) return undefined;
+  return { ctx: { identity: { id: identity, tenant }, provider, decisionId, policyRevision }, issuedAt, seal };
 }
 
 /**
@@ -139,15 +151,17 @@ export class Session {
     this.#path = headers.get(':path');
     this.#log = this.#deps.logger.child({ request_id: this.#requestId, decision_id: this.#decisionId });
 
-    const authz = authzContext(msg);
-    if (authz === undefined) {
+    const sealed = authzContext(msg);
+    if (sealed === undefined) {
       this.#log.error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
       throw new TollgateError('authz_context_missing');
     }
+    const runtime = this.#deps.runtime;
+    await this.#verifyAuthzContext(sealed);
+    const authz = sealed.ctx;
     this.#authz = authz;
     this.#decisionId = authz.decisionId;
     this.#log = this.#deps.logger.child({ request_id: this.#requestId, decision_id: this.#decisionId });
-    const runtime = this.#deps.runtime;
     this.#identity = runtime.identitiesById.get(authz.identity.id);
     this.#provider = runtime.providers.get(authz.provider);
     if (this.#identity === undefined || this.#provider === undefined || !this.#identity.providers.has(this.#provider.name))
@@ -175,6 +189,24 @@ export class Session {
     }
     this.#stage = 'request_body';
     return requestHeadersResponse({ remove: CALLER_CREDENTIAL_HEADERS });
+  }
+
+  /**
+   * Only Tollgate's own ext_authz can vouch for an identity: the context must carry a valid seal, be
+   * fresh, and be used once. Anything else is a forged or replayed context from a client of the
+   * gRPC port, refused before any credential is looked up.
+   */
+  async #verifyAuthzContext(sealed: SealedAuthzContext): Promise<void> {
+    const runtime = this.#deps.runtime;
+    const maxAgeMs = runtime.config.server.authzContextMaxAgeSeconds * 1000;
+    const age = Date.now() - sealed.issuedAt;
+    let problem: string | undefined;
+    if (!runtime.authzSealer.verify(sealed.ctx, sealed.issuedAt, sealed.seal)) problem = 'seal does not verify';
+    else if (age > maxAgeMs || age < -5_000) problem = 'expired';
+    else if (!(await this.#deps.state.claimOnce(`authz:${sealed.ctx.decisionId}`, maxAgeMs + 5_000))) problem = 'replayed';
+    if (problem === undefined) return;
+    this.#log.warn({ problem, claimed_identity: sealed.ctx.identity.id }, 'refused an ext_authz context');
+    throw new TollgateError('authz_context_invalid', problem);
   }
 
   async #onRequestBody(b: HttpBody): Promise<ProcessingResponse> {
@@ -336,6 +368,9 @@ function ruleFor(code: ErrorCode): string {
       return 'limits.maxRequestBodyBytes';
     case 'credential_unavailable':
       return 'provider.credential';
+    case 'authz_context_missing':
+    case 'authz_context_invalid':
+      return 'authz.context';
     default:
       return code;
   }

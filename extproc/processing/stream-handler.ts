@@ -1,5 +1,6 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Runtime } from '../config/runtime.ts';
+import type { StateStore } from '../state/state-store.ts';
 import { toTollgateError } from '../errors.ts';
 import type { AuditSink } from '../telemetry/audit.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -9,6 +10,7 @@ import { Session, type StreamEnd } from './session.ts';
 
 export interface ProcessDeps {
   readonly runtime: () => Runtime;
+  readonly state: StateStore;
   readonly audit: AuditSink;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -23,7 +25,7 @@ export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingRespon
  */
 export function createProcessHandler(deps: ProcessDeps): (call: ProcessCall) => void {
   return (call) => {
-    const session = new Session({ runtime: deps.runtime(), audit: deps.audit, metrics: deps.metrics, logger: deps.logger });
+    const session = new Session({ runtime: deps.runtime(), state: deps.state, audit: deps.audit, metrics: deps.metrics, logger: deps.logger });
     deps.metrics.activeStreams.inc();
     let closed = false;
     let failing = false;

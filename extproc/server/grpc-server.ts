@@ -27,9 +27,6 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   const server = new Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': opts.maxMessageBytes,
-    // Envoy's cluster sends HTTP/2 keepalive pings; accept them rather than answer GOAWAY too_many_pings.
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   const services = envoyServices();
   server.addService(services.authorization, {

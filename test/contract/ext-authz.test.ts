@@ -75,7 +75,9 @@ describe('ext_authz Check', () => {
     assert.equal(structString(md, 'provider'), 'openai');
     assert.match(structString(md, 'decision_id') ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(structString(md, 'policy_revision'), h.app.runtime.policyRevision);
-    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['decision_id', 'identity', 'policy_revision', 'provider', 'tenant']);
+    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['decision_id', 'identity', 'issued_at', 'policy_revision', 'provider', 'seal', 'tenant']);
+    assert.match(structString(md, 'seal') ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');
+    assert.ok(Math.abs(Number(structString(md, 'issued_at')) - Date.now()) < 5_000);
     assert.ok(!JSON.stringify(res).includes(h.keys.agent), 'the answer never echoes the key');
   });
 

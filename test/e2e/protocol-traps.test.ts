@@ -103,12 +103,13 @@ describe('Envoy protocol traps (scripted ext_proc server, real Envoy)', () => {
     assert.equal(got.headers['content-length'], String(replaced.length));
   });
 
-  it('content-length: a replaced body with a stale content-length is rejected with 500', async () => {
+  it('content-length: a replaced body with a stale content-length is rejected as a processor error', async () => {
     const before = upstream.requests.length;
     script = { ...passThrough, request_body: () => ({ request_body: { response: { status: 'CONTINUE', body_mutation: { body: Buffer.from('{"model":"m"}') } } } }) };
     const r = await post('{"model":"m","padding":"a much longer original body"}');
-    // Envoy 1.40 rejects the mutation with a local 500; nothing is sent upstream.
-    assert.equal(r.status, 500);
+    // Envoy 1.40 treats the rejected mutation as a processor error: the template's status_on_error
+    // (503) is sent, and nothing goes upstream. (Without status_on_error it is a 500.)
+    assert.equal(r.status, 503);
     assert.equal(upstream.requests.length, before);
   });
 
@@ -139,7 +140,7 @@ describe('Envoy protocol traps (scripted ext_proc server, real Envoy)', () => {
     const before = upstream.requests.length;
     script = { ...passThrough, request_headers: () => 'error' };
     const r = await post();
-    assert.ok(r.status >= 500, `status ${r.status}`);
+    assert.equal(r.status, 503, 'status_on_error');
     assert.equal(upstream.requests.length, before);
   });
 

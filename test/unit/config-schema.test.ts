@@ -208,6 +208,7 @@ describe('config: valid files', () => {
       admin: { host: '127.0.0.1', port: 9002 },
       drainSeconds: 5,
       shutdownGraceSeconds: 10,
+      authzContextMaxAgeSeconds: 30,
     });
     assert.deepEqual(cfg.limits, { maxRequestBodyBytes: 1024 * 1024, maxResponseBodyBytes: 4 * 1024 * 1024 });
     assert.deepEqual(cfg.audit, { sink: { type: 'stdout' } });
@@ -227,6 +228,7 @@ describe('config: valid files', () => {
       admin: { host: '127.0.0.1', port: 19002 },
       drainSeconds: 0,
       shutdownGraceSeconds: 30,
+      authzContextMaxAgeSeconds: 30,
     });
     assert.deepEqual(cfg.limits, { maxRequestBodyBytes: 2097152, maxResponseBodyBytes: 8388608 });
     assert.deepEqual(cfg.audit.sink, { type: 'file', path: '/var/log/tollgate/audit.jsonl' });

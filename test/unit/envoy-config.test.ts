@@ -26,7 +26,7 @@ interface Rendered {
     clusters: Cluster[];
   };
 }
-interface Route { name: string; match: { prefix: string }; route: { cluster: string; prefix_rewrite?: string; host_rewrite_literal?: string; timeout?: string } }
+interface Route { name: string; match: { prefix: string }; request_headers_to_remove?: string[]; route: { cluster: string; prefix_rewrite?: string; host_rewrite_literal?: string; timeout?: string } }
 interface HttpFilter { name: string; typed_config: Record<string, unknown> & { failure_mode_allow?: boolean; grpc_service?: { envoy_grpc: { cluster_name: string }; timeout?: unknown }; metadata_options?: { forwarding_namespaces: { untyped: string[] } }; message_timeout?: unknown } }
 interface Cluster {
   name: string;
@@ -97,11 +97,13 @@ describe('renderEnvoyConfig', () => {
     assert.deepEqual(route('local'), {
       name: 'local',
       match: { prefix: '/local/' },
+      request_headers_to_remove: ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'],
       route: { cluster: 'provider_local', prefix_rewrite: '/v1/', host_rewrite_literal: '127.0.0.1:8080', timeout: '45s' },
     });
     assert.deepEqual(route('anthropic'), {
       name: 'anthropic',
       match: { prefix: '/anthropic/' },
+      request_headers_to_remove: ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'],
       route: { cluster: 'provider_anthropic', prefix_rewrite: '/', host_rewrite_literal: 'api.anthropic.com', timeout: '300s' },
     });
   });

@@ -1,0 +1,67 @@
+// The sealed ext_authz context: ext_proc injects a provider credential only for a context that Tollgate's
+// own ext_authz issued, recently, and only once. A client of the gRPC port cannot forge or replay one.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Struct } from '../../extproc/wire/struct.ts';
+import { startHarness, newRequestId, type Harness } from './helpers/harness.ts';
+import { headerRaw, httpStatus, parseErrorBody, requestHeaders, type DecodedProcessingResponse } from './helpers/messages.ts';
+
+const withField = (s: Struct, key: string, value: string): Struct => ({ fields: { ...s.fields, [key]: { stringValue: value } } });
+
+describe('sealed ext_authz context', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness(); });
+  after(async () => { await h.stop(); });
+
+  const open = async (authz: Struct): Promise<{ res: DecodedProcessingResponse; requestId: string }> => {
+    const requestId = newRequestId();
+    const s = h.stream();
+    const res = await s.send(requestHeaders({ ':method': 'GET', ':path': '/openai/v1/models', 'x-request-id': requestId }, { endOfStream: true, authz }));
+    await s.end().catch(() => undefined);
+    return { res, requestId };
+  };
+
+  const assertRefused = async (authz: Struct, problem: string): Promise<void> => {
+    const { res, requestId } = await open(authz);
+    assert.equal(res.response, 'immediate_response');
+    assert.equal(httpStatus(res.immediate_response?.status), 500);
+    assert.equal(parseErrorBody(res.immediate_response?.body).error.code, 'authz_context_invalid');
+    assert.ok(!JSON.stringify(res).includes(h.providerKey), 'no credential is handed out');
+    const [rec] = await h.waitForRecords(requestId);
+    assert.equal(rec?.reason, 'authz_context_invalid');
+    assert.equal(rec.decision, 'error');
+    assert.ok(h.logs.some((l) => l.includes('refused an ext_authz context') && l.includes(problem)), `logged as ${problem}`);
+  };
+
+  it('accepts a context Check issued, once, and injects the credential', async () => {
+    const { res } = await open(await h.authorize(h.keys.agent));
+    assert.equal(res.response, 'request_headers');
+    assert.equal(headerRaw(res.request_headers?.response?.header_mutation?.set_headers, 'authorization'), `Bearer ${h.providerKey}`);
+  });
+
+  it('refuses a context whose identity was changed after sealing', async () => {
+    const real = await h.authorize(h.keys.restricted);
+    await assertRefused(withField(real, 'identity', 'agent-1'), 'seal does not verify');
+  });
+
+  it('refuses a context with a made-up seal', async () => {
+    const real = await h.authorize(h.keys.agent);
+    await assertRefused(withField(real, 'seal', Buffer.alloc(32, 7).toString('base64url')), 'seal does not verify');
+  });
+
+  it('refuses a context presented twice (replay)', async () => {
+    const real = await h.authorize(h.keys.agent);
+    assert.equal((await open(real)).res.response, 'request_headers');
+    await assertRefused(real, 'replayed');
+  });
+
+  it('refuses a correctly sealed context older than authzContextMaxAgeSeconds', async () => {
+    const real = await h.authorize(h.keys.agent);
+    const f = real.fields ?? {};
+    const str = (k: string): string => f[k]?.stringValue ?? '';
+    const ctx = { identity: { id: str('identity'), tenant: str('tenant') }, provider: str('provider'), decisionId: str('decision_id'), policyRevision: str('policy_revision') };
+    const old = Date.now() - 31_000;
+    const resealed = withField(withField(real, 'issued_at', String(old)), 'seal', h.app.runtime.authzSealer.seal(ctx, old));
+    await assertRefused(resealed, 'expired');
+  });
+});
