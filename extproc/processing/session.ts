@@ -85,6 +85,7 @@ export class Session {
   #responseChunks: Buffer[] = [];
   #usage: Usage | undefined;
   #denial: Denial | undefined;
+  #incomplete = false;
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
@@ -310,6 +311,15 @@ export class Session {
   close(end: StreamEnd, code?: ErrorCode): void {
     if (this.#auditWritten) return;
     if (end === 'failed') this.#denial = { code: code ?? 'internal', rule: ruleFor(code ?? 'internal') };
+    else if (this.#stage === 'response_body') {
+      // The response body never finished through us: the client went away, or Envoy replaced the
+      // response (a buffered body over its limit becomes a 500 the processor never sees).
+      this.#incomplete = true;
+      if (!this.#responseStreamed) this.#status = undefined;
+      this.#stage = 'done';
+      this.#writeAudit('cancelled');
+      return;
+    }
     // A graceful end after the response headers is a completed request whose body Envoy did not send us.
     const outcome = end === 'failed' ? 'failed' : end === 'ended' && this.#status !== undefined ? 'completed' : 'cancelled';
     this.#stage = 'done';
@@ -339,7 +349,7 @@ export class Session {
       path: auditPath(this.#path),
       decision: failed ? 'error' : denial !== undefined ? 'deny' : 'allow',
       outcome: failed ? 'failed' : outcome,
-      reason: denial?.code ?? null,
+      reason: denial?.code ?? (this.#incomplete ? 'response_incomplete' : null),
       rule: denial?.rule ?? (this.#authz === undefined ? null : 'identity.allow'),
       http_status: this.#status ?? null,
       request: this.#requestSha256 === null ? null : { body_bytes: this.#requestBytes, body_sha256: this.#requestSha256 },

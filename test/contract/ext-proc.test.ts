@@ -488,7 +488,7 @@ describe('ext_proc Process', () => {
     assert.equal(records[0]?.outcome, 'completed');
   });
 
-  it('a half-close after response headers only (body mode NONE) is a completed request', async () => {
+  it('a stream that ends before the buffered response body arrived is recorded as incomplete, not completed', async () => {
     const requestId = newRequestId();
     const { s } = await openChat(h.keys.agent, requestId);
     assertContinue(await s.send(requestBody(CHAT_BODY)), 'request_body');
@@ -496,8 +496,9 @@ describe('ext_proc Process', () => {
     assert.equal((await s.end()).code, GrpcStatus.OK);
     const records = await h.waitForRecords(requestId);
     assert.equal(records.length, 1);
-    assert.equal(records[0]?.outcome, 'completed');
-    assert.equal(records[0].http_status, 200);
+    assert.equal(records[0]?.outcome, 'cancelled');
+    assert.equal(records[0].reason, 'response_incomplete');
+    assert.equal(records[0].http_status, null, 'the client never got the buffered 200');
   });
 
   it('a message over the gRPC size cap fails the stream (fail closed) and is still audited once', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { openAiResponder } from '../../extproc/dev/fake-upstream.ts';
 import { startStack, eventually, type Stack } from '../helpers/stack.ts';
 
 interface Reply {
@@ -50,7 +51,13 @@ describe('through a real Envoy', () => {
     });
 
   before(async () => {
-    stack = await startStack();
+    // The upstream answers model "gpt-4o-huge" with a body larger than Envoy may buffer.
+    stack = await startStack({
+      respond: (providerKey) => {
+        const openai = openAiResponder(providerKey);
+        return (req) => (req.body.includes('gpt-4o-huge') ? { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(400_000) }) } : openai(req));
+      },
+    });
   });
   after(async () => {
     await stack.stop();
@@ -211,6 +218,18 @@ describe('through a real Envoy', () => {
     assert.ok(allowed.usage !== null && allowed.usage.total_tokens > 0);
     const denied = records.find((a) => a.reason === 'unauthenticated');
     assert.equal(denied?.stage, 'authz');
+  });
+
+  it('fails a response larger than Envoy may buffer with 500, audited as incomplete', async () => {
+    const r = await chat(stack.keys.agent, 'gpt-4o-huge');
+    assert.equal(r.status, 500);
+    assert.ok(!r.body.includes('xxxx'), 'none of the oversized body reaches the client');
+    const last = seen.at(-1)!;
+    await eventually(() => recordsOf(last).length > 0);
+    const [rec] = recordsOf(last);
+    assert.equal(rec?.outcome, 'cancelled');
+    assert.equal(rec.reason, 'response_incomplete');
+    assert.equal(rec.http_status, null, 'the upstream 200 is not recorded as what the client got');
   });
 
   it('records a request the client abandons as cancelled', async () => {
