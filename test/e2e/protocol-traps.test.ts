@@ -144,12 +144,13 @@ describe('Envoy protocol traps (scripted ext_proc server, real Envoy)', () => {
     assert.equal(upstream.requests.length, before);
   });
 
-  it('Envoy ends each side stream by cancelling it (CANCELLED is the normal end)', async () => {
+  it('with ext_proc_graceful_grpc_close (set by the template), Envoy half-closes each side stream instead of resetting it', async () => {
     script = passThrough;
     const before = streamEnds.length;
     await post();
     await new Promise((r) => setTimeout(r, 200));
-    // Envoy 1.40 resets the side stream when the HTTP stream ends: the server sees CANCELLED.
-    assert.deepEqual(streamEnds.slice(before), ['cancelled']);
+    // Without the runtime flag Envoy 1.40 resets the stream (the server sees CANCELLED, which Tollgate
+    // also treats as a normal end); resets at a few hundred per second trip the HTTP/2 reset-rate limit.
+    assert.equal(streamEnds[before], 'half-closed', `stream ends seen: ${streamEnds.slice(before).join(', ')}`);
   });
 });

@@ -232,6 +232,20 @@ describe('through a real Envoy', () => {
     assert.equal(rec.http_status, null, 'the upstream 200 is not recorded as what the client got');
   });
 
+  it('serves a few thousand requests back to back without one failing (no HTTP/2 reset-rate trip)', async () => {
+    // Envoy resets each ext_proc stream by default; past nghttp2's reset budget (a burst of 1000, then
+    // 33/s) Tollgate's HTTP/2 server would drop the connection and every request in flight on it.
+    const statuses = new Map<number, number>();
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [] });
+    const one = async (): Promise<void> => {
+      const r = await fetch(`${stack.url}/openai/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' }, body });
+      await r.arrayBuffer();
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    };
+    for (let i = 0; i < 2500; i += 8) await Promise.all(Array.from({ length: 8 }, one));
+    assert.deepEqual([...statuses], [[200, 2504]]);
+  });
+
   it('records a request the client abandons as cancelled', async () => {
     // The upstream for this model answers slowly; the client gives up first.
     const controller = new AbortController();
