@@ -6,6 +6,7 @@ import { Secret } from '../../extproc/core/secret.ts';
 import { createCredentialBroker, type BrokerOptions } from '../../extproc/credentials/broker.ts';
 import type { Credential, CredentialScope, CredentialSource } from '../../extproc/credentials/credential-source.ts';
 import { TollgateError } from '../../extproc/errors.ts';
+import { tollgateRejection } from '../helpers/assertions.ts';
 
 const REFRESH_MS = 5_000;
 const MARGIN_MS = 30_000;
@@ -41,15 +42,6 @@ function broker(source: CredentialSource, now: () => number, extra: Partial<Brok
 
 const scope = (identity: string, tenant = 'team-a', provider = 'openai'): CredentialScope => ({ tenant, identity, provider });
 
-async function rejection(p: Promise<unknown>): Promise<TollgateError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof TollgateError, `expected TollgateError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('credential broker', () => {
   it('single-flights concurrent misses: 20 gets, one fetch, one credential', async () => {
@@ -126,10 +118,10 @@ describe('credential broker', () => {
       const c = clock();
       const src = fakeSource(() => Promise.resolve(apiKey('sk-stale', c.now() + offset)));
       const b = broker(src, c.now);
-      const err = await rejection(b.get(scope('a')));
+      const err = await tollgateRejection(b.get(scope('a')));
       assert.equal(err.code, 'credential_unavailable');
       assert.match(err.message, /fake:test returned an expired credential/);
-      await rejection(b.get(scope('a')));
+      await tollgateRejection(b.get(scope('a')));
       assert.equal(src.calls.length, 2);
     });
   }
@@ -147,7 +139,7 @@ describe('credential broker', () => {
     const b = broker(src, c.now);
     assert.equal((await b.get(scope('a'))).secret?.reveal(), SECRET);
     c.advance(REFRESH_MS);
-    const err = await rejection(b.get(scope('a')));
+    const err = await tollgateRejection(b.get(scope('a')));
     assert.equal(err.code, 'credential_unavailable');
     assert.equal(err.entry.userFacing, false);
     assert.match(err.message, /^credential_unavailable: fake:test: vault: connection refused$/);
@@ -160,12 +152,12 @@ describe('credential broker', () => {
   it('passes a TollgateError from the source through unchanged', async () => {
     const own = new TollgateError('credential_unavailable', 'file is empty');
     const b = broker(fakeSource(() => Promise.reject(own)), clock().now);
-    assert.equal(await rejection(b.get(scope('a'))), own);
+    assert.equal(await tollgateRejection(b.get(scope('a'))), own);
   });
 
   it('rejects an unknown provider with credential_unavailable without calling any source', async () => {
     const src = fakeSource(() => Promise.resolve(apiKey('x')));
-    const err = await rejection(broker(src, clock().now).get(scope('a', 'team-a', 'anthropic')));
+    const err = await tollgateRejection(broker(src, clock().now).get(scope('a', 'team-a', 'anthropic')));
     assert.equal(err.code, 'credential_unavailable');
     assert.match(err.message, /anthropic/);
     assert.equal(src.calls.length, 0);
@@ -177,7 +169,7 @@ describe('credential broker', () => {
     const b = broker(src, clock().now);
     const pending = [b.get(scope('a')), b.get(scope('a')), b.get(scope('a'))];
     fail(new Error('down'));
-    const errs = await Promise.all(pending.map((p) => rejection(p)));
+    const errs = await Promise.all(pending.map((p) => tollgateRejection(p)));
     assert.equal(src.calls.length, 1);
     for (const e of errs) assert.equal(e.code, 'credential_unavailable');
     assert.equal((await b.get(scope('a'))).secret?.reveal(), 'sk-2');
@@ -195,7 +187,7 @@ describe('credential broker', () => {
       close: () => Promise.resolve(),
     };
     const b = broker(src, clock().now);
-    assert.equal((await rejection(b.get(scope('a')))).code, 'credential_unavailable');
+    assert.equal((await tollgateRejection(b.get(scope('a')))).code, 'credential_unavailable');
     assert.equal((await b.get(scope('a'))).secret?.reveal(), 'sk-recovered');
     assert.equal(n, 2);
   });

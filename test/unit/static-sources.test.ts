@@ -7,18 +7,10 @@ import { join } from 'node:path';
 import { NO_CREDENTIAL } from '../../extproc/credentials/credential-source.ts';
 import { envCredentialSource, fileCredentialSource, noCredentialSource } from '../../extproc/credentials/static-sources.ts';
 import { TollgateError } from '../../extproc/errors.ts';
+import { tollgateRejection } from '../helpers/assertions.ts';
 
 const SCOPE = { tenant: 't', identity: 'i', provider: 'p' };
 
-async function rejection(p: Promise<unknown>): Promise<TollgateError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof TollgateError, `expected TollgateError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('envCredentialSource', () => {
   const bad: readonly [string, Record<string, string | undefined>][] = [
@@ -125,11 +117,11 @@ describe('fileCredentialSource', () => {
     const src = fileCredentialSource(path);
     await src.fetch(SCOPE);
     writeFileSync(path, '');
-    const err = await rejection(src.fetch(SCOPE));
+    const err = await tollgateRejection(src.fetch(SCOPE));
     assert.equal(err.code, 'credential_unavailable');
     assert.match(err.message, /is empty/);
     assert.ok(!err.message.includes('sk-old-secret-value'));
-    await rejection(src.fetch(SCOPE));
+    await tollgateRejection(src.fetch(SCOPE));
     writeFileSync(path, 'sk-restored\n');
     assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-restored');
   });
@@ -139,7 +131,7 @@ describe('fileCredentialSource', () => {
     const src = fileCredentialSource(path);
     await src.fetch(SCOPE);
     unlinkSync(path);
-    const err = await rejection(src.fetch(SCOPE));
+    const err = await tollgateRejection(src.fetch(SCOPE));
     assert.equal(err.code, 'credential_unavailable');
     assert.match(err.message, /ENOENT/);
     assert.ok(!err.message.includes('sk-gone'));
