@@ -4,7 +4,8 @@ import type { IdentityRuntime, ProviderRuntime, Runtime } from '../config/runtim
 import { AUTHZ_METADATA_NAMESPACE, CALLER_CREDENTIAL_HEADERS, type AuthzContext, type Usage } from '../core/request-context.ts';
 import type { Credential } from '../credentials/credential-source.ts';
 import { ERROR_CATALOGUE, TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
-import { AUDIT_SCHEMA, auditPath, type AuditRecord, type AuditSink } from '../telemetry/audit.ts';
+import { procAuditRecord, ruleFor, type Denial } from './proc-audit.ts';
+import type { AuditRecord, AuditSink } from '../telemetry/audit.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
@@ -24,11 +25,6 @@ export interface SessionDeps {
 
 type Stage = 'request_headers' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
 export type StreamEnd = 'ended' | 'cancelled' | 'failed';
-
-interface Denial {
-  readonly code: ErrorCode;
-  readonly rule: string;
-}
 
 const JSON_MEDIA_TYPES = new Set(['application/json']);
 
@@ -90,10 +86,6 @@ export class Session {
   constructor(deps: SessionDeps) {
     this.#deps = deps;
     this.#log = deps.logger;
-  }
-
-  get done(): boolean {
-    return this.#stage === 'done';
   }
 
   async handle(msg: ProcessingRequest): Promise<ProcessingResponse> {
@@ -329,59 +321,37 @@ export class Session {
   #writeAudit(outcome: AuditRecord['outcome']): void {
     if (this.#auditWritten) return;
     this.#auditWritten = true;
-    const runtime = this.#deps.runtime;
-    const denial = this.#denial;
-    const failed = outcome === 'failed' || (denial !== undefined && !ERROR_CATALOGUE[denial.code].userFacing);
-    const usage = this.#usage;
-    const provider = this.#provider?.name ?? null;
-    const round = (ms: number): number => Math.round(ms * 1000) / 1000;
-    this.#deps.audit.write({
-      schema: AUDIT_SCHEMA,
-      time: new Date().toISOString(),
-      stage: 'proc',
-      request_id: this.#requestId ?? null,
-      decision_id: this.#decisionId,
-      identity: this.#authz?.identity.id ?? null,
-      tenant: this.#authz?.identity.tenant ?? null,
-      provider,
-      model: this.#model ?? null,
-      method: this.#method ?? null,
-      path: auditPath(this.#path),
-      decision: failed ? 'error' : denial !== undefined ? 'deny' : 'allow',
-      outcome: failed ? 'failed' : outcome,
-      reason: denial?.code ?? (this.#incomplete ? 'response_incomplete' : null),
-      rule: denial?.rule ?? (this.#authz === undefined ? null : 'identity.allow'),
-      http_status: this.#status ?? null,
-      request: this.#requestSha256 === null ? null : { body_bytes: this.#requestBytes, body_sha256: this.#requestSha256 },
-      response: this.#status !== undefined && denial === undefined ? { body_bytes: this.#responseBytes, streamed: this.#responseStreamed } : null,
-      usage: usage === undefined ? null : { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, total_tokens: usage.totalTokens },
-      latency_ms: { total: round(performance.now() - this.#started), tollgate: round(this.#busyMs + (this.#phaseStart === undefined ? 0 : performance.now() - this.#phaseStart)) },
-      policy_revision: this.#authz?.policyRevision ?? runtime.policyRevision,
+    const now = performance.now();
+    const record = procAuditRecord({
+      outcome,
+      requestId: this.#requestId,
+      decisionId: this.#decisionId,
+      authz: this.#authz,
+      provider: this.#provider?.name,
+      model: this.#model,
+      method: this.#method,
+      path: this.#path,
+      denial: this.#denial,
+      incomplete: this.#incomplete,
+      status: this.#status,
+      requestBytes: this.#requestBytes,
+      requestSha256: this.#requestSha256,
+      responseBytes: this.#responseBytes,
+      responseStreamed: this.#responseStreamed,
+      usage: this.#usage,
+      totalMs: now - this.#started,
+      tollgateMs: this.#busyMs + (this.#phaseStart === undefined ? 0 : now - this.#phaseStart),
+      fallbackPolicyRevision: this.#deps.runtime.policyRevision,
     });
+    this.#deps.audit.write(record);
     const m = this.#deps.metrics;
+    const { provider, usage } = record;
     m.auditRecords.inc({ stage: 'proc' });
-    m.processedRequests.inc({ outcome: failed ? 'failed' : outcome, reason: denial?.code ?? 'none', provider: provider ?? 'none' });
-    if (usage !== undefined && provider !== null) {
-      m.tokens.inc({ provider, direction: 'input' }, usage.inputTokens);
-      m.tokens.inc({ provider, direction: 'output' }, usage.outputTokens);
+    m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: provider ?? 'none' });
+    if (usage !== null && provider !== null) {
+      m.tokens.inc({ provider, direction: 'input' }, usage.input_tokens);
+      m.tokens.inc({ provider, direction: 'output' }, usage.output_tokens);
     }
-    this.#log.info({ outcome, reason: denial?.code, status: this.#status, identity: this.#authz?.identity.id, provider, model: this.#model }, 'request finished');
-  }
-}
-
-function ruleFor(code: ErrorCode): string {
-  switch (code) {
-    case 'body_malformed':
-    case 'model_missing':
-      return 'request.json';
-    case 'body_too_large':
-      return 'limits.maxRequestBodyBytes';
-    case 'credential_unavailable':
-      return 'provider.credential';
-    case 'authz_context_missing':
-    case 'authz_context_invalid':
-      return 'authz.context';
-    default:
-      return code;
+    this.#log.info({ outcome: record.outcome, reason: record.reason, status: record.http_status, identity: record.identity, provider, model: record.model }, 'request finished');
   }
 }
