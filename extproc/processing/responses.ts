@@ -40,9 +40,9 @@ export function requestBodyResponse(edits?: HeaderEdits, replacedBody?: Buffer):
 }
 
 /** `streamBody` switches the response body to STREAMED; Envoy honours mode_override only here. */
-export function responseHeadersResponse(options: { readonly streamBody: boolean }): ProcessingResponse {
+export function responseHeadersResponse(options: { readonly streamBody: boolean; readonly edits?: HeaderEdits }): ProcessingResponse {
   return {
-    response_headers: { response: common(undefined) },
+    response_headers: { response: common(options.edits) },
     ...(options.streamBody ? { mode_override: { response_body_mode: 'STREAMED' } } : {}),
   };
 }

@@ -97,7 +97,8 @@ export class Session {
     } catch (err) {
       const e = toTollgateError(err);
       if (e.code === 'protocol_violation') throw e;
-      if (e.code === 'internal' || !e.entry.userFacing) this.#log.error({ err: e.cause ?? e, code: e.code, phase, decision_id: this.#decisionId }, 'request failed');
+      // authz_context_invalid was already logged, as a security event, where it was detected.
+      if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) this.#log.error({ err: e.cause ?? e, code: e.code, phase, decision_id: this.#decisionId }, 'request failed');
       return this.#deny({ code: e.code, rule: ruleFor(e.code) });
     } finally {
       const dt = performance.now() - t0;
@@ -238,13 +239,14 @@ export class Session {
       return responseHeadersResponse({ streamBody: false });
     }
     // Envoy sends no request headers or attributes with an encode-only stream, so the record has no
-    // request id or path; the decision id (in the reply and in Envoy's access log) ties them together.
+    // request id or path; the decision id, set on the reply and so in Envoy's access log, ties them together.
     const status = Number(headers.get(':status'));
     if (status === 413) return this.#deny({ code: 'body_too_large', rule: 'envoy.buffer_limit' });
     this.#denial = { code: 'proxy_local_reply', rule: 'envoy.local_reply' };
     this.#status = Number.isInteger(status) ? status : undefined;
     this.#writeAudit('denied');
-    return responseHeadersResponse({ streamBody: false });
+    // The decision id goes on Envoy's reply, so the client and Envoy's access log can name this record.
+    return responseHeadersResponse({ streamBody: false, edits: { set: [{ name: 'x-tollgate-decision-id', value: this.#decisionId }] } });
   }
 
   /**

@@ -365,18 +365,20 @@ describe('ext_proc Process', () => {
     assert.equal(added[0].http_status, 413);
   });
 
-  it('another Envoy local reply passes through unchanged and is audited once as proxy_local_reply', async () => {
+  it('another Envoy local reply passes through, tagged with its decision id, and is audited once as proxy_local_reply', async () => {
     const before = h.audit.records.length;
     const s = h.stream();
     const rh = await s.send(responseHeaders({ ':status': '408' }));
     assertContinue(rh, 'response_headers');
-    assert.equal(rh.response_headers?.response?.header_mutation, undefined);
+    const tagged = headerRaw(rh.response_headers?.response?.header_mutation?.set_headers, 'x-tollgate-decision-id');
+    assert.deepEqual(rh.response_headers?.response?.header_mutation?.remove_headers ?? [], [], 'nothing else is changed');
     assertContinue(await s.send(responseBody('request timeout', true)), 'response_body');
     await s.end();
     await sleep(50);
     const added = h.audit.records.slice(before);
     assert.equal(added.length, 1);
     assert.equal(added[0]?.reason, 'proxy_local_reply');
+    assert.equal(added[0].decision_id, tagged, 'the reply names the record');
     assert.equal(added[0].http_status, 408);
     assert.equal(added[0].decision, 'error');
   });
