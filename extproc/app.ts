@@ -56,6 +56,7 @@ export function createApp(config: Config, options: AppOptions): App {
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
         port: config.server.grpc.port,
+        ...(runtime.grpcTls === undefined ? {} : { tls: runtime.grpcTls }),
         maxMessageBytes: Math.max(limits.maxRequestBodyBytes, limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES,
         check: createCheckHandler(deps),
         process: createProcessHandler(deps),

@@ -1,7 +1,8 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { hashApiKey, mintApiKey } from '../authz/api-key.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../dev/envoy-config.ts';
+import type { Config } from '../config/schema.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../dev/envoy-config.ts';
 import { runDemo } from './demo.ts';
 import { runDev } from './dev.ts';
 import type { Running } from './running.ts';
@@ -11,11 +12,14 @@ export const USAGE = `Usage: tollgate <command> [options]
 
 Commands:
   serve --config FILE           Run the gRPC service (ext_authz, ext_proc, health) and the admin port.
-  dev --config FILE [--port N] [--ca-file PATH]
+  dev --config FILE [--port N] [--ca-file PATH] [--envoy-cert F --envoy-key F [--tollgate-ca F]]
                                 Run Tollgate with a real Envoy in front of it on 127.0.0.1 (default port 10000).
+                                With server.grpc.tls, Envoy presents --envoy-cert/--envoy-key to Tollgate and
+                                verifies Tollgate's certificate against --tollgate-ca (default: clientCaFile).
   demo [--port N]               Run Envoy, Tollgate and a local demo upstream on the embedded default config.
   config check --config FILE    Validate a configuration file.
   envoy render --config FILE --tollgate HOST:PORT [--port N] [--admin-port N] [--listen HOST] [--ca-file PATH]
+               [--envoy-cert F --envoy-key F [--tollgate-ca F]]
                                 Print the Envoy config for a Tollgate config.
   keys mint                     Mint a Tollgate API key; prints the key (give it to the caller) and its hash (put it in the config).
   keys hash                     Read a key on stdin and print its hash.
@@ -33,6 +37,22 @@ function portOption(value: string | undefined, fallback: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`invalid port: ${value}`);
   return n;
+}
+
+const TLS_OPTIONS: ParseArgsOptionsConfig = { 'envoy-cert': { type: 'string' }, 'envoy-key': { type: 'string' }, 'tollgate-ca': { type: 'string' } };
+
+/** Envoy's side of mTLS to Tollgate, from --envoy-cert/--envoy-key/--tollgate-ca; required when server.grpc.tls is set. */
+function tollgateTls(v: Record<string, string | undefined>, config: Config): EnvoyRenderOptions['tollgateTls'] {
+  const cert = v['envoy-cert'];
+  const key = v['envoy-key'];
+  if (cert === undefined && key === undefined) {
+    if (config.server.grpc.tls !== undefined) throw new UsageError('server.grpc.tls is set: pass --envoy-cert and --envoy-key (Envoy\'s client certificate for Tollgate)');
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new UsageError('--envoy-cert and --envoy-key go together');
+  const caFile = v['tollgate-ca'] ?? config.server.grpc.tls?.clientCaFile;
+  if (caFile === undefined) throw new UsageError('--tollgate-ca is required when server.grpc.tls is not set');
+  return { certFile: cert, keyFile: key, caFile };
 }
 
 function requireConfig(values: { config?: string | undefined }): string {
@@ -59,9 +79,11 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
     case 'serve':
       return { kind: 'running', running: await runServe(requireConfig(parse({ config: { type: 'string' } }))) };
     case 'dev': {
-      const v = parse({ config: { type: 'string' }, port: { type: 'string' }, 'ca-file': { type: 'string' } });
+      const v = parse({ config: { type: 'string' }, port: { type: 'string' }, 'ca-file': { type: 'string' }, ...TLS_OPTIONS });
       const caFile = v['ca-file'];
-      return { kind: 'running', running: await runDev(loadConfigFile(requireConfig(v)), { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }) }) };
+      const config = loadConfigFile(requireConfig(v));
+      const tls = tollgateTls(v, config);
+      return { kind: 'running', running: await runDev(config, { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }), ...(tls === undefined ? {} : { tollgateTls: tls }) }) };
     }
     case 'demo': {
       const v = parse({ port: { type: 'string' } });
@@ -75,10 +97,13 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
     }
     case 'envoy': {
       if (rest[0] !== 'render') throw new UsageError('expected `envoy render --config FILE --tollgate HOST:PORT`');
-      const v = parse({ config: { type: 'string' }, tollgate: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, listen: { type: 'string' }, 'ca-file': { type: 'string' } }, rest.slice(1));
+      const v = parse({ config: { type: 'string' }, tollgate: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, listen: { type: 'string' }, 'ca-file': { type: 'string' }, ...TLS_OPTIONS }, rest.slice(1));
       const m = /^(.+):(\d+)$/.exec(v.tollgate ?? '');
       if (m?.[1] === undefined || m[2] === undefined) throw new UsageError('--tollgate HOST:PORT is required');
-      return done(renderEnvoyConfig(loadConfigFile(requireConfig(v)), {
+      const config = loadConfigFile(requireConfig(v));
+      const tls = tollgateTls(v, config);
+      return done(renderEnvoyConfig(config, {
+        ...(tls === undefined ? {} : { tollgateTls: tls }),
         listenHost: v.listen ?? '0.0.0.0',
         listenPort: portOption(v.port, 10000),
         adminPort: portOption(v['admin-port'], 9901),

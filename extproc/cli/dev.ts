@@ -1,7 +1,7 @@
 import { createApp, type App } from '../app.ts';
 import { envoyBinFromEnv, snapshotEnv } from '../config/env.ts';
 import type { Config } from '../config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../dev/envoy-config.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../dev/envoy-process.ts';
 import type { Running } from './running.ts';
 
@@ -15,7 +15,14 @@ export interface DevStack {
 }
 
 /** Tollgate in-process and a real Envoy in front of it, on loopback. */
-export async function startDevStack(config: Config, opts: { port: number; caFile?: string; envoyLogLevel?: string }): Promise<DevStack> {
+export interface DevOptions {
+  readonly port: number;
+  readonly caFile?: string;
+  readonly tollgateTls?: EnvoyRenderOptions['tollgateTls'];
+  readonly envoyLogLevel?: string;
+}
+
+export async function startDevStack(config: Config, opts: DevOptions): Promise<DevStack> {
   const bin = findEnvoyBinary(envoyBinFromEnv());
   const app = createApp(config, { env: snapshotEnv() });
   const listening = await app.start();
@@ -31,6 +38,7 @@ export async function startDevStack(config: Config, opts: { port: number; caFile
         tollgateHost: listening.grpc.host === '0.0.0.0' ? '127.0.0.1' : listening.grpc.host,
         tollgatePort: listening.grpc.port,
         caFile: opts.caFile ?? DEFAULT_CA_FILE,
+        ...(opts.tollgateTls === undefined ? {} : { tollgateTls: opts.tollgateTls }),
       }),
     });
   } catch (err) {
@@ -54,7 +62,7 @@ export async function startDevStack(config: Config, opts: { port: number; caFile
 }
 
 /** `tollgate dev --config FILE`. */
-export async function runDev(config: Config, opts: { port: number; caFile?: string }): Promise<Running> {
+export async function runDev(config: Config, opts: DevOptions): Promise<Running> {
   const stack = await startDevStack(config, opts);
   process.stdout.write(`tollgate dev: envoy listening on ${stack.url}\n`);
   return {

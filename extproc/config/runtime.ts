@@ -37,6 +37,8 @@ export interface Runtime {
   readonly identitiesById: ReadonlyMap<string, IdentityRuntime>;
   readonly credentials: CredentialBroker;
   readonly authzSealer: AuthzSealer;
+  /** PEM material for the gRPC port's mTLS, read at load. */
+  readonly grpcTls: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer } | undefined;
 }
 
 function credentialSource(cfg: CredentialSourceConfig, env: Env): CredentialSource {
@@ -75,6 +77,27 @@ function authzContextKey(config: Config, env: Env): Buffer {
   return key;
 }
 
+function readPem(field: string, path: string): Buffer {
+  try {
+    const pem = readFileSync(path);
+    if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${field}: ${path} is not PEM`);
+    return pem;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${field}: ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+}
+
+function grpcTls(config: Config): Runtime['grpcTls'] {
+  const tls = config.server.grpc.tls;
+  if (tls === undefined) return undefined;
+  return {
+    cert: readPem('server.grpc.tls.certFile', tls.certFile),
+    key: readPem('server.grpc.tls.keyFile', tls.keyFile),
+    clientCa: readPem('server.grpc.tls.clientCaFile', tls.clientCaFile),
+  };
+}
+
 export function buildRuntime(config: Config, env: Env): Runtime {
   const providers = new Map<string, ProviderRuntime>();
   const sources = new Map<string, CredentialSource>();
@@ -106,5 +129,6 @@ export function buildRuntime(config: Config, env: Env): Runtime {
     identitiesById,
     credentials: createCredentialBroker(sources, { refreshMs: 5_000, expiryMarginMs: 30_000 }),
     authzSealer: createAuthzSealer(authzContextKey(config, env)),
+    grpcTls: grpcTls(config),
   });
 }

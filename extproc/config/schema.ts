@@ -56,7 +56,14 @@ export const configSchema = z
     version: z.literal(1),
     server: z
       .strictObject({
-        grpc: listen(9001),
+        grpc: z
+          .strictObject({
+            host: host.default('127.0.0.1'),
+            port: port.default(9001),
+            // mTLS for the gRPC port: only a client with a certificate from clientCaFile (Envoy) may call.
+            tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1) }).optional(),
+          })
+          .prefault({}),
         admin: listen(9002),
         drainSeconds: z.number().min(0).max(300).default(5),
         // The key that seals the identity ext_authz hands to ext_proc. Replicas behind one Envoy must

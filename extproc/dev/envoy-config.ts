@@ -16,6 +16,8 @@ export interface EnvoyRenderOptions {
   readonly tollgatePort: number;
   /** CA bundle for https upstreams. */
   readonly caFile: string;
+  /** mTLS to Tollgate (server.grpc.tls): Envoy's client certificate, and the CA that signed Tollgate's. */
+  readonly tollgateTls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
 }
 
 export const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -79,6 +81,24 @@ function providerCluster(p: ProviderConfig, caFile: string): object {
   };
 }
 
+function tollgateTransportSocket(host: string, tls: NonNullable<EnvoyRenderOptions['tollgateTls']>): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...(isIP(host) === 0 ? { sni: host } : {}),
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          match_typed_subject_alt_names: [{ san_type: isIP(host) === 0 ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
+        },
+      },
+    },
+  };
+}
+
 function getIn(doc: Document, path: (string | number)[]): YAMLMap {
   const node = doc.getIn(path, true);
   if (!isMap(node)) throw new Error(`envoy template: ${path.join('.')} is not a map`);
@@ -126,6 +146,13 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
   if (!isSeq(clusters)) throw new Error('envoy template: static_resources.clusters is not a list');
   clusters.add(doc.createNode({ name: NO_PROVIDER_CLUSTER, type: 'STATIC', connect_timeout: '0.25s', load_assignment: { cluster_name: NO_PROVIDER_CLUSTER, endpoints: [] } }));
   for (const p of config.providers) clusters.add(doc.createNode(providerCluster(p, opts.caFile)));
+  if (opts.tollgateTls !== undefined) {
+    const tollgate = clusters.items.find((c) => isMap(c) && c.get('name') === 'tollgate');
+    if (!isMap(tollgate)) throw new Error('envoy template: no tollgate cluster');
+    tollgate.set('transport_socket', doc.createNode(tollgateTransportSocket(opts.tollgateHost, opts.tollgateTls)));
+  } else if (config.server.grpc.tls !== undefined) {
+    throw new Error('server.grpc.tls is set: Envoy needs a client certificate for Tollgate (--envoy-cert, --envoy-key)');
+  }
   const text = doc.toString({ lineWidth: 0 });
   if (/\$\{[A-Z_]+\}/.test(text)) throw new Error('envoy template: a token was left unrendered');
   return text;

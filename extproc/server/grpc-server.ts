@@ -10,6 +10,8 @@ export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
 export interface GrpcServerOptions {
   readonly host: string;
   readonly port: number;
+  /** PEM material for mTLS; without it the port is plaintext and must stay private. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer };
   /** The largest message either side may send: the body limit plus room for headers and framing. */
   readonly maxMessageBytes: number;
   readonly check: (req: CheckRequest) => CheckResponse;
@@ -21,6 +23,12 @@ export interface GrpcServer {
   setServing(serving: boolean): void;
   /** Graceful shutdown with a deadline, then force. */
   stop(graceMs: number): Promise<void>;
+}
+
+function credentialsFor(tls: GrpcServerOptions['tls']): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  // checkClientCertificate: a client without a certificate signed by clientCa fails the handshake.
+  return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true);
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
@@ -46,7 +54,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, credentialsFor(opts.tls), (err, bound) => {
       if (err === null) resolve(bound);
       else reject(err);
     });

@@ -122,6 +122,17 @@ describe('tollgate dev', () => {
     }
   });
 
+  it('refuses to run dev for a config with server.grpc.tls unless Envoy is given a client certificate', async () => {
+    const configPath = join(dir, 'tls.yaml');
+    writeFileSync(configPath, 'version: 1\nserver:\n  grpc: { port: 0, tls: { certFile: /nonexistent/c.pem, keyFile: /nonexistent/k.pem, clientCaFile: /nonexistent/ca.pem } }\nproviders:\n  - name: x\n    kind: openai\n    upstream: https://example.com\n    models: [gpt-4o]\n    credential: { source: none }\nidentities: []\n');
+    const r = await run(['dev', '--config', configPath, '--port', '0']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--envoy-cert and --envoy-key/);
+    const serve = await run(['serve', '--config', configPath]);
+    assert.equal(serve.code, 2, 'serve refuses unreadable TLS material');
+    assert.match(serve.stderr, /server\.grpc\.tls\.certFile: \/nonexistent\/c\.pem: ENOENT/);
+  });
+
   it('exits 2 naming the credential when its environment variable is missing', async () => {
     const configPath = join(dir, 'noenv.yaml');
     writeFileSync(configPath, 'version: 1\nproviders:\n  - name: x\n    kind: openai\n    upstream: https://example.com\n    models: [gpt-4o]\n    credential: { source: env, name: TOLLGATE_TEST_UNSET_VAR }\nidentities: []\n');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/dev/envoy-config.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { openAiResponder, startFakeUpstream, type FakeUpstream, type Responder } from '../../extproc/dev/fake-upstream.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
@@ -70,7 +70,7 @@ export interface Stack {
 }
 
 /** Starts upstream, Tollgate (child process, debug logging) and Envoy, wired together on loopback. */
-export async function startStack(opts: { respond?: (providerKey: string) => Responder; tweak?: (c: ConfigInput) => ConfigInput } = {}): Promise<Stack> {
+export async function startStack(opts: { respond?: (providerKey: string) => Responder; tweak?: (c: ConfigInput) => ConfigInput; tollgateTls?: EnvoyRenderOptions['tollgateTls'] } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   const keys = mintTestKeys();
   const providerKey = `sk-test-${randomBytes(18).toString('hex')}`;
@@ -88,7 +88,10 @@ export async function startStack(opts: { respond?: (providerKey: string) => Resp
   try {
     envoy = await startEnvoy({
       bin: findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN),
-      configYaml: renderEnvoyConfig(config, { listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: tollgate.grpcPort, caFile: DEFAULT_CA_FILE }),
+      configYaml: renderEnvoyConfig(config, {
+        listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: tollgate.grpcPort, caFile: DEFAULT_CA_FILE,
+        ...(opts.tollgateTls === undefined ? {} : { tollgateTls: opts.tollgateTls }),
+      }),
     });
   } catch (err) {
     await tollgate.stop();
