@@ -61,38 +61,29 @@ function providerCluster(p: ProviderConfig, caFile: string): object {
       cluster_name: `provider_${p.name}`,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: defaultPort(url) } } } }] }],
     },
-    ...(tls
-      ? {
-          transport_socket: {
-            name: 'envoy.transport_sockets.tls',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-              sni: host,
-              common_tls_context: {
-                validation_context: {
-                  trusted_ca: { filename: caFile },
-                  match_typed_subject_alt_names: [{ san_type: isIP(host) === 0 ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
-                },
-              },
-            },
-          },
-        }
-      : {}),
+    ...(tls ? { transport_socket: upstreamTlsSocket(host, caFile) } : {}),
   };
 }
 
-function tollgateTransportSocket(host: string, tls: NonNullable<EnvoyRenderOptions['tollgateTls']>): object {
+/**
+ * TLS from Envoy to an upstream: verify its certificate against `caFile` with an exact SAN match on
+ * `host` (DNS or IP), send `host` as SNI when it is a name (RFC 6066 allows no IP literals there), and
+ * present a client certificate when one is given (mTLS to Tollgate, which also needs ALPN h2 for gRPC).
+ */
+function upstreamTlsSocket(host: string, caFile: string, client?: { readonly certFile: string; readonly keyFile: string }): object {
+  const isName = isIP(host) === 0;
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-      ...(isIP(host) === 0 ? { sni: host } : {}),
+      ...(isName ? { sni: host } : {}),
       common_tls_context: {
-        alpn_protocols: ['h2'],
-        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        ...(client === undefined
+          ? {}
+          : { alpn_protocols: ['h2'], tls_certificates: [{ certificate_chain: { filename: client.certFile }, private_key: { filename: client.keyFile } }] }),
         validation_context: {
-          trusted_ca: { filename: tls.caFile },
-          match_typed_subject_alt_names: [{ san_type: isIP(host) === 0 ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
+          trusted_ca: { filename: caFile },
+          match_typed_subject_alt_names: [{ san_type: isName ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
         },
       },
     },
@@ -149,7 +140,7 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
   if (opts.tollgateTls !== undefined) {
     const tollgate = clusters.items.find((c) => isMap(c) && c.get('name') === 'tollgate');
     if (!isMap(tollgate)) throw new Error('envoy template: no tollgate cluster');
-    tollgate.set('transport_socket', doc.createNode(tollgateTransportSocket(opts.tollgateHost, opts.tollgateTls)));
+    tollgate.set('transport_socket', doc.createNode(upstreamTlsSocket(opts.tollgateHost, opts.tollgateTls.caFile, opts.tollgateTls)));
   } else if (config.server.grpc.tls !== undefined) {
     throw new Error('server.grpc.tls is set: Envoy needs a client certificate for Tollgate (--envoy-cert, --envoy-key)');
   }
