@@ -15,14 +15,14 @@ const listen = (defaultPort: number) =>
 
 const modelPattern = z.string().regex(MODEL_PATTERN_RE, 'must be a model name, optionally ending in "*", or "*" alone');
 
-export const credentialSourceSchema = z.discriminatedUnion('source', [
-  z.strictObject({
-    source: z.literal('env'),
-    name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
-  }),
-  z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
-  z.strictObject({ source: z.literal('none') }),
-]);
+// Where a secret is read from; shared by provider credentials and the authz context key.
+const envSource = z.strictObject({
+  source: z.literal('env'),
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+});
+const fileSource = z.strictObject({ source: z.literal('file'), path: z.string().min(1) });
+
+export const credentialSourceSchema = z.discriminatedUnion('source', [envSource, fileSource, z.strictObject({ source: z.literal('none') })]);
 
 export const providerKindSchema = z.enum(['openai', 'anthropic', 'openai-compatible']);
 
@@ -68,12 +68,7 @@ export const configSchema = z
         drainSeconds: z.number().min(0).max(300).default(5),
         // The key that seals the identity ext_authz hands to ext_proc. Replicas behind one Envoy must
         // share it; unset, each process makes a random one (right for a single replica).
-        authzContextKey: z
-          .discriminatedUnion('source', [
-            z.strictObject({ source: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
-            z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
-          ])
-          .optional(),
+        authzContextKey: z.discriminatedUnion('source', [envSource, fileSource]).optional(),
         /** How long a sealed authz context stays valid between ext_authz and ext_proc. */
         authzContextMaxAgeSeconds: z.number().positive().max(600).default(30),
         shutdownGraceSeconds: z.number().min(0).max(300).default(10),
