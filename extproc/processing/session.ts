@@ -28,6 +28,9 @@ export type StreamEnd = 'ended' | 'cancelled' | 'failed';
 
 const JSON_MEDIA_TYPES = new Set(['application/json']);
 
+/** Envoy's buffer filter answered 413: the body was over limits.maxRequestBodyBytes. */
+const ENVOY_BODY_CAP: Denial = { code: 'body_too_large', rule: 'envoy.buffer_limit' };
+
 interface SealedAuthzContext {
   readonly ctx: AuthzContext;
   readonly issuedAt: number;
@@ -241,10 +244,8 @@ export class Session {
     // Envoy sends no request headers or attributes with an encode-only stream, so the record has no
     // request id or path; the decision id, set on the reply and so in Envoy's access log, ties them together.
     const status = Number(headers.get(':status'));
-    if (status === 413) return this.#deny({ code: 'body_too_large', rule: 'envoy.buffer_limit' });
-    this.#denial = { code: 'proxy_local_reply', rule: 'envoy.local_reply' };
-    this.#status = Number.isInteger(status) ? status : undefined;
-    this.#writeAudit('denied');
+    if (status === 413) return this.#deny(ENVOY_BODY_CAP);
+    this.#auditEnvoyReply(status);
     // The decision id goes on Envoy's reply, so the client and Envoy's access log can name this record.
     return responseHeadersResponse({ streamBody: false, edits: { set: [{ name: 'x-tollgate-decision-id', value: this.#decisionId }] } });
   }
@@ -255,12 +256,16 @@ export class Session {
    * Record it as Envoy's denial and pass the reply through.
    */
   #onEnvoyReplyMidRequest(h: HttpHeaders): ProcessingResponse {
-    const status = Number(headerMap(h).get(':status'));
-    this.#denial = status === 413 ? { code: 'body_too_large', rule: 'envoy.buffer_limit' } : { code: 'proxy_local_reply', rule: 'envoy.local_reply' };
-    this.#status = Number.isInteger(status) ? status : undefined;
-    this.#writeAudit('denied');
+    this.#auditEnvoyReply(Number(headerMap(h).get(':status')));
     this.#stage = h.end_of_stream === true ? 'done' : 'local_reply';
     return responseHeadersResponse({ streamBody: false });
+  }
+
+  /** Audits a reply Envoy made by itself as Envoy's denial: its body cap (413) or another local reply. */
+  #auditEnvoyReply(status: number): void {
+    this.#denial = status === 413 ? ENVOY_BODY_CAP : { code: 'proxy_local_reply', rule: 'envoy.local_reply' };
+    this.#status = Number.isInteger(status) ? status : undefined;
+    this.#writeAudit('denied');
   }
 
   #onResponseHeaders(h: HttpHeaders): ProcessingResponse {
