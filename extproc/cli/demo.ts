@@ -56,6 +56,6 @@ export async function runDemo(port: number): Promise<Running> {
       await upstream.close();
       rmSync(dir, { recursive: true, force: true });
     },
-    ended: stack.envoy.exited.then(async () => (stack.stopping ? new Promise<number>(() => undefined) : 1)),
+    ended: stack.died.then(() => 1),
   };
 }

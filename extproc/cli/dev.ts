@@ -9,8 +9,8 @@ export interface DevStack {
   readonly app: App;
   readonly envoy: EnvoyProcess;
   readonly url: string;
-  /** True once stop() was called: Envoy exiting then is expected. */
-  readonly stopping: boolean;
+  /** Resolves with Envoy's exit code if Envoy exits on its own; never after stop(). */
+  readonly died: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -50,13 +50,11 @@ export async function startDevStack(config: Config, opts: DevOptions): Promise<D
     app,
     envoy,
     url: `http://127.0.0.1:${envoy.listenerPort}`,
+    died: envoy.exited.then((code) => (stopping ? new Promise<never>(() => undefined) : code)),
     stop: async () => {
       stopping = true;
       await envoy.stop();
       await app.stop({ drainMs: 0 });
-    },
-    get stopping() {
-      return stopping;
     },
   };
 }
@@ -67,9 +65,7 @@ export async function runDev(config: Config, opts: DevOptions): Promise<Running>
   process.stdout.write(`tollgate dev: envoy listening on ${stack.url}\n`);
   return {
     stop: () => stack.stop(),
-    // Resolves only if Envoy dies on its own; a stop() in progress is not an error.
-    ended: stack.envoy.exited.then(async (code) => {
-      if (stack.stopping) return new Promise<number>(() => undefined);
+    ended: stack.died.then((code) => {
       stack.app.logger.error({ code, output: stack.envoy.output().slice(-2000) }, 'envoy exited unexpectedly');
       return 1;
     }),
