@@ -63,29 +63,28 @@ export function providerForPath(runtime: Runtime, path: string): ProviderRuntime
   return runtime.providers.get(path.slice(1, end));
 }
 
+/** Reads a file the config names, once at load; failure is a ConfigError naming the field and the path. */
+function readAtLoad(field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${field}: ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+}
+
 function authzContextKey(config: Config, env: Env): Buffer {
   const src = config.server.authzContextKey;
   if (src === undefined) return randomBytes(32);
-  let text: string | undefined;
-  try {
-    text = src.source === 'env' ? env[src.name] : readFileSync(src.path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`server.authzContextKey: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
-  }
+  const text = src.source === 'env' ? env[src.name] : readAtLoad('server.authzContextKey', src.path).toString('utf8');
   const key = Buffer.from(text?.trim() ?? '', 'utf8');
   if (key.length < 32) throw new ConfigError(`server.authzContextKey: must hold at least 32 bytes (${src.source === 'env' ? `environment variable ${src.name}` : src.path})`);
   return key;
 }
 
 function readPem(field: string, path: string): Buffer {
-  try {
-    const pem = readFileSync(path);
-    if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${field}: ${path} is not PEM`);
-    return pem;
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`${field}: ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
-  }
+  const pem = readAtLoad(field, path);
+  if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${field}: ${path} is not PEM`);
+  return pem;
 }
 
 function grpcTls(config: Config): Runtime['grpcTls'] {

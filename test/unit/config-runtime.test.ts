@@ -240,3 +240,38 @@ audit: { sink: { type: stdout } }
     await rt.credentials.close();
   });
 });
+
+describe('buildRuntime: the authz context key and gRPC TLS material', () => {
+  let dir = '';
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'tollgate-runtime-key-')); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  const minimal = (server: ConfigInput['server']): Config =>
+    validateConfig({ version: 1, server, providers: [{ name: 'p', kind: 'openai', upstream: 'https://example.com', models: ['*'], credential: { source: 'none' } }], identities: [] }, 'test');
+  const ctx = { identity: { id: 'a', tenant: 't' }, provider: 'p', decisionId: 'd', policyRevision: 'r' };
+
+  it('replicas configured with the same key verify each other\'s seals; random keys do not', () => {
+    const key = 'k'.repeat(40);
+    const a = buildRuntime(minimal({ authzContextKey: { source: 'env', name: 'TG_KEY' } }), { TG_KEY: key });
+    writeFileSync(join(dir, 'key'), `${key}\n`);
+    const b = buildRuntime(minimal({ authzContextKey: { source: 'file', path: join(dir, 'key') } }), {});
+    assert.ok(b.authzSealer.verify(ctx, 1, a.authzSealer.seal(ctx, 1)), 'env and file sources yield the same key');
+    const random1 = buildRuntime(minimal({}), {});
+    const random2 = buildRuntime(minimal({}), {});
+    assert.equal(random2.authzSealer.verify(ctx, 1, random1.authzSealer.seal(ctx, 1)), false);
+  });
+
+  it('a key shorter than 32 bytes is a ConfigError naming the field and the source', () => {
+    assert.throws(() => buildRuntime(minimal({ authzContextKey: { source: 'env', name: 'TG_KEY' } }), { TG_KEY: 'short' }),
+      (err: unknown) => err instanceof ConfigError && /server\.authzContextKey: must hold at least 32 bytes \(environment variable TG_KEY\)/.test(err.message) && !err.message.includes('short'));
+  });
+
+  it('an unreadable key file or TLS file is a ConfigError naming the field and the path', () => {
+    const missing = join(dir, 'missing');
+    assert.throws(() => buildRuntime(minimal({ authzContextKey: { source: 'file', path: missing } }), {}),
+      (err: unknown) => err instanceof ConfigError && err.message === `server.authzContextKey: ${missing}: ENOENT`);
+    writeFileSync(join(dir, 'not-pem'), 'hello');
+    assert.throws(() => buildRuntime(minimal({ grpc: { tls: { certFile: join(dir, 'not-pem'), keyFile: missing, clientCaFile: missing } } }), {}),
+      (err: unknown) => err instanceof ConfigError && err.message === `server.grpc.tls.certFile: ${join(dir, 'not-pem')} is not PEM`);
+  });
+});
