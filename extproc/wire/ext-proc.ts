@@ -1,71 +1,71 @@
-// The subset of envoy.service.ext_proc.v3 messages Tollgate reads and writes, in proto-loader shape.
-import type { Struct } from './struct.ts';
+// envoy.service.ext_proc.v3 messages as Tollgate reads and writes them, on top of the generated types.
+// Read side (what grpc-js decodes): the generated `__Output` types, deeply readonly. Write side: the
+// generated input types, narrowed to what Envoy honours (see DESIGN.md, "Envoy protocol traps").
+import type { HeaderValue__Output as GenHeaderValueOutput } from './generated/envoy/config/core/v3/HeaderValue.ts';
+import type { HeaderValueOption as GenHeaderValueOption } from './generated/envoy/config/core/v3/HeaderValueOption.ts';
+import type { ProcessingMode as GenProcessingMode } from './generated/envoy/extensions/filters/http/ext_proc/v3/ProcessingMode.ts';
+import type { BodyMutation as GenBodyMutation } from './generated/envoy/service/ext_proc/v3/BodyMutation.ts';
+import type { CommonResponse as GenCommonResponse } from './generated/envoy/service/ext_proc/v3/CommonResponse.ts';
+import type { HeaderMutation as GenHeaderMutation } from './generated/envoy/service/ext_proc/v3/HeaderMutation.ts';
+import type { HttpBody__Output as GenHttpBodyOutput } from './generated/envoy/service/ext_proc/v3/HttpBody.ts';
+import type { HttpHeaders__Output as GenHttpHeadersOutput } from './generated/envoy/service/ext_proc/v3/HttpHeaders.ts';
+import type { ImmediateResponse as GenImmediateResponse } from './generated/envoy/service/ext_proc/v3/ImmediateResponse.ts';
+import type { ProcessingRequest__Output as GenProcessingRequestOutput } from './generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse as GenProcessingResponse } from './generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { HttpStatusCode, Narrow, Override, Wire } from './shape.ts';
 
-export interface HeaderValue {
-  readonly key: string;
-  readonly value?: string;
-  readonly raw_value?: Buffer;
-}
+// ---- read side: what Envoy sends, as decoded ----------------------------------------------------
 
-export interface HttpHeaders {
-  readonly headers?: { readonly headers?: readonly HeaderValue[] };
-  readonly end_of_stream?: boolean;
-}
+/** One header of Envoy's HeaderMap. Envoy sends `raw_value`; `key` is absent if a sender left it empty. */
+export type HeaderValue = Wire<GenHeaderValueOutput>;
 
-export interface HttpBody {
-  readonly body?: Buffer;
-  readonly end_of_stream?: boolean;
-}
+export type HttpHeaders = Wire<GenHttpHeadersOutput>;
 
-export interface ProcessingRequest {
-  readonly request?: 'request_headers' | 'response_headers' | 'request_body' | 'response_body' | 'request_trailers' | 'response_trailers';
-  readonly request_headers?: HttpHeaders;
-  readonly response_headers?: HttpHeaders;
-  readonly request_body?: HttpBody;
-  readonly response_body?: HttpBody;
-  readonly request_trailers?: object;
-  readonly response_trailers?: object;
-  readonly metadata_context?: { readonly filter_metadata?: Readonly<Record<string, Struct>> };
-  readonly observability_mode?: boolean;
-}
+export type HttpBody = Wire<GenHttpBodyOutput>;
 
-export interface HeaderValueOption {
-  readonly header: { readonly key: string; readonly raw_value: Buffer };
-  /** Envoy's ext_proc honours only this deprecated BoolValue; false means overwrite. */
+/** `request` names the oneof member that is set. */
+export type ProcessingRequest = Wire<GenProcessingRequestOutput>;
+
+// ---- write side: what Tollgate answers ----------------------------------------------------------
+
+/**
+ * A header to set. Envoy reads `raw_value` only (`value` alone yields an empty header, both can give a
+ * 500), and honours only the deprecated `append` BoolValue, false meaning overwrite; `append_action`
+ * is ignored, so it cannot be set here.
+ */
+export type HeaderValueOption = Narrow<Wire<GenHeaderValueOption>, {
+  readonly header: { readonly key: string; readonly raw_value: Buffer; readonly value?: never };
   readonly append: { readonly value: boolean };
-}
+  readonly append_action?: never;
+}>;
 
-export interface HeaderMutation {
+export type HeaderMutation = Narrow<Wire<GenHeaderMutation>, {
   readonly set_headers?: readonly HeaderValueOption[];
-  readonly remove_headers?: readonly string[];
-}
+}>;
 
-export interface CommonResponse {
-  readonly status?: 'CONTINUE' | 'CONTINUE_AND_REPLACE';
+export type BodyMutation = Wire<GenBodyMutation>;
+
+export type CommonResponse = Narrow<Wire<GenCommonResponse>, {
   readonly header_mutation?: HeaderMutation;
-  readonly body_mutation?: { readonly body: Buffer };
-  readonly clear_route_cache?: boolean;
-}
+}>;
 
-export interface ProcessingMode {
-  readonly response_body_mode?: 'NONE' | 'STREAMED' | 'BUFFERED';
-}
+export type ProcessingMode = Wire<GenProcessingMode>;
 
-export interface ImmediateResponse {
-  readonly status: { readonly code: number };
+/** A local reply. `status` overrides the generated enum type: see HttpStatusCode. */
+export type ImmediateResponse = Override<Wire<GenImmediateResponse>, {
+  readonly status: HttpStatusCode;
   readonly headers?: HeaderMutation;
-  readonly body?: Buffer;
-  readonly details?: string;
+}>;
+
+interface PhaseResponse {
+  readonly response: CommonResponse;
 }
 
-export interface ProcessingResponse {
-  readonly request_headers?: { readonly response: CommonResponse };
-  readonly response_headers?: { readonly response: CommonResponse };
-  readonly request_body?: { readonly response: CommonResponse };
-  readonly response_body?: { readonly response: CommonResponse };
-  readonly request_trailers?: object;
-  readonly response_trailers?: object;
+/** Exactly one of the phase answers or immediate_response should be set; `response` is not sent. */
+export type ProcessingResponse = Override<Wire<GenProcessingResponse>, {
+  readonly request_headers?: PhaseResponse;
+  readonly response_headers?: PhaseResponse;
+  readonly request_body?: PhaseResponse;
+  readonly response_body?: PhaseResponse;
   readonly immediate_response?: ImmediateResponse;
-  readonly mode_override?: ProcessingMode;
-  readonly response?: string;
-}
+}>;

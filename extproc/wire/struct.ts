@@ -1,15 +1,16 @@
-// google.protobuf.Struct as grpc-js/proto-loader encodes and decodes it with LOADER_OPTIONS.
+// google.protobuf.Struct as grpc-js/proto-loader encodes and decodes it with LOADER_OPTIONS (generated types).
+import type { Struct as GenStruct, Struct__Output as GenStructOutput } from './generated/google/protobuf/Struct.ts';
+import type { Value as GenValue } from './generated/google/protobuf/Value.ts';
+import type { Wire } from './shape.ts';
 
-export interface StructValue {
-  readonly stringValue?: string;
-  readonly numberValue?: number;
-  readonly boolValue?: boolean;
-  readonly kind?: string;
-}
+/** One value of a Struct: exactly one of nullValue, numberValue, stringValue, boolValue, structValue, listValue. */
+export type StructValue = Wire<GenValue>;
 
-export interface Struct {
-  readonly fields?: Readonly<Record<string, StructValue>>;
-}
+/** A Struct Tollgate builds or reads. A decoded Struct (DecodedStruct) is assignable to it. */
+export type Struct = Wire<GenStruct>;
+
+/** A Struct as grpc-js decodes it. */
+export type DecodedStruct = Wire<GenStructOutput>;
 
 /** A flat Struct of strings. */
 export function stringStruct(values: Readonly<Record<string, string>>): Struct {

@@ -1,9 +1,21 @@
-// Builders for the messages Envoy sends, and the shapes Tollgate's answers decode to, in proto-loader
-// form with the server's own LOADER_OPTIONS (keepCase, enums as names, no defaults, oneof names).
+// Builders for the messages Envoy sends, and the shapes Tollgate's answers decode to, typed with the
+// generated wire types (extproc/wire/generated/, made with the server's own LOADER_OPTIONS: keepCase,
+// enums as names, no defaults, oneof names).
 import { readFileSync } from 'node:fs';
 import { loadSync, type EnumTypeDefinition } from '@grpc/proto-loader';
 import { AUTHZ_METADATA_NAMESPACE } from '../../../extproc/core/request-context.ts';
 import { EXT_PROC_PROTO, LOADER_OPTIONS } from '../../../extproc/wire/proto.ts';
+import type { HeaderValue__Output } from '../../../extproc/wire/generated/envoy/config/core/v3/HeaderValue.ts';
+import type { HeaderValueOption__Output } from '../../../extproc/wire/generated/envoy/config/core/v3/HeaderValueOption.ts';
+import type { CheckRequest } from '../../../extproc/wire/generated/envoy/service/auth/v3/CheckRequest.ts';
+import type { CheckResponse__Output } from '../../../extproc/wire/generated/envoy/service/auth/v3/CheckResponse.ts';
+import type { CommonResponse__Output } from '../../../extproc/wire/generated/envoy/service/ext_proc/v3/CommonResponse.ts';
+import type { HeaderMutation__Output } from '../../../extproc/wire/generated/envoy/service/ext_proc/v3/HeaderMutation.ts';
+import type { HttpHeaders } from '../../../extproc/wire/generated/envoy/service/ext_proc/v3/HttpHeaders.ts';
+import type { ProcessingRequest } from '../../../extproc/wire/generated/envoy/service/ext_proc/v3/ProcessingRequest.ts';
+import type { ProcessingResponse__Output } from '../../../extproc/wire/generated/envoy/service/ext_proc/v3/ProcessingResponse.ts';
+import type { HttpStatus__Output } from '../../../extproc/wire/generated/envoy/type/v3/HttpStatus.ts';
+import type { Narrow, Wire } from '../../../extproc/wire/shape.ts';
 import type { Struct } from '../../../extproc/wire/struct.ts';
 
 export const FIXTURES = new URL('../../fixtures/', import.meta.url);
@@ -12,78 +24,30 @@ export function fixture(path: string): Buffer {
   return readFileSync(new URL(path, FIXTURES));
 }
 
-// ---- what Tollgate answers, as the test client decodes it --------------------------------------
+// ---- what Tollgate answers, as the test client decodes it (generated `__Output` types) -------------
 
-export interface DecodedHeaderValue {
-  readonly key: string;
-  readonly value?: string;
-  readonly raw_value?: Buffer;
-}
+export type DecodedHeaderValue = Wire<HeaderValue__Output>;
 
-export interface DecodedHeaderValueOption {
-  readonly header?: DecodedHeaderValue;
-  /** google.protobuf.BoolValue; `false` is the proto3 default, so it decodes as `{}`. */
-  readonly append?: { readonly value?: boolean };
-  readonly append_action?: string;
-}
+/** `append` is a google.protobuf.BoolValue; `false` is the proto3 default, so it decodes as `{}`. */
+export type DecodedHeaderValueOption = Wire<HeaderValueOption__Output>;
 
-export interface DecodedHeaderMutation {
-  readonly set_headers?: readonly DecodedHeaderValueOption[];
-  readonly remove_headers?: readonly string[];
-}
+export type DecodedHeaderMutation = Wire<HeaderMutation__Output>;
 
-export interface DecodedCommonResponse {
-  readonly status?: string;
-  readonly header_mutation?: DecodedHeaderMutation;
-  readonly body_mutation?: { readonly body?: Buffer; readonly mutation?: string };
-  readonly trailers?: object;
-  readonly clear_route_cache?: boolean;
-}
+export type DecodedCommonResponse = Wire<CommonResponse__Output>;
 
 /** envoy.type.v3.HttpStatus: the code decodes as an enum name ("Forbidden"); see httpStatus(). */
-export interface DecodedHttpStatus {
-  readonly code?: string | number;
-}
+export type DecodedHttpStatus = Wire<HttpStatus__Output>;
 
-export interface DecodedProcessingResponse {
-  /** The oneof member that is set. */
-  readonly response?: string;
-  readonly request_headers?: { readonly response?: DecodedCommonResponse };
-  readonly response_headers?: { readonly response?: DecodedCommonResponse };
-  readonly request_body?: { readonly response?: DecodedCommonResponse };
-  readonly response_body?: { readonly response?: DecodedCommonResponse };
-  readonly request_trailers?: object;
-  readonly response_trailers?: object;
-  readonly immediate_response?: {
-    readonly status?: DecodedHttpStatus;
-    readonly headers?: DecodedHeaderMutation;
-    readonly body?: Buffer;
-    readonly details?: string;
-  };
-  readonly mode_override?: { readonly request_body_mode?: string; readonly response_body_mode?: string };
-  readonly dynamic_metadata?: Struct;
-}
+/** `response` names the oneof member that is set. */
+export type DecodedProcessingResponse = Wire<ProcessingResponse__Output>;
 
-export interface DecodedCheckResponse {
-  readonly status?: { readonly code?: number; readonly message?: string };
-  /** The oneof member that is set: "ok_response" or "denied_response". */
-  readonly http_response?: string;
-  readonly denied_response?: {
-    readonly status?: DecodedHttpStatus;
-    readonly headers?: readonly DecodedHeaderValueOption[];
-    readonly body?: string;
-  };
-  readonly ok_response?: {
-    readonly headers?: readonly DecodedHeaderValueOption[];
-    readonly headers_to_remove?: readonly string[];
-  };
-  readonly dynamic_metadata?: Struct;
-}
+/** `http_response` names the oneof member that is set: "ok_response" or "denied_response". */
+export type DecodedCheckResponse = Wire<CheckResponse__Output>;
 
 let statusCodes: ReadonlyMap<string, number> | undefined;
 
 /** The numeric HTTP status of an envoy.type.v3.HttpStatus, whose code decodes as an enum name. */
-export function httpStatus(s: DecodedHttpStatus | undefined): number | undefined {
+export function httpStatus(s: { readonly code?: string | number } | undefined): number | undefined {
   const code = s?.code;
   if (code === undefined || typeof code === 'number') return code;
   if (statusCodes === undefined) {
@@ -96,12 +60,12 @@ export function httpStatus(s: DecodedHttpStatus | undefined): number | undefined
 
 /** The raw_value of a header in a mutation or option list, as a string (undefined if absent). */
 export function headerRaw(options: readonly DecodedHeaderValueOption[] | undefined, name: string): string | undefined {
-  const found = options?.find((o) => o.header?.key.toLowerCase() === name);
+  const found = options?.find((o) => o.header?.key?.toLowerCase() === name);
   return found?.header?.raw_value?.toString('latin1');
 }
 
 export function findHeader(options: readonly DecodedHeaderValueOption[] | undefined, name: string): DecodedHeaderValueOption | undefined {
-  return options?.find((o) => o.header?.key.toLowerCase() === name);
+  return options?.find((o) => o.header?.key?.toLowerCase() === name);
 }
 
 export interface ErrorBody {
@@ -121,10 +85,11 @@ export function assertDefined<T>(v: T | undefined, what: string): asserts v is T
 
 export type HeaderPairs = Readonly<Record<string, string>> | readonly (readonly [string, string])[];
 
-export interface SentHttpHeaders {
+/** Envoy's HeaderMap as Envoy fills it: every value in raw_value. */
+export type SentHttpHeaders = Narrow<Wire<HttpHeaders>, {
   readonly headers: { readonly headers: readonly { readonly key: string; readonly raw_value: Buffer }[] };
   readonly end_of_stream: boolean;
-}
+}>;
 
 /** Envoy's HeaderMap: values in raw_value only, as Envoy sends them. */
 export function httpHeaders(pairs: HeaderPairs, endOfStream = false): SentHttpHeaders {
@@ -132,15 +97,8 @@ export function httpHeaders(pairs: HeaderPairs, endOfStream = false): SentHttpHe
   return { headers: { headers: list.map(([key, v]) => ({ key, raw_value: Buffer.from(v, 'latin1') })) }, end_of_stream: endOfStream };
 }
 
-export interface SentProcessingRequest {
-  readonly request_headers?: SentHttpHeaders;
-  readonly response_headers?: SentHttpHeaders;
-  readonly request_body?: { readonly body: Buffer; readonly end_of_stream: boolean };
-  readonly response_body?: { readonly body: Buffer; readonly end_of_stream: boolean };
-  readonly request_trailers?: object;
-  readonly response_trailers?: object;
-  readonly metadata_context?: { readonly filter_metadata: Readonly<Record<string, Struct>> };
-}
+/** Any ProcessingRequest a client may send; the builders below fill it as Envoy does. */
+export type SentProcessingRequest = Wire<ProcessingRequest>;
 
 export function requestHeaders(pairs: HeaderPairs, opts: { endOfStream?: boolean; authz?: Struct } = {}): SentProcessingRequest {
   return {
@@ -161,22 +119,8 @@ export function responseBody(body: Buffer | string, endOfStream = true): SentPro
   return { response_body: { body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'), end_of_stream: endOfStream } };
 }
 
-export interface SentCheckRequest {
-  readonly attributes?: {
-    readonly source?: { readonly principal?: string };
-    readonly request?: {
-      readonly http?: {
-        readonly id?: string;
-        readonly method?: string;
-        readonly path?: string;
-        readonly host?: string;
-        readonly scheme?: string;
-        readonly protocol?: string;
-        readonly headers?: Readonly<Record<string, string>>;
-      };
-    };
-  };
-}
+/** Any CheckRequest a client may send; checkRequest() fills it as Envoy does. */
+export type SentCheckRequest = Wire<CheckRequest>;
 
 /** A CheckRequest as Envoy builds it: pseudo-headers and lower-cased headers in a map. */
 export function checkRequest(opts: { path: string; method?: string; headers?: Readonly<Record<string, string>>; requestId?: string }): SentCheckRequest {
