@@ -14,7 +14,8 @@ export interface GrpcServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer };
   /** The largest message either side may send: the body limit plus room for headers and framing. */
   readonly maxMessageBytes: number;
-  readonly check: (req: CheckRequest) => CheckResponse;
+  /** Turns every failure into a deny itself; a throw or rejection here is a bug and answers INTERNAL. */
+  readonly check: (req: CheckRequest) => CheckResponse | Promise<CheckResponse>;
   readonly process: (call: ProcessCall) => void;
 }
 
@@ -40,11 +41,21 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   server.addService(services.authorization, {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
       // The check handler turns every failure into a deny; this guard only catches a bug in that.
+      let answer: CheckResponse | Promise<CheckResponse>;
       try {
-        callback(null, opts.check(call.request));
+        answer = opts.check(call.request);
       } catch {
         callback({ code: status.INTERNAL, details: 'tollgate_internal' });
+        return;
       }
+      if (!(answer instanceof Promise)) {
+        callback(null, answer);
+        return;
+      }
+      answer.then(
+        (res) => { callback(null, res); },
+        () => { callback({ code: status.INTERNAL, details: 'tollgate_internal' }); },
+      );
     },
   });
   server.addService(services.externalProcessor, { Process: opts.process });
