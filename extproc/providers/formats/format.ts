@@ -1,0 +1,15 @@
+// What a body format knows: where the text is in requests and responses, and where usage is.
+import type { TextSegment } from '../../core/content.ts';
+import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
+import type { UsageParts } from '../shared/usage.ts';
+
+export interface BodyFormatHandler {
+  /** Whether a top-level "model" string in the request body names the model. */
+  readonly bodyModel: boolean;
+  requestSegments(doc: JsonObject): TextSegment[];
+  responseSegments(doc: JsonValue): TextSegment[];
+  /** Usage in a complete (buffered) response document. */
+  usage(doc: JsonValue): UsageParts | undefined;
+  /** Usage in one stream event (SSE `data`, or a decoded event-stream payload). */
+  streamUsage(event: string | undefined, doc: JsonValue): UsageParts | undefined;
+}

@@ -1,0 +1,70 @@
+// A provider kind, created once at load per configured provider: its endpoint list (built in, plus the
+// operator's validated extras), its header allow-list, and the per-request translator factory.
+import { EndpointNotAllowed, ProviderError } from '../errors.ts';
+import { compileEndpoints, matchEndpoint, parseQuery, splitPath, type CompiledEndpoint, type EndpointRule, type PathPolicy } from './endpoints.ts';
+import { headersToRemove, type HeaderAllowList } from './headers.ts';
+import { RequestTranslator, type ApplyCredential, type RequestHead } from './translator.ts';
+
+export interface KindOptions {
+  /** The provider's upstream URL from config (scheme, host, port, base path). */
+  readonly upstream: URL;
+  /** Operator-added endpoints, validated at load (EndpointRuleError names the bad rule). Matched after the built-ins. */
+  readonly extraEndpoints?: readonly EndpointRule[];
+  /** Bedrock: the AWS region to sign for (required for kind bedrock). */
+  readonly region?: string;
+  /** Vertex: when set, the project and location in request paths must equal these. */
+  readonly project?: string;
+  readonly location?: string;
+  /** The signing clock (tests). */
+  readonly now?: () => Date;
+}
+
+export interface KindSpec {
+  readonly kind: string;
+  readonly endpoints: readonly EndpointRule[];
+  readonly headers: HeaderAllowList;
+  readonly pathPolicy: PathPolicy;
+  credential(options: KindOptions): ApplyCredential;
+}
+
+export class ProviderKindModule {
+  readonly kind: string;
+  readonly endpoints: readonly EndpointRule[];
+  readonly #compiled: readonly CompiledEndpoint[];
+  readonly #spec: KindSpec;
+  readonly #options: KindOptions;
+  readonly #apply: ApplyCredential;
+
+  constructor(spec: KindSpec, options: KindOptions) {
+    if (options.upstream.search !== '' || options.upstream.hash !== '' || options.upstream.username !== '' || options.upstream.password !== '') {
+      throw new Error('the upstream URL may not hold a query, fragment or user information');
+    }
+    this.kind = spec.kind;
+    this.#spec = spec;
+    this.#options = options;
+    this.#compiled = [...compileEndpoints(spec.endpoints), ...compileEndpoints(options.extraEndpoints ?? [])];
+    this.endpoints = this.#compiled.map((c) => c.rule);
+    this.#apply = spec.credential(options);
+  }
+
+  /**
+   * A translator for one request. Throws EndpointNotAllowed (403) if no endpoint rule matches, and
+   * ProviderError (path_malformed, model_invalid, model_conflict) for a path or query it refuses.
+   */
+  newRequest(head: RequestHead): RequestTranslator {
+    const segs = splitPath(head.path);
+    const match = matchEndpoint(this.#compiled, head.method, segs, this.#spec.pathPolicy);
+    if (match === undefined) throw new EndpointNotAllowed(head.method);
+    const { project, location } = this.#options;
+    if (project !== undefined && match.project !== undefined && match.project !== project) throw new EndpointNotAllowed(head.method);
+    if (location !== undefined && match.location !== undefined && match.location !== location) throw new EndpointNotAllowed(head.method);
+    const queryModels = parseQuery(head.query).filter(([k]) => k === 'model').map(([, v]) => v);
+    if (queryModels.length > 8) throw new ProviderError('path_malformed', 'too many model parameters');
+    return new RequestTranslator(head, match, queryModels, this.#options.upstream, this.#apply);
+  }
+
+  /** Lower-case names of the request headers to remove before the request goes to this provider. */
+  headersToRemove(names: Iterable<string>): string[] {
+    return headersToRemove(this.#spec.headers, names);
+  }
+}

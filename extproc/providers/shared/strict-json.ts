@@ -1,0 +1,257 @@
+// A strict JSON parser for request bodies. It accepts exactly RFC 8259 JSON, and additionally refuses what
+// lets two parsers disagree about one document: invalid UTF-8, a byte-order mark, duplicate object keys at
+// any depth (compared after unescaping, so "mod\u0065l" duplicates "model"), numbers outside the double range,
+// and nesting deeper than a limit. One pass, linear time; errors carry a byte-free reason and an offset,
+// never document text.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+export type StrictJsonReason = 'utf8' | 'syntax' | 'duplicate_key' | 'depth' | 'number_range' | 'not_object';
+
+/** Why a body was refused. `offset` is a character index into the decoded text (-1 for UTF-8 errors). */
+export class StrictJsonError extends Error {
+  readonly reason: StrictJsonReason;
+  readonly offset: number;
+  constructor(reason: StrictJsonReason, offset: number) {
+    super(`strict JSON: ${reason} at offset ${offset}`);
+    this.name = 'StrictJsonError';
+    this.reason = reason;
+    this.offset = offset;
+  }
+}
+
+export const DEFAULT_MAX_DEPTH = 64;
+
+// ignoreBOM: true keeps a leading U+FEFF in the text, where the parser refuses it as a syntax error.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// JSON forbids raw control characters inside strings.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f]/;
+
+/** Decodes UTF-8 strictly (no replacement characters, no BOM stripping). */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new StrictJsonError('utf8', -1);
+  }
+}
+
+/** Parses any JSON value strictly. */
+export function parseStrictJson(input: Uint8Array | string, maxDepth = DEFAULT_MAX_DEPTH): JsonValue {
+  const s = typeof input === 'string' ? input : decodeUtf8Strict(input);
+  return new Parser(s, maxDepth).document();
+}
+
+/** Parses a JSON object strictly; any other top-level value is refused with reason "not_object". */
+export function parseStrictJsonObject(input: Uint8Array | string, maxDepth = DEFAULT_MAX_DEPTH): JsonObject {
+  const doc = parseStrictJson(input, maxDepth);
+  if (!isJsonObject(doc)) throw new StrictJsonError('not_object', 0);
+  return doc;
+}
+
+export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const ESCAPES: Readonly<Record<number, string>> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
+
+class Parser {
+  readonly #s: string;
+  readonly #maxDepth: number;
+  #i = 0;
+  // Index of the next backslash at or after #i (or Infinity). Searched forward only, so the total search is linear.
+  #nextBackslash = -1;
+
+  constructor(s: string, maxDepth: number) {
+    this.#s = s;
+    this.#maxDepth = maxDepth;
+  }
+
+  document(): JsonValue {
+    this.#ws();
+    const v = this.#value(0);
+    this.#ws();
+    if (this.#i !== this.#s.length) this.#fail('syntax');
+    return v;
+  }
+
+  #fail(reason: StrictJsonReason, at = this.#i): never {
+    throw new StrictJsonError(reason, at);
+  }
+
+  #ws(): void {
+    const s = this.#s;
+    let i = this.#i;
+    for (;;) {
+      const c = s.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else break;
+    }
+    this.#i = i;
+  }
+
+  #value(depth: number): JsonValue {
+    const c = this.#s.charCodeAt(this.#i);
+    if (c === 0x22) return this.#string();
+    if (c === 0x7b) return this.#object(depth + 1);
+    if (c === 0x5b) return this.#array(depth + 1);
+    if (c === 0x74) return this.#literal('true', true);
+    if (c === 0x66) return this.#literal('false', false);
+    if (c === 0x6e) return this.#literal('null', null);
+    return this.#number();
+  }
+
+  #literal<T extends JsonValue>(word: string, value: T): T {
+    if (!this.#s.startsWith(word, this.#i)) this.#fail('syntax');
+    this.#i += word.length;
+    return value;
+  }
+
+  #object(depth: number): JsonObject {
+    if (depth > this.#maxDepth) this.#fail('depth');
+    const s = this.#s;
+    const obj: JsonObject = {};
+    this.#i++;
+    this.#ws();
+    if (s.charCodeAt(this.#i) === 0x7d) {
+      this.#i++;
+      return obj;
+    }
+    for (;;) {
+      if (s.charCodeAt(this.#i) !== 0x22) this.#fail('syntax');
+      const keyAt = this.#i;
+      const key = this.#string();
+      if (Object.hasOwn(obj, key)) this.#fail('duplicate_key', keyAt);
+      this.#ws();
+      if (s.charCodeAt(this.#i) !== 0x3a) this.#fail('syntax');
+      this.#i++;
+      this.#ws();
+      const v = this.#value(depth);
+      // "__proto__" must become an own property, as JSON.parse makes it, not the object's prototype.
+      if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else obj[key] = v;
+      this.#ws();
+      const c = s.charCodeAt(this.#i++);
+      if (c === 0x7d) return obj;
+      if (c !== 0x2c) this.#fail('syntax', this.#i - 1);
+      this.#ws();
+    }
+  }
+
+  #array(depth: number): JsonValue[] {
+    if (depth > this.#maxDepth) this.#fail('depth');
+    const s = this.#s;
+    const arr: JsonValue[] = [];
+    this.#i++;
+    this.#ws();
+    if (s.charCodeAt(this.#i) === 0x5d) {
+      this.#i++;
+      return arr;
+    }
+    for (;;) {
+      arr.push(this.#value(depth));
+      this.#ws();
+      const c = s.charCodeAt(this.#i++);
+      if (c === 0x5d) return arr;
+      if (c !== 0x2c) this.#fail('syntax', this.#i - 1);
+      this.#ws();
+    }
+  }
+
+  #string(): string {
+    const s = this.#s;
+    const start = this.#i + 1;
+    const end = s.indexOf('"', start);
+    if (end < 0) this.#fail('syntax');
+    if (this.#nextBackslash < start) {
+      const b = s.indexOf('\\', start);
+      this.#nextBackslash = b < 0 ? Infinity : b;
+    }
+    if (this.#nextBackslash > end) {
+      const raw = s.slice(start, end);
+      if (CONTROL.test(raw)) this.#fail('syntax', start);
+      this.#i = end + 1;
+      return raw;
+    }
+    return this.#escapedString(start);
+  }
+
+  #escapedString(start: number): string {
+    const s = this.#s;
+    let out = '';
+    let runStart = start;
+    let i = start;
+    for (;;) {
+      const c = s.charCodeAt(i);
+      if (Number.isNaN(c)) this.#fail('syntax', i);
+      if (c === 0x22) break;
+      if (c < 0x20) this.#fail('syntax', i);
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      out += s.slice(runStart, i);
+      const e = s.charCodeAt(i + 1);
+      if (e === 0x75) {
+        const hex = s.slice(i + 2, i + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.#fail('syntax', i);
+        out += String.fromCharCode(parseInt(hex, 16));
+        i += 6;
+      } else {
+        const ch = ESCAPES[e];
+        if (ch === undefined) this.#fail('syntax', i);
+        out += ch;
+        i += 2;
+      }
+      runStart = i;
+    }
+    out += s.slice(runStart, i);
+    this.#i = i + 1;
+    const b = s.indexOf('\\', this.#i);
+    this.#nextBackslash = b < 0 ? Infinity : b;
+    return out;
+  }
+
+  #number(): number {
+    const s = this.#s;
+    const start = this.#i;
+    let i = start;
+    if (s.charCodeAt(i) === 0x2d) i++;
+    const first = s.charCodeAt(i);
+    if (first === 0x30) i++;
+    else if (first >= 0x31 && first <= 0x39) i = this.#digits(i);
+    else this.#fail('syntax', start);
+    if (s.charCodeAt(i) === 0x2e) {
+      const j = this.#digits(i + 1);
+      if (j === i + 1) this.#fail('syntax', i);
+      i = j;
+    }
+    const e = s.charCodeAt(i);
+    if (e === 0x65 || e === 0x45) {
+      i++;
+      const sign = s.charCodeAt(i);
+      if (sign === 0x2b || sign === 0x2d) i++;
+      const j = this.#digits(i);
+      if (j === i) this.#fail('syntax', i);
+      i = j;
+    }
+    const n = Number(s.slice(start, i));
+    if (!Number.isFinite(n)) this.#fail('number_range', start);
+    this.#i = i;
+    return n;
+  }
+
+  #digits(from: number): number {
+    const s = this.#s;
+    let i = from;
+    for (;;) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x30 && c <= 0x39) i++;
+      else return i;
+    }
+  }
+}
