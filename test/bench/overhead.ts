@@ -1,159 +1,194 @@
-// Overhead benchmark: Envoy direct to a fake upstream versus Envoy + Tollgate (ext_authz + ext_proc),
-// measured in the same run with wrk (Debian) on loopback, at one paced request rate.
+// Overhead benchmark: the same ~1 KB OpenAI chat request through the same Envoy 1.40, listener and
+// fast upstream, for several set-ups that differ only in filters (Envoy direct, Tollgate ext_authz
+// only, Tollgate full chain, and whatever rows test/bench/setups.ts adds), interleaved over rounds.
+// Reports latency ratios at paced rates, max throughput, CPU per request and peak RSS per process.
 //
-//   npm run bench -- [--rate 200] [--seconds 10] [--rounds 3] [--connections 4] [--json]
+//   npm run bench -- [--rates 200,500] [--seconds 5] [--rounds 3] [--setups direct,authz,full] [--json F] [--png F] [--quick]
 //
-// Reports p50/p99 per configuration (median over rounds, configurations interleaved) and the ratios.
-import { spawn, spawnSync } from 'node:child_process';
+// docs/benchmarks.md explains the set-up and how to read the output.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { parse as parseYaml, stringify } from 'yaml';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/dev/envoy-config.ts';
-import { findEnvoyBinary, pinnedEnvoyVersion, startEnvoy } from '../../extproc/dev/envoy-process.ts';
-import { openAiResponder, startFakeUpstream } from '../../extproc/dev/fake-upstream.ts';
-import { baseConfigInput, mintTestKeys, testConfig } from '../helpers/config.ts';
-import { spawnTollgate } from '../helpers/stack.ts';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findEnvoyBinary, pinnedEnvoyVersion } from '../../extproc/dev/envoy-process.ts';
+import { baseConfigInput, mintTestKeys } from '../helpers/config.ts';
+import { chartPng, type ChartBar } from './chart.ts';
+import { parseBenchArgs, USAGE, type BenchOptions } from './cli.ts';
+import { byFunction, byPackage, type CpuProfile } from './cpu-profile.ts';
+import { measureWindow, type Load, type WindowResult } from './measure.ts';
+import { startSetup, startUpstream, type Child, type SetupStack } from './processes.ts';
+import { rssBytes } from './proc.ts';
+import { ratiosTo, renderTables, summarise } from './report.ts';
+import { baseRequest, DEFAULT_SETUPS, selectSetups, type SetupContext } from './setups.ts';
+import { assertClean, startWrk, WRK_BIN, wrkScript, type WrkRequest, type WrkResult } from './wrk.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '200' },
-    seconds: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '4' },
-    json: { type: 'boolean', default: false },
-  },
-});
-const rate = Number(args.rate);
-const seconds = Number(args.seconds);
-const rounds = Number(args.rounds);
-const connections = Number(args.connections);
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
 
-interface WrkResult {
-  readonly requests: number;
-  readonly errors: number;
-  readonly non2xx: number;
-  readonly rps: number;
-  readonly p50_us: number;
-  readonly p90_us: number;
-  readonly p99_us: number;
+interface Target {
+  readonly stack: SetupStack;
+  readonly request: WrkRequest;
+  readonly path: string;
 }
 
-// wrk's delay() paces each connection so the total rate is about `rate` requests per second.
-const wrkScript = (key: string): string => `
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-wrk.headers["authorization"] = "Bearer ${key}"
-wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Summarise the quarterly report in three bullet points."}]}'
-local pace_ms = ${(1000 * connections) / rate}
-function delay() return pace_ms end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('{"requests":%d,"errors":%d,"non2xx":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d}\\n',
-    summary.requests, e.connect + e.read + e.write + e.timeout, e.status, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-`;
-
-// Asynchronous: the fake upstream lives in this process, so the event loop must keep running.
-async function runWrk(url: string, scriptPath: string, durationS: number): Promise<WrkResult> {
-  const child = spawn('wrk', ['-t', '1', '-c', String(connections), '-d', `${durationS}s`, '--timeout', '5s', '-s', scriptPath, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => { stdout += b.toString('utf8'); });
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString('utf8'); });
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`wrk failed: ${stderr}`);
-  const line = stdout.trim().split('\n').at(-1) ?? '';
-  const parsed = JSON.parse(line) as { requests: number; errors: number; non2xx: number; duration_us: number; p50_us: number; p90_us: number; p99_us: number };
-  return { ...parsed, rps: parsed.requests / (parsed.duration_us / 1e6) };
+async function smoke(t: Target, body: string, headers: Readonly<Record<string, string>>, method: string): Promise<void> {
+  const res = await fetch(`${t.stack.url}${t.path}`, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  if (res.status < 200 || res.status > 299) throw new Error(`${t.stack.setup.name}: smoke request got ${res.status}: ${text.slice(0, 300)}`);
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
-
-async function main(): Promise<void> {
-  if (spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed (Debian package "wrk")');
+async function run(opts: BenchOptions): Promise<void> {
+  if (!existsSync(WRK_BIN)) throw new Error(`${WRK_BIN} is missing (Debian package "wrk")`);
+  const setups = selectSetups(opts.setups ?? DEFAULT_SETUPS);
+  const envoyBin = findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN);
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   const keys = mintTestKeys();
-  const providerKey = `sk-bench-${randomBytes(12).toString('hex')}`;
-  const credFile = join(dir, 'key');
+  const providerKey = `sk-bench-${randomBytes(16).toString('hex')}`;
+  const credFile = join(dir, 'provider-key');
   writeFileSync(credFile, providerKey, { mode: 0o600 });
-  const upstream = await startFakeUpstream({ respond: openAiResponder(providerKey), maxRecorded: 0 });
-  const input = { ...baseConfigInput(keys, `${upstream.url}/v1`, credFile), audit: { sink: { type: 'file' as const, path: join(dir, 'audit.jsonl') } }, logging: { level: 'warn' as const } };
-  const config = testConfig(input);
-  const configPath = join(dir, 'tollgate.yaml');
-  writeFileSync(configPath, stringify(input));
-  const tollgate = await spawnTollgate(configPath);
-  const bin = findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN);
-  const render = { listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: tollgate.grpcPort, caFile: DEFAULT_CA_FILE };
-  const fullYaml = renderEnvoyConfig(config, render);
-  // Direct: the same Envoy config with Tollgate's two filters removed, and the provider key added by Envoy.
-  const direct = parseYaml(fullYaml) as { static_resources: { listeners: { filter_chains: { filters: { typed_config: { http_filters: { name: string }[]; route_config: { request_headers_to_add?: unknown } } }[] }[] }[] } };
-  const hcm = direct.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config;
-  hcm.http_filters = hcm.http_filters.filter((f) => f.name === 'envoy.filters.http.router');
-  hcm.route_config.request_headers_to_add = [{ header: { key: 'authorization', value: `Bearer ${providerKey}` }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }];
-  const envoyFull = await startEnvoy({ bin, configYaml: fullYaml });
-  const envoyDirect = await startEnvoy({ bin, configYaml: stringify(direct) });
-  const path = '/openai/chat/completions';
-  const fullScript = join(dir, 'full.lua');
-  const directScript = join(dir, 'direct.lua');
-  writeFileSync(fullScript, wrkScript(keys.agent));
-  writeFileSync(directScript, wrkScript('unused-by-direct'));
-  const targets = {
-    direct: { url: `http://127.0.0.1:${envoyDirect.listenerPort}${path}`, script: directScript },
-    tollgate: { url: `http://127.0.0.1:${envoyFull.listenerPort}${path}`, script: fullScript },
-  };
-  const results: Record<keyof typeof targets, WrkResult[]> = { direct: [], tollgate: [] };
-  let handlerUsPerRequest: number;
+  const authzKeyFile = join(dir, 'authz-key');
+  writeFileSync(authzKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const ctx: SetupContext = { providerKey, callerKey: keys.agent };
+  const cpuProfDir = opts.cpuProf === undefined ? undefined : resolve(opts.cpuProf);
+  if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
+
+  const children: { stop(): Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => { for (const c of children.reverse()) await c.stop().catch(() => undefined); };
+  const onSignal = (): void => { log('interrupted; stopping'); void stopAll().then(() => { rmSync(dir, { recursive: true, force: true }); process.exit(130); }); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const windows: WindowResult[] = [];
+  const idleRss: Record<string, number> = {};
+  let upstream: Child & { url: string };
+  const started = Date.now();
   try {
-    for (const t of Object.values(targets)) await runWrk(t.url, t.script, 2); // warm-up
-    for (let i = 0; i < rounds; i++) {
-      for (const name of ['direct', 'tollgate'] as const) {
-        const r = await runWrk(targets[name].url, targets[name].script, seconds);
-        if (r.errors > 0 || r.non2xx > 0) throw new Error(`${name}: ${r.errors} socket errors, ${r.non2xx} non-2xx responses`);
-        results[name].push(r);
+    upstream = await startUpstream(credFile);
+    children.push(upstream);
+    const baseConfig = { ...baseConfigInput(keys, `${upstream.url}/v1`, credFile), logging: { level: 'warn' as const } };
+    const targets: Target[] = [];
+    for (const setup of setups) {
+      const flags = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `tollgate-${setup.name}-\${pid}.cpuprofile`];
+      const stack = await startSetup(setup, { dir, envoyBin, baseConfig, ctx, authzKeyFile, tollgateNodeFlags: flags, rssOf: rssBytes });
+      children.push(stack);
+      if (stack.idleRssBytes.length > 0) idleRss[setup.name] = Math.max(...stack.idleRssBytes);
+      const req = setup.request?.(baseRequest(ctx), ctx) ?? baseRequest(ctx);
+      const bodyFile = join(dir, `body-${setup.name}`);
+      writeFileSync(bodyFile, req.body);
+      const t: Target = { stack, path: req.path, request: { method: req.method, headers: req.headers, bodyFile } };
+      await smoke(t, req.body, req.headers, req.method);
+      targets.push(t);
+      log(`${setup.name}: envoy pid ${stack.envoy.pid}, tollgate pids [${stack.tollgates.map((x) => x.pid).join(', ')}], body ${Buffer.byteLength(req.body)} B`);
+    }
+    log(`upstream pid ${upstream.pid}; warming up ${opts.warmupSeconds}s per set-up`);
+    for (const t of targets) {
+      const script = join(dir, `warmup-${t.stack.setup.name}.lua`);
+      writeFileSync(script, wrkScript({ request: t.request, threads: 1 }), { mode: 0o600 });
+      assertClean(`${t.stack.setup.name} warm-up`, await startWrk({ url: `${t.stack.url}${t.path}`, scriptPath: script, seconds: opts.warmupSeconds, connections: opts.connections, threads: 1 }).result);
+    }
+
+    const measure = async (t: Target, load: Load, round: number): Promise<WindowResult> => {
+      const w = await measureWindow({ stack: t.stack, upstreamPid: upstream.pid, request: t.request, path: t.path, load, seconds: opts.seconds, round, dir, counters: [...opts.counters, ...(t.stack.setup.counters ?? [])] });
+      assertClean(`${t.stack.setup.name} ${load.key} round ${round + 1}`, w.wrk);
+      return w;
+    };
+    const describe = (w: WrkResult): string => `${w.rps.toFixed(0)} req/s p50 ${(w.p50Us / 1000).toFixed(2)} ms p99 ${(w.p99Us / 1000).toFixed(2)} ms${w.lateSlots > 0 ? ` late ${w.lateSlots}` : ''}`;
+    for (let round = 0; round < opts.rounds; round++) {
+      // Rotate the order each round, so no set-up always runs first (or right after the heaviest).
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+      for (const t of order) {
+        for (const rate of opts.rates) {
+          const w = await measure(t, { key: `rate:${rate}`, rate, connections: opts.connections }, round);
+          windows.push(w);
+          log(`round ${round + 1} ${t.stack.setup.name} @${rate}: ${describe(w.wrk)}`);
+        }
+        if (opts.skipMax) continue;
+        // Max throughput: unpaced, halving connections until p99 is under the limit.
+        for (let c = opts.maxConnections; c >= 1; c = Math.floor(c / 2)) {
+          const w = await measure(t, { key: 'max', connections: c }, round);
+          const ok = w.wrk.p99Us < opts.p99LimitMs * 1000;
+          log(`round ${round + 1} ${t.stack.setup.name} max c=${c}: ${describe(w.wrk)}${ok ? '' : ' (p99 over limit)'}`);
+          if (ok || c === 1) { windows.push(w); break; }
+        }
       }
     }
-    // Time inside Tollgate's handlers per request (all ext_proc phases), from its own metrics: the
-    // part of the overhead that is Tollgate's code rather than transport.
-    const metrics = await (await fetch(`http://127.0.0.1:${tollgate.adminPort}/metrics`)).text();
-    const total = (name: string): number => metrics.split('\n').filter((l) => l.startsWith(name)).reduce((acc, l) => acc + Number(l.split(' ').at(-1)), 0);
-    handlerUsPerRequest = (total('tollgate_phase_duration_seconds_sum') / total('tollgate_requests_total')) * 1e6;
   } finally {
-    await envoyFull.stop();
-    await envoyDirect.stop();
-    await tollgate.stop();
-    await upstream.close();
+    await stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     rmSync(dir, { recursive: true, force: true });
   }
-  const summary = Object.fromEntries(Object.entries(results).map(([name, rs]) => [name, {
-    rps: Math.round(median(rs.map((r) => r.rps))),
-    p50_ms: median(rs.map((r) => r.p50_us)) / 1000,
-    p90_ms: median(rs.map((r) => r.p90_us)) / 1000,
-    p99_ms: median(rs.map((r) => r.p99_us)) / 1000,
-  }])) as Record<'direct' | 'tollgate', { rps: number; p50_ms: number; p90_ms: number; p99_ms: number }>;
-  const ratio = { p50: summary.tollgate.p50_ms / summary.direct.p50_ms, p99: summary.tollgate.p99_ms / summary.direct.p99_ms };
-  const meta = { envoy: pinnedEnvoyVersion(), node: process.version, target_rate: rate, seconds, rounds, connections };
-  if (args.json) {
-    process.stdout.write(JSON.stringify({ meta, summary, ratio, tollgate_handler_us_per_request: handlerUsPerRequest }, null, 2) + '\n');
-    return;
+
+  const summary = summarise(windows);
+  const baseline = setups[0]!.name;
+  const ratios = ratiosTo(summary, baseline);
+  const meta = {
+    envoy: pinnedEnvoyVersion(),
+    node: process.version,
+    wrk: spawnSync(WRK_BIN, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '',
+    cpus: spawnSync('nproc', [], { encoding: 'utf8' }).stdout.trim(),
+    git: spawnSync('git', ['-C', PROJECT_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim(),
+    date: new Date().toISOString(),
+    elapsed_s: Math.round((Date.now() - started) / 1000),
+    options: opts,
+    baseline,
+  };
+  const tables = renderTables({ setups, rates: opts.rates, summary, ratios, idleRssBytes: idleRss, counters: opts.counters, withMax: !opts.skipMax });
+  process.stdout.write(`Envoy ${meta.envoy}, Node ${meta.node}, ${meta.cpus} CPUs, git ${meta.git}; wrk 1 thread, ${opts.connections} connections paced on one shared schedule; ${opts.seconds}s x ${opts.rounds} rounds, interleaved; body ${Buffer.byteLength(baseRequest(ctx).body)} B.\n\n${tables}\n`);
+
+  let profiles: Record<string, unknown> | undefined;
+  if (cpuProfDir !== undefined) {
+    profiles = {};
+    for (const f of readdirSync(cpuProfDir).filter((x) => x.endsWith('.cpuprofile'))) {
+      const p = JSON.parse(readFileSync(join(cpuProfDir, f), 'utf8')) as CpuProfile;
+      const fns = byFunction(p, 15);
+      const pkgs = byPackage(p, 10);
+      profiles[f] = { byPackage: pkgs, byFunction: fns };
+      process.stdout.write(`\nCPU profile ${f} (self time, share of busy time):\n  packages: ${pkgs.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%`).join(', ')}\n${fns.map((x) => `  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.name}`).join('\n')}\n`);
+    }
   }
-  const row = (name: string, s: { rps: number; p50_ms: number; p90_ms: number; p99_ms: number }): string =>
-    `| ${name} | ${s.rps} | ${s.p50_ms.toFixed(3)} | ${s.p90_ms.toFixed(3)} | ${s.p99_ms.toFixed(3)} |`;
-  process.stdout.write([
-    `Envoy ${meta.envoy}, Node ${meta.node}; wrk: ${connections} connections paced to ~${rate} req/s, ${seconds}s x ${rounds} rounds (median), interleaved.`,
-    '',
-    '| configuration | req/s | p50 ms | p90 ms | p99 ms |',
-    '| --- | --- | --- | --- | --- |',
-    row('Envoy direct', summary.direct),
-    row('Envoy + Tollgate', summary.tollgate),
-    '',
-    `ratio (Envoy + Tollgate / Envoy direct): p50 ${ratio.p50.toFixed(2)}x, p99 ${ratio.p99.toFixed(2)}x`,
-    `time in Tollgate's ext_proc handlers: ${handlerUsPerRequest.toFixed(0)} µs per request (the rest of the difference is ext_authz, gRPC transport and Envoy)`,
-    '',
-  ].join('\n'));
+
+  if (opts.json !== undefined) {
+    mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+    writeFileSync(opts.json, JSON.stringify({ meta, idle_rss_bytes: idleRss, summary, ratios, windows, ...(profiles === undefined ? {} : { cpu_profiles: profiles }) }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+    log(`wrote ${opts.json}`);
+  }
+
+  const labels = new Map(setups.map((s) => [s.name, s.label]));
+  const metrics: { name: string; pick: (r: (typeof ratios)[string]) => number | undefined }[] = [
+    ...opts.rates.flatMap((x) => [
+      { name: `p50 @${x}/s`, pick: (r: (typeof ratios)[string]) => r[`rate:${x}`]?.p50 },
+      { name: `p99 @${x}/s`, pick: (r: (typeof ratios)[string]) => r[`rate:${x}`]?.p99 },
+    ]),
+    ...(opts.skipMax ? [] : [{ name: 'max req/s', pick: (r: (typeof ratios)[string]) => r.max?.rps }]),
+    { name: `CPU/req @${opts.rates.at(-1)}/s`, pick: (r) => r[`rate:${opts.rates.at(-1)}`]?.cpuTotal },
+  ];
+  const bars: ChartBar[] = setups.flatMap((s) => metrics.map((m) => ({ setup: s.label, metric: m.name, value: m.pick(ratios[s.name] ?? {}) ?? NaN })));
+  const png = await chartPng({
+    title: `Tollgate overhead: ratios to ${labels.get(baseline) ?? baseline} (same run, interleaved)`,
+    subtitle: `Envoy ${meta.envoy}, Node ${meta.node}, ${meta.cpus} CPUs, git ${meta.git}, ${meta.date.slice(0, 10)}; ${opts.rounds} rounds x ${opts.seconds}s; CPU = all processes`,
+    setups: setups.map((s) => s.label),
+    metrics: metrics.map((m) => m.name),
+    bars,
+    baselineLabel: labels.get(baseline) ?? baseline,
+  });
+  mkdirSync(dirname(resolve(opts.png)), { recursive: true });
+  writeFileSync(opts.png, png);
+  log(`wrote ${opts.png} (${meta.elapsed_s}s)`);
 }
 
-await main();
+let opts: BenchOptions;
+try {
+  opts = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+  process.exit(2);
+}
+try {
+  await run(opts);
+} catch (err) {
+  process.stderr.write(`bench FAILED: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,96 @@
+// One measured window: reset peaks, read CPU and Tollgate's metrics, run wrk, read them again.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { metricDeltas, sumMetric } from './prom.ts';
+import { cpuSeconds, peakRssBytes, resetPeakRss } from './proc.ts';
+import type { SetupStack } from './processes.ts';
+import { startWrk, wrkScript, type WrkRequest, type WrkResult } from './wrk.ts';
+
+export type ProcessRole = 'envoy' | 'tollgate' | 'upstream';
+export const ROLES: readonly ProcessRole[] = ['envoy', 'tollgate', 'upstream'];
+
+export interface Load {
+  /** "rate:200" or "max". */
+  readonly key: string;
+  /** Paced rate; undefined for the unpaced max-throughput runs. */
+  readonly rate?: number;
+  readonly connections: number;
+}
+
+export interface WindowResult {
+  readonly setup: string;
+  readonly load: string;
+  readonly round: number;
+  readonly connections: number;
+  readonly wrk: WrkResult;
+  /** CPU time (user + system) per completed request, in µs; NaN for a role the set-up does not run. */
+  readonly cpuUsPerRequest: Readonly<Record<ProcessRole | 'total', number>>;
+  /** VmHWM over the window (reset before it when the kernel allows; see peakReset). */
+  readonly peakRssBytes: Readonly<Record<ProcessRole, number>>;
+  readonly peakReset: boolean;
+  /** Seconds in tollgate_phase_duration_seconds per request, in µs (ext_proc handlers). */
+  readonly handlerUsPerRequest: number;
+  /** Extra counters per request. */
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export const PHASE_SUM = 'tollgate_phase_duration_seconds_sum';
+
+async function scrape(stack: SetupStack): Promise<string[]> {
+  return Promise.all(stack.tollgates.map(async (t) => {
+    const res = await fetch(`http://127.0.0.1:${t.adminPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) throw new Error(`tollgate /metrics: ${res.status}`);
+    return res.text();
+  }));
+}
+
+export interface WindowInputs {
+  readonly stack: SetupStack;
+  readonly upstreamPid: number;
+  readonly request: WrkRequest;
+  readonly path: string;
+  readonly load: Load;
+  readonly seconds: number;
+  readonly round: number;
+  readonly dir: string;
+  readonly counters: readonly string[];
+}
+
+export async function measureWindow(w: WindowInputs): Promise<WindowResult> {
+  const { stack } = w;
+  const scriptPath = join(w.dir, `${stack.setup.name}-${w.load.key.replace(':', '-')}.lua`);
+  writeFileSync(scriptPath, wrkScript({ request: w.request, threads: 1, ...(w.load.rate === undefined ? {} : { rate: w.load.rate }) }), { mode: 0o600 });
+  const pids: Record<ProcessRole, readonly number[]> = { envoy: [stack.envoy.pid], tollgate: stack.tollgates.map((t) => t.pid), upstream: [w.upstreamPid] };
+  const all = Object.values(pids).flat();
+  const peakReset = all.map(resetPeakRss).every(Boolean);
+  const cpu0 = new Map(all.map((p) => [p, cpuSeconds(p)]));
+  const metrics0 = await scrape(stack);
+  const wrk = await startWrk({ url: `${stack.url}${w.path}`, scriptPath, seconds: w.seconds, connections: w.load.connections, threads: 1 }).result;
+  const cpu1 = new Map(all.map((p) => [p, cpuSeconds(p)]));
+  const peaks = new Map(all.map((p) => [p, peakRssBytes(p)]));
+  const metrics1 = await scrape(stack);
+  const n = wrk.requests;
+  const cpuOf = (role: ProcessRole): number => {
+    if (pids[role].length === 0 || n === 0) return NaN;
+    return (pids[role].reduce((acc, p) => acc + (cpu1.get(p)! - cpu0.get(p)!), 0) / n) * 1e6;
+  };
+  const cpu = { envoy: cpuOf('envoy'), tollgate: cpuOf('tollgate'), upstream: cpuOf('upstream') };
+  const peakOf = (role: ProcessRole): number => (pids[role].length === 0 ? NaN : Math.max(...pids[role].map((p) => peaks.get(p)!)));
+  const sumOver = (texts: string[], name: string): number => texts.reduce((acc, t) => acc + sumMetric(t, name), 0);
+  const counters: Record<string, number> = {};
+  for (let i = 0; i < metrics0.length; i++) {
+    for (const [k, v] of Object.entries(metricDeltas(metrics0[i]!, metrics1[i]!, w.counters, n))) counters[k] = (counters[k] ?? 0) + v;
+  }
+  return {
+    setup: stack.setup.name,
+    load: w.load.key,
+    round: w.round,
+    connections: w.load.connections,
+    wrk,
+    cpuUsPerRequest: { ...cpu, total: [cpu.envoy, cpu.tollgate, cpu.upstream].filter((x) => !Number.isNaN(x)).reduce((a, b) => a + b, 0) },
+    peakRssBytes: { envoy: peakOf('envoy'), tollgate: peakOf('tollgate'), upstream: peakOf('upstream') },
+    peakReset,
+    handlerUsPerRequest: stack.tollgates.length === 0 || n === 0 ? NaN : ((sumOver(metrics1, PHASE_SUM) - sumOver(metrics0, PHASE_SUM)) / n) * 1e6,
+    counters,
+  };
+}

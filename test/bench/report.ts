@@ -1,0 +1,163 @@
+// Summaries over rounds, ratios to the baseline set-up, and the printed tables. Pure.
+import type { WindowResult } from './measure.ts';
+import { formatRatio, median, ratio, spread } from './stats.ts';
+
+export interface LoadSummary {
+  readonly rounds: number;
+  readonly connections: number;
+  readonly rps: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+  readonly maxUs: number;
+  /** (max − min) / median of p50 over rounds: how noisy this cell was. */
+  readonly p50Spread: number;
+  readonly lateSlots: number;
+  readonly cpuUsPerRequest: Readonly<Record<string, number>>;
+  /** Highest VmHWM over the rounds, per process role. */
+  readonly peakRssBytes: Readonly<Record<string, number>>;
+  readonly handlerUsPerRequest: number;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export interface LoadRatios {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly rps: number;
+  readonly cpuTotal: number;
+  readonly cpuEnvoy: number;
+  /** p50 minus the baseline's p50, in µs. */
+  readonly addedP50Us: number;
+}
+
+export type Summary = Record<string, Record<string, LoadSummary>>;
+
+function medianOf(ws: readonly WindowResult[], f: (w: WindowResult) => number): number {
+  return median(ws.map(f).filter((x) => !Number.isNaN(x)));
+}
+
+function mapRecord(ws: readonly WindowResult[], pick: (w: WindowResult) => Readonly<Record<string, number>>, combine: (xs: number[]) => number): Record<string, number> {
+  const keys = new Set(ws.flatMap((w) => Object.keys(pick(w))));
+  return Object.fromEntries([...keys].map((k) => {
+    const xs = ws.map((w) => pick(w)[k]).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+    return [k, xs.length === 0 ? NaN : combine(xs)];
+  }));
+}
+
+/** Medians over rounds per (set-up, load); peaks take the maximum. */
+export function summarise(windows: readonly WindowResult[]): Summary {
+  const out: Summary = {};
+  for (const w of windows) {
+    out[w.setup] ??= {};
+  }
+  const groups = new Map<string, WindowResult[]>();
+  for (const w of windows) {
+    const k = `${w.setup}\u0000${w.load}`;
+    const g = groups.get(k) ?? [];
+    g.push(w);
+    groups.set(k, g);
+  }
+  for (const [k, ws] of groups) {
+    const [setup, load] = k.split('\u0000') as [string, string];
+    out[setup]![load] = {
+      rounds: ws.length,
+      connections: medianOf(ws, (w) => w.connections),
+      rps: medianOf(ws, (w) => w.wrk.rps),
+      p50Us: medianOf(ws, (w) => w.wrk.p50Us),
+      p90Us: medianOf(ws, (w) => w.wrk.p90Us),
+      p99Us: medianOf(ws, (w) => w.wrk.p99Us),
+      maxUs: medianOf(ws, (w) => w.wrk.maxUs),
+      p50Spread: spread(ws.map((w) => w.wrk.p50Us)),
+      lateSlots: ws.reduce((a, w) => a + w.wrk.lateSlots, 0),
+      cpuUsPerRequest: mapRecord(ws, (w) => w.cpuUsPerRequest, median),
+      peakRssBytes: mapRecord(ws, (w) => w.peakRssBytes, (xs) => Math.max(...xs)),
+      handlerUsPerRequest: medianOf(ws, (w) => w.handlerUsPerRequest),
+      counters: mapRecord(ws, (w) => w.counters, median),
+    };
+  }
+  return out;
+}
+
+export function ratiosTo(summary: Summary, baseline: string): Record<string, Record<string, LoadRatios>> {
+  const base = summary[baseline];
+  if (base === undefined) throw new Error(`no results for the baseline ${baseline}`);
+  return Object.fromEntries(Object.entries(summary).map(([setup, loads]) => [setup, Object.fromEntries(Object.entries(loads).map(([load, s]) => {
+    const b = base[load];
+    return [load, {
+      p50: ratio(s.p50Us, b?.p50Us),
+      p90: ratio(s.p90Us, b?.p90Us),
+      p99: ratio(s.p99Us, b?.p99Us),
+      rps: ratio(s.rps, b?.rps),
+      cpuTotal: ratio(s.cpuUsPerRequest.total, b?.cpuUsPerRequest.total),
+      cpuEnvoy: ratio(s.cpuUsPerRequest.envoy, b?.cpuUsPerRequest.envoy),
+      addedP50Us: b === undefined ? NaN : s.p50Us - b.p50Us,
+    } satisfies LoadRatios];
+  }))]));
+}
+
+const num = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+const mb = (b: number | undefined): string => (b === undefined || !Number.isFinite(b) ? '–' : (b / 1048576).toFixed(0));
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export interface ReportInput {
+  readonly setups: readonly { readonly name: string; readonly label: string }[];
+  readonly rates: readonly number[];
+  readonly summary: Summary;
+  readonly ratios: Record<string, Record<string, LoadRatios>>;
+  readonly idleRssBytes: Readonly<Record<string, number>>;
+  readonly counters: readonly string[];
+  readonly withMax: boolean;
+}
+
+/** The headline table (ratios to the first set-up) and the resource table, as Markdown. */
+export function renderTables(r: ReportInput): string {
+  const loadKeys = [...r.rates.map((x) => `rate:${x}`), ...(r.withMax ? ['max'] : [])];
+  const head = ['set-up', ...r.rates.flatMap((x) => [`p50 @${x}`, `p99 @${x}`]), ...(r.withMax ? ['max req/s', 'p99 @max'] : []), `CPU/req (all) @${r.rates.at(-1)}`, `+p50 @${r.rates[0]} µs`];
+  const rows = r.setups.map((s) => {
+    const q = r.ratios[s.name] ?? {};
+    return [
+      s.label,
+      ...r.rates.flatMap((x) => [formatRatio(q[`rate:${x}`]?.p50 ?? NaN), formatRatio(q[`rate:${x}`]?.p99 ?? NaN)]),
+      ...(r.withMax ? [formatRatio(q.max?.rps ?? NaN), formatRatio(q.max?.p99 ?? NaN)] : []),
+      formatRatio(q[`rate:${r.rates.at(-1)}`]?.cpuTotal ?? NaN),
+      num(q[`rate:${r.rates[0]}`]?.addedP50Us),
+    ];
+  });
+  const resLoad = `rate:${r.rates.at(-1)}`;
+  const peakLoad = r.withMax ? 'max' : resLoad;
+  const resHead = ['set-up', `Tollgate CPU µs/req @${r.rates.at(-1)}`, 'Envoy CPU µs/req', 'upstream CPU µs/req', 'handler µs/req', `Tollgate peak RSS MB (${peakLoad})`, `Envoy peak RSS MB`, 'Tollgate idle RSS MB', ...r.counters.map((c) => `${c}/req`)];
+  const resRows = r.setups.map((s) => {
+    const a = r.summary[s.name]?.[resLoad];
+    const p = r.summary[s.name]?.[peakLoad];
+    return [
+      s.label,
+      num(a?.cpuUsPerRequest.tollgate),
+      num(a?.cpuUsPerRequest.envoy),
+      num(a?.cpuUsPerRequest.upstream),
+      num(a?.handlerUsPerRequest),
+      mb(p?.peakRssBytes.tollgate),
+      mb(p?.peakRssBytes.envoy),
+      mb(r.idleRssBytes[s.name]),
+      ...r.counters.map((c) => num(a?.counters[c], 3)),
+    ];
+  });
+  const noise = r.setups.map((s) => `${s.name} ${loadKeys.map((k) => `${k}=${num((r.summary[s.name]?.[k]?.p50Spread ?? NaN) * 100)}%`).join(' ')}`).join('; ');
+  const maxNote = r.withMax
+    ? `\nmax req/s: unpaced; ${r.setups.map((s) => `${s.name} ${num(r.summary[s.name]?.max?.rps)} req/s at ${num(r.summary[s.name]?.max?.connections)} conns`).join(', ')}.`
+    : '';
+  return [
+    `Latency and throughput, ratios to ${r.setups[0]?.label ?? '?'} (medians over rounds):`,
+    '',
+    table(head, rows),
+    '',
+    'Resources (medians; peaks are the highest over rounds):',
+    '',
+    table(resHead, resRows),
+    '',
+    `p50 spread over rounds (max−min)/median: ${noise}.${maxNote}`,
+  ].join('\n');
+}

@@ -1,0 +1,191 @@
+// The set-ups the benchmark compares. A set-up is the Envoy config rendered from Tollgate's template,
+// transformed by a function, plus optional Tollgate config overrides and request changes. Add a row
+// by adding an entry to SETUPS; the helpers below cover the usual edits.
+import type { ConfigInput } from '../../extproc/config/schema.ts';
+
+/** The rendered Envoy config, parsed from YAML: plain objects and arrays. */
+export type EnvoyConfig = Record<string, unknown>;
+
+export interface BenchRequest {
+  readonly method: string;
+  /** Path on Envoy's listener, e.g. /openai/chat/completions. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface SetupContext {
+  /** The provider credential the fake upstream requires (Bearer). */
+  readonly providerKey: string;
+  /** The caller's Tollgate API key. */
+  readonly callerKey: string;
+}
+
+export interface BenchSetup {
+  /** Used in --setups and in the JSON. */
+  readonly name: string;
+  readonly label: string;
+  /** Tollgate processes behind Envoy (0 = none; >1 shares one authz context key, Envoy balances). */
+  readonly tollgateReplicas: number;
+  /** Envoy worker threads (default 1, the same for every set-up unless a row is about it). */
+  readonly envoyConcurrency?: number;
+  /** Edits the parsed Envoy config in place. */
+  readonly envoy?: (cfg: EnvoyConfig, ctx: SetupContext) => void;
+  /** Changes the Tollgate config before it is validated and written. */
+  readonly config?: (input: ConfigInput) => ConfigInput;
+  /** Changes the request wrk sends (headers, body, path). */
+  readonly request?: (base: BenchRequest, ctx: SetupContext) => BenchRequest;
+  /** Tollgate counters (Prometheus names) reported per request for this set-up, e.g. Vault calls. */
+  readonly counters?: readonly string[];
+}
+
+function record(x: unknown, what: string): Record<string, unknown> {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new Error(`envoy config: ${what} is not an object`);
+  return x as Record<string, unknown>;
+}
+
+function array(x: unknown, what: string): unknown[] {
+  if (!Array.isArray(x)) throw new Error(`envoy config: ${what} is not a list`);
+  return x;
+}
+
+/** The HTTP connection manager's typed_config of the first listener. */
+export function connectionManager(cfg: EnvoyConfig): Record<string, unknown> {
+  const listener = record(array(record(cfg.static_resources, 'static_resources').listeners, 'listeners')[0], 'listeners[0]');
+  const chain = record(array(listener.filter_chains, 'filter_chains')[0], 'filter_chains[0]');
+  const filter = record(array(chain.filters, 'filters')[0], 'filters[0]');
+  return record(filter.typed_config, 'http_connection_manager.typed_config');
+}
+
+export function httpFilters(cfg: EnvoyConfig): Record<string, unknown>[] {
+  return array(connectionManager(cfg).http_filters, 'http_filters').map((f, i) => record(f, `http_filters[${i}]`));
+}
+
+export function httpFilterNames(cfg: EnvoyConfig): string[] {
+  return httpFilters(cfg).map((f) => String(f.name));
+}
+
+/** Removes an HTTP filter by name; throws if it is not there (so a renamed filter cannot silently stay). */
+export function removeHttpFilter(cfg: EnvoyConfig, name: string): void {
+  const hcm = connectionManager(cfg);
+  const filters = httpFilters(cfg);
+  const kept = filters.filter((f) => f.name !== name);
+  if (kept.length === filters.length) throw new Error(`envoy config: no HTTP filter ${name}`);
+  hcm.http_filters = kept;
+}
+
+/** The typed_config of an HTTP filter, to edit in place. */
+export function httpFilterConfig(cfg: EnvoyConfig, name: string): Record<string, unknown> {
+  const f = httpFilters(cfg).find((x) => x.name === name);
+  if (f === undefined) throw new Error(`envoy config: no HTTP filter ${name}`);
+  return record(f.typed_config, `${name}.typed_config`);
+}
+
+/** Merges fields into ext_proc's processing_mode (e.g. { response_header_mode: 'SKIP' }). */
+export function setProcessingMode(cfg: EnvoyConfig, mode: Readonly<Record<string, string>>): void {
+  const ep = httpFilterConfig(cfg, 'envoy.filters.http.ext_proc');
+  ep.processing_mode = { ...record(ep.processing_mode, 'processing_mode'), ...mode };
+}
+
+/** A header the router sets on every request towards the upstream (after all filters ran). */
+export function addUpstreamHeader(cfg: EnvoyConfig, key: string, value: string): void {
+  const rc = record(connectionManager(cfg).route_config, 'route_config');
+  const existing = rc.request_headers_to_add === undefined ? [] : array(rc.request_headers_to_add, 'request_headers_to_add');
+  rc.request_headers_to_add = [...existing, { header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }];
+}
+
+export function clusters(cfg: EnvoyConfig): Record<string, unknown>[] {
+  return array(record(cfg.static_resources, 'static_resources').clusters, 'clusters').map((c, i) => record(c, `clusters[${i}]`));
+}
+
+export function removeCluster(cfg: EnvoyConfig, name: string): void {
+  const sr = record(cfg.static_resources, 'static_resources');
+  const all = clusters(cfg);
+  const kept = all.filter((c) => c.name !== name);
+  if (kept.length === all.length) throw new Error(`envoy config: no cluster ${name}`);
+  sr.clusters = kept;
+}
+
+/** Points the tollgate cluster at every replica's gRPC port on 127.0.0.1. */
+export function setTollgateEndpoints(cfg: EnvoyConfig, ports: readonly number[]): void {
+  const c = clusters(cfg).find((x) => x.name === 'tollgate');
+  if (c === undefined) throw new Error('envoy config: no tollgate cluster');
+  c.load_assignment = {
+    cluster_name: 'tollgate',
+    endpoints: [{ lb_endpoints: ports.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) }],
+  };
+}
+
+/**
+ * An OpenAI chat completion request body of exactly `bytes` bytes, padded in the user message, so
+ * that every set-up sends the same size.
+ */
+export function chatBody(bytes: number, model = 'gpt-4o-mini'): string {
+  const shell = (text: string): string => JSON.stringify({
+    model,
+    messages: [
+      { role: 'system', content: 'You are a concise assistant for the finance team.' },
+      { role: 'user', content: text },
+    ],
+    temperature: 0.2,
+    max_tokens: 256,
+  });
+  const empty = Buffer.byteLength(shell(''));
+  if (bytes < empty) throw new Error(`chatBody: ${bytes} bytes is less than the smallest body (${empty})`);
+  // ASCII with nothing JSON escapes: one character is one byte, so the body is exactly `bytes` long.
+  const n = bytes - empty;
+  const text = 'Summarise the quarterly report in three bullet points. Revenue grew in every region while costs stayed flat; explain the drivers. '.repeat(Math.ceil(n / 120) + 1).slice(0, n);
+  return shell(text);
+}
+
+export function baseRequest(ctx: SetupContext, bodyBytes = 1024): BenchRequest {
+  return {
+    method: 'POST',
+    path: '/openai/chat/completions',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.callerKey}` },
+    body: chatBody(bodyBytes),
+  };
+}
+
+const EXT_AUTHZ = 'envoy.filters.http.ext_authz';
+const EXT_PROC = 'envoy.filters.http.ext_proc';
+
+/** The built-in rows. The first named in --setups is the baseline of every ratio. */
+export const SETUPS: readonly BenchSetup[] = [
+  {
+    name: 'direct',
+    label: 'Envoy direct',
+    tollgateReplicas: 0,
+    // Same listener, buffer filter and router; Envoy itself sets the provider credential.
+    envoy: (cfg, ctx) => {
+      removeHttpFilter(cfg, EXT_AUTHZ);
+      removeHttpFilter(cfg, EXT_PROC);
+      removeCluster(cfg, 'tollgate');
+      addUpstreamHeader(cfg, 'authorization', `Bearer ${ctx.providerKey}`);
+    },
+  },
+  {
+    name: 'authz',
+    label: 'Tollgate ext_authz only',
+    tollgateReplicas: 1,
+    // ext_authz removes the caller's key; without ext_proc nothing injects the provider's, so Envoy does.
+    envoy: (cfg, ctx) => {
+      removeHttpFilter(cfg, EXT_PROC);
+      addUpstreamHeader(cfg, 'authorization', `Bearer ${ctx.providerKey}`);
+    },
+  },
+  {
+    name: 'full',
+    label: 'Tollgate full chain',
+    tollgateReplicas: 1,
+  },
+];
+
+export const DEFAULT_SETUPS: readonly string[] = ['direct', 'authz', 'full'];
+
+/** Looks the names up in `all`, in the order given; throws naming the unknown ones and listing the known. */
+export function selectSetups(names: readonly string[], all: readonly BenchSetup[] = SETUPS): BenchSetup[] {
+  const unknown = names.filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown set-up ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
+  return names.map((n) => all.find((s) => s.name === n)!);
+}
