@@ -1,0 +1,173 @@
+import type { BudgetConfig, PriceConfig } from '../config/state-schema.ts';
+import { compileModelPatterns, type ModelMatcher } from '../core/model-pattern.ts';
+import { retryAfterSeconds, StateUnavailableError, type OnStateError } from './state-errors.ts';
+import type { StateStore, WindowAdjustment, WindowCharge } from './state-store.ts';
+import { counterKey, subjectValues, type Principal } from './subjects.ts';
+
+/** Token counts; before the request an upper bound (prompt estimate + max_tokens), after it the provider's usage. */
+export interface TokenUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export interface BudgetCharge {
+  readonly budget: string;
+  readonly subject: string;
+  readonly metric: 'tokens' | 'cost';
+  readonly key: string;
+  readonly windowMs: number;
+  readonly windowStart: number;
+  /** What was reserved: tokens, or micro-units of money. */
+  readonly reserved: number;
+  readonly limit: number;
+  /** The counter after the reservation. */
+  readonly used: number;
+}
+
+export interface BudgetReservation {
+  readonly charges: readonly BudgetCharge[];
+  readonly provider: string;
+  readonly model: string;
+  /** True when the state store was unavailable and the budgets' onStateError let the request through unmetered. */
+  readonly degraded: boolean;
+}
+
+export interface BudgetRefusal {
+  readonly reason: 'budget_exceeded' | 'unpriced_model';
+  readonly budget: string;
+  readonly subject: string;
+  readonly metric: 'tokens' | 'cost';
+  readonly limit: number;
+  readonly used: number;
+  /** Epoch ms when the refusing window ends. */
+  readonly resetAt: number;
+  readonly retryAfterSeconds: number;
+}
+
+export type BudgetDecision = { readonly ok: true; readonly reservation: BudgetReservation } | { readonly ok: false; readonly refusal: BudgetRefusal };
+
+export const MICRO = 1_000_000;
+
+interface CompiledPrice {
+  readonly provider: string;
+  readonly matches: ModelMatcher;
+  readonly price: PriceConfig;
+}
+
+/** The price catalog: the first entry whose provider and model pattern match. */
+export class PriceCatalog {
+  readonly #prices: readonly CompiledPrice[];
+
+  constructor(prices: readonly PriceConfig[]) {
+    this.#prices = prices.map((p) => ({ provider: p.provider, matches: compileModelPatterns([p.model]), price: p }));
+  }
+
+  lookup(provider: string, model: string): PriceConfig | undefined {
+    return this.#prices.find((p) => p.provider === provider && p.matches(model))?.price;
+  }
+
+  /** Cost in micro-units (millionths of the currency), rounded up; undefined if the model has no price. */
+  costMicro(provider: string, model: string, usage: TokenUsage): number | undefined {
+    const p = this.lookup(provider, model);
+    if (p === undefined) return undefined;
+    // price is per million tokens, so tokens × price is exactly micro-units.
+    return Math.ceil(usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok - 1e-9);
+  }
+}
+
+/**
+ * Token and money budgets: reserve an upper-bound estimate before the request (all budgets at once,
+ * all or nothing, atomically in the store), settle the real usage after. Concurrent requests can never
+ * reserve past a limit together; a settle above its estimate can overshoot by the difference, so
+ * estimates should be upper bounds (max_tokens). Usage the provider does not report keeps the estimate.
+ */
+export class BudgetGuard {
+  readonly #store: StateStore;
+  readonly #budgets: readonly BudgetConfig[];
+  readonly #prices: PriceCatalog;
+  readonly #onError: OnStateError;
+
+  constructor(store: StateStore, budgets: readonly BudgetConfig[], prices: readonly PriceConfig[], options: { onError: OnStateError }) {
+    this.#store = store;
+    this.#budgets = budgets;
+    this.#prices = new PriceCatalog(prices);
+    this.#onError = options.onError;
+  }
+
+  get prices(): PriceCatalog {
+    return this.#prices;
+  }
+
+  async reserve(principal: Principal, provider: string, model: string, estimate: TokenUsage): Promise<BudgetDecision> {
+    const plan: { budget: BudgetConfig; subject: string; charge: WindowCharge }[] = [];
+    for (const budget of this.#budgets) {
+      for (const subject of subjectValues(budget.per, principal, budget.only)) {
+        let amount = estimate.inputTokens + estimate.outputTokens;
+        let limit = budget.limit;
+        if (budget.metric === 'cost') {
+          const cost = this.#prices.costMicro(provider, model, estimate);
+          if (cost === undefined) return { ok: false, refusal: refusal('unpriced_model', budget, subject, 0, 0, 0) };
+          amount = cost;
+          limit = Math.round(budget.limit * MICRO);
+        }
+        plan.push({ budget, subject, charge: { key: counterKey('b', budget.name, budget.per, subject), windowMs: budget.window, amount, limit } });
+      }
+    }
+    if (plan.length === 0) return { ok: true, reservation: { charges: [], provider, model, degraded: false } };
+    let result;
+    try {
+      result = await this.#store.reserve(plan.map((p) => p.charge));
+    } catch (err) {
+      if (err instanceof StateUnavailableError && plan.every((p) => (p.budget.onStateError ?? this.#onError) === 'allow'))
+        return { ok: true, reservation: { charges: [], provider, model, degraded: true } };
+      throw err;
+    }
+    if (!result.granted) {
+      // Report the refusing window that resets last: the request cannot pass before then.
+      let worst: BudgetRefusal | undefined;
+      plan.forEach((p, i) => {
+        const w = result.windows[i];
+        if (w === undefined || (w.used < p.charge.limit && w.used + p.charge.amount <= p.charge.limit)) return;
+        const resetAt = w.windowStart + p.charge.windowMs;
+        const r = refusal('budget_exceeded', p.budget, p.subject, p.charge.limit, w.used, resetAt, resetAt - result.now);
+        if (worst === undefined || r.resetAt > worst.resetAt) worst = r;
+      });
+      if (worst !== undefined) return { ok: false, refusal: worst };
+      throw new Error('reserve refused without a refusing window');
+    }
+    return {
+      ok: true,
+      reservation: {
+        provider, model, degraded: false,
+        charges: plan.map((p, i) => ({
+          budget: p.budget.name, subject: p.subject, metric: p.budget.metric, key: p.charge.key, windowMs: p.charge.windowMs,
+          windowStart: result.windows[i]?.windowStart ?? 0, reserved: p.charge.amount, limit: p.charge.limit, used: result.windows[i]?.used ?? 0,
+        })),
+      },
+    };
+  }
+
+  /**
+   * Replaces each reservation with the real usage (null: usage unknown, keep the estimate). Returns the
+   * cost of `actual` in micro-units when priced, for metrics and the audit record.
+   */
+  async settle(reservation: BudgetReservation, actual: TokenUsage | null): Promise<{ costMicro: number | undefined }> {
+    const costMicro = actual === null ? undefined : this.#prices.costMicro(reservation.provider, reservation.model, actual);
+    if (actual === null || reservation.charges.length === 0) return { costMicro };
+    const adjustments: WindowAdjustment[] = reservation.charges.map((c) => {
+      const real = c.metric === 'tokens' ? actual.inputTokens + actual.outputTokens : (costMicro ?? c.reserved);
+      return { key: c.key, windowMs: c.windowMs, windowStart: c.windowStart, delta: real - c.reserved };
+    });
+    await this.#store.adjust(adjustments);
+    return { costMicro };
+  }
+
+  /** Gives a reservation back in full (the request was refused or failed before reaching the provider). */
+  async release(reservation: BudgetReservation): Promise<void> {
+    await this.settle(reservation, { inputTokens: 0, outputTokens: 0 });
+  }
+}
+
+function refusal(reason: BudgetRefusal['reason'], b: BudgetConfig, subject: string, limit: number, used: number, resetAt: number, retryMs = 0): BudgetRefusal {
+  return { reason, budget: b.name, subject, metric: b.metric, limit, used, resetAt, retryAfterSeconds: reason === 'unpriced_model' ? 0 : retryAfterSeconds(retryMs) };
+}

@@ -1,0 +1,183 @@
+import type { ConnectionOptions } from 'node:tls';
+import { Redis } from 'ioredis';
+import type { Secret } from '../core/secret.ts';
+import { ADD_TO_WINDOW, ADJUST_SCRIPT, CLAIM_ONCE, OBSERVE_BASELINE, RESERVE_SCRIPT, SLIDING_TAKE, type LuaScript } from './redis-scripts.ts';
+import { StateUnavailableError } from './state-errors.ts';
+import {
+  validateCharges, type BaselineParams, type BaselineSample, type BaselineSnapshot, type ReserveResult, type SlidingResult, type StateStore,
+  type WindowAdjustment, type WindowCharge,
+} from './state-store.ts';
+import { assertCount, assertWindow, MAX_DECAY_STEPS, windowStart, windowTtlMs } from './window-math.ts';
+
+export interface RedisStateStoreOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly db?: number;
+  readonly username?: string;
+  readonly password?: Secret;
+  /** Node TLS options (CA, server name); absent for plaintext. */
+  readonly tls?: ConnectionOptions;
+  /** Prepended to every key, so several deployments can share one Redis. */
+  readonly keyPrefix?: string;
+  /** The bound on every call: a call that has not answered by then fails with StateUnavailableError("timeout"). */
+  readonly timeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly now?: () => number;
+  /** Connection-level errors (refused, reset); the message names host and port, never the password. */
+  readonly onConnectionError?: (err: Error) => void;
+}
+
+const NOSCRIPT = /^NOSCRIPT/;
+
+/**
+ * Shared state in one Redis (a single primary, or behind Sentinel; not Redis Cluster, because a
+ * reservation spans identity, tenant and group keys in one script). Every operation is one Lua script:
+ * see redis-scripts.ts for why each is atomic. Commands are never queued while disconnected
+ * (enableOfflineQueue: false) and never retried, so an outage surfaces at once as a typed error, and a
+ * stalled server surfaces after `timeoutMs`.
+ */
+export class RedisStateStore implements StateStore {
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
+
+  constructor(options: RedisStateStoreOptions) {
+    this.#prefix = options.keyPrefix ?? 'tollgate:';
+    this.#timeoutMs = options.timeoutMs ?? 50;
+    this.#now = options.now ?? Date.now;
+    this.#client = new Redis({
+      host: options.host,
+      port: options.port,
+      db: options.db ?? 0,
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password.reveal() }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      connectTimeout: options.connectTimeoutMs ?? 2_000,
+      commandTimeout: this.#timeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 6), 1_000),
+      disableClientInfo: true,
+      connectionName: 'tollgate',
+    });
+    const onError = options.onConnectionError;
+    this.#client.on('error', (err: Error) => { onError?.(err); });
+  }
+
+  /** Resolves when the connection is ready, or rejects after `ms`. For start-up readiness checks. */
+  async ready(ms = 2_000): Promise<void> {
+    await this.#bounded('ready', ms, async () => {
+      if (this.#client.status !== 'ready') await new Promise<void>((resolve) => { this.#client.once('ready', () => { resolve(); }); });
+    });
+  }
+
+  async addToWindow(key: string, by: number, windowMs: number): Promise<number> {
+    assertWindow(windowMs);
+    const now = this.#now();
+    const k = this.#windowKey(key, windowMs, windowStart(now, windowMs));
+    return num(await this.#run('addToWindow', ADD_TO_WINDOW, [k], [by, windowTtlMs(now, windowMs)]));
+  }
+
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive integer, got ${ttlMs}`);
+    return num(await this.#run('claimOnce', CLAIM_ONCE, [`${this.#prefix}c:${key}`], [this.#now(), ttlMs])) === 1;
+  }
+
+  async reserve(charges: readonly WindowCharge[]): Promise<ReserveResult> {
+    validateCharges(charges);
+    const now = this.#now();
+    if (charges.length === 0) return { granted: true, windows: [], now };
+    const starts = charges.map((c) => windowStart(now, c.windowMs));
+    const keys = charges.map((c, i) => this.#windowKey(c.key, c.windowMs, starts[i] ?? 0));
+    const args = charges.flatMap((c) => [c.amount, c.limit, windowTtlMs(now, c.windowMs)]);
+    const reply = list(await this.#run('reserve', RESERVE_SCRIPT(keys.length), keys, args));
+    return { granted: reply[0] === 1, now, windows: charges.map((_, i) => ({ windowStart: starts[i] ?? 0, used: reply[i + 1] ?? 0 })) };
+  }
+
+  async adjust(adjustments: readonly WindowAdjustment[]): Promise<void> {
+    const live = adjustments.filter((a) => a.delta !== 0);
+    if (live.length === 0) return;
+    for (const a of live) if (!Number.isSafeInteger(a.delta)) throw new RangeError(`delta must be a safe integer, got ${a.delta}`);
+    const keys = live.map((a) => this.#windowKey(a.key, a.windowMs, a.windowStart));
+    await this.#run('adjust', ADJUST_SCRIPT(keys.length), keys, live.map((a) => a.delta));
+  }
+
+  async slidingTake(key: string, cost: number, limit: number, windowMs: number): Promise<SlidingResult> {
+    assertWindow(windowMs);
+    assertCount('cost', cost);
+    const now = this.#now();
+    const start = windowStart(now, windowMs);
+    const keys = [this.#windowKey(key, windowMs, start), this.#windowKey(key, windowMs, start - windowMs)];
+    const reply = list(await this.#run('slidingTake', SLIDING_TAKE, keys, [cost, limit, windowMs, now - start, windowTtlMs(now, windowMs)]));
+    return { allowed: reply[0] === 1, windowStart: start, previous: reply[1] ?? 0, current: reply[2] ?? 0, now };
+  }
+
+  async observeBaseline(key: string, sample: BaselineSample, p: BaselineParams): Promise<BaselineSnapshot> {
+    const base = `${this.#prefix}a:{${key}}`;
+    const reply = list(await this.#run('observeBaseline', OBSERVE_BASELINE, [base, `${base}:p`, `${base}:e`], [
+      this.#now(), p.bucketMs, p.alpha, sample.bytes, sample.provider, sample.endpoint, p.maxDistinct, p.idleTtlMs, MAX_DECAY_STEPS,
+    ]));
+    return {
+      requestsBefore: reply[0] ?? 0, bytesEwmaMilli: reply[1] ?? 0, rateEwmaMilli: reply[2] ?? 0, bucketsSeen: reply[3] ?? 0,
+      bucketCount: reply[4] ?? 0, newProvider: reply[5] === 1, newEndpoint: reply[6] === 1,
+    };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#bounded('close', 1_000, () => this.#client.quit());
+    } catch {
+      // An unreachable server cannot take QUIT; drop the socket instead.
+    } finally {
+      this.#client.disconnect();
+    }
+  }
+
+  #windowKey(key: string, windowMs: number, start: number): string {
+    return `${this.#prefix}w:${key}:${windowMs}:${start}`;
+  }
+
+  async #run(operation: string, s: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (this.#client.status !== 'ready') throw new StateUnavailableError(operation, 'unavailable');
+    return this.#bounded(operation, this.#timeoutMs, async () => {
+      try {
+        return await this.#client.evalsha(s.sha1, keys.length, ...keys, ...args);
+      } catch (err) {
+        if (!(err instanceof Error) || !NOSCRIPT.test(err.message)) throw err;
+        return this.#client.eval(s.source, keys.length, ...keys, ...args);
+      }
+    });
+  }
+
+  /** Races `fn` against a timer, and turns every failure into StateUnavailableError. */
+  async #bounded<T>(operation: string, ms: number, fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => { reject(new StateUnavailableError(operation, 'timeout')); }, ms);
+    });
+    try {
+      return await Promise.race([fn(), timeout]);
+    } catch (err) {
+      if (err instanceof StateUnavailableError) throw err;
+      const reason = err instanceof Error && /timed out/i.test(err.message) ? 'timeout' : isConnectionError(err) ? 'unavailable' : 'error';
+      throw new StateUnavailableError(operation, reason, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function isConnectionError(err: unknown): boolean {
+  return err instanceof Error && /writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|MaxRetriesPerRequest/i.test(err.message);
+}
+
+function num(v: unknown): number {
+  if (typeof v !== 'number') throw new StateUnavailableError('decode', 'error');
+  return v;
+}
+
+function list(v: unknown): number[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) throw new StateUnavailableError('decode', 'error');
+  return v;
+}
