@@ -1,57 +1,302 @@
+// The credential broker: a per-scope cache refreshed in the background, so the request path awaits nothing.
 import { TollgateError } from '../errors.ts';
-import type { Credential, CredentialScope, CredentialSource } from './credential-source.ts';
+import { credentialMeta, type Credential, type CredentialScope, type CredentialSource } from './credential-source.ts';
+import { backoffDelay, DEFAULT_BACKOFF, jittered, renewDelay, systemScheduler, type BackoffPolicy, type Cancel, type Scheduler } from './timing.ts';
 
 export interface CredentialBroker {
   /** The credential for a provider, for this caller. Rejects with credential_unavailable. */
   get(scope: CredentialScope): Promise<Credential>;
+  /** A usable cached credential, or undefined: never waits, never calls a source. */
+  peek(scope: CredentialScope): Credential | undefined;
+  /** The provider rejected the credential (e.g. 401): re-read it now. Resolves when the re-read settles. */
+  invalidate(scope: CredentialScope): Promise<void>;
+  /** Kill switch: deny the identity and revoke every lease held for it. */
+  revokeIdentity(tenant: string, identity: string): Promise<{ revoked: number }>;
+  isDisabled(tenant: string, identity: string): boolean;
+  enableIdentity(tenant: string, identity: string): void;
+  /** Stops refreshing, revokes every lease, closes the sources. */
   close(): Promise<void>;
 }
 
+export type LeaseEventKind = 'issued' | 'renewed' | 'replaced' | 'revoked' | 'revoke_failed' | 'expired' | 'idle_dropped';
+
+/** Plain callbacks, so the composition root can map them to metrics. Arguments never hold secrets. */
+export interface BrokerObserver {
+  leaseEvent?(kind: LeaseEventKind, source: string): void;
+  refreshFailed?(source: string, consecutiveFailures: number, error: unknown): void;
+  /** hit: served from cache; miss: the caller waited for the source. */
+  lookup?(result: 'hit' | 'miss' | 'denied'): void;
+}
+
 export interface BrokerOptions {
-  /** How long a credential without its own expiry is served from cache before the source is asked again. */
+  /** How often a credential without its own expiry (env, file, KV v2) is re-read in the background. */
   readonly refreshMs: number;
-  /** A credential is not served within this margin of its expiry. */
+  /** A credential is not served within this margin of its hard expiry. */
   readonly expiryMarginMs: number;
+  /** A scope unused this long is dropped (its lease revoked) instead of refreshed. Default 1 h. */
+  readonly idleMs?: number;
+  /** A lease replaced by a new one is revoked after this delay, so in-flight requests finish. Default 60 s. */
+  readonly retireGraceMs?: number;
+  /** invalidate() re-reads a scope at most this often. Default 5 s. */
+  readonly invalidateMinIntervalMs?: number;
+  readonly backoff?: BackoffPolicy;
+  readonly scheduler?: Scheduler;
+  readonly random?: () => number;
+  /** Deprecated alias for scheduler.now (kept for older callers). */
   readonly now?: () => number;
+  readonly observer?: BrokerObserver;
+}
+
+/** Thrown for an identity the kill switch disabled. The lead may map it to its own catalogue code. */
+export class IdentityDisabledError extends TollgateError {
+  readonly proposedCode = 'identity_disabled';
+  constructor(tenant: string, identity: string) {
+    super('credential_unavailable', `identity ${JSON.stringify(identity)} of tenant ${JSON.stringify(tenant)} is disabled by the kill switch`);
+    this.name = 'IdentityDisabledError';
+  }
 }
 
 interface Entry {
+  readonly key: string;
+  readonly scope: CredentialScope;
+  readonly source: CredentialSource;
+  credential: Credential;
+  /** Serve until here (hard expiry minus margin); Infinity when the credential has no expiry. */
+  serveUntil: number;
+  lastUsed: number;
+  failures: number;
+  lastInvalidate: number;
+  cancel: Cancel | undefined;
+  refreshing: Promise<void> | undefined;
+}
+
+interface Retired {
+  readonly scope: CredentialScope;
+  readonly source: CredentialSource;
   readonly credential: Credential;
-  readonly freshUntil: number;
+  cancel: Cancel | undefined;
 }
 
 const scopeKey = (s: CredentialScope): string => JSON.stringify([s.tenant, s.identity, s.provider]);
+const identityKey = (tenant: string, identity: string): string => JSON.stringify([tenant, identity]);
+const expiresAt = (c: Credential): number | undefined => credentialMeta(c)?.expiresAt;
 
 /**
- * Caches credentials per (tenant, identity, provider), never across identities, and single-flights
- * concurrent misses so a burst costs one call to the source.
+ * Caches credentials per (tenant, identity, provider), never across identities. Misses are
+ * single-flighted. Cached credentials are refreshed in the background (leases renewed at about 2/3
+ * of their remaining time, others re-read every refreshMs); a failed refresh retries with backoff
+ * and never evicts a credential that is still valid; nothing is served past expiry minus margin.
  */
 export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSource>, options: BrokerOptions): CredentialBroker {
-  const now = options.now ?? Date.now;
+  const scheduler = options.scheduler ?? systemScheduler(options.now);
+  const now = (): number => scheduler.now();
+  const random = options.random ?? Math.random;
+  const idleMs = options.idleMs ?? 60 * 60_000;
+  const retireGraceMs = options.retireGraceMs ?? 60_000;
+  const invalidateMinMs = options.invalidateMinIntervalMs ?? 5_000;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const obs = options.observer ?? {};
+
   const cache = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Credential>>();
+  const retired = new Set<Retired>();
+  const disabled = new Set<string>();
+  /** Bumped when a scope is dropped, so a load or refresh that was in flight does not resurrect it. */
+  const generation = new Map<string, number>();
+  let closed = false;
+  /** A function, not the variable, so flow narrowing does not survive an await. */
+  const isClosed = (): boolean => closed;
+
+  const gen = (key: string): number => generation.get(key) ?? 0;
+  const bump = (key: string): void => { generation.set(key, gen(key) + 1); };
+  const isDisabledScope = (s: CredentialScope): boolean => disabled.has(identityKey(s.tenant, s.identity));
+  const serveUntilOf = (c: Credential): number => {
+    const e = expiresAt(c);
+    return e === undefined ? Infinity : e - options.expiryMarginMs;
+  };
+  const isLease = (source: CredentialSource, c: Credential): boolean => source.revoke !== undefined && credentialMeta(c)?.leaseIdHash !== undefined;
+
+  const revokeOne = async (source: CredentialSource, c: Credential): Promise<boolean> => {
+    if (!isLease(source, c) || source.revoke === undefined) return false;
+    try {
+      const done = await source.revoke(c);
+      if (done) obs.leaseEvent?.('revoked', source.description);
+      return done;
+    } catch {
+      obs.leaseEvent?.('revoke_failed', source.description);
+      return false;
+    }
+  };
+
+  const retire = (entry: Entry, old: Credential): void => {
+    if (!isLease(entry.source, old)) return;
+    const r: Retired = { scope: entry.scope, source: entry.source, credential: old, cancel: undefined };
+    retired.add(r);
+    r.cancel = scheduler.schedule(() => {
+      retired.delete(r);
+      void revokeOne(r.source, r.credential);
+    }, retireGraceMs);
+  };
+
+  const drop = (entry: Entry): void => {
+    entry.cancel?.();
+    entry.cancel = undefined;
+    if (cache.get(entry.key) === entry) cache.delete(entry.key);
+    bump(entry.key);
+  };
+
+  const nextRefreshDelay = (entry: Entry): number => {
+    const e = expiresAt(entry.credential);
+    if (e === undefined) return jittered(options.refreshMs, random);
+    const remaining = e - now();
+    const renewable = credentialMeta(entry.credential)?.renewable === true && entry.source.renew !== undefined;
+    // Non-renewable secrets (STS, GCP tokens) are re-fetched at about 2/3, at the latest 85 %.
+    const planned = renewable ? renewDelay(remaining, random) : Math.min(renewDelay(remaining, random), remaining * 0.85);
+    // Always before the serving window closes, so a healthy Vault never lets a scope lapse.
+    const window = entry.serveUntil - now();
+    return Math.max(0, Math.min(planned, window * 0.9));
+  };
+
+  const schedule = (entry: Entry, delayMs: number): void => {
+    entry.cancel?.();
+    entry.cancel = scheduler.schedule(() => {
+      entry.cancel = undefined;
+      void refresh(entry);
+    }, delayMs);
+  };
+
+  /** Installs a fresh credential into the entry; false if it is already unusable. */
+  const install = (entry: Entry, c: Credential): boolean => {
+    const until = serveUntilOf(c);
+    if (until <= now()) return false;
+    entry.credential = c;
+    entry.serveUntil = until;
+    return true;
+  };
+
+  const refreshOnce = async (entry: Entry): Promise<void> => {
+    const old = entry.credential;
+    const oldExpiry = expiresAt(old);
+    const renewable = credentialMeta(old)?.renewable === true && entry.source.renew !== undefined;
+    if (renewable && entry.source.renew !== undefined) {
+      try {
+        const renewed = await entry.source.renew(old, entry.scope);
+        const newExpiry = expiresAt(renewed);
+        // A renewal that no longer extends the lease (max TTL reached) means: fetch a new one.
+        if (newExpiry !== undefined && oldExpiry !== undefined && newExpiry > oldExpiry && install(entry, renewed)) {
+          obs.leaseEvent?.('renewed', entry.source.description);
+          return;
+        }
+      } catch {
+        // Fall through to a fresh fetch: the lease may be gone (revoked, expired, not renewable).
+      }
+    }
+    const fresh = await entry.source.fetch(entry.scope);
+    if (!install(entry, fresh)) throw new TollgateError('credential_unavailable', `${entry.source.description} returned an expired credential`);
+    if (fresh !== old && isLease(entry.source, old)) {
+      obs.leaseEvent?.('replaced', entry.source.description);
+      retire(entry, old);
+    }
+    if (fresh !== old && isLease(entry.source, fresh)) obs.leaseEvent?.('issued', entry.source.description);
+  };
+
+  const refresh = (entry: Entry): Promise<void> => {
+    if (entry.refreshing !== undefined) return entry.refreshing;
+    if (closed || cache.get(entry.key) !== entry) return Promise.resolve();
+    if (now() - entry.lastUsed >= idleMs) {
+      drop(entry);
+      obs.leaseEvent?.('idle_dropped', entry.source.description);
+      void revokeOne(entry.source, entry.credential);
+      return Promise.resolve();
+    }
+    const startGen = gen(entry.key);
+    const p = (async () => {
+      try {
+        await refreshOnce(entry);
+        if (gen(entry.key) !== startGen || isClosed()) {
+          // Dropped (kill switch, close) while refreshing: whatever we just got must not live on.
+          await revokeOne(entry.source, entry.credential);
+          return;
+        }
+        entry.failures = 0;
+        schedule(entry, nextRefreshDelay(entry));
+      } catch (err) {
+        if (gen(entry.key) !== startGen || isClosed()) return;
+        entry.failures += 1;
+        obs.refreshFailed?.(entry.source.description, entry.failures, err);
+        const window = entry.serveUntil - now();
+        if (window <= 0) {
+          drop(entry);
+          obs.leaseEvent?.('expired', entry.source.description);
+          return;
+        }
+        // Retry with backoff, but wake up no later than the end of the serving window.
+        schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), window));
+      } finally {
+        entry.refreshing = undefined;
+      }
+    })();
+    entry.refreshing = p;
+    return p;
+  };
+
+  const usable = (key: string): Entry | undefined => {
+    const e = cache.get(key);
+    if (e === undefined) return undefined;
+    if (e.serveUntil <= now()) {
+      // Past hard expiry minus margin: never served again. A refresh may still be running.
+      drop(e);
+      obs.leaseEvent?.('expired', e.source.description);
+      return undefined;
+    }
+    return e;
+  };
 
   const load = async (key: string, source: CredentialSource, scope: CredentialScope): Promise<Credential> => {
+    const startGen = gen(key);
+    let credential: Credential;
     try {
-      const credential = await source.fetch(scope);
-      const hardLimit = credential.expiresAt === undefined ? Infinity : credential.expiresAt - options.expiryMarginMs;
-      if (hardLimit <= now()) throw new TollgateError('credential_unavailable', `${source.description} returned an expired credential`);
-      cache.set(key, { credential, freshUntil: Math.min(now() + options.refreshMs, hardLimit) });
-      return credential;
+      credential = await source.fetch(scope);
     } catch (err) {
-      cache.delete(key);
       if (err instanceof TollgateError) throw err;
-      throw new TollgateError('credential_unavailable', `${source.description}: ${(err as Error).message}`, { cause: err });
+      throw new TollgateError('credential_unavailable', `${source.description}: ${err instanceof Error ? err.message : 'failed'}`, { cause: err });
     }
+    if (isClosed() || gen(key) !== startGen || isDisabledScope(scope)) {
+      await revokeOne(source, credential);
+      if (isDisabledScope(scope)) throw new IdentityDisabledError(scope.tenant, scope.identity);
+      throw new TollgateError('credential_unavailable', 'the credential broker is closed');
+    }
+    const entry: Entry = {
+      key, scope, source, credential, serveUntil: serveUntilOf(credential), lastUsed: now(),
+      failures: 0, lastInvalidate: -Infinity, cancel: undefined, refreshing: undefined,
+    };
+    if (entry.serveUntil <= now()) {
+      await revokeOne(source, credential);
+      throw new TollgateError('credential_unavailable', `${source.description} returned an expired credential`);
+    }
+    if (isLease(source, credential)) obs.leaseEvent?.('issued', source.description);
+    cache.set(key, entry);
+    schedule(entry, nextRefreshDelay(entry));
+    return credential;
   };
 
   return {
     get(scope) {
+      if (closed) return Promise.reject(new TollgateError('credential_unavailable', 'the credential broker is closed'));
+      if (isDisabledScope(scope)) {
+        obs.lookup?.('denied');
+        return Promise.reject(new IdentityDisabledError(scope.tenant, scope.identity));
+      }
       const source = sources.get(scope.provider);
       if (source === undefined) return Promise.reject(new TollgateError('credential_unavailable', `no credential source for provider ${scope.provider}`));
       const key = scopeKey(scope);
-      const hit = cache.get(key);
-      if (hit !== undefined && hit.freshUntil > now()) return Promise.resolve(hit.credential);
+      const hit = usable(key);
+      if (hit !== undefined) {
+        hit.lastUsed = now();
+        obs.lookup?.('hit');
+        return Promise.resolve(hit.credential);
+      }
+      obs.lookup?.('miss');
       const pending = inflight.get(key);
       if (pending !== undefined) return pending;
       // Cleared when settled, even if the source threw synchronously (load then settles immediately).
@@ -59,9 +304,96 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       inflight.set(key, p);
       return p;
     },
+
+    peek(scope) {
+      if (closed || isDisabledScope(scope)) return undefined;
+      const hit = usable(scopeKey(scope));
+      if (hit === undefined) return undefined;
+      hit.lastUsed = now();
+      return hit.credential;
+    },
+
+    async invalidate(scope) {
+      const entry = cache.get(scopeKey(scope));
+      if (entry === undefined || closed) return;
+      if (now() - entry.lastInvalidate < invalidateMinMs) {
+        await entry.refreshing;
+        return;
+      }
+      entry.lastInvalidate = now();
+      entry.lastUsed = now();
+      entry.cancel?.();
+      entry.cancel = undefined;
+      // A renewal keeps a rejected secret, so a rejected credential is always fetched anew.
+      if (entry.refreshing !== undefined) await entry.refreshing;
+      if (cache.get(entry.key) !== entry) return;
+      const old = entry.credential;
+      const startGen = gen(entry.key);
+      try {
+        const fresh = await entry.source.fetch(entry.scope);
+        if (gen(entry.key) !== startGen || isClosed()) {
+          await revokeOne(entry.source, fresh);
+          return;
+        }
+        if (install(entry, fresh) && fresh !== old) {
+          retire(entry, old);
+          if (isLease(entry.source, fresh)) obs.leaseEvent?.('issued', entry.source.description);
+        }
+        entry.failures = 0;
+        schedule(entry, nextRefreshDelay(entry));
+      } catch (err) {
+        if (gen(entry.key) !== startGen) return;
+        entry.failures += 1;
+        obs.refreshFailed?.(entry.source.description, entry.failures, err);
+        schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), Math.max(0, entry.serveUntil - now())));
+      }
+    },
+
+    async revokeIdentity(tenant, identity) {
+      disabled.add(identityKey(tenant, identity));
+      const mine = (s: CredentialScope): boolean => s.tenant === tenant && s.identity === identity;
+      const work: Promise<boolean>[] = [];
+      for (const entry of [...cache.values()]) {
+        if (!mine(entry.scope)) continue;
+        drop(entry);
+        work.push(revokeOne(entry.source, entry.credential));
+      }
+      for (const key of inflight.keys()) {
+        const [t, i] = JSON.parse(key) as [string, string, string];
+        if (t === tenant && i === identity) bump(key);
+      }
+      for (const r of [...retired]) {
+        if (!mine(r.scope)) continue;
+        r.cancel?.();
+        retired.delete(r);
+        work.push(revokeOne(r.source, r.credential));
+      }
+      const results = await Promise.all(work);
+      return { revoked: results.filter(Boolean).length };
+    },
+
+    isDisabled: (tenant, identity) => disabled.has(identityKey(tenant, identity)),
+
+    enableIdentity(tenant, identity) {
+      disabled.delete(identityKey(tenant, identity));
+    },
+
     async close() {
-      cache.clear();
-      await Promise.allSettled([...sources.values()].map((s) => s.close()));
+      if (closed) return;
+      closed = true;
+      const work: Promise<boolean>[] = [];
+      for (const entry of [...cache.values()]) {
+        drop(entry);
+        work.push(revokeOne(entry.source, entry.credential));
+      }
+      for (const key of inflight.keys()) bump(key);
+      for (const r of [...retired]) {
+        r.cancel?.();
+        work.push(revokeOne(r.source, r.credential));
+      }
+      retired.clear();
+      await Promise.all(work);
+      await Promise.allSettled([...new Set(sources.values())].map((s) => s.close()));
     },
   };
 }

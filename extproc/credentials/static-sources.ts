@@ -8,7 +8,7 @@ import { NO_CREDENTIAL, type Credential, type CredentialSource } from './credent
 export function envCredentialSource(name: string, env: Readonly<Record<string, string | undefined>>): CredentialSource {
   const value = env[name];
   if (value === undefined || value.trim() === '') throw new Error(`environment variable ${name} is not set or empty`);
-  const credential: Credential = Object.freeze({ kind: 'api-key', secret: new Secret(value.trim()) });
+  const credential: Credential = Object.freeze({ kind: 'api-key', secret: new Secret(value.trim()), meta: Object.freeze({ source: `env:${name}` }) });
   return {
     description: `env:${name}`,
     fetch: () => Promise.resolve(credential),
@@ -24,7 +24,7 @@ export function fileCredentialSource(path: string): CredentialSource {
   const parse = (text: string): Credential => {
     const value = text.split('\n', 1)[0]?.trim() ?? '';
     if (value === '') throw new TollgateError('credential_unavailable', `credential file ${path} is empty`);
-    return Object.freeze({ kind: 'api-key', secret: new Secret(value) });
+    return Object.freeze({ kind: 'api-key', secret: new Secret(value), meta: Object.freeze({ source: `file:${path}` }) });
   };
   // Fail at load if the file is unreadable or empty, not on the first request.
   let cached = parse(readFileSync(path, 'utf8'));

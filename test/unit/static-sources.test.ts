@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NO_CREDENTIAL } from '../../extproc/credentials/credential-source.ts';
+import { credentialMeta, NO_CREDENTIAL, type Credential } from '../../extproc/credentials/credential-source.ts';
 import { envCredentialSource, fileCredentialSource, noCredentialSource } from '../../extproc/credentials/static-sources.ts';
 import { TollgateError } from '../../extproc/errors.ts';
 import { tollgateRejection } from '../helpers/assertions.ts';
 
 const SCOPE = { tenant: 't', identity: 'i', provider: 'p' };
+const reveal = (c: Credential): string | undefined => (c.kind === 'api-key' || c.kind === 'bearer' ? c.secret.reveal() : undefined);
 
 
 describe('envCredentialSource', () => {
@@ -28,8 +29,9 @@ describe('envCredentialSource', () => {
     const src = envCredentialSource('KEY', { KEY: '  sk-env-123\n' });
     const c = await src.fetch(SCOPE);
     assert.equal(c.kind, 'api-key');
-    assert.equal(c.secret?.reveal(), 'sk-env-123');
-    assert.equal(c.expiresAt, undefined);
+    assert.equal(reveal(c), 'sk-env-123');
+    assert.equal(credentialMeta(c)?.expiresAt, undefined);
+    assert.equal(credentialMeta(c)?.source, 'env:KEY', 'the audit-safe source label');
     assert.equal(src.description, 'env:KEY');
   });
 
@@ -37,7 +39,7 @@ describe('envCredentialSource', () => {
     const env: Record<string, string | undefined> = { KEY: 'sk-first' };
     const src = envCredentialSource('KEY', env);
     env.KEY = 'sk-second';
-    assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-first');
+    assert.equal(reveal(await src.fetch(SCOPE)), 'sk-first');
   });
 });
 
@@ -63,7 +65,7 @@ describe('fileCredentialSource', () => {
       const src = fileCredentialSource(file(content));
       const c = await src.fetch(SCOPE);
       assert.equal(c.kind, 'api-key');
-      assert.equal(c.secret?.reveal(), expected);
+      assert.equal(reveal(c), expected);
     });
   }
 
@@ -91,20 +93,20 @@ describe('fileCredentialSource', () => {
   it('re-reads the file after it changes (different content and size)', async () => {
     const path = file('sk-one\n');
     const src = fileCredentialSource(path);
-    assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-one');
+    assert.equal(reveal(await src.fetch(SCOPE)), 'sk-one');
     writeFileSync(path, 'sk-two-rotated\n');
-    assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-two-rotated');
+    assert.equal(reveal(await src.fetch(SCOPE)), 'sk-two-rotated');
   });
 
   it('re-reads the file after its mtime changes, even at the same size', async () => {
     const path = file('sk-aaaa\n');
     const src = fileCredentialSource(path);
-    assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-aaaa');
+    assert.equal(reveal(await src.fetch(SCOPE)), 'sk-aaaa');
     const before = statSync(path).mtime;
     writeFileSync(path, 'sk-bbbb\n');
     const later = new Date(before.getTime() + 5_000);
     utimesSync(path, later, later);
-    assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-bbbb');
+    assert.equal(reveal(await src.fetch(SCOPE)), 'sk-bbbb');
   });
 
   it('serves the same credential object while the file is unchanged', async () => {
@@ -123,7 +125,7 @@ describe('fileCredentialSource', () => {
     assert.ok(!err.message.includes('sk-old-secret-value'));
     await tollgateRejection(src.fetch(SCOPE));
     writeFileSync(path, 'sk-restored\n');
-    assert.equal((await src.fetch(SCOPE)).secret?.reveal(), 'sk-restored');
+    assert.equal(reveal(await src.fetch(SCOPE)), 'sk-restored');
   });
 
   it('rejects with credential_unavailable and ENOENT once the file is removed', async () => {
@@ -144,7 +146,8 @@ describe('noCredentialSource', () => {
     const c = await src.fetch(SCOPE);
     assert.equal(c, NO_CREDENTIAL);
     assert.equal(c.kind, 'none');
-    assert.equal(c.secret, undefined);
+    assert.equal(c.kind, 'none');
+    assert.equal(credentialMeta(c), undefined);
     assert.equal(src.description, 'none');
   });
 });
