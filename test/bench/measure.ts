@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { metricDeltas, sumMetric } from './prom.ts';
-import { cpuSeconds, peakRssBytes, resetPeakRss } from './proc.ts';
+import { cpuSeconds, machineBusySeconds, peakRssBytes, resetPeakRss } from './proc.ts';
 import type { SetupStack } from './processes.ts';
 import { startWrk, wrkScript, type WrkRequest, type WrkResult } from './wrk.ts';
 
@@ -32,6 +32,11 @@ export interface WindowResult {
   readonly handlerUsPerRequest: number;
   /** Extra counters per request. */
   readonly counters: Readonly<Record<string, number>>;
+  /**
+   * CPU cores busy with everything except the measured processes during the window: wrk, the
+   * harness, and whatever else runs on the machine. High values mean a noisy window.
+   */
+  readonly otherBusyCores: number;
 }
 
 export const PHASE_SUM = 'tollgate_phase_duration_seconds_sum';
@@ -63,10 +68,14 @@ export async function measureWindow(w: WindowInputs): Promise<WindowResult> {
   const pids: Record<ProcessRole, readonly number[]> = { envoy: [stack.envoy.pid], tollgate: stack.tollgates.map((t) => t.pid), upstream: [w.upstreamPid] };
   const all = Object.values(pids).flat();
   const peakReset = all.map(resetPeakRss).every(Boolean);
-  const cpu0 = new Map(all.map((p) => [p, cpuSeconds(p)]));
   const metrics0 = await scrape(stack);
+  const cpu0 = new Map(all.map((p) => [p, cpuSeconds(p)]));
+  const machine0 = machineBusySeconds();
+  const t0 = performance.now();
   const wrk = await startWrk({ url: `${stack.url}${w.path}`, scriptPath, seconds: w.seconds, connections: w.load.connections, threads: 1 }).result;
   const cpu1 = new Map(all.map((p) => [p, cpuSeconds(p)]));
+  const machine1 = machineBusySeconds();
+  const elapsedS = (performance.now() - t0) / 1000;
   const peaks = new Map(all.map((p) => [p, peakRssBytes(p)]));
   const metrics1 = await scrape(stack);
   const n = wrk.requests;
@@ -92,5 +101,6 @@ export async function measureWindow(w: WindowInputs): Promise<WindowResult> {
     peakReset,
     handlerUsPerRequest: stack.tollgates.length === 0 || n === 0 ? NaN : ((sumOver(metrics1, PHASE_SUM) - sumOver(metrics0, PHASE_SUM)) / n) * 1e6,
     counters,
+    otherBusyCores: (machine1 - machine0 - all.reduce((acc, p) => acc + cpu1.get(p)! - cpu0.get(p)!, 0)) / elapsedS,
   };
 }

@@ -95,6 +95,7 @@ async function run(opts: BenchOptions): Promise<void> {
       return w;
     };
     const describe = (w: WrkResult): string => `${w.rps.toFixed(0)} req/s p50 ${(w.p50Us / 1000).toFixed(2)} ms p99 ${(w.p99Us / 1000).toFixed(2)} ms${w.lateSlots > 0 ? ` late ${w.lateSlots}` : ''}`;
+    const others = (w: WindowResult): string => ` others ${w.otherBusyCores.toFixed(2)} cores`;
     for (let round = 0; round < opts.rounds; round++) {
       // Rotate the order each round, so no set-up always runs first (or right after the heaviest).
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
@@ -102,14 +103,14 @@ async function run(opts: BenchOptions): Promise<void> {
         for (const rate of opts.rates) {
           const w = await measure(t, { key: `rate:${rate}`, rate, connections: opts.connections }, round);
           windows.push(w);
-          log(`round ${round + 1} ${t.stack.setup.name} @${rate}: ${describe(w.wrk)}`);
+          log(`round ${round + 1} ${t.stack.setup.name} @${rate}: ${describe(w.wrk)}${others(w)}`);
         }
         if (opts.skipMax) continue;
         // Max throughput: unpaced, halving connections until p99 is under the limit.
         for (let c = opts.maxConnections; c >= 1; c = Math.floor(c / 2)) {
           const w = await measure(t, { key: 'max', connections: c }, round);
           const ok = w.wrk.p99Us < opts.p99LimitMs * 1000;
-          log(`round ${round + 1} ${t.stack.setup.name} max c=${c}: ${describe(w.wrk)}${ok ? '' : ' (p99 over limit)'}`);
+          log(`round ${round + 1} ${t.stack.setup.name} max c=${c}: ${describe(w.wrk)}${others(w)}${ok ? '' : ' (p99 over limit)'}`);
           if (ok || c === 1) { windows.push(w); break; }
         }
       }

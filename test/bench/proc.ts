@@ -54,3 +54,20 @@ export function resetPeakRss(pid: number): boolean {
     return false;
   }
 }
+
+/** Busy and total clock ticks of all CPUs, from the first line of /proc/stat. */
+export function parseCpuTotals(text: string): { busy: number; total: number } {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (line === undefined) throw new Error('proc stat: no cpu line');
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  if (f.length < 4 || f.some((x) => !Number.isFinite(x))) throw new Error(`proc stat: bad cpu line ${line}`);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user and nice).
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/** Busy CPU seconds of the whole machine so far. */
+export function machineBusySeconds(): number {
+  return parseCpuTotals(readFileSync('/proc/stat', 'utf8')).busy / clockTicksPerSecond();
+}

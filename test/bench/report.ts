@@ -18,6 +18,8 @@ export interface LoadSummary {
   readonly peakRssBytes: Readonly<Record<string, number>>;
   readonly handlerUsPerRequest: number;
   readonly counters: Readonly<Record<string, number>>;
+  /** Median cores busy outside the measured processes (wrk, harness, other work on the machine). */
+  readonly otherBusyCores: number;
 }
 
 export interface LoadRatios {
@@ -74,6 +76,7 @@ export function summarise(windows: readonly WindowResult[]): Summary {
       peakRssBytes: mapRecord(ws, (w) => w.peakRssBytes, (xs) => Math.max(...xs)),
       handlerUsPerRequest: medianOf(ws, (w) => w.handlerUsPerRequest),
       counters: mapRecord(ws, (w) => w.counters, median),
+      otherBusyCores: medianOf(ws, (w) => w.otherBusyCores),
     };
   }
   return out;
@@ -146,6 +149,7 @@ export function renderTables(r: ReportInput): string {
     ];
   });
   const noise = r.setups.map((s) => `${s.name} ${loadKeys.map((k) => `${k}=${num((r.summary[s.name]?.[k]?.p50Spread ?? NaN) * 100)}%`).join(' ')}`).join('; ');
+  const others = r.setups.map((s) => `${s.name} ${loadKeys.map((k) => `${k}=${num(r.summary[s.name]?.[k]?.otherBusyCores, 2)}`).join(' ')}`).join('; ');
   const maxNote = r.withMax
     ? `\nmax req/s: unpaced; ${r.setups.map((s) => `${s.name} ${num(r.summary[s.name]?.max?.rps)} req/s at ${num(r.summary[s.name]?.max?.connections)} conns`).join(', ')}.`
     : '';
@@ -158,6 +162,7 @@ export function renderTables(r: ReportInput): string {
     '',
     table(resHead, resRows),
     '',
-    `p50 spread over rounds (max−min)/median: ${noise}.${maxNote}`,
+    `p50 spread over rounds (max−min)/median: ${noise}.`,
+    `Cores busy outside Envoy/Tollgate/upstream (wrk, harness, anything else on the machine): ${others}.${maxNote}`,
   ].join('\n');
 }
