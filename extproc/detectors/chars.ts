@@ -1,0 +1,102 @@
+// Character classes and bounded local scans shared by the detectors. All loops here are bounded by an
+// explicit limit, which is what keeps every detector's work per trigger constant.
+
+export const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+export const isUpper = (c: number): boolean => c >= 65 && c <= 90;
+export const isLower = (c: number): boolean => c >= 97 && c <= 122;
+export const isAlpha = (c: number): boolean => isUpper(c) || isLower(c);
+export const isAlnum = (c: number): boolean => isDigit(c) || isAlpha(c);
+
+/** A-Z a-z 0-9 _ - : the body alphabet of most API tokens. */
+export const isTokenChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
+/** Standard and URL-safe base64 alphabets. */
+export const isBase64Char = (c: number): boolean => isAlnum(c) || c === 43 || c === 47;
+export const isBase64UrlChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 95;
+
+/** True when text[i] does not continue a word made of `word` characters (or i is out of range). */
+export function boundaryAt(text: string, i: number, word: (c: number) => boolean = isAlnum): boolean {
+  if (i < 0 || i >= text.length) return true;
+  return !word(text.charCodeAt(i));
+}
+
+/** Index just past the run of `pred` characters starting at i, scanning at most `max` characters. */
+export function runEnd(text: string, i: number, pred: (c: number) => boolean, max: number): number {
+  const limit = Math.min(text.length, i + max);
+  let j = i;
+  while (j < limit && pred(text.charCodeAt(j))) j++;
+  return j;
+}
+
+/** Index of the first character of the run of `pred` characters ending just before i, at most `max` back. */
+export function runStart(text: string, i: number, pred: (c: number) => boolean, max: number): number {
+  const limit = Math.max(0, i - max);
+  let j = i;
+  while (j > limit && pred(text.charCodeAt(j - 1))) j--;
+  return j;
+}
+
+/** text.startsWith(lit, i) for an ASCII literal. */
+export function hasAt(text: string, i: number, lit: string): boolean {
+  return text.startsWith(lit, i);
+}
+
+/** Case-insensitive (ASCII) startsWith; `lowerLit` must be lowercase. */
+export function hasAtFold(text: string, i: number, lowerLit: string): boolean {
+  if (i < 0 || i + lowerLit.length > text.length) return false;
+  for (let k = 0; k < lowerLit.length; k++) {
+    let c = text.charCodeAt(i + k);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lowerLit.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether any of `words` (lowercase) occurs as a whole word (no letter on either side) in text[from, to),
+ * case-insensitively. Windows are small constants (a few hundred characters at most), so this stays bounded per call.
+ */
+export function hasContextWord(text: string, from: number, to: number, words: readonly string[]): boolean {
+  const a = Math.max(0, from);
+  const b = Math.min(text.length, to);
+  if (b <= a) return false;
+  const window = text.slice(a, b).toLowerCase();
+  for (const w of words) {
+    let k = window.indexOf(w);
+    while (k !== -1) {
+      if (!isAlpha(window.charCodeAt(k - 1)) && !isAlpha(window.charCodeAt(k + w.length))) return true;
+      k = window.indexOf(w, k + 1);
+    }
+  }
+  return false;
+}
+
+/** Shannon entropy in bits per character of text[start, end). */
+export function entropy(text: string, start: number, end: number): number {
+  const n = end - start;
+  if (n <= 0) return 0;
+  const counts = new Map<number, number>();
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const k of counts.values()) {
+    const p = k / n;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** Counts of character classes in text[start, end): used to reject words, hex hashes and the like. */
+export function classMix(text: string, start: number, end: number): { upper: number; lower: number; digit: number } {
+  let upper = 0;
+  let lower = 0;
+  let digit = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (isUpper(c)) upper++;
+    else if (isLower(c)) lower++;
+    else if (isDigit(c)) digit++;
+  }
+  return { upper, lower, digit };
+}

@@ -1,0 +1,60 @@
+// The detector contract. Every built-in detector is a hand-written scanner: the scanner calls it at
+// trigger characters, and it does work bounded by its own constant (maxLength) per call, so a scan is
+// linear in the input. Detectors never keep or return matched text: only offsets.
+
+/** A raw hit before allow-listing and overlap resolution. */
+export interface Hit {
+  readonly detector: string;
+  readonly type: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export type HitSink = (detectorIndex: number, start: number, end: number) => void;
+
+interface DetectorBase {
+  /** Stable id, e.g. "secret.aws_access_key_id". */
+  readonly id: string;
+  /** Data type, e.g. "AWS_ACCESS_KEY"; placeholders are named after it. */
+  readonly type: string;
+  /** The longest match this detector can report (bounds the stream hold-back). */
+  readonly maxLength: number;
+}
+
+/** Called at each occurrence of one of `triggers` (single characters). */
+export interface CharDetector extends DetectorBase {
+  readonly kind: 'char';
+  readonly triggers: string;
+  /** `memo` is fresh for each scanned text: detectors cache far-reaching searches there to stay linear. */
+  at(text: string, i: number, report: (start: number, end: number) => void, memo: Map<string, number>): void;
+}
+
+/**
+ * A run of digits and single separators (space, '-', '.') between digits, pre-split into groups by the
+ * scanner: numeric detectors (cards, SSN, IP, national ids...) look at the groups instead of each rescanning
+ * the digits.
+ */
+export interface NumberToken {
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  /** Group i covers [starts[i], ends[i]) and is all digits. */
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+  readonly count: number;
+  /** Total digits over all groups: detectors reject short tokens with one comparison. */
+  readonly digits: number;
+}
+
+export interface NumberDetector extends DetectorBase {
+  readonly kind: 'number';
+  onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
+}
+
+/** A detector that scans the whole text itself (custom operator patterns on V8's linear engine). */
+export interface TextDetector extends DetectorBase {
+  readonly kind: 'text';
+  scanText(text: string, report: (start: number, end: number) => void): void;
+}
+
+export type Detector = CharDetector | NumberDetector | TextDetector;

@@ -1,0 +1,45 @@
+// Email addresses, anchored on '@'. The domain needs two or more labels and an alphabetic TLD that is not a
+// file extension ("icon@2x.png"). Userinfo in URLs ("https://user:pw@host") is left to the URL detector.
+import { hasAtFold, isAlnum, isAlpha, runStart } from './chars.ts';
+import type { CharDetector } from './detector.ts';
+
+const isLocalChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'css', 'js', 'mjs', 'ts', 'tsx', 'jsx', 'json', 'map', 'txt', 'md', 'pdf', 'zip', 'gz', 'tgz', 'yaml', 'yml', 'xml', 'html', 'lock', 'log']);
+
+export const email: CharDetector = {
+  kind: 'char',
+  id: 'pii.email',
+  type: 'EMAIL',
+  triggers: '@',
+  maxLength: 64 + 1 + 253,
+  at(text, i, report) {
+    let s = runStart(text, i, isLocalChar, 64);
+    while (s < i && text.charCodeAt(s) === 46) s++;
+    if (s === i || text.charCodeAt(i - 1) === 46) return;
+    const before = s > 0 ? text.charCodeAt(s - 1) : 32;
+    if (isLocalChar(before) || before === 64) return; // local part longer than 64, or a@b@c
+    if ((before === 58 || before === 47) && !hasAtFold(text, s - 7, 'mailto:')) return;
+    // Domain: labels of [A-Za-z0-9-], separated by single dots.
+    let j = i + 1;
+    const limit = Math.min(text.length, j + 253);
+    let labels = 0;
+    let lastLabelStart = j;
+    let end = -1;
+    while (j < limit) {
+      const ls = j;
+      while (j < limit && (isAlnum(text.charCodeAt(j)) || text.charCodeAt(j) === 45)) j++;
+      if (j === ls || text.charCodeAt(ls) === 45 || text.charCodeAt(j - 1) === 45) break;
+      labels++;
+      lastLabelStart = ls;
+      end = j;
+      if (text.charCodeAt(j) !== 46 || !isAlnum(text.charCodeAt(j + 1))) break;
+      j++;
+    }
+    if (labels < 2 || end < 0 || isAlnum(text.charCodeAt(end))) return;
+    const tld = text.slice(lastLabelStart, end);
+    if (tld.length < 2 || tld.length > 24) return;
+    for (let k = 0; k < tld.length; k++) if (!isAlpha(tld.charCodeAt(k))) return;
+    if (FILE_TLDS.has(tld.toLowerCase())) return;
+    report(s, end);
+  },
+};

@@ -1,0 +1,34 @@
+// Spanish DNI (8 digits + check letter) and NIE (X/Y/Z + 7 digits + check letter). The letter is
+// "TRWAGMYFPDXBNJZSQVHLCKE"[number mod 23], with X/Y/Z read as 0/1/2 for an NIE.
+import { isAlnum } from './chars.ts';
+import type { NumberDetector } from './detector.ts';
+
+const LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE';
+
+export function dniLetter(n: number): string {
+  return LETTERS.charAt(n % 23);
+}
+
+export const esDni: NumberDetector = {
+  kind: 'number',
+  id: 'pii.es_dni',
+  type: 'ES_DNI',
+  maxLength: 10,
+  onNumber(tok, report) {
+    if (tok.count !== 1 || (tok.digits !== 8 && tok.digits !== 7)) return;
+    const text = tok.text;
+    let s = tok.start;
+    let value = Number(text.slice(tok.start, tok.end));
+    if (tok.digits === 7) {
+      const nie = 'XYZ'.indexOf(text.charAt(s - 1));
+      if (nie < 0) return;
+      s--;
+      value += nie * 10_000_000;
+    }
+    if (s > 0 && isAlnum(text.charCodeAt(s - 1))) return;
+    let l = tok.end;
+    if (text.charCodeAt(l) === 45 || text.charCodeAt(l) === 32) l++;
+    if (text.charAt(l) !== dniLetter(value) || isAlnum(text.charCodeAt(l + 1))) return;
+    report(s, l + 1);
+  },
+};

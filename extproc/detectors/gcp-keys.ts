@@ -1,0 +1,40 @@
+// Google Cloud: API keys (AIza + 35 base64url characters) and service-account key files. In a service-account
+// JSON the private key itself is caught by the private-key detector; this one reports the private_key_id value
+// when "service_account" appears within 400 characters before it.
+import { boundaryAt, hasAt, hasContextWord, isBase64UrlChar, isDigit, runEnd } from './chars.ts';
+import type { CharDetector } from './detector.ts';
+
+export const gcpApiKey: CharDetector = {
+  kind: 'char',
+  id: 'secret.gcp_api_key',
+  type: 'GCP_API_KEY',
+  triggers: 'A',
+  maxLength: 39,
+  at(text, i, report) {
+    if (!hasAt(text, i, 'AIza') || !boundaryAt(text, i - 1, isBase64UrlChar)) return;
+    const end = runEnd(text, i + 4, isBase64UrlChar, 36);
+    if (end - i === 39 && boundaryAt(text, end, isBase64UrlChar)) report(i, end);
+  },
+};
+
+const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102);
+const KEY = 'private_key_id';
+
+export const gcpServiceAccount: CharDetector = {
+  kind: 'char',
+  id: 'secret.gcp_service_account',
+  type: 'GCP_SERVICE_ACCOUNT',
+  triggers: 'd',
+  maxLength: 40,
+  at(text, i, report) {
+    const s = i - KEY.length + 1;
+    if (s < 0 || text.charCodeAt(i - 1) !== 105 || !hasAt(text, s, KEY)) return;
+    if (!hasContextWord(text, s - 400, s, ['service_account'])) return;
+    // "private_key_id": "<40 hex>"
+    let j = i + 1;
+    const limit = Math.min(text.length, j + 8);
+    while (j < limit && (text.charCodeAt(j) === 34 || text.charCodeAt(j) === 58 || text.charCodeAt(j) === 32 || text.charCodeAt(j) === 92)) j++;
+    const end = runEnd(text, j, isHex, 41);
+    if (end - j === 40) report(j, end);
+  },
+};

@@ -1,0 +1,72 @@
+// Payment card numbers: 12-19 digits, written together or in the usual groups (4-4-4-4[-3], Amex 4-6-5,
+// Diners 4-6-4) with one separator kind (space or '-'), a known issuer prefix (IIN), and a valid Luhn check.
+import { isAlnum } from './chars.ts';
+import type { NumberDetector, NumberToken } from './detector.ts';
+import { digitsOf, groupLengths, isolatedRun } from './number-token.ts';
+import { luhnValid } from './validators.ts';
+
+function prefixNum(d: string, n: number): number {
+  return Number(d.slice(0, n));
+}
+
+/** Whether the digits start with a known issuer prefix that allows this length. */
+export function knownIssuer(d: string): boolean {
+  const len = d.length;
+  const p1 = prefixNum(d, 1);
+  const p2 = prefixNum(d, 2);
+  const p3 = prefixNum(d, 3);
+  const p4 = prefixNum(d, 4);
+  if (p1 === 4) return len === 13 || len === 16 || len === 19; // Visa
+  if (p2 >= 51 && p2 <= 55) return len === 16; // Mastercard
+  if (p4 >= 2221 && p4 <= 2720) return len === 16; // Mastercard 2-series
+  if (p4 >= 2200 && p4 <= 2204) return len >= 16 && len <= 19; // Mir
+  if (p2 === 34 || p2 === 37) return len === 15; // Amex
+  if (p4 === 6011 || p2 === 65 || (p3 >= 644 && p3 <= 649)) return len >= 16 && len <= 19; // Discover
+  if ((p3 >= 300 && p3 <= 305) || p2 === 36 || p2 === 38 || p2 === 39) return len >= 14 && len <= 19; // Diners
+  if (p4 >= 3528 && p4 <= 3589) return len >= 16 && len <= 19; // JCB
+  if (p2 === 62) return len >= 16 && len <= 19; // UnionPay
+  if (p2 === 50 || (p2 >= 56 && p2 <= 69)) return len >= 12 && len <= 19; // Maestro
+  return false;
+}
+
+function shapeOk(lengths: readonly number[]): boolean {
+  if (lengths.length === 1) return true;
+  if (lengths[0] !== 4) return false;
+  const rest = lengths.slice(1).join(',');
+  if (rest === '6,5' || rest === '6,4') return true;
+  for (let k = 1; k < lengths.length; k++) {
+    const l = lengths[k] ?? 0;
+    if (k < lengths.length - 1 ? l !== 4 : l < 1 || l > 4) return false;
+  }
+  return true;
+}
+
+export const paymentCard: NumberDetector = {
+  kind: 'number',
+  id: 'pii.payment_card',
+  type: 'CARD_NUMBER',
+  maxLength: 19 + 4,
+  onNumber(tok: NumberToken, report) {
+    if (tok.digits < 12) return;
+    for (let g = 0; g < tok.count; g++) {
+      for (let n = 1; n <= 5 && g + n <= tok.count; n++) {
+        if (!isolatedRun(tok, g, n, ' -')) continue;
+        const lengths = groupLengths(tok, g, n);
+        const total = lengths.reduce((a, b) => a + b, 0);
+        if (total < 12) continue;
+        if (total > 19) break;
+        if (!shapeOk(lengths)) continue;
+        const start = tok.starts[g] ?? 0;
+        const end = tok.ends[g + n - 1] ?? 0;
+        // Not part of a longer identifier: "v4111…", "…1111x".
+        if ((start > 0 && isAlnum(tok.text.charCodeAt(start - 1))) || isAlnum(tok.text.charCodeAt(end))) continue;
+        const d = digitsOf(tok, g, n);
+        if (knownIssuer(d) && luhnValid(d)) {
+          report(start, end);
+          g += n - 1;
+          break;
+        }
+      }
+    }
+  },
+};

@@ -1,0 +1,49 @@
+// Phone numbers (opt-in): 7-15 digits written as a phone number ("+44 20 7946 0958", "(555) 123-4567",
+// "555-123-4567"), with a context word in the 40 characters before unless requireContext is off. A bare run of
+// digits without '+' never counts (timestamps, serials and ids look like that).
+import { hasContextWord, isAlnum, isDigit } from './chars.ts';
+import type { NumberDetector } from './detector.ts';
+
+export interface PhoneOptions {
+  readonly requireContext: boolean;
+}
+
+const CONTEXT = ['phone', 'tel', 'mobile', 'cell', 'call', 'fax', 'whatsapp', 'sms', 'contact', 'reach', 'number', 'dial'];
+const MAX = 24;
+
+export function phoneNumber(opts: PhoneOptions): NumberDetector {
+  return {
+    kind: 'number',
+    id: 'pii.phone_number',
+    type: 'PHONE_NUMBER',
+    maxLength: MAX,
+    onNumber(tok, report) {
+      const text = tok.text;
+      let s = tok.start;
+      const prev = s > 0 ? text.charCodeAt(s - 1) : 32;
+      const plus = prev === 43;
+      if (plus || prev === 40) s--;
+      const before = s > 0 ? text.charCodeAt(s - 1) : 32;
+      if (isAlnum(before) || before === 46 || before === 45 || before === 43) return;
+      const limit = Math.min(text.length, s + MAX);
+      let j = s + 1;
+      let digits = isDigit(text.charCodeAt(s)) ? 1 : 0;
+      let seps = 0;
+      let end = j;
+      while (j < limit) {
+        const c = text.charCodeAt(j);
+        if (isDigit(c)) {
+          digits++;
+          end = j + 1;
+        } else if (c === 32 || c === 45 || c === 46 || c === 40 || c === 41) seps++;
+        else break;
+        j++;
+      }
+      if (text.charCodeAt(end) === 41) end++;
+      if (digits < 7 || digits > 15 || isAlnum(text.charCodeAt(end)) || (!plus && seps === 0)) return;
+      if (!plus && tok.count === 4 && text.charCodeAt(tok.ends[0] ?? 0) === 46) return; // dotted quad
+      if (opts.requireContext && !hasContextWord(text, s - 40, s, CONTEXT)) return;
+      report(s, end);
+    },
+  };
+}

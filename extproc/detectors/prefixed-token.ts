@@ -1,0 +1,55 @@
+// A factory for API tokens that start with a fixed prefix ("ghp_", "sk_live_", "xoxb-"...). The scanner
+// calls the detector at the prefix's last character, which is a separator ('_', '-', '=', '/') in every
+// prefix here, so ordinary words cost one character comparison.
+import { boundaryAt, hasAt, isAlnum, runEnd } from './chars.ts';
+import type { CharDetector } from './detector.ts';
+
+export interface PrefixedTokenSpec {
+  readonly id: string;
+  readonly type: string;
+  readonly prefixes: readonly string[];
+  readonly body: (c: number) => boolean;
+  readonly minBody: number;
+  readonly maxBody: number;
+  /** Characters that may not follow the token (default: alphanumerics). */
+  readonly after?: (c: number) => boolean;
+  /** Characters that may not precede the prefix (default: alphanumerics). */
+  readonly before?: (c: number) => boolean;
+  /** Extra validation over text[start, end) with the body starting at bodyStart. */
+  readonly validate?: (text: string, start: number, bodyStart: number, end: number) => boolean;
+  /** Report only the body, not the prefix (e.g. "AccountKey=" values). */
+  readonly reportBodyOnly?: boolean;
+  /** Trim these trailing characters from the body (e.g. a sentence's final '.'). */
+  readonly trimTrailing?: (c: number) => boolean;
+}
+
+export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
+  const triggers = [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 1)))].join('');
+  const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
+  const before = spec.before ?? isAlnum;
+  const after = spec.after ?? isAlnum;
+  return {
+    kind: 'char',
+    id: spec.id,
+    type: spec.type,
+    triggers,
+    maxLength: maxPrefix + spec.maxBody,
+    at(text, i, report) {
+      const c = text.charCodeAt(i);
+      for (const p of spec.prefixes) {
+        if (p.charCodeAt(p.length - 1) !== c) continue;
+        const start = i - p.length + 1;
+        if (start < 0 || !hasAt(text, start, p) || !boundaryAt(text, start - 1, before)) continue;
+        const bodyStart = i + 1;
+        let end = runEnd(text, bodyStart, spec.body, spec.maxBody + 1);
+        if (spec.trimTrailing !== undefined) while (end > bodyStart && spec.trimTrailing(text.charCodeAt(end - 1))) end--;
+        const n = end - bodyStart;
+        if (n < spec.minBody || n > spec.maxBody) continue;
+        if (!boundaryAt(text, end, after)) continue;
+        if (spec.validate !== undefined && !spec.validate(text, start, bodyStart, end)) continue;
+        report(spec.reportBodyOnly === true ? bodyStart : start, end);
+        return;
+      }
+    },
+  };
+}

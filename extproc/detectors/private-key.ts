@@ -1,0 +1,49 @@
+// PEM, OpenSSH and PGP private-key blocks: from "-----BEGIN … PRIVATE KEY[ BLOCK]-----" to the matching END line.
+// A block without an END line within 16 KiB (truncated, or split by the caller) is still reported: the header
+// and the key material that follows it.
+import { hasAt, runEnd } from './chars.ts';
+import type { CharDetector } from './detector.ts';
+
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const MAX = 16384;
+const isLabelChar = (c: number): boolean => (c >= 65 && c <= 90) || c === 32 || (c >= 48 && c <= 57);
+const isBodyChar = (c: number): boolean =>
+  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 10 || c === 13 || c === 32 || c === 9 || c === 58 || c === 45 || c === 92 || c === 44;
+
+/**
+ * Where the next END line starts at or after `from`. Cached per text (scans move forward), so a text of many
+ * BEGIN lines without an END costs one search in total, not one per BEGIN.
+ */
+function nextEnd(text: string, from: number, memo: Map<string, number>): number {
+  const cachedFrom = memo.get('pk.from');
+  const cachedAt = memo.get('pk.at');
+  if (cachedFrom !== undefined && cachedAt !== undefined && from >= cachedFrom && (cachedAt === -1 || cachedAt >= from)) return cachedAt;
+  const at = text.indexOf(END, from);
+  memo.set('pk.from', from);
+  memo.set('pk.at', at);
+  return at;
+}
+
+export const privateKey: CharDetector = {
+  kind: 'char',
+  id: 'secret.private_key',
+  type: 'PRIVATE_KEY',
+  triggers: '-',
+  maxLength: MAX,
+  at(text, i, report, memo) {
+    if (!hasAt(text, i, BEGIN) || (i > 0 && text.charCodeAt(i - 1) === 45)) return;
+    const labelEnd = runEnd(text, i + BEGIN.length, isLabelChar, 40);
+    const label = text.slice(i + BEGIN.length, labelEnd);
+    if (!label.endsWith('PRIVATE KEY') && !label.endsWith('PRIVATE KEY BLOCK')) return;
+    if (!hasAt(text, labelEnd, '-----')) return;
+    const headerEnd = labelEnd + 5;
+    const e = nextEnd(text, headerEnd, memo);
+    if (e !== -1 && e - i <= MAX) {
+      const lineEnd = runEnd(text, e + END.length, isLabelChar, 40);
+      report(i, hasAt(text, lineEnd, '-----') ? lineEnd + 5 : lineEnd);
+      return;
+    }
+    report(i, runEnd(text, headerEnd, isBodyChar, MAX - (headerEnd - i)));
+  },
+};

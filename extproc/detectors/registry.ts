@@ -1,0 +1,90 @@
+// The built-in detectors and the one place that turns DLP settings into a Scanner. Compile once at load.
+import { anthropicKey } from './anthropic-key.ts';
+import { basicAuth, bearerToken } from './authorization-value.ts';
+import { awsAccessKeyId, awsSecretAccessKey } from './aws-keys.ts';
+import { azureStorageKey } from './azure-storage-key.ts';
+import { customDetector, type CustomDetectorSpec } from './custom-pattern.ts';
+import { deSteuerId } from './de-steuer-id.ts';
+import type { Detector } from './detector.ts';
+import { email } from './email.ts';
+import { esDni } from './es-dni.ts';
+import { gcpApiKey, gcpServiceAccount } from './gcp-keys.ts';
+import { githubFineGrainedToken, githubToken } from './github-token.ts';
+import { gitlabToken } from './gitlab-token.ts';
+import { huggingfaceToken } from './huggingface-token.ts';
+import { iban } from './iban.ts';
+import { ipAddress } from './ip-address.ts';
+import { npmToken } from './npm-token.ts';
+import { openaiKey } from './openai-key.ts';
+import { paymentCard } from './payment-card.ts';
+import { phoneNumber } from './phone-number.ts';
+import { privateKey } from './private-key.ts';
+import { DEFAULT_SCAN_LIMITS, type ScanLimits } from './scan-limits.ts';
+import { Scanner } from './scanner.ts';
+import { slackToken, slackWebhook } from './slack-token.ts';
+import { stripeKey } from './stripe-key.ts';
+import { ukNino } from './uk-nino.ts';
+import { urlCredentials } from './url-credentials.ts';
+import { usSsn } from './us-ssn.ts';
+import { jwt } from './jwt.ts';
+
+export type Locale = 'us' | 'gb' | 'es' | 'de';
+
+/** Secrets first: when hits of equal span overlap, the earlier detector names the finding. */
+export const SECRET_DETECTORS: readonly Detector[] = [
+  privateKey, awsAccessKeyId, awsSecretAccessKey, gcpApiKey, gcpServiceAccount, azureStorageKey, githubToken,
+  githubFineGrainedToken, gitlabToken, slackToken, slackWebhook, stripeKey, anthropicKey, openaiKey, huggingfaceToken,
+  npmToken, jwt, urlCredentials, bearerToken, basicAuth,
+];
+
+/** National ids by locale. */
+export const LOCALE_DETECTORS: Readonly<Record<Locale, readonly Detector[]>> = {
+  us: [usSsn],
+  gb: [ukNino],
+  es: [esDni],
+  de: [deSteuerId],
+};
+
+export const DEFAULT_ALLOW_LIST: readonly string[] = Object.freeze([
+  // AWS documentation's example access key pair.
+  'AKIAIOSFODNN7EXAMPLE',
+  'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  'ASIAIOSFODNN7EXAMPLE',
+]);
+
+export interface DetectorSettings {
+  /** Built-in detector ids to leave out. */
+  readonly disable?: readonly string[];
+  readonly locales?: readonly Locale[];
+  readonly phone?: { readonly enabled: boolean; readonly requireContext: boolean };
+  readonly ip?: { readonly enabled: boolean; readonly requireContext: boolean; readonly includePrivate: boolean };
+  readonly allowList?: readonly string[];
+  readonly custom?: readonly CustomDetectorSpec[];
+  readonly limits?: ScanLimits;
+}
+
+/** Every built-in detector id (for schema validation of `disable` and action selectors). */
+export const BUILTIN_DETECTOR_IDS: readonly string[] = [
+  ...SECRET_DETECTORS.map((d) => d.id),
+  email.id, paymentCard.id, iban.id, 'pii.phone_number', 'pii.ip_address',
+  ...Object.values(LOCALE_DETECTORS).flat().map((d) => d.id),
+];
+
+/** The enabled detector list for these settings (defaults: all secrets, email, card, IBAN, every locale; no phone or IP). */
+export function buildDetectors(settings: DetectorSettings = {}): Detector[] {
+  const disabled = new Set(settings.disable ?? []);
+  const list: Detector[] = [...SECRET_DETECTORS, email, paymentCard, iban];
+  for (const loc of settings.locales ?? (['us', 'gb', 'es', 'de'] as const)) list.push(...LOCALE_DETECTORS[loc]);
+  if (settings.phone?.enabled === true) list.push(phoneNumber({ requireContext: settings.phone.requireContext }));
+  if (settings.ip?.enabled === true) list.push(ipAddress({ requireContext: settings.ip.requireContext, includePrivate: settings.ip.includePrivate }));
+  const out = list.filter((d) => !disabled.has(d.id));
+  for (const c of settings.custom ?? []) out.push(customDetector(c));
+  return out;
+}
+
+export function buildScanner(settings: DetectorSettings = {}): Scanner {
+  return new Scanner(buildDetectors(settings), {
+    limits: settings.limits ?? DEFAULT_SCAN_LIMITS,
+    allowList: settings.allowList ?? DEFAULT_ALLOW_LIST,
+  });
+}

@@ -1,0 +1,195 @@
+// The scanner: one pass over the text that dispatches trigger characters to detectors and digit runs to
+// number detectors, then drops allow-listed values and merges overlapping hits. Each detector does bounded
+// work per trigger, so a scan is linear in the text (test/unit/scanner-linearity.test.ts measures it).
+import type { Finding, TextSegment } from '../core/content.ts';
+import type { CharDetector, Detector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
+import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
+
+const MAX_GROUPS = 24;
+const GROUP_OVERLAP = 6;
+const TIME_CHECK_EVERY = 1 << 16;
+
+interface RawHit {
+  d: number;
+  start: number;
+  end: number;
+}
+
+class MutableToken implements NumberToken {
+  text = '';
+  start = 0;
+  end = 0;
+  starts: number[] = [];
+  ends: number[] = [];
+  count = 0;
+  digits = 0;
+}
+
+const isSep = (c: number): boolean => c === 32 || c === 45 || c === 46;
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+export interface ScannerOptions {
+  readonly limits: ScanLimits;
+  /** Exact values that are never findings (documentation examples such as AKIAIOSFODNN7EXAMPLE). */
+  readonly allowList?: readonly string[];
+}
+
+export class Scanner {
+  readonly detectors: readonly Detector[];
+  readonly limits: ScanLimits;
+  /** The longest match any detector can report. */
+  readonly maxMatchLength: number;
+  readonly #dispatch: (readonly { d: number; det: CharDetector }[] | undefined)[];
+  readonly #numbers: readonly { d: number; det: NumberDetector }[];
+  readonly #texts: readonly { d: number; det: TextDetector }[];
+  readonly #allow: ReadonlySet<string>;
+  readonly #token = new MutableToken();
+
+  constructor(detectors: readonly Detector[], options: ScannerOptions) {
+    const ids = new Set<string>();
+    for (const d of detectors) {
+      if (ids.has(d.id)) throw new Error(`duplicate detector id ${d.id}`);
+      ids.add(d.id);
+    }
+    this.detectors = detectors;
+    this.limits = options.limits;
+    this.#allow = new Set(options.allowList ?? []);
+    this.maxMatchLength = detectors.reduce((m, d) => Math.max(m, d.maxLength), 0);
+    const dispatch: { d: number; det: CharDetector }[][] = Array.from({ length: 128 }, () => []);
+    const numbers: { d: number; det: NumberDetector }[] = [];
+    const texts: { d: number; det: TextDetector }[] = [];
+    detectors.forEach((det, d) => {
+      if (det.kind === 'char') {
+        for (const ch of det.triggers) {
+          const c = ch.charCodeAt(0);
+          if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
+          dispatch[c]?.push({ d, det });
+        }
+      } else if (det.kind === 'number') numbers.push({ d, det });
+      else texts.push({ d, det });
+    });
+    this.#dispatch = dispatch.map((l) => (l.length === 0 ? undefined : l));
+    this.#numbers = numbers;
+    this.#texts = texts;
+  }
+
+  /** Scans one text against a fresh budget. Throws ScanLimitError when a cap is exceeded. */
+  scan(text: string, budget: ScanBudget = new ScanBudget(this.limits)): Finding[] {
+    budget.addInput(text);
+    const hits = this.#rawHits(text, budget);
+    const findings = this.#resolve(text, hits, undefined);
+    budget.addFindings(findings.length);
+    budget.checkTime();
+    return findings;
+  }
+
+  /** Scans each segment (one budget for all); findings carry the segment index. */
+  scanSegments(segments: readonly TextSegment[], budget: ScanBudget = new ScanBudget(this.limits)): Finding[] {
+    const out: Finding[] = [];
+    segments.forEach((seg, k) => {
+      budget.addInput(seg.text);
+      const found = this.#resolve(seg.text, this.#rawHits(seg.text, budget), k);
+      budget.addFindings(found.length);
+      budget.checkTime();
+      out.push(...found);
+    });
+    return out;
+  }
+
+  #rawHits(text: string, budget: ScanBudget): RawHit[] {
+    const hits: RawHit[] = [];
+    const rawCap = this.limits.maxFindings * 4 + 16;
+    const reporters = this.detectors.map((_, d) => (start: number, end: number): void => {
+      hits.push({ d, start, end });
+      if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
+    });
+    const memo = new Map<string, number>();
+    const dispatch = this.#dispatch;
+    const haveNumbers = this.#numbers.length > 0;
+    const n = text.length;
+    let nextCheck = TIME_CHECK_EVERY;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128) continue;
+      if (c >= 48 && c <= 57) {
+        if (haveNumbers) i = this.#numberToken(text, i, reporters) - 1;
+        else while (i + 1 < n && isDigitCode(text.charCodeAt(i + 1))) i++;
+      } else {
+        const ds = dispatch[c];
+        if (ds !== undefined) for (const { d, det } of ds) det.at(text, i, reporters[d] as (s: number, e: number) => void, memo);
+      }
+      if (i >= nextCheck) {
+        budget.checkTime();
+        nextCheck = i + TIME_CHECK_EVERY;
+      }
+    }
+    for (const { d, det } of this.#texts) {
+      det.scanText(text, reporters[d] as (s: number, e: number) => void);
+      budget.checkTime();
+    }
+    return hits;
+  }
+
+  /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
+  #numberToken(text: string, i: number, reporters: readonly ((s: number, e: number) => void)[]): number {
+    const tok = this.#token;
+    tok.text = text;
+    tok.start = i;
+    tok.count = 0;
+    tok.digits = 0;
+    tok.starts.length = 0;
+    tok.ends.length = 0;
+    const n = text.length;
+    let j = i;
+    let resume = -1;
+    for (;;) {
+      const gs = j;
+      while (j < n && isDigitCode(text.charCodeAt(j))) j++;
+      tok.starts.push(gs);
+      tok.ends.push(j);
+      tok.count++;
+      tok.digits += j - gs;
+      if (!(j + 1 < n && isSep(text.charCodeAt(j)) && isDigitCode(text.charCodeAt(j + 1)))) break;
+      if (tok.count === MAX_GROUPS) {
+        // Long runs of groups: detectors see them in overlapping windows of MAX_GROUPS groups.
+        resume = tok.starts[MAX_GROUPS - GROUP_OVERLAP] ?? j;
+        break;
+      }
+      j++;
+    }
+    tok.end = j;
+    for (const { d, det } of this.#numbers) det.onNumber(tok, reporters[d] as (s: number, e: number) => void);
+    return resume > i ? resume : j;
+  }
+
+  /** Drops allow-listed values, merges overlapping hits (the longer hit names the merged finding). */
+  #resolve(text: string, hits: RawHit[], segment: number | undefined): Finding[] {
+    if (hits.length === 0) return [];
+    let list = hits;
+    if (this.#allow.size > 0) list = list.filter((h) => !this.#allow.has(text.slice(h.start, h.end)));
+    list.sort((a, b) => a.start - b.start || b.end - a.end || a.d - b.d);
+    const merged: RawHit[] = [];
+    let longest = 0;
+    for (const h of list) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && h.start < last.end) {
+        if (h.end > last.end) {
+          if (h.end - h.start > longest) {
+            last.d = h.d;
+            longest = h.end - h.start;
+          }
+          last.end = h.end;
+        }
+        continue;
+      }
+      merged.push({ ...h });
+      longest = h.end - h.start;
+    }
+    return merged.map((h) => {
+      const det = this.detectors[h.d] as Detector;
+      return segment === undefined
+        ? { detector: det.id, type: det.type, start: h.start, end: h.end }
+        : { detector: det.id, type: det.type, start: h.start, end: h.end, segment };
+    });
+  }
+}

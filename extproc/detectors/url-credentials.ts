@@ -1,0 +1,45 @@
+// Passwords in URLs: scheme://user:password@host. The finding covers the password only, so the masked URL
+// still shows scheme, user and host. Documentation placeholders ("password", "****", "${PASS}") are ignored.
+import { isAlnum, isDigit, isLower, runStart } from './chars.ts';
+import type { CharDetector } from './detector.ts';
+
+const isSchemeChar = (c: number): boolean => isLower(c) || isDigit(c) || c === 43 || c === 46 || c === 45 || (c >= 65 && c <= 90);
+/** RFC 3986 userinfo characters, without ':' and '@'. */
+const isUserinfoChar = (c: number): boolean => c > 32 && c < 127 && c !== 58 && c !== 64 && c !== 47 && c !== 63 && c !== 35 && c !== 34 && c !== 39 && c !== 60 && c !== 62 && c !== 96 && c !== 92;
+const isHostChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 91;
+
+const PLACEHOLDERS = new Set(['password', 'pass', 'passwd', 'pwd', 'secret', 'changeme', 'xxx', 'xxxx', 'xxxxxx', '***', '****', '******', '********', '...', 'token', 'pw', 'mypassword', 'yourpassword', 'your_password', 'example']);
+
+function isPlaceholder(pw: string): boolean {
+  if (PLACEHOLDERS.has(pw.toLowerCase())) return true;
+  const c = pw.charCodeAt(0);
+  // ${VAR}, $VAR, {{var}}, %s, [password]
+  return c === 36 || c === 123 || c === 37 || c === 91 || /^\*+$/.test(pw);
+}
+
+const MAX_PART = 128;
+
+export const urlCredentials: CharDetector = {
+  kind: 'char',
+  id: 'secret.url_credentials',
+  type: 'URL_PASSWORD',
+  triggers: ':',
+  maxLength: MAX_PART,
+  at(text, i, report) {
+    if (text.charCodeAt(i + 1) !== 47 || text.charCodeAt(i + 2) !== 47) return;
+    const schemeStart = runStart(text, i, isSchemeChar, 32);
+    if (schemeStart === i) return;
+    const userStart = i + 3;
+    let j = userStart;
+    const limit = Math.min(text.length, userStart + 2 * MAX_PART + 1);
+    while (j < limit && isUserinfoChar(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) !== 58 || j === userStart) return;
+    const pwStart = j + 1;
+    let k = pwStart;
+    while (k < limit && (isUserinfoChar(text.charCodeAt(k)) || text.charCodeAt(k) === 58)) k++;
+    if (text.charCodeAt(k) !== 64 || k === pwStart || k - pwStart > MAX_PART) return;
+    if (!isHostChar(text.charCodeAt(k + 1))) return;
+    if (isPlaceholder(text.slice(pwStart, k))) return;
+    report(pwStart, k);
+  },
+};

@@ -1,0 +1,124 @@
+// Leak scanning for streamed text, per channel. Text is released only when no match can still be growing
+// across it: the last `holdBack` characters, any trailing run without whitespace (a token still arriving, up to
+// `maxHoldBack`), an unterminated private-key block, and any match that crosses the cut are held. Findings are
+// masked with placeholders before release. A finding that reaches back into text already released (a value
+// longer than the hold-back) cannot be masked in time: the scanner reports failure and the stream must be failed.
+import type { Scanner } from '../detectors/scanner.ts';
+import type { ChannelTransform } from './stream-restorer.ts';
+
+export interface StreamFinding {
+  readonly detector: string;
+  readonly type: string;
+  readonly channel: string;
+  /** Offsets into the channel's complete text (as the upstream sent it). */
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface StreamScanOptions {
+  /** Characters always held back (default 64: covers spaced cards, IBANs, phone numbers). */
+  readonly holdBack?: number;
+  /** Upper bound on held characters per channel (default 16384). */
+  readonly maxHoldBack?: number;
+}
+
+interface ChannelState {
+  /** Tail of released text (unmasked), for matches reaching back across the cut. */
+  ctx: string;
+  pending: string;
+  /** Channel offset of pending[0]. */
+  offset: number;
+}
+
+/**
+ * What a leaked value is replaced with. Deliberately not placeholder-shaped ("<TYPE_N>"), so the restorer that
+ * runs after the leak scanner can never turn it into a request value.
+ */
+export function leakMark(type: string): string {
+  return `[REDACTED:${type}]`;
+}
+
+/** Released text kept for matching: context words sit up to 60 characters before a match. */
+const CONTEXT = 128;
+
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
+
+export class StreamLeakScanner implements ChannelTransform {
+  readonly #scanner: Scanner;
+  readonly #holdBack: number;
+  readonly #maxHoldBack: number;
+  readonly #channels = new Map<string, ChannelState>();
+  readonly findings: StreamFinding[] = [];
+  failed = false;
+
+  constructor(scanner: Scanner, options: StreamScanOptions = {}) {
+    this.#scanner = scanner;
+    this.#holdBack = options.holdBack ?? 64;
+    this.#maxHoldBack = Math.max(this.#holdBack, options.maxHoldBack ?? 16384);
+  }
+
+  push(channel: string, text: string): string {
+    const st = this.#channels.get(channel) ?? { ctx: '', pending: '', offset: 0 };
+    this.#channels.set(channel, st);
+    st.pending += text;
+    return this.#release(channel, st, false);
+  }
+
+  flush(channel: string): string {
+    const st = this.#channels.get(channel);
+    if (st === undefined) return '';
+    const out = this.#release(channel, st, true);
+    this.#channels.delete(channel);
+    return out;
+  }
+
+  held(): string[] {
+    return [...this.#channels.entries()].filter(([, s]) => s.pending.length > 0).map(([k]) => k);
+  }
+
+  #cut(pend: string): number {
+    const n = pend.length;
+    let cut = Math.max(0, n - this.#holdBack);
+    let t = n;
+    const floor = Math.max(0, n - this.#maxHoldBack);
+    while (t > floor && !isSpace(pend.charCodeAt(t - 1))) t--;
+    cut = Math.min(cut, t);
+    const begin = pend.lastIndexOf('-----BEGIN', n);
+    if (begin !== -1 && begin >= floor && pend.indexOf('-----END', begin) === -1) cut = Math.min(cut, begin);
+    return Math.max(cut, floor);
+  }
+
+  #release(channel: string, st: ChannelState, all: boolean): string {
+    if (this.failed) return '';
+    const pend = st.pending;
+    const ctxLen = st.ctx.length;
+    const found = this.#scanner.scan(st.ctx + pend);
+    let cut = all ? pend.length : this.#cut(pend);
+    for (const f of found) {
+      const fs = f.start - ctxLen;
+      const fe = f.end - ctxLen;
+      if (fe <= 0) continue; // wholly inside text released earlier: it was judged then
+      if (fs < 0) {
+        this.failed = true;
+        this.findings.push({ detector: f.detector, type: f.type, channel, start: st.offset + fs, end: st.offset + fe });
+        return '';
+      }
+      if (fs < cut && fe > cut) cut = fe <= pend.length - this.#maxHoldBack ? fe : fs;
+    }
+    let out = '';
+    let at = 0;
+    for (const f of found) {
+      const fs = f.start - ctxLen;
+      const fe = f.end - ctxLen;
+      if (fs < 0 || fe > cut) continue;
+      out += pend.slice(at, fs) + leakMark(f.type);
+      at = fe;
+      this.findings.push({ detector: f.detector, type: f.type, channel, start: st.offset + fs, end: st.offset + fe });
+    }
+    out += pend.slice(at, cut);
+    st.ctx = (st.ctx + pend.slice(0, cut)).slice(-Math.max(CONTEXT, this.#holdBack));
+    st.pending = pend.slice(cut);
+    st.offset += cut;
+    return out;
+  }
+}
