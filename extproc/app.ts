@@ -1,10 +1,14 @@
 import { createCheckHandler } from './authz/check-handler.ts';
 import type { Env } from './config/env.ts';
-import { buildRuntime, type Runtime } from './config/runtime.ts';
+import { loadServiceMaterial } from './config/runtime.ts';
 import type { Config } from './config/schema.ts';
+import { createAuthzContextCodec } from './core/authz-context.ts';
+import { createCredentialBroker } from './credentials/broker.ts';
+import { compilePolicy, type Policy } from './policy/policy.ts';
 import { createProcessHandler } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
 import { startGrpcServer, type GrpcServer } from './server/grpc-server.ts';
+import { bodyHmacFrom, type Services } from './services.ts';
 import { MemoryStateStore } from './state/state-store.ts';
 import { createAuditSink, type AuditSink } from './telemetry/audit.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
@@ -25,46 +29,60 @@ export interface Listening {
 }
 
 export interface App {
-  readonly runtime: Runtime;
+  readonly services: Services;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** The policy in force now. */
+  policy(): Policy;
   start(): Promise<Listening>;
   /** Graceful stop: NOT_SERVING, drain, shut down with a deadline, flush audit. Idempotent. */
   stop(options?: { drainMs?: number }): Promise<void>;
 }
 
-/** The composition root: config → runtime → servers. */
+/** The composition root: config → policy (swappable) + services (process lifetime) → servers. */
 export function createApp(config: Config, options: AppOptions): App {
   const logger = options.logger ?? createLogger(config.logging.level);
-  const runtime = buildRuntime(config, options.env);
+  const material = loadServiceMaterial(config, options.env);
+  const policy = compilePolicy(config);
   const audit = options.audit ?? createAuditSink(config.audit.sink);
   const metrics = createMetrics();
+  const state = new MemoryStateStore();
+  const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
+  const services: Services = Object.freeze({
+    policy: () => policy,
+    credentials: createCredentialBroker(material.credentialSources, { refreshMs: 5_000, expiryMarginMs: 30_000 }),
+    authzContext: createAuthzContextCodec(material.authzContextKey, maxAgeMs),
+    authzContextMaxAgeMs: maxAgeMs,
+    bodyHmac: bodyHmacFrom(material.authzContextKey),
+    state,
+    audit,
+    metrics,
+    logger,
+  });
   let grpc: GrpcServer | undefined;
   let admin: AdminServer | undefined;
   let ready = false;
   let stopping: Promise<void> | undefined;
 
-  const state = new MemoryStateStore();
-  const deps = { runtime: () => runtime, state, audit, metrics, logger };
-
   return {
-    runtime,
+    services,
     logger,
     metrics,
+    policy: () => services.policy(),
     async start() {
       const limits = config.limits;
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
         port: config.server.grpc.port,
-        ...(runtime.grpcTls === undefined ? {} : { tls: runtime.grpcTls }),
+        ...(material.grpcTls === undefined ? {} : { tls: material.grpcTls }),
         maxMessageBytes: Math.max(limits.maxRequestBodyBytes, limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES,
-        check: createCheckHandler(deps),
-        process: createProcessHandler(deps),
+        check: createCheckHandler(services),
+        process: createProcessHandler(services),
       });
       admin = await startAdminServer({ host: config.server.admin.host, port: config.server.admin.port, registry: metrics.registry, ready: () => ready });
       ready = true;
       const listening = { grpc: { host: config.server.grpc.host, port: grpc.port }, admin: { host: config.server.admin.host, port: admin.port } };
-      logger.info({ grpc: listening.grpc, admin: listening.admin, policy_revision: runtime.policyRevision, providers: [...runtime.providers.keys()] }, 'tollgate ready');
+      logger.info({ grpc: listening.grpc, admin: listening.admin, policy_revision: policy.revision, providers: [...policy.providers.keys()] }, 'tollgate ready');
       return listening;
     },
     stop(stopOptions) {
@@ -78,7 +96,7 @@ export function createApp(config: Config, options: AppOptions): App {
         }
         await grpc?.stop(config.server.shutdownGraceSeconds * 1000);
         await admin?.close();
-        await runtime.credentials.close();
+        await services.credentials.close();
         await state.close();
         await audit.flush();
         logger.info('tollgate stopped');

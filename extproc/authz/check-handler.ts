@@ -1,111 +1,160 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { AuthzContext } from '../core/authz-context.ts';
+import { RULES, type Identity, type RuleId } from '../core/decision.ts';
 import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
-import { providerForPath, type IdentityRuntime, type Runtime } from '../config/runtime.ts';
-import { ERROR_CATALOGUE, clientErrorBody, type ErrorCode } from '../errors.ts';
-import { AUDIT_SCHEMA, auditPath, type AuditSink } from '../telemetry/audit.ts';
-import type { Logger } from '../telemetry/logger.ts';
-import type { Metrics } from '../telemetry/metrics.ts';
+import { ERROR_CATALOGUE, clientErrorBody, toTollgateError, type ErrorCode } from '../errors.ts';
+import { evaluate } from '../policy/evaluate.ts';
+import { providerForPath, type Policy, type ProviderPolicy } from '../policy/policy.ts';
+import { asTollgateError, splitTarget, translatorFor } from '../policy/request.ts';
+import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
+import type { Services } from '../services.ts';
+import { buildAuditRecord } from '../telemetry/audit-record.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
 import { hashApiKey, presentedApiKey } from './api-key.ts';
 
-export interface CheckDeps {
-  readonly runtime: () => Runtime;
-  readonly audit: AuditSink;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
+type Verdict =
+  | { readonly allow: true; readonly rule: RuleId; readonly identity: Identity; readonly provider: ProviderPolicy; readonly translator: RequestTranslator }
+  | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string };
+
+interface RequestLine {
+  readonly method: string;
+  /** The request target as Envoy saw it, query included (the audit record drops the query). */
+  readonly target: string;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
-interface Verdict {
-  readonly code: ErrorCode | null;
-  readonly rule: string;
-  readonly identity?: IdentityRuntime;
-  readonly provider?: string;
-}
-
-function decide(runtime: Runtime, req: CheckRequest): Verdict {
+function requestLine(req: CheckRequest): RequestLine {
   const http = req.attributes?.request?.http;
-  const headers = http?.headers ?? {};
-  const provider = providerForPath(runtime, http?.path ?? '');
+  return { method: http?.method ?? '', target: http?.path ?? '', headers: http?.headers ?? {} };
+}
+
+function identify(policy: Policy, headers: Readonly<Record<string, string>>): Identity | ErrorCode {
   const presented = presentedApiKey(headers);
-  if (presented.kind === 'ambiguous') return { code: 'credentials_ambiguous', rule: 'identity.api_key' };
-  if (presented.kind !== 'key') return { code: 'unauthenticated', rule: 'identity.api_key' };
-  const identity = runtime.identitiesByKeyHash.get(hashApiKey(presented.key));
-  if (identity === undefined) return { code: 'unauthenticated', rule: 'identity.api_key' };
-  if (provider === undefined) return { code: 'provider_unknown', rule: 'provider.route', identity };
-  if (!identity.providers.has(provider.name)) return { code: 'provider_forbidden', rule: 'identity.allow', identity, provider: provider.name };
-  return { code: null, rule: 'identity.allow', identity, provider: provider.name };
+  if (presented.kind === 'ambiguous') return 'credentials_ambiguous';
+  if (presented.kind !== 'key') return 'unauthenticated';
+  const found = policy.identitiesByKeyHash.get(hashApiKey(presented.key));
+  if (found === undefined) return 'unauthenticated';
+  return { id: found.id, tenant: found.tenant, kind: 'api_key' };
+}
+
+/** Identity, provider route, endpoint, the model the request line names, and the grants: one verdict. */
+function decide(policy: Policy, line: RequestLine): Verdict {
+  const identity = identify(policy, line.headers);
+  if (typeof identity === 'string') return { allow: false, code: identity, rule: RULES.identityApiKey };
+  const { path } = splitTarget(line.target);
+  const provider = providerForPath(policy, path);
+  if (provider === undefined) return { allow: false, code: 'provider_unknown', rule: RULES.providerRoute, identity };
+  if (!policy.identitiesById.get(identity.id)?.providers.has(provider.name)) return { allow: false, code: 'provider_forbidden', rule: RULES.identityAllow, identity, provider: provider.name };
+  let translator: RequestTranslator;
+  try {
+    translator = translatorFor(provider, line.method, line.target, new Map(Object.entries(line.headers)));
+  } catch (err) {
+    const e = toTollgateError(err);
+    return { allow: false, code: e.code, rule: e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : RULES.requestModel, identity, provider: provider.name };
+  }
+  const decision = evaluate(policy, {
+    identity,
+    provider: provider.name,
+    method: line.method,
+    path: path.slice(provider.pathPrefix.length - 1),
+    operation: translator.operation,
+    model: translator.model,
+    time: new Date(),
+  });
+  if (!decision.allow) return { allow: false, code: decision.reason, rule: decision.rule, identity, provider: provider.name };
+  return { allow: true, rule: decision.rule, identity, provider, translator };
+}
+
+/** True when the request carries no body: Envoy's buffer filter runs first and sets content-length for any body. */
+function hasNoBody(headers: Readonly<Record<string, string>>): boolean {
+  const cl = headers['content-length'];
+  return headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0');
 }
 
 /**
- * ext_authz Check. Never answers with a gRPC error: every failure, internal ones included, is a
- * deny with a JSON body, and every deny writes its audit record here (ext_proc never sees it).
+ * ext_authz Check: the decision point. Resolves the identity, evaluates policy over the request line
+ * and answers allow (sealed context for ext_proc, the caller's credential headers removed, and for a
+ * request without a body the provider credential itself) or deny (JSON body, audited here).
+ * Never answers with a gRPC error: an internal failure is a deny too.
  */
-export function createCheckHandler(deps: CheckDeps): (req: CheckRequest) => CheckResponse {
-  return (req) => {
+export function createCheckHandler(services: Services): (req: CheckRequest) => Promise<CheckResponse> {
+  return async (req) => {
     const started = performance.now();
-    const runtime = deps.runtime();
+    const policy = services.policy();
     const decisionId = randomUUID();
-    const http = req.attributes?.request?.http;
-    const requestId = http?.headers?.['x-request-id'];
+    const line = requestLine(req);
+    const requestId = line.headers['x-request-id'];
     let verdict: Verdict;
     try {
-      verdict = decide(runtime, req);
+      verdict = decide(policy, line);
+      if (verdict.allow) {
+        const ctx: AuthzContext = {
+          identity: verdict.identity,
+          provider: verdict.provider.name,
+          decisionId,
+          policyRevision: policy.revision,
+          method: line.method,
+          path: line.target,
+          credentialInjected: hasNoBody(line.headers),
+          issuedAtMs: Date.now(),
+        };
+        const scope = { tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider };
+        // A request with no body gets its credential here (no ext_proc body phase follows); otherwise
+        // warm the cache so a miss overlaps with Envoy starting ext_proc.
+        // Everything the provider kind does not allow goes, the caller's credentials first among them.
+        const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...verdict.provider.kind.headersToRemove(Object.keys(line.headers))]);
+        let set: readonly HeaderToSet[] = [];
+        if (ctx.credentialInjected) {
+          try {
+            verdict.translator.parseBody(undefined);
+            const edits = await verdict.translator.applyCredential(await services.credentials.get(scope), { body: undefined });
+            set = edits.set;
+            for (const name of edits.remove) remove.add(name);
+          } catch (err) {
+            throw asTollgateError(err);
+          }
+        } else services.credentials.get(scope).catch(() => undefined);
+        for (const h of set) remove.delete(h.name);
+        services.metrics.authzDecisions.inc({ decision: 'allow', reason: 'none', provider: ctx.provider });
+        return {
+          status: { code: 0 },
+          ok_response: {
+            headers_to_remove: [...remove],
+            ...(set.length === 0 ? {} : { headers: set.map((h) => ({ header: { key: h.name, value: headerValue(h) }, append: { value: false } })) }),
+          },
+          dynamic_metadata: stringStruct(services.authzContext.encode(ctx)),
+        };
+      }
     } catch (err) {
-      deps.logger.error({ err, decision_id: decisionId, request_id: requestId }, 'ext_authz check failed');
-      verdict = { code: 'internal', rule: 'internal' };
+      const e = toTollgateError(err);
+      if (!e.entry.userFacing) services.logger.error({ err: e.cause ?? e, code: e.code, decision_id: decisionId, request_id: requestId }, 'ext_authz check failed');
+      verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal };
     }
-    deps.metrics.authzDecisions.inc({ decision: verdict.code === null ? 'allow' : 'deny', reason: verdict.code ?? 'none', provider: verdict.provider ?? 'none' });
-
-    if (verdict.code === null && verdict.identity !== undefined && verdict.provider !== undefined) {
-      const ctx = { identity: { id: verdict.identity.id, tenant: verdict.identity.tenant }, provider: verdict.provider, decisionId, policyRevision: runtime.policyRevision };
-      const issuedAt = Date.now();
-      // Warm the credential cache now, so a miss overlaps with Envoy starting ext_proc.
-      runtime.credentials.get({ tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider }).catch(() => undefined);
-      return {
-        status: { code: 0 },
-        ok_response: { headers_to_remove: CALLER_CREDENTIAL_HEADERS },
-        dynamic_metadata: stringStruct({
-          identity: ctx.identity.id,
-          tenant: ctx.identity.tenant,
-          provider: ctx.provider,
-          decision_id: decisionId,
-          policy_revision: ctx.policyRevision,
-          issued_at: String(issuedAt),
-          seal: runtime.authzSealer.seal(ctx, issuedAt),
-        }),
-      };
-    }
-
-    const code: ErrorCode = verdict.code ?? 'internal';
+    const code = verdict.code;
     const entry = ERROR_CATALOGUE[code];
-    const elapsed = Math.round((performance.now() - started) * 1000) / 1000;
-    deps.audit.write({
-      schema: AUDIT_SCHEMA,
-      time: new Date().toISOString(),
+    services.metrics.authzDecisions.inc({ decision: 'deny', reason: code, provider: verdict.provider ?? 'none' });
+    const elapsed = performance.now() - started;
+    services.audit.write(buildAuditRecord({
       stage: 'authz',
-      request_id: requestId ?? null,
-      decision_id: decisionId,
-      identity: verdict.identity?.id ?? null,
-      tenant: verdict.identity?.tenant ?? null,
-      provider: verdict.provider ?? null,
-      model: null,
-      method: http?.method ?? null,
-      path: auditPath(http?.path),
-      decision: code === 'internal' ? 'error' : 'deny',
-      outcome: code === 'internal' ? 'failed' : 'denied',
+      authenticated: true,
+      outcome: 'denied',
+      decisionId,
+      requestId,
+      identity: verdict.identity,
+      provider: verdict.provider,
+      method: line.method,
+      path: line.target,
       reason: code,
       rule: verdict.rule,
-      http_status: entry.httpStatus,
-      request: null,
-      response: null,
-      usage: null,
-      latency_ms: { total: elapsed, tollgate: elapsed },
-      policy_revision: runtime.policyRevision,
-    });
-    deps.metrics.auditRecords.inc({ stage: 'authz' });
-    deps.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id }, 'request denied by ext_authz');
+      status: entry.httpStatus,
+      totalMs: elapsed,
+      tollgateMs: elapsed,
+      policyRevision: policy.revision,
+    }));
+    services.metrics.auditRecords.inc({ stage: 'authz' });
+    services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id }, 'request denied by ext_authz');
     return {
       status: { code: entry.grpcStatus, message: code },
       denied_response: {

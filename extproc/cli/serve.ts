@@ -8,6 +8,6 @@ export async function runServe(configPath: string): Promise<Running> {
   const app = createApp(loadConfigFile(configPath), { env: snapshotEnv() });
   const l = await app.start();
   // The ready line harnesses wait for; printed whatever the log level.
-  process.stderr.write(`tollgate ready: grpc=${l.grpc.host}:${l.grpc.port} admin=${l.admin.host}:${l.admin.port} policy_revision=${app.runtime.policyRevision}\n`);
+  process.stderr.write(`tollgate ready: grpc=${l.grpc.host}:${l.grpc.port} admin=${l.admin.host}:${l.admin.port} policy_revision=${app.policy().revision}\n`);
   return { stop: () => app.stop() };
 }

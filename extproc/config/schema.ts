@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
+import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
 
 // The only source of configuration types. Every object is strict: an unknown or misspelt key fails.
 // docs/configuration.md documents every field; keep the two in step.
@@ -24,7 +25,18 @@ const fileSource = z.strictObject({ source: z.literal('file'), path: z.string().
 
 export const credentialSourceSchema = z.discriminatedUnion('source', [envSource, fileSource, z.strictObject({ source: z.literal('none') })]);
 
-export const providerKindSchema = z.enum(['openai', 'anthropic', 'openai-compatible']);
+export const providerKindSchema = z.enum(PROVIDER_KINDS);
+
+/** An endpoint the operator allows beyond the kind's built-in list (validated again when the kind is created). */
+const endpointRuleSchema = z.strictObject({
+  method: z.enum(HTTP_METHODS),
+  path: z.string().regex(/^\/[A-Za-z0-9._~{}:*\/-]{0,255}$/, 'must be a path pattern of literal segments, "*", "{model}", "{project}" or "{location}"'),
+  operation: z.enum(OPERATIONS),
+  body: z.enum(['required', 'optional', 'none']),
+  model: z.enum(['required', 'optional']).default('optional'),
+  format: z.enum(BODY_FORMATS),
+  stream: z.enum(['always', 'never', 'body-flag']).default('never'),
+});
 
 export const providerSchema = z.strictObject({
   name,
@@ -35,6 +47,13 @@ export const providerSchema = z.strictObject({
   models: z.array(modelPattern).min(1),
   credential: credentialSourceSchema,
   timeoutSeconds: z.number().positive().max(3600).default(300),
+  /** Endpoints allowed beyond the kind's built-in list; anything in neither is denied (403 endpoint_not_allowed). */
+  extraEndpoints: z.array(endpointRuleSchema).max(64).default([]),
+  /** bedrock: the AWS region requests are signed for. */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1').optional(),
+  /** vertex: pin requests to this project and location. */
+  project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/).optional(),
+  location: z.string().regex(/^[a-z]+(-[a-z0-9]+)*$/).optional(),
 });
 
 const apiKeyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lower-case hex digits (see `tollgate keys mint`)');
@@ -90,6 +109,7 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const providers = new Map(cfg.providers.map((p) => [p.name, p]));
     cfg.providers.forEach((p, i) => {
+      if (p.kind === 'bedrock' && p.region === undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'region'], message: 'is required for kind bedrock' });
       if (cfg.providers.findIndex((q) => q.name === p.name) !== i)
         ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
     });

@@ -4,7 +4,7 @@ import type { HttpHeaders } from '../wire/ext-proc.ts';
 export function headerMap(h: HttpHeaders | undefined): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   for (const hv of h?.headers?.headers ?? []) {
-    const name = hv.key.toLowerCase();
+    const name = (hv.key ?? '').toLowerCase();
     // Envoy sends raw_value; `value` is only read as a fallback for older builds.
     const value = hv.raw_value !== undefined && hv.raw_value.length > 0 ? hv.raw_value.toString('latin1') : (hv.value ?? '');
     const prev = out.get(name);

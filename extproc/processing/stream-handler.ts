@@ -1,20 +1,8 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { Runtime } from '../config/runtime.ts';
-import type { StateStore } from '../state/state-store.ts';
 import { toTollgateError } from '../errors.ts';
-import type { AuditSink } from '../telemetry/audit.ts';
-import type { Logger } from '../telemetry/logger.ts';
-import type { Metrics } from '../telemetry/metrics.ts';
+import type { Services } from '../services.ts';
 import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
 import { Session, type StreamEnd } from './session.ts';
-
-export interface ProcessDeps {
-  readonly runtime: () => Runtime;
-  readonly state: StateStore;
-  readonly audit: AuditSink;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-}
 
 export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
 
@@ -23,21 +11,21 @@ export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingRespon
  * CANCELLED from Envoy is a normal end. An internal failure ends the stream with a non-OK status.
  * The session's audit record is written however the stream ends.
  */
-export function createProcessHandler(deps: ProcessDeps): (call: ProcessCall) => void {
+export function createProcessHandler(services: Services): (call: ProcessCall) => void {
   return (call) => {
-    const session = new Session({ runtime: deps.runtime(), state: deps.state, audit: deps.audit, metrics: deps.metrics, logger: deps.logger });
-    deps.metrics.activeStreams.inc();
+    const session = new Session(services);
+    services.metrics.activeStreams.inc();
     let closed = false;
     let failing = false;
     const close = (end: StreamEnd, code?: Parameters<Session['close']>[1]): void => {
       if (closed) return;
       closed = true;
-      deps.metrics.activeStreams.dec();
+      services.metrics.activeStreams.dec();
       session.close(end, code);
     };
     call.on('cancelled', () => { close('cancelled'); });
     call.on('error', (err) => {
-      if (!failing) deps.logger.debug({ err }, 'ext_proc stream error');
+      if (!failing) services.logger.debug({ err }, 'ext_proc stream error');
       close('cancelled');
     });
 
@@ -54,7 +42,7 @@ export function createProcessHandler(deps: ProcessDeps): (call: ProcessCall) => 
           return;
         }
         const e = toTollgateError(err);
-        deps.logger.error({ err: e.cause ?? e, code: e.code }, 'ext_proc stream failed');
+        services.logger.error({ err: e.cause ?? e, code: e.code }, 'ext_proc stream failed');
         close('failed', e.code);
         failing = true;
         // Never a clean close: Envoy would carry on without us and the request would pass unprocessed.

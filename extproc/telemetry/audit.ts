@@ -1,43 +1,8 @@
 import { pino } from 'pino';
 import type { AuditSinkConfig } from '../config/schema.ts';
-import type { ErrorCode } from '../errors.ts';
+import type { AuditRecord } from './audit-record.ts';
 
-export const AUDIT_SCHEMA = 'tollgate.audit.v1';
-
-/**
- * One record per request. Holds no secrets and no prompt text: only sizes and a SHA-256 of the body.
- * `stage` says which service wrote it: "authz" for requests ext_authz denied, "proc" for the rest.
- */
-export interface AuditRecord {
-  readonly schema: typeof AUDIT_SCHEMA;
-  readonly time: string;
-  readonly stage: 'authz' | 'proc';
-  readonly request_id: string | null;
-  readonly decision_id: string;
-  readonly identity: string | null;
-  readonly tenant: string | null;
-  readonly provider: string | null;
-  readonly model: string | null;
-  readonly method: string | null;
-  readonly path: string | null;
-  readonly decision: 'allow' | 'deny' | 'error';
-  readonly outcome: 'completed' | 'denied' | 'failed' | 'cancelled';
-  readonly reason: ErrorCode | null;
-  readonly rule: string | null;
-  readonly http_status: number | null;
-  readonly request: { readonly body_bytes: number; readonly body_sha256: string | null } | null;
-  readonly response: { readonly body_bytes: number; readonly streamed: boolean } | null;
-  readonly usage: { readonly input_tokens: number; readonly output_tokens: number; readonly total_tokens: number } | null;
-  readonly latency_ms: { readonly total: number; readonly tollgate: number };
-  readonly policy_revision: string;
-}
-
-/** The path without its query string (queries may carry keys, e.g. Azure's ?api-key=), bounded. */
-export function auditPath(path: string | undefined): string | null {
-  if (path === undefined || path === '') return null;
-  const q = path.search(/[?#]/);
-  return (q < 0 ? path : path.slice(0, q)).slice(0, 512);
-}
+export { AUDIT_SCHEMA, auditPath, type AuditRecord } from './audit-record.ts';
 
 export interface AuditSink {
   write(record: AuditRecord): void;

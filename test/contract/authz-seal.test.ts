@@ -2,9 +2,9 @@
 // own ext_authz issued, recently, and only once. A client of the gRPC port cannot forge or replay one.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Struct } from '../../extproc/wire/struct.ts';
+import { stringStruct, type Struct } from '../../extproc/wire/struct.ts';
 import { startHarness, newRequestId, type Harness } from './helpers/harness.ts';
-import { headerRaw, httpStatus, parseErrorBody, requestHeaders, type DecodedProcessingResponse } from './helpers/messages.ts';
+import { headerRaw, httpStatus, parseErrorBody, requestBody, requestHeaders, type DecodedProcessingResponse } from './helpers/messages.ts';
 
 const withField = (s: Struct, key: string, value: string): Struct => ({ fields: { ...s.fields, [key]: { stringValue: value } } });
 
@@ -16,7 +16,9 @@ describe('sealed ext_authz context', () => {
   const open = async (authz: Struct): Promise<{ res: DecodedProcessingResponse; requestId: string }> => {
     const requestId = newRequestId();
     const s = h.stream();
-    const res = await s.send(requestHeaders({ ':method': 'GET', ':path': '/openai/v1/models', 'x-request-id': requestId }, { endOfStream: true, authz }));
+    const body = Buffer.from('{"model":"gpt-4o-mini","messages":[]}');
+    let res = await s.send(requestHeaders({ ':method': 'POST', ':path': '/openai/v1/chat/completions', 'content-type': 'application/json', 'content-length': String(body.length), 'x-request-id': requestId }, { authz }));
+    if (res.response === 'request_headers') res = await s.send(requestBody(body));
     await s.end().catch(() => undefined);
     return { res, requestId };
   };
@@ -35,33 +37,34 @@ describe('sealed ext_authz context', () => {
 
   it('accepts a context Check issued, once, and injects the credential', async () => {
     const { res } = await open(await h.authorize(h.keys.agent));
-    assert.equal(res.response, 'request_headers');
-    assert.equal(headerRaw(res.request_headers?.response?.header_mutation?.set_headers, 'authorization'), `Bearer ${h.providerKey}`);
+    assert.equal(res.response, 'request_body');
+    assert.equal(headerRaw(res.request_body?.response?.header_mutation?.set_headers, 'authorization'), `Bearer ${h.providerKey}`);
   });
 
   it('refuses a context whose identity was changed after sealing', async () => {
     const real = await h.authorize(h.keys.restricted);
-    await assertRefused(withField(real, 'identity', 'agent-1'), 'seal does not verify');
+    await assertRefused(withField(real, 'identity', 'agent-1'), 'seal');
   });
 
   it('refuses a context with a made-up seal', async () => {
     const real = await h.authorize(h.keys.agent);
-    await assertRefused(withField(real, 'seal', Buffer.alloc(32, 7).toString('base64url')), 'seal does not verify');
+    await assertRefused(withField(real, 'seal', Buffer.alloc(32, 7).toString('base64url')), 'seal');
   });
 
   it('refuses a context presented twice (replay)', async () => {
     const real = await h.authorize(h.keys.agent);
-    assert.equal((await open(real)).res.response, 'request_headers');
+    assert.equal((await open(real)).res.response, 'request_body');
     await assertRefused(real, 'replayed');
   });
 
   it('refuses a correctly sealed context older than authzContextMaxAgeSeconds', async () => {
     const real = await h.authorize(h.keys.agent);
     const f = real.fields ?? {};
-    const str = (k: string): string => f[k]?.stringValue ?? '';
-    const ctx = { identity: { id: str('identity'), tenant: str('tenant') }, provider: str('provider'), decisionId: str('decision_id'), policyRevision: str('policy_revision') };
+    const codec = h.app.services.authzContext;
+    const ctx = codec.decode((k) => f[k]?.stringValue, Date.now());
+    assert.ok(typeof ctx !== 'string', `the real context decodes (${String(ctx)})`);
     const old = Date.now() - 31_000;
-    const resealed = withField(withField(real, 'issued_at', String(old)), 'seal', h.app.runtime.authzSealer.seal(ctx, old));
+    const resealed = stringStruct(codec.encode({ ...ctx, issuedAtMs: old }));
     await assertRefused(resealed, 'expired');
   });
 });

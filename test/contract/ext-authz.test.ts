@@ -74,8 +74,8 @@ describe('ext_authz Check', () => {
     assert.equal(structString(md, 'tenant'), 'team-a');
     assert.equal(structString(md, 'provider'), 'openai');
     assert.match(structString(md, 'decision_id') ?? '', /^[0-9a-f-]{36}$/);
-    assert.equal(structString(md, 'policy_revision'), h.app.runtime.policyRevision);
-    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['decision_id', 'identity', 'issued_at', 'policy_revision', 'provider', 'seal', 'tenant']);
+    assert.equal(structString(md, 'policy_revision'), h.app.policy().revision);
+    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['credential_injected', 'decision_id', 'identity', 'identity_kind', 'issued_at', 'method', 'path', 'policy_revision', 'provider', 'seal', 'tenant']);
     assert.match(structString(md, 'seal') ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');
     assert.ok(Math.abs(Number(structString(md, 'issued_at')) - Date.now()) < 5_000);
     assert.ok(!JSON.stringify(res).includes(h.keys.agent), 'the answer never echoes the key');
@@ -114,7 +114,7 @@ describe('ext_authz Check', () => {
       assert.equal(rec.outcome, 'denied');
       assert.equal(rec.reason, c.code);
       assert.equal(rec.http_status, c.status);
-      assert.equal(rec.policy_revision, h.app.runtime.policyRevision);
+      assert.equal(rec.policy_revision, h.app.policy().revision);
       assert.equal(rec.path, c.path);
       const json = JSON.stringify(rec);
       for (const key of [h.keys.agent, h.keys.restricted, h.keys.noProviders, unknownKey]) assert.ok(!json.includes(key), 'the audit record never holds a presented key');

@@ -5,7 +5,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
 import { structString } from '../../extproc/wire/struct.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';
-import { fixture, headerRaw, httpStatus, parseErrorBody, requestBody, requestHeaders } from './helpers/messages.ts';
+import { checkRequest, fixture, headerRaw, httpStatus, parseErrorBody, requestBody, requestHeaders } from './helpers/messages.ts';
 
 describe('ext_proc with the credential file deleted after start', () => {
   let h: Harness;
@@ -50,15 +50,15 @@ describe('ext_proc with the credential file deleted after start', () => {
     assert.ok(!JSON.stringify(rec).includes(h.providerKey));
   });
 
-  it('answers a headers-only request with immediate_response 503 at request_headers', async () => {
+  it('denies a request without a body at ext_authz with 503 (its credential is injected there) and audits credential_unavailable', async () => {
     const requestId = newRequestId();
-    const authz = await h.authorize(h.keys.agent, '/openai/v1/models');
-    const s = h.stream();
-    const r1 = await s.send(requestHeaders({ ':method': 'GET', ':path': '/openai/v1/models', authorization: `Bearer ${h.keys.agent}`, 'x-request-id': requestId }, { authz, endOfStream: true }));
-    assert.equal(r1.response, 'immediate_response', JSON.stringify(r1));
-    assert.equal(httpStatus(r1.immediate_response?.status), 503);
-    await s.end();
-    assert.equal((await h.waitForRecords(requestId))[0]?.reason, 'credential_unavailable');
+    const res = await h.check(checkRequest({ path: '/openai/v1/models', method: 'GET', requestId, headers: { authorization: `Bearer ${h.keys.agent}` } }));
+    assert.equal(res.http_response, 'denied_response', JSON.stringify(res));
+    assert.equal(httpStatus(res.denied_response?.status), 503);
+    assert.ok(!JSON.stringify(res).includes(h.providerKey));
+    const [rec] = await h.waitForRecords(requestId);
+    assert.equal(rec?.reason, 'credential_unavailable');
+    assert.equal(rec.stage, 'authz');
   });
 
   it('never logs the provider credential', () => {

@@ -1,7 +1,6 @@
 // Contract: envoy.service.ext_proc.v3.ExternalProcessor/Process, one bidi stream per HTTP request,
 // driven message by message as Envoy drives it, against the real server on loopback.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
 import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts';
@@ -9,6 +8,7 @@ import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { stringStruct, structString, type Struct } from '../../extproc/wire/struct.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';
 import {
+  checkRequest,
   findHeader,
   fixture,
   headerRaw,
@@ -29,7 +29,6 @@ const SSE_EVENTS = fixture('ext_proc/chat-stream.sse').toString('utf8').split(/(
 const PROMPT_MARKER = 'contract-prompt-marker-7f3a';
 const LIMIT = 64 * 1024; // limits.maxRequestBodyBytes in test/helpers/config.ts
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Request headers as Envoy's ext_proc filter sends them (after ext_authz, which does not strip in this test). */
@@ -148,10 +147,10 @@ describe('ext_proc Process', () => {
     assert.equal(rec.method, 'POST');
     assert.equal(rec.path, CHAT_PATH);
     assert.equal(rec.http_status, 200);
-    assert.deepEqual(rec.request, { body_bytes: CHAT_BODY.length, body_sha256: sha256(CHAT_BODY) });
+    assert.deepEqual(rec.request, { body_bytes: CHAT_BODY.length, body_hmac: h.app.services.bodyHmac(CHAT_BODY) });
     assert.deepEqual(rec.response, { body_bytes: CHAT_RESPONSE.length, streamed: false });
     assert.deepEqual(rec.usage, { input_tokens: 23, output_tokens: 2, total_tokens: 25 });
-    assert.equal(rec.policy_revision, h.app.runtime.policyRevision);
+    assert.equal(rec.policy_revision, h.app.policy().revision);
     assert.ok(rec.latency_ms.total >= rec.latency_ms.tollgate);
     assertNoSecrets(rec);
   });
@@ -197,20 +196,23 @@ describe('ext_proc Process', () => {
     assert.equal(rec.usage, null);
   });
 
-  it('headers-only request (GET /models): the credential is set in the request_headers answer', async () => {
+  it('headers-only request (GET /models): ext_authz injects the credential, ext_proc strips and audits', async () => {
     const requestId = newRequestId();
-    const authz = await h.authorize(h.keys.agent, '/openai/v1/models');
+    const check = await h.check(checkRequest({ path: '/openai/v1/models', method: 'GET', requestId, headers: { authorization: `Bearer ${h.keys.agent}` } }));
+    assert.equal(check.http_response, 'ok_response', JSON.stringify(check));
+    const injected = check.ok_response?.headers?.find((o) => o.header?.key === 'authorization');
+    assert.equal(injected?.header?.value, `Bearer ${h.providerKey}`);
+    assert.equal(injected.append?.value, false);
+    for (const name of CALLER_CREDENTIAL_HEADERS.filter((n) => n !== 'authorization')) assert.ok(check.ok_response?.headers_to_remove?.includes(name), `headers_to_remove has ${name}`);
+    assert.ok(!(check.ok_response?.headers_to_remove ?? []).includes('authorization'), 'the injected header is not removed again');
+    const authz = check.dynamic_metadata!;
+    assert.equal(structString(authz, 'credential_injected'), '1');
     const s = h.stream();
     const r1 = await s.send(
-      requestHeaders({ ':method': 'GET', ':path': '/openai/v1/models', ':authority': 'tollgate.test', authorization: `Bearer ${h.keys.agent}`, 'x-request-id': requestId }, { authz, endOfStream: true }),
+      requestHeaders({ ':method': 'GET', ':path': '/openai/v1/models', ':authority': 'tollgate.test', 'x-request-id': requestId }, { authz, endOfStream: true }),
     );
     assertContinue(r1, 'request_headers');
-    const m = r1.request_headers?.response?.header_mutation;
-    for (const name of CALLER_CREDENTIAL_HEADERS) assert.ok(m?.remove_headers?.includes(name), `remove_headers has ${name}`);
-    const auth = findHeader(m?.set_headers, 'authorization');
-    assert.equal(auth?.header?.raw_value?.toString('latin1'), `Bearer ${h.providerKey}`);
-    assert.ok(auth.header.value === undefined || auth.header.value === '');
-    assert.notEqual(auth.append?.value, true);
+    assert.equal(findHeader(r1.request_headers?.response?.header_mutation?.set_headers, 'authorization'), undefined, 'not injected twice');
 
     assertContinue(await s.send(responseHeaders({ ':status': '200', 'content-type': 'application/json' })), 'response_headers');
     assertContinue(await s.send(responseBody('{"object":"list","data":[]}', true)), 'response_body');
@@ -244,17 +246,17 @@ describe('ext_proc Process', () => {
     const requestId = newRequestId();
     const forged = stringStruct({ identity: 'mallory', tenant: 'team-a', provider: 'openai', decision_id: 'forged', policy_revision: 'x' });
     const s = h.stream();
-    assertImmediate(await s.send(requestHeaders(chatHeaders(h.keys.agent, requestId), { authz: forged })), 500, 'authz_context_missing');
+    assertImmediate(await s.send(requestHeaders(chatHeaders(h.keys.agent, requestId), { authz: forged })), 500, 'authz_context_invalid');
     await s.end();
     assert.equal((await h.waitForRecords(requestId))[0]?.decision, 'error');
   });
 
-  it('a path outside the provider ext_authz allowed: 404 provider_unknown', async () => {
+  it('a request line other than the one ext_authz allowed: 500 authz_context_invalid, never a pass', async () => {
     const requestId = newRequestId();
     const authz = await h.authorize(h.keys.agent);
     const s = h.stream();
     const res = await s.send(requestHeaders(chatHeaders(h.keys.agent, requestId, { ':path': '/anthropic/v1/messages' }), { authz }));
-    assertImmediate(res, 404, 'provider_unknown', { decisionId: structString(authz, 'decision_id')!, requestId });
+    assertImmediate(res, 500, 'authz_context_invalid', { decisionId: structString(authz, 'decision_id')!, requestId });
     await s.end();
   });
 
@@ -262,7 +264,7 @@ describe('ext_proc Process', () => {
     { name: 'a model the identity may not use', key: () => h.keys.restricted, body: () => Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [] })), status: 403, code: 'model_forbidden', rule: 'identity.allow.models' },
     { name: 'a model the provider does not serve', key: () => h.keys.agent, body: () => Buffer.from(JSON.stringify({ model: 'o3-pro', messages: [] })), status: 403, code: 'model_forbidden', rule: 'provider.models' },
     { name: 'malformed JSON', key: () => h.keys.agent, body: () => Buffer.from('{"model": "gpt-4o-mini", '), status: 400, code: 'body_malformed', rule: 'request.json' },
-    { name: 'a JSON array', key: () => h.keys.agent, body: () => Buffer.from('[{"model":"gpt-4o-mini"}]'), status: 400, code: 'model_missing', rule: 'request.json' },
+    { name: 'a JSON array', key: () => h.keys.agent, body: () => Buffer.from('[{"model":"gpt-4o-mini"}]'), status: 400, code: 'body_malformed', rule: 'request.json' },
     { name: 'an object without model', key: () => h.keys.agent, body: () => Buffer.from('{"messages":[]}'), status: 400, code: 'model_missing', rule: 'request.json' },
     { name: 'a body longer than maxRequestBodyBytes (no content-length)', key: () => h.keys.agent, body: () => Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', pad: 'x'.repeat(LIMIT) })), status: 413, code: 'body_too_large', rule: 'limits.maxRequestBodyBytes' },
   ];
@@ -285,7 +287,7 @@ describe('ext_proc Process', () => {
       assert.equal(rec.rule, c.rule);
       assert.equal(rec.http_status, c.status);
       assert.equal(rec.decision_id, decisionId);
-      assert.equal(rec.request?.body_sha256, sha256(body));
+      assert.equal(rec.request?.body_hmac, h.app.services.bodyHmac(body));
       assert.equal(rec.response, null);
       assertNoSecrets(rec);
     });
@@ -383,21 +385,34 @@ describe('ext_proc Process', () => {
     assert.equal(added[0].decision, 'error');
   });
 
-  it('protocol violation: request_body as the first message ends the stream with a non-OK status', async () => {
+  it('request_body as the first message (request headers skipped) with a sealed context is processed: model checked, credential injected', async () => {
+    const requestId = newRequestId();
+    const authz = await h.authorize(h.keys.restricted);
+    const s = h.stream();
+    const ok = await s.send(requestBody(Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: [] })), { authz }));
+    assertContinue(ok, 'request_body');
+    assert.equal(headerRaw(ok.request_body?.response?.header_mutation?.set_headers, 'authorization'), `Bearer ${h.providerKey}`);
+    await s.end();
+    const s2 = h.stream();
+    const denied = await s2.send(requestBody(Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [] })), { authz: await h.authorize(h.keys.restricted) }));
+    assertImmediate(denied, 403, 'model_forbidden');
+    await s2.end();
+    void requestId;
+  });
+
+  it('request_body as the first message without an authz context: 500, no credential, audited as unauthenticated', async () => {
     const before = h.audit.records.length;
     const s = h.stream();
-    s.write(requestBody(CHAT_BODY));
-    await assert.rejects(s.next(), /stream ended/);
-    const end = await s.ended;
-    assert.notEqual(end.code, GrpcStatus.OK);
-    assert.equal(end.errored, true, 'the client sees an error, never a clean end');
-    assert.equal(end.details, 'tollgate_protocol_violation');
+    const res = await s.send(requestBody(CHAT_BODY));
+    assertImmediate(res, 500, 'authz_context_missing');
+    assert.ok(!JSON.stringify(res).includes(h.providerKey));
+    await s.end();
     await sleep(20);
     const added = h.audit.records.slice(before);
     assert.equal(added.length, 1);
-    assert.equal(added[0]?.outcome, 'failed');
-    assert.equal(added[0].decision, 'error');
-    assert.equal(added[0].reason, 'protocol_violation');
+    assert.equal(added[0]?.decision, 'error');
+    assert.equal(added[0].authenticated, false);
+    assert.equal(added[0].reason, 'authz_context_missing');
   });
 
   it('protocol violation: a ProcessingRequest with no message set ends the stream with a non-OK status', async () => {

@@ -30,8 +30,11 @@ export interface Harness {
   /** Every log line the server wrote (debug level), raw JSON. */
   readonly logs: string[];
   check(req: SentCheckRequest): Promise<DecodedCheckResponse>;
-  /** Runs a real Check for `key` and returns the dynamic metadata Envoy would forward to ext_proc. */
-  authorize(key: string, path?: string): Promise<Struct>;
+  /**
+   * Runs a real Check for `key` and returns the dynamic metadata Envoy would forward to ext_proc. As
+   * behind Envoy's buffer filter, a request with a body (the default) carries a content-length.
+   */
+  authorize(key: string, path?: string, opts?: { readonly method?: string; readonly body?: boolean }): Promise<Struct>;
   stream(): ProcStream;
   recordsFor(requestId: string): AuditRecord[];
   /** Polls until `requestId` has `count` audit records (or the deadline passes) and returns them. */
@@ -86,8 +89,10 @@ export async function startHarness(opts: { tweak?: (c: ConfigInput) => ConfigInp
     audit,
     logs,
     check,
-    async authorize(key, path = '/openai/v1/chat/completions') {
-      const res = await check(checkRequest({ path, headers: { authorization: `Bearer ${key}` } }));
+    async authorize(key, path = '/openai/v1/chat/completions', opts = {}) {
+      const method = opts.method ?? (opts.body === false ? 'GET' : 'POST');
+      const headers = { authorization: `Bearer ${key}`, ...(opts.body === false ? {} : { 'content-length': '64' }) };
+      const res = await check(checkRequest({ path, headers, method }));
       if (res.http_response !== 'ok_response' || res.dynamic_metadata === undefined) throw new Error(`Check did not allow: ${JSON.stringify(res)}`);
       return res.dynamic_metadata;
     },

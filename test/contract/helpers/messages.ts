@@ -3,7 +3,7 @@
 // enums as names, no defaults, oneof names).
 import { readFileSync } from 'node:fs';
 import { loadSync, type EnumTypeDefinition } from '@grpc/proto-loader';
-import { AUTHZ_METADATA_NAMESPACE } from '../../../extproc/core/request-context.ts';
+import { AUTHZ_METADATA_NAMESPACE } from '../../../extproc/core/authz-context.ts';
 import { EXT_PROC_PROTO, LOADER_OPTIONS } from '../../../extproc/wire/proto.ts';
 import type { HeaderValue__Output } from '../../../extproc/wire/generated/envoy/config/core/v3/HeaderValue.ts';
 import type { HeaderValueOption__Output } from '../../../extproc/wire/generated/envoy/config/core/v3/HeaderValueOption.ts';
@@ -107,8 +107,13 @@ export function requestHeaders(pairs: HeaderPairs, opts: { endOfStream?: boolean
   };
 }
 
-export function requestBody(body: Buffer | string, endOfStream = true): SentProcessingRequest {
-  return { request_body: { body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'), end_of_stream: endOfStream } };
+/** A request body message; `authz` attaches ext_authz metadata, as Envoy does when it skips the request headers. */
+export function requestBody(body: Buffer | string, opts: boolean | { readonly endOfStream?: boolean; readonly authz?: Struct } = true): SentProcessingRequest {
+  const o = typeof opts === 'boolean' ? { endOfStream: opts } : opts;
+  return {
+    request_body: { body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'), end_of_stream: o.endOfStream ?? true },
+    ...(o.authz === undefined ? {} : { metadata_context: { filter_metadata: { [AUTHZ_METADATA_NAMESPACE]: o.authz } } }),
+  };
 }
 
 export function responseHeaders(pairs: HeaderPairs, endOfStream = false): SentProcessingRequest {
@@ -140,6 +145,8 @@ export function checkRequest(opts: { path: string; method?: string; headers?: Re
             ':method': method,
             ':path': opts.path,
             ':scheme': 'http',
+            // Envoy's buffer filter runs first and sets content-length on any request with a body.
+            ...(method === 'POST' || method === 'PUT' || method === 'PATCH' ? { 'content-length': '64' } : {}),
             ...(opts.requestId === undefined ? {} : { 'x-request-id': opts.requestId }),
             ...opts.headers,
           },

@@ -1,0 +1,64 @@
+// Decisions and the rules that make them. Imports nothing internal.
+
+/**
+ * Every rule that can decide a request, as a typed constant: the audit record, metrics and the
+ * `policy explain` output name rules by these ids, so a typo is a compile error, not a new label.
+ */
+export const RULES = Object.freeze({
+  identityApiKey: 'identity.api_key',
+  identityAllow: 'identity.allow',
+  identityModels: 'identity.allow.models',
+  providerRoute: 'provider.route',
+  providerModels: 'provider.models',
+  providerEndpoints: 'provider.endpoints',
+  providerCredential: 'provider.credential',
+  requestJson: 'request.json',
+  requestContentType: 'request.content_type',
+  requestModel: 'request.model',
+  requestHeaders: 'request.headers',
+  bodyLimit: 'limits.maxRequestBodyBytes',
+  envoyBufferLimit: 'envoy.buffer_limit',
+  envoyLocalReply: 'envoy.local_reply',
+  authzContext: 'authz.context',
+  protocol: 'protocol',
+  internal: 'internal',
+});
+
+export type RuleId = (typeof RULES)[keyof typeof RULES];
+
+/** How the caller proved who it is. */
+export type IdentityKind = 'api_key' | 'jwt' | 'spiffe';
+
+/** A calling workload, as resolved by the decision point. */
+export interface Identity {
+  readonly id: string;
+  readonly tenant: string;
+  readonly kind: IdentityKind;
+}
+
+/**
+ * The normalised request document: built once per request, the only input of policy evaluation.
+ * `path` is relative to the provider prefix (`/v1/chat/completions`), without the query.
+ */
+export interface RequestDocument {
+  readonly identity: Identity;
+  readonly provider: string;
+  readonly method: string;
+  readonly path: string;
+  /** The operation the provider translator recognised (chat, embeddings, models.list, ...). */
+  readonly operation: string;
+  /** The model, once known (from the path at authz time, from the body later). */
+  readonly model: string | undefined;
+  readonly time: Date;
+}
+
+/**
+ * The outcome of policy evaluation. `reason` is an error-catalogue code for denials; the policy
+ * revision says which compiled policy decided.
+ */
+export type Decision =
+  | { readonly allow: true; readonly rule: RuleId; readonly policyRevision: string }
+  | { readonly allow: false; readonly rule: RuleId; readonly reason: DenyReason; readonly policyRevision: string };
+
+/** Catalogue codes policy evaluation can deny with (a subset of errors.ts, kept in step by a test). */
+export type DenyReason = 'provider_forbidden' | 'endpoint_not_allowed' | 'model_forbidden' | 'model_missing';

@@ -1,0 +1,43 @@
+import { AUTHZ_METADATA_NAMESPACE, type AuthzContext } from '../core/authz-context.ts';
+import { TollgateError } from '../errors.ts';
+import type { ProcessingRequest } from '../wire/ext-proc.ts';
+import { structString } from '../wire/struct.ts';
+import type { RequestState } from './request-state.ts';
+
+/** The message carries an ext_authz context at all (sealed or not). */
+export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
+  return msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE] !== undefined;
+}
+
+/**
+ * Verifies the authz context on the first message of a stream, whichever it is (Envoy may skip the
+ * request headers): only Tollgate's own ext_authz can vouch for an identity, so the context must carry
+ * a valid seal, be fresh, and be used once. Anything else is refused before any credential is looked up.
+ */
+export async function verifyAuthzContext(state: RequestState, msg: ProcessingRequest): Promise<AuthzContext> {
+  const { services } = state;
+  const struct = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
+  const decoded = services.authzContext.decode(struct === undefined ? undefined : (name) => structString(struct, name), Date.now());
+  if (decoded === 'missing') {
+    state.log.error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
+    throw new TollgateError('authz_context_missing');
+  }
+  let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;
+  if (typeof decoded !== 'string') {
+    const maxAgeMs = services.authzContextMaxAgeMs;
+    if (!(await services.state.claimOnce(`authz:${decoded.decisionId}`, maxAgeMs + 5_000))) problem = 'replayed';
+  }
+  if (problem !== undefined || typeof decoded === 'string') {
+    state.log.warn({ problem }, 'refused an ext_authz context');
+    throw new TollgateError('authz_context_invalid', problem);
+  }
+  const provider = state.policy.providers.get(decoded.provider);
+  const identity = state.policy.identitiesById.get(decoded.identity.id);
+  if (provider === undefined || identity === undefined) throw new TollgateError('authz_context_missing', 'the authz context names an identity or provider this policy does not have');
+  state.authenticated = true;
+  state.authz = decoded;
+  state.provider = provider;
+  state.decisionId = decoded.decisionId;
+  state.log = services.logger.child({ request_id: state.requestId, decision_id: state.decisionId });
+  return decoded;
+}

@@ -1,0 +1,64 @@
+import { performance } from 'node:perf_hooks';
+import { ERROR_CATALOGUE } from '../errors.ts';
+import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
+import type { ProcessingResponse } from '../wire/ext-proc.ts';
+import type { Denial, RequestState } from './request-state.ts';
+import { errorResponse } from './responses.ts';
+
+/** Ends the request with Tollgate's JSON error: an ImmediateResponse, audited now. */
+export function deny(state: RequestState, denial: Denial): ProcessingResponse {
+  state.denial = denial;
+  state.status = ERROR_CATALOGUE[denial.code].httpStatus;
+  state.stage = 'done';
+  writeAudit(state, 'denied');
+  return errorResponse(denial.code, state.requestId, state.decisionId);
+}
+
+
+/** The credential's metadata for the record (source, version, lease-id hash), never the value. */
+function auditCredential(state: RequestState): AuditRecord['credential'] {
+  const meta = state.credentialMeta;
+  if (meta === undefined) return null;
+  return { source: meta.source, ...(meta.version === undefined ? {} : { version: meta.version }), ...(meta.leaseIdHash === undefined ? {} : { lease_id_hash: meta.leaseIdHash }) };
+}
+
+/** Writes the request's one audit record, once, with its metrics and log line. */
+export function writeAudit(state: RequestState, outcome: AuditRecord['outcome']): void {
+  if (state.auditWritten) return;
+  state.auditWritten = true;
+  const { services, authz, denial } = state;
+  const now = performance.now();
+  // The message being handled now counts towards the record written during it.
+  const tollgateMs = state.busyMs + (state.phaseStartedAt === undefined ? 0 : now - state.phaseStartedAt);
+  const record = buildAuditRecord({
+    stage: 'proc',
+    authenticated: state.authenticated,
+    outcome,
+    decisionId: state.decisionId,
+    requestId: state.requestId,
+    identity: authz?.identity,
+    provider: state.provider?.name,
+    model: state.model,
+    method: authz?.method,
+    path: authz?.path,
+    reason: denial?.code ?? (state.incomplete ? 'response_incomplete' : undefined),
+    rule: denial?.rule ?? (authz === undefined ? undefined : 'identity.allow'),
+    status: state.status,
+    request: state.request ?? null,
+    response: state.status !== undefined && denial === undefined ? { body_bytes: state.responseBytes, streamed: state.responseStreamed } : null,
+    usage: state.usage === undefined ? null : { input_tokens: state.usage.inputTokens, output_tokens: state.usage.outputTokens, total_tokens: state.usage.totalTokens },
+    credential: auditCredential(state),
+    totalMs: now - state.startedAt,
+    tollgateMs,
+    policyRevision: authz?.policyRevision ?? state.policy.revision,
+  });
+  services.audit.write(record);
+  const m = services.metrics;
+  m.auditRecords.inc({ stage: 'proc' });
+  m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: record.provider ?? 'none' });
+  if (record.usage !== null && record.provider !== null) {
+    m.tokens.inc({ provider: record.provider, direction: 'input' }, record.usage.input_tokens);
+    m.tokens.inc({ provider: record.provider, direction: 'output' }, record.usage.output_tokens);
+  }
+  state.log.info({ outcome: record.outcome, reason: record.reason, status: record.http_status, identity: record.identity, provider: record.provider, model: record.model, authenticated: record.authenticated }, 'request finished');
+}

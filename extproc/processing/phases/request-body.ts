@@ -1,0 +1,53 @@
+import { RULES } from '../../core/decision.ts';
+import { TollgateError } from '../../errors.ts';
+import { evaluate } from '../../policy/evaluate.ts';
+import { asTollgateError, splitTarget } from '../../policy/request.ts';
+import type { HttpBody, ProcessingRequest, ProcessingResponse } from '../../wire/ext-proc.ts';
+import { verifyAuthzContext } from '../context.ts';
+import type { Denial, RequestState } from '../request-state.ts';
+import { requestBodyResponse } from '../responses.ts';
+import { applyCredential, startCredential, translator } from './credential.ts';
+
+/**
+ * Request body (BUFFERED, whole): parse it with the provider's rules, decide on the model it names,
+ * and apply the credential last, to the final body. When Envoy skips the request headers this is the
+ * stream's first message, and the authz context is verified here.
+ */
+export async function onRequestBody(state: RequestState, msg: ProcessingRequest, b: HttpBody): Promise<ProcessingResponse | Denial> {
+  if (state.stage === 'start') {
+    const ctx = await verifyAuthzContext(state, msg);
+    if (ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'a body arrived for a request ext_authz saw without one');
+    startCredential(state);
+    state.stage = 'request_body';
+  }
+  if (state.stage !== 'request_body') throw new TollgateError('protocol_violation', `request body in stage ${state.stage}`);
+  const { provider, authz } = state;
+  if (provider === undefined || authz === undefined) throw new TollgateError('protocol_violation', 'request body before the request was authorized');
+  if (b.end_of_stream !== true) throw new TollgateError('protocol_violation', 'request body must arrive BUFFERED (end_of_stream in one message)');
+  const body = b.body ?? Buffer.alloc(0);
+  state.request = { body_bytes: body.length, body_hmac: state.services.bodyHmac(body) };
+  if (body.length > state.policy.limits.maxRequestBodyBytes) return { code: 'body_too_large', rule: RULES.bodyLimit };
+
+  const t = translator(state);
+  try {
+    t.parseBody(body);
+  } catch (err) {
+    throw asTollgateError(err);
+  }
+  state.model = t.model;
+  const decision = evaluate(state.policy, {
+    identity: authz.identity,
+    provider: provider.name,
+    method: authz.method,
+    path: splitTarget(authz.path).path.slice(provider.pathPrefix.length - 1),
+    operation: t.operation,
+    model: t.model,
+    time: new Date(),
+  });
+  if (!decision.allow) return { code: decision.reason, rule: decision.rule };
+
+  const edits = await applyCredential(state, t.body);
+  state.stage = 'upstream';
+  // Credentials are applied last, to the final body. The body is unchanged here, so no body mutation.
+  return requestBodyResponse(edits);
+}

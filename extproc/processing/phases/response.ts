@@ -1,0 +1,53 @@
+import { TollgateError } from '../../errors.ts';
+import { isStreamingContentType } from '../../providers/index.ts';
+import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } from '../../wire/ext-proc.ts';
+import { hasAuthzMetadata, verifyAuthzContext } from '../context.ts';
+import { headerMap, mediaType } from '../headers.ts';
+import type { Denial, RequestState } from '../request-state.ts';
+import { responseBodyResponse, responseHeadersResponse } from '../responses.ts';
+import { onEnvoyReplyMidRequest, onLocalReply } from './local-reply.ts';
+
+/**
+ * Response headers. A stream that starts here is either a request without a body whose request
+ * messages Envoy skipped (it carries an authz context) or a reply Envoy made itself before Tollgate
+ * saw the request (local-reply.ts). Successful SSE responses switch to STREAMED; the rest stay
+ * BUFFERED so they can be inspected whole.
+ */
+export async function onResponseHeaders(state: RequestState, msg: ProcessingRequest, h: HttpHeaders): Promise<ProcessingResponse | Denial> {
+  if (state.stage === 'start') {
+    if (!hasAuthzMetadata(msg)) return onLocalReply(state, h);
+    const ctx = await verifyAuthzContext(state, msg);
+    if (!ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'a response arrived before the body of a request that has one');
+    state.stage = 'upstream';
+  }
+  if (state.stage === 'request_body') return onEnvoyReplyMidRequest(state, h);
+  if (state.stage !== 'upstream') throw new TollgateError('protocol_violation', `response headers in stage ${state.stage}`);
+  const headers = headerMap(h);
+  const status = Number(headers.get(':status'));
+  state.status = Number.isInteger(status) ? status : undefined;
+  // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
+  state.responseStreamed = status === 200 && isStreamingContentType(mediaType(headers.get('content-type')));
+  state.usageMeter = state.translator?.usageMeter();
+  state.stage = h.end_of_stream === true ? 'done' : 'response_body';
+  return responseHeadersResponse({ streamBody: state.responseStreamed });
+}
+
+/** Response body: buffered whole, or SSE chunk by chunk. Usage is read at the end. */
+export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResponse {
+  if (state.stage === 'local_reply') {
+    if (b.end_of_stream === true) state.stage = 'done';
+    return responseBodyResponse();
+  }
+  if (state.stage !== 'response_body') throw new TollgateError('protocol_violation', `response body in stage ${state.stage}`);
+  const chunk = b.body ?? Buffer.alloc(0);
+  state.responseBytes += chunk.length;
+  if (state.responseStreamed) state.usageMeter?.onSseChunk(chunk);
+  else state.responseChunks.push(chunk);
+  if (b.end_of_stream === true) {
+    if (!state.responseStreamed) state.usageMeter?.onBody(Buffer.concat(state.responseChunks));
+    state.usage = state.usageMeter?.usage();
+    state.responseChunks = [];
+    state.stage = 'done';
+  }
+  return responseBodyResponse();
+}

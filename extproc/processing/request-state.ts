@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { AuthzContext } from '../core/authz-context.ts';
+import type { Credential, CredentialMeta } from '../core/credential.ts';
+import type { RuleId } from '../core/decision.ts';
+import type { Usage } from '../core/request-context.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { Policy, ProviderPolicy } from '../policy/policy.ts';
+import type { RequestTranslator, UsageMeter } from '../providers/index.ts';
+import type { Services } from '../services.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+/** Where the ext_proc stream is; each phase module accepts messages only in its stages. */
+export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
+
+export interface Denial {
+  readonly code: ErrorCode;
+  readonly rule: RuleId;
+}
+
+/**
+ * The state of one request as the ext_proc phases see it: a plain object the phase modules read and
+ * write, in stream order. The policy is read once, at the start: the request finishes on that revision.
+ */
+export interface RequestState {
+  readonly services: Services;
+  readonly policy: Policy;
+  log: Logger;
+  readonly startedAt: number;
+  /** Time spent in Tollgate's handlers so far, and when the message being handled arrived. */
+  busyMs: number;
+  phaseStartedAt: number | undefined;
+  stage: Stage;
+  decisionId: string;
+  /** The authz context verified (seal, freshness, single use). False: nothing below is vouched for. */
+  authenticated: boolean;
+  authz: AuthzContext | undefined;
+  provider: ProviderPolicy | undefined;
+  /** The provider's reading of this request: endpoint, model, body, credential application. */
+  translator: RequestTranslator | undefined;
+  usageMeter: UsageMeter | undefined;
+  requestId: string | undefined;
+  credential: Promise<Credential> | undefined;
+  /** Set once the credential was applied: what the audit record says about it. */
+  credentialMeta: CredentialMeta | undefined;
+  model: string | undefined;
+  request: { readonly body_bytes: number; readonly body_hmac: string } | undefined;
+  status: number | undefined;
+  responseStreamed: boolean;
+  responseBytes: number;
+  responseChunks: Buffer[];
+  usage: Usage | undefined;
+  denial: Denial | undefined;
+  /** The response body never finished through ext_proc. */
+  incomplete: boolean;
+  auditWritten: boolean;
+}
+
+export function newRequestState(services: Services): RequestState {
+  return {
+    services,
+    policy: services.policy(),
+    log: services.logger,
+    startedAt: performance.now(),
+    busyMs: 0,
+    phaseStartedAt: undefined,
+    stage: 'start',
+    decisionId: randomUUID(),
+    authenticated: false,
+    authz: undefined,
+    provider: undefined,
+    translator: undefined,
+    usageMeter: undefined,
+    requestId: undefined,
+    credential: undefined,
+    credentialMeta: undefined,
+    model: undefined,
+    request: undefined,
+    status: undefined,
+    responseStreamed: false,
+    responseBytes: 0,
+    responseChunks: [],
+    usage: undefined,
+    denial: undefined,
+    incomplete: false,
+    auditWritten: false,
+  };
+}

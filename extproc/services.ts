@@ -1,0 +1,34 @@
+import { createHmac } from 'node:crypto';
+import type { AuthzContextCodec } from './core/authz-context.ts';
+import type { CredentialBroker } from './credentials/broker.ts';
+import type { Policy } from './policy/policy.ts';
+import type { StateStore } from './state/state-store.ts';
+import type { AuditSink } from './telemetry/audit.ts';
+import type { Logger } from './telemetry/logger.ts';
+import type { Metrics } from './telemetry/metrics.ts';
+
+/**
+ * Process-lifetime services, built once at start and never swapped: a policy reload must not orphan
+ * Vault leases or forget replay claims. The current Policy is read through `policy()` once per request,
+ * so a request finishes on the revision it started with.
+ */
+export interface Services {
+  policy(): Policy;
+  readonly credentials: CredentialBroker;
+  readonly authzContext: AuthzContextCodec;
+  /** How long a sealed context stays valid; replay claims live a little longer. */
+  readonly authzContextMaxAgeMs: number;
+  /** Keyed hash of request bodies for audit (correlation without a brute-forceable plain hash). */
+  readonly bodyHmac: (body: Buffer) => string;
+  /** Single-use claims on authz decisions (replay protection), counters. */
+  readonly state: StateStore;
+  readonly audit: AuditSink;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** A body HMAC keyed by a key derived from `secret` (the authz context key), so replicas agree. */
+export function bodyHmacFrom(secret: Buffer): (body: Buffer) => string {
+  const key = createHmac('sha256', secret).update('tollgate.audit.body-hmac.v1').digest();
+  return (body) => createHmac('sha256', key).update(body).digest('hex');
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+
+export const AUDIT_SCHEMA = 'tollgate.audit.v2';
+
+const reasons = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
+const ms = z.number().nonnegative();
+const count = z.int().nonnegative();
+
+/**
+ * The audit record, one per request, as a zod schema: the writer's type and what `audit verify` and
+ * SIEM tooling parse. It holds no secrets and no prompt text: sizes, a keyed HMAC of the body (a plain
+ * hash of a short prompt could be brute-forced), credential metadata (source, version, a lease-id
+ * hash), never values. `authenticated: false` marks a record written for an ext_proc stream whose
+ * authz context did not verify (or that carried none): its request id and path are what an
+ * unauthenticated client of the gRPC port claimed, not facts.
+ */
+export const auditRecordSchema = z.strictObject({
+  schema: z.literal(AUDIT_SCHEMA),
+  time: z.iso.datetime(),
+  stage: z.enum(['authz', 'proc']),
+  authenticated: z.boolean(),
+  request_id: z.string().max(256).nullable(),
+  decision_id: z.string().max(64),
+  identity: z.string().nullable(),
+  identity_kind: z.enum(['api_key', 'jwt', 'spiffe']).nullable(),
+  tenant: z.string().nullable(),
+  provider: z.string().nullable(),
+  model: z.string().nullable(),
+  method: z.string().max(32).nullable(),
+  path: z.string().max(512).nullable(),
+  decision: z.enum(['allow', 'deny', 'error']),
+  outcome: z.enum(['completed', 'denied', 'failed', 'cancelled']),
+  reason: z.enum(reasons).nullable(),
+  rule: z.string().nullable(),
+  http_status: z.int().min(100).max(599).nullable(),
+  request: z.strictObject({ body_bytes: count, body_hmac: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
+  response: z.strictObject({ body_bytes: count, streamed: z.boolean() }).nullable(),
+  usage: z.strictObject({ input_tokens: count, output_tokens: count, total_tokens: count }).nullable(),
+  credential: z.strictObject({ source: z.string(), version: count.optional(), lease_id_hash: z.string().optional() }).nullable(),
+  latency_ms: z.strictObject({ total: ms, tollgate: ms }),
+  policy_revision: z.string(),
+});
+
+export type AuditRecord = z.infer<typeof auditRecordSchema>;
+
+/** The path without its query string (queries may carry keys, e.g. Azure's ?api-key=), bounded. */
+export function auditPath(path: string | undefined): string | null {
+  if (path === undefined || path === '') return null;
+  const q = path.search(/[?#]/);
+  return (q < 0 ? path : path.slice(0, q)).slice(0, 512);
+}
+
+/** What a decision point or an ext_proc stream learned about one request; every field optional but the ids. */
+export interface AuditFacts {
+  readonly stage: AuditRecord['stage'];
+  readonly authenticated: boolean;
+  readonly outcome: AuditRecord['outcome'];
+  readonly decisionId: string;
+  readonly requestId?: string | undefined;
+  readonly identity?: { readonly id: string; readonly tenant: string; readonly kind: NonNullable<AuditRecord['identity_kind']> } | undefined;
+  readonly provider?: string | undefined;
+  readonly model?: string | undefined;
+  readonly method?: string | undefined;
+  readonly path?: string | undefined;
+  /** Set for denials and failures. */
+  readonly reason?: ErrorCode | undefined;
+  readonly rule?: string | undefined;
+  readonly status?: number | undefined;
+  readonly request?: AuditRecord['request'];
+  readonly response?: AuditRecord['response'];
+  readonly usage?: AuditRecord['usage'];
+  readonly credential?: AuditRecord['credential'];
+  readonly totalMs: number;
+  readonly tollgateMs: number;
+  readonly policyRevision: string;
+}
+
+const round = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** The one builder of audit records, for ext_authz and ext_proc alike. */
+export function buildAuditRecord(f: AuditFacts): AuditRecord {
+  const failed = f.outcome === 'failed' || (f.reason !== undefined && !ERROR_CATALOGUE[f.reason].userFacing && f.reason !== 'response_incomplete');
+  const denied = f.reason !== undefined && f.reason !== 'response_incomplete';
+  return {
+    schema: AUDIT_SCHEMA,
+    time: new Date().toISOString(),
+    stage: f.stage,
+    authenticated: f.authenticated,
+    request_id: f.requestId?.slice(0, 256) ?? null,
+    decision_id: f.decisionId,
+    identity: f.identity?.id ?? null,
+    identity_kind: f.identity?.kind ?? null,
+    tenant: f.identity?.tenant ?? null,
+    provider: f.provider ?? null,
+    model: f.model ?? null,
+    method: f.method?.slice(0, 32) ?? null,
+    path: auditPath(f.path),
+    decision: failed ? 'error' : denied ? 'deny' : 'allow',
+    outcome: failed ? 'failed' : f.outcome,
+    reason: f.reason ?? null,
+    rule: f.rule ?? null,
+    http_status: f.status !== undefined && Number.isInteger(f.status) && f.status >= 100 && f.status <= 599 ? f.status : null,
+    request: f.request ?? null,
+    response: f.response ?? null,
+    usage: f.usage ?? null,
+    credential: f.credential ?? null,
+    latency_ms: { total: round(f.totalMs), tollgate: round(f.tollgateMs) },
+    policy_revision: f.policyRevision,
+  };
+}
