@@ -67,7 +67,7 @@ async function run(opts: BenchOptions): Promise<void> {
   try {
     upstream = await startUpstream(credFile);
     children.push(upstream);
-    const baseConfig = { ...baseConfigInput(keys, `${upstream.url}/v1`, credFile), logging: { level: 'warn' as const } };
+    const baseConfig = { ...baseConfigInput(keys, upstream.url, credFile), logging: { level: 'warn' as const } };
     const targets: Target[] = [];
     for (const setup of setups) {
       const flags = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `tollgate-${setup.name}-\${pid}.cpuprofile`];

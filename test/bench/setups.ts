@@ -8,7 +8,7 @@ export type EnvoyConfig = Record<string, unknown>;
 
 export interface BenchRequest {
   readonly method: string;
-  /** Path on Envoy's listener, e.g. /openai/chat/completions. */
+  /** Path on Envoy's listener, e.g. /openai/v1/chat/completions (the OpenAI SDK base URL is .../openai/v1). */
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
@@ -141,7 +141,7 @@ export function chatBody(bytes: number, model = 'gpt-4o-mini'): string {
 export function baseRequest(ctx: SetupContext, bodyBytes = 1024): BenchRequest {
   return {
     method: 'POST',
-    path: '/openai/chat/completions',
+    path: '/openai/v1/chat/completions',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.callerKey}` },
     body: chatBody(bodyBytes),
   };
