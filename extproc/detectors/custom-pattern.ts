@@ -10,7 +10,7 @@ import { hasContextWord } from './chars.ts';
 setFlagsFromString('--enable-experimental-regexp-engine');
 
 /** 'g' plus V8's 'l' (linear engine) flag; a variable because linters do not know the flag. */
-const LINEAR_FLAGS = `g${'l'}`;
+const LINEAR_FLAGS = ['g', 'l'].join('');
 
 export class CustomPatternError extends Error {
   readonly detectorId: string;

@@ -36,6 +36,8 @@ export const email: CharDetector = {
       j++;
     }
     if (labels < 2 || end < 0 || isAlnum(text.charCodeAt(end))) return;
+    // git@github.com:org/repo.git is an SSH remote, not a mailbox.
+    if (text.charCodeAt(end) === 58 && isAlnum(text.charCodeAt(end + 1))) return;
     const tld = text.slice(lastLabelStart, end);
     if (tld.length < 2 || tld.length > 24) return;
     for (let k = 0; k < tld.length; k++) if (!isAlpha(tld.charCodeAt(k))) return;

@@ -10,8 +10,11 @@ export function groupLength(tok: NumberToken, g: number): number {
   return (tok.ends[g] ?? 0) - (tok.starts[g] ?? 0);
 }
 
-/** True when groups [g, g + n) exist, are joined by one separator kind from `seps`, and no neighbouring group joins with that same separator. */
-export function isolatedRun(tok: NumberToken, g: number, n: number, seps: string): boolean {
+/**
+ * True when groups [g, g + n) exist and are joined by one separator kind from `seps`; with `isolated`, no
+ * neighbouring group may join with that same separator either (so 3-2-4 inside 3-2-4-2 is not an SSN).
+ */
+export function isolatedRun(tok: NumberToken, g: number, n: number, seps: string, isolated = true): boolean {
   if (g + n > tok.count) return false;
   if (n === 1) {
     return true;
@@ -19,6 +22,7 @@ export function isolatedRun(tok: NumberToken, g: number, n: number, seps: string
   const sep = sepAfter(tok, g);
   if (!seps.includes(String.fromCharCode(sep))) return false;
   for (let k = g + 1; k < g + n - 1; k++) if (sepAfter(tok, k) !== sep) return false;
+  if (!isolated) return true;
   if (g > 0 && sepAfter(tok, g - 1) === sep) return false;
   if (g + n < tok.count && sepAfter(tok, g + n - 1) === sep) return false;
   return true;

@@ -1,5 +1,6 @@
 // Payment card numbers: 12-19 digits, written together or in the usual groups (4-4-4-4[-3], Amex 4-6-5,
 // Diners 4-6-4) with one separator kind (space or '-'), a known issuer prefix (IIN), and a valid Luhn check.
+// A card may sit inside a longer run of groups ("on 2024 4111 1111 1111 1111"): every window is tried.
 import { isAlnum } from './chars.ts';
 import type { NumberDetector, NumberToken } from './detector.ts';
 import { digitsOf, groupLengths, isolatedRun } from './number-token.ts';
@@ -50,7 +51,7 @@ export const paymentCard: NumberDetector = {
     if (tok.digits < 12) return;
     for (let g = 0; g < tok.count; g++) {
       for (let n = 1; n <= 5 && g + n <= tok.count; n++) {
-        if (!isolatedRun(tok, g, n, ' -')) continue;
+        if (!isolatedRun(tok, g, n, ' -', false)) continue;
         const lengths = groupLengths(tok, g, n);
         const total = lengths.reduce((a, b) => a + b, 0);
         if (total < 12) continue;

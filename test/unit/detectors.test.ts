@@ -1,0 +1,192 @@
+// Table-driven detector tests: positives, negatives and near-misses per detector, through the real scanner
+// with the default settings (plus phone/IP where noted). Token-format positives that need a checksum are built
+// here with an independent CRC32 (table-driven, not zlib) so the test does not reuse the code under test.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(s: string): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < s.length; i++) crc = (CRC_TABLE[(crc ^ s.charCodeAt(i)) & 0xff] ?? 0) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function b62(n: number): string {
+  let s = '';
+  for (let v = n; v > 0; v = Math.floor(v / 62)) s = B62.charAt(v % 62) + s;
+  return s.padStart(6, '0');
+}
+const withChecksum = (prefix: string, random30: string): string => prefix + random30 + b62(crc32(random30));
+const RAND30 = 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0';
+const GH = withChecksum('ghp_', RAND30);
+const GH_BAD = GH.slice(0, -1) + (GH.endsWith('a') ? 'b' : 'a');
+const NPM = withChecksum('npm_', RAND30);
+const ANTHROPIC = `sk-ant-api03-${'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z_-'.repeat(3).slice(0, 93)}AA`;
+const OPENAI = `sk-proj-${'Xy7Qm2Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga'.slice(0, 30)}T3BlbkFJ${'Pq4Ls9Tm2Wn7Rb1Xc6Vz3Kd8Hf5Jg0Ya'.slice(0, 30)}`;
+const PEM = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx7Qm2Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga\nPq4Ls9Tm2Wn7Rb1Xc6Vz3Kd8Hf5Jg0Ya==\n-----END RSA PRIVATE KEY-----';
+const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+
+interface Case {
+  readonly text: string;
+  /** Expected [type, matched substring] pairs, in order; [] for negatives. */
+  readonly expect: readonly (readonly [string, string])[];
+  readonly settings?: DetectorSettings;
+}
+
+const pos = (type: string, value: string, before = 'x ', after = ' y'): Case => ({ text: `${before}${value}${after}`, expect: [[type, value]] });
+const neg = (text: string, settings?: DetectorSettings): Case => (settings === undefined ? { text, expect: [] } : { text, expect: [], settings });
+
+const TABLES: Readonly<Record<string, readonly Case[]>> = {
+  private_key: [
+    pos('PRIVATE_KEY', PEM, 'key:\n', '\nthanks'),
+    pos('PRIVATE_KEY', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----'),
+    pos('PRIVATE_KEY', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0x\n-----END PGP PRIVATE KEY BLOCK-----'),
+    // Truncated block (no END): header and the key material are still reported.
+    { text: 'see -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx7Qm2Lp9Rt4Vn6\n', expect: [['PRIVATE_KEY', '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx7Qm2Lp9Rt4Vn6\n']] },
+    neg('-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUWz\n-----END CERTIFICATE-----'),
+    neg('-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI\n-----END PUBLIC KEY-----'),
+    neg('the string "-----BEGIN PRIVATE KEY" without dashes after it'),
+  ],
+  aws: [
+    pos('AWS_ACCESS_KEY', 'AKIA4Q3EGRIVYW6TQSPW'),
+    pos('AWS_ACCESS_KEY', 'ASIA4Q3EGRIVYW6TQSPW', 'id=', ''),
+    { text: 'aws_access_key_id = AKIA4Q3EGRIVYW6TQSPW\naws_secret_access_key = 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', expect: [['AWS_ACCESS_KEY', 'AKIA4Q3EGRIVYW6TQSPW'], ['AWS_SECRET_KEY', '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']] },
+    { text: 'SecretAccessKey: "Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0/Aa+Bb3CcD"', expect: [['AWS_SECRET_KEY', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0/Aa+Bb3CcD']] },
+    neg('AKIAIOSFODNN7EXAMPLE with wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'),
+    { text: 'AKIAIOSFODNN7EXAMPLE', expect: [['AWS_ACCESS_KEY', 'AKIAIOSFODNN7EXAMPLE']], settings: { allowList: [] } },
+    neg('AKIA4Q3EGRIVYW6TQSP (19 chars) AKIA4Q3EGRIVYW6TQSPW1 (21) AKIA4Q3EGRIVYW0TQSPW (0 is not base32) XAKIA4Q3EGRIVYW6TQSPW'),
+    neg('a 40-char base64 string alone: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0/Aa+Bb3CcD is not an AWS secret'),
+    neg('aws_secret_access_key = 0123456789012345678901234567890123456789 (no letters)'),
+  ],
+  gcp: [
+    pos('GCP_API_KEY', 'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'),
+    neg('AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQ (38) AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQeX (40)'),
+    { text: '{"type": "service_account", "project_id": "demo", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd", "client_email": "x"}', expect: [['GCP_SERVICE_ACCOUNT', '3f2504e04f8911d39a0c0305e82c3301aabbccdd']] },
+    neg('{"type": "user", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd"}'),
+  ],
+  azure: [
+    { text: 'DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QEFCQ0RFRg==;EndpointSuffix=core.windows.net', expect: [['AZURE_KEY', 'BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QEFCQ0RFRg==']] },
+    { text: 'Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=CQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJyg=', expect: [['AZURE_KEY', 'CQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJyg=']] },
+    neg('AccountKey=<your-key> and AccountKey=short=='),
+  ],
+  github: [
+    pos('GITHUB_TOKEN', GH),
+    pos('GITHUB_TOKEN', `github_pat_11ABCDEFG0${'a1B2c3D4e5F6'.slice(0, 12)}_${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9Ff1Gg3Hh5Ii7Jj9Kk'.slice(0, 59)}`),
+    neg(`checksum off by one: ${GH_BAD}`),
+    neg('docs sample gho_16C7e42F292c6912E7710c838347Ae178B4a and ghp_token_name identifiers'),
+    neg(`too short ${GH.slice(0, -2)} too long ${GH}Q`),
+  ],
+  gitlab: [pos('GITLAB_TOKEN', 'glpat-Zq8Lw3Nx7Pk2Rv5Tm9Yb'), pos('GITLAB_TOKEN', 'glrt-t1_Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc'), neg('glpat-xxxxxxxxxxxxxxxxxxxx and glpat-short1')],
+  slack: [
+    pos('SLACK_TOKEN', 'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx'),
+    pos('SLACK_WEBHOOK', 'hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX', 'https://', ''),
+    neg('xoxb-your-token-here and xoxb_placeholder and hooks.slack.com/services/'),
+  ],
+  stripe: [pos('STRIPE_KEY', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'), pos('STRIPE_KEY', 'rk_live_51Hc6Jd1Fg0Zq8Lw3Nx7Pk2Rv5'), neg('sk_test_4eC39HqLyjWDarjtT1zdp7dc pk_live_4eC39HqLyjWDarjtT1zdp7dc sk_live_lowercaseonlyletters')],
+  openai: [
+    pos('OPENAI_KEY', OPENAI),
+    pos('OPENAI_KEY', 'sk-Zq8Lw3Nx7Pk2Rv5Tm9YbT3BlbkFJHc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9'),
+    neg('sk-proj-placeholder and sk-1234 and sk-this-is-not-a-key-but-quite-long-text-here'),
+  ],
+  anthropic: [pos('ANTHROPIC_KEY', ANTHROPIC), neg('sk-ant-api03-short and sk-ant-xyz')],
+  huggingface: [pos('HUGGINGFACE_TOKEN', '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'), neg('hf_hub_download hf_abcdefghijklmnopqrstuvwxyzabcdefgh (no upper case)')],
+  npm: [pos('NPM_TOKEN', NPM), neg('npm_config_cache npm_package_version_number_is_long_enough_x')],
+  url_credentials: [
+    { text: 'DATABASE_URL=postgres://admin:s3cr3tP4ss@db.example.com:5432/app', expect: [['URL_PASSWORD', 's3cr3tP4ss']] },
+    { text: 'amqp://svc:Zq8Lw3Nx@rabbit/vhost', expect: [['URL_PASSWORD', 'Zq8Lw3Nx']] },
+    neg('postgres://user:password@localhost:5432/app redis://:${REDIS_PASSWORD}@redis:6379 https://user@host/x https://host/a:b@c'),
+  ],
+  authorization: [
+    { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
+    { text: 'Authorization: Basic dXNlcjpzM2NyM3Q=', expect: [['BASIC_AUTH', 'dXNlcjpzM2NyM3Q=']] },
+    neg('bearer tokens are short-lived; Basic authentication; Bearer $TOKEN; Basic SGVsbG8gV29ybGQh (no colon); Bearer abcdefghijklmnopqrst (letters only)'),
+  ],
+  jwt: [
+    pos('JWT', JWT),
+    neg('eyJhbGciOiJIUzI1NiJ9 alone; eyJub3QiOiJqd3QifQ.eyJzdWIiOiIxIn0.sig (header without alg); eyJhbGciOiJIUzI1NiJ9.bm90anNvbg.sig'),
+  ],
+  email: [
+    pos('EMAIL', 'john.doe+tag@example.co.uk'),
+    pos('EMAIL', 'jane_o-neil@mail.acme-corp.com', 'mailto:', ''),
+    neg('icon@2x.png @Component user@localhost npm i @scope/pkg git@github.com:acme/x.git a@b.c .@x.com'),
+  ],
+  payment_card: [
+    pos('CARD_NUMBER', '4242424242424242'),
+    pos('CARD_NUMBER', '5555 5555 5555 4444'),
+    pos('CARD_NUMBER', '3782-822463-10005'),
+    pos('CARD_NUMBER', '6011 1111 1111 1117'),
+    pos('CARD_NUMBER', '2223003122003222'),
+    pos('CARD_NUMBER', '3566002020360505'),
+    pos('CARD_NUMBER', '30569309025904'),
+    { text: 'on 2024 4111 1111 1111 1111 we paid', expect: [['CARD_NUMBER', '4111 1111 1111 1111']] },
+    neg('4242424242424241 (Luhn) 1234567890123452 (no issuer) 4242 4242-4242 4242 (mixed separators) 42424242424242424 (17, Visa) 1717171717171'),
+    neg('v4242424242424242 4242424242424242x 4242_4242_4242_4242'),
+  ],
+  iban: [
+    pos('IBAN', 'DE89 3704 0044 0532 0130 00'),
+    pos('IBAN', 'GB82WEST12345698765432'),
+    pos('IBAN', 'FR14 2004 1010 0505 0001 3M02 606'),
+    pos('IBAN', 'NL91ABNA0417164300'),
+    neg('GB82 WEST 1234 5698 7654 33 (checksum) DE89 3704 0044 0532 0130 0 (short) XX89370400440532013000 (country) DE8937040044053201300012'),
+  ],
+  us_ssn: [
+    pos('US_SSN', '123-45-6780'),
+    pos('US_SSN', '536 22 1234'),
+    { text: 'my SSN: 536221234', expect: [['US_SSN', '536221234']] },
+    neg('078-05-1120 666-12-3456 900-12-3456 123-00-4567 123-45-0000 536221234 (no context) 123-45-6780-12 2023-45-6789'),
+  ],
+  uk_nino: [pos('UK_NINO', 'AB123456C'), pos('UK_NINO', 'JG 10 37 52 A'), neg('QQ123456C GB123456A AB123456E DA123456A AB12345C')],
+  es_dni: [pos('ES_DNI', '12345678Z'), pos('ES_DNI', 'X1234567L'), neg('12345678A X1234567A 123456789Z')],
+  de_steuer_id: [
+    { text: 'Steuer-ID: 86095742719', expect: [['DE_TAX_ID', '86095742719']] },
+    neg('Steuer-ID: 86095742718 (check digit)'),
+    neg('the number 86095742719 without a context word'),
+    neg('Steuer-ID 12345678901 (digit rule)'),
+  ],
+  phone_opt_in: [
+    { text: 'call me at +1 415 555 2671 tomorrow', expect: [['PHONE_NUMBER', '+1 415 555 2671']], settings: { phone: { enabled: true, requireContext: true } } },
+    { text: 'phone: (415) 555-2671', expect: [['PHONE_NUMBER', '(415) 555-2671']], settings: { phone: { enabled: true, requireContext: true } } },
+    neg('call me at +1 415 555 2671 tomorrow'),
+    neg('ts 1717171717171 build 20240531.3 and +1 415 555 2671 (no context)', { phone: { enabled: true, requireContext: true } }),
+  ],
+  ip_opt_in: [
+    { text: 'the server ip is 8.8.4.4.', expect: [['IP_ADDRESS', '8.8.4.4']], settings: { ip: { enabled: true, requireContext: true, includePrivate: false } } },
+    neg('the server ip is 8.8.4.4'),
+    neg('host 192.168.1.10, then a long sentence so no context word is near: version 1.2.3.4; ip 1.2.3.4.5, ip 256.1.1.1, ip 01.2.3.4', { ip: { enabled: true, requireContext: true, includePrivate: false } }),
+  ],
+};
+
+for (const [name, cases] of Object.entries(TABLES)) {
+  describe(`detector ${name}`, () => {
+    cases.forEach((c, k) => {
+      it(`case ${k}: ${c.expect.length === 0 ? 'no finding' : c.expect.map((e) => e[0]).join(', ')}`, () => {
+        const found = buildScanner(c.settings).scan(c.text);
+        assert.deepEqual(
+          found.map((f) => [f.type, c.text.slice(f.start, f.end)]),
+          c.expect.map((e) => [...e]),
+        );
+      });
+    });
+  });
+}
+
+describe('technical text', () => {
+  it('has no findings in a code- and ops-heavy prompt (GUIDs, hashes, versions, base64, AWS names, doc examples)', () => {
+    const text = readFileSync(new URL('../fixtures/detectors/technical.txt', import.meta.url), 'utf8');
+    const found = buildScanner({ phone: { enabled: true, requireContext: true }, ip: { enabled: true, requireContext: true, includePrivate: false } }).scan(text);
+    assert.deepEqual(found.map((f) => `${f.type}: ${text.slice(f.start, f.end)}`), []);
+  });
+});
+
+describe('findings', () => {
+  it('carry detector id, type and offsets only', () => {
+    const [f] = buildScanner().scan(`x ${GH} y`);
+    assert.deepEqual(Object.keys(f ?? {}).sort(), ['detector', 'end', 'start', 'type']);
+  });
+});
