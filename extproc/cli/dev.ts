@@ -1,8 +1,9 @@
+import { createServer } from 'node:net';
 import { createApp, type App } from '../app.ts';
 import { envoyBinFromEnv, snapshotEnv } from '../config/env.ts';
 import type { Config } from '../config/schema.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../dev/envoy-config.ts';
-import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../dev/envoy-process.ts';
+import { EnvoyPortInUseError, findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../dev/envoy-process.ts';
 import type { Running } from './running.ts';
 
 export interface DevStack {
@@ -22,8 +23,28 @@ export interface DevOptions {
   readonly envoyLogLevel?: string;
 }
 
+const LISTEN_HOST = '127.0.0.1';
+
+/**
+ * Fails with EnvoyPortInUseError if `host:port` cannot be bound, before anything is started. Envoy's
+ * listener refuses a busy port too (`enable_reuse_port: false` in the template); this check gives the
+ * same clear error without starting Tollgate first. Port 0 (any free port) needs no check.
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new EnvoyPortInUseError(`${host}:${port}`) : err);
+    });
+    server.listen({ host, port, exclusive: true }, () => { resolve(); });
+  });
+  await new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
+}
+
 export async function startDevStack(config: Config, opts: DevOptions): Promise<DevStack> {
   const bin = findEnvoyBinary(envoyBinFromEnv());
+  await assertPortFree(LISTEN_HOST, opts.port);
   const app = createApp(config, { env: snapshotEnv() });
   const listening = await app.start();
   let envoy: EnvoyProcess;
@@ -32,7 +53,7 @@ export async function startDevStack(config: Config, opts: DevOptions): Promise<D
       bin,
       logLevel: opts.envoyLogLevel ?? 'warn',
       configYaml: renderEnvoyConfig(config, {
-        listenHost: '127.0.0.1',
+        listenHost: LISTEN_HOST,
         listenPort: opts.port,
         adminPort: 0,
         tollgateHost: listening.grpc.host === '0.0.0.0' ? '127.0.0.1' : listening.grpc.host,
@@ -49,7 +70,7 @@ export async function startDevStack(config: Config, opts: DevOptions): Promise<D
   return {
     app,
     envoy,
-    url: `http://127.0.0.1:${envoy.listenerPort}`,
+    url: `http://${LISTEN_HOST}:${envoy.listenerPort}`,
     died: envoy.exited.then((code) => (stopping ? new Promise<never>(() => undefined) : code)),
     stop: async () => {
       stopping = true;
