@@ -39,6 +39,17 @@ async function smoke(t: Target, body: string, headers: Readonly<Record<string, s
   if (res.status < 200 || res.status > 299) throw new Error(`${t.stack.setup.name}: smoke request got ${res.status}: ${text.slice(0, 300)}`);
 }
 
+/** Envoy's non-zero ext_authz/ext_proc error, timeout and failure counters, to say why a request failed. */
+async function envoyFailureCounters(stack: SetupStack): Promise<string> {
+  try {
+    const text = await (await fetch(`${stack.envoy.adminUrl}/stats?filter=${encodeURIComponent('ext_authz|ext_proc|upstream_rq_5xx|rq_timeout')}`, { signal: AbortSignal.timeout(3_000) })).text();
+    const hits = text.split('\n').filter((l) => /(error|timeout|fail|denied|5xx|reset)/.test(l) && !/: 0$/.test(l) && !l.includes('histogram'));
+    return hits.length === 0 ? 'none' : hits.join(', ');
+  } catch (err) {
+    return `unreadable (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
 async function run(opts: BenchOptions): Promise<void> {
   if (!existsSync(WRK_BIN)) throw new Error(`${WRK_BIN} is missing (Debian package "wrk")`);
   const setups = selectSetups(opts.setups ?? DEFAULT_SETUPS);
@@ -61,6 +72,7 @@ async function run(opts: BenchOptions): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   const windows: WindowResult[] = [];
+  let failure: string | undefined;
   const idleRss: Record<string, number> = {};
   let upstream: Child & { url: string };
   const started = Date.now();
@@ -91,29 +103,42 @@ async function run(opts: BenchOptions): Promise<void> {
 
     const measure = async (t: Target, load: Load, round: number): Promise<WindowResult> => {
       const w = await measureWindow({ stack: t.stack, upstreamPid: upstream.pid, request: t.request, path: t.path, load, seconds: opts.seconds, round, dir, counters: [...opts.counters, ...(t.stack.setup.counters ?? [])] });
-      assertClean(`${t.stack.setup.name} ${load.key} round ${round + 1}`, w.wrk);
+      try {
+        assertClean(`${t.stack.setup.name} ${load.key} round ${round + 1}`, w.wrk);
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; Envoy counters: ${await envoyFailureCounters(t.stack)}`, { cause: err });
+      }
       return w;
     };
     const describe = (w: WrkResult): string => `${w.rps.toFixed(0)} req/s p50 ${(w.p50Us / 1000).toFixed(2)} ms p99 ${(w.p99Us / 1000).toFixed(2)} ms${w.lateSlots > 0 ? ` late ${w.lateSlots}` : ''}`;
     const others = (w: WindowResult): string => ` others ${w.otherBusyCores.toFixed(2)} cores`;
-    for (let round = 0; round < opts.rounds; round++) {
-      // Rotate the order each round, so no set-up always runs first (or right after the heaviest).
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-      for (const t of order) {
-        for (const rate of opts.rates) {
-          const w = await measure(t, { key: `rate:${rate}`, rate, connections: opts.connections }, round);
-          windows.push(w);
-          log(`round ${round + 1} ${t.stack.setup.name} @${rate}: ${describe(w.wrk)}${others(w)}`);
-        }
-        if (opts.skipMax) continue;
-        // Max throughput: unpaced, halving connections until p99 is under the limit.
-        for (let c = opts.maxConnections; c >= 1; c = Math.floor(c / 2)) {
-          const w = await measure(t, { key: 'max', connections: c }, round);
-          const ok = w.wrk.p99Us < opts.p99LimitMs * 1000;
-          log(`round ${round + 1} ${t.stack.setup.name} max c=${c}: ${describe(w.wrk)}${others(w)}${ok ? '' : ' (p99 over limit)'}`);
-          if (ok || c === 1) { windows.push(w); break; }
+    try {
+      for (let round = 0; round < opts.rounds; round++) {
+        // Rotate the order each round, so no set-up always runs first (or right after the heaviest).
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+        for (const t of order) {
+          for (const rate of opts.rates) {
+            const w = await measure(t, { key: `rate:${rate}`, rate, connections: opts.connections }, round);
+            windows.push(w);
+            log(`round ${round + 1} ${t.stack.setup.name} @${rate}: ${describe(w.wrk)}${others(w)}`);
+          }
+          if (opts.skipMax) continue;
+          // Max throughput: unpaced. The first step (--max-connections, 16 by default, as in issue 5's
+          // table) is always kept as "max:<c>"; then connections are halved until p99 is under the
+          // limit, and that run is "max". If no step gets there, "max" stays empty (shown as –).
+          for (let c = opts.maxConnections; c >= 1; c = Math.floor(c / 2)) {
+            const w = await measure(t, { key: 'max', connections: c }, round);
+            const ok = w.wrk.p99Us < opts.p99LimitMs * 1000;
+            log(`round ${round + 1} ${t.stack.setup.name} max c=${c}: ${describe(w.wrk)}${others(w)}${ok ? '' : ' (p99 over limit)'}`);
+            if (c === opts.maxConnections) windows.push({ ...w, load: `max:${c}` });
+            if (ok) { windows.push(w); break; }
+          }
         }
       }
+    } catch (err) {
+      // Keep what was measured (JSON, tables, chart marked FAILED), then exit non-zero.
+      failure = err instanceof Error ? err.message : String(err);
+      log(`FAILED: ${failure}`);
     }
   } finally {
     await stopAll();
@@ -135,8 +160,10 @@ async function run(opts: BenchOptions): Promise<void> {
     elapsed_s: Math.round((Date.now() - started) / 1000),
     options: opts,
     baseline,
+    failure: failure ?? null,
   };
-  const tables = renderTables({ setups, rates: opts.rates, summary, ratios, idleRssBytes: idleRss, counters: opts.counters, withMax: !opts.skipMax });
+  const tables = renderTables({ setups, rates: opts.rates, summary, ratios, idleRssBytes: idleRss, counters: opts.counters, withMax: !opts.skipMax, maxConnections: opts.maxConnections, p99LimitMs: opts.p99LimitMs });
+  if (failure !== undefined) process.stdout.write(`FAILED (the tables hold what was measured before): ${failure}\n\n`);
   process.stdout.write(`Envoy ${meta.envoy}, Node ${meta.node}, ${meta.cpus} CPUs, git ${meta.git}; wrk 1 thread, ${opts.connections} connections paced on one shared schedule; ${opts.seconds}s x ${opts.rounds} rounds, interleaved; body ${Buffer.byteLength(baseRequest(ctx).body)} B.\n\n${tables}\n`);
 
   let profiles: Record<string, unknown> | undefined;
@@ -163,12 +190,15 @@ async function run(opts: BenchOptions): Promise<void> {
       { name: `p50 @${x}/s`, pick: (r: (typeof ratios)[string]) => r[`rate:${x}`]?.p50 },
       { name: `p99 @${x}/s`, pick: (r: (typeof ratios)[string]) => r[`rate:${x}`]?.p99 },
     ]),
-    ...(opts.skipMax ? [] : [{ name: 'max req/s', pick: (r: (typeof ratios)[string]) => r.max?.rps }]),
+    ...(opts.skipMax ? [] : [
+      { name: `max req/s (${opts.maxConnections} conns)`, pick: (r: (typeof ratios)[string]) => r[`max:${opts.maxConnections}`]?.rps },
+      { name: `max req/s (p99<${opts.p99LimitMs}ms)`, pick: (r: (typeof ratios)[string]) => r.max?.rps },
+    ]),
     { name: `CPU/req @${opts.rates.at(-1)}/s`, pick: (r) => r[`rate:${opts.rates.at(-1)}`]?.cpuTotal },
   ];
   const bars: ChartBar[] = setups.flatMap((s) => metrics.map((m) => ({ setup: s.label, metric: m.name, value: m.pick(ratios[s.name] ?? {}) ?? NaN })));
   const png = await chartPng({
-    title: `Tollgate overhead: ratios to ${labels.get(baseline) ?? baseline} (same run, interleaved)`,
+    title: `${failure === undefined ? '' : 'FAILED RUN: '}Tollgate overhead: ratios to ${labels.get(baseline) ?? baseline} (same run, interleaved)`,
     subtitle: `Envoy ${meta.envoy}, Node ${meta.node}, ${meta.cpus} CPUs, git ${meta.git}, ${meta.date.slice(0, 10)}; ${opts.rounds} rounds x ${opts.seconds}s; CPU = all processes`,
     setups: setups.map((s) => s.label),
     metrics: metrics.map((m) => m.name),
@@ -178,6 +208,7 @@ async function run(opts: BenchOptions): Promise<void> {
   mkdirSync(dirname(resolve(opts.png)), { recursive: true });
   writeFileSync(opts.png, png);
   log(`wrote ${opts.png} (${meta.elapsed_s}s)`);
+  if (failure !== undefined) throw new Error(failure);
 }
 
 let opts: BenchOptions;

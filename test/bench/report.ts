@@ -114,24 +114,27 @@ export interface ReportInput {
   readonly idleRssBytes: Readonly<Record<string, number>>;
   readonly counters: readonly string[];
   readonly withMax: boolean;
+  readonly maxConnections: number;
+  readonly p99LimitMs: number;
 }
 
 /** The headline table (ratios to the first set-up) and the resource table, as Markdown. */
 export function renderTables(r: ReportInput): string {
-  const loadKeys = [...r.rates.map((x) => `rate:${x}`), ...(r.withMax ? ['max'] : [])];
-  const head = ['set-up', ...r.rates.flatMap((x) => [`p50 @${x}`, `p99 @${x}`]), ...(r.withMax ? ['max req/s', 'p99 @max'] : []), `CPU/req (all) @${r.rates.at(-1)}`, `+p50 @${r.rates[0]} µs`];
+  const mc = `max:${r.maxConnections}`;
+  const loadKeys = [...r.rates.map((x) => `rate:${x}`), ...(r.withMax ? [mc, 'max'] : [])];
+  const head = ['set-up', ...r.rates.flatMap((x) => [`p50 @${x}`, `p99 @${x}`]), ...(r.withMax ? [`max req/s ${r.maxConnections}c`, `p99 ${r.maxConnections}c`, `max req/s p99<${r.p99LimitMs}ms`] : []), `CPU/req (all) @${r.rates.at(-1)}`, `+p50 @${r.rates[0]} µs`];
   const rows = r.setups.map((s) => {
     const q = r.ratios[s.name] ?? {};
     return [
       s.label,
       ...r.rates.flatMap((x) => [formatRatio(q[`rate:${x}`]?.p50 ?? NaN), formatRatio(q[`rate:${x}`]?.p99 ?? NaN)]),
-      ...(r.withMax ? [formatRatio(q.max?.rps ?? NaN), formatRatio(q.max?.p99 ?? NaN)] : []),
+      ...(r.withMax ? [formatRatio(q[mc]?.rps ?? NaN), formatRatio(q[mc]?.p99 ?? NaN), formatRatio(q.max?.rps ?? NaN)] : []),
       formatRatio(q[`rate:${r.rates.at(-1)}`]?.cpuTotal ?? NaN),
       num(q[`rate:${r.rates[0]}`]?.addedP50Us),
     ];
   });
   const resLoad = `rate:${r.rates.at(-1)}`;
-  const peakLoad = r.withMax ? 'max' : resLoad;
+  const peakLoad = r.withMax ? mc : resLoad;
   const resHead = ['set-up', `Tollgate CPU µs/req @${r.rates.at(-1)}`, 'Envoy CPU µs/req', 'upstream CPU µs/req', 'handler µs/req', `Tollgate peak RSS MB (${peakLoad})`, `Envoy peak RSS MB`, 'Tollgate idle RSS MB', ...r.counters.map((c) => `${c}/req`)];
   const resRows = r.setups.map((s) => {
     const a = r.summary[s.name]?.[resLoad];
@@ -151,7 +154,8 @@ export function renderTables(r: ReportInput): string {
   const noise = r.setups.map((s) => `${s.name} ${loadKeys.map((k) => `${k}=${num((r.summary[s.name]?.[k]?.p50Spread ?? NaN) * 100)}%`).join(' ')}`).join('; ');
   const others = r.setups.map((s) => `${s.name} ${loadKeys.map((k) => `${k}=${num(r.summary[s.name]?.[k]?.otherBusyCores, 2)}`).join(' ')}`).join('; ');
   const maxNote = r.withMax
-    ? `\nmax req/s: unpaced; ${r.setups.map((s) => `${s.name} ${num(r.summary[s.name]?.max?.rps)} req/s at ${num(r.summary[s.name]?.max?.connections)} conns`).join(', ')}.`
+    ? `\nmax req/s ${r.maxConnections}c: unpaced, ${r.maxConnections} connections (as issue 5's table); ${r.setups.map((s) => `${s.name} ${num(r.summary[s.name]?.[mc]?.rps)} req/s, p99 ${num((r.summary[s.name]?.[mc]?.p99Us ?? NaN) / 1000, 1)} ms`).join('; ')}.` +
+      `\nmax req/s p99<${r.p99LimitMs}ms: unpaced, connections halved from ${r.maxConnections} until p99 < ${r.p99LimitMs} ms (– = no count got there; rounds where none did are left out); ${r.setups.map((s) => { const m = r.summary[s.name]?.max; return `${s.name} ${m === undefined ? '–' : `${num(m.rps)} req/s at ${num(m.connections)} conns in ${m.rounds} rounds`}`; }).join('; ')}.`
     : '';
   return [
     `Latency and throughput, ratios to ${r.setups[0]?.label ?? '?'} (medians over rounds):`,

@@ -232,9 +232,22 @@ describe('bench summaries and ratios', () => {
     assert.throws(() => ratiosTo(summary, 'authz'), /baseline/);
   });
   it('prints ratios as the headline, bare resources apart', () => {
-    const text = renderTables({ setups: [{ name: 'direct', label: 'Envoy direct' }, { name: 'full', label: 'Full' }], rates: [200], summary, ratios, idleRssBytes: { full: 126 * 1048576 }, counters: [], withMax: false });
+    const text = renderTables({ setups: [{ name: 'direct', label: 'Envoy direct' }, { name: 'full', label: 'Full' }], rates: [200], summary, ratios, idleRssBytes: { full: 126 * 1048576 }, counters: [], withMax: false, maxConnections: 16, p99LimitMs: 50 });
     assert.match(text, /\| Full \| 3\.00× \| 3\.00× \| 2\.67× \| 1000 \|/);
     assert.match(text, /\| Full \| 250 \| 100 \| 50 \| – \| 286 \| 0 \| 126 \|/);
+  });
+});
+
+describe('bench max-throughput columns', () => {
+  it('shows the fixed-connection run for every set-up and – where no connection count met the p99 limit', () => {
+    const ws = [
+      win('direct', 'max:16', 0, 1000, 10000, NaN, NaN), win('direct', 'max', 0, 1000, 10000, NaN, NaN),
+      win('full', 'max:16', 0, 20000, 1000, 900, 200e6),
+    ];
+    const summary = summarise(ws);
+    const text = renderTables({ setups: [{ name: 'direct', label: 'D' }, { name: 'full', label: 'F' }], rates: [], summary, ratios: ratiosTo(summary, 'direct'), idleRssBytes: {}, counters: [], withMax: true, maxConnections: 16, p99LimitMs: 50 });
+    assert.match(text, /\| F \| 0\.10× \| 20\.00× \| – \|/);
+    assert.match(text, /full –/);
   });
 });
 
