@@ -127,7 +127,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     if (path === '/v1/sys/health') { send(res, 200, { initialized: true, sealed: false }); return; }
     if (path === '/v1/auth/approle/login') {
       if (options.approle === undefined || b.role_id !== options.approle.roleId || b.secret_id !== options.approle.secretId) { error(res, 400, 'invalid role or secret ID'); return; }
-      const t = `fake-approle-${++seq}`;
+      const t = `hvs.CAESfake${(++seq).toString().padStart(4, '0')}${Math.random().toString(36).slice(2, 14)}`;
       tokens.add(t);
       send(res, 200, { data: null, auth: { client_token: t, accessor: `acc-${seq}`, lease_duration: state.tokenTtlS, renewable: true, policies: ['default'] } }); return;
     }

@@ -72,16 +72,17 @@ interface NodeVaultFailure {
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => { setTimeout(r, ms).unref(); });
 
-/** Vault's first error string, trimmed and with the token cut out, for an error message. */
+/** Vault's first error string, trimmed, with the token and anything token-like cut out, for an error message. */
 function reasonFrom(body: unknown, token: string | undefined): string {
   let text = '';
   if (typeof body === 'object' && body !== null && 'errors' in body && Array.isArray(body.errors)) {
     const first: unknown = body.errors[0];
     if (typeof first === 'string') text = first;
   }
-  text = text.replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim().slice(0, 160);
   if (token !== undefined && token !== '' && text.includes(token)) text = text.split(token).join('[redacted]');
-  return text;
+  // Vault's text can echo what it was sent (keys, lease ids, paths): every token-like run of 16 or
+  // more characters is cut, keeping the words ("permission denied", "invalid audience", ...).
+  return text.replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').replace(/[A-Za-z0-9_\-.+/=:@]{16,}/g, '[…]').trim().slice(0, 160);
 }
 
 export function createVaultTransport(options: VaultTransportOptions): VaultTransport {
