@@ -110,6 +110,27 @@ export const anomalySchema = z
   })
   .prefault({});
 
+/**
+ * Hash-chained audit (telemetry/audit-chain.ts); the main schema puts this at `audit.chain`. `replica`
+ * names this process's chain and must be unique per running replica (default: the host name, which
+ * the runtime fills in). With a file sink, full files rotate at `rotateBytes` and the chain continues.
+ */
+export const auditChainSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    algorithm: z.enum(['sha256', 'hmac-sha256']).default('sha256'),
+    key: secretSource.optional(),
+    replica: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of letters, digits and ._:-').optional(),
+    rotateBytes: z.int().min(1024).max(1024 * 1024 * 1024).default(100 * 1024 * 1024),
+  })
+  .superRefine((c, ctx) => {
+    if (c.algorithm === 'hmac-sha256' && c.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'hmac-sha256 needs a key source' });
+    if (c.algorithm === 'sha256' && c.key !== undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'a key is only used with algorithm hmac-sha256' });
+  })
+  .prefault({});
+
+export type AuditChainConfig = z.infer<typeof auditChainSchema>;
+
 /** Top-level fields for the main schema: `...STATE_CONFIG_SHAPE` inside its strictObject. */
 export const STATE_CONFIG_SHAPE = {
   state: stateSchema,

@@ -71,7 +71,7 @@ export class PriceCatalog {
     const p = this.lookup(provider, model);
     if (p === undefined) return undefined;
     // price is per million tokens, so tokens × price is exactly micro-units.
-    return Math.ceil(usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok - 1e-9);
+    return Math.max(0, Math.ceil(usage.inputTokens * p.inputPerMTok + usage.outputTokens * p.outputPerMTok - 1e-9));
   }
 }
 

@@ -33,7 +33,7 @@ export function slidingRetryAfterMs(previous: number, current: number, cost: num
   if (room >= 0) {
     if (previous <= room) return 0;
     const e = windowMs - (room * windowMs) / previous;
-    return Math.max(1, Math.ceil(e - elapsedMs));
+    return Math.max(0, Math.ceil(e - elapsedMs));
   }
   // In the next window, this window's count becomes the previous one.
   const untilNext = windowMs - elapsedMs;
