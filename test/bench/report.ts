@@ -157,6 +157,11 @@ export function renderTables(r: ReportInput): string {
     ? `\nmax req/s ${r.maxConnections}c: unpaced, ${r.maxConnections} connections (as issue 5's table); ${r.setups.map((s) => `${s.name} ${num(r.summary[s.name]?.[mc]?.rps)} req/s, p99 ${num((r.summary[s.name]?.[mc]?.p99Us ?? NaN) / 1000, 1)} ms`).join('; ')}.` +
       `\nmax req/s p99<${r.p99LimitMs}ms: unpaced, connections halved from ${r.maxConnections} until p99 < ${r.p99LimitMs} ms (– = no count got there; rounds where none did are left out); ${r.setups.map((s) => { const m = r.summary[s.name]?.max; return `${s.name} ${m === undefined ? '–' : `${num(m.rps)} req/s at ${num(m.connections)} conns in ${m.rounds} rounds`}`; }).join('; ')}.`
     : '';
+  const shortfalls = r.setups.flatMap((s) => r.rates.flatMap((x) => {
+    const a = r.summary[s.name]?.[`rate:${x}`];
+    return a !== undefined && a.rps < 0.95 * x ? [`${s.name} @${x} got ${num(a.rps)} req/s (${a.lateSlots} late slots)`] : [];
+  }));
+  const rateNote = shortfalls.length === 0 ? '' : `\nRATE NOT SUSTAINED (every connection busy, or wrk starved): ${shortfalls.join('; ')}.`;
   return [
     `Latency and throughput, ratios to ${r.setups[0]?.label ?? '?'} (medians over rounds):`,
     '',
@@ -167,6 +172,6 @@ export function renderTables(r: ReportInput): string {
     table(resHead, resRows),
     '',
     `p50 spread over rounds (max−min)/median: ${noise}.`,
-    `Cores busy outside Envoy/Tollgate/upstream (wrk, harness, anything else on the machine): ${others}.${maxNote}`,
+    `Cores busy outside Envoy/Tollgate/upstream (wrk, harness, anything else on the machine): ${others}.${maxNote}${rateNote}`,
   ].join('\n');
 }

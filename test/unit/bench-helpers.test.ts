@@ -235,6 +235,13 @@ describe('bench summaries and ratios', () => {
     const text = renderTables({ setups: [{ name: 'direct', label: 'Envoy direct' }, { name: 'full', label: 'Full' }], rates: [200], summary, ratios, idleRssBytes: { full: 126 * 1048576 }, counters: [], withMax: false, maxConnections: 16, p99LimitMs: 50 });
     assert.match(text, /\| Full \| 3\.00× \| 3\.00× \| 2\.67× \| 1000 \|/);
     assert.match(text, /\| Full \| 250 \| 100 \| 50 \| – \| 286 \| 0 \| 126 \|/);
+    assert.doesNotMatch(text, /RATE NOT SUSTAINED/);
+  });
+  it('names a paced load whose achieved rate fell more than 5 % short', () => {
+    const s2 = summarise([win('direct', 'rate:200', 0, 400, 200, NaN, NaN), win('full', 'rate:200', 4, 1000, 180, 1, 1)]);
+    const text = renderTables({ setups: [{ name: 'direct', label: 'D' }, { name: 'full', label: 'F' }], rates: [200], summary: s2, ratios: ratiosTo(s2, 'direct'), idleRssBytes: {}, counters: [], withMax: false, maxConnections: 16, p99LimitMs: 50 });
+    assert.match(text, /RATE NOT SUSTAINED.*full @200 got 180 req\/s \(4 late slots\)/);
+    assert.doesNotMatch(text, /direct @200 got/);
   });
 });
 
