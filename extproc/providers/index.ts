@@ -27,7 +27,7 @@ export function createProviderKind(kind: ProviderKind, options: KindOptions): Pr
 export { ProviderKindModule, type KindOptions } from './shared/kind.ts';
 export { RequestTranslator, type RequestHead, type FinalRequest } from './shared/translator.ts';
 export type { UsageMeter } from './shared/usage-meter.ts';
-export { headerValue, type HeaderEdits, type HeaderToSet } from './shared/credential-headers.ts';
+export { CREDENTIAL_HEADER_NAMES, headerValue, type HeaderEdits, type HeaderToSet } from './shared/credential-headers.ts';
 export { BODY_FORMATS, EndpointRuleError, HTTP_METHODS, OPERATIONS, type BodyFormat, type EndpointRule, type HttpMethod, type Operation } from './shared/endpoints.ts';
 export { BodyMalformed, EndpointNotAllowed, PROVIDER_ERROR_STATUS, ProviderError, type ProviderErrorCode } from './errors.ts';
 export { isValidModelName, MODEL_NAME_RE } from './shared/model-name.ts';

@@ -1,7 +1,7 @@
 import { CALLER_CREDENTIAL_HEADERS } from '../../core/request-context.ts';
 import { TollgateError } from '../../errors.ts';
 import { asTollgateError, translatorFor } from '../../policy/request.ts';
-import { headerValue, type RequestTranslator } from '../../providers/index.ts';
+import { CREDENTIAL_HEADER_NAMES, headerValue, type RequestTranslator } from '../../providers/index.ts';
 import type { HeaderEdits } from '../responses.ts';
 import type { RequestState } from '../request-state.ts';
 
@@ -23,10 +23,16 @@ export function translator(state: RequestState, headers: ReadonlyMap<string, str
   return state.translator;
 }
 
-/** Headers that never travel upstream: the caller's credentials and whatever the provider kind does not allow. */
+/**
+ * Headers that never travel upstream: the caller's credentials and whatever the provider kind does not
+ * allow. When ext_authz already swapped the credential (a request without a body), the credential
+ * headers now hold the provider's credential: ext_authz removed the caller's, so they stay.
+ */
 export function headersToStrip(state: RequestState, names: Iterable<string>): string[] {
   const kind = state.provider?.kind;
-  return [...new Set([...CALLER_CREDENTIAL_HEADERS, ...(kind === undefined ? [] : kind.headersToRemove(names))])];
+  const strip = new Set([...CALLER_CREDENTIAL_HEADERS, ...(kind === undefined ? [] : kind.headersToRemove(names))]);
+  if (state.authz?.credentialInjected === true) for (const name of CREDENTIAL_HEADER_NAMES) strip.delete(name);
+  return [...strip];
 }
 
 /**

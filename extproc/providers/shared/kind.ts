@@ -52,7 +52,8 @@ export class ProviderKindModule {
    * ProviderError (path_malformed, model_invalid, model_conflict) for a path or query it refuses.
    */
   newRequest(head: RequestHead): RequestTranslator {
-    const segs = splitPath(head.path);
+    // Endpoints name the path the provider receives: the upstream's base path, then the request path.
+    const segs = splitPath(`${this.#options.upstream.pathname.replace(/\/+$/, '')}${head.path}`);
     const match = matchEndpoint(this.#compiled, head.method, segs, this.#spec.pathPolicy);
     if (match === undefined) throw new EndpointNotAllowed(head.method);
     const { project, location } = this.#options;
