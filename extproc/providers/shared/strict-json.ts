@@ -57,8 +57,6 @@ export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-const ESCAPES: Readonly<Record<number, string>> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
-
 class Parser {
   readonly #s: string;
   readonly #maxDepth: number;
@@ -180,40 +178,28 @@ class Parser {
     return this.#escapedString(start);
   }
 
+  // A string with escapes: find its closing quote (a quote preceded by an even run of backslashes), then let
+  // the native parser decode exactly that literal, which also refuses bad escapes and raw control characters.
   #escapedString(start: number): string {
     const s = this.#s;
-    let out = '';
-    let runStart = start;
-    let i = start;
+    let q = start - 1;
     for (;;) {
-      const c = s.charCodeAt(i);
-      if (Number.isNaN(c)) this.#fail('syntax', i);
-      if (c === 0x22) break;
-      if (c < 0x20) this.#fail('syntax', i);
-      if (c !== 0x5c) {
-        i++;
-        continue;
-      }
-      out += s.slice(runStart, i);
-      const e = s.charCodeAt(i + 1);
-      if (e === 0x75) {
-        const hex = s.slice(i + 2, i + 6);
-        if (!/^[0-9a-fA-F]{4}$/.test(hex)) this.#fail('syntax', i);
-        out += String.fromCharCode(parseInt(hex, 16));
-        i += 6;
-      } else {
-        const ch = ESCAPES[e];
-        if (ch === undefined) this.#fail('syntax', i);
-        out += ch;
-        i += 2;
-      }
-      runStart = i;
+      q = s.indexOf('"', q + 1);
+      if (q < 0) this.#fail('syntax', start);
+      let k = q - 1;
+      while (s.charCodeAt(k) === 0x5c) k--;
+      if ((q - 1 - k) % 2 === 0) break;
     }
-    out += s.slice(runStart, i);
-    this.#i = i + 1;
+    let out: unknown;
+    try {
+      out = JSON.parse(s.slice(start - 1, q + 1));
+    } catch {
+      this.#fail('syntax', start);
+    }
+    this.#i = q + 1;
     const b = s.indexOf('\\', this.#i);
     this.#nextBackslash = b < 0 ? Infinity : b;
-    return out;
+    return out as string;
   }
 
   #number(): number {
@@ -222,9 +208,29 @@ class Parser {
     let i = start;
     if (s.charCodeAt(i) === 0x2d) i++;
     const first = s.charCodeAt(i);
-    if (first === 0x30) i++;
-    else if (first >= 0x31 && first <= 0x39) i = this.#digits(i);
-    else this.#fail('syntax', start);
+    if (first === 0x30) {
+      i++;
+      const next = s.charCodeAt(i);
+      if (next !== 0x2e && next !== 0x65 && next !== 0x45) {
+        this.#i = i;
+        return i - start === 2 ? -0 : 0;
+      }
+    } else if (first >= 0x31 && first <= 0x39) {
+      // Fast path: a short integer is accumulated directly.
+      let v = 0;
+      const from = i;
+      for (;;) {
+        const c = s.charCodeAt(i);
+        if (!(c >= 0x30 && c <= 0x39)) break; // NaN past the end also stops
+        v = v * 10 + (c - 0x30);
+        i++;
+      }
+      const next = s.charCodeAt(i);
+      if (i - from <= 15 && next !== 0x2e && next !== 0x65 && next !== 0x45) {
+        this.#i = i;
+        return s.charCodeAt(start) === 0x2d ? -v : v;
+      }
+    } else this.#fail('syntax', start);
     if (s.charCodeAt(i) === 0x2e) {
       const j = this.#digits(i + 1);
       if (j === i + 1) this.#fail('syntax', i);
