@@ -43,32 +43,49 @@ export interface AuditChainOptions {
 }
 
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no form for a non-finite number');
-    return JSON.stringify(value);
+  return canon(value, undefined);
+}
+
+/** `skip` leaves out one member of the top-level object (the `hash` being computed). */
+function canon(value: unknown, skip: string | undefined): string {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError('canonical JSON has no form for a non-finite number');
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + (value[i] === undefined ? 'null' : canon(value[i], undefined));
+        return `${out}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      // Array.prototype.sort without a comparator orders strings by UTF-16 code units, as JCS does.
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (k === skip || v === undefined) continue;
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${canon(v, undefined)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new TypeError(`canonical JSON has no form for ${typeof value}`);
   }
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  throw new TypeError(`canonical JSON has no form for ${typeof value}`);
 }
 
 /** The `hash` of a record: the digest of its canonical form without the `hash` member. */
 export function chainHash(record: object, algorithm: ChainAlgorithm, key: Secret | undefined): string {
-  const text = canonicalJson(without(record, ['hash']));
+  const text = canon(record, 'hash');
   if (algorithm === 'sha256') return `sha256:${createHash('sha256').update(text).digest('hex')}`;
   if (key === undefined) throw new TypeError('hmac-sha256 needs a key');
   return `hmac-sha256:${createHmac('sha256', key.reveal()).update(text).digest('hex')}`;
-}
-
-const CHAIN_KEYS = ['replica', 'seq', 'prev_hash', 'hash'];
-
-function without(record: object, keys: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([k]) => !keys.includes(k)));
 }
 
 const REPLICA_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -96,7 +113,8 @@ export class AuditChain {
   }
 
   next<R extends object>(record: R): R & ChainFields {
-    const linked = { ...without(record, CHAIN_KEYS), replica: this.replica, seq: this.#seq + 1, prev_hash: this.#prev };
+    // A `hash` the record already carries is left out of the digest and then overwritten.
+    const linked = { ...record, replica: this.replica, seq: this.#seq + 1, prev_hash: this.#prev };
     const hash = chainHash(linked, this.#algorithm, this.#key);
     this.#seq += 1;
     this.#prev = hash;
