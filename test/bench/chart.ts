@@ -23,7 +23,7 @@ export function chartSpec(c: ChartInput): vega.Spec {
   const values = c.bars.filter((b) => Number.isFinite(b.value));
   return {
     $schema: 'https://vega.github.io/schema/vega/v6.json',
-    width: Math.max(480, 110 * c.metrics.length),
+    width: Math.max(480, 130 * c.metrics.length),
     height: 320,
     padding: 16,
     autosize: { type: 'pad' },

@@ -191,8 +191,8 @@ async function run(opts: BenchOptions): Promise<void> {
       { name: `p99 @${x}/s`, pick: (r: (typeof ratios)[string]) => r[`rate:${x}`]?.p99 },
     ]),
     ...(opts.skipMax ? [] : [
-      { name: `max req/s (${opts.maxConnections} conns)`, pick: (r: (typeof ratios)[string]) => r[`max:${opts.maxConnections}`]?.rps },
-      { name: `max req/s (p99<${opts.p99LimitMs}ms)`, pick: (r: (typeof ratios)[string]) => r.max?.rps },
+      { name: `max ${opts.maxConnections}c`, pick: (r: (typeof ratios)[string]) => r[`max:${opts.maxConnections}`]?.rps },
+      { name: `max p99<${opts.p99LimitMs}ms`, pick: (r: (typeof ratios)[string]) => r.max?.rps },
     ]),
     { name: `CPU/req @${opts.rates.at(-1)}/s`, pick: (r) => r[`rate:${opts.rates.at(-1)}`]?.cpuTotal },
   ];
