@@ -35,7 +35,15 @@ export async function runDemo(port: number): Promise<Running> {
     },
     DEMO_CONFIG_PATH,
   );
-  const stack = await startDevStack(config, { port });
+  let stack;
+  try {
+    stack = await startDevStack(config, { port });
+  } catch (err) {
+    // E.g. the port is taken: leave no upstream running and no provider key file behind.
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   process.stdout.write(
     [
       `tollgate dev: envoy listening on ${stack.url}`,

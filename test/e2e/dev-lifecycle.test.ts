@@ -188,6 +188,25 @@ describe('tollgate dev lifecycle', () => {
     assert.equal(await first.exited, 0);
   });
 
+  it('demo on a busy port exits 1 naming the port, and leaves no provider key file behind', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => { blocker.listen(0, '127.0.0.1', () => { resolve(); }); });
+    const address = blocker.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const tmp = mkdtempSync(join(dir, 'demo-tmp-'));
+    try {
+      const demo = spawn(process.execPath, [TOLLGATE_BIN, 'demo', '--port', String(address.port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+      let err = '';
+      demo.stderr.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+      const code = await new Promise<number | null>((resolve) => demo.on('exit', (c) => { resolve(c); }));
+      assert.equal(code, 1, err);
+      assert.match(err, new RegExp(`127\\.0\\.0\\.1:${address.port}\\b.*already in use`));
+      assert.deepEqual(readdirSync(tmp), [], 'the demo removed its temporary directory (with the provider key)');
+    } finally {
+      await new Promise<void>((resolve) => { blocker.close(() => { resolve(); }); });
+    }
+  });
+
   it('Envoy\'s own listener refuses a busy port (enable_reuse_port: false), with an error naming the address', async () => {
     const config = validateConfig({ version: 1, providers: [{ name: 'p', kind: 'openai-compatible', upstream: upstream.url, models: ['*'], credential: { source: 'none' } }], identities: [] }, 'lifecycle');
     const render = (listenPort: number): string => renderEnvoyConfig(config, { listenHost: '127.0.0.1', listenPort, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: 9, caFile: DEFAULT_CA_FILE });
