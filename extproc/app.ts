@@ -42,15 +42,27 @@ export interface App {
 /** The composition root: config → policy (swappable) + services (process lifetime) → servers. */
 export function createApp(config: Config, options: AppOptions): App {
   const logger = options.logger ?? createLogger(config.logging.level);
-  const material = loadServiceMaterial(config, options.env);
+  const metrics = createMetrics();
+  const material = loadServiceMaterial(config, options.env, {
+    vaultCall: (op, outcome, seconds) => { metrics.vaultCalls.inc({ op, outcome }); metrics.vaultCallSeconds.observe(seconds); },
+    authEvent: (kind) => { metrics.vaultAuthEvents.inc({ kind }); },
+    breakerState: (s) => { metrics.vaultBreakerOpen.set(s === 'open' ? 1 : 0); },
+  });
   const policy = compilePolicy(config);
   const audit = options.audit ?? createAuditSink(config.audit.sink);
-  const metrics = createMetrics();
   const state = new MemoryStateStore();
   const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
   const services: Services = Object.freeze({
     policy: () => policy,
-    credentials: createCredentialBroker(material.credentialSources, { refreshMs: 5_000, expiryMarginMs: 30_000 }),
+    credentials: createCredentialBroker(material.credentialSources, {
+      refreshMs: config.vault?.kvRefreshMs ?? 5_000,
+      expiryMarginMs: config.vault?.expiryMarginMs ?? 30_000,
+      observer: {
+        leaseEvent: (kind, source) => { metrics.leaseEvents.inc({ kind, source }); },
+        refreshFailed: (source, _n, err) => { metrics.credentialRefreshFailures.inc({ source }); logger.warn({ source, code: (err as { code?: string }).code }, 'credential refresh failed; a valid credential keeps serving'); },
+        lookup: (result) => { metrics.credentialLookups.inc({ result }); },
+      },
+    }),
     authzContext: createAuthzContextCodec(material.authzContextKey, maxAgeMs),
     authzContextMaxAgeMs: maxAgeMs,
     bodyHmac: bodyHmacFrom(material.authzContextKey),
@@ -71,6 +83,8 @@ export function createApp(config: Config, options: AppOptions): App {
     policy: () => services.policy(),
     async start() {
       const limits = config.limits;
+      // Tollgate's own Vault login comes first: without it no Vault credential can be served.
+      await material.vault?.start();
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
         port: config.server.grpc.port,
@@ -79,7 +93,21 @@ export function createApp(config: Config, options: AppOptions): App {
         check: createCheckHandler(services),
         process: createProcessHandler(services),
       });
-      admin = await startAdminServer({ host: config.server.admin.host, port: config.server.admin.port, registry: metrics.registry, ready: () => ready });
+      const token = material.killSwitchToken;
+      admin = await startAdminServer({
+        host: config.server.admin.host,
+        port: config.server.admin.port,
+        registry: metrics.registry,
+        ready: () => ready,
+        ...(token === undefined ? {} : {
+          killSwitch: {
+            token,
+            revoke: (tenant, identity) => services.credentials.revokeIdentity(tenant, identity),
+            enable: (tenant, identity) => { services.credentials.enableIdentity(tenant, identity); },
+            onCall: (e) => { logger.warn(e, 'kill switch called'); },
+          },
+        }),
+      });
       ready = true;
       const listening = { grpc: { host: config.server.grpc.host, port: grpc.port }, admin: { host: config.server.admin.host, port: admin.port } };
       logger.info({ grpc: listening.grpc, admin: listening.admin, policy_revision: policy.revision, providers: [...policy.providers.keys()] }, 'tollgate ready');
@@ -96,7 +124,8 @@ export function createApp(config: Config, options: AppOptions): App {
         }
         await grpc?.stop(config.server.shutdownGraceSeconds * 1000);
         await admin?.close();
-        await services.credentials.close();
+        await services.credentials.close(); // revokes every lease it holds
+        await material.vault?.close(); // revokes Tollgate's own token
         await state.close();
         await audit.flush();
         logger.info('tollgate stopped');

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = Object.freeze({
   unauthenticated: entry(401, GrpcStatus.UNAUTHENTICATED, true, 'A valid Tollgate API key is required.'),
   credentials_ambiguous: entry(401, GrpcStatus.UNAUTHENTICATED, true, 'More than one caller credential was sent; send exactly one.'),
   provider_unknown: entry(404, GrpcStatus.NOT_FOUND, true, 'No provider is configured at this path.'),
+  identity_disabled: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity is disabled.'),
   provider_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this provider.'),
   model_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this model.'),
   endpoint_not_allowed: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This endpoint is not allowed through Tollgate.'),

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import type { AuthzContextCodec } from './core/authz-context.ts';
 import type { CredentialBroker } from './credentials/broker.ts';
 import type { Policy } from './policy/policy.ts';
@@ -29,6 +29,6 @@ export interface Services {
 
 /** A body HMAC keyed by a key derived from `secret` (the authz context key), so replicas agree. */
 export function bodyHmacFrom(secret: Buffer): (body: Buffer) => string {
-  const key = createHmac('sha256', secret).update('tollgate.audit.body-hmac.v1').digest();
+  const key = createSecretKey(createHmac('sha256', secret).update('tollgate.audit.body-hmac.v1').digest());
   return (body) => createHmac('sha256', key).update(body).digest('hex');
 }

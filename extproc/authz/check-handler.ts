@@ -40,9 +40,10 @@ function identify(policy: Policy, headers: Readonly<Record<string, string>>): Id
 }
 
 /** Identity, provider route, endpoint, the model the request line names, and the grants: one verdict. */
-function decide(policy: Policy, line: RequestLine): Verdict {
+function decide(policy: Policy, line: RequestLine, disabled: (tenant: string, identity: string) => boolean): Verdict {
   const identity = identify(policy, line.headers);
   if (typeof identity === 'string') return { allow: false, code: identity, rule: RULES.identityApiKey };
+  if (disabled(identity.tenant, identity.id)) return { allow: false, code: 'identity_disabled', rule: RULES.killSwitch, identity };
   const { path } = splitTarget(line.target);
   const provider = providerForPath(policy, path);
   if (provider === undefined) return { allow: false, code: 'provider_unknown', rule: RULES.providerRoute, identity };
@@ -88,7 +89,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const requestId = line.headers['x-request-id'];
     let verdict: Verdict;
     try {
-      verdict = decide(policy, line);
+      verdict = decide(policy, line, (t, i) => services.credentials.isDisabled(t, i));
       if (verdict.allow) {
         const ctx: AuthzContext = {
           identity: verdict.identity,

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { CredentialSource } from '../credentials/credential-source.ts';
 import { envCredentialSource, fileCredentialSource, noCredentialSource } from '../credentials/static-sources.ts';
+import { createVaultRuntime, type VaultRuntime } from '../credentials/vault/build.ts';
+import type { VaultObserver } from '../credentials/vault/transport.ts';
+import { resolveVaultConnection } from './vault-schema.ts';
 import { TollgateError } from '../errors.ts';
 import type { Env } from './env.ts';
 import { ConfigError } from './load.ts';
@@ -13,12 +16,16 @@ import type { Config, CredentialSourceConfig } from './schema.ts';
  */
 export interface ServiceMaterial {
   readonly credentialSources: ReadonlyMap<string, CredentialSource>;
+  /** Tollgate's own Vault identity and client, when the config has a vault section. */
+  readonly vault: VaultRuntime | undefined;
   readonly authzContextKey: Buffer;
+  /** The admin kill switch's bearer token, if the switch is configured. */
+  readonly killSwitchToken: Buffer | undefined;
   /** PEM material for the gRPC port's mTLS, read at load. */
   readonly grpcTls: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer } | undefined;
 }
 
-function credentialSource(cfg: CredentialSourceConfig, env: Env): CredentialSource {
+function credentialSource(cfg: CredentialSourceConfig, env: Env, vault: VaultRuntime | undefined): CredentialSource {
   switch (cfg.source) {
     case 'env':
       return envCredentialSource(cfg.name, env);
@@ -26,6 +33,9 @@ function credentialSource(cfg: CredentialSourceConfig, env: Env): CredentialSour
       return fileCredentialSource(cfg.path);
     case 'none':
       return noCredentialSource();
+    default:
+      if (vault === undefined) throw new Error('a vault-* credential source needs the vault section');
+      return vault.source(cfg);
   }
 }
 
@@ -47,6 +57,15 @@ function authzContextKey(config: Config, env: Env): Buffer {
   return key;
 }
 
+function killSwitchToken(config: Config, env: Env): Buffer | undefined {
+  const src = config.server.admin.killSwitchToken;
+  if (src === undefined) return undefined;
+  const text = src.source === 'env' ? env[src.name] : readAtLoad('server.admin.killSwitchToken', src.path).toString('utf8');
+  const token = Buffer.from(text?.trim() ?? '', 'utf8');
+  if (token.length < 32) throw new ConfigError('server.admin.killSwitchToken: must hold at least 32 bytes');
+  return token;
+}
+
 function readPem(field: string, path: string): Buffer {
   const pem = readAtLoad(field, path);
   if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${field}: ${path} is not PEM`);
@@ -63,15 +82,23 @@ function grpcTls(config: Config): ServiceMaterial['grpcTls'] {
   };
 }
 
-export function loadServiceMaterial(config: Config, env: Env): ServiceMaterial {
+export function loadServiceMaterial(config: Config, env: Env, vaultObserver?: VaultObserver): ServiceMaterial {
+  let vault: VaultRuntime | undefined;
+  if (config.vault !== undefined) {
+    try {
+      vault = createVaultRuntime(config.vault, resolveVaultConnection(config.vault, env), vaultObserver === undefined ? {} : { observer: vaultObserver });
+    } catch (err) {
+      throw new ConfigError(`vault: ${(err as Error).message}`, { cause: err });
+    }
+  }
   const credentialSources = new Map<string, CredentialSource>();
   config.providers.forEach((p, i) => {
     try {
-      credentialSources.set(p.name, credentialSource(p.credential, env));
+      credentialSources.set(p.name, credentialSource(p.credential, env, vault));
     } catch (err) {
       const why = err instanceof TollgateError ? (err.detail ?? err.code) : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
       throw new ConfigError(`providers[${i}].credential (${p.name}): ${why}`, { cause: err });
     }
   });
-  return Object.freeze({ credentialSources, authzContextKey: authzContextKey(config, env), grpcTls: grpcTls(config) });
+  return Object.freeze({ credentialSources, vault, authzContextKey: authzContextKey(config, env), killSwitchToken: killSwitchToken(config, env), grpcTls: grpcTls(config) });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
+import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
 
 // The only source of configuration types. Every object is strict: an unknown or misspelt key fails.
 // docs/configuration.md documents every field; keep the two in step.
@@ -11,8 +12,6 @@ const host = z.string().min(1).max(253);
 const port = z.int().min(0).max(65535);
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter or digit');
 
-const listen = (defaultPort: number) =>
-  z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) }).prefault({});
 
 const modelPattern = z.string().regex(MODEL_PATTERN_RE, 'must be a model name, optionally ending in "*", or "*" alone');
 
@@ -23,7 +22,7 @@ const envSource = z.strictObject({
 });
 const fileSource = z.strictObject({ source: z.literal('file'), path: z.string().min(1) });
 
-export const credentialSourceSchema = z.discriminatedUnion('source', [envSource, fileSource, z.strictObject({ source: z.literal('none') })]);
+export const credentialSourceSchema = z.discriminatedUnion('source', [envSource, fileSource, z.strictObject({ source: z.literal('none') }), ...vaultCredentialSourceSchemas]);
 
 export const providerKindSchema = z.enum(PROVIDER_KINDS);
 
@@ -83,7 +82,15 @@ export const configSchema = z
             tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1) }).optional(),
           })
           .prefault({}),
-        admin: listen(9002),
+        admin: z
+          .strictObject({
+            host: host.default('127.0.0.1'),
+            port: port.default(9002),
+            // The kill switch (off by default): POST /admin/identities/{tenant}/{identity}/revoke|enable
+            // with this bearer token revokes an identity's leases and denies it until re-enabled.
+            killSwitchToken: z.discriminatedUnion('source', [envSource, fileSource]).optional(),
+          })
+          .prefault({}),
         drainSeconds: z.number().min(0).max(300).default(5),
         // The key that seals the identity ext_authz hands to ext_proc. Replicas behind one Envoy must
         // share it; unset, each process makes a random one (right for a single replica).
@@ -99,6 +106,8 @@ export const configSchema = z
         maxResponseBodyBytes: z.int().min(1024).max(64 * MiB).default(4 * MiB),
       })
       .prefault({}),
+    /** Vault/OpenBao: Tollgate's own login and connection; providers name vault-* credential sources. */
+    vault: vaultSchema.optional(),
     providers: z.array(providerSchema).min(1),
     identities: z.array(identitySchema),
     audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }) }).prefault({}),
@@ -109,6 +118,7 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const providers = new Map(cfg.providers.map((p) => [p.name, p]));
     cfg.providers.forEach((p, i) => {
+      if (p.credential.source.startsWith('vault-') && cfg.vault === undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'credential'], message: 'a vault-* credential source needs the top-level vault section' });
       if (p.kind === 'bedrock' && p.region === undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'region'], message: 'is required for kind bedrock' });
       if (cfg.providers.findIndex((q) => q.name === p.name) !== i)
         ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });

@@ -7,6 +7,7 @@
 export const RULES = Object.freeze({
   identityApiKey: 'identity.api_key',
   identityAllow: 'identity.allow',
+  killSwitch: 'admin.kill_switch',
   identityModels: 'identity.allow.models',
   providerRoute: 'provider.route',
   providerModels: 'provider.models',

@@ -9,6 +9,13 @@ export interface Metrics {
   readonly activeStreams: Gauge;
   readonly auditRecords: Counter<'stage'>;
   readonly tokens: Counter<'provider' | 'direction'>;
+  readonly vaultCalls: Counter<'op' | 'outcome'>;
+  readonly vaultCallSeconds: Histogram;
+  readonly vaultAuthEvents: Counter<'kind'>;
+  readonly vaultBreakerOpen: Gauge;
+  readonly leaseEvents: Counter<'kind' | 'source'>;
+  readonly credentialRefreshFailures: Counter<'source'>;
+  readonly credentialLookups: Counter<'result'>;
 }
 
 export function createMetrics(): Metrics {
@@ -29,5 +36,12 @@ export function createMetrics(): Metrics {
     activeStreams: new Gauge({ name: 'tollgate_extproc_active_streams', help: 'Open ext_proc streams.', registers }),
     auditRecords: new Counter({ name: 'tollgate_audit_records_total', help: 'Audit records written.', labelNames: ['stage'], registers }),
     tokens: new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'direction'], registers }),
+    vaultCalls: new Counter({ name: 'tollgate_vault_calls_total', help: 'HTTP calls to Vault (each retry counts).', labelNames: ['op', 'outcome'], registers }),
+    vaultCallSeconds: new Histogram({ name: 'tollgate_vault_call_seconds', help: 'Duration of one HTTP call to Vault.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
+    vaultAuthEvents: new Counter({ name: 'tollgate_vault_auth_events_total', help: "Tollgate's own Vault token: login, renewed, relogin, failures.", labelNames: ['kind'], registers }),
+    vaultBreakerOpen: new Gauge({ name: 'tollgate_vault_breaker_open', help: '1 while the Vault circuit breaker is open.', registers }),
+    leaseEvents: new Counter({ name: 'tollgate_credential_lease_events_total', help: 'Credential lease lifecycle events (renewed, refetched, revoked, expired...).', labelNames: ['kind', 'source'], registers }),
+    credentialRefreshFailures: new Counter({ name: 'tollgate_credential_refresh_failures_total', help: 'Background credential refreshes that failed (a valid credential keeps serving).', labelNames: ['source'], registers }),
+    credentialLookups: new Counter({ name: 'tollgate_credential_lookups_total', help: 'Credential lookups on the request path: hit (cache), miss (waited for the source), denied (kill switch).', labelNames: ['result'], registers }),
   };
 }

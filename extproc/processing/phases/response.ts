@@ -28,6 +28,12 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
   state.responseStreamed = status === 200 && isStreamingContentType(mediaType(headers.get('content-type')));
   state.usageMeter = state.translator?.usageMeter();
+  // The provider refused our credential: it may have been rotated. Re-read it now (rate-limited by
+  // the broker) instead of waiting for the refresh schedule; this response still goes to the caller.
+  if (status === 401 && state.authz !== undefined && state.provider !== undefined) {
+    const { identity } = state.authz;
+    state.services.credentials.invalidate({ tenant: identity.tenant, identity: identity.id, provider: state.provider.name }).catch(() => undefined);
+  }
   state.stage = h.end_of_stream === true ? 'done' : 'response_body';
   return responseHeadersResponse({ streamBody: state.responseStreamed });
 }
