@@ -65,6 +65,11 @@ export class RedisStateStore implements StateStore {
     this.#client.on('error', (err: Error) => { onError?.(err); });
   }
 
+  /** True while connected; for /readyz and a state-store health metric. */
+  get connected(): boolean {
+    return this.#client.status === 'ready';
+  }
+
   /** Resolves when the connection is ready, or rejects after `ms`. For start-up readiness checks. */
   async ready(ms = 2_000): Promise<void> {
     await this.#bounded('ready', ms, async () => {

@@ -118,7 +118,7 @@ export class AuditChain {
     const hash = chainHash(linked, this.#algorithm, this.#key);
     this.#seq += 1;
     this.#prev = hash;
-    return { ...linked, hash } as unknown as R & ChainFields;
+    return { ...linked, hash };
   }
 }
 

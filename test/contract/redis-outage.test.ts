@@ -101,9 +101,11 @@ describe('Redis outages', () => {
       took.push(`${name} ${ms.toFixed(2)} ms`);
     }
     process.stderr.write(`redis down: ${took.join(', ')}\n`);
+    assert.equal(s.connected, false);
     await redis.start();
     const recoveredMs = await eventually(async () => (await s.addToWindow('after', 1, 60_000)) === 1);
     assert.ok(recoveredMs < 3_000);
+    assert.equal(s.connected, true);
   });
 
   it('features fail closed by default and open where configured', async () => {
