@@ -2,7 +2,20 @@
 // A bearer token must look like a credential (16+ characters, digits or mixed case, some entropy), so prose
 // such as "bearer tokens" or "Basic authentication" does not match. A basic value must decode to "user:pass".
 import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isBase64Char, runEnd } from './chars.ts';
-import type { CharDetector } from './detector.ts';
+import type { TextDetector } from './detector.ts';
+
+/**
+ * Calls at(i) for each case-insensitive occurrence of `word` (lower-case, first letter b) in text, found with
+ * native indexOf passes over its tail in lower and upper case: much cheaper than a trigger on every 'b'.
+ */
+export function eachKeyword(text: string, word: string, at: (i: number) => void): void {
+  const tails = [word.slice(1), word.slice(1).toUpperCase()];
+  for (const tail of tails) {
+    for (let p = text.indexOf(tail, 1); p !== -1; p = text.indexOf(tail, p + tail.length)) {
+      if (hasAtFold(text, p - 1, word)) at(p - 1);
+    }
+  }
+}
 
 const isBearerChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47 || c === 61;
 const MAX = 4096;
@@ -13,17 +26,10 @@ function skipSpaces(text: string, j: number): number {
   return k;
 }
 
-export const bearerToken: CharDetector = {
-  kind: 'char',
-  id: 'secret.bearer_token',
-  type: 'BEARER_TOKEN',
-  triggers: 'rR',
-  maxLength: MAX,
-  at(text, i, report) {
-    const s = i - 5;
-    if (s < 0 || !hasAtFold(text, s, 'bearer') || !boundaryAt(text, s - 1)) return;
-    const v = skipSpaces(text, i + 1);
-    if (v === i + 1) return;
+function bearerAt(text: string, i: number, report: (s: number, e: number) => void): void {
+    if (!boundaryAt(text, i - 1)) return;
+    const v = skipSpaces(text, i + 6);
+    if (v === i + 6) return;
     let end = runEnd(text, v, isBearerChar, MAX + 1);
     while (end > v && text.charCodeAt(end - 1) === 46) end--;
     const n = end - v;
@@ -32,6 +38,17 @@ export const bearerToken: CharDetector = {
     if (m.digit === 0 && (m.upper === 0 || m.lower === 0)) return;
     if (entropy(text, v, end) < 3) return;
     report(v, end);
+}
+
+export const bearerToken: TextDetector = {
+  kind: 'text',
+  id: 'secret.bearer_token',
+  type: 'BEARER_TOKEN',
+  maxLength: MAX,
+  scanText(text, report) {
+    eachKeyword(text, 'bearer', (i) => {
+      bearerAt(text, i, report);
+    });
   },
 };
 
@@ -46,17 +63,10 @@ function decodesToUserPass(b64: string): boolean {
   return true;
 }
 
-export const basicAuth: CharDetector = {
-  kind: 'char',
-  id: 'secret.basic_auth',
-  type: 'BASIC_AUTH',
-  triggers: 'cC',
-  maxLength: 1024,
-  at(text, i, report) {
-    const s = i - 4;
-    if (s < 0 || !hasAtFold(text, s, 'basic') || !boundaryAt(text, s - 1)) return;
-    const v = skipSpaces(text, i + 1);
-    if (v === i + 1) return;
+function basicAt(text: string, i: number, report: (s: number, e: number) => void): void {
+    if (!boundaryAt(text, i - 1)) return;
+    const v = skipSpaces(text, i + 5);
+    if (v === i + 5) return;
     let end = runEnd(text, v, isBase64Char, 1021);
     let pad = 0;
     while (pad < 2 && text.charCodeAt(end) === 61) {
@@ -66,5 +76,16 @@ export const basicAuth: CharDetector = {
     const n = end - v;
     if (n < 8 || n > 1024 || n % 4 !== 0 || !boundaryAt(text, end, isBase64Char)) return;
     if (decodesToUserPass(text.slice(v, end))) report(v, end);
+}
+
+export const basicAuth: TextDetector = {
+  kind: 'text',
+  id: 'secret.basic_auth',
+  type: 'BASIC_AUTH',
+  maxLength: 1024,
+  scanText(text, report) {
+    eachKeyword(text, 'basic', (i) => {
+      basicAt(text, i, report);
+    });
   },
 };

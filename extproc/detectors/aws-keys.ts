@@ -2,14 +2,16 @@
 // 40-character base64 string; alone it is indistinguishable from other base64, so it is reported only next
 // to evidence: after a key id (within 200 characters) or after a keyword such as aws_secret_access_key.
 import { boundaryAt, classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isUpper, runEnd } from './chars.ts';
-import type { CharDetector } from './detector.ts';
+import type { CharDetector, TextDetector } from './detector.ts';
 
 const KEY_ID_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA'];
 const isBase32Upper = (c: number): boolean => isUpper(c) || (c >= 50 && c <= 55);
 
 /** Index past a key id starting at i, or -1. */
 function keyIdEnd(text: string, i: number): number {
-  if (!KEY_ID_PREFIXES.some((p) => hasAt(text, i, p)) || !boundaryAt(text, i - 1)) return -1;
+  let known = false;
+  for (const p of KEY_ID_PREFIXES) if (hasAt(text, i, p)) known = true;
+  if (!known || !boundaryAt(text, i - 1)) return -1;
   const end = runEnd(text, i + 4, isBase32Upper, 17);
   return end - i === 20 && boundaryAt(text, end) ? end : -1;
 }
@@ -21,6 +23,8 @@ export const awsAccessKeyId: CharDetector = {
   triggers: 'A',
   maxLength: 20,
   at(text, i, report) {
+    const n = text.charCodeAt(i + 1);
+    if (n !== 75 && n !== 83 && n !== 66 && n !== 67) return;
     const end = keyIdEnd(text, i);
     if (end > 0) report(i, end);
   },
@@ -57,26 +61,31 @@ function findSecretAfter(text: string, from: number, report: (s: number, e: numb
 
 const KEYWORDS = ['aws_secret_access_key', 'secret_access_key', 'secretaccesskey', 'aws_secret_key', 'aws-secret-access-key'];
 
-export const awsSecretAccessKey: CharDetector = {
-  kind: 'char',
+/**
+ * Secret keys after a key id (found at 'A' triggers) or after a keyword. Keywords all contain "ecret", so they
+ * are found with two native indexOf passes (lower and upper case) instead of a trigger on a common letter.
+ */
+export const awsSecretAccessKey: TextDetector = {
+  kind: 'text',
   id: 'secret.aws_secret_access_key',
   type: 'AWS_SECRET_KEY',
-  triggers: 'AyY',
   maxLength: 40,
-  at(text, i, report) {
-    const c = text.charCodeAt(i);
-    if (c === 65) {
-      const end = keyIdEnd(text, i);
+  scanText(text, report) {
+    for (let p = text.indexOf('A'); p !== -1; p = text.indexOf('A', p + 1)) {
+      const n = text.charCodeAt(p + 1);
+      if (n !== 75 && n !== 83 && n !== 66 && n !== 67) continue;
+      const end = keyIdEnd(text, p);
       if (end > 0) findSecretAfter(text, end, report);
-      return;
     }
-    // Keyword ending in "key" at i.
-    if (!hasAtFold(text, i - 2, 'key')) return;
-    for (const k of KEYWORDS) {
-      const s = i - k.length + 1;
-      if (s >= 0 && hasAtFold(text, s, k) && boundaryAt(text, s - 1, isAlnum)) {
-        findSecretAfter(text, i + 1, report);
-        return;
+    for (const tail of ['ecret', 'ECRET']) {
+      for (let p = text.indexOf(tail); p !== -1; p = text.indexOf(tail, p + 5)) {
+        for (const k of KEYWORDS) {
+          const s = p - k.indexOf('ecret');
+          if (s >= 0 && hasAtFold(text, s, k) && boundaryAt(text, s - 1, isAlnum)) {
+            findSecretAfter(text, s + k.length, report);
+            break;
+          }
+        }
       }
     }
   },

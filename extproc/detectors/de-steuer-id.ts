@@ -33,6 +33,7 @@ export function steuerIdValid(d: string): boolean {
 
 export const deSteuerId: NumberDetector = {
   kind: 'number',
+  minDigits: 11,
   id: 'pii.de_steuer_id',
   type: 'DE_TAX_ID',
   maxLength: 14,

@@ -48,6 +48,8 @@ export interface NumberToken {
 
 export interface NumberDetector extends DetectorBase {
   readonly kind: 'number';
+  /** Tokens with fewer digits are never passed to this detector. */
+  readonly minDigits: number;
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
 }
 

@@ -11,6 +11,7 @@ export function dniLetter(n: number): string {
 
 export const esDni: NumberDetector = {
   kind: 'number',
+  minDigits: 7,
   id: 'pii.es_dni',
   type: 'ES_DNI',
   maxLength: 10,

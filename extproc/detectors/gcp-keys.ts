@@ -24,14 +24,15 @@ export const gcpServiceAccount: CharDetector = {
   kind: 'char',
   id: 'secret.gcp_service_account',
   type: 'GCP_SERVICE_ACCOUNT',
-  triggers: 'd',
+  triggers: '_',
   maxLength: 40,
   at(text, i, report) {
-    const s = i - KEY.length + 1;
-    if (s < 0 || text.charCodeAt(i - 1) !== 105 || !hasAt(text, s, KEY)) return;
+    // Called at the first '_' of "private_key_id".
+    const s = i - 7;
+    if (s < 0 || text.charCodeAt(i + 1) !== 107 || !hasAt(text, s, KEY)) return;
     if (!hasContextWord(text, s - 400, s, ['service_account'])) return;
     // "private_key_id": "<40 hex>"
-    let j = i + 1;
+    let j = s + KEY.length;
     const limit = Math.min(text.length, j + 8);
     while (j < limit && (text.charCodeAt(j) === 34 || text.charCodeAt(j) === 58 || text.charCodeAt(j) === 32 || text.charCodeAt(j) === 92)) j++;
     const end = runEnd(text, j, isHex, 41);

@@ -18,6 +18,7 @@ const isIbanChar = (c: number): boolean => isDigit(c) || isUpper(c);
 
 export const iban: NumberDetector = {
   kind: 'number',
+  minDigits: 2,
   id: 'pii.iban',
   type: 'IBAN',
   maxLength: 34 + 8,
@@ -30,21 +31,22 @@ export const iban: NumberDetector = {
     if (!isDigit(text.charCodeAt(tok.start + 1))) return;
     const len = IBAN_LENGTHS[text.slice(s, s + 2)];
     if (len === undefined) return;
-    let compact = '';
+    let count = 0;
     let j = s;
     let grouped: boolean | undefined;
-    while (compact.length < len && j < text.length) {
+    while (count < len && j < text.length) {
       const c = text.charCodeAt(j);
       if (isIbanChar(c)) {
-        compact += text.charAt(j);
+        count++;
         j++;
-      } else if (c === 32 && compact.length % 4 === 0 && grouped !== false && isIbanChar(text.charCodeAt(j + 1))) {
+      } else if (c === 32 && count % 4 === 0 && grouped !== false && isIbanChar(text.charCodeAt(j + 1))) {
         grouped = true;
         j++;
       } else break;
-      if (grouped === undefined && compact.length === 5) grouped = false;
+      if (grouped === undefined && count === 5) grouped = false;
     }
-    if (compact.length !== len || isAlnum(text.charCodeAt(j))) return;
+    if (count !== len || isAlnum(text.charCodeAt(j))) return;
+    const compact = grouped === true ? text.slice(s, j).replaceAll(' ', '') : text.slice(s, j);
     if (mod97Valid(compact)) report(s, j);
   },
 };

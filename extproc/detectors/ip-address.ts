@@ -19,6 +19,7 @@ function isPrivate(o: readonly number[]): boolean {
 export function ipAddress(opts: IpOptions): NumberDetector {
   return {
     kind: 'number',
+    minDigits: 4,
     id: 'pii.ip_address',
     type: 'IP_ADDRESS',
     maxLength: 15,

@@ -8,8 +8,11 @@ const MAX_PAYLOAD = 8192;
 const MAX_SIG = 1024;
 
 function decodeObject(part: string): Record<string, unknown> | undefined {
+  const json = Buffer.from(part, 'base64url').toString('utf8');
+  // Most near-misses fail here, without the cost of a JSON.parse exception.
+  if (json.charCodeAt(0) !== 123 || json.charCodeAt(json.trimEnd().length - 1) !== 125) return undefined;
   try {
-    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    const v: unknown = JSON.parse(json);
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

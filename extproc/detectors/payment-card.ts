@@ -3,7 +3,7 @@
 // A card may sit inside a longer run of groups ("on 2024 4111 1111 1111 1111"): every window is tried.
 import { isAlnum } from './chars.ts';
 import type { NumberDetector, NumberToken } from './detector.ts';
-import { digitsOf, groupLengths, isolatedRun } from './number-token.ts';
+import { digitsOf, groupLength, groupLengths, isolatedRun } from './number-token.ts';
 import { luhnValid } from './validators.ts';
 
 function prefixNum(d: string, n: number): number {
@@ -44,19 +44,22 @@ function shapeOk(lengths: readonly number[]): boolean {
 
 export const paymentCard: NumberDetector = {
   kind: 'number',
+  minDigits: 12,
   id: 'pii.payment_card',
   type: 'CARD_NUMBER',
   maxLength: 19 + 4,
   onNumber(tok: NumberToken, report) {
     if (tok.digits < 12) return;
     for (let g = 0; g < tok.count; g++) {
+      const first = groupLength(tok, g);
+      // A card starts with a group of 4, or is one group of 12-19 digits.
+      if (first !== 4 && (first < 12 || first > 19)) continue;
+      let total = 0;
       for (let n = 1; n <= 5 && g + n <= tok.count; n++) {
-        if (!isolatedRun(tok, g, n, ' -', false)) continue;
-        const lengths = groupLengths(tok, g, n);
-        const total = lengths.reduce((a, b) => a + b, 0);
-        if (total < 12) continue;
+        total += groupLength(tok, g + n - 1);
         if (total > 19) break;
-        if (!shapeOk(lengths)) continue;
+        if (total < 12 || !isolatedRun(tok, g, n, ' -', false)) continue;
+        if (!shapeOk(groupLengths(tok, g, n))) continue;
         const start = tok.starts[g] ?? 0;
         const end = tok.ends[g + n - 1] ?? 0;
         // Not part of a longer identifier: "v4111…", "…1111x".

@@ -14,6 +14,7 @@ const MAX = 24;
 export function phoneNumber(opts: PhoneOptions): NumberDetector {
   return {
     kind: 'number',
+    minDigits: 1,
     id: 'pii.phone_number',
     type: 'PHONE_NUMBER',
     maxLength: MAX,

@@ -36,8 +36,9 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
     maxLength: maxPrefix + spec.maxBody,
     at(text, i, report) {
       const c = text.charCodeAt(i);
+      const prev = text.charCodeAt(i - 1);
       for (const p of spec.prefixes) {
-        if (p.charCodeAt(p.length - 1) !== c) continue;
+        if (p.charCodeAt(p.length - 1) !== c || p.charCodeAt(p.length - 2) !== prev) continue;
         const start = i - p.length + 1;
         if (start < 0 || !hasAt(text, start, p) || !boundaryAt(text, start - 1, before)) continue;
         const bodyStart = i + 1;

@@ -44,6 +44,11 @@ export const privateKey: CharDetector = {
       report(i, hasAt(text, lineEnd, '-----') ? lineEnd + 5 : lineEnd);
       return;
     }
-    report(i, runEnd(text, headerEnd, isBodyChar, MAX - (headerEnd - i)));
+    // No END line: report the header and the key material after it, up to the next "-----" (a following
+    // BEGIN line starts its own block, which keeps the work per block bounded by the block).
+    let j = headerEnd;
+    const limit = Math.min(text.length, i + MAX);
+    while (j < limit && isBodyChar(text.charCodeAt(j)) && !(text.charCodeAt(j) === 45 && hasAt(text, j, '-----'))) j++;
+    report(i, j);
   },
 };

@@ -36,8 +36,14 @@ export class ScanBudget {
     this.deadline = now + limits.maxScanMs;
   }
 
-  addInput(text: string): void {
-    this.bytes += Buffer.byteLength(text, 'utf8');
+  /** Before scanning: a text with more characters than the bytes left is over the cap whatever its encoding. */
+  precheck(text: string): void {
+    if (this.bytes + text.length > this.limits.maxInputBytes) throw new ScanLimitError('input_bytes', `more than ${this.limits.maxInputBytes} bytes`);
+  }
+
+  /** After scanning: the exact UTF-8 size the scanner counted. */
+  addBytes(n: number): void {
+    this.bytes += n;
     if (this.bytes > this.limits.maxInputBytes) throw new ScanLimitError('input_bytes', `more than ${this.limits.maxInputBytes} bytes`);
   }
 

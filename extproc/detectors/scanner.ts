@@ -8,6 +8,9 @@ import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 const MAX_GROUPS = 24;
 const GROUP_OVERLAP = 6;
 const TIME_CHECK_EVERY = 1 << 16;
+const CHAR = 1;
+const DIGIT = 2;
+const WIDE = 3;
 
 interface RawHit {
   d: number;
@@ -40,6 +43,8 @@ export class Scanner {
   /** The longest match any detector can report. */
   readonly maxMatchLength: number;
   readonly #dispatch: (readonly { d: number; det: CharDetector }[] | undefined)[];
+  /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors), WIDE non-ASCII. */
+  readonly #cls = new Uint8Array(65536).fill(WIDE, 128);
   readonly #numbers: readonly { d: number; det: NumberDetector }[];
   readonly #texts: readonly { d: number; det: TextDetector }[];
   readonly #allow: ReadonlySet<string>;
@@ -69,13 +74,17 @@ export class Scanner {
       else texts.push({ d, det });
     });
     this.#dispatch = dispatch.map((l) => (l.length === 0 ? undefined : l));
+    dispatch.forEach((l, c) => {
+      if (l.length > 0) this.#cls[c] = CHAR;
+    });
+    if (numbers.length > 0) for (let c = 48; c <= 57; c++) this.#cls[c] = DIGIT;
     this.#numbers = numbers;
     this.#texts = texts;
   }
 
   /** Scans one text against a fresh budget. Throws ScanLimitError when a cap is exceeded. */
   scan(text: string, budget: ScanBudget = new ScanBudget(this.limits)): Finding[] {
-    budget.addInput(text);
+    budget.precheck(text);
     const hits = this.#rawHits(text, budget);
     const findings = this.#resolve(text, hits, undefined);
     budget.addFindings(findings.length);
@@ -87,7 +96,7 @@ export class Scanner {
   scanSegments(segments: readonly TextSegment[], budget: ScanBudget = new ScanBudget(this.limits)): Finding[] {
     const out: Finding[] = [];
     segments.forEach((seg, k) => {
-      budget.addInput(seg.text);
+      budget.precheck(seg.text);
       const found = this.#resolve(seg.text, this.#rawHits(seg.text, budget), k);
       budget.addFindings(found.length);
       budget.checkTime();
@@ -104,25 +113,35 @@ export class Scanner {
       if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
     });
     const memo = new Map<string, number>();
+    const cls = this.#cls;
     const dispatch = this.#dispatch;
-    const haveNumbers = this.#numbers.length > 0;
     const n = text.length;
     let nextCheck = TIME_CHECK_EVERY;
+    // UTF-8 bytes beyond one per character, counted on the way (cheaper than a separate Buffer.byteLength).
+    let extraBytes = 0;
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (c >= 128) continue;
-      if (c >= 48 && c <= 57) {
-        if (haveNumbers) i = this.#numberToken(text, i, reporters) - 1;
-        else while (i + 1 < n && isDigitCode(text.charCodeAt(i + 1))) i++;
+      const k = cls[c] ?? 0;
+      if (k === 0) continue;
+      if (k === WIDE) {
+        extraBytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+        continue;
+      }
+      if (k === DIGIT) {
+        i = this.#numberToken(text, i, reporters) - 1;
       } else {
-        const ds = dispatch[c];
-        if (ds !== undefined) for (const { d, det } of ds) det.at(text, i, reporters[d] as (s: number, e: number) => void, memo);
+        const ds = dispatch[c] ?? [];
+        for (let j = 0; j < ds.length; j++) {
+          const e = ds[j] as { d: number; det: CharDetector };
+          e.det.at(text, i, reporters[e.d] as (s: number, e: number) => void, memo);
+        }
       }
       if (i >= nextCheck) {
         budget.checkTime();
         nextCheck = i + TIME_CHECK_EVERY;
       }
     }
+    budget.addBytes(n + extraBytes);
     for (const { d, det } of this.#texts) {
       det.scanText(text, reporters[d] as (s: number, e: number) => void);
       budget.checkTime();
@@ -158,7 +177,11 @@ export class Scanner {
       j++;
     }
     tok.end = j;
-    for (const { d, det } of this.#numbers) det.onNumber(tok, reporters[d] as (s: number, e: number) => void);
+    const nums = this.#numbers;
+    for (let k = 0; k < nums.length; k++) {
+      const e = nums[k] as { d: number; det: NumberDetector };
+      if (tok.digits >= e.det.minDigits) e.det.onNumber(tok, reporters[e.d] as (s: number, e: number) => void);
+    }
     return resume > i ? resume : j;
   }
 

@@ -14,6 +14,7 @@ export function ninoPrefixValid(p: string): boolean {
 
 export const ukNino: NumberDetector = {
   kind: 'number',
+  minDigits: 6,
   id: 'pii.uk_nino',
   type: 'UK_NINO',
   maxLength: 13,

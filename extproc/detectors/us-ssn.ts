@@ -16,6 +16,7 @@ export function ssnValid(d: string): boolean {
 
 export const usSsn: NumberDetector = {
   kind: 'number',
+  minDigits: 9,
   id: 'pii.us_ssn',
   type: 'US_SSN',
   maxLength: 11,
