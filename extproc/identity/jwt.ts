@@ -219,6 +219,7 @@ function mapJoseError(err: unknown): JwtResult {
   if (err instanceof errors.JWSSignatureVerificationFailed) return no('signature_invalid', 'the signature does not verify');
   if (err instanceof errors.JWKSNoMatchingKey) return no('key_unknown', 'no key in the issuer\'s set matches the token\'s kid and alg');
   if (err instanceof errors.JWKSMultipleMatchingKeys) return no('key_unknown', 'several keys match; the token must name a kid');
+  if (err instanceof errors.JWKSInvalid) return no('key_unknown', 'the matching key in the issuer\'s set is unusable (not a public key)');
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return no('alg_not_allowed', 'the algorithm is not allowed');
   if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) return no('token_malformed', 'the token is malformed');
   return no('token_malformed', 'the token could not be verified');
