@@ -1,4 +1,5 @@
-// buildRuntime: credential sources, provider routing by path, policy revision, identity lookups.
+// The policy compiled from a config and the service material read at start: credential sources,
+// provider routing by path, policy revision, identity lookups.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashApiKey } from '../../extproc/authz/api-key.ts';
 import { ConfigError, loadConfigFile, parseConfig, validateConfig } from '../../extproc/config/load.ts';
-import { buildRuntime, policyRevisionOf, providerForPath, type Runtime } from '../../extproc/config/runtime.ts';
+import { loadServiceMaterial } from '../../extproc/config/runtime.ts';
+import { createAuthzContextCodec, type AuthzContextCodec } from '../../extproc/core/authz-context.ts';
+import { createCredentialBroker, type CredentialBroker } from '../../extproc/credentials/broker.ts';
+import { compilePolicy, policyRevisionOf, providerForPath, type Policy } from '../../extproc/policy/policy.ts';
+
+/** What a request sees: the compiled policy, and the broker over the sources read at start. */
+type Runtime = Policy & { readonly credentials: CredentialBroker; readonly policyRevision: string };
+function buildRuntime(cfg: Config, env: Readonly<Record<string, string | undefined>>): Runtime {
+  const material = loadServiceMaterial(cfg, env);
+  const policy = compilePolicy(cfg);
+  assert.ok(Object.isFrozen(policy), 'the compiled policy is frozen');
+  return Object.freeze({ ...policy, policyRevision: policy.revision, credentials: createCredentialBroker(material.credentialSources, { refreshMs: 5_000, expiryMarginMs: 30_000 }) });
+}
 import type { Config, ConfigInput } from '../../extproc/config/schema.ts';
 
 const VALID = fileURLToPath(new URL('../fixtures/config/valid/', import.meta.url));
@@ -97,15 +110,14 @@ describe('buildRuntime', () => {
     const scope = { tenant: 'team-a', identity: 'agent-a' };
     const openai = await runtime.credentials.get({ ...scope, provider: 'openai' });
     assert.equal(openai.kind, 'api-key');
-    assert.equal(openai.secret?.reveal(), 'sk-env-value');
+    assert.equal(openai.kind === 'api-key' ? openai.secret.reveal() : undefined, 'sk-env-value');
     const anthropic = await runtime.credentials.get({ ...scope, provider: 'anthropic' });
-    assert.equal(anthropic.secret?.reveal(), 'sk-ant-file-value');
+    assert.equal(anthropic.kind === 'api-key' ? anthropic.secret.reveal() : undefined, 'sk-ant-file-value');
     const local = await runtime.credentials.get({ ...scope, provider: 'local-vllm' });
     assert.equal(local.kind, 'none');
-    assert.equal(local.secret, undefined);
   });
 
-  it('builds one provider runtime per provider with its adapter, path prefix and model matcher', () => {
+  it('builds one provider per entry with its kind, path prefix and model matcher', () => {
     assert.deepEqual([...runtime.providers.keys()], ['openai', 'anthropic', 'local-vllm']);
     const table: readonly [string, string, string][] = [
       ['openai', 'openai', '/openai/'],
@@ -115,7 +127,7 @@ describe('buildRuntime', () => {
     for (const [name, kind, prefix] of table) {
       const p = runtime.providers.get(name);
       assert.ok(p);
-      assert.equal(p.adapter.kind, kind);
+      assert.equal(p.kind.kind, kind);
       assert.equal(p.pathPrefix, prefix);
       assert.equal(p.config.name, name);
     }
@@ -207,6 +219,8 @@ providers:
   - { credential: { source: none }, models: ["gpt-4o"], upstream: "https://api.openai.com/v1", kind: openai, name: p }
 version: 1
 `],
+    // The revision covers policy content only: server, logging and audit settings do not change a decision.
+    ['another log level', `${base}logging: { level: debug }\n`],
     ['defaults spelled out', `${base}
 server: { grpc: { host: 127.0.0.1, port: 9001 }, drainSeconds: 5 }
 logging: { level: info }
@@ -223,7 +237,6 @@ audit: { sink: { type: stdout } }
   const different: readonly [string, string][] = [
     ['another model', base.replace('["gpt-4o"]', '["gpt-4o", "gpt-4o-mini"]')],
     ['another tenant', base.replace('{ id: a,', '{ id: a, tenant: t2,')],
-    ['another log level', `${base}logging: { level: debug }\n`],
     ['another identity model restriction', base.replace('{ provider: p }', '{ provider: p, models: ["gpt-4o"] }')],
   ];
   for (const [label, text] of different) {
@@ -248,17 +261,19 @@ describe('buildRuntime: the authz context key and gRPC TLS material', () => {
 
   const minimal = (server: ConfigInput['server']): Config =>
     validateConfig({ version: 1, server, providers: [{ name: 'p', kind: 'openai', upstream: 'https://example.com', models: ['*'], credential: { source: 'none' } }], identities: [] }, 'test');
-  const ctx = { identity: { id: 'a', tenant: 't' }, provider: 'p', decisionId: 'd', policyRevision: 'r' };
+  const ctx = { identity: { id: 'a', tenant: 't', kind: 'api_key' as const }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'GET', path: '/p/v1/models', credentialInjected: true, issuedAtMs: Date.now() };
+  const codec = (cfg: Config, e: Readonly<Record<string, string | undefined>>): AuthzContextCodec => createAuthzContextCodec(loadServiceMaterial(cfg, e).authzContextKey, 30_000);
+  const fields = (rec: Record<string, string>) => (name: string): string | undefined => rec[name];
 
   it('replicas configured with the same key verify each other\'s seals; random keys do not', () => {
     const key = 'k'.repeat(40);
-    const a = buildRuntime(minimal({ authzContextKey: { source: 'env', name: 'TG_KEY' } }), { TG_KEY: key });
+    const a = codec(minimal({ authzContextKey: { source: 'env', name: 'TG_KEY' } }), { TG_KEY: key });
     writeFileSync(join(dir, 'key'), `${key}\n`);
-    const b = buildRuntime(minimal({ authzContextKey: { source: 'file', path: join(dir, 'key') } }), {});
-    assert.ok(b.authzSealer.verify(ctx, 1, a.authzSealer.seal(ctx, 1)), 'env and file sources yield the same key');
-    const random1 = buildRuntime(minimal({}), {});
-    const random2 = buildRuntime(minimal({}), {});
-    assert.equal(random2.authzSealer.verify(ctx, 1, random1.authzSealer.seal(ctx, 1)), false);
+    const b = codec(minimal({ authzContextKey: { source: 'file', path: join(dir, 'key') } }), {});
+    assert.deepEqual(b.decode(fields(a.encode(ctx)), Date.now()), ctx, 'env and file sources yield the same key');
+    const random1 = codec(minimal({}), {});
+    const random2 = codec(minimal({}), {});
+    assert.equal(random2.decode(fields(random1.encode(ctx)), Date.now()), 'seal');
   });
 
   it('a key shorter than 32 bytes is a ConfigError naming the field and the source', () => {

@@ -100,10 +100,10 @@ const INVALID_CASES: Readonly<Record<string, InvalidCase>> = {
   'empty-models.yaml': { issues: [{ path: 'providers[0].models', message: /expected array to have >=1 items/ }] },
   'no-providers.yaml': { issues: [{ path: 'providers', message: /expected array to have >=1 items/ }] },
   'bad-provider-name.yaml': { issues: [{ path: 'providers[0].name', message: /^must be lower-case letters, digits and dashes/ }] },
-  'unknown-provider-kind.yaml': { issues: [{ path: 'providers[0].kind', message: /expected one of "openai"\|"anthropic"\|"openai-compatible"/ }] },
+  'unknown-provider-kind.yaml': { issues: [{ path: 'providers[0].kind', message: /expected one of "openai"\|"openai-compatible"\|"anthropic"\|"azure-openai"\|"bedrock"\|"vertex"/ }] },
   'credential-discriminator.yaml': {
     issues: [
-      { path: 'providers[0].credential.source', message: /^Invalid discriminator value\. Expected 'env' \| 'file' \| 'none'$/ },
+      { path: 'providers[0].credential.source', message: /^Invalid discriminator value\. Expected 'env' \| 'file' \| 'none' \| 'vault-kv2' \| 'vault-azure-kv2' \| 'vault-leased' \| 'vault-aws' \| 'vault-gcp'$/ },
       { path: 'providers[1].credential', message: /^Unrecognized key: "path"$/ },
       { path: 'providers[1].credential.name', message: /expected string, received undefined/ },
     ],
