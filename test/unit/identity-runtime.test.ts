@@ -42,10 +42,10 @@ describe('identity runtime from config', () => {
     assert.equal(jwks.fetches, 1);
   });
 
-  it('mTLS: a certificate from the bundle is accepted; one from another CA claiming the domain is not', () => {
+  it('mTLS: a certificate from the bundle is accepted; one from another CA claiming the domain is not', async () => {
     const good = pki.leaf('svc', 'prod.example', 'URI:spiffe://prod.example/ns/ml/sa/agent');
     const rogue = pki.leaf('rogue', 'rogue', 'URI:spiffe://prod.example/ns/ml/sa/agent');
-    return Promise.all([
+    await Promise.all([
       rt.resolver.resolve({ principal: 'spiffe://prod.example/ns/ml/sa/agent', certificate: urlEncodedPem(good), headers: {} }).then((r) => { assert.ok(r.ok && r.identity.kind === 'spiffe'); }),
       rt.resolver.resolve({ principal: 'spiffe://prod.example/ns/ml/sa/agent', certificate: urlEncodedPem(rogue), headers: {} }).then((r) => { assert.ok(!r.ok && r.reason === 'certificate_untrusted'); }),
       rt.resolver.resolve({ principal: 'spiffe://prod.example/ns/ml/sa/agent', headers: {} }).then((r) => { assert.ok(!r.ok && r.reason === 'certificate_required'); }),
