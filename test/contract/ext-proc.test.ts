@@ -383,6 +383,8 @@ describe('ext_proc Process', () => {
     assert.equal(added[0].decision_id, tagged, 'the reply names the record');
     assert.equal(added[0].http_status, 408);
     assert.equal(added[0].decision, 'error');
+    assert.equal(added[0].authenticated, false, 'nothing vouches for such a stream: any client of the gRPC port can open one');
+    assert.equal(added[0].identity, null);
   });
 
   it('request_body as the first message (request headers skipped) with a sealed context is processed: model checked, credential injected', async () => {
