@@ -83,6 +83,8 @@ export function customDetector(spec: CustomDetectorSpec): TextDetector {
         re.lastIndex = e + 1;
         continue;
       }
+      // A match that ends at a window's end may be cut short by the window: not judged here.
+      if (e === to && to < text.length) continue;
       if (e - s < minLength || e - s > maxLength) continue;
       if (spec.validator !== undefined && !runValidator(spec.validator, m[0])) continue;
       if (context.length > 0 && !hasContextWord(text, s - window, s, context)) continue;
@@ -100,7 +102,8 @@ export function customDetector(spec: CustomDetectorSpec): TextDetector {
         runIn(text, 0, text.length, report);
         return;
       }
-      // Merge windows [hit - maxLength, hit + maxLength] around keyword hits and run the engine once per window.
+      // Merge windows [hit - maxLength, hit + 2 * maxLength + 1] around keyword hits and run the engine once per
+      // window: every match of at most maxLength that starts within maxLength of a hit ends inside its window.
       const hits: number[] = [];
       for (const k of keywords) for (let p = text.indexOf(k); p !== -1; p = text.indexOf(k, p + 1)) hits.push(p);
       if (hits.length === 0) return;
@@ -109,7 +112,7 @@ export function customDetector(spec: CustomDetectorSpec): TextDetector {
       let we = -1;
       for (const h of hits) {
         const a = Math.max(0, h - maxLength);
-        const b = Math.min(text.length, h + maxLength);
+        const b = Math.min(text.length, h + 2 * maxLength + 1);
         if (a <= we) we = Math.max(we, b);
         else {
           if (ws >= 0) runIn(text, ws, we, report);

@@ -1,0 +1,58 @@
+// Linear time, measured: the full built-in set (phone and IP on) scans 1 MB of adversarial near-misses in a
+// bounded multiple of the time for 1 MB of prompt text, and 2 MB in about twice the time of 1 MB. CPU time
+// (median of several runs) is used, so other processes on a shared machine disturb it less than wall time.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildScanner } from '../../extproc/detectors/registry.ts';
+import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
+import { ADVERSARIAL_UNITS, adversarialText, promptText } from '../fixtures/detectors/corpus.ts';
+
+const MB = 1024 * 1024;
+const scanner = buildScanner({
+  phone: { enabled: true, requireContext: true },
+  ip: { enabled: true, requireContext: true, includePrivate: false },
+  limits: { ...DEFAULT_SCAN_LIMITS, maxScanMs: 60_000, maxInputBytes: 16 * MB },
+});
+
+function cpuMs(text: string, runs = 5): number {
+  scanner.scan(text);
+  const t: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    const c = process.cpuUsage();
+    scanner.scan(text);
+    const d = process.cpuUsage(c);
+    t.push((d.user + d.system) / 1000);
+  }
+  t.sort((a, b) => a - b);
+  return Math.max(t[Math.floor(runs / 2)] ?? 0, 0.5);
+}
+
+describe('scanner linearity', () => {
+  const benign = cpuMs(promptText(MB));
+
+  it('adversarial near-misses (mixed) cost a bounded multiple of benign text; 2 MB ≈ 2 × 1 MB', (t) => {
+    const text = adversarialText(MB);
+    assert.equal(scanner.scan(text).length, 0, 'the adversarial corpus must be near-misses only');
+    const one = cpuMs(text);
+    const two = cpuMs(adversarialText(2 * MB), 3);
+    t.diagnostic(`benign 1 MB ${benign.toFixed(1)} ms; adversarial 1 MB ${one.toFixed(1)} ms (ratio ${(one / benign).toFixed(2)}); 2 MB/1 MB ${(two / one).toFixed(2)}`);
+    assert.ok(one / benign < 12, `adversarial/benign = ${(one / benign).toFixed(2)}`);
+    assert.ok(two / one < 3, `2 MB / 1 MB = ${(two / one).toFixed(2)}`);
+  });
+
+  for (const family of Object.keys(ADVERSARIAL_UNITS)) {
+    it(`near-misses for ${family}: bounded multiple of benign, and 1 MB ≈ 2 × 512 KB`, (t) => {
+      const half = cpuMs(adversarialText(MB / 2, family), 3);
+      const one = cpuMs(adversarialText(MB, family), 3);
+      t.diagnostic(`${family}: 1 MB adversarial/benign ${(one / benign).toFixed(2)}; 1 MB/512 KB ${(one / half).toFixed(2)}`);
+      assert.ok(one / benign < 25, `${family}: 1 MB adversarial/benign = ${(one / benign).toFixed(2)}`);
+      assert.ok(one / half < 3, `${family}: 1 MB / 512 KB = ${(one / half).toFixed(2)}`);
+    });
+  }
+
+  it('prompt text scales linearly (4 MB ≈ 4 × 1 MB)', (t) => {
+    const four = cpuMs(promptText(4 * MB), 3);
+    t.diagnostic(`prompt 4 MB/1 MB ${(four / benign).toFixed(2)}`);
+    assert.ok(four / benign < 6, `4 MB / 1 MB = ${(four / benign).toFixed(2)}`);
+  });
+});
