@@ -88,6 +88,13 @@ export async function startRedis(): Promise<TestRedis> {
     process.kill(c.pid, 'SIGCONT');
     process.kill(c.pid, 'SIGKILL');
     await exited;
+    child = undefined;
+  };
+
+  /** Signals the server if it is running; a no-op once it has exited. */
+  const signal = (sig: NodeJS.Signals): void => {
+    const c = child;
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) process.kill(c.pid, sig);
   };
 
   await launch();
@@ -95,8 +102,8 @@ export async function startRedis(): Promise<TestRedis> {
     host: '127.0.0.1',
     port,
     get pid() { return child?.pid ?? -1; },
-    pause: () => { if (child?.pid !== undefined) process.kill(child.pid, 'SIGSTOP'); },
-    resume: () => { if (child?.pid !== undefined) process.kill(child.pid, 'SIGCONT'); },
+    pause: () => { signal('SIGSTOP'); },
+    resume: () => { signal('SIGCONT'); },
     stop,
     start: launch,
     kill: stop,
