@@ -15,7 +15,7 @@ import { checkRequest, type DecodedCheckResponse, type DecodedProcessingResponse
 import { ProcStream } from './proc-stream.ts';
 
 /** Never contacted: ext_proc only decides, Envoy would proxy. Loopback and the discard port anyway. */
-const UNUSED_UPSTREAM = 'http://127.0.0.1:9/v1';
+const UNUSED_UPSTREAM = 'http://127.0.0.1:9';
 
 export interface Harness {
   readonly app: App;
