@@ -138,7 +138,7 @@ describe('no values outside the scan', () => {
       assert.fail('expected a limit error');
     } catch (e) {
       assert.ok(e instanceof ScanLimitError);
-      assert.ok(!String(e.message).includes('sk_live') && !inspect(e).includes('sk_live'));
+      assert.ok(!e.message.includes('sk_live') && !inspect(e).includes('sk_live'));
     }
   });
 });
