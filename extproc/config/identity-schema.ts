@@ -91,6 +91,9 @@ export const identitySectionSchema = z
       .strictObject({
         issuers: z.array(jwtIssuerSchema).min(1),
         maxTokenBytes: z.int().min(256).max(65_536).default(8_192),
+        /** How long a verified token without jti is remembered (skipping the signature check on reuse); 0 disables. */
+        verifiedCacheSeconds: z.int().min(0).max(300).default(60),
+        verifiedCacheEntries: z.int().min(1).max(1_000_000).default(10_000),
       })
       .optional(),
     requestProof: z

@@ -63,6 +63,7 @@ export function buildIdentityRuntime(section: IdentitySection, deps: IdentityDep
     : new JwtVerifier({
       issuers: section.jwt.issuers,
       maxTokenBytes: section.jwt.maxTokenBytes,
+      verifiedCache: { seconds: section.jwt.verifiedCacheSeconds, entries: section.jwt.verifiedCacheEntries },
       trustDomains: new Set(trustDomains.keys()),
       replay,
       ...(deps.now ? { now: deps.now } : {}),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTHeaderParameters, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
 import type { JwtIssuerConfig } from '../config/identity-schema.ts';
 import { JwksUnavailableError, RemoteJwks, type JwksEvent } from './jwks-cache.ts';
@@ -33,6 +34,12 @@ import { parseSpiffeId } from './spiffe.ts';
  * - Claims handed to policy are the verified payload, which is JSON by construction (parsed by
  *   jose from the token), deep-frozen. The token itself is never logged or returned.
  * - Failure details never contain the token or claim values, only which check failed.
+ * - Verified-token cache (default 60 s, 10 000 entries): a token without `jti` that verified is
+ *   remembered by the SHA-256 of its exact bytes, so a workload reusing its token (Kubernetes and
+ *   SPIFFE tokens live for minutes) skips the signature check; exp is re-checked on every use.
+ *   Identical bytes mean an identical signature, so this cannot admit anything a fresh check would
+ *   refuse, except that a key removed from the JWKS keeps working for cached tokens for at most the
+ *   cache TTL. Tokens with `jti` are never cached (each use must reach the replay store).
  */
 
 export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue };
@@ -67,6 +74,13 @@ export interface JwtVerifierOptions {
   readonly now?: () => number;
   readonly fetch?: typeof fetch;
   readonly onJwksEvent?: (e: JwksEvent) => void;
+  /** Verified-token cache; `seconds: 0` disables it. Default 60 s, 10 000 entries. */
+  readonly verifiedCache?: { readonly seconds: number; readonly entries: number };
+}
+
+interface CachedToken {
+  readonly token: VerifiedJwt;
+  readonly until: number;
 }
 
 interface IssuerRuntime {
@@ -82,8 +96,14 @@ export class JwtVerifier {
   readonly #issuers = new Map<string, IssuerRuntime>();
   readonly #opts: JwtVerifierOptions;
   readonly #now: () => number;
+  readonly #cache = new Map<string, CachedToken>();
+  readonly #cacheMs: number;
+  readonly #cacheEntries: number;
+  #cacheHits = 0;
 
   constructor(opts: JwtVerifierOptions) {
+    this.#cacheMs = (opts.verifiedCache?.seconds ?? 60) * 1000;
+    this.#cacheEntries = opts.verifiedCache?.entries ?? 10_000;
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     for (const cfg of opts.issuers) {
@@ -106,6 +126,11 @@ export class JwtVerifier {
     await Promise.all([...this.#issuers.values()].map(async (i) => { await i.remote?.warm(); }));
   }
 
+  /** Verified-token cache: hits so far and current size (for metrics and tests). */
+  get cacheStats(): { readonly hits: number; readonly size: number } {
+    return { hits: this.#cacheHits, size: this.#cache.size };
+  }
+
   /** JWKS fetch counters per issuer with a remote set. */
   jwksStats(issuer: string): { readonly fetches: number; readonly failures: number } | undefined {
     return this.#issuers.get(issuer)?.remote?.stats;
@@ -113,6 +138,30 @@ export class JwtVerifier {
 
   async verify(token: string): Promise<JwtResult> {
     if (token.length > this.#opts.maxTokenBytes) return no('token_too_long', `token longer than ${this.#opts.maxTokenBytes} bytes`);
+    const cacheKey = this.#cacheMs > 0 ? createHash('sha256').update(token).digest('base64url') : '';
+    const hit = cacheKey === '' ? undefined : this.#cache.get(cacheKey);
+    if (hit !== undefined) {
+      const now = this.#now();
+      const skewMs = (this.#issuers.get(hit.token.issuer)?.cfg.clockSkewSeconds ?? 0) * 1000;
+      if (now < hit.until && now <= hit.token.expiresAt + skewMs) {
+        this.#cacheHits++;
+        return { ok: true, token: hit.token };
+      }
+      this.#cache.delete(cacheKey);
+      if (now > hit.token.expiresAt + skewMs) return no('expired', 'exp is in the past');
+    }
+    const r = await this.#verifyFully(token);
+    if (r.ok && cacheKey !== '' && r.token.jti === undefined) {
+      if (this.#cache.size >= this.#cacheEntries) {
+        const oldest = this.#cache.keys().next();
+        if (oldest.done !== true) this.#cache.delete(oldest.value);
+      }
+      this.#cache.set(cacheKey, { token: r.token, until: this.#now() + this.#cacheMs });
+    }
+    return r;
+  }
+
+  async #verifyFully(token: string): Promise<JwtResult> {
     if (!COMPACT_JWS.test(token)) return no('token_malformed', 'not a compact JWS (three base64url parts)');
     let alg: unknown;
     let iss: unknown;

@@ -150,10 +150,13 @@ describe('remote JWKS', () => {
     const s = await setup({}, [keyA, rs]);
     const cfg = jwtIssuerSchema.parse({ issuer: ISS, audiences: [AUD], algorithms: ['ES256', 'RS256'], requireNbf: false, jwks: { remote: { url: s.server.url } } });
     const store = new MemoryStateStore();
-    const plain = new JwtVerifier({ issuers: [cfg], maxTokenBytes: 8192 });
-    const withReplay = new JwtVerifier({ issuers: [cfg], maxTokenBytes: 8192, replay: new ReplayGuard(store) });
+    const noCache = { seconds: 0, entries: 1 };
+    const plain = new JwtVerifier({ issuers: [cfg], maxTokenBytes: 8192, verifiedCache: noCache });
+    const withReplay = new JwtVerifier({ issuers: [cfg], maxTokenBytes: 8192, replay: new ReplayGuard(store), verifiedCache: noCache });
+    const cached = new JwtVerifier({ issuers: [cfg], maxTokenBytes: 8192 });
     await plain.warm();
     await withReplay.warm();
+    await cached.warm();
     const n = 2_000;
     for (const [label, key, v, jti] of [['ES256', keyA, plain, false], ['RS256', rs, plain, false], ['ES256+jti', keyA, withReplay, true]] as const) {
       const tokens = await Promise.all(Array.from({ length: n }, (_, i) => mint(key, { ...s.claims(), ...(jti ? { jti: `b-${i}` } : {}) })));
@@ -162,6 +165,12 @@ describe('remote JWKS', () => {
       for (const tok of tokens) assert.equal((await v.verify(tok)).ok, true);
       t.diagnostic(`JWT verify ${label} (cached key): ${((performance.now() - t0) * 1000 / n).toFixed(1)} µs/op`);
     }
+    const reused = await mint(keyA, s.claims());
+    await cached.verify(reused);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) assert.equal((await cached.verify(reused)).ok, true);
+    t.diagnostic(`JWT verify, reused token (verified-token cache hit): ${((performance.now() - t0) * 1000 / n).toFixed(1)} µs/op`);
+    assert.equal(cached.cacheStats.hits, n);
     await store.close();
   });
 });

@@ -187,3 +187,42 @@ describe('JwtVerifier: jti replay', () => {
     assert.equal(claims, 0);
   });
 });
+
+describe('JwtVerifier: verified-token cache', () => {
+  it('a reused token skips the signature check; exp is still enforced; the cache is bounded', async () => {
+    let now = NOW * 1000;
+    const v = new JwtVerifier({ issuers: [issuer()], maxTokenBytes: 8192, now: () => now, verifiedCache: { seconds: 60, entries: 2 } });
+    const t = await mint(es, { ...base(), exp: NOW + 100 });
+    assert.equal((await v.verify(t)).ok, true);
+    assert.deepEqual(v.cacheStats, { hits: 0, size: 1 });
+    assert.equal((await v.verify(t)).ok, true);
+    assert.equal(v.cacheStats.hits, 1);
+    // One changed signature byte is a different token: a full check, which fails, and is not cached.
+    const tampered = `${t.slice(0, -2)}${t.endsWith('AA') ? 'BB' : 'AA'}`;
+    const bad = await v.verify(tampered);
+    assert.ok(!bad.ok && bad.reason === 'signature_invalid');
+    assert.deepEqual(v.cacheStats, { hits: 1, size: 1 });
+    // Past the cache TTL: verified afresh (a miss), then cached again.
+    now += 61_000;
+    assert.equal((await v.verify(t)).ok, true);
+    assert.deepEqual(v.cacheStats, { hits: 1, size: 1 });
+    // Past exp + skew the cached entry is refused as expired.
+    now = (NOW + 131) * 1000;
+    const late = await v.verify(t);
+    assert.ok(!late.ok && late.reason === 'expired');
+    // At most `entries` tokens are held.
+    now = NOW * 1000;
+    for (const sub of ['a', 'b', 'c']) assert.equal((await v.verify(await mint(es, { ...base(), sub }))).ok, true);
+    assert.equal(v.cacheStats.size, 2);
+  });
+
+  it('a token with jti is verified and claimed on every use, never served from the cache', async () => {
+    const store = new MemoryStateStore({ now: () => NOW * 1000 });
+    const v = new JwtVerifier({ issuers: [issuer()], maxTokenBytes: 8192, now: () => NOW * 1000, replay: new ReplayGuard(store) });
+    const t = await mint(es, { ...base(), jti: 'cache-jti' });
+    assert.equal((await v.verify(t)).ok, true);
+    const r = await v.verify(t);
+    assert.ok(!r.ok && r.reason === 'replayed');
+    await store.close();
+  });
+});
