@@ -2,7 +2,7 @@ import { AUTHZ_METADATA_NAMESPACE, type AuthzContext } from '../core/authz-conte
 import { TollgateError } from '../errors.ts';
 import type { ProcessingRequest } from '../wire/ext-proc.ts';
 import { structString } from '../wire/struct.ts';
-import type { RequestState } from './request-state.ts';
+import { logFor, type RequestState } from './request-state.ts';
 
 /** The message carries an ext_authz context at all (sealed or not). */
 export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
@@ -19,7 +19,7 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   const struct = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
   const decoded = services.authzContext.decode(struct === undefined ? undefined : (name) => structString(struct, name), Date.now());
   if (decoded === 'missing') {
-    state.log.error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
+    logFor(state).error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
     throw new TollgateError('authz_context_missing');
   }
   let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;
@@ -28,7 +28,7 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
     if (!(await services.state.claimOnce(`authz:${decoded.decisionId}`, maxAgeMs + 5_000))) problem = 'replayed';
   }
   if (problem !== undefined || typeof decoded === 'string') {
-    state.log.warn({ problem }, 'refused an ext_authz context');
+    logFor(state).warn({ problem }, 'refused an ext_authz context');
     throw new TollgateError('authz_context_invalid', problem);
   }
   const provider = state.policy.providers.get(decoded.provider);
@@ -38,6 +38,5 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   state.authz = decoded;
   state.provider = provider;
   state.decisionId = decoded.decisionId;
-  state.log = services.logger.child({ request_id: state.requestId, decision_id: state.decisionId });
   return decoded;
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ERROR_CATALOGUE } from '../errors.ts';
 import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
 import type { ProcessingResponse } from '../wire/ext-proc.ts';
-import type { Denial, RequestState } from './request-state.ts';
+import { logFor, type Denial, type RequestState } from './request-state.ts';
 import { errorResponse } from './responses.ts';
 
 /** Ends the request with Tollgate's JSON error: an ImmediateResponse, audited now. */
@@ -60,5 +60,5 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     m.tokens.inc({ provider: record.provider, direction: 'input' }, record.usage.input_tokens);
     m.tokens.inc({ provider: record.provider, direction: 'output' }, record.usage.output_tokens);
   }
-  state.log.info({ outcome: record.outcome, reason: record.reason, status: record.http_status, identity: record.identity, provider: record.provider, model: record.model, authenticated: record.authenticated }, 'request finished');
+  if (services.logger.isLevelEnabled('debug')) logFor(state).debug({ outcome: record.outcome, reason: record.reason, status: record.http_status, identity: record.identity, provider: record.provider, model: record.model, authenticated: record.authenticated }, 'request finished');
 }

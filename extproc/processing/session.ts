@@ -7,7 +7,7 @@ import { deny, writeAudit } from './outcome.ts';
 import { onRequestBody } from './phases/request-body.ts';
 import { onRequestHeaders } from './phases/request-headers.ts';
 import { onResponseBody, onResponseHeaders } from './phases/response.ts';
-import { newRequestState, type Denial, type RequestState } from './request-state.ts';
+import { logFor, newRequestState, type Denial, type RequestState } from './request-state.ts';
 import { trailersResponse } from './responses.ts';
 
 export type StreamEnd = 'ended' | 'cancelled' | 'failed';
@@ -66,7 +66,7 @@ export class Session {
       const e = toTollgateError(err);
       if (e.code === 'protocol_violation') throw e;
       // authz_context_invalid was already logged, as a security event, where it was detected.
-      if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) state.log.error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
+      if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
       return deny(state, { code: e.code, rule: ruleFor(e.code) });
     } finally {
       const dt = performance.now() - t0;

@@ -18,7 +18,6 @@ const JSON_MEDIA_TYPES = new Set(['application/json']);
 export async function onRequestHeaders(state: RequestState, msg: ProcessingRequest, h: HttpHeaders): Promise<ProcessingResponse | Denial> {
   const headers = headerMap(h);
   state.requestId = headers.get('x-request-id');
-  state.log = state.services.logger.child({ request_id: state.requestId, decision_id: state.decisionId });
   const ctx = await verifyAuthzContext(state, msg);
   if (headers.get(':method') !== ctx.method || headers.get(':path') !== ctx.path)
     throw new TollgateError('authz_context_invalid', 'the request line differs from the one ext_authz decided on');
