@@ -45,6 +45,13 @@ describe('bench wrk pacing', { skip: haveWrk ? false : `${WRK_BIN} is not instal
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // Every 302 the server sent is counted, except those still in flight when wrk stopped (at most one
+  // per connection).
+  const assertCounted = (non2xx: number, connections: number): void => {
+    assert.ok(redirects > 0);
+    assert.ok(non2xx <= redirects && non2xx >= redirects - connections, `wrk counted ${non2xx} of ${redirects} redirects`);
+  };
+
   const run = async (rate: number | undefined, connections: number, seconds: number) => {
     arrivals = [];
     seen = [];
@@ -65,8 +72,7 @@ describe('bench wrk pacing', { skip: haveWrk ? false : `${WRK_BIN} is not instal
     assert.ok(r.lateSlots <= r.requests);
     assert.ok(r.p50Us >= 25_000, `p50 ${r.p50Us} µs`);
     assert.ok(arrivals.length >= r.requests);
-    assert.equal(r.non2xx, redirects);
-    assert.ok(r.non2xx > 0);
+    assertCounted(r.non2xx, 8);
     assert.equal(r.firstBadStatus, 302);
   });
 
@@ -74,7 +80,7 @@ describe('bench wrk pacing', { skip: haveWrk ? false : `${WRK_BIN} is not instal
     const r = await run(undefined, 4, 1);
     assert.ok(r.rps > 100, `${r.rps} req/s`); // 4 connections / 25 ms = 160 req/s at most
     assert.ok(r.rps < 170, `${r.rps} req/s`);
-    assert.equal(r.non2xx, redirects);
+    assertCounted(r.non2xx, 4);
     assert.ok(seen.length > 0);
     for (const s of seen) {
       assert.equal(s.header, 'a"b\\c d');
