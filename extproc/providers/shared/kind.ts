@@ -5,6 +5,14 @@ import { compileEndpoints, matchEndpoint, parseQuery, splitPath, type CompiledEn
 import { headersToRemove, type HeaderAllowList } from './headers.ts';
 import { RequestTranslator, type ApplyCredential, type RequestHead } from './translator.ts';
 
+/**
+ * Query parameters that carry credentials (Gemini's ?key=, OAuth access_token, presigned SigV4). The caller's own
+ * credential never reaches a provider, and the query cannot be edited without rewriting the path: refused.
+ */
+export const CREDENTIAL_QUERY_PARAMS: ReadonlySet<string> = new Set([
+  'key', 'api-key', 'api_key', 'apikey', 'access_token', 'x-goog-api-key', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token',
+]);
+
 export interface KindOptions {
   /** The provider's upstream URL from config (scheme, host, port, base path). */
   readonly upstream: URL;
@@ -59,7 +67,9 @@ export class ProviderKindModule {
     const { project, location } = this.#options;
     if (project !== undefined && match.project !== undefined && match.project !== project) throw new EndpointNotAllowed(head.method);
     if (location !== undefined && match.location !== undefined && match.location !== location) throw new EndpointNotAllowed(head.method);
-    const queryModels = parseQuery(head.query).filter(([k]) => k === 'model').map(([, v]) => v);
+    const query = parseQuery(head.query);
+    if (query.some(([k]) => CREDENTIAL_QUERY_PARAMS.has(k.toLowerCase()))) throw new ProviderError('path_malformed', 'the query carries a credential parameter');
+    const queryModels = query.filter(([k]) => k === 'model').map(([, v]) => v);
     if (queryModels.length > 8) throw new ProviderError('path_malformed', 'too many model parameters');
     return new RequestTranslator(head, match, queryModels, this.#options.upstream, this.#apply);
   }
