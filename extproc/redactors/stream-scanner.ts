@@ -28,6 +28,8 @@ interface ChannelState {
   pending: string;
   /** Channel offset of pending[0]. */
   offset: number;
+  /** Part of an unfinished run was forced out (maxHoldBack): ctx keeps the whole run until it ends. */
+  forced: boolean;
 }
 
 /**
@@ -40,6 +42,8 @@ export function leakMark(type: string): string {
 
 /** Released text kept for matching: context words sit up to 60 characters before a match. */
 const CONTEXT = 128;
+/** Context kept for a forced-out run: findings up to this long are still caught (as a stream failure). */
+const FORCED_CONTEXT = 65536;
 
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
 
@@ -58,7 +62,7 @@ export class StreamLeakScanner implements ChannelTransform {
   }
 
   push(channel: string, text: string): string {
-    const st = this.#channels.get(channel) ?? { ctx: '', pending: '', offset: 0 };
+    const st = this.#channels.get(channel) ?? { ctx: '', pending: '', offset: 0, forced: false };
     this.#channels.set(channel, st);
     st.pending += text;
     return this.#release(channel, st, false);
@@ -76,16 +80,17 @@ export class StreamLeakScanner implements ChannelTransform {
     return [...this.#channels.entries()].filter(([, s]) => s.pending.length > 0).map(([k]) => k);
   }
 
-  #cut(pend: string): number {
+  /** Where release may stop without cutting a possible match (before applying maxHoldBack). */
+  #naturalCut(pend: string): number {
     const n = pend.length;
     let cut = Math.max(0, n - this.#holdBack);
     let t = n;
-    const floor = Math.max(0, n - this.#maxHoldBack);
+    const floor = Math.max(0, n - this.#maxHoldBack - 1);
     while (t > floor && !isSpace(pend.charCodeAt(t - 1))) t--;
     cut = Math.min(cut, t);
     const begin = pend.lastIndexOf('-----BEGIN', n);
-    if (begin !== -1 && begin >= floor && pend.indexOf('-----END', begin) === -1) cut = Math.min(cut, begin);
-    return Math.max(cut, floor);
+    if (begin !== -1 && pend.indexOf('-----END', begin) === -1) cut = Math.min(cut, begin);
+    return cut;
   }
 
   #release(channel: string, st: ChannelState, all: boolean): string {
@@ -93,7 +98,10 @@ export class StreamLeakScanner implements ChannelTransform {
     const pend = st.pending;
     const ctxLen = st.ctx.length;
     const found = this.#scanner.scan(st.ctx + pend);
-    let cut = all ? pend.length : this.#cut(pend);
+    const natural = all ? pend.length : this.#naturalCut(pend);
+    const floor = Math.max(0, pend.length - this.#maxHoldBack);
+    const forcedNow = natural < floor;
+    let cut = Math.max(natural, floor);
     for (const f of found) {
       const fs = f.start - ctxLen;
       const fe = f.end - ctxLen;
@@ -116,7 +124,11 @@ export class StreamLeakScanner implements ChannelTransform {
       this.findings.push({ detector: f.detector, type: f.type, channel, start: st.offset + fs, end: st.offset + fe });
     }
     out += pend.slice(at, cut);
-    st.ctx = (st.ctx + pend.slice(0, cut)).slice(-Math.max(CONTEXT, this.#holdBack));
+    const released = pend.slice(0, cut);
+    // While a forced-out run is unfinished, keep all of it as context, so a match completed later that starts in
+    // the released part is seen (and fails the stream) instead of slipping through unseen.
+    st.forced = forcedNow || (st.forced && !/\s/.test(released));
+    st.ctx = (st.ctx + released).slice(-(st.forced ? FORCED_CONTEXT : Math.max(CONTEXT, this.#holdBack)));
     st.pending = pend.slice(cut);
     st.offset += cut;
     return out;
