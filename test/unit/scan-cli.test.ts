@@ -59,7 +59,7 @@ describe('tollgate scan', () => {
     const out = raw.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: unknown; findings?: { type: string; start: number; end: number }[]; error?: string });
     assert.equal(out.length, 5);
     assert.deepEqual(out[0]?.findings?.map((f) => lines[0]!.text.slice(f.start, f.end)), ['ana@example.com']);
-    assert.equal(out[0]?.findings?.[0]?.start, 14);
+    assert.equal(out[0].findings[0]?.start, 14);
     assert.deepEqual(out[1], { id: 'b', findings: [] });
     assert.deepEqual(out[2]?.findings?.map((f) => [f.type, f.start, f.end]), [['STRIPE_KEY', 2, 2 + SECRET.length]]);
     assert.equal(out[3]?.error, 'invalid JSON');
