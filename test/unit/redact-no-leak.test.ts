@@ -16,7 +16,7 @@ const PLANTED = ['sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'planted.person@example.com
 function renderings(v: unknown): string[] {
   let json: string | undefined;
   try {
-    json = JSON.stringify(v) as string | undefined;
+    json = JSON.stringify(v);
   } catch {
     json = undefined;
   }
