@@ -1,9 +1,10 @@
-import { createCheckHandler } from './authz/check-handler.ts';
+import { apiKeyLookup, createCheckHandler } from './authz/check-handler.ts';
 import type { Env } from './config/env.ts';
-import { loadServiceMaterial } from './config/runtime.ts';
+import { loadServiceMaterial, readConfigFile, readSecretSource } from './config/runtime.ts';
 import type { Config } from './config/schema.ts';
 import { createAuthzContextCodec } from './core/authz-context.ts';
 import { createCredentialBroker } from './credentials/broker.ts';
+import { buildIdentityRuntime } from './identity/build.ts';
 import { compilePolicy, type Policy } from './policy/policy.ts';
 import { createProcessHandler } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
@@ -34,6 +35,13 @@ export interface App {
   readonly metrics: Metrics;
   /** The policy in force now. */
   policy(): Policy;
+  /**
+   * Compiles the policy half of `next` and swaps it in atomically; requests in flight finish on the
+   * revision they started with. An invalid policy throws and the old one stays. Settings that live for
+   * the process (server, vault, identity verification, audit, logging) are not reloaded: their change is
+   * reported in `needsRestart`.
+   */
+  reload(next: Config): { readonly revision: string; readonly needsRestart: readonly string[] };
   start(): Promise<Listening>;
   /** Graceful stop: NOT_SERVING, drain, shut down with a deadline, flush audit. Idempotent. */
   stop(options?: { drainMs?: number }): Promise<void>;
@@ -51,9 +59,18 @@ export function createApp(config: Config, options: AppOptions): App {
   const policy = compilePolicy(config);
   const audit = options.audit ?? createAuditSink(config.audit.sink);
   const state = new MemoryStateStore();
+  let current = policy;
+  const identity = buildIdentityRuntime(config.identity, {
+    store: state,
+    apiKey: apiKeyLookup(() => current),
+    readFile: readConfigFile,
+    readSecret: (src) => readSecretSource('identity.requestProof.keys[].key', src, options.env),
+    onJwksEvent: (e) => { logger.debug({ jwks: e }, 'jwks event'); },
+  });
   const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
   const services: Services = Object.freeze({
-    policy: () => policy,
+    policy: () => current,
+    identity,
     credentials: createCredentialBroker(material.credentialSources, {
       refreshMs: config.vault?.kvRefreshMs ?? 5_000,
       expiryMarginMs: config.vault?.expiryMarginMs ?? 30_000,
@@ -81,10 +98,25 @@ export function createApp(config: Config, options: AppOptions): App {
     logger,
     metrics,
     policy: () => services.policy(),
+    reload(next) {
+      const compiled = compilePolicy(next);
+      const needsRestart: string[] = (['server', 'vault', 'identity', 'audit', 'logging'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      const providersChanged = JSON.stringify(next.providers.map((p) => [p.name, p.credential])) !== JSON.stringify(config.providers.map((p) => [p.name, p.credential]));
+      if (providersChanged) needsRestart.push('providers[].name/credential');
+      const previous = current.revision;
+      current = compiled;
+      metrics.policyReloads.inc({ result: 'applied' });
+      metrics.policyRevision.reset();
+      metrics.policyRevision.set({ revision: compiled.revision }, 1);
+      logger.info({ previous_revision: previous, policy_revision: compiled.revision, needs_restart: needsRestart }, 'policy reloaded');
+      return { revision: compiled.revision, needsRestart };
+    },
     async start() {
       const limits = config.limits;
       // Tollgate's own Vault login comes first: without it no Vault credential can be served.
       await material.vault?.start();
+      // Remote JWKS are fetched once before ready; a failure is retried per request (and fails closed).
+      await identity.warm().catch((err: unknown) => { logger.warn({ err }, 'a JWKS could not be fetched at start'); });
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
         port: config.server.grpc.port,
@@ -94,11 +126,13 @@ export function createApp(config: Config, options: AppOptions): App {
         process: createProcessHandler(services),
       });
       const token = material.killSwitchToken;
+      metrics.policyRevision.set({ revision: current.revision }, 1);
       admin = await startAdminServer({
         host: config.server.admin.host,
         port: config.server.admin.port,
         registry: metrics.registry,
         ready: () => ready,
+        revision: () => current.revision,
         ...(token === undefined ? {} : {
           killSwitch: {
             token,

@@ -1,6 +1,7 @@
 import { createHmac, createSecretKey } from 'node:crypto';
 import type { AuthzContextCodec } from './core/authz-context.ts';
 import type { CredentialBroker } from './credentials/broker.ts';
+import type { IdentityRuntime } from './identity/build.ts';
 import type { Policy } from './policy/policy.ts';
 import type { StateStore } from './state/state-store.ts';
 import type { AuditSink } from './telemetry/audit.ts';
@@ -15,6 +16,8 @@ import type { Metrics } from './telemetry/metrics.ts';
 export interface Services {
   policy(): Policy;
   readonly credentials: CredentialBroker;
+  /** Verifies callers: mTLS/SPIFFE, JWT (JWKS cache, jti replay), API keys; request proofs. */
+  readonly identity: IdentityRuntime;
   readonly authzContext: AuthzContextCodec;
   /** How long a sealed context stays valid; replay claims live a little longer. */
   readonly authzContextMaxAgeMs: number;

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AuthzContext } from '../core/authz-context.ts';
-import { RULES, type Identity, type RuleId } from '../core/decision.ts';
+import { RULES, type Identity, type RuleId, type ShadowDenial } from '../core/decision.ts';
 import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
 import { ERROR_CATALOGUE, clientErrorBody, toTollgateError, type ErrorCode } from '../errors.ts';
 import { evaluate } from '../policy/evaluate.ts';
-import { providerForPath, type Policy, type ProviderPolicy } from '../policy/policy.ts';
+import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type ProviderPolicy } from '../policy/policy.ts';
 import { asTollgateError, splitTarget, translatorFor } from '../policy/request.ts';
 import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
 import type { Services } from '../services.ts';
@@ -13,9 +13,10 @@ import { buildAuditRecord } from '../telemetry/audit-record.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
 import { hashApiKey, presentedApiKey } from './api-key.ts';
+import type { ApiKeyLookup, IdentityFailure, IdentityResolution, ResolvedIdentity } from '../identity/precedence.ts';
 
 type Verdict =
-  | { readonly allow: true; readonly rule: RuleId; readonly identity: Identity; readonly provider: ProviderPolicy; readonly translator: RequestTranslator }
+  | { readonly allow: true; readonly rule: RuleId; readonly identity: Identity; readonly provider: ProviderPolicy; readonly translator: RequestTranslator; readonly shadow: ShadowDenial | undefined }
   | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string };
 
 interface RequestLine {
@@ -30,19 +31,62 @@ function requestLine(req: CheckRequest): RequestLine {
   return { method: http?.method ?? '', target: http?.path ?? '', headers: http?.headers ?? {} };
 }
 
-function identify(policy: Policy, headers: Readonly<Record<string, string>>): Identity | ErrorCode {
-  const presented = presentedApiKey(headers);
-  if (presented.kind === 'ambiguous') return 'credentials_ambiguous';
-  if (presented.kind !== 'key') return 'unauthenticated';
-  const found = policy.identitiesByKeyHash.get(hashApiKey(presented.key));
-  if (found === undefined) return 'unauthenticated';
-  return { id: found.id, tenant: found.tenant, kind: 'api_key' };
+/** What Envoy says about the peer: the URI SAN of a verified client certificate, and the certificate. */
+function peer(req: CheckRequest): { principal: string | undefined; certificate: string | undefined } {
+  const source = req.attributes?.source;
+  const principal = source?.principal;
+  const certificate = source?.certificate;
+  return { principal: principal === undefined || principal === '' ? undefined : principal, certificate: certificate === undefined || certificate === '' ? undefined : certificate };
+}
+
+/** What a verified caller maps to in the policy; a verified workload with no entry is `identity_unknown`. */
+function policyIdentity(policy: Policy, resolved: ResolvedIdentity): Identity | undefined {
+  let found: IdentityPolicy | undefined;
+  if (resolved.kind === 'api-key') found = policy.identitiesById.get(resolved.subject);
+  else if (resolved.kind === 'spiffe') found = policy.identitiesBySpiffeId.get(resolved.subject);
+  else found = policy.identitiesByJwtSubject.get(jwtSubjectKey(resolved.authority, resolved.subject));
+  if (found === undefined) return undefined;
+  return { id: found.id, tenant: found.tenant, kind: resolved.kind === 'api-key' ? 'api_key' : resolved.kind };
+}
+
+/** The catalogue code for an identity verification failure. */
+function identityFailureCode(reason: IdentityFailure): ErrorCode {
+  switch (reason) {
+    case 'unauthenticated':
+    case 'credentials_ambiguous':
+      return reason;
+    case 'expired':
+    case 'not_yet_valid':
+      return 'token_expired';
+    case 'replayed':
+      return 'token_replayed';
+    case 'trust_domain_untrusted':
+      return 'peer_untrusted';
+    case 'jwks_unavailable':
+    case 'replay_store_unavailable':
+      return 'identity_unavailable';
+    default:
+      return 'identity_invalid';
+  }
+}
+
+/** The API-key lookup the identity resolver uses, against the policy in force. */
+export function apiKeyLookup(policy: () => Policy): ApiKeyLookup {
+  return (headers) => {
+    const presented = presentedApiKey(headers);
+    if (presented.kind === 'none') return { kind: 'none' };
+    if (presented.kind === 'ambiguous') return { kind: 'fail', reason: 'credentials_ambiguous', detail: 'more than one key' };
+    if (presented.kind === 'malformed') return { kind: 'fail', reason: 'unauthenticated', detail: 'malformed key' };
+    const found = policy().identitiesByKeyHash.get(hashApiKey(presented.key));
+    return found === undefined ? { kind: 'fail', reason: 'unauthenticated', detail: 'unknown key' } : { kind: 'ok', subject: found.id, tenant: found.tenant };
+  };
 }
 
 /** Identity, provider route, endpoint, the model the request line names, and the grants: one verdict. */
-function decide(policy: Policy, line: RequestLine, disabled: (tenant: string, identity: string) => boolean): Verdict {
-  const identity = identify(policy, line.headers);
-  if (typeof identity === 'string') return { allow: false, code: identity, rule: RULES.identityApiKey };
+function decide(policy: Policy, line: RequestLine, resolved: IdentityResolution, disabled: (tenant: string, identity: string) => boolean): Verdict {
+  if (!resolved.ok) return { allow: false, code: identityFailureCode(resolved.reason), rule: resolved.kind === 'api-key' || resolved.kind === 'none' ? RULES.identityApiKey : RULES.identityVerify };
+  const identity = policyIdentity(policy, resolved.identity);
+  if (identity === undefined) return { allow: false, code: 'identity_unknown', rule: RULES.identityUnknown };
   if (disabled(identity.tenant, identity.id)) return { allow: false, code: 'identity_disabled', rule: RULES.killSwitch, identity };
   const { path } = splitTarget(line.target);
   const provider = providerForPath(policy, path);
@@ -63,9 +107,12 @@ function decide(policy: Policy, line: RequestLine, disabled: (tenant: string, id
     operation: translator.operation,
     model: translator.model,
     time: new Date(),
-  });
+    claims: resolved.identity.claims,
+    host: line.headers[':authority'] ?? '',
+    headers: line.headers,
+  }, hasNoBody(line.headers));
   if (!decision.allow) return { allow: false, code: decision.reason, rule: decision.rule, identity, provider: provider.name };
-  return { allow: true, rule: decision.rule, identity, provider, translator };
+  return { allow: true, rule: decision.rule, identity, provider, translator, shadow: decision.shadow };
 }
 
 /** True when the request carries no body: Envoy's buffer filter runs first and sets content-length for any body. */
@@ -89,7 +136,9 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const requestId = line.headers['x-request-id'];
     let verdict: Verdict;
     try {
-      verdict = decide(policy, line, (t, i) => services.credentials.isDisabled(t, i));
+      const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
+      verdict = decide(policy, line, resolved, (t, i) => services.credentials.isDisabled(t, i));
+      const claims = resolved.ok ? resolved.identity.claims : {};
       if (verdict.allow) {
         const ctx: AuthzContext = {
           identity: verdict.identity,
@@ -99,6 +148,8 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
           method: line.method,
           path: line.target,
           credentialInjected: hasNoBody(line.headers),
+          claims: JSON.stringify(claims),
+          shadow: verdict.shadow === undefined ? '' : `${verdict.shadow.rule} ${verdict.shadow.reason}`,
           issuedAtMs: Date.now(),
         };
         const scope = { tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider };
@@ -118,7 +169,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
           }
         } else services.credentials.get(scope).catch(() => undefined);
         for (const h of set) remove.delete(h.name);
-        services.metrics.authzDecisions.inc({ decision: 'allow', reason: 'none', provider: ctx.provider });
+        services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
         return {
           status: { code: 0 },
           ok_response: {

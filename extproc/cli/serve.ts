@@ -2,12 +2,14 @@ import { createApp } from '../app.ts';
 import { snapshotEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Running } from './running.ts';
+import { watchPolicy } from './watch-policy.ts';
 
 /** `tollgate serve --config FILE`: the production entry point, the gRPC service alone. */
 export async function runServe(configPath: string): Promise<Running> {
   const app = createApp(loadConfigFile(configPath), { env: snapshotEnv() });
   const l = await app.start();
+  const watcher = watchPolicy(configPath, app);
   // The ready line harnesses wait for; printed whatever the log level.
   process.stderr.write(`tollgate ready: grpc=${l.grpc.host}:${l.grpc.port} admin=${l.admin.host}:${l.admin.port} policy_revision=${app.policy().revision}\n`);
-  return { stop: () => app.stop() };
+  return { stop: () => { watcher.close(); return app.stop(); } };
 }

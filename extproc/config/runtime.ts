@@ -5,6 +5,7 @@ import { envCredentialSource, fileCredentialSource, noCredentialSource } from '.
 import { createVaultRuntime, type VaultRuntime } from '../credentials/vault/build.ts';
 import type { VaultObserver } from '../credentials/vault/transport.ts';
 import { resolveVaultConnection } from './vault-schema.ts';
+import { Secret } from '../core/secret.ts';
 import { TollgateError } from '../errors.ts';
 import type { Env } from './env.ts';
 import { ConfigError } from './load.ts';
@@ -55,6 +56,19 @@ function authzContextKey(config: Config, env: Env): Buffer {
   const key = Buffer.from(text?.trim() ?? '', 'utf8');
   if (key.length < 32) throw new ConfigError(`server.authzContextKey: must hold at least 32 bytes (${src.source === 'env' ? `environment variable ${src.name}` : src.path})`);
   return key;
+}
+
+/** Reads a secret the config names by source (env or file), trimmed; for request-proof keys and the like. */
+export function readSecretSource(field: string, src: { readonly source: 'env'; readonly name: string } | { readonly source: 'file'; readonly path: string }, env: Env): Secret {
+  const text = src.source === 'env' ? env[src.name] : readAtLoad(field, src.path).toString('utf8');
+  const value = text?.trim() ?? '';
+  if (value === '') throw new ConfigError(`${field}: ${src.source === 'env' ? `environment variable ${src.name}` : src.path} is empty`);
+  return new Secret(value);
+}
+
+/** Reads a text file the config names (trust bundles), once at load. */
+export function readConfigFile(path: string): string {
+  return readAtLoad(path, path).toString('utf8');
 }
 
 function killSwitchToken(config: Config, env: Env): Buffer | undefined {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
+import { identitySectionSchema } from './identity-schema.ts';
 import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
 
 // The only source of configuration types. Every object is strict: an unknown or misspelt key fails.
@@ -29,13 +30,20 @@ export const providerKindSchema = z.enum(PROVIDER_KINDS);
 /** An endpoint the operator allows beyond the kind's built-in list (validated again when the kind is created). */
 const endpointRuleSchema = z.strictObject({
   method: z.enum(HTTP_METHODS),
-  path: z.string().regex(/^\/[A-Za-z0-9._~{}:*\/-]{0,255}$/, 'must be a path pattern of literal segments, "*", "{model}", "{project}" or "{location}"'),
+  path: z.string().regex(/^\/[A-Za-z0-9._~{}:*/-]{0,255}$/, 'must be a path pattern of literal segments, "*", "{model}", "{project}" or "{location}"'),
   operation: z.enum(OPERATIONS),
   body: z.enum(['required', 'optional', 'none']),
   model: z.enum(['required', 'optional']).default('optional'),
   format: z.enum(BODY_FORMATS),
   stream: z.enum(['always', 'never', 'body-flag']).default('never'),
 });
+
+/** Who owns a policy entry: the team and a contact an incident responder can reach, and when it is next reviewed. */
+export const ownerSchema = z.strictObject({
+  team: z.string().min(1).max(128),
+  contact: z.string().min(3).max(256),
+});
+const reviewBy = z.iso.date({ error: 'must be a date, YYYY-MM-DD' });
 
 export const providerSchema = z.strictObject({
   name,
@@ -46,6 +54,8 @@ export const providerSchema = z.strictObject({
   models: z.array(modelPattern).min(1),
   credential: credentialSourceSchema,
   timeoutSeconds: z.number().positive().max(3600).default(300),
+  owner: ownerSchema.optional(),
+  reviewBy: reviewBy.optional(),
   /** Endpoints allowed beyond the kind's built-in list; anything in neither is denied (403 endpoint_not_allowed). */
   extraEndpoints: z.array(endpointRuleSchema).max(64).default([]),
   /** bedrock: the AWS region requests are signed for. */
@@ -57,11 +67,31 @@ export const providerSchema = z.strictObject({
 
 const apiKeyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lower-case hex digits (see `tollgate keys mint`)');
 
+/**
+ * A grant: the identity may use this provider, optionally only these models and operations, and only
+ * when the CEL condition holds over the request document. `shadow`: a failing condition is recorded
+ * (audit, metrics) but does not deny: try a tightening before enforcing it.
+ */
+export const grantSchema = z.strictObject({
+  provider: name,
+  models: z.array(modelPattern).min(1).optional(),
+  operations: z.array(z.enum(OPERATIONS)).min(1).optional(),
+  when: z.string().min(1).max(4096).optional(),
+  shadow: z.boolean().default(false),
+});
+
+const spiffeId = z.string().regex(/^spiffe:\/\/[a-z0-9._-]{1,255}(\/[A-Za-z0-9._-]+)*$/, 'must be a SPIFFE ID, spiffe://trust-domain/path');
+
 export const identitySchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/, 'must be 1-128 characters of letters, digits and ._:/@-'),
   tenant: name.default('default'),
-  apiKeyHashes: z.array(apiKeyHash).min(1),
-  allow: z.array(z.strictObject({ provider: name, models: z.array(modelPattern).min(1).optional() })),
+  /** How a caller proves it is this identity: API key hashes, SPIFFE IDs (mTLS), JWT issuer + subject. */
+  apiKeyHashes: z.array(apiKeyHash).default([]),
+  spiffeIds: z.array(spiffeId).default([]),
+  jwtSubjects: z.array(z.strictObject({ issuer: z.string().min(1).max(512), subject: z.string().min(1).max(512) })).default([]),
+  allow: z.array(grantSchema),
+  owner: ownerSchema.optional(),
+  reviewBy: reviewBy.optional(),
 });
 
 export const auditSinkSchema = z.discriminatedUnion('type', [
@@ -110,6 +140,10 @@ export const configSchema = z
     vault: vaultSchema.optional(),
     providers: z.array(providerSchema).min(1),
     identities: z.array(identitySchema),
+    /** How callers are verified: mTLS/SPIFFE trust domains, JWT issuers, request proofs. API keys need nothing here. */
+    identity: identitySectionSchema.prefault({}),
+    /** enforce (default), or shadow: policy denials are recorded as would-deny and the request goes on. */
+    policy: z.strictObject({ mode: z.enum(['enforce', 'shadow']).default('enforce') }).prefault({}),
     audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }) }).prefault({}),
     logging: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
@@ -125,9 +159,23 @@ export const configSchema = z
     });
     const seenIds = new Set<string>();
     const seenHashes = new Set<string>();
+    const seenSpiffe = new Set<string>();
+    const seenJwt = new Set<string>();
     cfg.identities.forEach((ident, i) => {
       if (seenIds.has(ident.id)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'id'], message: `duplicate identity id "${ident.id}"` });
       seenIds.add(ident.id);
+      if (ident.apiKeyHashes.length + ident.spiffeIds.length + ident.jwtSubjects.length === 0)
+        ctx.addIssue({ code: 'custom', path: ['identities', i], message: 'needs at least one of apiKeyHashes, spiffeIds, jwtSubjects' });
+      for (const [j, sid] of ident.spiffeIds.entries()) {
+        if (seenSpiffe.has(sid)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'spiffeIds', j], message: 'this SPIFFE ID is already used by another identity' });
+        seenSpiffe.add(sid);
+      }
+      for (const [j, js] of ident.jwtSubjects.entries()) {
+        const k = `${js.issuer}\n${js.subject}`;
+        if (seenJwt.has(k)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'jwtSubjects', j], message: 'this issuer and subject are already used by another identity' });
+        seenJwt.add(k);
+        if (!cfg.identity.jwt?.issuers.some((iss) => iss.issuer === js.issuer)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'jwtSubjects', j, 'issuer'], message: 'is not an issuer in identity.jwt.issuers' });
+      }
       ident.apiKeyHashes.forEach((h, j) => {
         if (seenHashes.has(h))
           ctx.addIssue({ code: 'custom', path: ['identities', i, 'apiKeyHashes', j], message: 'this key hash is already used by another identity' });

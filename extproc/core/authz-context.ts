@@ -16,13 +16,17 @@ export interface AuthzContext {
   readonly path: string;
   /** ext_authz already injected the provider credential (a request without a body). */
   readonly credentialInjected: boolean;
+  /** Verified JWT claims as JSON ("{}" for other identity kinds): grant conditions read them. */
+  readonly claims: string;
+  /** A would-deny recorded in shadow mode ("rule reason"), or "". */
+  readonly shadow: string;
   readonly issuedAtMs: number;
 }
 
 /** The namespace Envoy stores ext_authz dynamic metadata under, and forwards to ext_proc. */
 export const AUTHZ_METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
 
-const FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'credential_injected', 'issued_at'] as const;
+const FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'credential_injected', 'claims', 'shadow', 'issued_at'] as const;
 const KINDS: ReadonlySet<string> = new Set<IdentityKind>(['api_key', 'jwt', 'spiffe']);
 
 export type ContextProblem = 'missing' | 'malformed' | 'seal' | 'expired' | 'replayed';
@@ -46,7 +50,7 @@ export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzCon
   const mac = (values: readonly string[]): Buffer => createHmac('sha256', secret).update(JSON.stringify(['tollgate.authz.v2', ...values])).digest();
   const flat = (ctx: AuthzContext): string[] => [
     ctx.identity.id, ctx.identity.tenant, ctx.identity.kind, ctx.provider, ctx.decisionId, ctx.policyRevision,
-    ctx.method, ctx.path, ctx.credentialInjected ? '1' : '0', String(ctx.issuedAtMs),
+    ctx.method, ctx.path, ctx.credentialInjected ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs),
   ];
   return {
     encode(ctx) {
@@ -61,17 +65,19 @@ export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzCon
       const values = FIELDS.map((f) => get(f));
       const seal = get('seal');
       if (values.every((v) => v === undefined) && seal === undefined) return 'missing';
-      const [id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, issuedAt] = values;
+      const [id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadowField, issuedAt] = values;
       if (id === undefined || tenant === undefined || kind === undefined || provider === undefined || decisionId === undefined || policyRevision === undefined
-        || method === undefined || path === undefined || injected === undefined || issuedAt === undefined || seal === undefined) return 'malformed';
+        || method === undefined || path === undefined || injected === undefined || claims === undefined || issuedAt === undefined || seal === undefined) return 'malformed';
+      const shadow = shadowField ?? '';
       const issuedAtMs = Number(issuedAt);
       if (!KINDS.has(kind) || (injected !== '0' && injected !== '1') || !Number.isSafeInteger(issuedAtMs)) return 'malformed';
       const presented = Buffer.from(seal, 'base64url');
-      const expected = mac(values as string[]);
+      // Envoy drops empty strings from a Struct: an empty shadow field arrives absent.
+      const expected = mac([id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadow, issuedAt]);
       if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'seal';
       const age = nowMs - issuedAtMs;
       if (age > maxAgeMs || age < -5_000) return 'expired';
-      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, credentialInjected: injected === '1', issuedAtMs };
+      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, credentialInjected: injected === '1', claims, shadow, issuedAtMs };
     },
   };
 }

@@ -9,6 +9,9 @@ export const RULES = Object.freeze({
   identityAllow: 'identity.allow',
   killSwitch: 'admin.kill_switch',
   identityModels: 'identity.allow.models',
+  identityUnknown: 'identity.unknown',
+  identityVerify: 'identity.verify',
+  policyDocument: 'policy.document',
   providerRoute: 'provider.route',
   providerModels: 'provider.models',
   providerEndpoints: 'provider.endpoints',
@@ -25,7 +28,10 @@ export const RULES = Object.freeze({
   internal: 'internal',
 });
 
-export type RuleId = (typeof RULES)[keyof typeof RULES];
+/** A grant in the policy file, e.g. "identities[agent-1].allow[0]". */
+export type GrantRuleId = `identities[${string}].allow[${number}]`;
+
+export type RuleId = (typeof RULES)[keyof typeof RULES] | GrantRuleId;
 
 /** How the caller proved who it is. */
 export type IdentityKind = 'api_key' | 'jwt' | 'spiffe';
@@ -51,6 +57,10 @@ export interface RequestDocument {
   /** The model, once known (from the path at authz time, from the body later). */
   readonly model: string | undefined;
   readonly time: Date;
+  /** Verified JWT claims (empty for other identity kinds). */
+  readonly claims?: Readonly<Record<string, unknown>>;
+  readonly host?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -58,8 +68,14 @@ export interface RequestDocument {
  * revision says which compiled policy decided.
  */
 export type Decision =
-  | { readonly allow: true; readonly rule: RuleId; readonly policyRevision: string }
+  | { readonly allow: true; readonly rule: RuleId; readonly policyRevision: string; readonly shadow?: ShadowDenial }
   | { readonly allow: false; readonly rule: RuleId; readonly reason: DenyReason; readonly policyRevision: string };
 
-/** Catalogue codes policy evaluation can deny with (a subset of errors.ts, kept in step by a test). */
-export type DenyReason = 'provider_forbidden' | 'endpoint_not_allowed' | 'model_forbidden' | 'model_missing';
+/** Catalogue codes policy evaluation can deny with (a subset of errors.ts). */
+export type DenyReason = 'provider_forbidden' | 'operation_forbidden' | 'model_forbidden' | 'condition_failed' | 'policy_condition_error';
+
+/** A denial that shadow mode (global or the grant's own) recorded instead of enforcing. */
+export interface ShadowDenial {
+  readonly rule: RuleId;
+  readonly reason: DenyReason;
+}

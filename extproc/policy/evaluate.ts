@@ -1,21 +1,85 @@
-import { RULES, type Decision, type RequestDocument } from '../core/decision.ts';
-import type { Policy } from './policy.ts';
+import { RULES, type Decision, type DenyReason, type RequestDocument, type RuleId } from '../core/decision.ts';
+import { CelInputError, prepareDocument, type PreparedDocument } from './cel.ts';
+import type { GrantPolicy, Policy } from './policy.ts';
+
+interface Failure {
+  readonly rule: RuleId;
+  readonly reason: DenyReason;
+}
+
+/** The CEL document: what conditions may read. Built once per evaluation, only if a grant has a condition. */
+function celDocument(doc: RequestDocument): Readonly<Record<string, unknown>> {
+  return {
+    identity: { id: doc.identity.id, tenant: doc.identity.tenant, kind: doc.identity.kind },
+    claims: doc.claims ?? {},
+    tenant: doc.identity.tenant,
+    request: {
+      provider: doc.provider,
+      method: doc.method,
+      path: doc.path,
+      operation: doc.operation,
+      model: doc.model ?? '',
+      host: doc.host ?? '',
+      headers: doc.headers ?? {},
+    },
+    time: doc.time,
+  };
+}
+
+/** The first check of `grant` that `doc` fails, or undefined if the grant allows it. */
+function checkGrant(grant: GrantPolicy, doc: RequestDocument, final: boolean, prepared: () => PreparedDocument | Failure): Failure | undefined {
+  if (grant.operations !== undefined && !grant.operations.has(doc.operation)) return { rule: grant.rule, reason: 'operation_forbidden' };
+  if (grant.models !== undefined && doc.model !== undefined && !grant.models(doc.model)) return { rule: grant.rule, reason: 'model_forbidden' };
+  if (grant.when === undefined || !final) return undefined;
+  const p = prepared();
+  if ('reason' in p) return p;
+  const r = grant.when.evaluate(p);
+  // Fail closed: an evaluation error (not a bool, a missing field, a limit) denies like a false.
+  if (!r.ok) return { rule: grant.rule, reason: 'policy_condition_error' };
+  return r.value ? undefined : { rule: grant.rule, reason: 'condition_failed' };
+}
 
 /**
- * Pure policy evaluation over the normalised request document: default deny, first failing rule
- * decides. Called by the decision point with what the request line tells (model from the path, if
- * any), and again by ext_proc once the body names the model. Never throws, never does I/O.
+ * Pure policy evaluation over the normalised request document: default deny. The identity must hold
+ * a grant for the provider, and the provider must serve the model; those are always enforced. Then
+ * the identity's grants for the provider are tried in file order and the first that allows decides.
+ * A failing condition of a `shadow` grant, or any grant failure under `policy.mode: shadow`, is
+ * returned as a would-deny on an allow. Never throws, never does I/O.
+ *
+ * `final`: the document is complete (the body, if any, has been read), so conditions are evaluated.
+ * The decision point evaluates a request with a body before its model is known: everything but the
+ * conditions then, and ext_proc evaluates it again, finally, with the body's model.
  */
-export function evaluate(policy: Policy, doc: RequestDocument): Decision {
-  const revision = policy.revision;
-  const deny = (rule: Decision['rule'], reason: Extract<Decision, { allow: false }>['reason']): Decision => ({ allow: false, rule, reason, policyRevision: revision });
+export function evaluate(policy: Policy, doc: RequestDocument, final = true): Decision {
+  const policyRevision = policy.revision;
+  const deny = (f: Failure): Decision => ({ allow: false, rule: f.rule, reason: f.reason, policyRevision });
   const identity = policy.identitiesById.get(doc.identity.id);
   const provider = policy.providers.get(doc.provider);
-  if (identity === undefined || provider === undefined || !identity.providers.has(provider.name)) return deny(RULES.identityAllow, 'provider_forbidden');
-  if (doc.model !== undefined) {
-    if (!provider.allowsModel(doc.model)) return deny(RULES.providerModels, 'model_forbidden');
-    const own = identity.providers.get(provider.name);
-    if (own !== undefined && !own(doc.model)) return deny(RULES.identityModels, 'model_forbidden');
+  const grants = provider === undefined ? undefined : identity?.providers.get(provider.name);
+  if (provider === undefined || grants === undefined || grants.length === 0) return deny({ rule: RULES.identityAllow, reason: 'provider_forbidden' });
+  if (doc.model !== undefined && !provider.allowsModel(doc.model)) return deny({ rule: RULES.providerModels, reason: 'model_forbidden' });
+
+  let cached: PreparedDocument | Failure | undefined;
+  const prepared = (): PreparedDocument | Failure => {
+    if (cached !== undefined) return cached;
+    try {
+      cached = prepareDocument(celDocument(doc));
+    } catch (err) {
+      if (!(err instanceof CelInputError)) throw err;
+      cached = { rule: RULES.policyDocument, reason: 'policy_condition_error' };
+    }
+    return cached;
+  };
+
+  let first: Failure | undefined;
+  for (const grant of grants) {
+    const failure = checkGrant(grant, doc, final, prepared);
+    if (failure === undefined) return { allow: true, rule: grant.rule, policyRevision };
+    if (grant.shadow && (failure.reason === 'condition_failed' || failure.reason === 'policy_condition_error'))
+      return { allow: true, rule: grant.rule, policyRevision, shadow: failure };
+    first ??= failure;
   }
-  return { allow: true, rule: RULES.identityAllow, policyRevision: revision };
+  const failure = first ?? { rule: RULES.identityAllow, reason: 'provider_forbidden' };
+  if (policy.mode === 'shadow') return { allow: true, rule: failure.rule, policyRevision, shadow: failure };
+  return deny(failure);
 }

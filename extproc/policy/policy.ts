@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Config, ProviderConfig } from '../config/schema.ts';
 import { compileModelPatterns, type ModelMatcher } from '../core/model-pattern.ts';
+import type { GrantRuleId } from '../core/decision.ts';
 import { createProviderKind, type ProviderKindModule } from '../providers/index.ts';
+import { CelCondition } from './cel.ts';
 
 export interface ProviderPolicy {
   readonly name: string;
@@ -13,11 +15,24 @@ export interface ProviderPolicy {
   readonly allowsModel: ModelMatcher;
 }
 
+/** One compiled grant: provider, optional model and operation restrictions, optional CEL condition. */
+export interface GrantPolicy {
+  /** The rule id the audit record and `policy explain` name, e.g. "identities[agent-1].allow[0]". */
+  readonly rule: GrantRuleId;
+  readonly provider: string;
+  /** The identity's own model restriction (undefined: the provider's list). */
+  readonly models: ModelMatcher | undefined;
+  readonly operations: ReadonlySet<string> | undefined;
+  readonly when: CelCondition | undefined;
+  readonly shadow: boolean;
+}
+
 export interface IdentityPolicy {
   readonly id: string;
   readonly tenant: string;
-  /** Allowed providers, each with the identity's own model restriction (undefined: the provider's list). */
-  readonly providers: ReadonlyMap<string, ModelMatcher | undefined>;
+  /** Grants by provider, in file order. */
+  readonly providers: ReadonlyMap<string, readonly GrantPolicy[]>;
+  readonly owner: { readonly team: string; readonly contact: string } | undefined;
 }
 
 /**
@@ -31,12 +46,22 @@ export interface Policy {
   readonly providers: ReadonlyMap<string, ProviderPolicy>;
   readonly identitiesByKeyHash: ReadonlyMap<string, IdentityPolicy>;
   readonly identitiesById: ReadonlyMap<string, IdentityPolicy>;
+  readonly identitiesBySpiffeId: ReadonlyMap<string, IdentityPolicy>;
+  /** Keyed by `${issuer}\n${subject}`. */
+  readonly identitiesByJwtSubject: ReadonlyMap<string, IdentityPolicy>;
   readonly limits: Config['limits'];
+  /** shadow: policy denials are recorded as would-deny and not enforced. */
+  readonly mode: 'enforce' | 'shadow';
 }
+
+export const jwtSubjectKey = (issuer: string, subject: string): string => `${issuer}\n${subject}`;
+
+/** A grant's CEL condition failed to compile: the message names the grant and the position. */
+export class PolicyCompileError extends Error {}
 
 /** The content a decision depends on; its hash is the policy revision. */
 export function policyRevisionOf(config: Config): string {
-  const content = { providers: config.providers, identities: config.identities, limits: config.limits };
+  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 
@@ -57,14 +82,47 @@ export function compilePolicy(config: Config): Policy {
   }
   const identitiesByKeyHash = new Map<string, IdentityPolicy>();
   const identitiesById = new Map<string, IdentityPolicy>();
+  const identitiesBySpiffeId = new Map<string, IdentityPolicy>();
+  const identitiesByJwtSubject = new Map<string, IdentityPolicy>();
   for (const ident of config.identities) {
-    const allowed = new Map<string, ModelMatcher | undefined>();
-    for (const a of ident.allow) allowed.set(a.provider, a.models === undefined ? undefined : compileModelPatterns(a.models));
-    const rt: IdentityPolicy = Object.freeze({ id: ident.id, tenant: ident.tenant, providers: allowed });
+    const grants = new Map<string, GrantPolicy[]>();
+    ident.allow.forEach((a, j) => {
+      const rule: GrantRuleId = `identities[${ident.id}].allow[${j}]`;
+      let when: CelCondition | undefined;
+      if (a.when !== undefined) {
+        try {
+          when = CelCondition.compile(rule, a.when);
+        } catch (err) {
+          throw new PolicyCompileError(`identities[${ident.id}].allow[${j}].when: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      const list = grants.get(a.provider) ?? [];
+      list.push(Object.freeze({
+        rule,
+        provider: a.provider,
+        models: a.models === undefined ? undefined : compileModelPatterns(a.models),
+        operations: a.operations === undefined ? undefined : new Set(a.operations),
+        when,
+        shadow: a.shadow,
+      }));
+      grants.set(a.provider, list);
+    });
+    const rt: IdentityPolicy = Object.freeze({ id: ident.id, tenant: ident.tenant, providers: grants, owner: ident.owner });
     identitiesById.set(ident.id, rt);
     for (const h of ident.apiKeyHashes) identitiesByKeyHash.set(h, rt);
+    for (const sid of ident.spiffeIds) identitiesBySpiffeId.set(sid, rt);
+    for (const js of ident.jwtSubjects) identitiesByJwtSubject.set(jwtSubjectKey(js.issuer, js.subject), rt);
   }
-  return Object.freeze({ revision: policyRevisionOf(config), providers, identitiesByKeyHash, identitiesById, limits: config.limits });
+  return Object.freeze({
+    revision: policyRevisionOf(config),
+    providers,
+    identitiesByKeyHash,
+    identitiesById,
+    identitiesBySpiffeId,
+    identitiesByJwtSubject,
+    limits: config.limits,
+    mode: config.policy.mode,
+  });
 }
 
 /** The provider a request path addresses: its first segment. */

@@ -1,4 +1,5 @@
 import { AUTHZ_METADATA_NAMESPACE, type AuthzContext } from '../core/authz-context.ts';
+import type { RuleId, ShadowDenial } from '../core/decision.ts';
 import { TollgateError } from '../errors.ts';
 import type { ProcessingRequest } from '../wire/ext-proc.ts';
 import { structString } from '../wire/struct.ts';
@@ -38,5 +39,8 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   state.authz = decoded;
   state.provider = provider;
   state.decisionId = decoded.decisionId;
+  // A would-deny ext_authz recorded (a request without a body is decided there in full).
+  const [rule, reason] = decoded.shadow.split(' ');
+  if (rule !== undefined && reason !== undefined && rule !== '') state.shadow = { rule: rule as RuleId, reason: reason as ShadowDenial['reason'] };
   return decoded;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AuthzContext } from '../core/authz-context.ts';
 import type { Credential, CredentialMeta } from '../core/credential.ts';
-import type { RuleId } from '../core/decision.ts';
+import type { RuleId, ShadowDenial } from '../core/decision.ts';
 import type { Usage } from '../core/request-context.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Policy, ProviderPolicy } from '../policy/policy.ts';
@@ -50,6 +50,11 @@ export interface RequestState {
   responseChunks: Buffer[];
   usage: Usage | undefined;
   denial: Denial | undefined;
+  /** The rule that allowed the request, and a shadow-mode would-deny, if any. */
+  rule: RuleId | undefined;
+  shadow: ShadowDenial | undefined;
+  /** The request headers as ext_proc saw them (empty when Envoy skipped them). */
+  headers: ReadonlyMap<string, string>;
   /** The response body never finished through ext_proc. */
   incomplete: boolean;
   auditWritten: boolean;
@@ -88,6 +93,9 @@ export function newRequestState(services: Services): RequestState {
     responseChunks: [],
     usage: undefined,
     denial: undefined,
+    rule: undefined,
+    shadow: undefined,
+    headers: new Map(),
     incomplete: false,
     auditWritten: false,
   };

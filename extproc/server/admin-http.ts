@@ -25,7 +25,7 @@ export interface AdminServer {
  * /healthz (alive), /readyz (serving and not draining), /metrics (Prometheus), and, only when a kill
  * switch is configured, POST /admin/identities/{tenant}/{identity}/(revoke|enable) with its bearer token.
  */
-export async function startAdminServer(opts: { host: string; port: number; registry: Registry; ready: () => boolean; killSwitch?: KillSwitch }): Promise<AdminServer> {
+export async function startAdminServer(opts: { host: string; port: number; registry: Registry; ready: () => boolean; revision?: () => string; killSwitch?: KillSwitch }): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
@@ -59,7 +59,10 @@ export async function startAdminServer(opts: { host: string; port: number; regis
     }
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/healthz') reply(200, 'ok\n');
-    else if (path === '/readyz') reply(opts.ready() ? 200 : 503, opts.ready() ? 'ready\n' : 'not ready\n');
+    else if (path === '/readyz') {
+      const revision = opts.revision === undefined ? '' : ` policy_revision=${opts.revision()}`;
+      reply(opts.ready() ? 200 : 503, `${opts.ready() ? 'ready' : 'not ready'}${revision}\n`);
+    }
     else if (path === '/metrics')
       opts.registry.metrics().then(
         (text) => { reply(200, text, opts.registry.contentType); },

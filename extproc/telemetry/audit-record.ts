@@ -33,6 +33,8 @@ export const auditRecordSchema = z.strictObject({
   outcome: z.enum(['completed', 'denied', 'failed', 'cancelled']),
   reason: z.enum(reasons).nullable(),
   rule: z.string().nullable(),
+  /** What policy would have denied, in shadow mode (global or the grant's own), while the request went on. */
+  shadow: z.strictObject({ rule: z.string(), reason: z.enum(reasons) }).nullable(),
   http_status: z.int().min(100).max(599).nullable(),
   request: z.strictObject({ body_bytes: count, body_hmac: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
   response: z.strictObject({ body_bytes: count, streamed: z.boolean() }).nullable(),
@@ -66,6 +68,7 @@ export interface AuditFacts {
   /** Set for denials and failures. */
   readonly reason?: ErrorCode | undefined;
   readonly rule?: string | undefined;
+  readonly shadow?: AuditRecord['shadow'];
   readonly status?: number | undefined;
   readonly request?: AuditRecord['request'];
   readonly response?: AuditRecord['response'];
@@ -100,6 +103,7 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     outcome: failed ? 'failed' : f.outcome,
     reason: f.reason ?? null,
     rule: f.rule ?? null,
+    shadow: f.shadow ?? null,
     http_status: f.status !== undefined && Number.isInteger(f.status) && f.status >= 100 && f.status <= 599 ? f.status : null,
     request: f.request ?? null,
     response: f.response ?? null,

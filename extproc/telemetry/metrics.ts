@@ -9,6 +9,8 @@ export interface Metrics {
   readonly activeStreams: Gauge;
   readonly auditRecords: Counter<'stage'>;
   readonly tokens: Counter<'provider' | 'direction'>;
+  readonly policyRevision: Gauge<'revision'>;
+  readonly policyReloads: Counter<'result'>;
   readonly vaultCalls: Counter<'op' | 'outcome'>;
   readonly vaultCallSeconds: Histogram;
   readonly vaultAuthEvents: Counter<'kind'>;
@@ -36,6 +38,8 @@ export function createMetrics(): Metrics {
     activeStreams: new Gauge({ name: 'tollgate_extproc_active_streams', help: 'Open ext_proc streams.', registers }),
     auditRecords: new Counter({ name: 'tollgate_audit_records_total', help: 'Audit records written.', labelNames: ['stage'], registers }),
     tokens: new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'direction'], registers }),
+    policyRevision: new Gauge({ name: 'tollgate_policy_revision_info', help: 'The policy revision in force (value 1).', labelNames: ['revision'], registers }),
+    policyReloads: new Counter({ name: 'tollgate_policy_reloads_total', help: 'Policy reloads: applied, or rejected (the old policy stays).', labelNames: ['result'], registers }),
     vaultCalls: new Counter({ name: 'tollgate_vault_calls_total', help: 'HTTP calls to Vault (each retry counts).', labelNames: ['op', 'outcome'], registers }),
     vaultCallSeconds: new Histogram({ name: 'tollgate_vault_call_seconds', help: 'Duration of one HTTP call to Vault.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
     vaultAuthEvents: new Counter({ name: 'tollgate_vault_auth_events_total', help: "Tollgate's own Vault token: login, renewed, relogin, failures.", labelNames: ['kind'], registers }),

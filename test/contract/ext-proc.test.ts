@@ -261,7 +261,7 @@ describe('ext_proc Process', () => {
   });
 
   const bodyDenials: { name: string; key: () => string; body: () => Buffer; status: number; code: string; rule: string }[] = [
-    { name: 'a model the identity may not use', key: () => h.keys.restricted, body: () => Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [] })), status: 403, code: 'model_forbidden', rule: 'identity.allow.models' },
+    { name: 'a model the identity may not use', key: () => h.keys.restricted, body: () => Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [] })), status: 403, code: 'model_forbidden', rule: 'identities[restricted-1].allow[0]' },
     { name: 'a model the provider does not serve', key: () => h.keys.agent, body: () => Buffer.from(JSON.stringify({ model: 'o3-pro', messages: [] })), status: 403, code: 'model_forbidden', rule: 'provider.models' },
     { name: 'malformed JSON', key: () => h.keys.agent, body: () => Buffer.from('{"model": "gpt-4o-mini", '), status: 400, code: 'body_malformed', rule: 'request.json' },
     { name: 'a JSON array', key: () => h.keys.agent, body: () => Buffer.from('[{"model":"gpt-4o-mini"}]'), status: 400, code: 'body_malformed', rule: 'request.json' },

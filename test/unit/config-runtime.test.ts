@@ -180,11 +180,12 @@ describe('buildRuntime', () => {
   it("keeps each identity's own model restriction, or none to use the provider's list", () => {
     const a = runtime.identitiesById.get('agent-a')!;
     assert.deepEqual([...a.providers.keys()], ['openai', 'anthropic']);
-    const openai = a.providers.get('openai');
+    const openai = a.providers.get('openai')?.[0]?.models;
     assert.ok(openai);
     assert.equal(openai('gpt-4o-mini'), true);
     assert.equal(openai('gpt-4o'), false);
-    assert.equal(a.providers.get('anthropic'), undefined);
+    assert.equal(a.providers.get('anthropic')?.[0]?.models, undefined);
+    assert.equal(a.providers.get('openai')?.[0]?.rule, 'identities[agent-a].allow[0]');
     assert.equal(a.providers.has('anthropic'), true);
     assert.equal(a.providers.has('local-vllm'), false);
   });
@@ -261,7 +262,7 @@ describe('buildRuntime: the authz context key and gRPC TLS material', () => {
 
   const minimal = (server: ConfigInput['server']): Config =>
     validateConfig({ version: 1, server, providers: [{ name: 'p', kind: 'openai', upstream: 'https://example.com', models: ['*'], credential: { source: 'none' } }], identities: [] }, 'test');
-  const ctx = { identity: { id: 'a', tenant: 't', kind: 'api_key' as const }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'GET', path: '/p/v1/models', credentialInjected: true, issuedAtMs: Date.now() };
+  const ctx = { identity: { id: 'a', tenant: 't', kind: 'api_key' as const }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'GET', path: '/p/v1/models', credentialInjected: true, claims: '{}', shadow: '', issuedAtMs: Date.now() };
   const codec = (cfg: Config, e: Readonly<Record<string, string | undefined>>): AuthzContextCodec => createAuthzContextCodec(loadServiceMaterial(cfg, e).authzContextKey, 30_000);
   const fields = (rec: Record<string, string>) => (name: string): string | undefined => rec[name];
 

@@ -8,6 +8,12 @@ import type { Denial, RequestState } from '../request-state.ts';
 import { requestBodyResponse } from '../responses.ts';
 import { applyCredential, startCredential, translator } from './credential.ts';
 
+/** The verified claims ext_authz sealed into the context (JSON it wrote itself). */
+function parseClaims(json: string): Readonly<Record<string, unknown>> {
+  const v: unknown = JSON.parse(json);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
 /**
  * Request body (BUFFERED, whole): parse it with the provider's rules, decide on the model it names,
  * and apply the credential last, to the final body. When Envoy skips the request headers this is the
@@ -43,8 +49,16 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
     operation: t.operation,
     model: t.model,
     time: new Date(),
+    claims: parseClaims(authz.claims),
+    host: state.headers.get(':authority') ?? '',
+    headers: Object.fromEntries(state.headers),
   });
   if (!decision.allow) return { code: decision.reason, rule: decision.rule };
+  state.rule = decision.rule;
+  if (decision.shadow !== undefined) {
+    state.shadow = decision.shadow;
+    state.services.metrics.authzDecisions.inc({ decision: 'shadow_deny', reason: decision.shadow.reason, provider: provider.name });
+  }
 
   const edits = await applyCredential(state, t.body);
   state.stage = 'upstream';

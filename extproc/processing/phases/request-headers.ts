@@ -17,6 +17,7 @@ const JSON_MEDIA_TYPES = new Set(['application/json']);
  */
 export async function onRequestHeaders(state: RequestState, msg: ProcessingRequest, h: HttpHeaders): Promise<ProcessingResponse | Denial> {
   const headers = headerMap(h);
+  state.headers = headers;
   state.requestId = headers.get('x-request-id');
   const ctx = await verifyAuthzContext(state, msg);
   if (headers.get(':method') !== ctx.method || headers.get(':path') !== ctx.path)
