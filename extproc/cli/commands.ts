@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { hashApiKey, mintApiKey } from '../authz/api-key.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../envoy/render.ts';
 import { runDemo } from './demo.ts';
 import { runDev } from './dev.ts';
 import type { Running } from './running.ts';

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { createApp, type App } from '../app.ts';
 import { envoyBinFromEnv, snapshotEnv } from '../config/env.ts';
 import type { Config } from '../config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../envoy/render.ts';
 import { EnvoyPortInUseError, findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../dev/envoy-process.ts';
 import type { Running } from './running.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import { startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { testConfig } from '../helpers/config.ts';
 import { setTollgateEndpoints, type BenchSetup, type EnvoyConfig, type SetupContext } from './setups.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
 import { validateConfig } from '../../extproc/config/load.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import { EnvoyPortInUseError, findEnvoyBinary, findSetpriv, startEnvoy, type EnvoyProcess, type OrphanGuard } from '../../extproc/dev/envoy-process.ts';
 import { openAiResponder, startFakeUpstream, type FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
 import { rawRequest } from '../helpers/raw-http.ts';

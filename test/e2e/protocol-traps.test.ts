@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, status } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
 import { validateConfig } from '../../extproc/config/load.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { startFakeUpstream, type CannedResponse, type FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
 import { requestBodyResponse, requestHeadersResponse, responseBodyResponse, responseHeadersResponse } from '../../extproc/processing/responses.ts';

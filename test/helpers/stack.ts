@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/envoy/render.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { openAiResponder, startFakeUpstream, type FakeUpstream, type Responder } from '../../extproc/dev/fake-upstream.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';

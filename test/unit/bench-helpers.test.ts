@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import { chartSpec, chartSvg } from '../bench/chart.ts';
 import { parseBenchArgs } from '../bench/cli.ts';
 import { byFunction, byPackage, packageOf, type CpuProfile } from '../bench/cpu-profile.ts';

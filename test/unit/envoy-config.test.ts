@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { validateConfig } from '../../extproc/config/load.ts';
 import type { Config } from '../../extproc/config/schema.ts';
-import { DEFAULT_CA_FILE, ENVOY_TEMPLATE_PATH, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/dev/envoy-config.ts';
+import { DEFAULT_CA_FILE, ENVOY_TEMPLATE_PATH, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/envoy/render.ts';
 import { findEnvoyBinary } from '../../extproc/dev/envoy-process.ts';
 
 const run = promisify(execFile);
