@@ -21,6 +21,7 @@ export const awsAccessKeyId: CharDetector = {
   id: 'secret.aws_access_key_id',
   type: 'AWS_ACCESS_KEY',
   triggers: 'A',
+  next: 'KSBC',
   maxLength: 20,
   at(text, i, report) {
     const n = text.charCodeAt(i + 1);
@@ -71,11 +72,11 @@ export const awsSecretAccessKey: TextDetector = {
   type: 'AWS_SECRET_KEY',
   maxLength: 40,
   scanText(text, report) {
-    for (let p = text.indexOf('A'); p !== -1; p = text.indexOf('A', p + 1)) {
-      const n = text.charCodeAt(p + 1);
-      if (n !== 75 && n !== 83 && n !== 66 && n !== 67) continue;
-      const end = keyIdEnd(text, p);
-      if (end > 0) findSecretAfter(text, end, report);
+    for (const prefix of KEY_ID_PREFIXES) {
+      for (let p = text.indexOf(prefix); p !== -1; p = text.indexOf(prefix, p + 4)) {
+        const end = keyIdEnd(text, p);
+        if (end > 0) findSecretAfter(text, end, report);
+      }
     }
     for (const tail of ['ecret', 'ECRET']) {
       for (let p = text.indexOf(tail); p !== -1; p = text.indexOf(tail, p + 5)) {

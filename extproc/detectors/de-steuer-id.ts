@@ -3,7 +3,7 @@
 // check digit. Eleven-digit numbers are common, so a context word is required in the 60 characters before.
 import { hasContextWord } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
-import { digitsOf } from './number-token.ts';
+import { digitsOf, groupLengths } from './number-token.ts';
 
 const CONTEXT = ['steuer', 'identifikationsnummer', 'idnr', 'id-nr', 'tax id', 'tax-id', 'steuer-id'];
 
@@ -39,7 +39,7 @@ export const deSteuerId: NumberDetector = {
   maxLength: 14,
   onNumber(tok, report) {
     if (tok.digits !== 11) return;
-    const lens = tok.starts.map((s, k) => (tok.ends[k] ?? 0) - s).join(',');
+    const lens = groupLengths(tok, 0, tok.count).join(',');
     if (lens !== '11' && lens !== '2,3,3,3') return;
     if (!steuerIdValid(digitsOf(tok, 0, tok.count))) return;
     if (!hasContextWord(tok.text, tok.start - 60, tok.start, CONTEXT)) return;

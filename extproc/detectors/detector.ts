@@ -25,6 +25,10 @@ interface DetectorBase {
 export interface CharDetector extends DetectorBase {
   readonly kind: 'char';
   readonly triggers: string;
+  /** When set, the scanner calls `at` only if the character before the trigger is one of these (ASCII). */
+  readonly prev?: string;
+  /** When set, the scanner calls `at` only if the character after the trigger is one of these (ASCII). */
+  readonly next?: string;
   /** `memo` is fresh for each scanned text: detectors cache far-reaching searches there to stay linear. */
   at(text: string, i: number, report: (start: number, end: number) => void, memo: Map<string, number>): void;
 }
@@ -38,7 +42,7 @@ export interface NumberToken {
   readonly text: string;
   readonly start: number;
   readonly end: number;
-  /** Group i covers [starts[i], ends[i]) and is all digits. */
+  /** Group i (i < count) covers [starts[i], ends[i]) and is all digits; entries from count on are stale. */
   readonly starts: readonly number[];
   readonly ends: readonly number[];
   readonly count: number;

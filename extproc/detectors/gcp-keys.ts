@@ -9,6 +9,7 @@ export const gcpApiKey: CharDetector = {
   id: 'secret.gcp_api_key',
   type: 'GCP_API_KEY',
   triggers: 'A',
+  next: 'I',
   maxLength: 39,
   at(text, i, report) {
     if (!hasAt(text, i, 'AIza') || !boundaryAt(text, i - 1, isBase64UrlChar)) return;
@@ -25,6 +26,8 @@ export const gcpServiceAccount: CharDetector = {
   id: 'secret.gcp_service_account',
   type: 'GCP_SERVICE_ACCOUNT',
   triggers: '_',
+  prev: 'e',
+  next: 'k',
   maxLength: 40,
   at(text, i, report) {
     // Called at the first '_' of "private_key_id".

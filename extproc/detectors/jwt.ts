@@ -24,6 +24,7 @@ export const jwt: CharDetector = {
   id: 'secret.jwt',
   type: 'JWT',
   triggers: 'J',
+  prev: 'y',
   maxLength: MAX_HEADER + MAX_PAYLOAD + MAX_SIG + 2,
   at(text, i, report) {
     const s = i - 2;

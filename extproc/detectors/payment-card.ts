@@ -3,7 +3,7 @@
 // A card may sit inside a longer run of groups ("on 2024 4111 1111 1111 1111"): every window is tried.
 import { isAlnum } from './chars.ts';
 import type { NumberDetector, NumberToken } from './detector.ts';
-import { digitsOf, groupLength, groupLengths, isolatedRun } from './number-token.ts';
+import { digitsOf, groupLength, isolatedRun } from './number-token.ts';
 import { luhnValid } from './validators.ts';
 
 function prefixNum(d: string, n: number): number {
@@ -30,14 +30,17 @@ export function knownIssuer(d: string): boolean {
   return false;
 }
 
-function shapeOk(lengths: readonly number[]): boolean {
-  if (lengths.length === 1) return true;
-  if (lengths[0] !== 4) return false;
-  const rest = lengths.slice(1).join(',');
-  if (rest === '6,5' || rest === '6,4') return true;
-  for (let k = 1; k < lengths.length; k++) {
-    const l = lengths[k] ?? 0;
-    if (k < lengths.length - 1 ? l !== 4 : l < 1 || l > 4) return false;
+/** Groups [g, g + n) form a card layout: one run, 4-4-4-4[-1..4] style, or Amex/Diners 4-6-5 / 4-6-4. */
+function shapeOk(tok: NumberToken, g: number, n: number): boolean {
+  if (n === 1) return true;
+  if (groupLength(tok, g) !== 4) return false;
+  if (n === 3 && groupLength(tok, g + 1) === 6) {
+    const last = groupLength(tok, g + 2);
+    return last === 5 || last === 4;
+  }
+  for (let k = 1; k < n; k++) {
+    const l = groupLength(tok, g + k);
+    if (k < n - 1 ? l !== 4 : l < 1 || l > 4) return false;
   }
   return true;
 }
@@ -52,14 +55,16 @@ export const paymentCard: NumberDetector = {
     if (tok.digits < 12) return;
     for (let g = 0; g < tok.count; g++) {
       const first = groupLength(tok, g);
-      // A card starts with a group of 4, or is one group of 12-19 digits.
+      // A card starts with a group of 4, or is one group of 12-19 digits, and its first digit is 2-6.
       if (first !== 4 && (first < 12 || first > 19)) continue;
+      const lead = tok.text.charCodeAt(tok.starts[g] ?? 0);
+      if (lead < 50 || lead > 54) continue;
       let total = 0;
       for (let n = 1; n <= 5 && g + n <= tok.count; n++) {
         total += groupLength(tok, g + n - 1);
         if (total > 19) break;
         if (total < 12 || !isolatedRun(tok, g, n, ' -', false)) continue;
-        if (!shapeOk(groupLengths(tok, g, n))) continue;
+        if (!shapeOk(tok, g, n)) continue;
         const start = tok.starts[g] ?? 0;
         const end = tok.ends[g + n - 1] ?? 0;
         // Not part of a longer identifier: "v4111…", "…1111x".

@@ -33,6 +33,7 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
     id: spec.id,
     type: spec.type,
     triggers,
+    prev: [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 2)))].join(''),
     maxLength: maxPrefix + spec.maxBody,
     at(text, i, report) {
       const c = text.charCodeAt(i);

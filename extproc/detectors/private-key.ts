@@ -30,6 +30,7 @@ export const privateKey: CharDetector = {
   id: 'secret.private_key',
   type: 'PRIVATE_KEY',
   triggers: '-',
+  next: '-',
   maxLength: MAX,
   at(text, i, report, memo) {
     if (!hasAt(text, i, BEGIN) || (i > 0 && text.charCodeAt(i - 1) === 45)) return;

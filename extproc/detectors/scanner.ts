@@ -22,10 +22,26 @@ class MutableToken implements NumberToken {
   text = '';
   start = 0;
   end = 0;
-  starts: number[] = [];
-  ends: number[] = [];
+  /** Fixed-size buffers reused for every token; only the first `count` entries are meaningful. */
+  starts: number[] = new Array<number>(MAX_GROUPS).fill(0);
+  ends: number[] = new Array<number>(MAX_GROUPS).fill(0);
   count = 0;
   digits = 0;
+}
+
+interface Dispatch {
+  readonly d: number;
+  readonly det: CharDetector;
+  /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
+  readonly prev: Uint8Array;
+  readonly next: Uint8Array;
+}
+
+function mask(chars: string | undefined): Uint8Array {
+  const m = new Uint8Array(128);
+  if (chars === undefined) m.fill(1);
+  else for (const ch of chars) m[ch.charCodeAt(0) & 127] = 1;
+  return m;
 }
 
 const isSep = (c: number): boolean => c === 32 || c === 45 || c === 46;
@@ -42,13 +58,15 @@ export class Scanner {
   readonly limits: ScanLimits;
   /** The longest match any detector can report. */
   readonly maxMatchLength: number;
-  readonly #dispatch: (readonly { d: number; det: CharDetector }[] | undefined)[];
+  readonly #dispatch: (readonly Dispatch[] | undefined)[];
   /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors), WIDE non-ASCII. */
   readonly #cls = new Uint8Array(65536).fill(WIDE, 128);
   readonly #numbers: readonly { d: number; det: NumberDetector }[];
   readonly #texts: readonly { d: number; det: TextDetector }[];
   readonly #allow: ReadonlySet<string>;
   readonly #token = new MutableToken();
+  /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
+  readonly #minDigits: number;
 
   constructor(detectors: readonly Detector[], options: ScannerOptions) {
     const ids = new Set<string>();
@@ -60,7 +78,7 @@ export class Scanner {
     this.limits = options.limits;
     this.#allow = new Set(options.allowList ?? []);
     this.maxMatchLength = detectors.reduce((m, d) => Math.max(m, d.maxLength), 0);
-    const dispatch: { d: number; det: CharDetector }[][] = Array.from({ length: 128 }, () => []);
+    const dispatch: Dispatch[][] = Array.from({ length: 128 }, () => []);
     const numbers: { d: number; det: NumberDetector }[] = [];
     const texts: { d: number; det: TextDetector }[] = [];
     detectors.forEach((det, d) => {
@@ -68,7 +86,7 @@ export class Scanner {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          dispatch[c]?.push({ d, det });
+          dispatch[c]?.push({ d, det, prev: mask(det.prev), next: mask(det.next) });
         }
       } else if (det.kind === 'number') numbers.push({ d, det });
       else texts.push({ d, det });
@@ -79,6 +97,7 @@ export class Scanner {
     });
     if (numbers.length > 0) for (let c = 48; c <= 57; c++) this.#cls[c] = DIGIT;
     this.#numbers = numbers;
+    this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.det.minDigits), Infinity);
     this.#texts = texts;
   }
 
@@ -131,8 +150,12 @@ export class Scanner {
         i = this.#numberToken(text, i, reporters) - 1;
       } else {
         const ds = dispatch[c] ?? [];
+        const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
+        const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
         for (let j = 0; j < ds.length; j++) {
-          const e = ds[j] as { d: number; det: CharDetector };
+          const e = ds[j] as Dispatch;
+          // Neighbour masks keep most trigger characters from reaching a detector call at all.
+          if (e.prev[pc] === 0 || e.next[nc] === 0) continue;
           e.det.at(text, i, reporters[e.d] as (s: number, e: number) => void, memo);
         }
       }
@@ -152,35 +175,38 @@ export class Scanner {
   /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
   #numberToken(text: string, i: number, reporters: readonly ((s: number, e: number) => void)[]): number {
     const tok = this.#token;
-    tok.text = text;
-    tok.start = i;
-    tok.count = 0;
-    tok.digits = 0;
-    tok.starts.length = 0;
-    tok.ends.length = 0;
+    const starts = tok.starts;
+    const ends = tok.ends;
     const n = text.length;
+    let count = 0;
+    let digits = 0;
     let j = i;
     let resume = -1;
     for (;;) {
       const gs = j;
       while (j < n && isDigitCode(text.charCodeAt(j))) j++;
-      tok.starts.push(gs);
-      tok.ends.push(j);
-      tok.count++;
-      tok.digits += j - gs;
+      starts[count] = gs;
+      ends[count] = j;
+      count++;
+      digits += j - gs;
       if (!(j + 1 < n && isSep(text.charCodeAt(j)) && isDigitCode(text.charCodeAt(j + 1)))) break;
-      if (tok.count === MAX_GROUPS) {
+      if (count === MAX_GROUPS) {
         // Long runs of groups: detectors see them in overlapping windows of MAX_GROUPS groups.
-        resume = tok.starts[MAX_GROUPS - GROUP_OVERLAP] ?? j;
+        resume = starts[MAX_GROUPS - GROUP_OVERLAP] ?? j;
         break;
       }
       j++;
     }
+    if (digits < this.#minDigits) return resume > i ? resume : j;
+    tok.text = text;
+    tok.start = i;
     tok.end = j;
+    tok.count = count;
+    tok.digits = digits;
     const nums = this.#numbers;
     for (let k = 0; k < nums.length; k++) {
       const e = nums[k] as { d: number; det: NumberDetector };
-      if (tok.digits >= e.det.minDigits) e.det.onNumber(tok, reporters[e.d] as (s: number, e: number) => void);
+      if (digits >= e.det.minDigits) e.det.onNumber(tok, reporters[e.d] as (s: number, e: number) => void);
     }
     return resume > i ? resume : j;
   }

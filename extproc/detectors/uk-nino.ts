@@ -3,6 +3,7 @@
 // prefix rule (Q is never used). No checksum exists, so the format rules carry the precision.
 import { isAlnum, isUpper } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
+import { groupLengths } from './number-token.ts';
 
 const BAD_FIRST = 'DFIQUV';
 const BAD_SECOND = 'DFIOQUV';
@@ -21,7 +22,7 @@ export const ukNino: NumberDetector = {
   onNumber(tok, report) {
     if (tok.digits !== 6) return;
     const text = tok.text;
-    const lens = tok.starts.map((s, k) => (tok.ends[k] ?? 0) - s).join(',');
+    const lens = groupLengths(tok, 0, tok.count).join(',');
     const spaced = lens === '2,2,2' && text.charCodeAt(tok.ends[0] ?? 0) === 32 && text.charCodeAt(tok.ends[1] ?? 0) === 32;
     if (lens !== '6' && !spaced) return;
     const gap = spaced ? 1 : 0;

@@ -24,6 +24,7 @@ export const urlCredentials: CharDetector = {
   id: 'secret.url_credentials',
   type: 'URL_PASSWORD',
   triggers: ':',
+  next: '/',
   maxLength: MAX_PART,
   at(text, i, report) {
     if (text.charCodeAt(i + 1) !== 47 || text.charCodeAt(i + 2) !== 47) return;

@@ -2,7 +2,7 @@
 // near-miss input (per family and mixed), and the linearity ratios. Run: node test/bench/scanner.ts
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
-import { ADVERSARIAL_UNITS, adversarialText, promptText } from '../fixtures/detectors/corpus.ts';
+import { ADVERSARIAL_UNITS, adversarialText, promptText, proseText } from '../fixtures/detectors/corpus.ts';
 
 const MB = 1024 * 1024;
 const scanner = buildScanner({
@@ -13,7 +13,7 @@ const scanner = buildScanner({
 
 /** Median CPU milliseconds (user + system) per scan: steadier than wall time on a shared machine. */
 function msPerScan(text: string, runs = 7): number {
-  for (let k = 0; k < 2; k++) scanner.scan(text);
+  for (let k = 0; k < 5; k++) scanner.scan(text);
   const times: number[] = [];
   for (let k = 0; k < runs; k++) {
     const t = process.cpuUsage();
@@ -34,8 +34,45 @@ const row = (name: string, text: string): number => {
 const p1 = row('prompt text', promptText(MB));
 const p8 = row('prompt text', promptText(8 * MB));
 row('prompt text, 8 KiB body', promptText(8 * 1024));
+row('prose only', proseText(8 * MB));
 const a1 = row('adversarial (mixed)', adversarialText(MB));
 const a2 = row('adversarial (mixed)', adversarialText(2 * MB));
 for (const fam of Object.keys(ADVERSARIAL_UNITS)) row(`adversarial: ${fam}`, adversarialText(MB, fam));
 process.stdout.write(`\nratios: adversarial/benign 1 MB = ${(a1 / p1).toFixed(2)}; adversarial 2 MB/1 MB = ${(a2 / a1).toFixed(2)}; prompt 8 MB/1 MB = ${(p8 / p1).toFixed(2)}\n`);
 process.stdout.write(`findings on 1 MB of prompt text: ${scanner.scan(promptText(MB)).length}\n`);
+
+// The request-side chain on an 8 KB chat body (scan every segment, mask one value) and the response-side
+// stream scan (leak scanner + restore over 400 small SSE deltas), in microseconds per request.
+void import('../../extproc/redactors/mask.ts').then(async ({ maskBody }) => {
+  const { SseStream } = await import('../../extproc/redactors/sse-stream.ts');
+  const prompt = promptText(8 * 1024 - 200);
+  const messages = [
+    { role: 'system', content: 'You are a helpful assistant.' },
+    { role: 'user', content: `${prompt.slice(0, 4000)} write to ana@example.com ${prompt.slice(4000)}` },
+  ];
+  const raw = JSON.stringify({ model: 'gpt-4o-mini', messages });
+  const segs = messages.map((m, k) => ({ path: ['messages', k, 'content'], text: m.content, role: 'user' as const }));
+  const chain = (): number => {
+    const f = scanner.scanSegments(segs);
+    return maskBody(raw, segs, f).body.length;
+  };
+  for (let k = 0; k < 200; k++) chain();
+  let t = process.cpuUsage();
+  const N = 2000;
+  for (let k = 0; k < N; k++) chain();
+  let d = process.cpuUsage(t);
+  process.stdout.write(`\nchain, 8 KB chat body (scan + mask one value): ${((d.user + d.system) / N).toFixed(0)} µs CPU per request (${raw.length} bytes)\n`);
+  const words = prompt.split(/(?<= )/).slice(0, 400);
+  const sse = Buffer.from(words.map((w) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`).join('') + 'data: [DONE]\n\n');
+  const streamOnce = (): number => {
+    const s = new SseStream({ scanner });
+    let n = 0;
+    for (let at = 0; at < sse.length; at += 512) n += s.push(sse.subarray(at, at + 512), at + 512 >= sse.length).output.length;
+    return n;
+  };
+  for (let k = 0; k < 20; k++) streamOnce();
+  t = process.cpuUsage();
+  for (let k = 0; k < 100; k++) streamOnce();
+  d = process.cpuUsage(t);
+  process.stdout.write(`response stream, ${words.length} SSE deltas (${sse.length} bytes): ${((d.user + d.system) / 100).toFixed(0)} µs CPU per response, ${((d.user + d.system) / 100 / words.length).toFixed(1)} µs per event\n`);
+});
