@@ -1,16 +1,22 @@
 import { apiKeyLookup, createCheckHandler } from './authz/check-handler.ts';
+import { isIP } from 'node:net';
 import type { Env } from './config/env.ts';
+import { ConfigError } from './config/load.ts';
 import { loadServiceMaterial, readConfigFile, readSecretSource } from './config/runtime.ts';
 import type { Config } from './config/schema.ts';
 import { createAuthzContextCodec } from './core/authz-context.ts';
 import { createCredentialBroker } from './credentials/broker.ts';
 import { buildIdentityRuntime } from './identity/build.ts';
 import { compilePolicy, type Policy } from './policy/policy.ts';
-import { createProcessHandler } from './processing/stream-handler.ts';
+import { createProcessHandler, type ProcessCall } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
 import { startGrpcServer, type GrpcServer } from './server/grpc-server.ts';
 import { bodyHmacFrom, type Services } from './services.ts';
-import { MemoryStateStore } from './state/state-store.ts';
+import { createStateStore } from './state/create-store.ts';
+import { buildUsageGuards } from './state/guards.ts';
+import type { StateStore } from './state/state-store.ts';
+import { AuditChain, ChainedAuditSink, RotatingAuditFile } from './telemetry/audit-chain.ts';
+import { hostname } from 'node:os';
 import { createAuditSink, type AuditSink } from './telemetry/audit.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -47,9 +53,37 @@ export interface App {
   stop(options?: { drainMs?: number }): Promise<void>;
 }
 
+/** Shared state: in memory (one replica) or Redis (several), with its secrets read at start. */
+function stateStoreFor(config: Config, env: Env, logger: Logger): StateStore {
+  const cfg = config.state;
+  if (cfg.backend === 'memory') return createStateStore(cfg);
+  return createStateStore(cfg, {
+    ...(cfg.password === undefined ? {} : { password: readSecretSource('state.password', cfg.password, env) }),
+    ...(cfg.tls?.caFile === undefined ? {} : { ca: Buffer.from(readConfigFile(cfg.tls.caFile)) }),
+    onConnectionError: (err) => { logger.warn({ err: err.message }, 'redis connection error'); },
+  });
+}
+
+/**
+ * The audit sink: JSON lines to stdout or a file; with audit.chain on, every record is hash-chained
+ * (a file sink rotates by size and resumes its chain after a restart; stdout chains per process, so
+ * its replica id carries the start time).
+ */
+function auditSinkFor(config: Config, env: Env): AuditSink {
+  const chain = config.audit.chain;
+  if (!chain.enabled) return createAuditSink(config.audit.sink);
+  const key = chain.key === undefined ? undefined : readSecretSource('audit.chain.key', chain.key, env);
+  const base = { algorithm: chain.algorithm, ...(key === undefined ? {} : { key }) };
+  const sink = config.audit.sink;
+  if (sink.type === 'file') return RotatingAuditFile.open({ ...base, path: sink.path, maxBytes: chain.rotateBytes, replica: chain.replica ?? hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100) });
+  const replica = chain.replica ?? `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 100)}.${Date.now().toString(36)}`;
+  return new ChainedAuditSink(createAuditSink(sink), new AuditChain({ ...base, replica }));
+}
+
 /** The composition root: config → policy (swappable) + services (process lifetime) → servers. */
 export function createApp(config: Config, options: AppOptions): App {
   const logger = options.logger ?? createLogger(config.logging.level);
+  checkGrpcExposure(config.server.grpc, logger);
   const metrics = createMetrics();
   const material = loadServiceMaterial(config, options.env, {
     vaultCall: (op, outcome, seconds) => { metrics.vaultCalls.inc({ op, outcome }); metrics.vaultCallSeconds.observe(seconds); },
@@ -57,9 +91,10 @@ export function createApp(config: Config, options: AppOptions): App {
     breakerState: (s) => { metrics.vaultBreakerOpen.set(s === 'open' ? 1 : 0); },
   });
   const policy = compilePolicy(config);
-  const audit = options.audit ?? createAuditSink(config.audit.sink);
-  const state = new MemoryStateStore();
+  const audit = options.audit ?? auditSinkFor(config, options.env);
+  const state = stateStoreFor(config, options.env, logger);
   let current = policy;
+  let guards = buildUsageGuards(config, state);
   const identity = buildIdentityRuntime(config.identity, {
     store: state,
     apiKey: apiKeyLookup(() => current),
@@ -70,6 +105,7 @@ export function createApp(config: Config, options: AppOptions): App {
   const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
   const services: Services = Object.freeze({
     policy: () => current,
+    guards: () => guards,
     identity,
     credentials: createCredentialBroker(material.credentialSources, {
       refreshMs: config.vault?.kvRefreshMs ?? 5_000,
@@ -105,6 +141,7 @@ export function createApp(config: Config, options: AppOptions): App {
       if (providersChanged) needsRestart.push('providers[].name/credential');
       const previous = current.revision;
       current = compiled;
+      guards = buildUsageGuards(next, state);
       metrics.policyReloads.inc({ result: 'applied' });
       metrics.policyRevision.reset();
       metrics.policyRevision.set({ revision: compiled.revision }, 1);
@@ -123,7 +160,7 @@ export function createApp(config: Config, options: AppOptions): App {
         ...(material.grpcTls === undefined ? {} : { tls: material.grpcTls }),
         maxMessageBytes: Math.max(limits.maxRequestBodyBytes, limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES,
         check: createCheckHandler(services),
-        process: createProcessHandler(services),
+        process: guardProcess(createProcessHandler(services), config.server.grpc.tls?.allowedClients, logger),
       });
       const token = material.killSwitchToken;
       metrics.policyRevision.set({ revision: current.revision }, 1);
@@ -167,5 +204,47 @@ export function createApp(config: Config, options: AppOptions): App {
       })();
       return stopping;
     },
+  };
+}
+
+type AuthContext = ReturnType<ProcessCall['getAuthContext']>;
+
+// ---- The gRPC port's exposure: it hands out provider credentials, so the safe setup is the default.
+
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || (isIP(host) === 4 && host.startsWith('127.'));
+
+/**
+ * Refuses a plaintext gRPC port on anything but loopback or a unix socket (`unix:` host) unless
+ * `server.grpc.insecure: true`, which is logged as a warning. With `server.grpc.tls` any address is fine.
+ */
+export function checkGrpcExposure(grpc: Config['server']['grpc'], logger: Logger): void {
+  if (grpc.tls !== undefined || grpc.host.startsWith('unix:') || isLoopback(grpc.host)) return;
+  if (!grpc.insecure)
+    throw new ConfigError(`server.grpc: refusing to listen in plaintext on ${grpc.host}: anyone who reaches this port can obtain provider credentials. Use a loopback address or a unix: socket (sidecar), server.grpc.tls (mTLS, central), or set server.grpc.insecure: true on a private network`);
+  logger.warn({ host: grpc.host, port: grpc.port }, 'server.grpc.insecure: the gRPC port is plaintext on a non-loopback address; anyone who reaches it can obtain provider credentials');
+}
+
+/** The names a verified client certificate carries: its URI and DNS SANs, and its subject CN. */
+export function peerNames(ctx: AuthContext): readonly string[] {
+  const cert = ctx.sslPeerCertificate;
+  if (ctx.transportSecurityType !== 'ssl' || cert === undefined) return [];
+  const sans = (cert.subjectaltname ?? '').split(', ').flatMap((e: string) => /^(?:URI|DNS):(.+)$/.exec(e)?.slice(1, 2) ?? []);
+  const cn = (cert.subject as Partial<Record<string, string | string[]>> | undefined)?.CN;
+  return [...sans, ...(cn === undefined ? [] : Array.isArray(cn) ? cn : [cn])];
+}
+
+/** True when no allow-list is configured, or the peer's certificate names an allowed client exactly. */
+export function peerAllowed(ctx: AuthContext, allowed: readonly string[] | undefined): boolean {
+  return allowed === undefined || peerNames(ctx).some((n) => allowed.includes(n));
+}
+
+/** ext_proc refuses a peer that is not an allowed client (PERMISSION_DENIED) before reading a message. */
+function guardProcess(handler: (call: ProcessCall) => void, allowed: readonly string[] | undefined, logger: Logger): (call: ProcessCall) => void {
+  if (allowed === undefined) return handler;
+  return (call) => {
+    if (peerAllowed(call.getAuthContext(), allowed)) { handler(call); return; }
+    logger.warn({ peer: call.getPeer() }, 'ext_proc call from a client that is not in server.grpc.tls.allowedClients refused');
+    call.emit('error', { code: 7, details: 'peer_not_allowed' });
   };
 }

@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { hashApiKey, mintApiKey } from '../authz/api-key.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../envoy/render.ts';
+import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions, type ListenerTls } from '../envoy/render.ts';
 import { runDemo } from './demo.ts';
 import { runDev } from './dev.ts';
 import type { Running } from './running.ts';
@@ -13,13 +13,16 @@ export const USAGE = `Usage: tollgate <command> [options]
 Commands:
   serve --config FILE           Run the gRPC service (ext_authz, ext_proc, health) and the admin port.
   dev --config FILE [--port N] [--ca-file PATH] [--envoy-cert F --envoy-key F [--tollgate-ca F]]
+      [--listen-cert F --listen-key F --listen-client-ca F]
                                 Run Tollgate with a real Envoy in front of it on 127.0.0.1 (default port 10000).
                                 With server.grpc.tls, Envoy presents --envoy-cert/--envoy-key to Tollgate and
                                 verifies Tollgate's certificate against --tollgate-ca (default: clientCaFile).
+                                --listen-*: the listener requires client certificates (mTLS, SPIFFE identities)
+                                chaining to --listen-client-ca.
   demo [--port N]               Run Envoy, Tollgate and a local demo upstream on the embedded default config.
   config check --config FILE    Validate a configuration file.
   envoy render --config FILE --tollgate HOST:PORT [--port N] [--admin-port N] [--listen HOST] [--ca-file PATH]
-               [--envoy-cert F --envoy-key F [--tollgate-ca F]]
+               [--envoy-cert F --envoy-key F [--tollgate-ca F]] [--listen-cert F --listen-key F --listen-client-ca F]
                                 Print the Envoy config for a Tollgate config.
   keys mint                     Mint a Tollgate API key; prints the key (give it to the caller) and its hash (put it in the config).
   keys hash                     Read a key on stdin and print its hash.
@@ -39,7 +42,20 @@ function portOption(value: string | undefined, fallback: number): number {
   return n;
 }
 
-const TLS_OPTIONS: ParseArgsOptionsConfig = { 'envoy-cert': { type: 'string' }, 'envoy-key': { type: 'string' }, 'tollgate-ca': { type: 'string' } };
+const TLS_OPTIONS: ParseArgsOptionsConfig = {
+  'envoy-cert': { type: 'string' }, 'envoy-key': { type: 'string' }, 'tollgate-ca': { type: 'string' },
+  'listen-cert': { type: 'string' }, 'listen-key': { type: 'string' }, 'listen-client-ca': { type: 'string' },
+};
+
+/** Downstream mTLS on Envoy's listener, from --listen-cert/--listen-key/--listen-client-ca (all three or none). */
+function listenerTls(v: Record<string, string | undefined>): ListenerTls | undefined {
+  const certFile = v['listen-cert'];
+  const keyFile = v['listen-key'];
+  const clientCaFile = v['listen-client-ca'];
+  if (certFile === undefined && keyFile === undefined && clientCaFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined || clientCaFile === undefined) throw new UsageError('--listen-cert, --listen-key and --listen-client-ca go together');
+  return { certFile, keyFile, clientCaFile };
+}
 
 /** Envoy's side of mTLS to Tollgate, from --envoy-cert/--envoy-key/--tollgate-ca; required when server.grpc.tls is set. */
 function tollgateTls(v: Record<string, string | undefined>, config: Config): EnvoyRenderOptions['tollgateTls'] {
@@ -83,7 +99,8 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
       const caFile = v['ca-file'];
       const config = loadConfigFile(requireConfig(v));
       const tls = tollgateTls(v, config);
-      return { kind: 'running', running: await runDev(config, { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }), ...(tls === undefined ? {} : { tollgateTls: tls }) }) };
+      const listen = listenerTls(v);
+      return { kind: 'running', running: await runDev(config, { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }), ...(tls === undefined ? {} : { tollgateTls: tls }), ...(listen === undefined ? {} : { listenerTls: listen }) }) };
     }
     case 'demo': {
       const v = parse({ port: { type: 'string' } });
@@ -102,8 +119,10 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
       if (m?.[1] === undefined || m[2] === undefined) throw new UsageError('--tollgate HOST:PORT is required');
       const config = loadConfigFile(requireConfig(v));
       const tls = tollgateTls(v, config);
+      const listen = listenerTls(v);
       return done(renderEnvoyConfig(config, {
         ...(tls === undefined ? {} : { tollgateTls: tls }),
+        ...(listen === undefined ? {} : { listenerTls: listen }),
         listenHost: v.listen ?? '0.0.0.0',
         listenPort: portOption(v.port, 10000),
         adminPort: portOption(v['admin-port'], 9901),

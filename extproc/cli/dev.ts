@@ -20,6 +20,8 @@ export interface DevOptions {
   readonly port: number;
   readonly caFile?: string;
   readonly tollgateTls?: EnvoyRenderOptions['tollgateTls'];
+  /** Downstream mTLS on the listener (the URL becomes https). */
+  readonly listenerTls?: EnvoyRenderOptions['listenerTls'];
   readonly envoyLogLevel?: string;
 }
 
@@ -60,6 +62,7 @@ export async function startDevStack(config: Config, opts: DevOptions): Promise<D
         tollgatePort: listening.grpc.port,
         caFile: opts.caFile ?? DEFAULT_CA_FILE,
         ...(opts.tollgateTls === undefined ? {} : { tollgateTls: opts.tollgateTls }),
+        ...(opts.listenerTls === undefined ? {} : { listenerTls: opts.listenerTls }),
       }),
     });
   } catch (err) {
@@ -70,7 +73,7 @@ export async function startDevStack(config: Config, opts: DevOptions): Promise<D
   return {
     app,
     envoy,
-    url: `http://${LISTEN_HOST}:${envoy.listenerPort}`,
+    url: `${opts.listenerTls === undefined ? 'http' : 'https'}://${LISTEN_HOST}:${envoy.listenerPort}`,
     died: envoy.exited.then((code) => (stopping ? new Promise<never>(() => undefined) : code)),
     stop: async () => {
       stopping = true;

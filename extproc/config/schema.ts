@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
 import { identitySectionSchema } from './identity-schema.ts';
+import { auditChainSchema, refineStateConfig, STATE_CONFIG_SHAPE } from './state-schema.ts';
 import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
 
 // The only source of configuration types. Every object is strict: an unknown or misspelt key fails.
@@ -108,8 +109,20 @@ export const configSchema = z
           .strictObject({
             host: host.default('127.0.0.1'),
             port: port.default(9001),
-            // mTLS for the gRPC port: only a client with a certificate from clientCaFile (Envoy) may call.
-            tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1), clientCaFile: z.string().min(1) }).optional(),
+            // mTLS for the gRPC port: only a client with a certificate from clientCaFile (Envoy) may call,
+            // and with allowedClients only one whose certificate names one of them (a URI SAN such as
+            // Envoy's SPIFFE ID, or the subject CN).
+            tls: z
+              .strictObject({
+                certFile: z.string().min(1),
+                keyFile: z.string().min(1),
+                clientCaFile: z.string().min(1),
+                allowedClients: z.array(z.string().min(1).max(2048)).min(1).optional(),
+              })
+              .optional(),
+            // Plaintext on an address other than loopback or a unix socket is refused at start unless
+            // this says so (logged as a warning): the port hands out provider credentials.
+            insecure: z.boolean().default(false),
           })
           .prefault({}),
         admin: z
@@ -142,9 +155,30 @@ export const configSchema = z
     identities: z.array(identitySchema),
     /** How callers are verified: mTLS/SPIFFE trust domains, JWT issuers, request proofs. API keys need nothing here. */
     identity: identitySectionSchema.prefault({}),
-    /** enforce (default), or shadow: policy denials are recorded as would-deny and the request goes on. */
-    policy: z.strictObject({ mode: z.enum(['enforce', 'shadow']).default('enforce') }).prefault({}),
-    audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }) }).prefault({}),
+    /**
+     * mode: enforce (default), or shadow: policy denials are recorded as would-deny and the request goes on.
+     * waivers: documented exceptions to `tollgate policy check` rules (today: `owner`), each with a reason and an expiry.
+     */
+    policy: z
+      .strictObject({
+        mode: z.enum(['enforce', 'shadow']).default('enforce'),
+        waivers: z
+          .array(
+            z.strictObject({
+              rule: z.enum(['owner']),
+              /** What the waiver covers: `identities[ID]` or `providers[NAME]` (a provider covers its credential source too). */
+              entries: z.array(z.string().regex(/^(identities|providers)\[[^\]]{1,128}\]$/, 'must be identities[ID] or providers[NAME]')).min(1),
+              reason: z.string().min(3).max(1024),
+              until: z.iso.date({ error: 'must be a date, YYYY-MM-DD' }),
+            }),
+          )
+          .max(256)
+          .default([]),
+      })
+      .prefault({}),
+    audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }), chain: auditChainSchema }).prefault({}),
+    /** Shared state (memory or Redis), budgets, prices, rate limits and anomaly baselines. */
+    ...STATE_CONFIG_SHAPE,
     logging: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .prefault({}),
@@ -187,6 +221,10 @@ export const configSchema = z
         if (!providers.has(a.provider))
           ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'provider'], message: `unknown provider "${a.provider}"` });
       });
+    });
+    refineStateConfig(cfg, ctx);
+    cfg.prices.forEach((pr, i) => {
+      if (!providers.has(pr.provider)) ctx.addIssue({ code: 'custom', path: ['prices', i, 'provider'], message: `unknown provider "${pr.provider}"` });
     });
     if (cfg.server.grpc.port !== 0 && cfg.server.grpc.port === cfg.server.admin.port && cfg.server.grpc.host === cfg.server.admin.host)
       ctx.addIssue({ code: 'custom', path: ['server', 'admin', 'port'], message: 'must differ from server.grpc.port' });

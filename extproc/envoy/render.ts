@@ -18,6 +18,18 @@ export interface EnvoyRenderOptions {
   readonly caFile: string;
   /** mTLS to Tollgate (server.grpc.tls): Envoy's client certificate, and the CA that signed Tollgate's. */
   readonly tollgateTls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /**
+   * Downstream mTLS on the listener: Envoy's server certificate, and the CA bundle of the trust
+   * domains whose workloads may call. Every client must present a certificate that chains to it and
+   * whose URI SAN is a SPIFFE ID in one of `identity.mtls.trustDomains`.
+   */
+  readonly listenerTls?: ListenerTls;
+}
+
+export interface ListenerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile: string;
 }
 
 export const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -90,6 +102,29 @@ function upstreamTlsSocket(host: string, caFile: string, client?: { readonly cer
   };
 }
 
+/**
+ * The listener's DownstreamTlsContext: a client certificate is required and must chain to
+ * `clientCaFile`; with trust domains configured, its URI SAN must also start with
+ * `spiffe://<trust domain>/` for one of them (Tollgate checks the trust domain again).
+ */
+function listenerTlsSocket(tls: ListenerTls, trustDomains: readonly string[]): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      require_client_certificate: true,
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        validation_context: {
+          trusted_ca: { filename: tls.clientCaFile },
+          ...(trustDomains.length === 0 ? {} : { match_typed_subject_alt_names: trustDomains.map((td) => ({ san_type: 'URI', matcher: { prefix: `spiffe://${td}/` } })) }),
+        },
+      },
+    },
+  };
+}
+
 function getIn(doc: Document, path: (string | number)[]): YAMLMap {
   const node = doc.getIn(path, true);
   if (!isMap(node)) throw new Error(`envoy template: ${path.join('.')} is not a map`);
@@ -128,6 +163,19 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
   });
   if (unknown.size > 0) throw new Error(`envoy template: unknown tokens ${[...unknown].join(', ')}`);
 
+  const hcm = getIn(doc, ['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config']);
+  // x-forwarded-client-cert: callers can never inject it (SANITIZE, the template's setting). Only
+  // when Tollgate is told to trust it (identity.mtls.trustXfcc) does Envoy set it from the verified
+  // peer certificate's URI SAN (SANITIZE_SET); that needs the mTLS listener.
+  if (config.identity.mtls?.trustXfcc === true) {
+    if (opts.listenerTls === undefined) throw new Error('identity.mtls.trustXfcc is set: the listener needs downstream mTLS (--listen-cert, --listen-key, --listen-client-ca)');
+    hcm.set('forward_client_cert_details', 'SANITIZE_SET');
+    hcm.set('set_current_client_cert_details', doc.createNode({ uri: true }));
+  }
+  if (opts.listenerTls !== undefined) {
+    const chain = getIn(doc, ['static_resources', 'listeners', 0, 'filter_chains', 0]);
+    chain.set('transport_socket', doc.createNode(listenerTlsSocket(opts.listenerTls, (config.identity.mtls?.trustDomains ?? []).map((td) => td.name))));
+  }
   const vhost = getIn(doc, ['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config', 'route_config', 'virtual_hosts', 0]);
   // A catch-all route to a cluster with no hosts: Envoy skips ext_authz when no route matches, so
   // without it an unknown path would reach ext_proc unauthorized (which fails closed with a 500).
