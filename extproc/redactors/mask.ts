@@ -23,24 +23,32 @@ export interface MaskResult {
   readonly counts: Readonly<Record<string, number>>;
 }
 
-/** Replaces findings [start, end) in text with placeholders from the map, numbering left to right. */
-export function maskText(text: string, findings: readonly Finding[], map: RestoreMap): string {
+/**
+ * Replaces findings [start, end) in text with placeholders from the map, numbering left to right; with `mark`,
+ * with mark(type) instead (response leak masking: "[REDACTED:TYPE]", never restorable).
+ */
+export function maskText(text: string, findings: readonly Finding[], map: RestoreMap, mark?: (type: string) => string): string {
   const sorted = [...findings].sort((a, b) => a.start - b.start);
   let out = '';
   let at = 0;
   for (const f of sorted) {
     if (f.start < at || f.end > text.length || f.start >= f.end) throw new MaskError('findings overlap or are out of range');
-    out += text.slice(at, f.start) + map.placeholderFor(f.type, text.slice(f.start, f.end));
+    out += text.slice(at, f.start) + (mark === undefined ? map.placeholderFor(f.type, text.slice(f.start, f.end)) : mark(f.type));
     at = f.end;
   }
   return out + text.slice(at);
+}
+
+export interface MaskOptions {
+  /** Replace with mark(type) instead of numbered placeholders (for leaks found in buffered responses). */
+  readonly mark?: (type: string) => string;
 }
 
 /**
  * Masks `findings` (each with `segment` = index into `segments`) in the JSON `body`. Numbering follows request
  * order: segments in order, then findings left to right. Pass `map` to continue an existing numbering.
  */
-export function maskBody(body: Buffer | string, segments: readonly TextSegment[], findings: readonly Finding[], map: RestoreMap = new RestoreMap()): MaskResult {
+export function maskBody(body: Buffer | string, segments: readonly TextSegment[], findings: readonly Finding[], map: RestoreMap = new RestoreMap(), options: MaskOptions = {}): MaskResult {
   const raw = typeof body === 'string' ? body : body.toString('utf8');
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const counts: Record<string, number> = {};
@@ -65,7 +73,7 @@ export function maskBody(body: Buffer | string, segments: readonly TextSegment[]
     if (list === undefined) return;
     const key = pathKey(seg.path);
     if (replacements.has(key)) throw new MaskError('two segments share one JSON path');
-    replacements.set(key, { text: maskText(seg.text, list, map), original: seg.text });
+    replacements.set(key, { text: maskText(seg.text, list, map, options.mark), original: seg.text });
     for (const f of list) counts[f.type] = (counts[f.type] ?? 0) + 1;
   });
   const edits: { start: number; end: number; text: string }[] = [];

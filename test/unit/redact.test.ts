@@ -11,6 +11,7 @@ import { walkStrings } from '../../extproc/redactors/json-strings.ts';
 import { maskBody, MaskError } from '../../extproc/redactors/mask.ts';
 import { RestoreMap } from '../../extproc/redactors/restore-map.ts';
 import { restoreJson, restoreText } from '../../extproc/redactors/restore.ts';
+import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 
 const dir = new URL('../fixtures/detectors/redaction/', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, dir), 'utf8');
@@ -93,6 +94,17 @@ describe('masking: golden bodies per provider format', () => {
     assert.throws(() => maskBody(raw, [{ path: ['n'], text: 'a@e.org', role: 'user' }], f), MaskError);
     assert.throws(() => maskBody(raw, [{ path: ['missing'], text: 'a@e.org', role: 'user' }], f), MaskError);
     assert.throws(() => maskBody('{"t": "a@e.org"', [{ path: ['t'], text: 'a@e.org', role: 'user' }], f), MaskError);
+  });
+
+  it('leaks in buffered responses are masked with a non-restorable mark, so restore cannot turn them into request values', () => {
+    const text = 'leaked a@e.org';
+    const raw = JSON.stringify({ choices: [{ message: { content: text } }] });
+    const segs: TextSegment[] = [{ path: ['choices', 0, 'message', 'content'], text, role: 'assistant' }];
+    const requestMap = new RestoreMap();
+    requestMap.placeholderFor('EMAIL', 'mine@e.org');
+    const leak = maskBody(raw, segs, buildScanner().scanSegments(segs), new RestoreMap(), { mark: leakMark });
+    const restored = restoreJson(leak.body, requestMap).body.toString();
+    assert.equal((JSON.parse(restored) as { choices: { message: { content: string } }[] }).choices[0]?.message.content, 'leaked [REDACTED:EMAIL]');
   });
 
   it('with no findings the body bytes are returned unchanged', () => {
