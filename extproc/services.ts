@@ -3,6 +3,7 @@ import type { AuthzContextCodec } from './core/authz-context.ts';
 import type { CredentialBroker } from './credentials/broker.ts';
 import type { IdentityRuntime } from './identity/build.ts';
 import type { Policy } from './policy/policy.ts';
+import type { UsageGuards } from './state/guards.ts';
 import type { StateStore } from './state/state-store.ts';
 import type { AuditSink } from './telemetry/audit.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -15,6 +16,8 @@ import type { Metrics } from './telemetry/metrics.ts';
  */
 export interface Services {
   policy(): Policy;
+  /** The usage controls (rate limits, budgets, anomaly) of the policy in force, over `state`. */
+  guards(): UsageGuards;
   readonly credentials: CredentialBroker;
   /** Verifies callers: mTLS/SPIFFE, JWT (JWKS cache, jti replay), API keys; request proofs. */
   readonly identity: IdentityRuntime;

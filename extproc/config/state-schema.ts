@@ -7,14 +7,21 @@ import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
-/** "250ms", "30s", "1m", "1h", "1d", "1w" → milliseconds. Windows align to multiples of their length since the epoch. */
-export const durationSchema = z
-  .string()
-  .regex(/^[1-9][0-9]{0,8}(ms|s|m|h|d|w)$/, 'must be a duration such as "500ms", "30s", "1m", "1h", "1d" or "7d"')
-  .transform((s) => {
-    const m = /^(\d+)([a-z]+)$/.exec(s);
-    return Number(m?.[1]) * UNIT_MS[(m?.[2] ?? 'ms') as keyof typeof UNIT_MS];
-  });
+/**
+ * "250ms", "30s", "1m", "1h", "1d", "1w" → milliseconds; a plain number is milliseconds already (so a
+ * validated config, written back out as JSON, validates again). Windows align to multiples of their
+ * length since the epoch.
+ */
+export const durationSchema = z.union([
+  z.int().min(1).max(999_999_999 * UNIT_MS.w),
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}(ms|s|m|h|d|w)$/, 'must be a duration such as "500ms", "30s", "1m", "1h", "1d" or "7d"')
+    .transform((s) => {
+      const m = /^(\d+)([a-z]+)$/.exec(s);
+      return Number(m?.[1]) * UNIT_MS[(m?.[2] ?? 'ms') as keyof typeof UNIT_MS];
+    }),
+]);
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter or digit');
 const onError = z.enum(['deny', 'allow']);

@@ -4,6 +4,7 @@ import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts
 import type { ProcessingResponse } from '../wire/ext-proc.ts';
 import { logFor, type Denial, type RequestState } from './request-state.ts';
 import { errorResponse } from './responses.ts';
+import { settleUsage } from './phases/usage.ts';
 
 /** Ends the request with Tollgate's JSON error: an ImmediateResponse, audited now. */
 export function deny(state: RequestState, denial: Denial): ProcessingResponse {
@@ -11,7 +12,7 @@ export function deny(state: RequestState, denial: Denial): ProcessingResponse {
   state.status = ERROR_CATALOGUE[denial.code].httpStatus;
   state.stage = 'done';
   writeAudit(state, 'denied');
-  return errorResponse(denial.code, state.requestId, state.decisionId);
+  return errorResponse(denial.code, state.requestId, state.decisionId, denial.retryAfterSeconds);
 }
 
 
@@ -52,7 +53,12 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     totalMs: now - state.startedAt,
     tollgateMs,
     policyRevision: authz?.policyRevision ?? state.policy.revision,
+    costMicro: state.usage === undefined || state.provider === undefined || state.model === undefined ? undefined : state.guards.prices.costMicro(state.provider.name, state.model, state.usage),
+    anomalyFlags: state.anomalyFlags,
+    stateDegraded: state.stateDegraded,
   });
+  // A request that went upstream is charged its real usage; one that did not gets its reservation back.
+  settleUsage(state, state.status !== undefined && denial === undefined);
   services.audit.write(record);
   const m = services.metrics;
   m.auditRecords.inc({ stage: 'proc' });

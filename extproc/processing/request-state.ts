@@ -9,6 +9,10 @@ import type { Policy, ProviderPolicy } from '../policy/policy.ts';
 import type { RequestTranslator, UsageMeter } from '../providers/index.ts';
 import type { Services } from '../services.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { AuditRecord } from '../telemetry/audit-record.ts';
+import type { BudgetReservation } from '../state/budgets.ts';
+import type { UsageGuards } from '../state/guards.ts';
+import type { RateTicket } from '../state/rate-limits.ts';
 
 /** Where the ext_proc stream is; each phase module accepts messages only in its stages. */
 export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
@@ -16,6 +20,8 @@ export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'l
 export interface Denial {
   readonly code: ErrorCode;
   readonly rule: RuleId;
+  /** For a 429: when the caller may retry (a retry-after header). */
+  readonly retryAfterSeconds?: number;
 }
 
 /**
@@ -25,6 +31,8 @@ export interface Denial {
 export interface RequestState {
   readonly services: Services;
   readonly policy: Policy;
+  /** The usage controls of that policy revision. */
+  readonly guards: UsageGuards;
   readonly startedAt: number;
   /** Time spent in Tollgate's handlers so far, and when the message being handled arrived. */
   busyMs: number;
@@ -58,6 +66,10 @@ export interface RequestState {
   /** The response body never finished through ext_proc. */
   incomplete: boolean;
   auditWritten: boolean;
+  reservation: BudgetReservation | undefined;
+  rateTicket: RateTicket | undefined;
+  anomalyFlags: AuditRecord['anomaly_flags'];
+  stateDegraded: boolean;
 }
 
 /**
@@ -72,6 +84,7 @@ export function newRequestState(services: Services): RequestState {
   return {
     services,
     policy: services.policy(),
+    guards: services.guards(),
     startedAt: performance.now(),
     busyMs: 0,
     phaseStartedAt: undefined,
@@ -98,5 +111,9 @@ export function newRequestState(services: Services): RequestState {
     headers: new Map(),
     incomplete: false,
     auditWritten: false,
+    reservation: undefined,
+    rateTicket: undefined,
+    anomalyFlags: [],
+    stateDegraded: false,
   };
 }

@@ -56,12 +56,16 @@ export function trailersResponse(direction: 'request_trailers' | 'response_trail
 }
 
 /** A local reply with the catalogue's HTTP status and a JSON error body. */
-export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string): ProcessingResponse {
+export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, retryAfterSeconds?: number): ProcessingResponse {
   return {
     immediate_response: {
       status: { code: ERROR_CATALOGUE[code].httpStatus },
       headers: {
-        set_headers: [headerOption('content-type', 'application/json'), headerOption('x-tollgate-decision-id', decisionId)],
+        set_headers: [
+          headerOption('content-type', 'application/json'),
+          headerOption('x-tollgate-decision-id', decisionId),
+          ...(retryAfterSeconds === undefined ? [] : [headerOption('retry-after', String(retryAfterSeconds))]),
+        ],
       },
       body: Buffer.from(clientErrorBody(code, requestId), 'utf8'),
       details: `tollgate_${code}`,

@@ -42,6 +42,17 @@ export const auditRecordSchema = z.strictObject({
   credential: z.strictObject({ source: z.string(), version: count.optional(), lease_id_hash: z.string().optional() }).nullable(),
   latency_ms: z.strictObject({ total: ms, tollgate: ms }),
   policy_revision: z.string(),
+  /** Usage accounting: cost in millionths of the price catalog's currency unit, when priced. */
+  cost_micro: z.int().nonnegative().nullable(),
+  /** Egress anomaly flags raised for this request (audited whether or not policy denies on them). */
+  anomaly_flags: z.array(z.enum(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint'])),
+  /** Shared state was unavailable and a feature configured to fail open let the request through. */
+  state_degraded: z.boolean(),
+  // Hash chain fields, added by the chained sink (telemetry/audit-chain.ts) when audit.chain is on.
+  replica: z.string().optional(),
+  seq: z.int().positive().optional(),
+  prev_hash: z.string().nullable().optional(),
+  hash: z.string().optional(),
 });
 
 export type AuditRecord = z.infer<typeof auditRecordSchema>;
@@ -77,6 +88,9 @@ export interface AuditFacts {
   readonly totalMs: number;
   readonly tollgateMs: number;
   readonly policyRevision: string;
+  readonly costMicro?: number | undefined;
+  readonly anomalyFlags?: AuditRecord['anomaly_flags'];
+  readonly stateDegraded?: boolean;
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
@@ -111,5 +125,8 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     credential: f.credential ?? null,
     latency_ms: { total: round(f.totalMs), tollgate: round(f.tollgateMs) },
     policy_revision: f.policyRevision,
+    cost_micro: f.costMicro ?? null,
+    anomaly_flags: f.anomalyFlags ?? [],
+    state_degraded: f.stateDegraded ?? false,
   };
 }

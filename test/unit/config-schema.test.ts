@@ -204,14 +204,18 @@ describe('config: valid files', () => {
   it('fills every default into a minimal config', () => {
     const cfg = loadConfigFile(join(VALID, 'minimal.yaml'));
     assert.deepEqual(cfg.server, {
-      grpc: { host: '127.0.0.1', port: 9001 },
+      grpc: { host: '127.0.0.1', port: 9001, insecure: false },
       admin: { host: '127.0.0.1', port: 9002 },
       drainSeconds: 5,
       shutdownGraceSeconds: 10,
       authzContextMaxAgeSeconds: 30,
     });
     assert.deepEqual(cfg.limits, { maxRequestBodyBytes: 1024 * 1024, maxResponseBodyBytes: 4 * 1024 * 1024 });
-    assert.deepEqual(cfg.audit, { sink: { type: 'stdout' } });
+    assert.deepEqual(cfg.audit.sink, { type: 'stdout' });
+    assert.equal(cfg.audit.chain.enabled, false, 'audit chaining is opt-in');
+    assert.equal(cfg.state.backend, 'memory', 'shared state defaults to in-process memory');
+    assert.deepEqual([cfg.budgets, cfg.rateLimits, cfg.prices], [[], [], []]);
+    assert.equal(cfg.policy.mode, 'enforce');
     assert.deepEqual(cfg.logging, { level: 'info' });
     const ident = cfg.identities[0];
     assert.ok(ident);
@@ -224,7 +228,7 @@ describe('config: valid files', () => {
   it('keeps explicit values, including zeros, instead of defaults', () => {
     const cfg = loadConfigFile(join(VALID, 'full.yaml'));
     assert.deepEqual(cfg.server, {
-      grpc: { host: '0.0.0.0', port: 19001 },
+      grpc: { host: '0.0.0.0', port: 19001, insecure: false },
       admin: { host: '127.0.0.1', port: 19002 },
       drainSeconds: 0,
       shutdownGraceSeconds: 30,
@@ -244,7 +248,7 @@ describe('config: valid files', () => {
 
   it('fills defaults inside a partly given section', () => {
     const cfg = loadConfigFile(join(VALID, 'anchors.yaml'));
-    assert.deepEqual(cfg.server.grpc, { host: '127.0.0.1', port: 0 });
+    assert.deepEqual(cfg.server.grpc, { host: '127.0.0.1', port: 0, insecure: false });
     assert.deepEqual(cfg.server.admin, { host: '127.0.0.1', port: 0 }, 'equal ports are fine when both are 0 (kernel-chosen)');
     assert.equal(cfg.server.drainSeconds, 5);
   });
@@ -337,9 +341,9 @@ describe('config: field tables', () => {
     assert.deepEqual(pathsOf(input), ['identities[0].apiKeyHashes[1]']);
   });
 
-  it('rejects an identity with no key hashes', () => {
+  it('rejects an identity with no way to match it (no key hashes, SPIFFE IDs or JWT subjects)', () => {
     const input = { ...withProvider({}), identities: [{ id: 'x', apiKeyHashes: [], allow: [] }] };
-    assert.deepEqual(pathsOf(input), ['identities[0].apiKeyHashes']);
+    assert.deepEqual(pathsOf(input), ['identities[0]']);
   });
 
   it('allows equal grpc and admin ports on different hosts', () => {

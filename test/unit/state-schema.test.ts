@@ -9,7 +9,8 @@ import { Secret } from '../../extproc/core/secret.ts';
 describe('durations', () => {
   const ok: readonly [string, number][] = [['250ms', 250], ['30s', 30_000], ['1m', 60_000], ['2h', 7_200_000], ['1d', 86_400_000], ['1w', 604_800_000]];
   for (const [text, ms] of ok) it(`${text} is ${ms} ms`, () => { assert.equal(durationSchema.parse(text), ms); });
-  for (const bad of ['0s', '1', '1.5h', 'm', '-1m', '1 m', '1M', '1y', 60]) it(`refuses ${JSON.stringify(bad)}`, () => { assert.equal(durationSchema.safeParse(bad).success, false); });
+  it('takes a plain number as milliseconds (a validated config round-trips through JSON)', () => { assert.equal(durationSchema.parse(60_000), 60_000); });
+  for (const bad of ['0s', '1', '1.5h', 'm', '-1m', '1 m', '1M', '1y', 0, -5, 1.5]) it(`refuses ${JSON.stringify(bad)}`, () => { assert.equal(durationSchema.safeParse(bad).success, false); });
 });
 
 describe('state config: valid', () => {

@@ -7,6 +7,7 @@ import { verifyAuthzContext } from '../context.ts';
 import type { Denial, RequestState } from '../request-state.ts';
 import { requestBodyResponse } from '../responses.ts';
 import { applyCredential, startCredential, translator } from './credential.ts';
+import { admitUsage } from './usage.ts';
 
 /** The verified claims ext_authz sealed into the context (JSON it wrote itself). */
 function parseClaims(json: string): Readonly<Record<string, unknown>> {
@@ -35,8 +36,9 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   if (body.length > state.policy.limits.maxRequestBodyBytes) return { code: 'body_too_large', rule: RULES.bodyLimit };
 
   const t = translator(state);
+  let parsed;
   try {
-    t.parseBody(body);
+    parsed = t.parseBody(body);
   } catch (err) {
     throw asTollgateError(err);
   }
@@ -59,6 +61,9 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
     state.shadow = decision.shadow;
     state.services.metrics.authzDecisions.inc({ decision: 'shadow_deny', reason: decision.shadow.reason, provider: provider.name });
   }
+
+  const usageDenial = await admitUsage(state, body.length, parsed);
+  if (usageDenial !== undefined) return usageDenial;
 
   const edits = await applyCredential(state, t.body);
   state.stage = 'upstream';
