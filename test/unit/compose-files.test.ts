@@ -47,7 +47,8 @@ export function validateShippedConfig(raw: Obj, origin: string): { config: Confi
     const holder = (section.under === undefined ? main : main[section.under]) as Obj | undefined;
     const taken = section.keys.filter((k) => pending.includes(section.under === undefined ? k : `${section.under}.${k}`));
     if (holder === undefined || taken.length === 0) continue;
-    const part = section.under === undefined ? Object.fromEntries(taken.map((k) => [k, holder[k]])) : holder[taken[0] ?? ''];
+    // A multi-key section schema (state) takes an object of its keys; a one-key section (dlp, chain) takes the value.
+    const part = section.keys.length > 1 ? Object.fromEntries(taken.map((k) => [k, holder[k]])) : holder[taken[0] ?? ''];
     const r = section.schema.safeParse(part);
     assert.ok(r.success, `${origin}: ${taken.join(', ')}: ${r.success ? '' : JSON.stringify(r.error.issues)}`);
     for (const k of taken) Reflect.deleteProperty(holder, k);
@@ -193,6 +194,8 @@ describe('docker compose: docker-compose.yml', () => {
     assert.equal(t.read_only, true);
     assert.deepEqual(t.cap_drop, ['ALL']);
     assert.deepEqual(t.expose, [String(config.server.grpc.port), String(config.server.admin.port)]);
+    // Tollgate refuses plaintext beyond loopback unless asked (app.ts); the compose network is private.
+    assert.ok(config.server.grpc.tls !== undefined || (config.server.grpc as { insecure?: boolean }).insecure === true, 'server.grpc.insecure or tls');
     assert.match(read('envoy/envoy.compose.yaml'), new RegExp(`address: "?tollgate"?, port_value: "?${config.server.grpc.port}"?`));
   });
 });
