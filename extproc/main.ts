@@ -23,7 +23,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (result.kind === 'done') {
     await write(process.stdout, result.output);
-    return 0;
+    return result.exitCode ?? 0;
   }
   const { running } = result;
   return new Promise<number>((resolve) => {

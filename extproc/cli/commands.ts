@@ -5,8 +5,12 @@ import type { Config } from '../config/schema.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions, type ListenerTls } from '../envoy/render.ts';
 import { runDemo } from './demo.ts';
 import { runDev } from './dev.ts';
+import { explainPolicy, runPolicyCheck, testPolicy } from './policy.ts';
 import type { Running } from './running.ts';
 import { runServe } from './serve.ts';
+import { runAuditVerify } from './audit-verify.ts';
+import { runPosture } from './posture.ts';
+import { scanCommand, ScanUsageError } from './scan.ts';
 
 export const USAGE = `Usage: tollgate <command> [options]
 
@@ -24,14 +28,28 @@ Commands:
   envoy render --config FILE --tollgate HOST:PORT [--port N] [--admin-port N] [--listen HOST] [--ca-file PATH]
                [--envoy-cert F --envoy-key F [--tollgate-ca F]] [--listen-cert F --listen-key F --listen-client-ca F]
                                 Print the Envoy config for a Tollgate config.
+  policy check FILE             Validate a policy file: schema, CEL conditions, and an owner for every identity and
+                                provider (unless waived in policy.waivers); warns on reviewBy dates in the past.
+  policy test FILE TESTS        Run policy unit tests offline: each case is a request and its expected decision,
+                                rule and reason (YAML or JSON). Exit 1 if any case fails.
+  policy explain FILE REQUEST   Print the decision for one request (JSON) and every rule and check considered.
   keys mint                     Mint a Tollgate API key; prints the key (give it to the caller) and its hash (put it in the config).
   keys hash                     Read a key on stdin and print its hash.
+  scan [--jsonl] [--dlp FILE] [FILE]
+                                Find secrets and PII in text or a provider JSON body (stdin or FILE); prints findings
+                                (type, offsets, JSON location), never the matched text.
+  audit verify [--json] [--key-file F | --key-env NAME] FILE...
+                                Verify hash-chained audit files; exit 1 and name the position of a deleted,
+                                inserted, reordered or edited record.
+  posture --config FILE [--json] [--fail-on SEVERITY]
+                                Report the configuration against OWASP NHI Top 10, OWASP LLM Top 10 and NIST 800-207.
 `;
 
 /** A usage error: exit code 2 with the usage text. */
 export class UsageError extends Error {}
 
-export type CommandResult = { readonly kind: 'done'; readonly output: string } | { readonly kind: 'running'; readonly running: Running };
+/** A finished command: its output, and its exit code (0 unless the command reports a finding, e.g. a tampered audit log). */
+export type CommandResult = { readonly kind: 'done'; readonly output: string; readonly exitCode?: number } | { readonly kind: 'running'; readonly running: Running };
 
 const done = (output: string): CommandResult => ({ kind: 'done', output });
 
@@ -131,6 +149,14 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
         caFile: v['ca-file'] ?? DEFAULT_CA_FILE,
       }));
     }
+    case 'policy': {
+      const [sub, ...args] = rest;
+      if (args.some((a) => a.startsWith('-'))) throw new UsageError(`policy ${sub ?? ''}: takes no options`);
+      if (sub === 'check' && args.length === 1 && args[0] !== undefined) return done(runPolicyCheck(args[0]));
+      if (sub === 'test' && args.length === 2 && args[0] !== undefined && args[1] !== undefined) return done(testPolicy(args[0], args[1]));
+      if (sub === 'explain' && args.length === 2 && args[0] !== undefined && args[1] !== undefined) return done(explainPolicy(args[0], args[1]));
+      throw new UsageError('expected `policy check FILE`, `policy test FILE TESTS` or `policy explain FILE REQUEST.json`');
+    }
     case 'keys': {
       if (rest[0] === 'mint') {
         const key = mintApiKey();
@@ -142,6 +168,22 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
         return done(`${hashApiKey(key)}\n`);
       }
       throw new UsageError('expected `keys mint` or `keys hash`');
+    }
+    case 'scan':
+      try {
+        return done(await scanCommand(rest, readStdin));
+      } catch (err) {
+        if (err instanceof ScanUsageError) throw new UsageError(err.message);
+        throw err;
+      }
+    case 'audit': {
+      if (rest[0] !== 'verify') throw new UsageError('expected `audit verify FILE...`');
+      const r = await runAuditVerify(rest.slice(1), (m) => new UsageError(m));
+      return { kind: 'done', output: r.output, exitCode: r.exitCode };
+    }
+    case 'posture': {
+      const r = runPosture(rest);
+      return { kind: 'done', output: r.output, exitCode: r.exitCode };
     }
     default:
       throw new UsageError(`unknown command: ${command}`);
