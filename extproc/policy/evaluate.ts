@@ -26,17 +26,45 @@ function celDocument(doc: RequestDocument): Readonly<Record<string, unknown>> {
   };
 }
 
-/** The first check of `grant` that `doc` fails, or undefined if the grant allows it. */
-function checkGrant(grant: GrantPolicy, doc: RequestDocument, final: boolean, prepared: () => PreparedDocument | Failure): Failure | undefined {
-  if (grant.operations !== undefined && !grant.operations.has(doc.operation)) return { rule: grant.rule, reason: 'operation_forbidden' };
-  if (grant.models !== undefined && doc.model !== undefined && !grant.models(doc.model)) return { rule: grant.rule, reason: 'model_forbidden' };
-  if (grant.when === undefined || !final) return undefined;
+/** One check of one rule, as `policy explain` shows it. */
+export interface TraceStep {
+  readonly rule: RuleId;
+  readonly check: 'provider' | 'provider.models' | 'operations' | 'models' | 'when' | 'mode';
+  readonly outcome: 'pass' | 'fail' | 'error' | 'not-evaluated';
+  readonly detail: string;
+}
+
+/** The first check of `grant` that `doc` fails, or undefined if the grant allows it. `trace` records every check made. */
+function checkGrant(grant: GrantPolicy, doc: RequestDocument, final: boolean, prepared: () => PreparedDocument | Failure, trace: TraceStep[] | undefined): Failure | undefined {
+  const rule = grant.rule;
+  if (grant.operations !== undefined) {
+    const ok = grant.operations.has(doc.operation);
+    trace?.push({ rule, check: 'operations', outcome: ok ? 'pass' : 'fail', detail: `operation ${doc.operation} ${ok ? 'in' : 'not in'} [${[...grant.operations].join(', ')}]` });
+    if (!ok) return { rule, reason: 'operation_forbidden' };
+  }
+  if (grant.models !== undefined && doc.model !== undefined) {
+    const ok = grant.models(doc.model);
+    trace?.push({ rule, check: 'models', outcome: ok ? 'pass' : 'fail', detail: `model ${doc.model} ${ok ? 'matches' : 'does not match'} the grant's models` });
+    if (!ok) return { rule, reason: 'model_forbidden' };
+  }
+  if (grant.when === undefined) return undefined;
+  if (!final) {
+    trace?.push({ rule, check: 'when', outcome: 'not-evaluated', detail: 'the condition is evaluated once the request body has been read' });
+    return undefined;
+  }
   const p = prepared();
-  if ('reason' in p) return p;
+  if ('reason' in p) {
+    trace?.push({ rule, check: 'when', outcome: 'error', detail: 'the request document exceeds the CEL input limits' });
+    return p;
+  }
   const r = grant.when.evaluate(p);
   // Fail closed: an evaluation error (not a bool, a missing field, a limit) denies like a false.
-  if (!r.ok) return { rule: grant.rule, reason: 'policy_condition_error' };
-  return r.value ? undefined : { rule: grant.rule, reason: 'condition_failed' };
+  if (!r.ok) {
+    trace?.push({ rule, check: 'when', outcome: 'error', detail: 'the condition failed to evaluate (denies like false)' });
+    return { rule, reason: 'policy_condition_error' };
+  }
+  trace?.push({ rule, check: 'when', outcome: r.value ? 'pass' : 'fail', detail: `condition is ${String(r.value)}` });
+  return r.value ? undefined : { rule, reason: 'condition_failed' };
 }
 
 /**
@@ -51,13 +79,26 @@ function checkGrant(grant: GrantPolicy, doc: RequestDocument, final: boolean, pr
  * conditions then, and ext_proc evaluates it again, finally, with the body's model.
  */
 export function evaluate(policy: Policy, doc: RequestDocument, final = true): Decision {
+  return evaluateTraced(policy, doc, final, undefined);
+}
+
+/** `evaluate`, recording every check it makes into `trace` (when given); the decision is the same. */
+export function evaluateTraced(policy: Policy, doc: RequestDocument, final: boolean, trace: TraceStep[] | undefined): Decision {
   const policyRevision = policy.revision;
   const deny = (f: Failure): Decision => ({ allow: false, rule: f.rule, reason: f.reason, policyRevision });
   const identity = policy.identitiesById.get(doc.identity.id);
   const provider = policy.providers.get(doc.provider);
   const grants = provider === undefined ? undefined : identity?.providers.get(provider.name);
-  if (provider === undefined || grants === undefined || grants.length === 0) return deny({ rule: RULES.identityAllow, reason: 'provider_forbidden' });
-  if (doc.model !== undefined && !provider.allowsModel(doc.model)) return deny({ rule: RULES.providerModels, reason: 'model_forbidden' });
+  if (provider === undefined || grants === undefined || grants.length === 0) {
+    trace?.push({ rule: RULES.identityAllow, check: 'provider', outcome: 'fail', detail: `no grant for provider ${doc.provider}` });
+    return deny({ rule: RULES.identityAllow, reason: 'provider_forbidden' });
+  }
+  trace?.push({ rule: RULES.identityAllow, check: 'provider', outcome: 'pass', detail: `${grants.length} grant(s) for provider ${provider.name}` });
+  if (doc.model !== undefined) {
+    const ok = provider.allowsModel(doc.model);
+    trace?.push({ rule: RULES.providerModels, check: 'provider.models', outcome: ok ? 'pass' : 'fail', detail: `provider ${provider.name} ${ok ? 'serves' : 'does not serve'} model ${doc.model}` });
+    if (!ok) return deny({ rule: RULES.providerModels, reason: 'model_forbidden' });
+  }
 
   let cached: PreparedDocument | Failure | undefined;
   const prepared = (): PreparedDocument | Failure => {
@@ -73,13 +114,16 @@ export function evaluate(policy: Policy, doc: RequestDocument, final = true): De
 
   let first: Failure | undefined;
   for (const grant of grants) {
-    const failure = checkGrant(grant, doc, final, prepared);
+    const failure = checkGrant(grant, doc, final, prepared, trace);
     if (failure === undefined) return { allow: true, rule: grant.rule, policyRevision };
     if (grant.shadow && (failure.reason === 'condition_failed' || failure.reason === 'policy_condition_error'))
       return { allow: true, rule: grant.rule, policyRevision, shadow: failure };
     first ??= failure;
   }
   const failure = first ?? { rule: RULES.identityAllow, reason: 'provider_forbidden' };
-  if (policy.mode === 'shadow') return { allow: true, rule: failure.rule, policyRevision, shadow: failure };
+  if (policy.mode === 'shadow') {
+    trace?.push({ rule: failure.rule, check: 'mode', outcome: 'pass', detail: `policy.mode is shadow: the denial (${failure.reason}) is recorded, not enforced` });
+    return { allow: true, rule: failure.rule, policyRevision, shadow: failure };
+  }
   return deny(failure);
 }
