@@ -120,7 +120,8 @@ const ROWS: readonly Row[] = [
   { name: 'provider without review date', cfg: () => parsed({ ...hardenedInput(), providers: [{ name: 'openai', kind: 'openai', upstream: 'https://api.openai.com', models: ['*'], credential: { source: 'vault-leased', path: 'x/{tenant}' }, owner: { team: 'p', contact: 'p@x.y' } }] }), id: 'inventory.ownership', status: 'gap', field: 'providers[].reviewBy', message: /1 providers have no review date: openai/ },
   { name: 'any model of a "*" provider', cfg: () => parsed(withProvider({ models: ['*'], credential: { source: 'none' } })), id: 'agency.least-privilege', status: 'gap', severity: 'medium', message: /identity agent may use any model of provider openai/ },
   { name: 'narrowed grant on a "*" provider', cfg: () => parsed({ ...withProvider({ models: ['*'], credential: { source: 'none' } }), identities: [{ id: 'agent', apiKeyHashes: [HASH(1)], allow: [{ provider: 'openai', models: ['gpt-4o-mini'] }] }] }), id: 'agency.least-privilege', status: 'pass' },
-  { name: 'no dlp section', cfg: () => parsed(baseInput()), id: 'dlp.request', status: 'gap', severity: 'high', field: 'dlp' },
+  { name: 'no dlp section in the object', cfg: () => { const c = parsed(baseInput()); delete c['dlp']; return c; }, id: 'dlp.request', status: 'gap', severity: 'high', field: 'dlp' },
+  { name: 'dlp omitted from the file (the schema defaults it on)', cfg: () => parsed(baseInput()), id: 'dlp.request', status: 'pass' },
   { name: 'dlp disabled', cfg: () => parsed(baseInput(), { dlp: { enabled: false } }), id: 'dlp.request', status: 'gap', field: 'dlp.enabled' },
   { name: 'dlp present', cfg: () => parsed(baseInput(), { dlp: {} }), id: 'dlp.request', status: 'pass' },
   { name: 'response scan off', cfg: () => parsed(baseInput(), { dlp: { response: { scan: false } } }), id: 'dlp.response', status: 'gap', severity: 'medium', field: 'dlp.response.scan' },
@@ -170,7 +171,7 @@ describe('posture controls', () => {
   });
 
   it('the weakest config is a gap on every framework the report covers', () => {
-    const report = assess(parsed({ ...baseInput(), server: { grpc: { host: '0.0.0.0' } } }));
+    const report = assess(parsed({ ...baseInput(), server: { grpc: { host: '0.0.0.0' } } }, { dlp: { enabled: false } }));
     const refs = new Set(report.results.filter((r) => r.status === 'gap').flatMap((r) => r.refs));
     for (const ref of ['NHI1', 'NHI2', 'NHI4', 'NHI7', 'LLM02', 'LLM10', 'ZT-T2', 'ZT-T6', 'ZT-T7'] as const) assert.ok(refs.has(ref), `a gap cites ${ref}`);
     assert.equal(report.failed, true);
@@ -296,11 +297,12 @@ describe('tollgate posture (CLI)', () => {
     });
   }
 
-  it('the hardened file still shows the gaps of sections the schema lacks as gaps (read from the parsed object)', () => {
+  it('the CLI judges the validated config: omitted sections count with their schema defaults', () => {
     const r = runPosture(['--config', hardened, '--json', '--fail-on', 'low'], NOW);
     const json = JSON.parse(r.output) as { results: { id: string; status: string }[] };
-    // dlp, budgets, audit.chain: absent from hardened.yaml, so they are gaps whatever the schema holds.
-    for (const id of ['dlp.request', 'consumption.budgets', 'audit.chain']) assert.equal(json.results.find((x) => x.id === id)?.status, 'gap', id);
+    // budgets and audit.chain are absent from hardened.yaml: gaps. DLP is on by the schema's default when omitted.
+    for (const id of ['consumption.budgets', 'audit.chain']) assert.equal(json.results.find((x) => x.id === id)?.status, 'gap', id);
+    assert.equal(json.results.find((x) => x.id === 'dlp.request')?.status, 'pass');
     assert.equal(json.results.find((x) => x.id === 'transport.grpc-tls')?.status, 'pass');
     assert.equal(r.exitCode, 1);
   });
