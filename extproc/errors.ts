@@ -33,6 +33,9 @@ export const ERROR_CATALOGUE = Object.freeze({
   budget_exceeded: entry(429, GrpcStatus.RESOURCE_EXHAUSTED, true, 'This request would exceed a usage budget.'),
   anomaly_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This request is far outside the usual pattern for this identity.'),
   state_unavailable: entry(503, GrpcStatus.UNAVAILABLE, false, 'Shared state is unavailable.'),
+  content_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request contains content this policy does not allow.'),
+  scan_limit_exceeded: entry(413, GrpcStatus.RESOURCE_EXHAUSTED, true, 'The request content could not be fully inspected within the configured limits.'),
+  response_leak: entry(502, GrpcStatus.ABORTED, false, 'The response was stopped: it carried content that could not be masked in time.'),
   identity_disabled: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity is disabled.'),
   provider_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this provider.'),
   model_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this model.'),
@@ -81,7 +84,7 @@ export function toTollgateError(err: unknown): TollgateError {
 }
 
 /** The JSON body a client receives for a denial. OpenAI-shaped, so SDKs surface the message. */
-export function clientErrorBody(code: ErrorCode, requestId: string | undefined): string {
+export function clientErrorBody(code: ErrorCode, requestId: string | undefined, blockedTypes?: readonly string[]): string {
   const e = ERROR_CATALOGUE[code];
   return JSON.stringify({
     error: {
@@ -89,6 +92,7 @@ export function clientErrorBody(code: ErrorCode, requestId: string | undefined):
       code,
       message: e.userFacing ? e.message : GENERIC_CLIENT_MESSAGE,
       ...(requestId === undefined ? {} : { request_id: requestId }),
+      ...(blockedTypes === undefined || blockedTypes.length === 0 ? {} : { blocked_types: blockedTypes }),
     },
   });
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
+import { dlpSchema } from './dlp-schema.ts';
 import { identitySectionSchema } from './identity-schema.ts';
 import { auditChainSchema, refineStateConfig, STATE_CONFIG_SHAPE } from './state-schema.ts';
 import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
@@ -177,6 +178,8 @@ export const configSchema = z
       })
       .prefault({}),
     audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }), chain: auditChainSchema }).prefault({}),
+    /** Content controls: secret and PII detectors, actions (allow, mask, block, route), response scanning. */
+    dlp: dlpSchema.prefault({}),
     /** Shared state (memory or Redis), budgets, prices, rate limits and anomaly baselines. */
     ...STATE_CONFIG_SHAPE,
     logging: z

@@ -16,6 +16,7 @@ export const RULES = Object.freeze({
   budget: 'budgets',
   anomaly: 'anomaly.deny',
   sharedState: 'state',
+  dlp: 'dlp.actions',
   providerRoute: 'provider.route',
   providerModels: 'provider.models',
   providerEndpoints: 'provider.endpoints',

@@ -4,6 +4,7 @@ import { compileModelPatterns, type ModelMatcher } from '../core/model-pattern.t
 import type { GrantRuleId } from '../core/decision.ts';
 import { createProviderKind, type ProviderKindModule } from '../providers/index.ts';
 import { CelCondition } from './cel.ts';
+import { compileDlp, type DlpPolicy } from './dlp.ts';
 
 export interface ProviderPolicy {
   readonly name: string;
@@ -52,6 +53,8 @@ export interface Policy {
   readonly limits: Config['limits'];
   /** shadow: policy denials are recorded as would-deny and not enforced. */
   readonly mode: 'enforce' | 'shadow';
+  /** Content controls, or undefined when dlp.enabled is false. */
+  readonly dlp: DlpPolicy | undefined;
 }
 
 export const jwtSubjectKey = (issuer: string, subject: string): string => `${issuer}\n${subject}`;
@@ -61,7 +64,7 @@ export class PolicyCompileError extends Error {}
 
 /** The content a decision depends on; its hash is the policy revision. */
 export function policyRevisionOf(config: Config): string {
-  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy };
+  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy, dlp: config.dlp };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 
@@ -122,6 +125,7 @@ export function compilePolicy(config: Config): Policy {
     identitiesByJwtSubject,
     limits: config.limits,
     mode: config.policy.mode,
+    dlp: compileDlp(config),
   });
 }
 

@@ -12,7 +12,7 @@ export function deny(state: RequestState, denial: Denial): ProcessingResponse {
   state.status = ERROR_CATALOGUE[denial.code].httpStatus;
   state.stage = 'done';
   writeAudit(state, 'denied');
-  return errorResponse(denial.code, state.requestId, state.decisionId, denial.retryAfterSeconds);
+  return errorResponse(denial.code, state.requestId, state.decisionId, { retryAfterSeconds: denial.retryAfterSeconds, types: denial.types });
 }
 
 
@@ -55,6 +55,7 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     policyRevision: authz?.policyRevision ?? state.policy.revision,
     costMicro: state.usage === undefined || state.provider === undefined || state.model === undefined ? undefined : state.guards.prices.costMicro(state.provider.name, state.model, state.usage),
     anomalyFlags: state.anomalyFlags,
+    content: state.content.action === undefined && Object.keys(state.content.response).length === 0 ? null : { action: state.content.action ?? 'allow', request: state.content.request, response: state.content.response },
     stateDegraded: state.stateDegraded,
   });
   // A request that went upstream is charged its real usage; one that did not gets its reservation back.

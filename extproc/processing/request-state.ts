@@ -13,6 +13,8 @@ import type { AuditRecord } from '../telemetry/audit-record.ts';
 import type { BudgetReservation } from '../state/budgets.ts';
 import type { UsageGuards } from '../state/guards.ts';
 import type { RateTicket } from '../state/rate-limits.ts';
+import type { RestoreMap } from '../redactors/restore-map.ts';
+import type { SseStream } from '../redactors/sse-stream.ts';
 
 /** Where the ext_proc stream is; each phase module accepts messages only in its stages. */
 export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
@@ -22,6 +24,8 @@ export interface Denial {
   readonly rule: RuleId;
   /** For a 429: when the caller may retry (a retry-after header). */
   readonly retryAfterSeconds?: number;
+  /** For a content block: the data types that caused it (never values). */
+  readonly types?: readonly string[];
 }
 
 /**
@@ -70,6 +74,13 @@ export interface RequestState {
   rateTicket: RateTicket | undefined;
   anomalyFlags: AuditRecord['anomaly_flags'];
   stateDegraded: boolean;
+  /** Finding counts by type, request and response, and the request's DLP action. Never values. */
+  content: { request: Record<string, number>; response: Record<string, number>; action: 'allow' | 'mask' | 'block' | 'route' | undefined };
+  /** Placeholder → original value, for restoring the response: this request only, never logged. */
+  restore: RestoreMap | undefined;
+  /** The route class DLP chose (classification routing). */
+  routeClass: string | undefined;
+  sse: SseStream | undefined;
 }
 
 /**
@@ -115,5 +126,9 @@ export function newRequestState(services: Services): RequestState {
     rateTicket: undefined,
     anomalyFlags: [],
     stateDegraded: false,
+    content: { request: {}, response: {}, action: undefined },
+    restore: undefined,
+    routeClass: undefined,
+    sse: undefined,
   };
 }

@@ -47,8 +47,14 @@ export function responseHeadersResponse(options: { readonly streamBody: boolean;
   };
 }
 
-export function responseBodyResponse(): ProcessingResponse {
-  return { response_body: { response: common(undefined) } };
+/** A buffered response body, optionally replaced (content-length then set to match). */
+export function responseBodyResponse(replacedBody?: Buffer): ProcessingResponse {
+  return { response_body: { response: common(undefined, replacedBody) } };
+}
+
+/** A STREAMED response chunk replaced by `chunk` (Envoy drops content-length for streamed bodies itself). */
+export function streamedChunkResponse(chunk: Buffer): ProcessingResponse {
+  return { response_body: { response: { status: 'CONTINUE', body_mutation: { body: chunk } } } };
 }
 
 export function trailersResponse(direction: 'request_trailers' | 'response_trailers'): ProcessingResponse {
@@ -56,7 +62,8 @@ export function trailersResponse(direction: 'request_trailers' | 'response_trail
 }
 
 /** A local reply with the catalogue's HTTP status and a JSON error body. */
-export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, retryAfterSeconds?: number): ProcessingResponse {
+export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, extra: { readonly retryAfterSeconds?: number | undefined; readonly types?: readonly string[] | undefined } = {}): ProcessingResponse {
+  const { retryAfterSeconds } = extra;
   return {
     immediate_response: {
       status: { code: ERROR_CATALOGUE[code].httpStatus },
@@ -67,7 +74,7 @@ export function errorResponse(code: ErrorCode, requestId: string | undefined, de
           ...(retryAfterSeconds === undefined ? [] : [headerOption('retry-after', String(retryAfterSeconds))]),
         ],
       },
-      body: Buffer.from(clientErrorBody(code, requestId), 'utf8'),
+      body: Buffer.from(clientErrorBody(code, requestId, extra.types), 'utf8'),
       details: `tollgate_${code}`,
     },
   };

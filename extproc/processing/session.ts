@@ -64,7 +64,9 @@ export class Session {
       return out;
     } catch (err) {
       const e = toTollgateError(err);
-      if (e.code === 'protocol_violation') throw e;
+      // A protocol violation, or a stream that must not go on (a leak we could not mask): end the
+      // gRPC stream with an error, never a clean close (which would let the rest through).
+      if (e.code === 'protocol_violation' || e.code === 'response_leak') throw e;
       // authz_context_invalid was already logged, as a security event, where it was detected.
       if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
       return deny(state, { code: e.code, rule: ruleFor(e.code) });

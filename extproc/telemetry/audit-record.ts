@@ -44,6 +44,8 @@ export const auditRecordSchema = z.strictObject({
   policy_revision: z.string(),
   /** Usage accounting: cost in millionths of the price catalog's currency unit, when priced. */
   cost_micro: z.int().nonnegative().nullable(),
+  /** Content controls: finding counts by data type and the request's action. Counts only, never values or their hashes. */
+  content: z.strictObject({ action: z.enum(['allow', 'mask', 'block', 'route']), request: z.record(z.string(), count), response: z.record(z.string(), count) }).nullable(),
   /** Egress anomaly flags raised for this request (audited whether or not policy denies on them). */
   anomaly_flags: z.array(z.enum(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint'])),
   /** Shared state was unavailable and a feature configured to fail open let the request through. */
@@ -90,6 +92,7 @@ export interface AuditFacts {
   readonly policyRevision: string;
   readonly costMicro?: number | undefined;
   readonly anomalyFlags?: AuditRecord['anomaly_flags'];
+  readonly content?: AuditRecord['content'];
   readonly stateDegraded?: boolean;
 }
 
@@ -126,6 +129,7 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     latency_ms: { total: round(f.totalMs), tollgate: round(f.tollgateMs) },
     policy_revision: f.policyRevision,
     cost_micro: f.costMicro ?? null,
+    content: f.content ?? null,
     anomaly_flags: f.anomalyFlags ?? [],
     state_degraded: f.stateDegraded ?? false,
   };

@@ -11,6 +11,7 @@ export interface Metrics {
   readonly tokens: Counter<'provider' | 'direction'>;
   readonly policyRevision: Gauge<'revision'>;
   readonly anomalyFlags: Counter<'flag' | 'provider'>;
+  readonly findings: Counter<'type' | 'direction' | 'action'>;
   readonly costMicro: Counter<'provider'>;
   readonly policyReloads: Counter<'result'>;
   readonly vaultCalls: Counter<'op' | 'outcome'>;
@@ -40,6 +41,7 @@ export function createMetrics(): Metrics {
     activeStreams: new Gauge({ name: 'tollgate_extproc_active_streams', help: 'Open ext_proc streams.', registers }),
     auditRecords: new Counter({ name: 'tollgate_audit_records_total', help: 'Audit records written.', labelNames: ['stage'], registers }),
     tokens: new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'direction'], registers }),
+    findings: new Counter({ name: 'tollgate_dlp_findings_total', help: 'Detector findings, by data type, direction and action.', labelNames: ['type', 'direction', 'action'], registers }),
     anomalyFlags: new Counter({ name: 'tollgate_anomaly_flags_total', help: 'Egress anomaly flags raised.', labelNames: ['flag', 'provider'], registers }),
     costMicro: new Counter({ name: 'tollgate_cost_micro_total', help: 'Cost of provider usage, in millionths of the price catalog unit.', labelNames: ['provider'], registers }),
     policyRevision: new Gauge({ name: 'tollgate_policy_revision_info', help: 'The policy revision in force (value 1).', labelNames: ['revision'], registers }),

@@ -8,6 +8,7 @@ import type { Denial, RequestState } from '../request-state.ts';
 import { requestBodyResponse } from '../responses.ts';
 import { applyCredential, startCredential, translator } from './credential.ts';
 import { admitUsage } from './usage.ts';
+import { inspectRequest } from './content.ts';
 
 /** The verified claims ext_authz sealed into the context (JSON it wrote itself). */
 function parseClaims(json: string): Readonly<Record<string, unknown>> {
@@ -62,11 +63,14 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
     state.services.metrics.authzDecisions.inc({ decision: 'shadow_deny', reason: decision.shadow.reason, provider: provider.name });
   }
 
+  const inspected = inspectRequest(state, t, body);
+  if (inspected !== undefined && !Buffer.isBuffer(inspected)) return inspected;
+
   const usageDenial = await admitUsage(state, body.length, parsed);
   if (usageDenial !== undefined) return usageDenial;
 
+  // Credentials are applied last, to the final body, so a signature covers exactly what is sent.
   const edits = await applyCredential(state, t.body);
   state.stage = 'upstream';
-  // Credentials are applied last, to the final body. The body is unchanged here, so no body mutation.
-  return requestBodyResponse(edits);
+  return requestBodyResponse(edits, inspected);
 }

@@ -4,7 +4,8 @@ import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } fro
 import { hasAuthzMetadata, verifyAuthzContext } from '../context.ts';
 import { headerMap, mediaType } from '../headers.ts';
 import type { Denial, RequestState } from '../request-state.ts';
-import { responseBodyResponse, responseHeadersResponse } from '../responses.ts';
+import { responseBodyResponse, responseHeadersResponse, streamedChunkResponse } from '../responses.ts';
+import { inspectBufferedResponse, sseTransformFor, transformSseChunk } from './content.ts';
 import { onEnvoyReplyMidRequest, onLocalReply } from './local-reply.ts';
 
 /**
@@ -28,6 +29,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
   state.responseStreamed = status === 200 && isStreamingContentType(mediaType(headers.get('content-type')));
   state.usageMeter = state.translator?.usageMeter();
+  if (state.responseStreamed) state.sse = sseTransformFor(state);
   // The provider refused our credential: it may have been rotated. Re-read it now (rate-limited by
   // the broker) instead of waiting for the refresh schedule; this response still goes to the caller.
   if (status === 401 && state.authz !== undefined && state.provider !== undefined) {
@@ -47,13 +49,22 @@ export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResp
   if (state.stage !== 'response_body') throw new TollgateError('protocol_violation', `response body in stage ${state.stage}`);
   const chunk = b.body ?? Buffer.alloc(0);
   state.responseBytes += chunk.length;
-  if (state.responseStreamed) state.usageMeter?.onSseChunk(chunk);
-  else state.responseChunks.push(chunk);
-  if (b.end_of_stream === true) {
-    if (!state.responseStreamed) state.usageMeter?.onBody(Buffer.concat(state.responseChunks));
-    state.usage = state.usageMeter?.usage();
-    state.responseChunks = [];
-    state.stage = 'done';
+  const end = b.end_of_stream === true;
+  if (state.responseStreamed) {
+    state.usageMeter?.onSseChunk(chunk);
+    if (end) finishResponse(state);
+    return state.sse === undefined ? responseBodyResponse() : streamedChunkResponse(transformSseChunk(state, state.sse, chunk, end));
   }
-  return responseBodyResponse();
+  state.responseChunks.push(chunk);
+  if (!end) return responseBodyResponse();
+  const body = Buffer.concat(state.responseChunks);
+  state.responseChunks = [];
+  state.usageMeter?.onBody(body);
+  finishResponse(state);
+  return responseBodyResponse(inspectBufferedResponse(state, body));
+}
+
+function finishResponse(state: RequestState): void {
+  state.usage = state.usageMeter?.usage();
+  state.stage = 'done';
 }

@@ -148,6 +148,26 @@ export class RequestTranslator {
     return bytes;
   }
 
+  /**
+   * Replaces the body with bytes a redactor produced by splicing strings into the original (every other
+   * byte unchanged). They are parsed with the same strict rules; the model may not change.
+   */
+  setBodyBytes(bytes: Buffer): Buffer {
+    if (this.#format === undefined) throw new Error('an opaque body cannot be replaced');
+    let doc: JsonObject;
+    try {
+      doc = parseStrictJsonObject(bytes);
+    } catch (err) {
+      throw BodyMalformed.from(err);
+    }
+    const before = this.#format.bodyModel ? this.#doc?.model : undefined;
+    const after = this.#format.bodyModel ? doc.model : undefined;
+    if (before !== after) throw new ProviderError('model_conflict', 'the replaced body changes the model');
+    this.#doc = doc;
+    this.#body = bytes;
+    return bytes;
+  }
+
   /** The body bytes to send (the original, or the last setBody result). */
   get body(): Buffer | undefined {
     return this.#body;

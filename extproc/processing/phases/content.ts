@@ -1,0 +1,112 @@
+import { RULES } from '../../core/decision.ts';
+import { decideDlp } from '../../detectors/dlp-actions.ts';
+import { ScanLimitError } from '../../detectors/scan-limits.ts';
+import { TollgateError } from '../../errors.ts';
+import { asTollgateError } from '../../policy/request.ts';
+import type { RequestTranslator } from '../../providers/index.ts';
+import { maskBody } from '../../redactors/mask.ts';
+import { RestoreMap } from '../../redactors/restore-map.ts';
+import { restoreJson } from '../../redactors/restore.ts';
+import { SseStream } from '../../redactors/sse-stream.ts';
+import { leakMark } from '../../redactors/stream-scanner.ts';
+import type { Denial, RequestState } from '../request-state.ts';
+
+const addCounts = (into: Record<string, number>, counts: Readonly<Record<string, number>>): void => {
+  for (const [type, n] of Object.entries(counts)) into[type] = (into[type] ?? 0) + n;
+};
+
+/**
+ * Content controls on the request body: scan the translator's text segments, decide per finding
+ * (allow, mask, block, route) and, for masking, splice typed placeholders into the JSON strings. Returns
+ * a denial, the new body (the translator holds it too, so credentials sign it), or undefined (unchanged).
+ * A scan over its caps fails closed.
+ */
+export function inspectRequest(state: RequestState, t: RequestTranslator, body: Buffer): Denial | Buffer | undefined {
+  const dlp = state.policy.dlp;
+  const { authz, provider } = state;
+  if (dlp === undefined || authz === undefined || provider === undefined) return undefined;
+  const segments = t.segments();
+  if (segments.length === 0) return undefined;
+  let findings;
+  try {
+    findings = dlp.scanner.scanSegments(segments);
+  } catch (err) {
+    if (err instanceof ScanLimitError) return { code: 'scan_limit_exceeded', rule: RULES.dlp };
+    throw err;
+  }
+  if (findings.length === 0) return undefined;
+  const decision = decideDlp(dlp.rules, findings, { tenant: authz.identity.tenant, identity: authz.identity.id, provider: provider.name });
+  addCounts(state.content.request, decision.counts);
+  state.content.action = decision.action;
+  for (const [type, n] of Object.entries(decision.counts)) state.services.metrics.findings.inc({ type, direction: 'request', action: decision.action }, n);
+  if (decision.action === 'block') return { code: 'content_blocked', rule: RULES.dlp, types: decision.blockedTypes };
+  if (decision.action === 'route' && decision.route !== undefined) state.routeClass = decision.route;
+  if (decision.mask.length === 0) return undefined;
+  const masked = maskBody(body, segments, decision.mask, new RestoreMap());
+  if (decision.restore) state.restore = masked.restore;
+  try {
+    return t.setBodyBytes(masked.body);
+  } catch (err) {
+    throw asTollgateError(err);
+  }
+}
+
+/**
+ * A buffered response: leaked secrets are masked (never restorable), then the request's placeholders
+ * are restored for the caller. Returns the new body, or undefined when nothing changed.
+ */
+export function inspectBufferedResponse(state: RequestState, body: Buffer): Buffer | undefined {
+  const dlp = state.policy.dlp;
+  let out = body;
+  let changed = false;
+  if (dlp?.response.scan === true && state.translator !== undefined) {
+    const segments = state.translator.responseSegments(body);
+    let findings;
+    try {
+      findings = segments.length === 0 ? [] : dlp.scanner.scanSegments(segments);
+    } catch (err) {
+      if (err instanceof ScanLimitError) throw new TollgateError('response_leak', 'the response could not be scanned within the limits');
+      throw err;
+    }
+    if (findings.length > 0) {
+      const masked = maskBody(out, segments, findings, new RestoreMap(), { mark: leakMark });
+      addCounts(state.content.response, masked.counts);
+      for (const [type, n] of Object.entries(masked.counts)) state.services.metrics.findings.inc({ type, direction: 'response', action: 'mask' }, n);
+      out = masked.body;
+      changed = true;
+    }
+  }
+  if (state.restore !== undefined && state.restore.size > 0) {
+    const r = restoreJson(out, state.restore);
+    if (r.restored > 0) {
+      out = r.body;
+      changed = true;
+    }
+  }
+  return changed ? out : undefined;
+}
+
+/** The per-response SSE transform (leak masking with hold-back, placeholder restore), or undefined if neither applies. */
+export function sseTransformFor(state: RequestState): SseStream | undefined {
+  const dlp = state.policy.dlp;
+  const scan = dlp?.response.scan === true;
+  const restore = state.restore !== undefined && state.restore.size > 0 ? state.restore : undefined;
+  if (dlp === undefined || (!scan && restore === undefined) || state.translator?.streamFraming !== 'sse') return undefined;
+  return new SseStream({
+    ...(scan ? { scanner: dlp.scanner } : {}),
+    ...(restore === undefined ? {} : { restore }),
+    holdBack: dlp.response.holdBack,
+    maxHoldBack: dlp.response.maxHoldBack,
+  });
+}
+
+/** One SSE chunk through the transform; a leak that could not be masked in time fails the stream closed. */
+export function transformSseChunk(state: RequestState, sse: SseStream, chunk: Buffer, end: boolean): Buffer {
+  const r = sse.push(chunk, end);
+  for (const f of r.findings) {
+    state.content.response[f.type] = (state.content.response[f.type] ?? 0) + 1;
+    state.services.metrics.findings.inc({ type: f.type, direction: 'response', action: r.failed ? 'fail_stream' : 'mask' });
+  }
+  if (r.failed) throw new TollgateError('response_leak', 'a secret in the stream could not be masked before release');
+  return r.output;
+}
