@@ -1,0 +1,130 @@
+// Tollgate's own gRPC port: `serve` refuses plaintext beyond loopback unless told otherwise, and with
+// mTLS and server.grpc.tls.allowedClients only Envoy's identity may open an ext_proc stream.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { credentials, Metadata, status, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { checkGrpcExposure } from '../../extproc/app.ts';
+import { testConfig, baseConfigInput, mintTestKeys } from '../helpers/config.ts';
+import { envoyServices } from '../../extproc/wire/proto.ts';
+import { createLogger } from '../../extproc/telemetry/logger.ts';
+import { makeCa, makeLeaf, pem, type Pem } from '../helpers/certs.ts';
+import { startStack, TOLLGATE_BIN, type Stack } from '../helpers/stack.ts';
+
+const ENVOY_ID = 'spiffe://tollgate.test/envoy';
+
+describe('the gRPC port refuses plaintext beyond loopback', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'tollgate-grpc-port-')); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  const serveExit = (host: string): Promise<{ code: number | null; out: string }> => {
+    const input = { ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', join(dir, 'k')), server: { grpc: { host, port: 0 }, admin: { host: '127.0.0.1', port: 0 } } };
+    const path = join(dir, `cfg-${host.replace(/\W/g, '_')}.yaml`);
+    writeFileSync(join(dir, 'k'), 'sk-x\n');
+    writeFileSync(path, stringify(input));
+    const child = spawn(process.execPath, [TOLLGATE_BIN, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    child.stderr.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    return new Promise((resolve) => child.on('exit', (code) => { resolve({ code, out }); }));
+  };
+
+  // Refused before anything is bound, so no test here listens beyond loopback.
+  for (const host of ['0.0.0.0', '::', '10.1.2.3', 'tollgate.internal']) {
+    it(`serve exits 2 for plaintext on ${host}`, async () => {
+      const r = await serveExit(host);
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /refusing to listen in plaintext/);
+      assert.doesNotMatch(r.out, /tollgate ready/);
+    });
+  }
+
+  const exposure: { name: string; grpc: Record<string, unknown>; refused: boolean; warns: boolean }[] = [
+    { name: 'loopback 127.0.0.1', grpc: { host: '127.0.0.1' }, refused: false, warns: false },
+    { name: 'loopback 127.8.9.10', grpc: { host: '127.8.9.10' }, refused: false, warns: false },
+    { name: 'loopback ::1', grpc: { host: '::1' }, refused: false, warns: false },
+    { name: 'localhost', grpc: { host: 'localhost' }, refused: false, warns: false },
+    { name: 'a unix socket', grpc: { host: 'unix:/run/tollgate/grpc.sock' }, refused: false, warns: false },
+    { name: '0.0.0.0 with insecure: true', grpc: { host: '0.0.0.0', insecure: true }, refused: false, warns: true },
+    { name: '0.0.0.0 with tls', grpc: { host: '0.0.0.0', tls: { certFile: 'c', keyFile: 'k', clientCaFile: 'ca' } }, refused: false, warns: false },
+    { name: '0.0.0.0 plaintext', grpc: { host: '0.0.0.0' }, refused: true, warns: false },
+  ];
+  for (const e of exposure) {
+    it(`exposure check: ${e.name}`, () => {
+      const config = testConfig({ ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', '/dev/null'), server: { grpc: { port: 0, ...e.grpc } } });
+      const lines: string[] = [];
+      const logger = createLogger('warn', { write: (l: string) => { lines.push(l); } });
+      if (e.refused) assert.throws(() => { checkGrpcExposure(config.server.grpc, logger); }, /refusing to listen in plaintext/);
+      else checkGrpcExposure(config.server.grpc, logger);
+      assert.equal(lines.some((l) => l.includes('server.grpc.insecure')), e.warns);
+    });
+  }
+});
+
+describe('mTLS on the gRPC port with allowedClients: only Envoy\'s identity', () => {
+  let dir: string;
+  let ca: Pem;
+  let envoyClient: Pem;
+  let sameCaStranger: Pem;
+  let stack: Stack;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-allowed-'));
+    ca = makeCa(dir, 'ca');
+    const server = makeLeaf(dir, 'tollgate', ca, 'IP:127.0.0.1', 'serverAuth');
+    envoyClient = makeLeaf(dir, 'envoy', ca, `URI:${ENVOY_ID}`, 'clientAuth');
+    sameCaStranger = makeLeaf(dir, 'stranger', ca, 'URI:spiffe://tollgate.test/agent', 'clientAuth');
+    stack = await startStack({
+      tweak: (c) => ({ ...c, server: { ...c.server, grpc: { host: '127.0.0.1', port: 0, tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.certFile, allowedClients: [ENVOY_ID] } } } }),
+      tollgateTls: { certFile: envoyClient.certFile, keyFile: envoyClient.keyFile, caFile: ca.certFile },
+    });
+  });
+  after(async () => {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('Envoy, presenting the allowed identity, gets requests through (ext_authz and ext_proc)', async () => {
+    const r = await fetch(`${stack.url}/openai/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
+    });
+    assert.equal(r.status, 200, await r.text());
+    assert.equal(stack.upstream.requests.at(-1)?.headers.authorization, `Bearer ${stack.providerKey}`);
+  });
+
+  /** Opens an ext_proc stream and reports how it ended. */
+  const processStream = (creds: ChannelCredentials): Promise<ServiceError | null> =>
+    new Promise((resolve) => {
+      const client: Client = new (envoyServices().ExternalProcessorClient)(`127.0.0.1:${stack.tollgate.grpcPort}`, creds);
+      const call = client.makeBidiStreamRequest('/envoy.service.ext_proc.v3.ExternalProcessor/Process', (b: Buffer) => b, (b: Buffer) => b, new Metadata(), { deadline: Date.now() + 3_000 });
+      call.on('data', () => undefined);
+      call.on('error', (err: ServiceError) => { client.close(); resolve(err); });
+      call.on('end', () => { client.close(); resolve(null); });
+      call.end();
+    });
+
+  it('a TLS client from the same CA but another identity cannot open an ext_proc stream', async () => {
+    const err = await processStream(credentials.createSsl(pem(ca.certFile), pem(sameCaStranger.keyFile), pem(sameCaStranger.certFile)));
+    assert.ok(err !== null);
+    assert.equal(err.code, 7, `PERMISSION_DENIED, got ${err.code}: ${err.details}`);
+    assert.match(stack.tollgate.output(), /not in server\.grpc\.tls\.allowedClients refused/);
+  });
+
+  it('Envoy\'s own certificate opens a stream (the control case)', async () => {
+    const err = await processStream(credentials.createSsl(pem(ca.certFile), pem(envoyClient.keyFile), pem(envoyClient.certFile)));
+    assert.ok(err === null || err.code !== status.PERMISSION_DENIED, `not refused for its identity (${err?.code ?? 'ok'})`);
+  });
+
+  it('a plaintext client is refused at the handshake', async () => {
+    const err = await processStream(credentials.createInsecure());
+    assert.ok(err !== null);
+    assert.equal(err.code, 14, `UNAVAILABLE, got ${err.code}: ${err.details}`);
+  });
+});
