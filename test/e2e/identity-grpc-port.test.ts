@@ -13,7 +13,7 @@ import { testConfig, baseConfigInput, mintTestKeys } from '../helpers/config.ts'
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import { createLogger } from '../../extproc/telemetry/logger.ts';
 import { makeCa, makeLeaf, pem, type Pem } from '../helpers/certs.ts';
-import { startStack, TOLLGATE_BIN, type Stack } from '../helpers/stack.ts';
+import { eventually, startStack, TOLLGATE_BIN, type Stack } from '../helpers/stack.ts';
 
 const ENVOY_ID = 'spiffe://tollgate.test/envoy';
 
@@ -114,7 +114,7 @@ describe('mTLS on the gRPC port with allowedClients: only Envoy\'s identity', ()
     const err = await processStream(credentials.createSsl(pem(ca.certFile), pem(sameCaStranger.keyFile), pem(sameCaStranger.certFile)));
     assert.ok(err !== null);
     assert.equal(err.code, 7, `PERMISSION_DENIED, got ${err.code}: ${err.details}`);
-    assert.match(stack.tollgate.output(), /not in server\.grpc\.tls\.allowedClients refused/);
+    await eventually(() => /not in server\.grpc\.tls\.allowedClients refused/.test(stack.tollgate.output()));
   });
 
   it('Envoy\'s own certificate opens a stream (the control case)', async () => {
