@@ -2,12 +2,12 @@
 // against the same vectors, and Bedrock requests signed by the translator over the final path and body.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AwsCredential, Credential } from '../../extproc/core/credential.ts';
 import { Secret } from '../../extproc/core/secret.ts';
 import { signSigV4 } from '../../extproc/providers/bedrock/sigv4.ts';
 import { createProviderKind, headerValue, ProviderError, type HeaderEdits } from '../../extproc/providers/index.ts';
+import { sha256, verifySigV4, type Received } from '../helpers/sigv4-verify.ts';
 
 const SUITE = '/work/shared/data/aws-sigv4-test-suite';
 
@@ -64,61 +64,6 @@ function loadVector(name: string): Vector | string {
 const awsCredential = (id: string, secret: string, token?: string): AwsCredential => ({
   kind: 'aws', accessKeyId: id, secretAccessKey: new Secret(secret), sessionToken: token === undefined ? undefined : new Secret(token), meta: { source: 'test' },
 });
-
-// ---- An independent SigV4 verifier (what a fake Bedrock upstream does), from the specification. ----
-const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
-const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-interface Received {
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  readonly headers: ReadonlyMap<string, string>;
-  readonly body: Buffer;
-}
-
-function canonicalPath(path: string, normalize: boolean): string {
-  if (!normalize) return path.split('/').map((seg) => rfc3986(seg)).join('/');
-  const out: string[] = [];
-  for (const seg of path.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  const joined = `/${out.join('/')}${out.length > 0 && path.endsWith('/') ? '/' : ''}`;
-  // Every service but S3 encodes the (already encoded) path once more.
-  return joined.split('/').map((seg) => rfc3986(seg)).join('/');
-}
-
-function canonicalQuery(raw: string): string {
-  const pairs = raw === '' ? [] : raw.split('&').map((p) => {
-    const eq = p.indexOf('=');
-    return [rfc3986(decodeURIComponent(eq < 0 ? p : p.slice(0, eq))), rfc3986(decodeURIComponent(eq < 0 ? '' : p.slice(eq + 1)))] as const;
-  });
-  return pairs.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : 1) : a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
-}
-
-function verifySigV4(req: Received, secretAccessKey: string, opts: { normalize: boolean }): boolean {
-  const auth = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(req.headers.get('authorization') ?? '');
-  if (auth === null) return false;
-  const [, , date = '', region = '', service = '', signedHeaders = '', signature = ''] = auth;
-  const amzDate = req.headers.get('x-amz-date') ?? '';
-  if (!amzDate.startsWith(date)) return false;
-  const payloadHash = sha256(req.body);
-  const declared = req.headers.get('x-amz-content-sha256');
-  if (declared !== undefined && declared !== payloadHash) return false;
-  const names = signedHeaders.split(';');
-  if (!names.includes('host')) return false;
-  const canonicalHeaders = names.map((n) => `${n}:${(req.headers.get(n) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const creq = [req.method, canonicalPath(req.path, opts.normalize), canonicalQuery(req.query), canonicalHeaders, signedHeaders, payloadHash].join('\n');
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const sts = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(creq)].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date), region), service), 'aws4_request');
-  const expected = Buffer.from(hmac(key, sts).toString('hex'));
-  const got = Buffer.from(signature);
-  return expected.length === got.length && timingSafeEqual(expected, got);
-}
 
 // ---- The suite ----
 const names = existsSync(SUITE) ? readdirSync(SUITE, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort() : [];
