@@ -12,12 +12,11 @@ export interface RestoreResult {
   readonly unknown: number;
 }
 
-/** Replaces known placeholders in plain text (longest placeholder first, so <EMAIL_12> never matches <EMAIL_1>). */
-export function restoreText(text: string, map: RestoreMap): RestoreResult {
-  if (map.size === 0 || !text.includes('<')) return { text, restored: 0, unknown: 0 };
-  let restored = 0;
+/** The known placeholders in plain text as edits (placeholder → original value), in order. */
+export function restoreEdits(text: string, map: RestoreMap): { edits: { start: number; end: number; text: string }[]; unknown: number } {
+  const edits: { start: number; end: number; text: string }[] = [];
   let unknown = 0;
-  let out = '';
+  if (map.size === 0 || !text.includes('<')) return { edits, unknown };
   let at = 0;
   for (let i = text.indexOf('<'); i !== -1; i = text.indexOf('<', i + 1)) {
     if (i < at) continue;
@@ -28,12 +27,24 @@ export function restoreText(text: string, map: RestoreMap): RestoreResult {
     const candidate = text.slice(i, close + 1);
     const v = map.valueOf(candidate);
     if (v !== undefined) {
-      out += text.slice(at, i) + v.reveal();
+      edits.push({ start: i, end: close + 1, text: v.reveal() });
       at = close + 1;
-      restored++;
     } else if (placeholdersIn(candidate).length === 1) unknown++;
   }
-  return { text: out + text.slice(at), restored, unknown };
+  return { edits, unknown };
+}
+
+/** Replaces known placeholders in plain text (longest placeholder first, so <EMAIL_12> never matches <EMAIL_1>). */
+export function restoreText(text: string, map: RestoreMap): RestoreResult {
+  const { edits, unknown } = restoreEdits(text, map);
+  if (edits.length === 0) return { text, restored: 0, unknown };
+  let out = '';
+  let at = 0;
+  for (const e of edits) {
+    out += text.slice(at, e.start) + e.text;
+    at = e.end;
+  }
+  return { text: out + text.slice(at), restored: edits.length, unknown };
 }
 
 /** Restores placeholders in every string value of a JSON body; returns the new body bytes. */

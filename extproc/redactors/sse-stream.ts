@@ -1,13 +1,24 @@
 // Per-response SSE processing for the response_body phase: call push() with each chunk Envoy sends and
 // forward the returned bytes. Events are re-framed whole; text deltas go through the leak scanner (mask
-// before release) and then the placeholder restorer, per channel. Events without deltas pass byte-identical.
+// before release) and then the placeholder restorer, per channel.
+//
+// Order: events leave in the order they arrived. An event whose text is still held back (a value may still be
+// growing across it) waits, and every later event waits behind it, so nothing overtakes held text. Released text
+// goes back into the event field it arrived in (text is tagged with its origin, tagged-text.ts); a mask or a
+// restored value that spans several deltas goes into the earliest of them and the later ones shrink. An event
+// whose fields come out unchanged is forwarded byte-identical, so a clean stream passes byte for byte.
+//
+// Bounds: held text per channel is bounded by the stages (maxHoldBack, longest placeholder). Events queued
+// behind held text are bounded by maxQueueBytes: past it, held text is forced out (the leak scanner keeps it as
+// context and fails the stream if a finding later reaches back into it).
 // When the leak scanner cannot mask a finding in time, `failed` is set, nothing more is released, and the
 // caller must fail the stream (reset it) instead of ending it cleanly.
 import type { Scanner } from '../detectors/scanner.ts';
 import type { RestoreMap } from './restore-map.ts';
-import { channelEnded, eventDeltas, parseEvent, splitEvents } from './sse-events.ts';
+import { channelEnded, eventDeltas, parseEvent, splitEvents, type DeltaField } from './sse-events.ts';
 import { StreamLeakScanner, type StreamFinding, type StreamScanOptions } from './stream-scanner.ts';
 import { StreamRestorer, type ChannelTransform } from './stream-restorer.ts';
+import type { Run } from './tagged-text.ts';
 
 export interface SseStreamOptions extends StreamScanOptions {
   /** Scan deltas for leaked secrets and mask them (omit to only restore). */
@@ -16,6 +27,8 @@ export interface SseStreamOptions extends StreamScanOptions {
   readonly restore?: RestoreMap;
   /** Called with each parsed event document (e.g. to count usage in the same pass). */
   readonly onEvent?: (doc: unknown) => void;
+  /** Bytes of events that may wait behind held text before it is forced out (default 1 MiB). */
+  readonly maxQueueBytes?: number;
 }
 
 export interface SseChunkResult {
@@ -27,26 +40,52 @@ export interface SseChunkResult {
   readonly failed: boolean;
 }
 
-interface Template {
+/** One event waiting to be forwarded. */
+interface Queued {
+  readonly raw: Buffer;
   readonly name: string | undefined;
   readonly doc: unknown;
+  /** The event's text fields, each with its own tag (index into #fields). */
+  readonly first: number;
+  readonly count: number;
 }
 
-class Pipeline implements ChannelTransform {
+interface FieldOut {
+  readonly field: DeltaField;
+  readonly input: string;
+  output: string;
+}
+
+/** The stages in order (leak scan, then restore); a channel's text passes through each. */
+class Pipeline {
   readonly #stages: ChannelTransform[];
   constructor(stages: ChannelTransform[]) {
     this.#stages = stages;
   }
-  push(channel: string, text: string): string {
-    return this.#stages.reduce((t, s) => s.push(channel, t), text);
+  push(channel: string, runs: readonly Run[]): Run[] {
+    return this.#stages.reduce<Run[]>((r, s) => s.push(channel, r), [...runs]);
   }
-  flush(channel: string): string {
-    let t = '';
-    for (const s of this.#stages) t = s.push(channel, t) + s.flush(channel);
-    return t;
+  flush(channel: string): Run[] {
+    let r: Run[] = [];
+    for (const s of this.#stages) r = [...s.push(channel, r), ...s.flush(channel)];
+    return r;
+  }
+  /** Forces everything out of a channel that goes on (the leak scanner keeps it as context). */
+  force(channel: string): Run[] {
+    let r: Run[] = [];
+    for (const s of this.#stages) r = [...s.push(channel, r), ...(s instanceof StreamLeakScanner ? s.force(channel) : s.flush(channel))];
+    return r;
   }
   held(): string[] {
     return [...new Set(this.#stages.flatMap((s) => s.held()))];
+  }
+  oldestHeld(): number | undefined {
+    let min: number | undefined;
+    for (const s of this.#stages) {
+      const t = s.oldestHeld();
+      if (t !== undefined && (min === undefined || t < min)) min = t;
+    }
+    return min;
   }
 }
 
@@ -58,7 +97,13 @@ export class SseStream {
   readonly #leak: StreamLeakScanner | undefined;
   readonly #pipe: Pipeline;
   readonly #onEvent: ((doc: unknown) => void) | undefined;
-  readonly #templates = new Map<string, Template>();
+  readonly #maxQueueBytes: number;
+  /** Events not yet forwarded, oldest first. */
+  readonly #queue: Queued[] = [];
+  #queueBytes = 0;
+  /** Text fields of queued events by tag; tag = #base + index. */
+  readonly #fields: FieldOut[] = [];
+  #base = 0;
   #rest: Buffer = Buffer.alloc(0);
   #reported = 0;
   #ended = false;
@@ -72,6 +117,7 @@ export class SseStream {
     if (options.restore !== undefined) stages.push(new StreamRestorer(options.restore));
     this.#pipe = new Pipeline(stages);
     this.#onEvent = options.onEvent;
+    this.#maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
   }
 
   get failed(): boolean {
@@ -95,15 +141,17 @@ export class SseStream {
     this.#rest = Buffer.from(rest);
     const out: Buffer[] = [];
     for (const ev of events) {
-      this.#event(ev, out);
+      this.#event(ev);
       if (this.#hasFailed()) return this.#result([]);
+      this.#drain(out);
     }
     if (endOfStream) {
       this.#ended = true;
-      if (this.#rest.length > 0) this.#event(this.#rest, out);
+      if (this.#rest.length > 0) this.#event(this.#rest);
       this.#rest = Buffer.alloc(0);
-      this.#flushAll(out);
+      this.#flushAll();
       if (this.#hasFailed()) return this.#result([]);
+      this.#drain(out);
     }
     return this.#result(out);
   }
@@ -115,84 +163,85 @@ export class SseStream {
     return { output: this.failed ? Buffer.alloc(0) : Buffer.concat(out), findings, failed: this.failed };
   }
 
-  #event(raw: Buffer, out: Buffer[]): void {
+  #enqueue(raw: Buffer, name: string | undefined, doc: unknown, fields: readonly DeltaField[]): number {
+    const first = this.#base + this.#fields.length;
+    for (const field of fields) {
+      const input = field.holder[field.key] as string;
+      this.#fields.push({ field, input, output: '' });
+    }
+    this.#queue.push({ raw, name, doc, first, count: fields.length });
+    this.#queueBytes += raw.length;
+    return first;
+  }
+
+  #event(raw: Buffer): void {
     const parsed = parseEvent(raw.toString('utf8'));
     if (parsed === undefined) {
-      out.push(raw);
+      this.#enqueue(raw, undefined, undefined, []);
       return;
     }
     if (parsed.data.trim() === '[DONE]') {
-      this.#flushAll(out);
-      out.push(raw);
+      this.#flushAll();
+      this.#enqueue(raw, undefined, undefined, []);
       return;
     }
     let doc: unknown;
     try {
       doc = JSON.parse(parsed.data);
     } catch {
-      out.push(raw);
+      this.#enqueue(raw, undefined, undefined, []);
       return;
     }
     this.#onEvent?.(doc);
     const { fields, ends, final } = eventDeltas(doc);
-    if (final) this.#flushAll(out);
-    let changed = false;
-    const carried = new Set<string>();
-    for (const f of fields) {
-      if (!this.#templates.has(f.channel)) this.#templates.set(f.channel, { name: parsed.name, doc: structuredClone(doc) });
-      const before = f.holder[f.key] as string;
-      let after = this.#pipe.push(f.channel, before);
-      if (channelEnded(f.channel, ends)) {
-        after += this.#pipe.flush(f.channel);
-        carried.add(f.channel);
+    if (final) this.#flushAll();
+    const first = this.#enqueue(raw, parsed.name, doc, fields);
+    const flushed = new Set<string>();
+    fields.forEach((f, k) => {
+      this.#place(this.#pipe.push(f.channel, [{ tag: first + k, text: this.#fields[first + k - this.#base]?.input ?? '' }]));
+      // A channel that ends here releases its held text now, after this event's own delta.
+      const last = !fields.slice(k + 1).some((g) => g.channel === f.channel);
+      if (last && channelEnded(f.channel, ends)) {
+        this.#place(this.#pipe.flush(f.channel));
+        flushed.add(f.channel);
       }
-      if (after !== before) {
-        f.holder[f.key] = after;
-        changed = true;
+    });
+    // Channels that end here without a delta of their own: their held text goes back into earlier events.
+    for (const ch of this.#pipe.held()) if (!flushed.has(ch) && channelEnded(ch, ends)) this.#place(this.#pipe.flush(ch));
+    if (this.#queueBytes > this.#maxQueueBytes) for (const ch of this.#pipe.held()) this.#place(this.#pipe.force(ch));
+  }
+
+  #flushAll(): void {
+    for (const ch of this.#pipe.held()) this.#place(this.#pipe.flush(ch));
+  }
+
+  /** Released text back into the fields it came from. */
+  #place(runs: readonly Run[]): void {
+    for (const r of runs) {
+      const f = this.#fields[r.tag - this.#base];
+      if (f !== undefined) f.output += r.text;
+    }
+  }
+
+  /** Forwards queued events, oldest first, up to the first one that still has text held back. */
+  #drain(out: Buffer[]): void {
+    if (this.failed) return;
+    const oldest = this.#pipe.oldestHeld();
+    while (this.#queue.length > 0) {
+      const ev = this.#queue[0];
+      if (ev === undefined || (oldest !== undefined && oldest < ev.first + ev.count)) break;
+      this.#queue.shift();
+      this.#queueBytes -= ev.raw.length;
+      const mine = this.#fields.splice(0, ev.count);
+      this.#base += ev.count;
+      let changed = false;
+      for (const f of mine) {
+        if (f.output !== f.input) {
+          f.field.holder[f.field.key] = f.output;
+          changed = true;
+        }
       }
-    }
-    // Channels that end here without a delta of their own: release their held text in a synthetic delta first.
-    for (const ch of this.#pipe.held()) if (!carried.has(ch) && channelEnded(ch, ends)) this.#synthesise(ch, this.#pipe.flush(ch), out);
-    out.push(changed ? serialise(parsed.name, doc) : raw);
-  }
-
-  #flushAll(out: Buffer[]): void {
-    for (const ch of this.#pipe.held()) this.#synthesise(ch, this.#pipe.flush(ch), out);
-  }
-
-  /** An event shaped like the channel's first delta event, carrying `text` and nothing else. */
-  #synthesise(channel: string, text: string, out: Buffer[]): void {
-    if (text === '' || this.failed) return;
-    const t = this.#templates.get(channel);
-    if (t === undefined) return;
-    const doc = structuredClone(t.doc);
-    const { fields } = eventDeltas(doc);
-    let placed = false;
-    for (const f of fields) {
-      if (f.channel === channel && !placed) {
-        f.holder[f.key] = text;
-        placed = true;
-      } else f.holder[f.key] = '';
-    }
-    clearFinish(doc);
-    out.push(serialise(t.name, doc));
-  }
-}
-
-/** A synthetic delta must not end its choice/candidate early. */
-function clearFinish(doc: unknown): void {
-  if (typeof doc !== 'object' || doc === null) return;
-  const d = doc as Record<string, unknown>;
-  for (const key of ['choices', 'candidates']) {
-    const list = d[key];
-    if (!Array.isArray(list)) continue;
-    for (const item of list) {
-      if (typeof item !== 'object' || item === null) continue;
-      const o = item as Record<string, unknown>;
-      if ('finish_reason' in o) o['finish_reason'] = null;
-      delete o['finishReason'];
+      out.push(changed ? serialise(ev.name, ev.doc) : ev.raw);
     }
   }
-  delete d['usage'];
-  delete d['usageMetadata'];
 }

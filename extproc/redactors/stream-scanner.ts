@@ -4,7 +4,8 @@
 // masked with placeholders before release. A finding that reaches back into text already released (a value
 // longer than the hold-back) cannot be masked in time: the scanner reports failure and the stream must be failed.
 import type { Scanner } from '../detectors/scanner.ts';
-import type { ChannelTransform } from './stream-restorer.ts';
+import { oldestOf, type ChannelTransform } from './stream-restorer.ts';
+import { TaggedText, type Edit, type Run } from './tagged-text.ts';
 
 export interface StreamFinding {
   readonly detector: string;
@@ -25,7 +26,8 @@ export interface StreamScanOptions {
 interface ChannelState {
   /** Tail of released text (unmasked), for matches reaching back across the cut. */
   ctx: string;
-  pending: string;
+  /** Held text, tagged with the event field each character arrived in. */
+  pending: TaggedText;
   /** Channel offset of pending[0]. */
   offset: number;
   /** Part of an unfinished run was forced out (maxHoldBack): ctx keeps the whole run until it ends. */
@@ -61,23 +63,37 @@ export class StreamLeakScanner implements ChannelTransform {
     this.#maxHoldBack = Math.max(this.#holdBack, options.maxHoldBack ?? 16384);
   }
 
-  push(channel: string, text: string): string {
-    const st = this.#channels.get(channel) ?? { ctx: '', pending: '', offset: 0, forced: false };
+  push(channel: string, runs: readonly Run[]): Run[] {
+    const st = this.#channels.get(channel) ?? { ctx: '', pending: new TaggedText(), offset: 0, forced: false };
     this.#channels.set(channel, st);
-    st.pending += text;
-    return this.#release(channel, st, false);
+    st.pending.append(runs);
+    return this.#release(channel, st, 'natural');
   }
 
-  flush(channel: string): string {
+  flush(channel: string): Run[] {
     const st = this.#channels.get(channel);
-    if (st === undefined) return '';
-    const out = this.#release(channel, st, true);
+    if (st === undefined) return [];
+    const out = this.#release(channel, st, 'end');
     this.#channels.delete(channel);
     return out;
   }
 
+  /**
+   * Releases everything held for a channel that has not ended (the caller cannot wait any longer). Complete
+   * findings are masked; the released text stays as context, so a finding completed later that reaches back
+   * into it fails the stream instead of slipping through.
+   */
+  force(channel: string): Run[] {
+    const st = this.#channels.get(channel);
+    return st === undefined ? [] : this.#release(channel, st, 'force');
+  }
+
   held(): string[] {
     return [...this.#channels.entries()].filter(([, s]) => s.pending.length > 0).map(([k]) => k);
+  }
+
+  oldestHeld(): number | undefined {
+    return oldestOf([...this.#channels.values()].map((s) => s.pending));
   }
 
   /** Where release may stop without cutting a possible match (before applying maxHoldBack). */
@@ -93,14 +109,14 @@ export class StreamLeakScanner implements ChannelTransform {
     return cut;
   }
 
-  #release(channel: string, st: ChannelState, all: boolean): string {
-    if (this.failed) return '';
-    const pend = st.pending;
+  #release(channel: string, st: ChannelState, mode: 'natural' | 'end' | 'force'): Run[] {
+    if (this.failed) return [];
+    const pend = st.pending.text;
     const ctxLen = st.ctx.length;
     const found = this.#scanner.scan(st.ctx + pend);
-    const natural = all ? pend.length : this.#naturalCut(pend);
+    const natural = mode === 'natural' ? this.#naturalCut(pend) : pend.length;
     const floor = Math.max(0, pend.length - this.#maxHoldBack);
-    const forcedNow = natural < floor;
+    const forcedNow = natural < floor || (mode === 'force' && natural > this.#naturalCut(pend));
     let cut = Math.max(natural, floor);
     for (const f of found) {
       const fs = f.start - ctxLen;
@@ -109,27 +125,24 @@ export class StreamLeakScanner implements ChannelTransform {
       if (fs < 0) {
         this.failed = true;
         this.findings.push({ detector: f.detector, type: f.type, channel, start: st.offset + fs, end: st.offset + fe });
-        return '';
+        return [];
       }
       if (fs < cut && fe > cut) cut = fe <= pend.length - this.#maxHoldBack ? fe : fs;
     }
-    let out = '';
-    let at = 0;
+    const edits: Edit[] = [];
     for (const f of found) {
       const fs = f.start - ctxLen;
       const fe = f.end - ctxLen;
       if (fs < 0 || fe > cut) continue;
-      out += pend.slice(at, fs) + leakMark(f.type);
-      at = fe;
+      edits.push({ start: fs, end: fe, text: leakMark(f.type) });
       this.findings.push({ detector: f.detector, type: f.type, channel, start: st.offset + fs, end: st.offset + fe });
     }
-    out += pend.slice(at, cut);
     const released = pend.slice(0, cut);
+    const out = st.pending.take(cut, edits);
     // While a forced-out run is unfinished, keep all of it as context, so a match completed later that starts in
     // the released part is seen (and fails the stream) instead of slipping through unseen.
     st.forced = forcedNow || (st.forced && !/\s/.test(released));
     st.ctx = (st.ctx + released).slice(-(st.forced ? FORCED_CONTEXT : Math.max(CONTEXT, this.#holdBack)));
-    st.pending = pend.slice(cut);
     st.offset += cut;
     return out;
   }
