@@ -29,7 +29,7 @@ function celDocument(doc: RequestDocument): Readonly<Record<string, unknown>> {
 /** One check of one rule, as `policy explain` shows it. */
 export interface TraceStep {
   readonly rule: RuleId;
-  readonly check: 'provider' | 'provider.models' | 'operations' | 'models' | 'when' | 'mode';
+  readonly check: 'provider' | 'provider.models' | 'operations' | 'models' | 'when' | 'grant' | 'mode';
   readonly outcome: 'pass' | 'fail' | 'error' | 'not-evaluated';
   readonly detail: string;
 }
@@ -115,7 +115,10 @@ export function evaluateTraced(policy: Policy, doc: RequestDocument, final: bool
   let first: Failure | undefined;
   for (const grant of grants) {
     const failure = checkGrant(grant, doc, final, prepared, trace);
-    if (failure === undefined) return { allow: true, rule: grant.rule, policyRevision };
+    if (failure === undefined) {
+      trace?.push({ rule: grant.rule, check: 'grant', outcome: 'pass', detail: 'every check of the grant holds: allow' });
+      return { allow: true, rule: grant.rule, policyRevision };
+    }
     if (grant.shadow && (failure.reason === 'condition_failed' || failure.reason === 'policy_condition_error'))
       return { allow: true, rule: grant.rule, policyRevision, shadow: failure };
     first ??= failure;

@@ -3,7 +3,7 @@ import { RULES, type Identity, type IdentityKind, type RequestDocument, type Rul
 import { toTollgateError } from '../errors.ts';
 import { evaluateTraced, type TraceStep } from './evaluate.ts';
 import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy } from './policy.ts';
-import { splitTarget, translatorFor } from './request.ts';
+import { asTollgateError, splitTarget, translatorFor } from './request.ts';
 
 // Offline explanation of one decision: the same steps ext_authz and ext_proc take (identity mapping,
 // provider route, endpoint, model, grants), over a request written as JSON, with every check
@@ -111,7 +111,7 @@ export function explain(policy: Policy, req: ExplainRequest): Explanation {
     model = translator.model;
     steps.push({ rule: RULES.requestModel, check: 'body', outcome: 'pass', detail: model === undefined ? 'no model' : `model ${model}` });
   } catch (err) {
-    const e = toTollgateError(err);
+    const e = toTollgateError(asTollgateError(err));
     const rule = operation === undefined && e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : RULES.requestModel;
     steps.push({ rule, check: operation === undefined ? 'endpoint' : 'body', outcome: 'fail', detail: e.code });
     return deny(rule, e.code, { identity, provider: provider.name, grants: applying, ...(operation === undefined ? {} : { operation }) });
