@@ -1,6 +1,7 @@
 // A fault-injecting fake Vault on 127.0.0.1 (HTTP or HTTPS), for what a dev server cannot do:
 // sealed 503, 429, 412, 403, slow answers, connection resets, and the aws/gcp engine shapes OpenBao
 // lacks. Also a manual scheduler for driving refresh timing by hand.
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -43,9 +44,22 @@ export interface FakeVault {
   leaseMaxTtlS: number | undefined;
   /** The aws shape: which token field names to send. */
   awsTokenFields: readonly ('security_token' | 'session_token')[];
+  /** Every AWS credential issued, by access key id: what a fake AWS service checks signatures against. */
+  readonly awsIssued: ReadonlyMap<string, IssuedAwsCredential>;
+  /** Lifetime of GCP access tokens (expires_at_seconds = now + this), seconds. Default 3600. */
+  gcpTokenTtlS: number;
+  /** Every GCP token issued, with its expiry (epoch ms): what a fake Google API checks bearer tokens against. */
+  readonly gcpIssued: ReadonlyMap<string, number>;
   /** Valid client tokens; approle login mints one. The root token is always valid unless revoked. */
   readonly tokens: Set<string>;
   close(): Promise<void>;
+}
+
+export interface IssuedAwsCredential {
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  /** Epoch ms: the lease's expiry at issue. */
+  readonly expiresAt: number;
 }
 
 export interface FakeVaultOptions {
@@ -78,12 +92,17 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
   const tokens = new Set<string>([root]);
   let seq = 0;
   const sockets = new Set<Socket>();
+  const awsIssued = new Map<string, IssuedAwsCredential>();
+  const gcpIssued = new Map<string, number>();
+  // Random per issue, so tests can grep output for values that were never printed anywhere.
+  const rand = (): string => randomBytes(12).toString('hex');
 
   const state = {
     leaseTtlS: 3600,
     tokenTtlS: 3600,
     leaseMaxTtlS: undefined as number | undefined,
     awsTokenFields: ['security_token'] as readonly ('security_token' | 'session_token')[],
+    gcpTokenTtlS: 3600,
   };
 
   const send = (res: ServerResponse, status: number, body?: unknown): void => {
@@ -164,15 +183,23 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     if (leasedm !== null) { send(res, 200, { ...lease(`leased/${leasedm[1] ?? ''}`), data: { api_key: `leased-key-${seq}` } }); return; }
     const awsm = /^\/v1\/aws\/(creds|sts)\/([^/]+)$/.exec(path);
     if (awsm !== null) {
-      const tok = `FwoGZXIvYXdzEJr-session-${++seq}`;
+      const tok = `FwoGZXIvYXdzEJr-session-${++seq}-${rand()}`;
       const fields = Object.fromEntries(state.awsTokenFields.map((k) => [k, tok]));
       const sts = awsm[1] === 'sts';
       const l = sts ? { lease_id: `aws/sts/${awsm[2] ?? ''}/${seq}`, lease_duration: state.leaseTtlS, renewable: false } : lease(`aws/creds/${awsm[2] ?? ''}`);
       if (sts) { leases.set(l.lease_id, { issuedAt: now(), expiresAt: now() + state.leaseTtlS * 1000 }); live.add(l.lease_id); }
-      send(res, 200, { ...l, data: { access_key: `AKIAFAKE${seq}`, secret_key: `fake-aws-secret-${seq}`, ...fields } }); return;
+      const accessKey = `AKIAFAKE${seq.toString().padStart(4, '0')}${rand().slice(0, 8).toUpperCase()}`;
+      const secretKey = `fake-aws-secret-${seq}-${rand()}`;
+      awsIssued.set(accessKey, { secretAccessKey: secretKey, sessionToken: tok, expiresAt: now() + state.leaseTtlS * 1000 });
+      send(res, 200, { ...l, data: { access_key: accessKey, secret_key: secretKey, ...fields } }); return;
     }
     const gcpm = /^\/v1\/gcp\/(roleset|static-account)\/([^/]+)\/token$/.exec(path);
-    if (gcpm !== null) { send(res, 200, { lease_id: '', lease_duration: 0, renewable: false, data: { token: `ya29.fake-gcp-${++seq}`, expires_at_seconds: Math.floor(now() / 1000) + 3600, token_ttl: 3599 } }); return; }
+    if (gcpm !== null) {
+      const tokenValue = `ya29.fake-gcp-${++seq}-${rand()}`;
+      const expiresAtS = Math.floor(now() / 1000) + state.gcpTokenTtlS;
+      gcpIssued.set(tokenValue, expiresAtS * 1000);
+      send(res, 200, { lease_id: '', lease_duration: 0, renewable: false, data: { token: tokenValue, expires_at_seconds: expiresAtS, token_ttl: state.gcpTokenTtlS - 1 } }); return;
+    }
     error(res, 404, `no handler for ${path}`);
   };
 
@@ -200,6 +227,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     set leaseMaxTtlS(v) { state.leaseMaxTtlS = v; },
     get awsTokenFields() { return state.awsTokenFields; },
     set awsTokenFields(v) { state.awsTokenFields = v; },
+    awsIssued,
+    get gcpTokenTtlS() { return state.gcpTokenTtlS; },
+    set gcpTokenTtlS(v) { state.gcpTokenTtlS = v; },
+    gcpIssued,
     kvPut(mountAndPath, data) {
       const versions = kv.get(mountAndPath) ?? [];
       const version = versions.length + 1;
