@@ -28,6 +28,8 @@ export function ruleFor(code: ErrorCode): RuleId {
       return RULES.authzContext;
     case 'protocol_violation':
       return RULES.protocol;
+    case 'state_unavailable':
+      return RULES.sharedState;
     default:
       return RULES.internal;
   }

@@ -1,15 +1,18 @@
+import { TollgateError } from '../errors.ts';
+
 /**
  * The state store could not answer in time (down, slow, or refusing). `reason` is for logs and metrics;
- * it never holds a key, a password or a URL with credentials. Maps to the catalogue code
- * `state_unavailable` (503) once the catalogue has it.
+ * it never holds a key, a password or a URL with credentials. A TollgateError with the catalogue code
+ * `state_unavailable` (503), so that any caller that does not handle it (the single-use claim on the
+ * ext_authz context, for one) still fails closed with the documented status, not a generic 500.
  */
-export class StateUnavailableError extends Error {
-  readonly code = 'state_unavailable';
+export class StateUnavailableError extends TollgateError {
+  override readonly code = 'state_unavailable';
   readonly reason: 'timeout' | 'unavailable' | 'error';
   readonly operation: string;
 
   constructor(operation: string, reason: 'timeout' | 'unavailable' | 'error', options?: { cause?: unknown }) {
-    super(`state store ${reason} during ${operation}`, options);
+    super('state_unavailable', `state store ${reason} during ${operation}`, options);
     this.name = 'StateUnavailableError';
     this.operation = operation;
     this.reason = reason;
