@@ -1,7 +1,13 @@
 // The set-ups the benchmark compares. A set-up is the Envoy config rendered from Tollgate's template,
 // transformed by a function, plus optional Tollgate config overrides and request changes. Add a row
 // by adding an entry to SETUPS; the helpers below cover the usual edits.
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
+import { makeCa, makeLeaf, type Pem } from '../helpers/certs.ts';
+import { makeSpiffePki } from '../helpers/spiffe-certs.ts';
 
 /** The rendered Envoy config, parsed from YAML: plain objects and arrays. */
 export type EnvoyConfig = Record<string, unknown>;
@@ -179,12 +185,139 @@ export const SETUPS: readonly BenchSetup[] = [
     label: 'Tollgate full chain',
     tollgateReplicas: 1,
   },
+  {
+    name: 'full-2x',
+    label: 'full chain, 2 Tollgate processes',
+    tollgateReplicas: 2,
+  },
+];
+
+// ---- Identity rows: the same chain, the caller identified by a JWT or by a SPIFFE X509-SVID instead of a key.
+
+const BENCH_ISSUER = 'https://issuer.bench.test';
+const BENCH_TRUST_DOMAIN = 'bench.test';
+
+/** One ES256 key for the whole run, made here (signing is synchronous with node:crypto). */
+let jwtKey: { readonly privateKey: KeyObject; readonly jwk: Record<string, unknown> } | undefined;
+function benchJwtKey(): NonNullable<typeof jwtKey> {
+  if (jwtKey === undefined) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    jwtKey = { privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'bench', alg: 'ES256', use: 'sig' } };
+  }
+  return jwtKey;
+}
+
+/** A workload token valid for an hour, without jti (wrk resends one request; a jti would be a replay). */
+function benchJwt(): string {
+  const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'ES256', kid: 'bench', typ: 'JWT' })}.${b64({ iss: BENCH_ISSUER, aud: 'tollgate', sub: 'bench-agent', iat: now, exp: now + 3600, nonce: randomUUID() })}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: benchJwtKey().privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+}
+
+/** The run's PKI: Envoy's listener certificate and a client X509-SVID, in a temporary directory removed at exit. */
+let pki: { readonly dir: string; readonly ca: Pem; readonly server: Pem; readonly clientCa: Pem; readonly client: Pem } | undefined;
+function benchPki(): NonNullable<typeof pki> {
+  if (pki === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-pki-'));
+    process.once('exit', () => { rmSync(dir, { recursive: true, force: true }); });
+    const ca = makeCa(dir, 'listener-ca');
+    const server = makeLeaf(dir, 'egress', ca, 'DNS:egress.bench.test', 'serverAuth');
+    const spiffe = makeSpiffePki([BENCH_TRUST_DOMAIN]);
+    process.once('exit', () => { spiffe.cleanup(); });
+    spiffe.leaf('agent', BENCH_TRUST_DOMAIN, `URI:spiffe://${BENCH_TRUST_DOMAIN}/agent`);
+    pki = { dir, ca, server, clientCa: spiffe.ca(BENCH_TRUST_DOMAIN), client: { certFile: join(spiffe.dir, 'agent.crt'), keyFile: join(spiffe.dir, 'agent.key') } };
+  }
+  return pki;
+}
+
+const withIdentity = (input: ConfigInput, identity: ConfigInput['identities'][number], section: ConfigInput['identity']): ConfigInput =>
+  ({ ...input, identity: { ...input.identity, ...section }, identities: [...input.identities, identity] });
+
+const withoutCallerKey = (base: BenchRequest): Record<string, string> => Object.fromEntries(Object.entries(base.headers).filter(([k]) => k !== 'authorization'));
+
+/**
+ * mTLS row: Envoy's listener requires an X509-SVID. wrk cannot present a client certificate, so the
+ * row adds a plaintext front listener (first, so wrk and the harness find it) that TCP-proxies each
+ * connection to the mTLS listener over a unix socket, as the client's TLS stack would. The row's
+ * overhead therefore includes TLS record work and that local hop, not only Tollgate's SPIFFE check.
+ */
+function addMtlsFront(cfg: EnvoyConfig): void {
+  const p = benchPki();
+  const sr = record(cfg.static_resources, 'static_resources');
+  const listeners = array(sr.listeners, 'listeners');
+  const egress = record(listeners[0], 'listeners[0]');
+  const socket = join(p.dir, 'egress.sock');
+  egress.address = { pipe: { path: socket } };
+  const chain = record(array(egress.filter_chains, 'filter_chains')[0], 'filter_chains[0]');
+  chain.transport_socket = {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      require_client_certificate: true,
+      common_tls_context: {
+        tls_certificates: [{ certificate_chain: { filename: p.server.certFile }, private_key: { filename: p.server.keyFile } }],
+        validation_context: { trusted_ca: { filename: p.clientCa.certFile }, match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: `spiffe://${BENCH_TRUST_DOMAIN}/` } }] },
+      },
+    },
+  };
+  listeners.unshift({
+    name: 'bench_client_tls',
+    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+    enable_reuse_port: false,
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'bench_client', cluster: 'bench_egress_mtls' } }] }],
+  });
+  array(sr.clusters, 'clusters').push({
+    name: 'bench_egress_mtls',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: 'bench_egress_mtls', endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socket } } } }] }] },
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        sni: 'egress.bench.test',
+        common_tls_context: {
+          tls_certificates: [{ certificate_chain: { filename: p.client.certFile }, private_key: { filename: p.client.keyFile } }],
+          validation_context: { trusted_ca: { filename: p.ca.certFile }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'egress.bench.test' } }] },
+        },
+      },
+    },
+  });
+}
+
+/** Rows beyond the built-in ones: identity by JWT and by SPIFFE mTLS. */
+export const IDENTITY_SETUPS: readonly BenchSetup[] = [
+  {
+    name: 'jwt',
+    label: 'full chain, JWT identity (signature checked per request)',
+    tollgateReplicas: 1,
+    // verifiedCacheSeconds 0: every request pays the ES256 verification, the worst case for a JWT caller.
+    config: (input) => withIdentity(
+      input,
+      { id: 'bench-jwt', tenant: 'team-a', jwtSubjects: [{ issuer: BENCH_ISSUER, subject: 'bench-agent' }], allow: [{ provider: 'openai' }] },
+      { jwt: { verifiedCacheSeconds: 0, issuers: [{ issuer: BENCH_ISSUER, audiences: ['tollgate'], algorithms: ['ES256'], requireNbf: false, jwks: { inline: { keys: [benchJwtKey().jwk as { kty: string }] } } }] } },
+    ),
+    request: (base) => ({ ...base, headers: { ...withoutCallerKey(base), authorization: `Bearer ${benchJwt()}` } }),
+  },
+  {
+    name: 'mtls',
+    label: 'full chain, SPIFFE mTLS identity',
+    tollgateReplicas: 1,
+    config: (input) => withIdentity(
+      input,
+      { id: 'bench-spiffe', tenant: 'team-a', spiffeIds: [`spiffe://${BENCH_TRUST_DOMAIN}/agent`], allow: [{ provider: 'openai' }] },
+      { mtls: { trustDomains: [{ name: BENCH_TRUST_DOMAIN }], requireCertificate: true } },
+    ),
+    envoy: (cfg) => { addMtlsFront(cfg); },
+    request: (base) => ({ ...base, headers: withoutCallerKey(base) }),
+  },
 ];
 
 export const DEFAULT_SETUPS: readonly string[] = ['direct', 'authz', 'full'];
 
 /** Looks the names up in `all`, in the order given; throws naming the unknown ones and listing the known. */
-export function selectSetups(names: readonly string[], all: readonly BenchSetup[] = SETUPS): BenchSetup[] {
+export function selectSetups(names: readonly string[], all: readonly BenchSetup[] = [...SETUPS, ...IDENTITY_SETUPS]): BenchSetup[] {
   const unknown = names.filter((n) => !all.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown set-up ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
   return names.map((n) => all.find((s) => s.name === n)!);
