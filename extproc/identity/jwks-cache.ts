@@ -1,4 +1,7 @@
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
+import { lazyModule } from '../core/lazy.ts';
+
+const jose = lazyModule<typeof import('jose')>('jose');
 import type { RemoteJwksConfig } from '../config/identity-schema.ts';
 
 /**
@@ -127,7 +130,7 @@ export class RemoteJwks {
     this.#fetches++;
     try {
       const jwks = await this.#download();
-      const getKey = createLocalJWKSet(jwks);
+      const getKey = jose().createLocalJWKSet(jwks);
       this.#generation++;
       this.#set = { getKey, fetchedAt: this.#now(), generation: this.#generation };
       this.#onEvent({ url: this.#cfg.url, ok: true, reason, keys: jwks.keys.length });

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTHeaderParameters, type FlattenedJWSInput, type JWTVerifyGetKey } from 'jose';
+import type { JWTHeaderParameters, FlattenedJWSInput, JWTVerifyGetKey } from 'jose';
+import { lazyModule } from '../core/lazy.ts';
+
+const jose = lazyModule<typeof import('jose')>('jose');
 import type { JwtIssuerConfig } from '../config/identity-schema.ts';
 import { JwksUnavailableError, RemoteJwks, type JwksEvent } from './jwks-cache.ts';
 import type { ReplayGuard } from './replay.ts';
@@ -110,7 +113,7 @@ export class JwtVerifier {
       let getKey: JWTVerifyGetKey;
       let remote: RemoteJwks | undefined;
       if ('inline' in cfg.jwks) {
-        getKey = createLocalJWKSet({ keys: cfg.jwks.inline.keys });
+        getKey = jose().createLocalJWKSet({ keys: cfg.jwks.inline.keys });
       } else {
         const r = new RemoteJwks(cfg.jwks.remote, { now: this.#now, ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.onJwksEvent ? { onEvent: opts.onJwksEvent } : {}) });
         remote = r;
@@ -166,8 +169,8 @@ export class JwtVerifier {
     let alg: unknown;
     let iss: unknown;
     try {
-      alg = decodeProtectedHeader(token).alg;
-      iss = decodeJwt(token).iss;
+      alg = jose().decodeProtectedHeader(token).alg;
+      iss = jose().decodeJwt(token).iss;
     } catch {
       return no('token_malformed', 'header or payload does not decode');
     }
@@ -180,7 +183,7 @@ export class JwtVerifier {
 
     let payload: Record<string, unknown>;
     try {
-      const verified = await jwtVerify(token, issuer.getKey, {
+      const verified = await jose().jwtVerify(token, issuer.getKey, {
         issuer: cfg.issuer,
         audience: cfg.audiences,
         algorithms: cfg.algorithms,
@@ -241,7 +244,7 @@ function remoteGetKey(jwks: RemoteJwks): JWTVerifyGetKey {
     try {
       return await set.getKey(header, token);
     } catch (err) {
-      if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      if (!(err instanceof jose().errors.JWKSNoMatchingKey)) throw err;
       if (!(await jwks.onUnknownKid(set.generation))) throw err;
       return (await jwks.current()).getKey(header, token);
     }
@@ -255,8 +258,8 @@ const safeAlg = (alg: string): string => (/^[A-Za-z0-9-]{1,16}$/.test(alg) ? alg
 
 function mapJoseError(err: unknown): JwtResult {
   if (err instanceof JwksUnavailableError) return no('jwks_unavailable', err.message);
-  if (err instanceof errors.JWTExpired) return no('expired', 'exp is in the past');
-  if (err instanceof errors.JWTClaimValidationFailed) {
+  if (err instanceof jose().errors.JWTExpired) return no('expired', 'exp is in the past');
+  if (err instanceof jose().errors.JWTClaimValidationFailed) {
     if (err.reason === 'missing') return no('claim_missing', `${err.claim} is missing`);
     switch (err.claim) {
       case 'nbf': return no('not_yet_valid', 'nbf is in the future');
@@ -265,12 +268,12 @@ function mapJoseError(err: unknown): JwtResult {
       default: return no('claim_invalid', `${err.claim} is invalid`);
     }
   }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return no('signature_invalid', 'the signature does not verify');
-  if (err instanceof errors.JWKSNoMatchingKey) return no('key_unknown', 'no key in the issuer\'s set matches the token\'s kid and alg');
-  if (err instanceof errors.JWKSMultipleMatchingKeys) return no('key_unknown', 'several keys match; the token must name a kid');
-  if (err instanceof errors.JWKSInvalid) return no('key_unknown', 'the matching key in the issuer\'s set is unusable (not a public key)');
-  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return no('alg_not_allowed', 'the algorithm is not allowed');
-  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) return no('token_malformed', 'the token is malformed');
+  if (err instanceof jose().errors.JWSSignatureVerificationFailed) return no('signature_invalid', 'the signature does not verify');
+  if (err instanceof jose().errors.JWKSNoMatchingKey) return no('key_unknown', 'no key in the issuer\'s set matches the token\'s kid and alg');
+  if (err instanceof jose().errors.JWKSMultipleMatchingKeys) return no('key_unknown', 'several keys match; the token must name a kid');
+  if (err instanceof jose().errors.JWKSInvalid) return no('key_unknown', 'the matching key in the issuer\'s set is unusable (not a public key)');
+  if (err instanceof jose().errors.JOSEAlgNotAllowed || err instanceof jose().errors.JOSENotSupported) return no('alg_not_allowed', 'the algorithm is not allowed');
+  if (err instanceof jose().errors.JWTInvalid || err instanceof jose().errors.JWSInvalid) return no('token_malformed', 'the token is malformed');
   return no('token_malformed', 'the token could not be verified');
 }
 

@@ -1,7 +1,12 @@
-import { celEnv, celList, celMap, isCelError, parse, plan, type CelEnv, type CelInput } from '@bufbuild/cel';
+import type { CelEnv, CelInput } from '@bufbuild/cel';
 import type { Expr } from '@bufbuild/cel-spec/cel/expr/syntax_pb.js';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { RE2JS } from '@bufbuild/re2';
+import type { RE2JS } from '@bufbuild/re2';
+import { lazyModule } from '../core/lazy.ts';
+
+// Loaded on first use: a policy without conditions never pays for the CEL runtime (about 30 MB RSS).
+const cel = lazyModule<typeof import('@bufbuild/cel')>('@bufbuild/cel');
+const wkt = lazyModule<typeof import('@bufbuild/protobuf/wkt')>('@bufbuild/protobuf/wkt');
+const re2 = lazyModule<typeof import('@bufbuild/re2')>('@bufbuild/re2');
 
 /**
  * CEL policy conditions, compiled once at load and evaluated against one plain request document.
@@ -109,16 +114,20 @@ export interface PreparedDocument {
 
 const compiledPatterns = new Map<string, RE2JS>();
 
-const ENV: CelEnv = celEnv({
-  re2: {
-    compile(pattern: string) {
-      // Patterns are literals checked and compiled at load; anything else is refused.
-      const re = compiledPatterns.get(pattern);
-      if (re === undefined) throw new Error('matches() needs a literal pattern');
-      return { test: (text: string) => re.test(text) };
+let env: CelEnv | undefined;
+const ENV = (): CelEnv => {
+  env ??= cel().celEnv({
+    re2: {
+      compile(pattern: string) {
+        // Patterns are literals checked and compiled at load; anything else is refused.
+        const re = compiledPatterns.get(pattern);
+        if (re === undefined) throw new Error('matches() needs a literal pattern');
+        return { test: (text: string) => re.test(text) };
+      },
     },
-  },
-});
+  });
+  return env;
+};
 
 export class CelCondition {
   readonly name: string;
@@ -140,9 +149,9 @@ export class CelCondition {
   static compile(name: string, source: string, limits: CelLimits = DEFAULT_CEL_LIMITS): CelCondition {
     if (source.length > limits.maxExpressionLength)
       throw new CelCompileError(name, 1, 1, `expression is ${source.length} characters; the limit is ${limits.maxExpressionLength}`);
-    let parsed: ReturnType<typeof parse>;
+    let parsed: ReturnType<ReturnType<typeof cel>['parse']>;
     try {
-      parsed = parse(source);
+      parsed = cel().parse(source);
     } catch (err) {
       const loc = (err as { location?: { start?: { line?: number; column?: number } } }).location?.start;
       const raw = (err as { rawMessage?: unknown }).rawMessage;
@@ -152,7 +161,7 @@ export class CelCondition {
     const positions = parsed.sourceInfo?.positions ?? {};
     const at = (e: Expr): [number, number] => lineCol(source, positions[e.id.toString()] ?? 0);
     const cost = new Analyzer(limits, (e, msg) => { const [l, c] = at(e); return new CelCompileError(name, l, c, msg); }).check(parsed.expr);
-    const run = plan(ENV, parsed) as (ctx: Record<string, CelInput>) => unknown;
+    const run = cel().plan(ENV(), parsed) as (ctx: Record<string, CelInput>) => unknown;
     return new CelCondition(name, source, cost, run, limits);
   }
 
@@ -169,7 +178,7 @@ export class CelCondition {
     const ms = performance.now() - t0;
     const timing = { micros: ms * 1000, slow: ms > this.#limits.slowEvalMs };
     if (threw !== undefined) return { ok: false, error: threw, ...timing };
-    if (isCelError(out)) return { ok: false, error: `evaluation error: ${out.message.slice(0, 200)}`, ...timing };
+    if (cel().isCelError(out)) return { ok: false, error: `evaluation error: ${out.message.slice(0, 200)}`, ...timing };
     if (typeof out !== 'boolean') return { ok: false, error: `result is ${describeValue(out)}, not a bool`, ...timing };
     return { ok: true, value: out, ...timing };
   }
@@ -267,7 +276,7 @@ class Analyzer {
     if (pattern.length > this.#limits.maxPatternLength) throw this.#err(call, `pattern is longer than ${this.#limits.maxPatternLength} characters`);
     if (!compiledPatterns.has(pattern)) {
       try {
-        compiledPatterns.set(pattern, RE2JS.compile(pattern));
+        compiledPatterns.set(pattern, re2().RE2JS.compile(pattern));
       } catch (err) {
         throw this.#err(call, `invalid RE2 pattern: ${(err as Error).message.slice(0, 200)}`);
       }
@@ -298,10 +307,10 @@ export function prepareDocument(doc: Readonly<Record<string, unknown>>, limits: 
         return Number.isSafeInteger(v) ? BigInt(v) : v;
       case 'object': {
         if (v === null) return null;
-        if (v instanceof Date) return timestampFromMs(v.getTime());
+        if (v instanceof Date) return wkt().timestampFromMs(v.getTime());
         if (Array.isArray(v)) {
           if (v.length > limits.maxListLength) throw new CelInputError(`${path} has more than ${limits.maxListLength} elements`);
-          return celList(v.map((x, i) => conv(x, `${path}[${i}]`, depth + 1)));
+          return cel().celList(v.map((x, i) => conv(x, `${path}[${i}]`, depth + 1)));
         }
         const entries = Object.entries(v);
         if (entries.length > limits.maxMapEntries) throw new CelInputError(`${path} has more than ${limits.maxMapEntries} entries`);
@@ -311,7 +320,7 @@ export function prepareDocument(doc: Readonly<Record<string, unknown>>, limits: 
           if (key.length > limits.maxStringBytes) throw new CelInputError(`a key in ${path} is too long`);
           m.set(key, conv(x, `${path}.${key.slice(0, 64)}`, depth + 1));
         }
-        return celMap(m);
+        return cel().celMap(m);
       }
       default:
         throw new CelInputError(`${path} has unsupported type ${typeof v}`);

@@ -1,5 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazyModule } from '../core/lazy.ts';
+
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 import type { Secret } from '../core/secret.ts';
 import { ADD_TO_WINDOW, ADJUST_SCRIPT, CLAIM_ONCE, OBSERVE_BASELINE, RESERVE_SCRIPT, SLIDING_TAKE, type LuaScript } from './redis-scripts.ts';
 import { StateUnavailableError } from './state-errors.ts';
@@ -46,7 +49,7 @@ export class RedisStateStore implements StateStore {
     this.#prefix = options.keyPrefix ?? 'tollgate:';
     this.#timeoutMs = options.timeoutMs ?? 50;
     this.#now = options.now ?? Date.now;
-    this.#client = new Redis({
+    this.#client = new (ioredis().Redis)({
       host: options.host,
       port: options.port,
       db: options.db ?? 0,

@@ -1,6 +1,9 @@
 // The only module that calls node-vault. Every HTTP call to Vault goes through send(): counted,
 // timed, retried, guarded by the circuit breaker, and turned into a VaultError that carries no token.
-import nodeVault from 'node-vault';
+import type nodeVaultFactory from 'node-vault';
+import { lazyModule } from '../../core/lazy.ts';
+
+const nodeVault = lazyModule<typeof nodeVaultFactory>('node-vault');
 import type { Secret } from '../../core/secret.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { outcomeOf, VaultError } from './errors.ts';
@@ -100,7 +103,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
   // node-vault reads VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_PREFIX and VAULT_SKIP_VERIFY
   // from process.env as defaults (and treats VAULT_SKIP_VERIFY=false as "skip"). We pass every one
   // explicitly and reset the rest after construction, so only the validated config counts.
-  const vaultOptions: NonNullable<Parameters<typeof nodeVault>[0]> & { rpDefaults: { strictSSL: boolean } } = {
+  const vaultOptions: NonNullable<Parameters<typeof nodeVaultFactory>[0]> & { rpDefaults: { strictSSL: boolean } } = {
     endpoint: options.address,
     apiVersion: 'v1',
     rpDefaults: { strictSSL },
@@ -112,7 +115,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
       ...(tls.key === undefined ? {} : { key: tls.key }),
     },
   };
-  const client = nodeVault(vaultOptions) as ReturnType<typeof nodeVault> & { pathPrefix: string; namespace: string | undefined };
+  const client = nodeVault()(vaultOptions) as ReturnType<typeof nodeVaultFactory> & { pathPrefix: string; namespace: string | undefined };
   client.token = '';
   client.pathPrefix = '';
   client.namespace = undefined;
