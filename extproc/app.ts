@@ -128,6 +128,7 @@ export function createApp(config: Config, options: AppOptions): App {
   let admin: AdminServer | undefined;
   let ready = false;
   let stopping: Promise<void> | undefined;
+  const openCalls = new Set<ProcessCall>();
 
   return {
     services,
@@ -160,7 +161,8 @@ export function createApp(config: Config, options: AppOptions): App {
         ...(material.grpcTls === undefined ? {} : { tls: material.grpcTls }),
         maxMessageBytes: Math.max(limits.maxRequestBodyBytes, limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES,
         check: createCheckHandler(services),
-        process: guardProcess(createProcessHandler(services), config.server.grpc.tls?.allowedClients, logger),
+        ...(config.server.grpc.tls?.allowedClients === undefined ? {} : { authorizePeer: (ctx: AuthContext) => peerAllowed(ctx, config.server.grpc.tls?.allowedClients) }),
+        process: trackCalls(guardProcess(createProcessHandler(services), config.server.grpc.tls?.allowedClients, logger), openCalls),
       });
       const token = material.killSwitchToken;
       metrics.policyRevision.set({ revision: current.revision }, 1);
@@ -194,6 +196,10 @@ export function createApp(config: Config, options: AppOptions): App {
           await new Promise((r) => setTimeout(r, drainMs));
         }
         await grpc?.stop(config.server.shutdownGraceSeconds * 1000);
+        // Streams the forced shutdown cut: grpc-js reports them (if at all) only after stop() returns, so
+        // end them here, before the audit flush, and each gets its record (cancelled) instead of none.
+        for (const call of openCalls) call.emit('cancelled', 'cancelled');
+        openCalls.clear();
         await admin?.close();
         await services.credentials.close(); // revokes every lease it holds
         await material.vault?.close(); // revokes Tollgate's own token
@@ -237,6 +243,15 @@ export function peerNames(ctx: AuthContext): readonly string[] {
 /** True when no allow-list is configured, or the peer's certificate names an allowed client exactly. */
 export function peerAllowed(ctx: AuthContext, allowed: readonly string[] | undefined): boolean {
   return allowed === undefined || peerNames(ctx).some((n) => allowed.includes(n));
+}
+
+/** Keeps the ext_proc calls in progress in `open` (each leaves it when its stream closes), for stop(). */
+function trackCalls(handler: (call: ProcessCall) => void, open: Set<ProcessCall>): (call: ProcessCall) => void {
+  return (call) => {
+    open.add(call);
+    call.once('close', () => { open.delete(call); });
+    handler(call);
+  };
 }
 
 /** ext_proc refuses a peer that is not an allowed client (PERMISSION_DENIED) before reading a message. */
