@@ -39,6 +39,14 @@ export interface BrokerOptions {
   readonly retireGraceMs?: number;
   /** invalidate() re-reads a scope at most this often. Default 5 s. */
   readonly invalidateMinIntervalMs?: number;
+  /**
+   * How long get() waits for a credential that is not cached (a miss) before it rejects with
+   * credential_unavailable. The fetch itself goes on (single-flighted) and fills the cache for the next
+   * request. Keep it below Envoy's ext_proc message_timeout (1 s in the rendered config), so a slow or
+   * unreachable Vault (a transport retry waits 1-1.5 s) gives the caller a clear 503, not Envoy's 504.
+   * Default 800 ms; Infinity waits as long as the source takes.
+   */
+  readonly missWaitMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly scheduler?: Scheduler;
   readonly random?: () => number;
@@ -94,6 +102,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
   const idleMs = options.idleMs ?? 60 * 60_000;
   const retireGraceMs = options.retireGraceMs ?? 60_000;
   const invalidateMinMs = options.invalidateMinIntervalMs ?? 5_000;
+  const missWaitMs = options.missWaitMs ?? 800;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const obs = options.observer ?? {};
 
@@ -252,6 +261,17 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     return e;
   };
 
+  /** A miss waits at most missWaitMs; the load it joined carries on without it. */
+  const bounded = (p: Promise<Credential>, source: CredentialSource): Promise<Credential> => {
+    if (!Number.isFinite(missWaitMs)) return p;
+    return new Promise<Credential>((resolve, reject) => {
+      const cancel = scheduler.schedule(() => {
+        reject(new TollgateError('credential_unavailable', `${source.description}: no credential within ${missWaitMs} ms (the source is slow or unreachable; the fetch goes on)`));
+      }, missWaitMs);
+      p.then((c) => { cancel(); resolve(c); }, (err: unknown) => { cancel(); reject(err instanceof Error ? err : new Error(String(err))); });
+    });
+  };
+
   const load = async (key: string, source: CredentialSource, scope: CredentialScope): Promise<Credential> => {
     const startGen = gen(key);
     let credential: Credential;
@@ -298,11 +318,12 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       }
       obs.lookup?.('miss');
       const pending = inflight.get(key);
-      if (pending !== undefined) return pending;
+      if (pending !== undefined) return bounded(pending, source);
       // Cleared when settled, even if the source threw synchronously (load then settles immediately).
       const p = load(key, source, scope).finally(() => inflight.delete(key));
+      p.catch(() => undefined); // a caller that stopped waiting must not leave an unhandled rejection
       inflight.set(key, p);
-      return p;
+      return bounded(p, source);
     },
 
     peek(scope) {

@@ -170,6 +170,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
       live.delete(String(b.lease_id));
       send(res, 204); return;
     }
+    if (path.startsWith('/v1/sys/leases/revoke/')) {
+      live.delete(decodeURIComponent(path.slice('/v1/sys/leases/revoke/'.length)));
+      send(res, 204); return;
+    }
     const kvm = /^\/v1\/(.+?)\/data\/(.+)$/.exec(path);
     if (kvm !== null && req.method === 'GET') {
       const versions = kv.get(`${kvm[1] ?? ''}/${kvm[2] ?? ''}`);

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import { Secret } from '../../core/secret.ts';
 import { VaultError } from './errors.ts';
-import { splitPath, vaultPath } from './paths.ts';
+import { splitPath, vaultPath, type VaultPath } from './paths.ts';
 import { authEnvelope, kv2Read, leaseRenew, secretEnvelope, tokenLookup, type AuthInfo, type SecretEnvelope } from './responses.ts';
 import type { VaultRequest, VaultTransport } from './transport.ts';
 
@@ -83,7 +83,20 @@ export function createVaultClient(transport: VaultTransport, auth: TokenProvider
       return { leaseDurationS: r.lease_duration, renewable: r.renewable };
     },
     async leaseRevoke(leaseId) {
-      await call({ op: 'lease_revoke', method: 'PUT', path: vaultPath('sys', 'leases', 'revoke'), body: { lease_id: leaseId.reveal() } });
+      // The lease id goes in the path (sys/leases/revoke/<lease id>), so a policy can allow revoking only
+      // the leases under Tollgate's own secret paths. The body form needs "update" on sys/leases/revoke
+      // itself, which revokes any lease in the namespace. An id outside the segment charset (never seen
+      // from Vault) falls back to the body form.
+      const id = leaseId.reveal();
+      let byPath: VaultPath | undefined;
+      try {
+        byPath = vaultPath('sys', 'leases', 'revoke', ...splitPath(id, 'lease id'));
+      } catch {
+        byPath = undefined;
+      }
+      await call(byPath === undefined
+        ? { op: 'lease_revoke', method: 'PUT', path: vaultPath('sys', 'leases', 'revoke'), body: { lease_id: id } }
+        : { op: 'lease_revoke', method: 'PUT', path: byPath });
     },
     async tokenLookupSelf() {
       const r = parseResponse('token_lookup_self', tokenLookup, await call({ op: 'token_lookup_self', method: 'GET', path: vaultPath('auth', 'token', 'lookup-self') }));
