@@ -96,6 +96,35 @@ export const identitySchema = z.strictObject({
   reviewBy: reviewBy.optional(),
 });
 
+/** Kinds whose requests share one wire format: a route class may move a request only within its group. */
+export const ROUTE_KIND_GROUPS: readonly (readonly ProviderKindName[])[] = [['openai', 'openai-compatible'], ['anthropic'], ['azure-openai'], ['bedrock'], ['vertex']];
+type ProviderKindName = (typeof PROVIDER_KINDS)[number];
+export const routeKindGroup = (kind: ProviderKindName): number => ROUTE_KIND_GROUPS.findIndex((g) => g.includes(kind));
+
+const routeClassName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a route class name such as "onprem"');
+const headerName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,126}$/, 'must be a lower-case HTTP header name');
+
+/**
+ * Classification routing: a route class (chosen by a DLP `route` action, or by a classification the caller
+ * declares in a header or a verified JWT claim) sends the request to another provider of the same wire format,
+ * e.g. on-prem. Classes listed first win when several apply. Envoy routes on `header`, which Tollgate sets.
+ */
+export const routingSchema = z.strictObject({
+  header: headerName.default('x-tollgate-route-class'),
+  classes: z
+    .array(z.strictObject({ name: routeClassName, providers: z.array(name).min(1).max(8) }))
+    .max(32)
+    .default([]),
+  declared: z
+    .strictObject({
+      header: headerName.optional(),
+      claim: z.string().min(1).max(128).optional(),
+      /** Declared classification value → route class. Unknown values route nowhere. */
+      map: z.record(z.string().min(1).max(128), routeClassName),
+    })
+    .optional(),
+});
+
 export const auditSinkSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stdout') }),
   z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
@@ -180,6 +209,8 @@ export const configSchema = z
     audit: z.strictObject({ sink: auditSinkSchema.default({ type: 'stdout' }), chain: auditChainSchema }).prefault({}),
     /** Content controls: secret and PII detectors, actions (allow, mask, block, route), response scanning. */
     dlp: dlpSchema.prefault({}),
+    /** Classification routing: route classes and their target providers. */
+    routing: routingSchema.prefault({}),
     /** Shared state (memory or Redis), budgets, prices, rate limits and anomaly baselines. */
     ...STATE_CONFIG_SHAPE,
     logging: z
@@ -226,6 +257,7 @@ export const configSchema = z
       });
     });
     refineStateConfig(cfg, ctx);
+    refineRouting(cfg, providers, ctx);
     cfg.prices.forEach((pr, i) => {
       if (!providers.has(pr.provider)) ctx.addIssue({ code: 'custom', path: ['prices', i, 'provider'], message: `unknown provider "${pr.provider}"` });
     });
@@ -233,7 +265,37 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['server', 'admin', 'port'], message: 'must differ from server.grpc.port' });
   });
 
+/** Routing: classes name configured providers, one per wire format; declared and DLP classes exist. */
+function refineRouting(cfg: { routing: z.infer<typeof routingSchema>; dlp: { actions: readonly { action: string; route?: string }[] } }, providers: ReadonlyMap<string, { kind: ProviderKindName }>, ctx: z.RefinementCtx): void {
+  const classes = new Set<string>();
+  cfg.routing.classes.forEach((c, i) => {
+    if (classes.has(c.name)) ctx.addIssue({ code: 'custom', path: ['routing', 'classes', i, 'name'], message: `duplicate route class "${c.name}"` });
+    classes.add(c.name);
+    const groups = new Set<number>();
+    c.providers.forEach((p, j) => {
+      const target = providers.get(p);
+      if (target === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['routing', 'classes', i, 'providers', j], message: `unknown provider "${p}"` });
+        return;
+      }
+      const g = routeKindGroup(target.kind);
+      if (groups.has(g)) ctx.addIssue({ code: 'custom', path: ['routing', 'classes', i, 'providers', j], message: `another provider of this class already takes kind ${target.kind} requests (one target per wire format)` });
+      groups.add(g);
+    });
+  });
+  const d = cfg.routing.declared;
+  if (d !== undefined) {
+    if (d.header === undefined && d.claim === undefined) ctx.addIssue({ code: 'custom', path: ['routing', 'declared'], message: 'needs a header or a claim' });
+    if (d.header !== undefined && d.header === cfg.routing.header) ctx.addIssue({ code: 'custom', path: ['routing', 'declared', 'header'], message: 'must differ from routing.header' });
+    for (const [value, cls] of Object.entries(d.map)) if (!classes.has(cls)) ctx.addIssue({ code: 'custom', path: ['routing', 'declared', 'map', value], message: `unknown route class "${cls}" (not in routing.classes)` });
+  }
+  cfg.dlp.actions.forEach((a, i) => {
+    if (a.action === 'route' && a.route !== undefined && !classes.has(a.route)) ctx.addIssue({ code: 'custom', path: ['dlp', 'actions', i, 'route'], message: `unknown route class "${a.route}" (not in routing.classes)` });
+  });
+}
+
 export type Config = z.infer<typeof configSchema>;
+export type RoutingConfig = z.infer<typeof routingSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ProviderKind = z.infer<typeof providerKindSchema>;

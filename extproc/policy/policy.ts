@@ -5,6 +5,7 @@ import type { GrantRuleId } from '../core/decision.ts';
 import { createProviderKind, type ProviderKindModule } from '../providers/index.ts';
 import { CelCondition } from './cel.ts';
 import { compileDlp, type DlpPolicy } from './dlp.ts';
+import { compileRouting, type RoutingPolicy } from './routing.ts';
 
 export interface ProviderPolicy {
   readonly name: string;
@@ -55,6 +56,8 @@ export interface Policy {
   readonly mode: 'enforce' | 'shadow';
   /** Content controls, or undefined when dlp.enabled is false. */
   readonly dlp: DlpPolicy | undefined;
+  /** Classification routing, or undefined when routing.classes is empty. */
+  readonly routing: RoutingPolicy | undefined;
 }
 
 export const jwtSubjectKey = (issuer: string, subject: string): string => `${issuer}\n${subject}`;
@@ -64,7 +67,7 @@ export class PolicyCompileError extends Error {}
 
 /** The content a decision depends on; its hash is the policy revision. */
 export function policyRevisionOf(config: Config): string {
-  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy, dlp: config.dlp };
+  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy, dlp: config.dlp, ...(config.routing.classes.length > 0 ? { routing: config.routing } : {}) };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 
@@ -126,6 +129,7 @@ export function compilePolicy(config: Config): Policy {
     limits: config.limits,
     mode: config.policy.mode,
     dlp: compileDlp(config),
+    routing: compileRouting(config),
   });
 }
 

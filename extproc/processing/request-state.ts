@@ -78,8 +78,10 @@ export interface RequestState {
   content: { request: Record<string, number>; response: Record<string, number>; action: 'allow' | 'mask' | 'block' | 'route' | undefined };
   /** Placeholder → original value, for restoring the response: this request only, never logged. */
   restore: RestoreMap | undefined;
-  /** The route class DLP chose (classification routing). */
+  /** The route class DLP chose, then the one classification routing applied (DLP or declared). */
   routeClass: string | undefined;
+  /** The provider the caller addressed, when classification routing moved the request to another one. */
+  routedFrom: ProviderPolicy | undefined;
   sse: SseStream | undefined;
 }
 
@@ -129,6 +131,7 @@ export function newRequestState(services: Services): RequestState {
     content: { request: {}, response: {}, action: undefined },
     restore: undefined,
     routeClass: undefined,
+    routedFrom: undefined,
     sse: undefined,
   };
 }

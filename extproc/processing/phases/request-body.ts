@@ -1,7 +1,10 @@
 import { RULES } from '../../core/decision.ts';
 import { TollgateError } from '../../errors.ts';
 import { evaluate } from '../../policy/evaluate.ts';
-import { asTollgateError, splitTarget } from '../../policy/request.ts';
+import { asTollgateError, splitTarget, translatorFor } from '../../policy/request.ts';
+import { chooseRoute } from '../../policy/routing.ts';
+import { routeKindGroup } from '../../config/schema.ts';
+import type { RequestTranslator } from '../../providers/index.ts';
 import type { HttpBody, ProcessingRequest, ProcessingResponse } from '../../wire/ext-proc.ts';
 import { verifyAuthzContext } from '../context.ts';
 import type { Denial, RequestState } from '../request-state.ts';
@@ -65,12 +68,60 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
 
   const inspected = inspectRequest(state, t, body);
   if (inspected !== undefined && !Buffer.isBuffer(inspected)) return inspected;
+  const routed = routeRequest(state, t, inspected ?? body);
+  if (routed !== undefined && 'code' in routed) return routed;
 
   const usageDenial = await admitUsage(state, body.length, parsed);
   if (usageDenial !== undefined) return usageDenial;
 
   // Credentials are applied last, to the final body, so a signature covers exactly what is sent.
-  const edits = await applyCredential(state, t.body);
+  const edits = await applyCredential(state, translator(state).body);
   state.stage = 'upstream';
-  return requestBodyResponse(edits, inspected);
+  if (routed === undefined) return requestBodyResponse(edits, inspected);
+  // Envoy re-picks the route on the route header: clear_route_cache counts in request-direction answers.
+  const answer = requestBodyResponse({ set: [...(edits.set ?? []), routed.header], remove: [...(edits.remove ?? []), ...routed.remove] }, inspected);
+  const common = answer.request_body?.response;
+  return common === undefined ? answer : { request_body: { response: { ...common, clear_route_cache: true } } };
+}
+
+interface Rerouted {
+  readonly header: { readonly name: string; readonly value: string };
+  /** Request headers the target provider's kind does not accept. */
+  readonly remove: readonly string[];
+}
+
+/**
+ * Classification routing: when a route class applies and names another provider for this wire format, the
+ * request moves there: the target's translator (the same path under its prefix), its model rules, and the
+ * credential scoped to (tenant, identity, target). A class with no provider for this format denies (fail
+ * closed): the request must not go to the provider the class exists to avoid. A route header sent by the
+ * caller is refused, since Envoy routes on it.
+ */
+function routeRequest(state: RequestState, t: RequestTranslator, body: Buffer): Rerouted | Denial | undefined {
+  const routing = state.policy.routing;
+  const { authz, provider } = state;
+  if (routing === undefined || authz === undefined || provider === undefined) return undefined;
+  if (state.headers.has(routing.header)) return { code: 'header_malformed', rule: RULES.requestHeaders };
+  const choice = chooseRoute(routing, routeKindGroup(provider.config.kind), { dlpClass: state.routeClass, headers: state.headers, claims: parseClaims(authz.claims) });
+  if (choice === undefined) return undefined;
+  state.routeClass = choice.routeClass;
+  const blocked = (): Denial => ({ code: 'content_blocked', rule: RULES.providerRoute, types: choice.source === 'dlp' ? Object.keys(state.content.request).sort() : [] });
+  if (choice.target === undefined) return blocked();
+  if (choice.target === provider.name) return undefined;
+  const target = state.policy.providers.get(choice.target);
+  if (target === undefined) return blocked();
+  if (t.model !== undefined && !target.allowsModel(t.model)) return { code: 'model_forbidden', rule: RULES.providerModels };
+  const moved = translatorFor(target, authz.method, target.pathPrefix + authz.path.slice(provider.pathPrefix.length), state.headers);
+  try {
+    moved.parseBody(body);
+  } catch (err) {
+    throw asTollgateError(err);
+  }
+  state.routedFrom = provider;
+  state.provider = target;
+  state.translator = moved;
+  const credential = state.services.credentials.get({ tenant: authz.identity.tenant, identity: authz.identity.id, provider: target.name });
+  credential.catch(() => undefined);
+  state.credential = credential;
+  return { header: { name: routing.header, value: choice.routeClass }, remove: target.kind.headersToRemove(state.headers.keys()) };
 }
