@@ -155,8 +155,9 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         const scope = { tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider };
         // A request with no body gets its credential here (no ext_proc body phase follows); otherwise
         // warm the cache so a miss overlaps with Envoy starting ext_proc.
-        // Everything the provider kind does not allow goes, the caller's credentials first among them.
-        const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...verdict.provider.kind.headersToRemove(Object.keys(line.headers))]);
+        // The caller's credentials go here. Headers outside the provider's allow-list go in ext_proc's
+        // request-headers answer, after grant conditions (evaluated with the body) could read them.
+        const remove = new Set(CALLER_CREDENTIAL_HEADERS);
         let set: readonly HeaderToSet[] = [];
         if (ctx.credentialInjected) {
           try {

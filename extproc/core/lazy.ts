@@ -7,7 +7,7 @@ const requireFromHere = createRequire(import.meta.url);
  * cost 15-30 MB of RSS each once loaded; a deployment that does not configure them never pays.
  * Node 24 loads ES modules synchronously through require when they have no top-level await.
  */
-// The caller names the module's type (`typeof import('x')`); nothing in the arguments can infer it.
+// The caller names the module's type (typeof import of the package); nothing in the arguments can infer it.
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export function lazyModule<T>(id: string): () => T {
   let loaded: T | undefined;

@@ -7,6 +7,9 @@ import type { ProcessCall } from '../processing/stream-handler.ts';
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
 export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
+/** The TLS context grpc-js gives a call (peer certificate and whether it was verified). */
+export type PeerAuthContext = ReturnType<ServerUnaryCall<unknown, unknown>['getAuthContext']>;
+
 export interface GrpcServerOptions {
   readonly host: string;
   readonly port: number;
@@ -17,6 +20,8 @@ export interface GrpcServerOptions {
   /** Turns every failure into a deny itself; a throw or rejection here is a bug and answers INTERNAL. */
   readonly check: (req: CheckRequest) => CheckResponse | Promise<CheckResponse>;
   readonly process: (call: ProcessCall) => void;
+  /** Called for every Check with the peer's TLS context; false answers PERMISSION_DENIED. */
+  readonly authorizePeer?: (ctx: PeerAuthContext) => boolean;
 }
 
 export interface GrpcServer {
@@ -50,6 +55,11 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   const services = envoyServices();
   server.addService(services.authorization, {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
+      // With mTLS and an allow-list of clients, only Envoy's own certificate may ask for a decision.
+      if (opts.authorizePeer !== undefined && !opts.authorizePeer(call.getAuthContext())) {
+        callback({ code: status.PERMISSION_DENIED, details: 'tollgate_peer_not_allowed' });
+        return;
+      }
       // The check handler turns every failure into a deny; this guard only catches a bug in that.
       let answer: CheckResponse | Promise<CheckResponse>;
       try {
@@ -75,7 +85,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`, credentialsFor(opts.tls), (err, bound) => {
+    const address = opts.host.startsWith('unix:') ? opts.host : `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    server.bindAsync(address, credentialsFor(opts.tls), (err, bound) => {
       if (err === null) resolve(bound);
       else reject(err);
     });

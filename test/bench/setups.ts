@@ -2,11 +2,12 @@
 // transformed by a function, plus optional Tollgate config overrides and request changes. Add a row
 // by adding an entry to SETUPS; the helpers below cover the usual edits.
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { makeCa, makeLeaf, type Pem } from '../helpers/certs.ts';
+import { setupAppRole, startOpenBao } from '../helpers/openbao.ts';
 import { makeSpiffePki } from '../helpers/spiffe-certs.ts';
 
 /** The rendered Envoy config, parsed from YAML: plain objects and arrays. */
@@ -43,6 +44,20 @@ export interface BenchSetup {
   readonly request?: (base: BenchRequest, ctx: SetupContext) => BenchRequest;
   /** Tollgate counters (Prometheus names) reported per request for this set-up, e.g. Vault calls. */
   readonly counters?: readonly string[];
+  /** Starts what the set-up needs before its Tollgate (e.g. an OpenBao); stopped with the set-up. */
+  readonly prepare?: (ctx: PrepareContext) => Promise<Prepared>;
+}
+
+export interface PrepareContext {
+  /** The run's temporary directory (removed at the end). */
+  readonly dir: string;
+  readonly providerKey: string;
+}
+
+export interface Prepared {
+  /** Applied to the Tollgate config after the row's own `config`. */
+  config(input: ConfigInput): ConfigInput;
+  stop(): Promise<void>;
 }
 
 function record(x: unknown, what: string): Record<string, unknown> {
@@ -186,9 +201,32 @@ export const SETUPS: readonly BenchSetup[] = [
     tollgateReplicas: 1,
   },
   {
-    name: 'full-2x',
-    label: 'full chain, 2 Tollgate processes',
-    tollgateReplicas: 2,
+    // The full chain with the provider key in a real OpenBao (KV v2, AppRole login): the broker serves it
+    // from its cache, so the measured window should show 0 Vault calls per request.
+    name: 'vault',
+    label: 'full chain, key from OpenBao KV v2',
+    tollgateReplicas: 1,
+    counters: ['tollgate_vault_calls_total'],
+    prepare: async ({ dir, providerKey }) => {
+      const bao = await startOpenBao({ env: process.env });
+      try {
+        await bao.api('POST', 'secret/data/tollgate/team-a/openai', { data: { api_key: providerKey } });
+        const role = await setupAppRole(bao, 'path "secret/data/tollgate/*" { capabilities = ["read"] }');
+        const secretIdFile = join(dir, 'vault-secret-id');
+        writeFileSync(secretIdFile, role.secretId, { mode: 0o600 });
+        return {
+          config: (input) => ({
+            ...input,
+            vault: { address: bao.address, auth: { method: 'approle', roleId: role.roleId, secretIdFile } },
+            providers: input.providers.map((p) => ({ ...p, credential: { source: 'vault-kv2', mount: 'secret', path: 'tollgate/{tenant}/openai' } })),
+          }),
+          stop: () => bao.stop(),
+        };
+      } catch (err) {
+        await bao.stop();
+        throw err;
+      }
+    },
   },
 ];
 

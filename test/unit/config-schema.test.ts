@@ -215,7 +215,7 @@ describe('config: valid files', () => {
     assert.equal(cfg.audit.chain.enabled, false, 'audit chaining is opt-in');
     assert.equal(cfg.state.backend, 'memory', 'shared state defaults to in-process memory');
     assert.deepEqual([cfg.budgets, cfg.rateLimits, cfg.prices], [[], [], []]);
-    assert.equal(cfg.policy.mode, 'enforce');
+    assert.deepEqual(cfg.policy, { mode: 'enforce', waivers: [] });
     assert.deepEqual(cfg.logging, { level: 'info' });
     const ident = cfg.identities[0];
     assert.ok(ident);
