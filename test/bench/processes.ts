@@ -123,15 +123,19 @@ export async function startSetup(setup: BenchSetup, inp: StackInputs): Promise<S
   let input: ConfigInput = { ...inp.baseConfig, audit: { sink: { type: 'file', path: join(inp.dir, `audit-${setup.name}.jsonl`) } } };
   if (setup.tollgateReplicas > 1) input = { ...input, server: { ...input.server, authzContextKey: { source: 'file', path: inp.authzKeyFile } } };
   if (setup.config !== undefined) input = setup.config(input);
-  const config = testConfig(input);
-  const configPath = join(inp.dir, `tollgate-${setup.name}.yaml`);
-  writeFileSync(configPath, stringify(input), { mode: 0o600 });
+  // A row's own services (e.g. an OpenBao) start first and stop last.
+  const prepared = await setup.prepare?.({ dir: inp.dir, providerKey: inp.ctx.providerKey });
   const tollgates: TollgateChild[] = [];
   const stopAll = async (envoy?: EnvoyProcess): Promise<void> => {
     await envoy?.stop();
     for (const t of tollgates) await t.stop();
+    await prepared?.stop();
   };
   try {
+    if (prepared !== undefined) input = prepared.config(input);
+    const config = testConfig(input);
+    const configPath = join(inp.dir, `tollgate-${setup.name}.yaml`);
+    writeFileSync(configPath, stringify(input), { mode: 0o600 });
     for (let i = 0; i < setup.tollgateReplicas; i++) tollgates.push(await startTollgate(configPath, inp.tollgateNodeFlags));
     await new Promise((r) => setTimeout(r, 1_000));
     const idleRssBytes = tollgates.map((t) => inp.rssOf(t.pid));

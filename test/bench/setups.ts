@@ -200,34 +200,6 @@ export const SETUPS: readonly BenchSetup[] = [
     label: 'Tollgate full chain',
     tollgateReplicas: 1,
   },
-  {
-    // The full chain with the provider key in a real OpenBao (KV v2, AppRole login): the broker serves it
-    // from its cache, so the measured window should show 0 Vault calls per request.
-    name: 'vault',
-    label: 'full chain, key from OpenBao KV v2',
-    tollgateReplicas: 1,
-    counters: ['tollgate_vault_calls_total'],
-    prepare: async ({ dir, providerKey }) => {
-      const bao = await startOpenBao({ env: process.env });
-      try {
-        await bao.api('POST', 'secret/data/tollgate/team-a/openai', { data: { api_key: providerKey } });
-        const role = await setupAppRole(bao, 'path "secret/data/tollgate/*" { capabilities = ["read"] }');
-        const secretIdFile = join(dir, 'vault-secret-id');
-        writeFileSync(secretIdFile, role.secretId, { mode: 0o600 });
-        return {
-          config: (input) => ({
-            ...input,
-            vault: { address: bao.address, auth: { method: 'approle', roleId: role.roleId, secretIdFile } },
-            providers: input.providers.map((p) => ({ ...p, credential: { source: 'vault-kv2', mount: 'secret', path: 'tollgate/{tenant}/openai' } })),
-          }),
-          stop: () => bao.stop(),
-        };
-      } catch (err) {
-        await bao.stop();
-        throw err;
-      }
-    },
-  },
 ];
 
 // ---- Identity rows: the same chain, the caller identified by a JWT or by a SPIFFE X509-SVID instead of a key.
@@ -352,10 +324,42 @@ export const IDENTITY_SETUPS: readonly BenchSetup[] = [
   },
 ];
 
+/** Rows that need a Vault: the harness starts a real OpenBao for them (prepare). */
+export const VAULT_SETUPS: readonly BenchSetup[] = [
+  {
+    // The full chain with the provider key in a real OpenBao (KV v2, AppRole login): the broker serves it
+    // from its cache, so the measured window should show 0 Vault calls per request.
+    name: 'vault',
+    label: 'full chain, key from OpenBao KV v2',
+    tollgateReplicas: 1,
+    counters: ['tollgate_vault_calls_total'],
+    prepare: async ({ dir, providerKey }) => {
+      const bao = await startOpenBao({ env: process.env });
+      try {
+        await bao.api('POST', 'secret/data/tollgate/team-a/openai', { data: { api_key: providerKey } });
+        const role = await setupAppRole(bao, 'path "secret/data/tollgate/*" { capabilities = ["read"] }');
+        const secretIdFile = join(dir, 'vault-secret-id');
+        writeFileSync(secretIdFile, role.secretId, { mode: 0o600 });
+        return {
+          config: (input) => ({
+            ...input,
+            vault: { address: bao.address, auth: { method: 'approle', roleId: role.roleId, secretIdFile } },
+            providers: input.providers.map((p) => ({ ...p, credential: { source: 'vault-kv2', mount: 'secret', path: 'tollgate/{tenant}/openai' } })),
+          }),
+          stop: () => bao.stop(),
+        };
+      } catch (err) {
+        await bao.stop();
+        throw err;
+      }
+    },
+  },
+];
+
 export const DEFAULT_SETUPS: readonly string[] = ['direct', 'authz', 'full'];
 
 /** Looks the names up in `all`, in the order given; throws naming the unknown ones and listing the known. */
-export function selectSetups(names: readonly string[], all: readonly BenchSetup[] = [...SETUPS, ...IDENTITY_SETUPS]): BenchSetup[] {
+export function selectSetups(names: readonly string[], all: readonly BenchSetup[] = [...SETUPS, ...IDENTITY_SETUPS, ...VAULT_SETUPS]): BenchSetup[] {
   const unknown = names.filter((n) => !all.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown set-up ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
   return names.map((n) => all.find((s) => s.name === n)!);
