@@ -10,6 +10,7 @@ import { asTollgateError, splitTarget, translatorFor } from '../policy/request.t
 import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
 import type { Services } from '../services.ts';
 import { buildAuditRecord } from '../telemetry/audit-record.ts';
+import { traceCheck } from '../telemetry/tracing.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
 import { hashApiKey, presentedApiKey } from './api-key.ts';
@@ -134,6 +135,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const decisionId = randomUUID();
     const line = requestLine(req);
     const requestId = line.headers['x-request-id'];
+    const span = traceCheck(line.headers);
     let verdict: Verdict;
     try {
       const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
@@ -155,9 +157,11 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         const scope = { tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider };
         // A request with no body gets its credential here (no ext_proc body phase follows); otherwise
         // warm the cache so a miss overlaps with Envoy starting ext_proc.
-        // The caller's credentials go here. Headers outside the provider's allow-list go in ext_proc's
-        // request-headers answer, after grant conditions (evaluated with the body) could read them.
-        const remove = new Set(CALLER_CREDENTIAL_HEADERS);
+        // The caller's credentials go here, and x-envoy-* headers the caller sent (ext_proc may not
+        // remove those). The rest of what the provider's allow-list refuses goes in ext_proc's
+        // request-headers answer, after grant conditions (evaluated with the body) could read it.
+        const envoyNamed = verdict.provider.kind.headersToRemove(Object.keys(line.headers)).filter((n) => n.startsWith('x-envoy-'));
+        const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...envoyNamed]);
         let set: readonly HeaderToSet[] = [];
         if (ctx.credentialInjected) {
           try {
@@ -171,6 +175,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         } else services.credentials.get(scope).catch(() => undefined);
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
+        span.end({ decision: 'allow', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider, identity: ctx.identity.id, decisionId });
         return {
           status: { code: 0 },
           ok_response: {
@@ -188,6 +193,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const code = verdict.code;
     const entry = ERROR_CATALOGUE[code];
     services.metrics.authzDecisions.inc({ decision: 'deny', reason: code, provider: verdict.provider ?? 'none' });
+    span.end({ decision: 'deny', reason: code, provider: verdict.provider, identity: verdict.identity?.id, decisionId });
     const elapsed = performance.now() - started;
     services.audit.write(buildAuditRecord({
       stage: 'authz',

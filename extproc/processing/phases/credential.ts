@@ -32,7 +32,8 @@ export function headersToStrip(state: RequestState, names: Iterable<string>): st
   const kind = state.provider?.kind;
   const strip = new Set([...CALLER_CREDENTIAL_HEADERS, ...(kind === undefined ? [] : kind.headersToRemove(names))]);
   if (state.authz?.credentialInjected === true) for (const name of CREDENTIAL_HEADER_NAMES) strip.delete(name);
-  return [...strip];
+  // Envoy refuses ext_proc mutations of x-envoy-* headers (the request would fail); ext_authz removed them.
+  return [...strip].filter((n) => !n.startsWith('x-envoy-'));
 }
 
 /**
