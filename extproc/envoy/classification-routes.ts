@@ -2,8 +2,9 @@
 // format) differs from P, one route matches P's prefix plus the route header Tollgate sets, and sends to T's
 // cluster with T's prefix and host rewrite and T's timeout. They go before the provider routes (first match
 // wins). Tollgate sets the header in its request-body answer with clear_route_cache, so Envoy re-picks the
-// route after Tollgate has decided; the header itself never reaches a provider. Callers cannot pick these
-// routes themselves: the connection manager removes the header before the first route match.
+// route after Tollgate has decided; the header itself never reaches a provider. A caller that sends the header
+// itself would match these routes before Tollgate decides: the connection manager removes it before the first
+// route match (routeHeaderEarlyMutation), and Tollgate refuses a request that still carries it (400).
 import { routeKindGroup, type Config } from '../config/schema.ts';
 
 const PROXY_HEADERS = ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'];
@@ -22,7 +23,8 @@ export function classificationRoutes(config: Config): object[] {
       routes.push({
         name: `${source.name}_class_${cls.name}`,
         match: { prefix: `/${source.name}/`, headers: [{ name: routing.header, string_match: { exact: cls.name } }] },
-        request_headers_to_remove: [...PROXY_HEADERS, routing.header],
+        // x-forwarded-proto: Tollgate sets it back for the re-match (Envoy matches no route without it).
+        request_headers_to_remove: [...PROXY_HEADERS, 'x-forwarded-proto', routing.header],
         route: {
           cluster: `provider_${target.name}`,
           prefix_rewrite: `${url.pathname.replace(/\/+$/, '')}/`,

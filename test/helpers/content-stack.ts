@@ -84,12 +84,12 @@ export interface ContentStack {
   stop(): Promise<void>;
 }
 
-/** Envoy's config for `config`: the rendered template plus classification routes and the early header removal. */
+/** Envoy's config for `config`: the rendered template plus the classification routes and the early removal of the route header (as render.ts will add them). */
 export function renderWithClassification(config: Config, tollgatePort: number): string {
   const doc = parseDocument(renderEnvoyConfig(config, { listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort, caFile: DEFAULT_CA_FILE }));
-  const hcm = doc.getIn(['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config'], true);
   const routes = doc.getIn(['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config', 'route_config', 'virtual_hosts', 0, 'routes'], true);
-  if (!isMap(hcm) || !isSeq(routes)) throw new Error('rendered envoy config: no connection manager or routes');
+  const hcm = doc.getIn(['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config'], true);
+  if (!isSeq(routes) || !isMap(hcm)) throw new Error('rendered envoy config: no connection manager or routes');
   routes.items.unshift(...classificationRoutes(config).map((r) => doc.createNode(r)));
   const early = routeHeaderEarlyMutation(config);
   if (early.length > 0) hcm.set('early_header_mutation_extensions', doc.createNode(early));
@@ -100,6 +100,8 @@ export interface ContentStackOptions {
   readonly cloud: (req: SeenRequest) => ChunkedResponse;
   readonly onprem?: (req: SeenRequest) => ChunkedResponse;
   readonly tweak?: (c: ConfigInput) => ConfigInput;
+  /** Envoy's log level (default: the launcher's). */
+  readonly envoyLogLevel?: string;
 }
 
 /**
@@ -122,7 +124,7 @@ export async function startContentStack(opts: ContentStackOptions): Promise<Cont
     providers: [
       ...base.providers,
       { name: 'anthropic', kind: 'anthropic', upstream: cloud.url, models: ['claude-*'], credential: { source: 'file', path: join(dir, 'cloud-key') } },
-      { name: 'onprem', kind: 'openai-compatible', upstream: `${onprem.url}/local/v1`, models: ['gpt-4o-mini', 'llama-*'], credential: { source: 'file', path: join(dir, 'onprem-key') } },
+      { name: 'onprem', kind: 'openai-compatible', upstream: `${onprem.url}/v1`, models: ['gpt-4o-mini', 'llama-*'], credential: { source: 'file', path: join(dir, 'onprem-key') } },
     ],
     identities: [
       { id: 'agent-1', tenant: 'team-a', apiKeyHashes: [hashApiKey(keys.agent)], allow: [{ provider: 'openai' }, { provider: 'anthropic' }, { provider: 'onprem' }] },
@@ -149,7 +151,7 @@ export async function startContentStack(opts: ContentStackOptions): Promise<Cont
   }
   let envoy: EnvoyProcess;
   try {
-    envoy = await startEnvoy({ bin: findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN), configYaml: renderWithClassification(config, tollgate.grpcPort) });
+    envoy = await startEnvoy({ bin: findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN), configYaml: renderWithClassification(config, tollgate.grpcPort), ...(opts.envoyLogLevel === undefined ? {} : { logLevel: opts.envoyLogLevel }) });
   } catch (err) {
     await tollgate.stop();
     await closeUpstreams();

@@ -79,13 +79,14 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   state.stage = 'upstream';
   if (routed === undefined) return requestBodyResponse(edits, inspected);
   // Envoy re-picks the route on the route header: clear_route_cache counts in request-direction answers.
-  const answer = requestBodyResponse({ set: [...(edits.set ?? []), routed.header], remove: [...(edits.remove ?? []), ...routed.remove] }, inspected);
+  const answer = requestBodyResponse({ set: [...(edits.set ?? []), ...routed.set], remove: [...(edits.remove ?? []), ...routed.remove] }, inspected);
   const common = answer.request_body?.response;
   return common === undefined ? answer : { request_body: { response: { ...common, clear_route_cache: true } } };
 }
 
 interface Rerouted {
-  readonly header: { readonly name: string; readonly value: string };
+  /** The route header, and what Envoy needs to match routes again. */
+  readonly set: readonly { readonly name: string; readonly value: string }[];
   /** Request headers the target provider's kind does not accept. */
   readonly remove: readonly string[];
 }
@@ -123,5 +124,14 @@ function routeRequest(state: RequestState, t: RequestTranslator, body: Buffer): 
   const credential = state.services.credentials.get({ tenant: authz.identity.tenant, identity: authz.identity.id, provider: target.name });
   credential.catch(() => undefined);
   state.credential = credential;
-  return { header: { name: routing.header, value: choice.routeClass }, remove: target.kind.headersToRemove(state.headers.keys()) };
+  // Headers the caller's provider accepted but the target's kind does not (the rest were removed already;
+  // Envoy refuses removals of pseudo-headers, host and x-envoy-*).
+  const names = [...state.headers.keys()];
+  const already = new Set(provider.kind.headersToRemove(names));
+  const remove = target.kind.headersToRemove(names).filter((n) => !already.has(n) && !n.startsWith(':') && !n.startsWith('x-envoy-') && n !== 'host');
+  // Envoy finds no route at all for a request without x-forwarded-proto, and the request-headers answer may
+  // have removed it (it is not a header providers get): put it back for the re-match. The classification
+  // route removes it again before the request goes upstream.
+  const proto = state.headers.get('x-forwarded-proto') ?? 'http';
+  return { set: [{ name: routing.header, value: choice.routeClass }, { name: 'x-forwarded-proto', value: proto }], remove };
 }
