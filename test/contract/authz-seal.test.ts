@@ -62,7 +62,7 @@ describe('sealed ext_authz context', () => {
     const f = real.fields ?? {};
     const codec = h.app.services.authzContext;
     const ctx = codec.decode((k) => f[k]?.stringValue, Date.now());
-    assert.ok(typeof ctx !== 'string', `the real context decodes (${String(ctx)})`);
+    assert.ok(typeof ctx !== 'string', `the real context decodes (${typeof ctx === 'string' ? ctx : 'ok'})`);
     const old = Date.now() - 31_000;
     const resealed = stringStruct(codec.encode({ ...ctx, issuedAtMs: old }));
     await assertRefused(resealed, 'expired');

@@ -388,7 +388,6 @@ describe('ext_proc Process', () => {
   });
 
   it('request_body as the first message (request headers skipped) with a sealed context is processed: model checked, credential injected', async () => {
-    const requestId = newRequestId();
     const authz = await h.authorize(h.keys.restricted);
     const s = h.stream();
     const ok = await s.send(requestBody(Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', messages: [] })), { authz }));
@@ -399,7 +398,6 @@ describe('ext_proc Process', () => {
     const denied = await s2.send(requestBody(Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [] })), { authz: await h.authorize(h.keys.restricted) }));
     assertImmediate(denied, 403, 'model_forbidden');
     await s2.end();
-    void requestId;
   });
 
   it('request_body as the first message without an authz context: 500, no credential, audited as unauthenticated', async () => {

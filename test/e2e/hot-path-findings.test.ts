@@ -23,7 +23,7 @@ describe('hot path findings (real Envoy)', () => {
   before(async () => {
     stack = await startStack({
       tweak: (c) => {
-        const openai = c.providers?.[0];
+        const openai = c.providers[0];
         assert.ok(openai !== undefined);
         return {
           ...c,
@@ -33,7 +33,7 @@ describe('hot path findings (real Envoy)', () => {
             { ...openai, name: 'gemini', kind: 'vertex', upstream: openai.upstream.replace(/\/v1$/, ''), models: ['gemini-*', 'gpt-4o*'] },
             { ...openai, name: 'qwen', kind: 'openai-compatible', models: ['qwen*'] },
           ],
-          identities: (c.identities ?? []).map((i) => i.id === 'restricted-1'
+          identities: c.identities.map((i) => i.id === 'restricted-1'
             ? { ...i, allow: [{ provider: 'openai', models: ['gpt-4o-mini'] }, { provider: 'azure', models: ['gpt-4o-mini'] }, { provider: 'gemini', models: ['gemini-2.0-flash'] }, { provider: 'qwen' }] }
             : i),
         };

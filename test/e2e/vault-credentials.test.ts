@@ -42,7 +42,8 @@ describe('Vault-issued provider credentials through Envoy (real OpenBao)', () =>
         return openAiResponder(accepted().has(presented) ? presented : currentKey)(req);
       },
       tweak: (c) => {
-        const secretIdFile = join(String(c.audit?.sink && 'path' in c.audit.sink ? c.audit.sink.path : '/tmp'), '..', 'secret-id');
+        const sink = c.audit?.sink;
+        const secretIdFile = join(sink !== undefined && 'path' in sink ? sink.path : '/tmp', '..', 'secret-id');
         writeFileSync(secretIdFile, role.secretId, { mode: 0o600 });
         const killFile = join(secretIdFile, '..', 'kill-token');
         writeFileSync(killFile, killToken, { mode: 0o600 });
@@ -50,7 +51,7 @@ describe('Vault-issued provider credentials through Envoy (real OpenBao)', () =>
           ...c,
           server: { ...c.server, admin: { host: '127.0.0.1', port: 0, killSwitchToken: { source: 'file', path: killFile } } },
           vault: { address: bao.address, auth: { method: 'approle', roleId: role.roleId, secretIdFile }, kvRefreshMs: 600_000 },
-          providers: (c.providers ?? []).map((p) => ({ ...p, credential: { source: 'vault-kv2', mount: 'secret', path: 'tollgate/{tenant}/openai', field: 'api_key' } })),
+          providers: c.providers.map((p) => ({ ...p, credential: { source: 'vault-kv2', mount: 'secret', path: 'tollgate/{tenant}/openai', field: 'api_key' } })),
         };
       },
     });

@@ -77,7 +77,7 @@ describe('AuditChain', () => {
 
   it('overwrites chain fields a record already carries, and resumes an existing chain', () => {
     const chain = new AuditChain({ replica: 'r2', resume: { seq: 41, hash: 'sha256:abc' } });
-    const r = chain.next({ ...fakeRecord(1), seq: 999, hash: 'forged', replica: 'evil' } as AuditRecord);
+    const r = chain.next({ ...fakeRecord(1), seq: 999, hash: 'forged', replica: 'evil' });
     assert.deepEqual([r.seq, r.prev_hash, r.replica], [42, 'sha256:abc', 'r2']);
     assert.notEqual(r.hash, 'forged');
   });

@@ -110,7 +110,7 @@ describe('buildRuntime', () => {
     const scope = { tenant: 'team-a', identity: 'agent-a' };
     const openai = await runtime.credentials.get({ ...scope, provider: 'openai' });
     assert.equal(openai.kind, 'api-key');
-    assert.equal(openai.kind === 'api-key' ? openai.secret.reveal() : undefined, 'sk-env-value');
+    assert.equal(openai.secret.reveal(), 'sk-env-value');
     const anthropic = await runtime.credentials.get({ ...scope, provider: 'anthropic' });
     assert.equal(anthropic.kind === 'api-key' ? anthropic.secret.reveal() : undefined, 'sk-ant-file-value');
     const local = await runtime.credentials.get({ ...scope, provider: 'local-vllm' });
