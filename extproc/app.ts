@@ -20,6 +20,7 @@ import { hostname } from 'node:os';
 import { createAuditSink, type AuditSink } from './telemetry/audit.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+import { initTracing, type TracingHandle } from './telemetry/tracing.ts';
 
 /** Room for headers, metadata and framing on top of the largest body a gRPC message carries. */
 const GRPC_MESSAGE_HEADROOM_BYTES = 256 * 1024;
@@ -129,6 +130,7 @@ export function createApp(config: Config, options: AppOptions): App {
   let ready = false;
   let stopping: Promise<void> | undefined;
   const openCalls = new Set<ProcessCall>();
+  let tracing: TracingHandle | undefined;
 
   return {
     services,
@@ -155,6 +157,7 @@ export function createApp(config: Config, options: AppOptions): App {
       await material.vault?.start();
       // Remote JWKS are fetched once before ready; a failure is retried per request (and fails closed).
       await identity.warm().catch((err: unknown) => { logger.warn({ err }, 'a JWKS could not be fetched at start'); });
+      tracing = initTracing(config.telemetry.tracing);
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
         port: config.server.grpc.port,
@@ -205,6 +208,7 @@ export function createApp(config: Config, options: AppOptions): App {
         await material.vault?.close(); // revokes Tollgate's own token
         await state.close();
         await audit.flush();
+        await tracing?.shutdown().catch((err: unknown) => { logger.warn({ err: (err as Error).message }, 'trace export at shutdown failed'); });
         logger.info('tollgate stopped');
         await new Promise<void>((resolve) => { logger.flush(() => { resolve(); }); });
       })();

@@ -216,6 +216,20 @@ export const configSchema = z
     logging: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .prefault({}),
+    /** OpenTelemetry traces to an OTLP/HTTP (JSON) collector: off by default (docs/operations.md, "Tracing"). */
+    telemetry: z
+      .strictObject({
+        tracing: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).default('http://127.0.0.1:4318/v1/traces'),
+            /** Fraction of new traces sampled (0..1); a caller's sampled flag in traceparent is followed either way. */
+            sampleRatio: z.number().min(0).max(1).default(1),
+            serviceName: z.string().min(1).max(128).default('tollgate'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const providers = new Map(cfg.providers.map((p) => [p.name, p]));

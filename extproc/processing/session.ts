@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { RULES, type RuleId } from '../core/decision.ts';
 import { TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { traceStream } from '../telemetry/tracing.ts';
 import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
 import { deny, writeAudit } from './outcome.ts';
 import { onRequestBody } from './phases/request-body.ts';
@@ -45,6 +46,7 @@ const isDenial = (r: ProcessingResponse | Denial): r is Denial => 'code' in r;
  */
 export class Session {
   readonly #state: RequestState;
+  readonly #trace = traceStream();
 
   constructor(services: Services) {
     this.#state = newRequestState(services);
@@ -59,6 +61,7 @@ export class Session {
     const t0 = performance.now();
     state.phaseStartedAt = t0;
     const phase = msg.request ?? 'unknown';
+    this.#trace.phase(msg);
     try {
       const out = await this.#dispatch(msg);
       if (isDenial(out)) return deny(state, out);
@@ -77,6 +80,7 @@ export class Session {
       state.busyMs += dt;
       state.phaseStartedAt = undefined;
       state.services.metrics.phaseSeconds.observe({ phase }, dt / 1000);
+      this.#trace.phaseDone(state);
     }
   }
 
@@ -103,6 +107,14 @@ export class Session {
 
   /** Called once the gRPC stream is over, however it ended. Writes the audit record if no phase did. */
   close(end: StreamEnd, code?: ErrorCode): void {
+    try {
+      this.#close(end, code);
+    } finally {
+      this.#trace.end(this.#state, end);
+    }
+  }
+
+  #close(end: StreamEnd, code?: ErrorCode): void {
     const state = this.#state;
     if (state.auditWritten) return;
     if (end === 'failed') {
