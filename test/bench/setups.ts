@@ -200,7 +200,24 @@ export const SETUPS: readonly BenchSetup[] = [
     label: 'Tollgate full chain',
     tollgateReplicas: 1,
   },
+  {
+    // Content controls at work: an 8 KB chat body with one email, which the default rules mask (scan, splice a
+    // placeholder, new content-length), then the credential and the scan of the buffered response.
+    name: 'dlp-8k',
+    label: 'full chain, 8 KB body, one email masked, response scanned',
+    tollgateReplicas: 1,
+    config: (input) => ({ ...input, dlp: { enabled: true, response: { scan: true } } }),
+    request: (base) => ({ ...base, body: dlpBody(8192) }),
+  },
 ];
+
+/** chatBody(bytes) with one email in the user message (same length, so the body is still `bytes` long). */
+export function dlpBody(bytes: number): string {
+  const body = chatBody(bytes);
+  const out = body.replace('Revenue grew in every region', 'mail ana.lee@example.com now');
+  if (out === body || out.length !== body.length) throw new Error('dlpBody: could not place the email');
+  return out;
+}
 
 // ---- Identity rows: the same chain, the caller identified by a JWT or by a SPIFFE X509-SVID instead of a key.
 
