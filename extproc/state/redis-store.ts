@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ConnectionOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import { lazyModule } from '../core/lazy.ts';
@@ -28,6 +29,12 @@ export interface RedisStateStoreOptions {
   readonly now?: () => number;
   /** Connection-level errors (refused, reset); the message names host and port, never the password. */
   readonly onConnectionError?: (err: Error) => void;
+  /** Told about every call: its operation, duration, and the failure reason if it failed (metrics). */
+  readonly observer?: StateObserver;
+}
+
+export interface StateObserver {
+  call(operation: string, seconds: number, failure: StateUnavailableError['reason'] | undefined): void;
 }
 
 const NOSCRIPT = /^NOSCRIPT/;
@@ -44,8 +51,10 @@ export class RedisStateStore implements StateStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  readonly #observer: StateObserver | undefined;
 
   constructor(options: RedisStateStoreOptions) {
+    this.#observer = options.observer;
     this.#prefix = options.keyPrefix ?? 'tollgate:';
     this.#timeoutMs = options.timeoutMs ?? 50;
     this.#now = options.now ?? Date.now;
@@ -147,15 +156,23 @@ export class RedisStateStore implements StateStore {
   }
 
   async #run(operation: string, s: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    if (this.#client.status !== 'ready') throw new StateUnavailableError(operation, 'unavailable');
-    return this.#bounded(operation, this.#timeoutMs, async () => {
-      try {
-        return await this.#client.evalsha(s.sha1, keys.length, ...keys, ...args);
-      } catch (err) {
-        if (!(err instanceof Error) || !NOSCRIPT.test(err.message)) throw err;
-        return this.#client.eval(s.source, keys.length, ...keys, ...args);
-      }
-    });
+    const t0 = performance.now();
+    try {
+      if (this.#client.status !== 'ready') throw new StateUnavailableError(operation, 'unavailable');
+      const out = await this.#bounded(operation, this.#timeoutMs, async () => {
+        try {
+          return await this.#client.evalsha(s.sha1, keys.length, ...keys, ...args);
+        } catch (err) {
+          if (!(err instanceof Error) || !NOSCRIPT.test(err.message)) throw err;
+          return this.#client.eval(s.source, keys.length, ...keys, ...args);
+        }
+      });
+      this.#observer?.call(operation, (performance.now() - t0) / 1000, undefined);
+      return out;
+    } catch (err) {
+      this.#observer?.call(operation, (performance.now() - t0) / 1000, err instanceof StateUnavailableError ? err.reason : 'error');
+      throw err;
+    }
   }
 
   /** Races `fn` against a timer, and turns every failure into StateUnavailableError. */

@@ -21,6 +21,9 @@ export interface Metrics {
   readonly leaseEvents: Counter<'kind' | 'source'>;
   readonly credentialRefreshFailures: Counter<'source'>;
   readonly credentialLookups: Counter<'result'>;
+  /** Shared-state calls (Redis): latency by operation, and failures by operation and reason (timeout, unavailable, error). */
+  readonly stateCallSeconds: Histogram<'operation'>;
+  readonly stateErrors: Counter<'operation' | 'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -52,6 +55,24 @@ export function createMetrics(): Metrics {
     vaultBreakerOpen: new Gauge({ name: 'tollgate_vault_breaker_open', help: '1 while the Vault circuit breaker is open.', registers }),
     leaseEvents: new Counter({ name: 'tollgate_credential_lease_events_total', help: 'Credential lease lifecycle events (renewed, refetched, revoked, expired...).', labelNames: ['kind', 'source'], registers }),
     credentialRefreshFailures: new Counter({ name: 'tollgate_credential_refresh_failures_total', help: 'Background credential refreshes that failed (a valid credential keeps serving).', labelNames: ['source'], registers }),
+    stateCallSeconds: new Histogram({
+      name: 'tollgate_state_call_seconds',
+      help: 'Duration of one shared-state call (Redis), by operation, failures included.',
+      labelNames: ['operation'],
+      buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    stateErrors: new Counter({ name: 'tollgate_state_errors_total', help: 'Shared-state calls that failed: timeout (slow), unavailable (down) or error.', labelNames: ['operation', 'reason'], registers }),
     credentialLookups: new Counter({ name: 'tollgate_credential_lookups_total', help: 'Credential lookups on the request path: hit (cache), miss (waited for the source), denied (kill switch).', labelNames: ['result'], registers }),
+  };
+}
+
+/** The state store's observer (state/redis-store.ts StateObserver) feeding the state-store metrics. */
+export function stateObserver(m: Metrics): { call(operation: string, seconds: number, failure: string | undefined): void } {
+  return {
+    call(operation, seconds, failure) {
+      m.stateCallSeconds.observe({ operation }, seconds);
+      if (failure !== undefined) m.stateErrors.inc({ operation, reason: failure });
+    },
   };
 }
