@@ -110,6 +110,10 @@ export function createApp(config: Config, options: AppOptions): App {
     identity,
     credentials: createCredentialBroker(material.credentialSources, {
       refreshMs: config.vault?.kvRefreshMs ?? 5_000,
+      // A request waits at most this long for a credential not in the cache (then 503, while the fetch
+      // goes on and fills the cache): under Envoy's ext_proc message timeout (1 s, extproc/envoy/render.ts)
+      // so the caller gets Tollgate's credential_unavailable rather than Envoy's 504.
+      missWaitMs: 800,
       expiryMarginMs: config.vault?.expiryMarginMs ?? 30_000,
       observer: {
         leaseEvent: (kind, source) => { metrics.leaseEvents.inc({ kind, source }); },
@@ -139,7 +143,7 @@ export function createApp(config: Config, options: AppOptions): App {
     policy: () => services.policy(),
     reload(next) {
       const compiled = compilePolicy(next);
-      const needsRestart: string[] = (['server', 'vault', 'identity', 'audit', 'logging'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      const needsRestart: string[] = (['server', 'vault', 'identity', 'audit', 'logging', 'state', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
       const providersChanged = JSON.stringify(next.providers.map((p) => [p.name, p.credential])) !== JSON.stringify(config.providers.map((p) => [p.name, p.credential]));
       if (providersChanged) needsRestart.push('providers[].name/credential');
       const previous = current.revision;

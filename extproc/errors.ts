@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = Object.freeze({
   condition_failed: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request was denied by policy.'),
   policy_condition_error: entry(403, GrpcStatus.PERMISSION_DENIED, false, 'The request was denied by policy.'),
   rate_limited: entry(429, GrpcStatus.RESOURCE_EXHAUSTED, true, 'Too many requests; retry later.'),
+  model_unpriced: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This model has no price in the catalog, so a cost budget cannot be applied to it.'),
   budget_exceeded: entry(429, GrpcStatus.RESOURCE_EXHAUSTED, true, 'This request would exceed a usage budget.'),
   anomaly_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This request is far outside the usual pattern for this identity.'),
   state_unavailable: entry(503, GrpcStatus.UNAVAILABLE, false, 'Shared state is unavailable.'),

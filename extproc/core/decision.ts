@@ -17,6 +17,7 @@ export const RULES = Object.freeze({
   anomaly: 'anomaly.deny',
   sharedState: 'state',
   dlp: 'dlp.actions',
+  requestProof: 'identity.requestProof',
   providerRoute: 'provider.route',
   providerModels: 'provider.models',
   providerEndpoints: 'provider.endpoints',

@@ -67,7 +67,9 @@ export class PolicyCompileError extends Error {}
 
 /** The content a decision depends on; its hash is the policy revision. */
 export function policyRevisionOf(config: Config): string {
-  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy, dlp: config.dlp, ...(config.routing.classes.length > 0 ? { routing: config.routing } : {}) };
+  const content = { providers: config.providers, identities: config.identities, limits: config.limits, policy: config.policy, dlp: config.dlp,
+    budgets: config.budgets, prices: config.prices, rateLimits: config.rateLimits, anomaly: config.anomaly,
+    ...(config.routing.classes.length > 0 ? { routing: config.routing } : {}) };
   return createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 16);
 }
 

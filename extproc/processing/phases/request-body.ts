@@ -11,6 +11,7 @@ import type { Denial, RequestState } from '../request-state.ts';
 import { requestBodyResponse } from '../responses.ts';
 import { applyCredential, startCredential, translator } from './credential.ts';
 import { admitUsage } from './usage.ts';
+import { checkRequestProof } from './proof.ts';
 import { inspectRequest } from './content.ts';
 
 /** The verified claims ext_authz sealed into the context (JSON it wrote itself). */
@@ -38,6 +39,9 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   const body = b.body ?? Buffer.alloc(0);
   state.request = { body_bytes: body.length, body_hmac: state.services.bodyHmac(body) };
   if (body.length > state.policy.limits.maxRequestBodyBytes) return { code: 'body_too_large', rule: RULES.bodyLimit };
+
+  const proofDenial = await checkRequestProof(state, body);
+  if (proofDenial !== undefined) return proofDenial;
 
   const t = translator(state);
   let parsed;

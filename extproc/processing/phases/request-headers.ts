@@ -6,6 +6,7 @@ import { headerMap, mediaType } from '../headers.ts';
 import type { Denial, RequestState } from '../request-state.ts';
 import { requestHeadersResponse } from '../responses.ts';
 import { headersToStrip, startCredential, translator } from './credential.ts';
+import { checkRequestProof } from './proof.ts';
 
 const JSON_MEDIA_TYPES = new Set(['application/json']);
 
@@ -34,6 +35,10 @@ export async function onRequestHeaders(state: RequestState, msg: ProcessingReque
   if (hasBody && !JSON_MEDIA_TYPES.has(mediaType(headers.get('content-type')) ?? '')) return { code: 'content_type_unsupported', rule: RULES.requestContentType };
   if (hasBody === ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'ext_authz and ext_proc disagree on whether the request has a body');
 
+  if (!hasBody) {
+    const proofDenial = await checkRequestProof(state, Buffer.alloc(0));
+    if (proofDenial !== undefined) return proofDenial;
+  }
   // A request without a body had its credential injected by ext_authz (checked just above).
   startCredential(state);
   state.stage = hasBody ? 'request_body' : 'upstream';
