@@ -12,8 +12,10 @@ import type { IdentityKind } from '../../extproc/core/decision.ts';
 import { Secret } from '../../extproc/core/secret.ts';
 import { createCredentialBroker, type CredentialBroker } from '../../extproc/credentials/broker.ts';
 import type { CredentialSource } from '../../extproc/credentials/credential-source.ts';
+import { TollgateError } from '../../extproc/errors.ts';
 import { buildIdentityRuntime } from '../../extproc/identity/build.ts';
 import { compilePolicy } from '../../extproc/policy/policy.ts';
+import { onRequestHeaders } from '../../extproc/processing/phases/request-headers.ts';
 import { newRequestState, type Denial, type RequestState } from '../../extproc/processing/request-state.ts';
 import { bodyHmacFrom, type Services } from '../../extproc/services.ts';
 import { buildUsageGuards } from '../../extproc/state/guards.ts';
@@ -97,6 +99,8 @@ export class RecordingStateStore extends MemoryStateStore {
 export class MemoryCredentialSource implements CredentialSource {
   readonly description: string;
   readonly fetches: CredentialScope[] = [];
+  /** While true, fetch rejects as an unreachable Vault does (credential_unavailable). */
+  failing = false;
   #value: string;
   #version = 1;
 
@@ -116,6 +120,7 @@ export class MemoryCredentialSource implements CredentialSource {
 
   fetch(scope: CredentialScope): Promise<Credential> {
     this.fetches.push(scope);
+    if (this.failing) return Promise.reject(new TollgateError('credential_unavailable', `${this.description} is failing`));
     return Promise.resolve(Object.freeze({ kind: 'api-key', secret: new Secret(this.#value), meta: Object.freeze({ source: this.description, version: this.#version }) }));
   }
 
@@ -306,6 +311,18 @@ export function chatHeaders(body: Buffer | string, extra: Readonly<Record<string
 
 export function chatBody(model = 'gpt-4o-mini', content = 'hello', extra: Readonly<Record<string, unknown>> = {}): Buffer {
   return Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content }], ...extra }), 'utf8');
+}
+
+/**
+ * A new request that passed the request-headers phase with a freshly sealed context: the state the
+ * request-body phase starts from. Fails the test if the headers phase did not continue.
+ */
+export async function startRequest(f: PhaseFixture, body: Buffer | string, o: { readonly seal?: SealOptions; readonly headers?: Readonly<Record<string, string>> } = {}): Promise<RequestState> {
+  const state = f.state();
+  const msg = requestHeadersMsg(chatHeaders(body, o.headers), { context: f.seal(o.seal) });
+  const out = await onRequestHeaders(state, msg, msg.request_headers ?? {});
+  if (isDenial(out)) throw new Error(`request headers were denied: ${out.code}`);
+  return state;
 }
 
 // ---- reading answers ----------------------------------------------------------------------------
