@@ -37,6 +37,7 @@ export const ERROR_CATALOGUE = Object.freeze({
   content_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request contains content this policy does not allow.'),
   scan_limit_exceeded: entry(413, GrpcStatus.RESOURCE_EXHAUSTED, true, 'The request content could not be fully inspected within the configured limits.'),
   response_leak: entry(502, GrpcStatus.ABORTED, false, 'The response was stopped: it carried content that could not be masked in time.'),
+  route_unavailable: entry(403, GrpcStatus.PERMISSION_DENIED, true, "This request's data classification has no allowed destination for this provider."),
   identity_disabled: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity is disabled.'),
   provider_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this provider.'),
   model_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this model.'),

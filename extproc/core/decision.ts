@@ -18,6 +18,7 @@ export const RULES = Object.freeze({
   sharedState: 'state',
   dlp: 'dlp.actions',
   requestProof: 'identity.requestProof',
+  routing: 'routing.classes',
   providerRoute: 'provider.route',
   providerModels: 'provider.models',
   providerEndpoints: 'provider.endpoints',

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { isMap, isSeq, parseDocument, visit, type Document, type YAMLMap } from 'yaml';
 import type { Config, ProviderConfig } from '../config/schema.ts';
+import { classificationRoutes, routeHeaderEarlyMutation } from './classification-routes.ts';
 
 export const ENVOY_TEMPLATE_PATH = fileURLToPath(new URL('../../envoy/tollgate.envoy.yaml', import.meta.url));
 
@@ -180,7 +181,12 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
   // A catch-all route to a cluster with no hosts: Envoy skips ext_authz when no route matches, so
   // without it an unknown path would reach ext_proc unauthorized (which fails closed with a 500).
   // With it, ext_authz runs and answers 404 provider_unknown.
-  vhost.set('routes', doc.createNode([...config.providers.map(providerRoute), { name: 'no_provider', match: { prefix: '/' }, route: { cluster: NO_PROVIDER_CLUSTER } }]));
+  // Classification routes come first: they match a provider's prefix plus the route class Tollgate set
+  // (after clearing the route cache) and send the request to the class's provider instead.
+  vhost.set('routes', doc.createNode([...classificationRoutes(config), ...config.providers.map(providerRoute), { name: 'no_provider', match: { prefix: '/' }, route: { cluster: NO_PROVIDER_CLUSTER } }]));
+  // A caller may not pick a class itself: its route-class header is removed before the first route match.
+  const early = routeHeaderEarlyMutation(config);
+  if (early.length > 0) hcm.set('early_header_mutation_extensions', doc.createNode(early));
   const clusters = doc.getIn(['static_resources', 'clusters'], true);
   if (!isSeq(clusters)) throw new Error('envoy template: static_resources.clusters is not a list');
   clusters.add(doc.createNode({ name: NO_PROVIDER_CLUSTER, type: 'STATIC', connect_timeout: '0.25s', load_assignment: { cluster_name: NO_PROVIDER_CLUSTER, endpoints: [] } }));

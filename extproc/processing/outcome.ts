@@ -55,6 +55,7 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     policyRevision: authz?.policyRevision ?? state.policy.revision,
     costMicro: state.usage === undefined || state.provider === undefined || state.model === undefined ? undefined : state.guards.prices.costMicro(state.provider.name, state.model, state.usage),
     anomalyFlags: state.anomalyFlags,
+    route: state.routeClass === undefined || state.routedFrom === undefined ? null : { class: state.routeClass, from: state.routedFrom.name },
     content: state.content.action === undefined && Object.keys(state.content.response).length === 0 ? null : { action: state.content.action ?? 'allow', request: state.content.request, response: state.content.response },
     stateDegraded: state.stateDegraded,
   });

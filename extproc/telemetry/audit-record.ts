@@ -46,6 +46,8 @@ export const auditRecordSchema = z.strictObject({
   cost_micro: z.int().nonnegative().nullable(),
   /** Content controls: finding counts by data type and the request's action. Counts only, never values or their hashes. */
   content: z.strictObject({ action: z.enum(['allow', 'mask', 'block', 'route']), request: z.record(z.string(), count), response: z.record(z.string(), count) }).nullable(),
+  /** Classification routing: the route class that applied and the provider the request was moved from. */
+  route: z.strictObject({ class: z.string(), from: z.string() }).nullable(),
   /** Egress anomaly flags raised for this request (audited whether or not policy denies on them). */
   anomaly_flags: z.array(z.enum(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint'])),
   /** Shared state was unavailable and a feature configured to fail open let the request through. */
@@ -93,6 +95,7 @@ export interface AuditFacts {
   readonly costMicro?: number | undefined;
   readonly anomalyFlags?: AuditRecord['anomaly_flags'];
   readonly content?: AuditRecord['content'];
+  readonly route?: AuditRecord['route'];
   readonly stateDegraded?: boolean;
 }
 
@@ -130,6 +133,7 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     policy_revision: f.policyRevision,
     cost_micro: f.costMicro ?? null,
     content: f.content ?? null,
+    route: f.route ?? null,
     anomaly_flags: f.anomalyFlags ?? [],
     state_degraded: f.stateDegraded ?? false,
   };

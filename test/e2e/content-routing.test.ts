@@ -65,6 +65,7 @@ describe('classification routing through a real Envoy', () => {
     assert.equal(rec?.provider, 'onprem');
     assert.equal(rec.content?.action, 'route');
     assert.equal(rec.content.request.US_SSN, 1);
+    assert.deepEqual(rec.route, { class: 'onprem', from: 'openai' });
   });
 
   it('a clean prompt reaches the cloud upstream with the cloud credential', async () => {
@@ -114,9 +115,11 @@ describe('classification routing through a real Envoy', () => {
     const r = await post('/anthropic/v1/messages', { model: 'claude-sonnet-4', max_tokens: 16, messages: [{ role: 'user', content: `SSN ${SSN}` }] });
     assert.equal(r.status, 403, r.text);
     const err = (JSON.parse(r.text) as { error: { code: string; blocked_types?: string[] } }).error;
-    assert.equal(err.code, 'content_blocked');
+    assert.equal(err.code, 'route_unavailable');
     assert.deepEqual(err.blocked_types, ['US_SSN']);
     assert.deepEqual(counts(), [c0, o0]);
+    const rec = stack.audit().filter((a) => a.reason === 'route_unavailable').at(-1);
+    assert.equal(rec?.rule, 'routing.classes');
   });
 
   it("the target provider's model rules apply: a model the on-prem provider does not serve is refused", async () => {

@@ -8,11 +8,9 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMap, isSeq, parseDocument } from 'yaml';
 import { stringify } from 'yaml';
 import type { Config, ConfigInput } from '../../extproc/config/schema.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
-import { classificationRoutes, routeHeaderEarlyMutation } from '../../extproc/envoy/classification-routes.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { hashApiKey } from '../../extproc/authz/api-key.ts';
@@ -84,16 +82,9 @@ export interface ContentStack {
   stop(): Promise<void>;
 }
 
-/** Envoy's config for `config`: the rendered template plus the classification routes and the early removal of the route header (as render.ts will add them). */
+/** Envoy's config for `config`, as `tollgate envoy render` makes it (classification routes included). */
 export function renderWithClassification(config: Config, tollgatePort: number): string {
-  const doc = parseDocument(renderEnvoyConfig(config, { listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort, caFile: DEFAULT_CA_FILE }));
-  const routes = doc.getIn(['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config', 'route_config', 'virtual_hosts', 0, 'routes'], true);
-  const hcm = doc.getIn(['static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config'], true);
-  if (!isSeq(routes) || !isMap(hcm)) throw new Error('rendered envoy config: no connection manager or routes');
-  routes.items.unshift(...classificationRoutes(config).map((r) => doc.createNode(r)));
-  const early = routeHeaderEarlyMutation(config);
-  if (early.length > 0) hcm.set('early_header_mutation_extensions', doc.createNode(early));
-  return doc.toString({ lineWidth: 0 });
+  return renderEnvoyConfig(config, { listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort, caFile: DEFAULT_CA_FILE });
 }
 
 export interface ContentStackOptions {

@@ -110,7 +110,7 @@ function routeRequest(state: RequestState, t: RequestTranslator, body: Buffer): 
   const choice = chooseRoute(routing, routeKindGroup(provider.config.kind), { dlpClass: state.routeClass, headers: state.headers, claims: parseClaims(authz.claims) });
   if (choice === undefined) return undefined;
   state.routeClass = choice.routeClass;
-  const blocked = (): Denial => ({ code: 'content_blocked', rule: RULES.providerRoute, types: choice.source === 'dlp' ? Object.keys(state.content.request).sort() : [] });
+  const blocked = (): Denial => ({ code: 'route_unavailable', rule: RULES.routing, types: choice.source === 'dlp' ? Object.keys(state.content.request).sort() : [] });
   if (choice.target === undefined) return blocked();
   if (choice.target === provider.name) return undefined;
   const target = state.policy.providers.get(choice.target);
