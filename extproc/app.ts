@@ -19,7 +19,7 @@ import { AuditChain, ChainedAuditSink, RotatingAuditFile } from './telemetry/aud
 import { hostname } from 'node:os';
 import { createAuditSink, type AuditSink } from './telemetry/audit.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
-import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+import { createMetrics, stateObserver, type Metrics } from './telemetry/metrics.ts';
 import { initTracing, type TracingHandle } from './telemetry/tracing.ts';
 
 /** Room for headers, metadata and framing on top of the largest body a gRPC message carries. */
@@ -55,10 +55,11 @@ export interface App {
 }
 
 /** Shared state: in memory (one replica) or Redis (several), with its secrets read at start. */
-function stateStoreFor(config: Config, env: Env, logger: Logger): StateStore {
+function stateStoreFor(config: Config, env: Env, logger: Logger, metrics: Metrics): StateStore {
   const cfg = config.state;
   if (cfg.backend === 'memory') return createStateStore(cfg);
   return createStateStore(cfg, {
+    observer: stateObserver(metrics),
     ...(cfg.password === undefined ? {} : { password: readSecretSource('state.password', cfg.password, env) }),
     ...(cfg.tls?.caFile === undefined ? {} : { ca: Buffer.from(readConfigFile(cfg.tls.caFile)) }),
     onConnectionError: (err) => { logger.warn({ err: err.message }, 'redis connection error'); },
@@ -93,7 +94,7 @@ export function createApp(config: Config, options: AppOptions): App {
   });
   const policy = compilePolicy(config);
   const audit = options.audit ?? auditSinkFor(config, options.env);
-  const state = stateStoreFor(config, options.env, logger);
+  const state = stateStoreFor(config, options.env, logger, metrics);
   let current = policy;
   let guards = buildUsageGuards(config, state);
   const identity = buildIdentityRuntime(config.identity, {
@@ -143,7 +144,7 @@ export function createApp(config: Config, options: AppOptions): App {
     policy: () => services.policy(),
     reload(next) {
       const compiled = compilePolicy(next);
-      const needsRestart: string[] = (['server', 'vault', 'identity', 'audit', 'logging', 'state', 'limits'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      const needsRestart: string[] = (['server', 'vault', 'identity', 'audit', 'logging', 'state', 'limits', 'telemetry'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
       const providersChanged = JSON.stringify(next.providers.map((p) => [p.name, p.credential])) !== JSON.stringify(config.providers.map((p) => [p.name, p.credential]));
       if (providersChanged) needsRestart.push('providers[].name/credential');
       const previous = current.revision;

@@ -25,6 +25,10 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   }
   let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;
   if (typeof decoded !== 'string') {
+    // The seal verified: Tollgate issued this context, so its record may name the identity even if the
+    // single-use claim below refuses it or cannot be made (state store down). `authenticated` stays false.
+    state.authz = decoded;
+    state.decisionId = decoded.decisionId;
     const maxAgeMs = services.authzContextMaxAgeMs;
     if (!(await services.state.claimOnce(`authz:${decoded.decisionId}`, maxAgeMs + 5_000))) problem = 'replayed';
   }
