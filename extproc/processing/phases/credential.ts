@@ -31,7 +31,8 @@ export function translator(state: RequestState, headers: ReadonlyMap<string, str
 export function headersToStrip(state: RequestState, names: Iterable<string>): string[] {
   const kind = state.provider?.kind;
   const strip = new Set([...CALLER_CREDENTIAL_HEADERS, ...(kind === undefined ? [] : kind.headersToRemove(names))]);
-  if (state.authz?.credentialInjected === true) for (const name of CREDENTIAL_HEADER_NAMES) strip.delete(name);
+  // No provider credential is ever a cookie or proxy-authorization: those always go.
+  if (state.authz?.credentialInjected === true) for (const name of CREDENTIAL_HEADER_NAMES) if (name !== 'cookie' && name !== 'proxy-authorization') strip.delete(name);
   // Envoy refuses ext_proc mutations of x-envoy-* headers (the request would fail); ext_authz removed them.
   return [...strip].filter((n) => !n.startsWith('x-envoy-'));
 }

@@ -55,6 +55,7 @@ export async function admitUsage(state: RequestState, bodyBytes: number, doc: Js
       const b = await budgets.reserve(who, provider, state.model ?? '', est);
       if (!b.ok) return b.refusal.reason === 'unpriced_model' ? { code: 'model_unpriced', rule: RULES.budget } : { code: 'budget_exceeded', rule: RULES.budget, retryAfterSeconds: b.refusal.retryAfterSeconds };
       state.reservation = b.reservation;
+      if (b.reservation.degraded) state.stateDegraded = true;
     }
   } catch (err) {
     if (!(err instanceof StateUnavailableError)) throw err;
