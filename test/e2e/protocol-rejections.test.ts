@@ -93,7 +93,7 @@ describe('Envoy\'s own protocol rejections reach the client (real Envoy + Tollga
   // ext_proc is off by default in the template and switched on by the virtual host: these prove it still
   // runs on every routed request, including Envoy's own replies after routing.
   it('ext_proc still runs on routed requests: an allowed request goes through with the provider key and is audited by ext_proc', async () => {
-    const r = await fetch(`${stack.url}/openai/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' }, body: BODY });
+    const r = await fetch(`${stack.url}/openai/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' }, body: BODY });
     assert.equal(r.status, 200, await r.text());
     assert.equal(stack.upstream.requests.at(-1)?.headers.authorization, `Bearer ${stack.providerKey}`, 'ext_proc injected the provider credential');
     const requestId = r.headers.get('x-request-id');
@@ -106,7 +106,7 @@ describe('Envoy\'s own protocol rejections reach the client (real Envoy + Tollga
 
   it('ext_proc still runs on routed requests: a forbidden model is denied by its body check, and nothing goes upstream', async () => {
     const before = stack.upstream.requests.length;
-    const r = await fetch(`${stack.url}/openai/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.restricted}`, 'content-type': 'application/json' }, body: '{"model":"gpt-4o","messages":[]}' });
+    const r = await fetch(`${stack.url}/openai/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.restricted}`, 'content-type': 'application/json' }, body: '{"model":"gpt-4o","messages":[]}' });
     assert.equal(r.status, 403);
     assert.equal((JSON.parse(await r.text()) as { error: { code: string } }).error.code, 'model_forbidden');
     assert.equal(stack.upstream.requests.length, before);
