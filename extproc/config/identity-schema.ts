@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretSourceSchema } from './secret-source.ts';
 
 // The `identity` section: how ext_authz verifies workload identities (SPIFFE mTLS, JWT, request
 // proofs). The lead plugs `identitySectionSchema` into the main schema as `identity`. Every
@@ -107,10 +108,7 @@ export const identitySectionSchema = z
           .array(
             z.strictObject({
               identity: z.string().min(1).max(1024),
-              key: z.discriminatedUnion('source', [
-                z.strictObject({ source: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }),
-                z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
-              ]),
+              key: secretSourceSchema,
             }),
           )
           .default([]),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
 import { dlpSchema } from './dlp-schema.ts';
+import { envSource, fileSource } from './secret-source.ts';
 import { identitySectionSchema } from './identity-schema.ts';
 import { auditChainSchema, refineStateConfig, STATE_CONFIG_SHAPE } from './state-schema.ts';
 import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
@@ -18,12 +19,6 @@ const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case l
 
 const modelPattern = z.string().regex(MODEL_PATTERN_RE, 'must be a model name, optionally ending in "*", or "*" alone');
 
-// Where a secret is read from; shared by provider credentials and the authz context key.
-const envSource = z.strictObject({
-  source: z.literal('env'),
-  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
-});
-const fileSource = z.strictObject({ source: z.literal('file'), path: z.string().min(1) });
 
 export const credentialSourceSchema = z.discriminatedUnion('source', [envSource, fileSource, z.strictObject({ source: z.literal('none') }), ...vaultCredentialSourceSchemas]);
 

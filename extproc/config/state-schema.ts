@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretSourceSchema } from './secret-source.ts';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 
 // Shared state, budgets, prices, rate limits and anomaly baselines. The main schema (schema.ts) spreads
@@ -26,10 +27,7 @@ export const durationSchema = z.union([
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes, starting with a letter or digit');
 const onError = z.enum(['deny', 'allow']);
 
-const secretSource = z.discriminatedUnion('source', [
-  z.strictObject({ source: z.literal('env'), name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
-  z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
-]);
+const secretSource = secretSourceSchema;
 
 const redisFields = {
   /** redis://host:port/db or rediss:// (TLS). No user info: the password comes from `password`. */
