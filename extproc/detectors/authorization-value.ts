@@ -1,20 +1,18 @@
 // HTTP authorization values written out in text: "Bearer <token>" and "Basic <base64 of user:password>".
 // A bearer token must look like a credential (16+ characters, digits or mixed case, some entropy), so prose
 // such as "bearer tokens" or "Basic authentication" does not match. A basic value must decode to "user:pass".
-import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isBase64Char, runEnd } from './chars.ts';
-import type { TextDetector } from './detector.ts';
+import { boundaryAt, classMix, entropy, isAlnum, isBase64Char, runEnd } from './chars.ts';
+import type { KeywordDetector } from './detector.ts';
 
-/**
- * Calls at(i) for each case-insensitive occurrence of `word` (lower-case, first letter b) in text, found with
- * native indexOf passes over its tail in lower and upper case: much cheaper than a trigger on every 'b'.
- */
-export function eachKeyword(text: string, word: string, at: (i: number) => void): void {
-  const tails = [word.slice(1), word.slice(1).toUpperCase()];
-  for (const tail of tails) {
-    for (let p = text.indexOf(tail, 1); p !== -1; p = text.indexOf(tail, p + tail.length)) {
-      if (hasAtFold(text, p - 1, word)) at(p - 1);
-    }
+/** The scanner finds the keyword in any case; it counts when all letters after the first share one case. */
+function tailOneCase(text: string, i: number, n: number): boolean {
+  const c = text.charCodeAt(i + 1);
+  const upper = c >= 65 && c <= 90;
+  for (let k = i + 2; k < i + n; k++) {
+    const d = text.charCodeAt(k);
+    if ((d >= 65 && d <= 90) !== upper) return false;
   }
+  return true;
 }
 
 const isBearerChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47 || c === 61;
@@ -40,15 +38,14 @@ function bearerAt(text: string, i: number, report: (s: number, e: number) => voi
     report(v, end);
 }
 
-export const bearerToken: TextDetector = {
-  kind: 'text',
+export const bearerToken: KeywordDetector = {
+  kind: 'keyword',
   id: 'secret.bearer_token',
   type: 'BEARER_TOKEN',
   maxLength: MAX,
-  scanText(text, report) {
-    eachKeyword(text, 'bearer', (i) => {
-      bearerAt(text, i, report);
-    });
+  keywords: ['bearer'],
+  atKeyword(text, i, _keyword, report) {
+    if (tailOneCase(text, i, 6)) bearerAt(text, i, report);
   },
 };
 
@@ -78,14 +75,13 @@ function basicAt(text: string, i: number, report: (s: number, e: number) => void
     if (decodesToUserPass(text.slice(v, end))) report(v, end);
 }
 
-export const basicAuth: TextDetector = {
-  kind: 'text',
+export const basicAuth: KeywordDetector = {
+  kind: 'keyword',
   id: 'secret.basic_auth',
   type: 'BASIC_AUTH',
   maxLength: 1024,
-  scanText(text, report) {
-    eachKeyword(text, 'basic', (i) => {
-      basicAt(text, i, report);
-    });
+  keywords: ['basic'],
+  atKeyword(text, i, _keyword, report) {
+    if (tailOneCase(text, i, 5)) basicAt(text, i, report);
   },
 };

@@ -2,7 +2,7 @@
 // 40-character base64 string; alone it is indistinguishable from other base64, so it is reported only next
 // to evidence: after a key id (within 200 characters) or after a keyword such as aws_secret_access_key.
 import { boundaryAt, classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isUpper, runEnd } from './chars.ts';
-import type { CharDetector, TextDetector } from './detector.ts';
+import type { CharDetector, KeywordDetector } from './detector.ts';
 
 const KEY_ID_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA'];
 const isBase32Upper = (c: number): boolean => isUpper(c) || (c >= 50 && c <= 55);
@@ -62,31 +62,33 @@ function findSecretAfter(text: string, from: number, report: (s: number, e: numb
 
 const KEYWORDS = ['aws_secret_access_key', 'secret_access_key', 'secretaccesskey', 'aws_secret_key', 'aws-secret-access-key'];
 
+const TAIL = KEYWORDS.map((k) => k.indexOf('ecret'));
+
 /**
- * Secret keys after a key id (found at 'A' triggers) or after a keyword. Keywords all contain "ecret", so they
- * are found with two native indexOf passes (lower and upper case) instead of a trigger on a common letter.
+ * Secret keys after a key id or after a keyword. The scanner's shared keyword pass finds "akia"/"asia"/"abia"/
+ * "acca" and "secret" in any case; key ids must be upper case, and a keyword counts when its "ecret" is all
+ * lower or all upper case (then the whole keyword is matched case-insensitively).
  */
-export const awsSecretAccessKey: TextDetector = {
-  kind: 'text',
+export const awsSecretAccessKey: KeywordDetector = {
+  kind: 'keyword',
   id: 'secret.aws_secret_access_key',
   type: 'AWS_SECRET_KEY',
   maxLength: 40,
-  scanText(text, report) {
-    for (const prefix of KEY_ID_PREFIXES) {
-      for (let p = text.indexOf(prefix); p !== -1; p = text.indexOf(prefix, p + 4)) {
-        const end = keyIdEnd(text, p);
-        if (end > 0) findSecretAfter(text, end, report);
-      }
+  keywords: ['akia', 'asia', 'abia', 'acca', 'secret'],
+  atKeyword(text, i, keyword, report) {
+    if (keyword !== 'secret') {
+      const end = keyIdEnd(text, i);
+      if (end > 0) findSecretAfter(text, end, report);
+      return;
     }
-    for (const tail of ['ecret', 'ECRET']) {
-      for (let p = text.indexOf(tail); p !== -1; p = text.indexOf(tail, p + 5)) {
-        for (const k of KEYWORDS) {
-          const s = p - k.indexOf('ecret');
-          if (s >= 0 && hasAtFold(text, s, k) && boundaryAt(text, s - 1, isAlnum)) {
-            findSecretAfter(text, s + k.length, report);
-            break;
-          }
-        }
+    const p = i + 1;
+    if (!text.startsWith('ecret', p) && !text.startsWith('ECRET', p)) return;
+    for (let k = 0; k < KEYWORDS.length; k++) {
+      const kw = KEYWORDS[k] ?? '';
+      const s = p - (TAIL[k] ?? 0);
+      if (s >= 0 && hasAtFold(text, s, kw) && boundaryAt(text, s - 1, isAlnum)) {
+        findSecretAfter(text, s + kw.length, report);
+        break;
       }
     }
   },

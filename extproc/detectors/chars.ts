@@ -51,14 +51,56 @@ export function hasAtFold(text: string, i: number, lowerLit: string): boolean {
   return true;
 }
 
+/** Context words compiled once: the words grouped by their first letter, for one pass over a window. */
+export interface ContextWords {
+  readonly words: readonly string[];
+  /** Per lowercase ASCII code: the words that start with it (undefined for none). */
+  readonly byFirst: readonly (readonly string[] | undefined)[];
+  /** Some word is empty or not ASCII: every window takes the lower-cased copy path. */
+  readonly copyOnly: boolean;
+}
+
+/** Compiles context words (lower-cased here; operator words may be any text). */
+export function contextWords(list: readonly string[]): ContextWords {
+  const words = list.map((w) => w.toLowerCase());
+  const byFirst: (string[] | undefined)[] = new Array<string[] | undefined>(128).fill(undefined);
+  let copyOnly = false;
+  for (const w of words) {
+    if (w.length === 0) copyOnly = true;
+    for (let k = 0; k < w.length; k++) if (w.charCodeAt(k) >= 128) copyOnly = true;
+    (byFirst[w.charCodeAt(0) & 127] ??= []).push(w);
+  }
+  return { words, byFirst, copyOnly };
+}
+
 /**
- * Whether any of `words` (lowercase) occurs as a whole word (no letter on either side) in text[from, to),
- * case-insensitively. Windows are small constants (a few hundred characters at most), so this stays bounded per call.
+ * Whether any of the words occurs as a whole word (no letter on either side inside the window) in
+ * text[from, to), case-insensitively. Windows are small constants (a few hundred characters at most), so this
+ * stays bounded per call. One pass over the window without allocating; a window with non-ASCII text takes the
+ * lower-cased copy path (whose index shifts the fast path would not reproduce).
  */
-export function hasContextWord(text: string, from: number, to: number, words: readonly string[]): boolean {
+export function hasContextWord(text: string, from: number, to: number, cw: ContextWords): boolean {
   const a = Math.max(0, from);
   const b = Math.min(text.length, to);
   if (b <= a) return false;
+  if (cw.copyOnly) return hasContextWordCopy(text, a, b, cw.words);
+  const byFirst = cw.byFirst;
+  for (let k = a; k < b; k++) {
+    let c = text.charCodeAt(k);
+    if (c >= 128) return hasContextWordCopy(text, a, b, cw.words);
+    if (c >= 65 && c <= 90) c += 32;
+    const list = byFirst[c];
+    if (list === undefined) continue;
+    if (k > a && isAlpha(text.charCodeAt(k - 1))) continue;
+    for (const w of list) {
+      const e = k + w.length;
+      if (e <= b && hasAtFold(text, k, w) && (e === b || !isAlpha(text.charCodeAt(e)))) return true;
+    }
+  }
+  return false;
+}
+
+function hasContextWordCopy(text: string, a: number, b: number, words: readonly string[]): boolean {
   const window = text.slice(a, b).toLowerCase();
   for (const w of words) {
     let k = window.indexOf(w);

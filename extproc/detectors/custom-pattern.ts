@@ -5,7 +5,7 @@
 import { setFlagsFromString } from 'node:v8';
 import type { TextDetector } from './detector.ts';
 import { runValidator, type ValidatorKind } from './validators.ts';
-import { hasContextWord } from './chars.ts';
+import { contextWords, hasContextWord } from './chars.ts';
 
 setFlagsFromString('--enable-experimental-regexp-engine');
 
@@ -70,7 +70,7 @@ export function customDetector(spec: CustomDetectorSpec): TextDetector {
   const window = spec.contextWindow ?? 40;
   const prefix = literalPrefix(spec.pattern);
   const keywords = spec.keywords ?? (prefix.length >= 3 ? [prefix] : []);
-  const context = (spec.contextWords ?? []).map((w) => w.toLowerCase());
+  const context = contextWords(spec.contextWords ?? []);
 
   const runIn = (text: string, from: number, to: number, report: (s: number, e: number) => void): void => {
     re.lastIndex = from;
@@ -87,7 +87,7 @@ export function customDetector(spec: CustomDetectorSpec): TextDetector {
       if (e === to && to < text.length) continue;
       if (e - s < minLength || e - s > maxLength) continue;
       if (spec.validator !== undefined && !runValidator(spec.validator, m[0])) continue;
-      if (context.length > 0 && !hasContextWord(text, s - window, s, context)) continue;
+      if (context.words.length > 0 && !hasContextWord(text, s - window, s, context)) continue;
       report(s, e);
     }
   };

@@ -1,11 +1,11 @@
 // German tax identification number (Steuerliche Identifikationsnummer): 11 digits, the first not 0; in the
 // first ten digits exactly one digit appears two or three times; the last digit is the ISO 7064 MOD 11,10
 // check digit. Eleven-digit numbers are common, so a context word is required in the 60 characters before.
-import { hasContextWord } from './chars.ts';
+import { contextWords, hasContextWord } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
 import { digitsOf, groupLengths } from './number-token.ts';
 
-const CONTEXT = ['steuer', 'identifikationsnummer', 'idnr', 'id-nr', 'tax id', 'tax-id', 'steuer-id'];
+const CONTEXT = contextWords(['steuer', 'identifikationsnummer', 'idnr', 'id-nr', 'tax id', 'tax-id', 'steuer-id']);
 
 export function steuerIdValid(d: string): boolean {
   if (d.length !== 11 || d.charCodeAt(0) === 48) return false;

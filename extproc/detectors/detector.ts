@@ -57,10 +57,22 @@ export interface NumberDetector extends DetectorBase {
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
 }
 
+/**
+ * Called at each case-insensitive (ASCII) occurrence of one of `keywords`. The scanner finds the keywords of all
+ * keyword detectors in one shared native pass, so a keyword costs nothing on text that lacks it.
+ */
+export interface KeywordDetector extends DetectorBase {
+  readonly kind: 'keyword';
+  /** Lowercase ASCII words (at least 3 characters). */
+  readonly keywords: readonly string[];
+  /** `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs). */
+  atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void): void;
+}
+
 /** A detector that scans the whole text itself (custom operator patterns on V8's linear engine). */
 export interface TextDetector extends DetectorBase {
   readonly kind: 'text';
   scanText(text: string, report: (start: number, end: number) => void): void;
 }
 
-export type Detector = CharDetector | NumberDetector | TextDetector;
+export type Detector = CharDetector | NumberDetector | KeywordDetector | TextDetector;

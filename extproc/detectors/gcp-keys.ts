@@ -1,7 +1,7 @@
 // Google Cloud: API keys (AIza + 35 base64url characters) and service-account key files. In a service-account
 // JSON the private key itself is caught by the private-key detector; this one reports the private_key_id value
 // when "service_account" appears within 400 characters before it.
-import { boundaryAt, hasAt, hasContextWord, isBase64UrlChar, isDigit, runEnd } from './chars.ts';
+import { boundaryAt, contextWords, hasAt, hasContextWord, isBase64UrlChar, isDigit, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 export const gcpApiKey: CharDetector = {
@@ -20,6 +20,7 @@ export const gcpApiKey: CharDetector = {
 
 const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102);
 const KEY = 'private_key_id';
+const SERVICE_ACCOUNT = contextWords(['service_account']);
 
 export const gcpServiceAccount: CharDetector = {
   kind: 'char',
@@ -33,7 +34,7 @@ export const gcpServiceAccount: CharDetector = {
     // Called at the first '_' of "private_key_id".
     const s = i - 7;
     if (s < 0 || text.charCodeAt(i + 1) !== 107 || !hasAt(text, s, KEY)) return;
-    if (!hasContextWord(text, s - 400, s, ['service_account'])) return;
+    if (!hasContextWord(text, s - 400, s, SERVICE_ACCOUNT)) return;
     // "private_key_id": "<40 hex>"
     let j = s + KEY.length;
     const limit = Math.min(text.length, j + 8);

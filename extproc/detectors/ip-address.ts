@@ -1,7 +1,7 @@
 // IPv4 addresses (opt-in): four dotted decimal octets 0-255 without leading zeros, not part of a longer dotted
 // run (version strings such as 1.2.3.4.5), and by default only with a context word ("ip", "host", "server"...)
 // in the 40 characters before. Private, loopback and link-local ranges are skipped unless includePrivate is set.
-import { hasContextWord, isAlnum } from './chars.ts';
+import { contextWords, hasContextWord, isAlnum } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
 
 export interface IpOptions {
@@ -9,7 +9,7 @@ export interface IpOptions {
   readonly includePrivate: boolean;
 }
 
-const CONTEXT = ['ip', 'addr', 'host', 'server', 'connect', 'client', 'gateway', 'dns', 'peer', 'remote', 'origin', 'inet'];
+const CONTEXT = contextWords(['ip', 'addr', 'host', 'server', 'connect', 'client', 'gateway', 'dns', 'peer', 'remote', 'origin', 'inet']);
 
 function isPrivate(o: readonly number[]): boolean {
   const [a = 0, b = 0] = o;

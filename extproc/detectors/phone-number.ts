@@ -1,14 +1,14 @@
 // Phone numbers (opt-in): 7-15 digits written as a phone number ("+44 20 7946 0958", "(555) 123-4567",
 // "555-123-4567"), with a context word in the 40 characters before unless requireContext is off. A bare run of
 // digits without '+' never counts (timestamps, serials and ids look like that).
-import { hasContextWord, isAlnum, isDigit } from './chars.ts';
+import { contextWords, hasContextWord, isAlnum, isDigit } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
 
 export interface PhoneOptions {
   readonly requireContext: boolean;
 }
 
-const CONTEXT = ['phone', 'tel', 'mobile', 'cell', 'call', 'fax', 'whatsapp', 'sms', 'contact', 'reach', 'number', 'dial'];
+const CONTEXT = contextWords(['phone', 'tel', 'mobile', 'cell', 'call', 'fax', 'whatsapp', 'sms', 'contact', 'reach', 'number', 'dial']);
 const MAX = 24;
 
 export function phoneNumber(opts: PhoneOptions): NumberDetector {

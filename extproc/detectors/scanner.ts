@@ -2,7 +2,8 @@
 // number detectors, then drops allow-listed values and merges overlapping hits. Each detector does bounded
 // work per trigger, so a scan is linear in the text (test/unit/scanner-linearity.test.ts measures it).
 import type { Finding, TextSegment } from '../core/content.ts';
-import type { CharDetector, Detector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
+import { hasAtFold } from './chars.ts';
+import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
 const MAX_GROUPS = 24;
@@ -10,7 +11,6 @@ const GROUP_OVERLAP = 6;
 const TIME_CHECK_EVERY = 1 << 16;
 const CHAR = 1;
 const DIGIT = 2;
-const WIDE = 3;
 
 interface RawHit {
   d: number;
@@ -29,9 +29,12 @@ class MutableToken implements NumberToken {
   digits = 0;
 }
 
+type Report = (start: number, end: number) => void;
+
 interface Dispatch {
   readonly d: number;
-  readonly det: CharDetector;
+  /** The detector's `at`, held directly so the hot loop does one monomorphic load instead of a megamorphic one. */
+  readonly at: CharDetector['at'];
   /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
   readonly prev: Uint8Array;
   readonly next: Uint8Array;
@@ -44,8 +47,21 @@ function mask(chars: string | undefined): Uint8Array {
   return m;
 }
 
-const isSep = (c: number): boolean => c === 32 || c === 45 || c === 46;
 const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+interface NumberEntry {
+  readonly d: number;
+  readonly minDigits: number;
+  readonly onNumber: NumberDetector['onNumber'];
+}
+
+interface KeywordEntry {
+  readonly d: number;
+  readonly word: string;
+  readonly atKeyword: KeywordDetector['atKeyword'];
+}
+
+const escapeRe = (w: string): string => w.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
 export interface ScannerOptions {
   readonly limits: ScanLimits;
@@ -59,10 +75,14 @@ export class Scanner {
   /** The longest match any detector can report. */
   readonly maxMatchLength: number;
   readonly #dispatch: (readonly Dispatch[] | undefined)[];
-  /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors), WIDE non-ASCII. */
-  readonly #cls = new Uint8Array(65536).fill(WIDE, 128);
-  readonly #numbers: readonly { d: number; det: NumberDetector }[];
+  /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors). */
+  readonly #cls = new Uint8Array(65536);
+  readonly #numbers: readonly NumberEntry[];
   readonly #texts: readonly { d: number; det: TextDetector }[];
+  /** One case-insensitive alternation of every keyword detector's words: a single native pass finds them all. */
+  readonly #keywordRe: RegExp | undefined;
+  /** Per lowercase first character: the keyword entries that start with it. */
+  readonly #keywords: readonly (readonly KeywordEntry[] | undefined)[];
   readonly #allow: ReadonlySet<string>;
   readonly #token = new MutableToken();
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
@@ -79,25 +99,37 @@ export class Scanner {
     this.#allow = new Set(options.allowList ?? []);
     this.maxMatchLength = detectors.reduce((m, d) => Math.max(m, d.maxLength), 0);
     const dispatch: Dispatch[][] = Array.from({ length: 128 }, () => []);
-    const numbers: { d: number; det: NumberDetector }[] = [];
+    const numbers: NumberEntry[] = [];
     const texts: { d: number; det: TextDetector }[] = [];
+    const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(128).fill(undefined);
+    const words = new Set<string>();
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          dispatch[c]?.push({ d, det, prev: mask(det.prev), next: mask(det.next) });
+          dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next) });
         }
-      } else if (det.kind === 'number') numbers.push({ d, det });
-      else texts.push({ d, det });
+      } else if (det.kind === 'number') numbers.push({ d, minDigits: det.minDigits, onNumber: det.onNumber.bind(det) });
+      else if (det.kind === 'keyword') {
+        for (const word of det.keywords) {
+          if (word.length < 3 || !/^[a-z0-9_-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
+          words.add(word);
+          (keywords[word.charCodeAt(0)] ??= []).push({ d, word, atKeyword: det.atKeyword.bind(det) });
+        }
+      } else texts.push({ d, det });
     });
+    // Longer words first, so that of two words at one position the regexp reports the longer (both are run).
+    const alternation = [...words].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).map(escapeRe).join('|');
+    this.#keywordRe = words.size === 0 ? undefined : new RegExp(alternation, 'gi');
+    this.#keywords = keywords;
     this.#dispatch = dispatch.map((l) => (l.length === 0 ? undefined : l));
     dispatch.forEach((l, c) => {
       if (l.length > 0) this.#cls[c] = CHAR;
     });
     if (numbers.length > 0) for (let c = 48; c <= 57; c++) this.#cls[c] = DIGIT;
     this.#numbers = numbers;
-    this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.det.minDigits), Infinity);
+    this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     this.#texts = texts;
   }
 
@@ -127,7 +159,7 @@ export class Scanner {
   #rawHits(text: string, budget: ScanBudget): RawHit[] {
     const hits: RawHit[] = [];
     const rawCap = this.limits.maxFindings * 4 + 16;
-    const reporters = this.detectors.map((_, d) => (start: number, end: number): void => {
+    const reporters: Report[] = this.detectors.map((_, d) => (start: number, end: number): void => {
       hits.push({ d, start, end });
       if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
     });
@@ -136,27 +168,21 @@ export class Scanner {
     const dispatch = this.#dispatch;
     const n = text.length;
     let nextCheck = TIME_CHECK_EVERY;
-    // UTF-8 bytes beyond one per character, counted on the way (cheaper than a separate Buffer.byteLength).
-    let extraBytes = 0;
+    // The hot loop: one table load per code unit; plain prose (letters, spaces, punctuation, non-ASCII) is class 0.
     for (let i = 0; i < n; i++) {
-      const c = text.charCodeAt(i);
-      const k = cls[c] ?? 0;
+      const k = cls[text.charCodeAt(i)] ?? 0;
       if (k === 0) continue;
-      if (k === WIDE) {
-        extraBytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
-        continue;
-      }
       if (k === DIGIT) {
         i = this.#numberToken(text, i, reporters) - 1;
       } else {
-        const ds = dispatch[c] ?? [];
+        const ds = dispatch[text.charCodeAt(i)] as readonly Dispatch[];
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
         const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
         for (let j = 0; j < ds.length; j++) {
           const e = ds[j] as Dispatch;
           // Neighbour masks keep most trigger characters from reaching a detector call at all.
           if (e.prev[pc] === 0 || e.next[nc] === 0) continue;
-          e.det.at(text, i, reporters[e.d] as (s: number, e: number) => void, memo);
+          e.at(text, i, reporters[e.d] as Report, memo);
         }
       }
       if (i >= nextCheck) {
@@ -164,16 +190,32 @@ export class Scanner {
         nextCheck = i + TIME_CHECK_EVERY;
       }
     }
-    budget.addBytes(n + extraBytes);
+    // UTF-8 size: native (SIMD) counting is far cheaper than counting in the loop above.
+    budget.addBytes(Buffer.byteLength(text, 'utf8'));
+    const re = this.#keywordRe;
+    if (re !== undefined) {
+      const table = this.#keywords;
+      re.lastIndex = 0;
+      // Every position where a keyword starts: after a match, resume one past its start (keywords may overlap).
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        const at = m.index;
+        re.lastIndex = at + 1;
+        const list = table[text.charCodeAt(at) | 32];
+        if (list !== undefined) {
+          for (const e of list) if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
+        }
+      }
+      budget.checkTime();
+    }
     for (const { d, det } of this.#texts) {
-      det.scanText(text, reporters[d] as (s: number, e: number) => void);
+      det.scanText(text, reporters[d] as Report);
       budget.checkTime();
     }
     return hits;
   }
 
   /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
-  #numberToken(text: string, i: number, reporters: readonly ((s: number, e: number) => void)[]): number {
+  #numberToken(text: string, i: number, reporters: readonly Report[]): number {
     const tok = this.#token;
     const starts = tok.starts;
     const ends = tok.ends;
@@ -184,12 +226,16 @@ export class Scanner {
     let resume = -1;
     for (;;) {
       const gs = j;
-      while (j < n && isDigitCode(text.charCodeAt(j))) j++;
+      let c = 0;
+      while (j < n && (c = text.charCodeAt(j)) >= 48 && c <= 57) j++;
       starts[count] = gs;
       ends[count] = j;
       count++;
       digits += j - gs;
-      if (!(j + 1 < n && isSep(text.charCodeAt(j)) && isDigitCode(text.charCodeAt(j + 1)))) break;
+      // A single separator (' ', '-', '.') followed by a digit continues the token.
+      if (j + 1 >= n || (c !== 32 && c !== 45 && c !== 46) || j === n) break;
+      const d = text.charCodeAt(j + 1);
+      if (d < 48 || d > 57) break;
       if (count === MAX_GROUPS) {
         // Long runs of groups: detectors see them in overlapping windows of MAX_GROUPS groups.
         resume = starts[MAX_GROUPS - GROUP_OVERLAP] ?? j;
@@ -205,8 +251,8 @@ export class Scanner {
     tok.digits = digits;
     const nums = this.#numbers;
     for (let k = 0; k < nums.length; k++) {
-      const e = nums[k] as { d: number; det: NumberDetector };
-      if (digits >= e.det.minDigits) e.det.onNumber(tok, reporters[e.d] as (s: number, e: number) => void);
+      const e = nums[k] as NumberEntry;
+      if (digits >= e.minDigits) e.onNumber(tok, reporters[e.d] as Report);
     }
     return resume > i ? resume : j;
   }

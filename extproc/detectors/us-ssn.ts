@@ -1,12 +1,12 @@
 // US Social Security numbers: AAA-GG-SSSS (or with spaces) outside the never-issued ranges: area 000, 666 and
 // 900-999, group 00, serial 0000, and the published sample numbers. Nine digits written together count only
 // with a context word ("ssn", "social security") in the 40 characters before.
-import { hasContextWord } from './chars.ts';
+import { contextWords, hasContextWord } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
 import { digitsOf, groupLengths, isolatedRun } from './number-token.ts';
 
 const SAMPLES = new Set(['078051120', '219099999', '123456789']);
-const CONTEXT = ['ssn', 'social security', 'social sec', 'ss#', 'ss #', 'taxpayer'];
+const CONTEXT = contextWords(['ssn', 'social security', 'social sec', 'ss#', 'ss #', 'taxpayer']);
 
 export function ssnValid(d: string): boolean {
   if (d.length !== 9 || SAMPLES.has(d)) return false;
