@@ -112,17 +112,20 @@ function hasContextWordCopy(text: string, a: number, b: number, words: readonly 
   return false;
 }
 
-/** Shannon entropy in bits per character of text[start, end). */
+const counts = new Uint32Array(65536);
+
+/** Shannon entropy in bits per character of text[start, end). A shared count table: no allocation per call. */
 export function entropy(text: string, start: number, end: number): number {
   const n = end - start;
   if (n <= 0) return 0;
-  const counts = new Map<number, number>();
+  let h = 0;
+  for (let i = start; i < end; i++) counts[text.charCodeAt(i)] = (counts[text.charCodeAt(i)] ?? 0) + 1;
+  // Each distinct code unit adds its term once (its count is cleared when first seen), in first-seen order.
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
-  }
-  let h = 0;
-  for (const k of counts.values()) {
+    const k = counts[c] ?? 0;
+    if (k === 0) continue;
+    counts[c] = 0;
     const p = k / n;
     h -= p * Math.log2(p);
   }

@@ -163,12 +163,46 @@ export class Scanner {
       hits.push({ d, start, end });
       if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
     });
+    this.#charPass(text, reporters, budget);
+    // UTF-8 size: native (SIMD) counting is far cheaper than counting in the loop above.
+    budget.addBytes(Buffer.byteLength(text, 'utf8'));
+    if (this.#keywordRe !== undefined) {
+      this.#keywordPass(text, this.#keywordRe, reporters);
+      budget.checkTime();
+    }
+    for (const { d, det } of this.#texts) {
+      det.scanText(text, reporters[d] as Report);
+      budget.checkTime();
+    }
+    return hits;
+  }
+
+  /** Every position where a keyword starts, found by one native regexp pass (its own method, like #charPass). */
+  #keywordPass(text: string, re: RegExp, reporters: readonly Report[]): void {
+    const table = this.#keywords;
+    re.lastIndex = 0;
+    // After a match, resume one past its start: keywords may overlap.
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      const at = m.index;
+      re.lastIndex = at + 1;
+      const list = table[text.charCodeAt(at) | 32];
+      if (list !== undefined) {
+        for (const e of list) if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
+      }
+    }
+  }
+
+  /**
+   * The hot loop, in its own method: one table load per code unit; plain prose (letters, spaces, punctuation,
+   * non-ASCII) is class 0. Kept apart from the keyword and text passes so V8 optimises it on its own, with
+   * feedback for every path (code after an on-stack-replaced loop otherwise deoptimises on every scan).
+   */
+  #charPass(text: string, reporters: readonly Report[], budget: ScanBudget): void {
     const memo = new Map<string, number>();
     const cls = this.#cls;
     const dispatch = this.#dispatch;
     const n = text.length;
     let nextCheck = TIME_CHECK_EVERY;
-    // The hot loop: one table load per code unit; plain prose (letters, spaces, punctuation, non-ASCII) is class 0.
     for (let i = 0; i < n; i++) {
       const k = cls[text.charCodeAt(i)] ?? 0;
       if (k === 0) continue;
@@ -190,28 +224,6 @@ export class Scanner {
         nextCheck = i + TIME_CHECK_EVERY;
       }
     }
-    // UTF-8 size: native (SIMD) counting is far cheaper than counting in the loop above.
-    budget.addBytes(Buffer.byteLength(text, 'utf8'));
-    const re = this.#keywordRe;
-    if (re !== undefined) {
-      const table = this.#keywords;
-      re.lastIndex = 0;
-      // Every position where a keyword starts: after a match, resume one past its start (keywords may overlap).
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-        const at = m.index;
-        re.lastIndex = at + 1;
-        const list = table[text.charCodeAt(at) | 32];
-        if (list !== undefined) {
-          for (const e of list) if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
-        }
-      }
-      budget.checkTime();
-    }
-    for (const { d, det } of this.#texts) {
-      det.scanText(text, reporters[d] as Report);
-      budget.checkTime();
-    }
-    return hits;
   }
 
   /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
