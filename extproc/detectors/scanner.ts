@@ -8,7 +8,10 @@ import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
 const MAX_GROUPS = 24;
 const GROUP_OVERLAP = 6;
-const TIME_CHECK_EVERY = 1 << 16;
+/** The hot loop reads the text in windows of this many code units (and checks the clock once per window). */
+const WINDOW_CHARS = 1 << 16;
+/** Shared by every scanner: scans are synchronous and never nested. */
+const WINDOW = Buffer.allocUnsafeSlow(WINDOW_CHARS);
 const CHAR = 1;
 const DIGIT = 2;
 
@@ -77,6 +80,8 @@ export class Scanner {
   readonly #dispatch: (readonly Dispatch[] | undefined)[];
   /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors). */
   readonly #cls = new Uint8Array(65536);
+  /** The first 256 entries of #cls: what the Latin-1 window bytes are looked up in. */
+  readonly #cls8 = new Uint8Array(256);
   readonly #numbers: readonly NumberEntry[];
   readonly #texts: readonly { d: number; det: TextDetector }[];
   /** One case-insensitive alternation of every keyword detector's words: a single native pass finds them all. */
@@ -128,6 +133,7 @@ export class Scanner {
       if (l.length > 0) this.#cls[c] = CHAR;
     });
     if (numbers.length > 0) for (let c = 48; c <= 57; c++) this.#cls[c] = DIGIT;
+    this.#cls8.set(this.#cls.subarray(0, 256));
     this.#numbers = numbers;
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     this.#texts = texts;
@@ -199,31 +205,56 @@ export class Scanner {
    */
   #charPass(text: string, reporters: readonly Report[], budget: ScanBudget): void {
     const memo = new Map<string, number>();
-    const cls = this.#cls;
-    const dispatch = this.#dispatch;
     const n = text.length;
-    let nextCheck = TIME_CHECK_EVERY;
-    for (let i = 0; i < n; i++) {
-      const k = cls[text.charCodeAt(i)] ?? 0;
-      if (k === 0) continue;
+    let i = 0;
+    while (i < n) {
+      const end = Math.min(n, i + WINDOW_CHARS);
+      i = this.#window(text, i, end, reporters, memo);
+      budget.checkTime();
+    }
+  }
+
+  /**
+   * One window: its code units as Latin-1 bytes (one byte per code unit, so indices match), since a typed-array
+   * read per character is cheaper than charCodeAt. A code unit above 255 keeps only its low byte, so a byte
+   * hit is confirmed on the text itself; a real hit is always ASCII, so none is missed. Called once per window
+   * (not once per scan), so V8 optimises it as a whole function soon, not only by on-stack replacement.
+   * Returns where the next window starts (a number token may run past `end`).
+   */
+  #window(text: string, base: number, end: number, reporters: readonly Report[], memo: Map<string, number>): number {
+    const cls = this.#cls;
+    const cls8 = this.#cls8;
+    const dispatch = this.#dispatch;
+    const win = WINDOW;
+    const n = text.length;
+    win.write(base === 0 && end === n ? text : text.substring(base, end), 0, 'latin1');
+    const len = end - base;
+    let j = 0;
+    while (j < len) {
+      // The tight skip: window-relative indices into the buffer, which V8 compiles to a few instructions.
+      while (j < len && cls8[win[j] as number] === 0) j++;
+      if (j >= len) break;
+      const i = base + j;
+      const c = text.charCodeAt(i);
+      const k = cls[c] ?? 0;
       if (k === DIGIT) {
-        i = this.#numberToken(text, i, reporters) - 1;
-      } else {
-        const ds = dispatch[text.charCodeAt(i)] as readonly Dispatch[];
+        j = this.#numberToken(text, i, reporters) - base;
+        continue;
+      }
+      if (k === CHAR) {
+        const ds = dispatch[c] as readonly Dispatch[];
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
         const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
-        for (let j = 0; j < ds.length; j++) {
-          const e = ds[j] as Dispatch;
+        for (let q = 0; q < ds.length; q++) {
+          const e = ds[q] as Dispatch;
           // Neighbour masks keep most trigger characters from reaching a detector call at all.
           if (e.prev[pc] === 0 || e.next[nc] === 0) continue;
           e.at(text, i, reporters[e.d] as Report, memo);
         }
       }
-      if (i >= nextCheck) {
-        budget.checkTime();
-        nextCheck = i + TIME_CHECK_EVERY;
-      }
+      j++;
     }
+    return base + j;
   }
 
   /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
