@@ -34,6 +34,8 @@ export function steuerIdValid(d: string): boolean {
 export const deSteuerId: NumberDetector = {
   kind: 'number',
   minDigits: 11,
+  maxDigits: 11,
+  groupCounts: [1, 4],
   id: 'pii.de_steuer_id',
   type: 'DE_TAX_ID',
   maxLength: 14,

@@ -54,6 +54,19 @@ export interface NumberDetector extends DetectorBase {
   readonly kind: 'number';
   /** Tokens with fewer digits are never passed to this detector. */
   readonly minDigits: number;
+  /*
+   * Optional prefilters the scanner checks before calling onNumber, so most tokens cost no call at all. They
+   * only skip tokens the detector would reject anyway: onNumber still does every check itself.
+   */
+  /** Tokens with more digits are never passed to this detector. */
+  readonly maxDigits?: number;
+  /** Only tokens with one of these group counts are passed (1 to 24). */
+  readonly groupCounts?: readonly number[];
+  /**
+   * Only tokens whose preceding code unit passes are passed (a space is assumed at the start of the text). The
+   * scanner tabulates it once per ASCII code and once, as 128, for all others: it must treat every code ≥ 128 alike.
+   */
+  readonly prev?: (c: number) => boolean;
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
 }
 

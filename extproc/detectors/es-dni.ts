@@ -12,6 +12,9 @@ export function dniLetter(n: number): string {
 export const esDni: NumberDetector = {
   kind: 'number',
   minDigits: 7,
+  maxDigits: 8,
+  groupCounts: [1],
+  prev: (c) => !isAlnum(c) || c === 88 || c === 89 || c === 90,
   id: 'pii.es_dni',
   type: 'ES_DNI',
   maxLength: 10,
@@ -21,7 +24,8 @@ export const esDni: NumberDetector = {
     let s = tok.start;
     let value = Number(text.slice(tok.start, tok.end));
     if (tok.digits === 7) {
-      const nie = 'XYZ'.indexOf(text.charAt(s - 1));
+      // charAt(-1) is '', which indexOf finds at 0: at the start of the text there is no NIE letter.
+      const nie = s > 0 ? 'XYZ'.indexOf(text.charAt(s - 1)) : -1;
       if (nie < 0) return;
       s--;
       value += nie * 10_000_000;

@@ -19,6 +19,8 @@ const isIbanChar = (c: number): boolean => isDigit(c) || isUpper(c);
 export const iban: NumberDetector = {
   kind: 'number',
   minDigits: 2,
+  // The country code's second letter sits just before the check digits.
+  prev: isUpper,
   id: 'pii.iban',
   type: 'IBAN',
   maxLength: 34 + 8,

@@ -20,6 +20,9 @@ export function ipAddress(opts: IpOptions): NumberDetector {
   return {
     kind: 'number',
     minDigits: 4,
+    maxDigits: 12,
+    groupCounts: [4],
+    prev: (c) => !isAlnum(c) && c !== 46,
     id: 'pii.ip_address',
     type: 'IP_ADDRESS',
     maxLength: 15,

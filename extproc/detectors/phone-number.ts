@@ -15,6 +15,8 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
   return {
     kind: 'number',
     minDigits: 1,
+    // '+' and '(' pass: the detector then looks one further back.
+    prev: (c) => !isAlnum(c) && c !== 46 && c !== 45,
     id: 'pii.phone_number',
     type: 'PHONE_NUMBER',
     maxLength: MAX,

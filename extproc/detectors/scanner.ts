@@ -7,6 +7,8 @@ import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberTok
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
 const MAX_GROUPS = 24;
+/** Digit counts from here on share one entry list (each entry still checks its own window). */
+const DIGIT_CAP = 32;
 const GROUP_OVERLAP = 6;
 /** The hot loop reads the text in windows of this many code units (and checks the clock once per window). */
 const WINDOW_CHARS = 1 << 16;
@@ -55,7 +57,20 @@ const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 interface NumberEntry {
   readonly d: number;
   readonly minDigits: number;
+  readonly maxDigits: number;
+  /** Bit k set: tokens of k groups are passed. */
+  readonly counts: number;
+  /** Per code before the token (ASCII, or 128 for any other): 1 when the detector may accept. */
+  readonly prev: Uint8Array;
   readonly onNumber: NumberDetector['onNumber'];
+}
+
+function numberEntry(d: number, det: NumberDetector): NumberEntry {
+  const prev = new Uint8Array(129);
+  for (let c = 0; c <= 128; c++) prev[c] = det.prev === undefined || det.prev(c) ? 1 : 0;
+  let counts = 0;
+  for (let k = 1; k <= MAX_GROUPS; k++) if (det.groupCounts === undefined || det.groupCounts.includes(k)) counts |= 1 << k;
+  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, counts, prev, onNumber: det.onNumber.bind(det) };
 }
 
 interface KeywordEntry {
@@ -82,7 +97,8 @@ export class Scanner {
   readonly #cls = new Uint8Array(65536);
   /** The first 256 entries of #cls: what the Latin-1 window bytes are looked up in. */
   readonly #cls8 = new Uint8Array(256);
-  readonly #numbers: readonly NumberEntry[];
+  /** Per digit count (capped at DIGIT_CAP): the number entries whose digit window admits it. */
+  readonly #numbersByDigits: readonly (readonly NumberEntry[])[];
   readonly #texts: readonly { d: number; det: TextDetector }[];
   /** One case-insensitive alternation of every keyword detector's words: a single native pass finds them all. */
   readonly #keywordRe: RegExp | undefined;
@@ -115,7 +131,7 @@ export class Scanner {
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
           dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next) });
         }
-      } else if (det.kind === 'number') numbers.push({ d, minDigits: det.minDigits, onNumber: det.onNumber.bind(det) });
+      } else if (det.kind === 'number') numbers.push(numberEntry(d, det));
       else if (det.kind === 'keyword') {
         for (const word of det.keywords) {
           if (word.length < 3 || !/^[a-z0-9_-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
@@ -134,7 +150,9 @@ export class Scanner {
     });
     if (numbers.length > 0) for (let c = 48; c <= 57; c++) this.#cls[c] = DIGIT;
     this.#cls8.set(this.#cls.subarray(0, 256));
-    this.#numbers = numbers;
+    this.#numbersByDigits = Array.from({ length: DIGIT_CAP + 1 }, (_, k) =>
+      numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
+    );
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     this.#texts = texts;
   }
@@ -292,10 +310,13 @@ export class Scanner {
     tok.end = j;
     tok.count = count;
     tok.digits = digits;
-    const nums = this.#numbers;
+    const nums = this.#numbersByDigits[digits < DIGIT_CAP ? digits : DIGIT_CAP] as readonly NumberEntry[];
+    const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
+    const p = pc < 128 ? pc : 128;
     for (let k = 0; k < nums.length; k++) {
       const e = nums[k] as NumberEntry;
-      if (digits >= e.minDigits) e.onNumber(tok, reporters[e.d] as Report);
+      if (digits < e.minDigits || digits > e.maxDigits || ((e.counts >>> count) & 1) === 0 || e.prev[p] === 0) continue;
+      e.onNumber(tok, reporters[e.d] as Report);
     }
     return resume > i ? resume : j;
   }

@@ -16,6 +16,10 @@ export function ninoPrefixValid(p: string): boolean {
 export const ukNino: NumberDetector = {
   kind: 'number',
   minDigits: 6,
+  maxDigits: 6,
+  groupCounts: [1, 3],
+  // The prefix's second letter, or the space after it (2-2-2 layout).
+  prev: (c) => isUpper(c) || c === 32,
   id: 'pii.uk_nino',
   type: 'UK_NINO',
   maxLength: 13,

@@ -17,6 +17,8 @@ export function ssnValid(d: string): boolean {
 export const usSsn: NumberDetector = {
   kind: 'number',
   minDigits: 9,
+  // Nine digits together, or AAA-GG-SSSS somewhere in a run of three groups or more.
+  groupCounts: Array.from({ length: 24 }, (_, k) => k + 1).filter((k) => k !== 2),
   id: 'pii.us_ssn',
   type: 'US_SSN',
   maxLength: 11,

@@ -1,0 +1,170 @@
+// The scanner's shortcuts lose nothing: (1) the hot loop reads the text in 64K windows of Latin-1 bytes, so
+// values straddling a window edge, and code units whose low byte looks like a trigger or a digit, are checked;
+// (2) number detectors' prefilters (digit window, group counts, the character before) only skip tokens the
+// detector would reject: a reference that tokenises independently and offers every token to every number
+// detector, unfiltered, finds exactly what the scanner finds, on seeded random text full of near-misses.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
+import { buildDetectors, buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
+import { Scanner } from '../../extproc/detectors/scanner.ts';
+import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
+
+const SETTINGS: DetectorSettings = {
+  phone: { enabled: true, requireContext: true },
+  ip: { enabled: true, requireContext: true, includePrivate: false },
+  limits: { ...DEFAULT_SCAN_LIMITS, maxScanMs: 60_000 },
+};
+const scanner = buildScanner(SETTINGS);
+const WINDOW = 1 << 16;
+
+const SAMPLES: readonly (readonly [string, string])[] = [
+  ['EMAIL', 'write to ana.lima@example.com'],
+  ['CARD_NUMBER', 'card 4111 1111 1111 1111'],
+  ['CARD_NUMBER', 'card 4242424242424242'],
+  ['IBAN', 'iban DE89 3704 0044 0532 0130 00'],
+  ['US_SSN', 'ssn 536-22-1234'],
+  ['UK_NINO', 'nino JG 10 37 52 A'],
+  ['ES_DNI', 'dni X1234567L'],
+  ['PHONE_NUMBER', 'call me at +1 415 555 2671'],
+  ['IP_ADDRESS', 'the server ip is 8.8.4.4'],
+  ['AWS_ACCESS_KEY', 'id AKIA4Q3EGRIVYW6TQSPW'],
+  ['URL_PASSWORD', 'postgres://admin:s3cr3tP4ss@db.example.com'],
+];
+
+const shape = (text: string, base: number): string[] =>
+  scanner.scan(text).map((f) => `${f.type}@${f.start - base}-${f.end - base}`);
+
+describe('window edges and non-ASCII code units', () => {
+  // 'ı' (U+0131) reads as '1', 'ŀ' (U+0140) as '@', 'ł' (U+0142) as 'B' when only the low byte is kept.
+  for (const [fillName, fillChar] of [['ASCII', 'x'], ['non-ASCII look-alikes', 'ıŀł']] as const) {
+    it(`every sample is found at every offset across a window edge (${fillName} filler)`, () => {
+      for (const [type, sample] of SAMPLES) {
+        const alone = shape(` ${sample} `, 0);
+        assert.ok(alone.some((f) => f.startsWith(`${type}@`)), `${sample} must be a positive on its own`);
+        for (const edge of [WINDOW, 2 * WINDOW]) {
+          for (let at = edge - sample.length - 2; at <= edge + 1; at++) {
+            const before = fillChar.repeat(Math.ceil(at / fillChar.length)).slice(0, at - 1);
+            const text = `${before} ${sample} ${fillChar.repeat(8)}`;
+            assert.deepEqual(shape(text, at - 1), alone, `${type} at ${at} around ${edge}`);
+          }
+        }
+      }
+    });
+  }
+
+  it('a code unit whose low byte is a trigger or a digit is not one', () => {
+    const ascii = 'mail ana@example.com, card 4111 1111 1111 1111';
+    assert.equal(scanner.scan(ascii).length, 2);
+    const alike = ascii.replaceAll('1', 'ı').replaceAll('@', 'ŀ');
+    assert.deepEqual(scanner.scan(alike), []);
+    assert.deepEqual(scanner.scan(`${'ı'.repeat(WINDOW + 5)}ŀŀ${'ı'.repeat(40)}`), []);
+  });
+
+  it('a 7-digit DNI-like value at the very start of the text has no NIE letter (no finding at offset -1)', () => {
+    const letter = 'TRWAGMYFPDXBNJZSQVHLCKE'.charAt(1234567 % 23);
+    const found = scanner.scan(`1234567${letter} and X1234567${letter}`);
+    assert.deepEqual(found.map((f) => [f.type, f.start]), [['ES_DNI', 13]]);
+  });
+});
+
+// Reference: digit groups joined by single ' ', '-' or '.' between digits, found by a regexp; every token is
+// offered to the detector; overlapping hits of one detector merge as the scanner merges them.
+function referenceHits(det: NumberDetector, text: string): string[] {
+  const hits: [number, number][] = [];
+  for (const m of text.matchAll(/\d+(?:[ .-]\d+)*/g)) {
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (const g of m[0].matchAll(/\d+/g)) {
+      starts.push(m.index + g.index);
+      ends.push(m.index + g.index + g[0].length);
+    }
+    assert.ok(starts.length <= 24, 'generator keeps tokens under the scanner window');
+    const tok: NumberToken = {
+      text,
+      start: m.index,
+      end: m.index + m[0].length,
+      starts,
+      ends,
+      count: starts.length,
+      digits: m[0].replace(/\D/g, '').length,
+    };
+    det.onNumber(tok, (s, e) => hits.push([s, e]));
+  }
+  hits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const merged: [number, number][] = [];
+  for (const h of hits) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && h[0] < last[1]) last[1] = Math.max(last[1], h[1]);
+    else merged.push([h[0], h[1]]);
+  }
+  return merged.map(([s, e]) => `${s}-${e}`);
+}
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+const PIECES = [
+  'DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', 'DE89370400440532013000', '4111 1111 1111 1111',
+  '3782-822463-10005', '536-22-1234', '536 22 1234', '536221234', 'AB123456C', 'JG 10 37 52 A', '12345678Z',
+  'X1234567L', '86095742719', '86 095 742 719', '+1 415 555 2671', '(415) 555-2671', '415-555-2671', '8.8.4.4',
+  '1.2.3.4.5', '192.168.1.10', '2024-01-15', '9.5', 'v1.2.3', 'ssn', 'SSN:', 'call', 'phone:', 'ip', 'server',
+  'Steuer-ID', 'tax id', 'DE', 'GB', 'AB', 'X', 'Y', 'Z', 'x', '+', '(', ')', '-', '.', ',', 'ñ', 'é',
+];
+const DIGITS = '0123456789';
+
+function randomText(next: () => number, parts: number): string {
+  let out = '';
+  let run = 0;
+  for (let k = 0; k < parts; k++) {
+    const r = next();
+    if (r < 0.45) {
+      out += PIECES[Math.floor(next() * PIECES.length)] ?? '';
+      run = 0;
+    } else if (r < 0.8 && run < 5) {
+      const n = 1 + Math.floor(next() * 12);
+      for (let q = 0; q < n; q++) out += DIGITS.charAt(Math.floor(next() * 10));
+      run++;
+    } else {
+      out += ' word ';
+      run = 0;
+      continue;
+    }
+    out += ' -.'.charAt(Math.floor(next() * 3)) + (next() < 0.5 ? '' : ' ');
+  }
+  return out;
+}
+
+describe('number-detector prefilters are sound', () => {
+  const numberDetectors = buildDetectors(SETTINGS).filter((d): d is NumberDetector => d.kind === 'number');
+
+  it('covers every built-in number detector with at least one prefilter or a digit floor', () => {
+    assert.deepEqual(
+      numberDetectors.map((d) => d.id).sort(),
+      ['pii.de_steuer_id', 'pii.es_dni', 'pii.iban', 'pii.ip_address', 'pii.payment_card', 'pii.phone_number', 'pii.uk_nino', 'pii.us_ssn'],
+    );
+  });
+
+  for (const det of numberDetectors) {
+    it(`${det.id}: the scanner finds what the unfiltered reference finds`, () => {
+      const single = new Scanner([det], { limits: SETTINGS.limits ?? DEFAULT_SCAN_LIMITS });
+      const next = rng(0x9e3779b9 ^ det.id.length * 7919);
+      let total = 0;
+      for (let k = 0; k < 1000; k++) {
+        const text = randomText(next, 40);
+        const want = referenceHits(det, text);
+        const got = single.scan(text).map((f) => `${f.start}-${f.end}`);
+        assert.deepEqual(got, want, `${det.id} on ${JSON.stringify(text)}`);
+        total += want.length;
+      }
+      assert.ok(total >= 10, `${det.id}: the random corpus must hold positives (found ${total})`);
+    });
+  }
+});
