@@ -33,8 +33,13 @@ describe('scanner linearity', () => {
   it('adversarial near-misses (mixed) cost a bounded multiple of benign text; 2 MB ≈ 2 × 1 MB', (t) => {
     const text = adversarialText(MB);
     assert.equal(scanner.scan(text).length, 0, 'the adversarial corpus must be near-misses only');
-    const one = cpuMs(text);
-    const two = cpuMs(adversarialText(2 * MB), 3);
+    const twoText = adversarialText(2 * MB);
+    let one = cpuMs(text);
+    let two = cpuMs(twoText, 3);
+    for (let attempt = 1; attempt < 3 && two / one >= 3; attempt++) {
+      one = Math.min(one, cpuMs(text));
+      two = Math.min(two, cpuMs(twoText, 3));
+    }
     t.diagnostic(`benign 1 MB ${benign.toFixed(1)} ms; adversarial 1 MB ${one.toFixed(1)} ms (ratio ${(one / benign).toFixed(2)}); 2 MB/1 MB ${(two / one).toFixed(2)}`);
     assert.ok(one / benign < 12, `adversarial/benign = ${(one / benign).toFixed(2)}`);
     assert.ok(two / one < 3, `2 MB / 1 MB = ${(two / one).toFixed(2)}`);
@@ -42,8 +47,16 @@ describe('scanner linearity', () => {
 
   for (const family of Object.keys(ADVERSARIAL_UNITS)) {
     it(`near-misses for ${family}: bounded multiple of benign, and 2 MB ≈ 2 × 1 MB`, (t) => {
-      const one = cpuMs(adversarialText(MB, family));
-      const two = cpuMs(adversarialText(2 * MB, family));
+      const oneText = adversarialText(MB, family);
+      const twoText = adversarialText(2 * MB, family);
+      let one = cpuMs(oneText);
+      let two = cpuMs(twoText);
+      // A disturbed measurement (GC, another process) can only make a ratio look worse; a quadratic
+      // scanner stays near 4 on every attempt, so take the best of up to three before judging.
+      for (let attempt = 1; attempt < 3 && two / one >= 3; attempt++) {
+        one = Math.min(one, cpuMs(oneText));
+        two = Math.min(two, cpuMs(twoText));
+      }
       t.diagnostic(`${family}: 1 MB adversarial/benign ${(one / benign).toFixed(2)}; 2 MB/1 MB ${(two / one).toFixed(2)}`);
       assert.ok(one / benign < 25, `${family}: 1 MB adversarial/benign = ${(one / benign).toFixed(2)}`);
       assert.ok(two / one < 3, `${family}: 2 MB / 1 MB = ${(two / one).toFixed(2)}`);
