@@ -5,6 +5,12 @@ import type { ProcessingRequest } from '../wire/ext-proc.ts';
 import { structString } from '../wire/struct.ts';
 import { logFor, type RequestState } from './request-state.ts';
 
+/** The claims JSON ext_authz wrote itself into the sealed context. */
+function parseClaims(json: string): Readonly<Record<string, unknown>> {
+  const v: unknown = JSON.parse(json);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
 /** The message carries an ext_authz context at all (sealed or not). */
 export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
   return msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE] !== undefined;
@@ -41,6 +47,7 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   if (provider === undefined || identity === undefined) throw new TollgateError('authz_context_missing', 'the authz context names an identity or provider this policy does not have');
   state.authenticated = true;
   state.authz = decoded;
+  state.claims = parseClaims(decoded.claims);
   state.provider = provider;
   state.decisionId = decoded.decisionId;
   // A would-deny ext_authz recorded (a request without a body is decided there in full).

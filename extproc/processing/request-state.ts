@@ -46,6 +46,8 @@ export interface RequestState {
   /** The authz context verified (seal, freshness, single use). False: nothing below is vouched for. */
   authenticated: boolean;
   authz: AuthzContext | undefined;
+  /** The verified JWT claims ext_authz sealed into the context, parsed once ({} for other identity kinds). */
+  claims: Readonly<Record<string, unknown>>;
   provider: ProviderPolicy | undefined;
   /** The provider's reading of this request: endpoint, model, body, credential application. */
   translator: RequestTranslator | undefined;
@@ -105,6 +107,7 @@ export function newRequestState(services: Services): RequestState {
     decisionId: randomUUID(),
     authenticated: false,
     authz: undefined,
+    claims: {},
     provider: undefined,
     translator: undefined,
     usageMeter: undefined,

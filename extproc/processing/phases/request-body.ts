@@ -14,12 +14,6 @@ import { admitUsage } from './usage.ts';
 import { checkRequestProof } from './proof.ts';
 import { inspectRequest } from './content.ts';
 
-/** The verified claims ext_authz sealed into the context (JSON it wrote itself). */
-function parseClaims(json: string): Readonly<Record<string, unknown>> {
-  const v: unknown = JSON.parse(json);
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
 /**
  * Request body (BUFFERED, whole): parse it with the provider's rules, decide on the model it names,
  * and apply the credential last, to the final body. When Envoy skips the request headers this is the
@@ -59,7 +53,7 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
     operation: t.operation,
     model: t.model,
     time: new Date(),
-    claims: parseClaims(authz.claims),
+    claims: state.claims,
     host: state.headers.get(':authority') ?? '',
     headers: Object.fromEntries(state.headers),
   });
@@ -107,7 +101,7 @@ function routeRequest(state: RequestState, t: RequestTranslator, body: Buffer): 
   const { authz, provider } = state;
   if (routing === undefined || authz === undefined || provider === undefined) return undefined;
   if (state.headers.has(routing.header)) return { code: 'header_malformed', rule: RULES.requestHeaders };
-  const choice = chooseRoute(routing, routeKindGroup(provider.config.kind), { dlpClass: state.routeClass, headers: state.headers, claims: parseClaims(authz.claims) });
+  const choice = chooseRoute(routing, routeKindGroup(provider.config.kind), { dlpClass: state.routeClass, headers: state.headers, claims: state.claims });
   if (choice === undefined) return undefined;
   state.routeClass = choice.routeClass;
   const blocked = (): Denial => ({ code: 'route_unavailable', rule: RULES.routing, types: choice.source === 'dlp' ? Object.keys(state.content.request).sort() : [] });

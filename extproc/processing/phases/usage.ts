@@ -21,8 +21,7 @@ function estimate(bodyBytes: number, doc: JsonObject | undefined): { inputTokens
 function principal(state: RequestState): Principal | undefined {
   const a = state.authz;
   if (a === undefined) return undefined;
-  const claims: unknown = JSON.parse(a.claims);
-  return { identity: a.identity.id, tenant: a.identity.tenant, ...(typeof claims === 'object' && claims !== null ? { claims: claims as Record<string, unknown> } : {}) };
+  return { identity: a.identity.id, tenant: a.identity.tenant, claims: state.claims };
 }
 
 /**
