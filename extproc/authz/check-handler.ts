@@ -6,7 +6,7 @@ import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
 import { ERROR_CATALOGUE, clientErrorBody, toTollgateError, type ErrorCode } from '../errors.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type ProviderPolicy } from '../policy/policy.ts';
-import { asTollgateError, splitTarget, translatorFor } from '../policy/request.ts';
+import { asTollgateError, requestDocument, splitTarget, translatorFor } from '../policy/request.ts';
 import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
 import type { Services } from '../services.ts';
 import { buildAuditRecord } from '../telemetry/audit-record.ts';
@@ -100,18 +100,7 @@ function decide(policy: Policy, line: RequestLine, resolved: IdentityResolution,
     const e = toTollgateError(err);
     return { allow: false, code: e.code, rule: e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : RULES.requestModel, identity, provider: provider.name };
   }
-  const decision = evaluate(policy, {
-    identity,
-    provider: provider.name,
-    method: line.method,
-    path: path.slice(provider.pathPrefix.length - 1),
-    operation: translator.operation,
-    model: translator.model,
-    time: new Date(),
-    claims: resolved.identity.claims,
-    host: line.headers[':authority'] ?? '',
-    headers: line.headers,
-  }, hasNoBody(line.headers));
+  const decision = evaluate(policy, requestDocument(identity, provider, line.method, line.target, translator, resolved.identity.claims, line.headers), hasNoBody(line.headers));
   if (!decision.allow) return { allow: false, code: decision.reason, rule: decision.rule, identity, provider: provider.name };
   return { allow: true, rule: decision.rule, identity, provider, translator, shadow: decision.shadow };
 }

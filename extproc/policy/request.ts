@@ -1,5 +1,6 @@
 import { TollgateError, type ErrorCode } from '../errors.ts';
 import { ProviderError, type ProviderErrorCode, type RequestTranslator } from '../providers/index.ts';
+import type { Identity, RequestDocument } from '../core/decision.ts';
 import type { ProviderPolicy } from './policy.ts';
 
 const CODES: Readonly<Record<ProviderErrorCode, ErrorCode>> = Object.freeze({
@@ -38,4 +39,23 @@ export function translatorFor(provider: ProviderPolicy, method: string, target: 
   } catch (err) {
     throw asTollgateError(err);
   }
+}
+
+/**
+ * The normalised request document policy evaluates, from what the decision point or ext_proc knows:
+ * the path relative to the provider prefix, without the query; host and headers as Envoy saw them.
+ */
+export function requestDocument(identity: Identity, provider: ProviderPolicy, method: string, target: string, t: RequestTranslator, claims: Readonly<Record<string, unknown>>, headers: Readonly<Record<string, string>>): RequestDocument {
+  return {
+    identity,
+    provider: provider.name,
+    method,
+    path: splitTarget(target).path.slice(provider.pathPrefix.length - 1),
+    operation: t.operation,
+    model: t.model,
+    time: new Date(),
+    claims,
+    host: headers[':authority'] ?? '',
+    headers,
+  };
 }

@@ -1,7 +1,7 @@
 import { RULES } from '../../core/decision.ts';
 import { TollgateError } from '../../errors.ts';
 import { evaluate } from '../../policy/evaluate.ts';
-import { asTollgateError, splitTarget, translatorFor } from '../../policy/request.ts';
+import { asTollgateError, requestDocument, translatorFor } from '../../policy/request.ts';
 import { chooseRoute } from '../../policy/routing.ts';
 import { routeKindGroup } from '../../config/schema.ts';
 import type { RequestTranslator } from '../../providers/index.ts';
@@ -45,18 +45,7 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
     throw asTollgateError(err);
   }
   state.model = t.model;
-  const decision = evaluate(state.policy, {
-    identity: authz.identity,
-    provider: provider.name,
-    method: authz.method,
-    path: splitTarget(authz.path).path.slice(provider.pathPrefix.length - 1),
-    operation: t.operation,
-    model: t.model,
-    time: new Date(),
-    claims: state.claims,
-    host: state.headers.get(':authority') ?? '',
-    headers: Object.fromEntries(state.headers),
-  });
+  const decision = evaluate(state.policy, requestDocument(authz.identity, provider, authz.method, authz.path, t, state.claims, Object.fromEntries(state.headers)));
   if (!decision.allow) return { code: decision.reason, rule: decision.rule };
   state.rule = decision.rule;
   if (decision.shadow !== undefined) {
