@@ -71,7 +71,12 @@ describe('bench floor and probe through Envoy', () => {
 
   const grown = (name: string): Record<string, { count: number; bytes: number }> => {
     const s = seen.get(name)!;
-    return Object.fromEntries(Object.entries(s.after.messages).map(([k, m]) => [k, { count: m.count - (s.before.messages[k]?.count ?? 0), bytes: m.bytes - (s.before.messages[k]?.bytes ?? 0) }]).filter(([, m]) => (m as { count: number }).count > 0));
+    const out: Record<string, { count: number; bytes: number }> = {};
+    for (const [k, m] of Object.entries(s.after.messages)) {
+      const count = m.count - (s.before.messages[k]?.count ?? 0);
+      if (count > 0) out[k] = { count, bytes: m.bytes - (s.before.messages[k]?.bytes ?? 0) };
+    }
+    return out;
   };
 
   it('the probe counts one message of each kind both ways, the same kinds in the floor and in Tollgate', () => {
