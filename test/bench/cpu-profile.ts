@@ -76,7 +76,6 @@ export interface PhaseRule {
 
 export const PHASE_RULES: readonly PhaseRule[] = [
   { test: /^node:internal\/modules\//, phase: 'start-up (module loading)' },
-  { test: /\/test\/bench\/probe(?:-stats)?\.ts$/, phase: 'bench probe' },
   { test: /\/extproc\/processing\/phases\/([a-z0-9-]+)\.ts$/, phase: 'ext_proc phase $1' },
   { test: /\/extproc\/authz\//, phase: 'ext_authz Check' },
   { test: /\/extproc\/processing\//, phase: 'ext_proc stream (session, outside the phases)' },
@@ -88,6 +87,13 @@ export const PHASE_RULES: readonly PhaseRule[] = [
 export const TRANSPORT_PHASE = 'transport and runtime (no Tollgate frame)';
 export const STARTUP_PHASE = 'start-up (module loading)';
 
+/**
+ * The bench probe's wrappers sit between grpc-js and protobufjs on every message: they are transparent
+ * (the decoding under them is transport, as without the probe); only the probe's own frames are its own.
+ */
+const PROBE_FRAME = /\/test\/bench\/probe(?:-stats)?\.ts$/;
+export const PROBE_PHASE = 'bench probe (its own frames)';
+
 /** The phase of one stack, listed from its root to the sampled frame. */
 export function phaseOf(stack: readonly { readonly url: string; readonly functionName: string }[], rules: readonly PhaseRule[] = PHASE_RULES): string {
   const leaf = stack.at(-1);
@@ -95,8 +101,10 @@ export function phaseOf(stack: readonly { readonly url: string; readonly functio
     if (leaf.functionName === '(garbage collector)') return 'GC';
     if (stack.length === 1) return leaf.functionName === '(program)' ? 'V8 (program)' : leaf.functionName;
   }
+  if (leaf !== undefined && PROBE_FRAME.test(leaf.url)) return PROBE_PHASE;
   for (const rule of rules) {
     for (const f of stack) {
+      if (PROBE_FRAME.test(f.url)) continue;
       const m = rule.test.exec(f.url);
       if (m !== null) return rule.phase.replace('$1', m[1] ?? '');
     }

@@ -15,27 +15,38 @@ import { answerKind, foldGcStats, type GcStat, type ProbeTotals } from './probe-
 
 function install(): () => ProbeTotals {
   const messages: ProbeTotals['messages'] = {};
-  const add = (kind: string, bytes: number): void => {
-    const m = (messages[kind] ??= { count: 0, bytes: 0 });
-    m.count += 1;
-    m.bytes += bytes;
+  // One counter object per kind, looked up by the message's field name: no string is built per message.
+  const counterIn: Record<string, { count: number; bytes: number }> = {};
+  const counterOut: Record<string, { count: number; bytes: number }> = {};
+  const counter = (table: Record<string, { count: number; bytes: number }>, name: string, dir: 'in' | 'out'): { count: number; bytes: number } =>
+    (table[name] ??= (messages[`${name}:${dir}`] = { count: 0, bytes: 0 }));
+  const add = (c: { count: number; bytes: number }, bytes: number): void => {
+    c.count += 1;
+    c.bytes += bytes;
   };
+  const checkInCounter = counter(counterIn, 'check', 'in');
+  const checkOutCounter = counter(counterOut, 'check', 'out');
   const services = envoyServices();
   const check = services.authorization.Check;
   const processMethod = services.externalProcessor.Process;
   if (check === undefined || processMethod === undefined) throw new Error('bench probe: Check or Process missing from the service definitions');
   const checkIn = check.requestDeserialize;
   const checkOut = check.responseSerialize;
-  check.requestDeserialize = (buf: Buffer): unknown => { add('check:in', buf.length); return checkIn(buf) as unknown; };
-  check.responseSerialize = (value: unknown) => { const buf = checkOut(value); add('check:out', buf.length); return buf; };
+  check.requestDeserialize = (buf: Buffer): unknown => { add(checkInCounter, buf.length); return checkIn(buf) as unknown; };
+  check.responseSerialize = (value: unknown) => { const buf = checkOut(value); add(checkOutCounter, buf.length); return buf; };
   const procIn = processMethod.requestDeserialize;
   const procOut = processMethod.responseSerialize;
   processMethod.requestDeserialize = (buf: Buffer) => {
     const msg = procIn(buf) as { request?: string };
-    add(`${msg.request ?? 'other'}:in`, buf.length);
+    add(counterIn[msg.request ?? 'other'] ?? counter(counterIn, msg.request ?? 'other', 'in'), buf.length);
     return msg;
   };
-  processMethod.responseSerialize = (value: unknown) => { const buf = procOut(value); add(`${answerKind(value)}:out`, buf.length); return buf; };
+  processMethod.responseSerialize = (value: unknown) => {
+    const buf = procOut(value);
+    const kind = answerKind(value);
+    add(counterOut[kind] ?? counter(counterOut, kind, 'out'), buf.length);
+    return buf;
+  };
 
   let gc = new GCProfiler();
   gc.start();

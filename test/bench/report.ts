@@ -154,7 +154,8 @@ export function renderTables(r: ReportInput): string {
   });
   const resLoad = `rate:${r.rates.at(-1)}`;
   const peakLoad = r.withMax ? mc : resLoad;
-  const resHead = ['set-up', `Tollgate CPU µs/req @${r.rates.at(-1)}`, 'Envoy CPU µs/req', 'upstream CPU µs/req', 'handler µs/req', `Tollgate peak RSS MB (${peakLoad})`, `Envoy peak RSS MB`, 'Tollgate idle RSS MB', ...r.counters.map((c) => `${c}/req`)];
+  // "service": the processes of the tollgate cluster, Tollgate's or the floor's.
+  const resHead = ['set-up', `service CPU µs/req @${r.rates.at(-1)}`, 'Envoy CPU µs/req', 'upstream CPU µs/req', 'handler µs/req', `service peak RSS MB (${peakLoad})`, `Envoy peak RSS MB`, 'service idle RSS MB', ...r.counters.map((c) => `${c}/req`)];
   const resRows = r.setups.map((s) => {
     const a = r.summary[s.name]?.[resLoad];
     const p = r.summary[s.name]?.[peakLoad];

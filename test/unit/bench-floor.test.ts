@@ -9,7 +9,7 @@ import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts
 import type { CheckRequest } from '../../extproc/wire/ext-authz.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
-import { byPhase, phaseOf, STARTUP_PHASE, TRANSPORT_PHASE, type CpuProfile } from '../bench/cpu-profile.ts';
+import { byPhase, phaseOf, PROBE_PHASE, STARTUP_PHASE, TRANSPORT_PHASE, type CpuProfile } from '../bench/cpu-profile.ts';
 import { floorAnswer, floorCheck } from '../bench/floor-service.ts';
 import type { WindowResult } from '../bench/measure.ts';
 import { floorPairs, kindLabel, ownCost, renderOwnCost, renderProbeTable } from '../bench/own-cost.ts';
@@ -182,7 +182,7 @@ describe("bench: Tollgate's own cost", () => {
     const p = summary.full!['rate:200']!.probe!;
     const out = renderProbeTable([
       { label: 'Envoy direct', probe: undefined },
-      { label: 'full', probe: { ...p, messages: { 'response_body:in': { bytes: 400, perRequest: 3 }, ...p.messages } } },
+      { label: 'full', probe: { ...p, messages: { 'response_body:in': { bytes: 400, perRequest: 3 }, ...p.messages, 'check:in': { bytes: 700, perRequest: 1.02 } } } },
     ], '@200');
     const head = out.split('\n').find((l) => l.startsWith('| set-up'))!;
     assert.deepEqual(head.split('|').map((x) => x.trim()).filter((x) => x !== ''), ['set-up', 'Check in B', 'request_body out B', 'response_body in B', 'gRPC B/req', 'heap KB/req', 'GCs/1k req', 'GC pause µs/req']);
@@ -208,6 +208,13 @@ describe('bench CPU profile by phase', () => {
     assert.equal(phaseOf([f('(program)')]), 'V8 (program)');
     assert.equal(phaseOf([f('onStreamRead', 'node:internal/stream_base_commons'), f('decode', 'file:///w/node_modules/protobufjs/x.js')]), TRANSPORT_PHASE);
     assert.equal(phaseOf([f('tick', `${P}telemetry/metrics.ts`)]), 'Tollgate, other (server, telemetry, timers)');
+  });
+  it("the probe's wrappers are transparent: decoding under them is transport; only the probe's own frames are the probe's", () => {
+    const grpc = f('onData', 'file:///w/node_modules/@grpc/grpc-js/x.js');
+    const wrapper = f('requestDeserialize', 'file:///w/test/bench/probe.ts');
+    assert.equal(phaseOf([grpc, wrapper, f('decode', 'file:///w/node_modules/protobufjs/x.js')]), TRANSPORT_PHASE);
+    assert.equal(phaseOf([grpc, wrapper]), PROBE_PHASE);
+    assert.equal(phaseOf([grpc, wrapper, f('answerKind', 'file:///w/test/bench/probe-stats.ts')]), PROBE_PHASE);
   });
   it('byPhase walks the profile tree and sums self time per phase, idle left out', () => {
     const node = (id: number, functionName: string, url: string, children: number[] = []): CpuProfile['nodes'][number] & { children: number[] } => ({ id, callFrame: { functionName, url, lineNumber: 0 }, children });
