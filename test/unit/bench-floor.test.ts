@@ -16,7 +16,7 @@ import { floorPairs, kindLabel, ownCost, renderOwnCost, renderProbeTable } from 
 import { answerKind, foldGcStats, probePerRequest, type ProbePerRequest, type ProbeTotals } from '../bench/probe-stats.ts';
 import { GRPC_MESSAGE_HEADROOM_BYTES, SERVE_NODE_FLAGS, serveMaxMessageBytes } from '../bench/processes.ts';
 import { summarise, summariseProbe } from '../bench/report.ts';
-import { DEFAULT_SETUPS, selectSetups } from '../bench/setups.ts';
+import { DEFAULT_SETUPS, selectSetups, SETUPS } from '../bench/setups.ts';
 import { baseConfigInput, mintTestKeys, testConfig } from '../helpers/config.ts';
 
 const source = (rel: string): string => readFileSync(new URL(`../../${rel}`, import.meta.url), 'utf8');
@@ -33,6 +33,12 @@ describe('bench floor starts like tollgate serve', () => {
     assert.equal(m[1].split('*').map((x) => Number(x.trim().replaceAll('_', ''))).reduce((a, b) => a * b, 1), GRPC_MESSAGE_HEADROOM_BYTES);
     const config = testConfig(baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', '/dev/null'));
     assert.equal(serveMaxMessageBytes(config), Math.max(config.limits.maxRequestBodyBytes, config.limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES);
+  });
+  it('docs/benchmarks.md lists every built-in set-up and the default run', () => {
+    const doc = source('docs/benchmarks.md');
+    for (const s of SETUPS) assert.match(doc, new RegExp(`^\\| \`${s.name}\` \\|`, 'm'), `${s.name} is not in the set-ups table`);
+    assert.match(doc, new RegExp(`^\\| \`--setups a,b,c\` \\| ${DEFAULT_SETUPS.join(',')} \\|`, 'm'));
+    assert.ok(doc.includes(`The default run is \`${DEFAULT_SETUPS.join(',')}\``));
   });
   it('the default run puts each Tollgate row next to its floor', () => {
     assert.deepEqual([...DEFAULT_SETUPS], ['direct', 'authz-floor', 'authz', 'floor', 'full']);
