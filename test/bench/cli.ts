@@ -31,7 +31,7 @@ export const USAGE = `usage: node test/bench/overhead.ts [flags]
   --max-connections N    connections the max-throughput search starts from (default 16)
   --p99-limit-ms N       max throughput counts only runs with p99 under this (default 50)
   --warmup N             unmeasured seconds per set-up before round 1 (default 3)
-  --setups a,b,c         set-ups to run, first = baseline (default: direct,authz,full)
+  --setups a,b,c         set-ups to run, first = baseline (default: direct,authz-floor,authz,floor,full)
   --counter NAME         a Tollgate counter to report per request (repeatable)
   --json FILE            write every number as JSON
   --png FILE             chart (default .tmp/bench/overhead.png)

@@ -61,3 +61,80 @@ export function byFunction(p: CpuProfile, top = 15): SelfTime[] {
 export function byPackage(p: CpuProfile, top = 12): SelfTime[] {
   return selfTimes(p, (n) => packageOf(n.callFrame.url, n.callFrame.functionName), top);
 }
+
+/**
+ * How a sample's stack is put in a phase: the rules are tried in order, and within a rule the stack from
+ * its root (the outermost frame first); the first frame a rule matches names the phase. So start-up wins
+ * over everything, the outermost ext_proc phase module holds what it calls (detectors, audit, ...), and
+ * library code (grpc-js, protobufjs, node:internal) belongs to the Tollgate frame that called it.
+ */
+export interface PhaseRule {
+  readonly test: RegExp;
+  /** The phase name; `$1` is replaced by the first group of `test`. */
+  readonly phase: string;
+}
+
+export const PHASE_RULES: readonly PhaseRule[] = [
+  { test: /^node:internal\/modules\//, phase: 'start-up (module loading)' },
+  { test: /\/extproc\/processing\/phases\/([a-z0-9-]+)\.ts$/, phase: 'ext_proc phase $1' },
+  { test: /\/extproc\/authz\//, phase: 'ext_authz Check' },
+  { test: /\/extproc\/processing\//, phase: 'ext_proc stream (session, outside the phases)' },
+  { test: /\/test\/bench\/floor-service\.ts$/, phase: 'floor handlers' },
+  { test: /\/extproc\//, phase: 'Tollgate, other (server, telemetry, timers)' },
+];
+
+/** Samples with no rule: gRPC transport (grpc-js, HTTP/2, protobuf), the event loop and Node internals. */
+export const TRANSPORT_PHASE = 'transport and runtime (no Tollgate frame)';
+export const STARTUP_PHASE = 'start-up (module loading)';
+
+/**
+ * The bench probe's wrappers sit between grpc-js and protobufjs on every message: they are transparent
+ * (the decoding under them is transport, as without the probe); only the probe's own frames are its own.
+ */
+const PROBE_FRAME = /\/test\/bench\/probe(?:-stats)?\.ts$/;
+export const PROBE_PHASE = 'bench probe (its own frames)';
+
+/** The phase of one stack, listed from its root to the sampled frame. */
+export function phaseOf(stack: readonly { readonly url: string; readonly functionName: string }[], rules: readonly PhaseRule[] = PHASE_RULES): string {
+  const leaf = stack.at(-1);
+  if (leaf !== undefined && leaf.url === '' && leaf.functionName.startsWith('(')) {
+    if (leaf.functionName === '(garbage collector)') return 'GC';
+    if (stack.length === 1) return leaf.functionName === '(program)' ? 'V8 (program)' : leaf.functionName;
+  }
+  if (leaf !== undefined && PROBE_FRAME.test(leaf.url)) return PROBE_PHASE;
+  for (const rule of rules) {
+    for (const f of stack) {
+      if (PROBE_FRAME.test(f.url)) continue;
+      const m = rule.test.exec(f.url);
+      if (m !== null) return rule.phase.replace('$1', m[1] ?? '');
+    }
+  }
+  return TRANSPORT_PHASE;
+}
+
+interface TreeNode extends ProfileNode {
+  readonly children?: readonly number[];
+}
+
+/** Self time of every sample summed by the phase of its whole stack (see PHASE_RULES), highest first. */
+export function byPhase(p: CpuProfile, rules: readonly PhaseRule[] = PHASE_RULES): SelfTime[] {
+  const nodes = p.nodes as readonly TreeNode[];
+  const parent = new Map<number, number>();
+  for (const n of nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const phaseById = new Map<number, string>();
+  const phaseOfNode = (id: number): string => {
+    const known = phaseById.get(id);
+    if (known !== undefined) return known;
+    const stack: ProfileNode['callFrame'][] = [];
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const n = byId.get(at);
+      // V8's synthetic "(root)" node is not a frame.
+      if (n !== undefined && n.callFrame.functionName !== '(root)') stack.push(n.callFrame);
+    }
+    const phase = phaseOf(stack.reverse(), rules);
+    phaseById.set(id, phase);
+    return phase;
+  };
+  return selfTimes(p, (n) => phaseOfNode(n.id), Number.MAX_SAFE_INTEGER);
+}

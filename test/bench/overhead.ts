@@ -1,7 +1,8 @@
 // Overhead benchmark: the same ~1 KB OpenAI chat request through the same Envoy 1.40, listener and
 // fast upstream, for several set-ups that differ only in filters (Envoy direct, Tollgate ext_authz
-// only, Tollgate full chain, and whatever rows test/bench/setups.ts adds), interleaved over rounds.
-// Reports latency ratios at paced rates, max throughput, CPU per request and peak RSS per process.
+// only, Tollgate full chain, and whatever rows test/bench/setups.ts adds) or in the service behind them
+// (the no-op floor), interleaved over rounds. Reports latency ratios at paced rates, max throughput, CPU
+// per request and peak RSS per process, Tollgate's own cost over its floor, and per-request probe figures.
 //
 //   npm run bench -- [--rates 200,500] [--seconds 5] [--rounds 3] [--setups direct,authz,full] [--json F] [--png F] [--quick]
 //
@@ -16,10 +17,12 @@ import { findEnvoyBinary, pinnedEnvoyVersion } from '../../extproc/dev/envoy-pro
 import { baseConfigInput, mintTestKeys } from '../helpers/config.ts';
 import { chartPng, type ChartBar } from './chart.ts';
 import { parseBenchArgs, USAGE, type BenchOptions } from './cli.ts';
-import { byFunction, byPackage, type CpuProfile } from './cpu-profile.ts';
+import { byFunction, byPackage, byPhase, STARTUP_PHASE, type CpuProfile } from './cpu-profile.ts';
 import { measureWindow, type Load, type WindowResult } from './measure.ts';
 import { startSetup, startUpstream, type Child, type SetupStack } from './processes.ts';
 import { rssBytes } from './proc.ts';
+import { floorPairs, ownCost, renderOwnCost, renderProbeTable } from './own-cost.ts';
+import type { ProbeTotals } from './probe-stats.ts';
 import { ratiosTo, renderTables, summarise } from './report.ts';
 import { baseRequest, DEFAULT_SETUPS, selectSetups, type SetupContext } from './setups.ts';
 import { assertClean, startWrk, WRK_BIN, wrkScript, type WrkRequest, type WrkResult } from './wrk.ts';
@@ -74,6 +77,9 @@ async function run(opts: BenchOptions): Promise<void> {
   const windows: WindowResult[] = [];
   let failure: string | undefined;
   const idleRss: Record<string, number> = {};
+  /** Check messages each service process saw over its life (from its probe), to put its CPU profile per request. */
+  const checksByPid = new Map<number, number>();
+  const stacks: SetupStack[] = [];
   let upstream: Child & { url: string };
   const started = Date.now();
   try {
@@ -82,9 +88,10 @@ async function run(opts: BenchOptions): Promise<void> {
     const baseConfig = { ...baseConfigInput(keys, upstream.url, credFile), logging: { level: 'warn' as const } };
     const targets: Target[] = [];
     for (const setup of setups) {
-      const flags = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `tollgate-${setup.name}-\${pid}.cpuprofile`];
-      const stack = await startSetup(setup, { dir, envoyBin, baseConfig, ctx, authzKeyFile, tollgateNodeFlags: flags, rssOf: rssBytes });
+      const flags = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `${setup.floor === undefined ? 'tollgate' : 'floor'}-${setup.name}-\${pid}.cpuprofile`];
+      const stack = await startSetup(setup, { dir, envoyBin, baseConfig, ctx, authzKeyFile, serviceNodeFlags: flags, providerKeyFile: credFile, rssOf: rssBytes });
       children.push(stack);
+      stacks.push(stack);
       if (stack.idleRssBytes.length > 0) idleRss[setup.name] = Math.max(...stack.idleRssBytes);
       const req = setup.request?.(baseRequest(ctx), ctx) ?? baseRequest(ctx);
       const bodyFile = join(dir, `body-${setup.name}`);
@@ -92,7 +99,7 @@ async function run(opts: BenchOptions): Promise<void> {
       const t: Target = { stack, path: req.path, request: { method: req.method, headers: req.headers, bodyFile } };
       await smoke(t, req.body, req.headers, req.method);
       targets.push(t);
-      log(`${setup.name}: envoy pid ${stack.envoy.pid}, tollgate pids [${stack.tollgates.map((x) => x.pid).join(', ')}], body ${Buffer.byteLength(req.body)} B`);
+      log(`${setup.name}: envoy pid ${stack.envoy.pid}, ${setup.floor === undefined ? 'tollgate' : 'floor'} pids [${stack.services.map((x) => x.pid).join(', ')}], body ${Buffer.byteLength(req.body)} B`);
     }
     log(`upstream pid ${upstream.pid}; warming up ${opts.warmupSeconds}s per set-up`);
     for (const t of targets) {
@@ -141,6 +148,17 @@ async function run(opts: BenchOptions): Promise<void> {
       log(`FAILED: ${failure}`);
     }
   } finally {
+    for (const stack of stacks) {
+      for (const svc of stack.services) {
+        if (svc.probePort === undefined) continue;
+        try {
+          const totals = (await (await fetch(`http://127.0.0.1:${svc.probePort}/probe`, { signal: AbortSignal.timeout(3_000) })).json()) as ProbeTotals;
+          checksByPid.set(svc.pid, totals.messages['check:in']?.count ?? 0);
+        } catch {
+          // A process that is gone has no count; its profile is then shown without figures per request.
+        }
+      }
+    }
     await stopAll();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -163,8 +181,15 @@ async function run(opts: BenchOptions): Promise<void> {
     failure: failure ?? null,
   };
   const tables = renderTables({ setups, rates: opts.rates, summary, ratios, idleRssBytes: idleRss, counters: opts.counters, withMax: !opts.skipMax, maxConnections: opts.maxConnections, p99LimitMs: opts.p99LimitMs });
+  const costInput = { summary, idleRssBytes: idleRss, rates: opts.rates, withMax: !opts.skipMax, maxConnections: opts.maxConnections };
+  const ownCosts = floorPairs(setups).map((pair) => ownCost(pair, costInput));
+  const resLoad = `rate:${opts.rates.at(-1)}`;
+  const extra = [
+    renderOwnCost(ownCosts, new Map(setups.map((s) => [s.name, s.label])), costInput),
+    renderProbeTable(setups.map((s) => ({ label: s.label, probe: summary[s.name]?.[resLoad]?.probe })), `@${opts.rates.at(-1)} req/s, medians over rounds`),
+  ].filter((x) => x !== '').map((x) => `\n${x}\n`).join('');
   if (failure !== undefined) process.stdout.write(`FAILED (the tables hold what was measured before): ${failure}\n\n`);
-  process.stdout.write(`Envoy ${meta.envoy}, Node ${meta.node}, ${meta.cpus} CPUs, git ${meta.git}; wrk 1 thread, ${opts.connections} connections paced on one shared schedule; ${opts.seconds}s x ${opts.rounds} rounds, interleaved; body ${Buffer.byteLength(baseRequest(ctx).body)} B.\n\n${tables}\n`);
+  process.stdout.write(`Envoy ${meta.envoy}, Node ${meta.node}, ${meta.cpus} CPUs, git ${meta.git}; wrk 1 thread, ${opts.connections} connections paced on one shared schedule; ${opts.seconds}s x ${opts.rounds} rounds, interleaved; body ${Buffer.byteLength(baseRequest(ctx).body)} B.\n\n${tables}\n${extra}`);
 
   let profiles: Record<string, unknown> | undefined;
   if (cpuProfDir !== undefined) {
@@ -173,14 +198,19 @@ async function run(opts: BenchOptions): Promise<void> {
       const p = JSON.parse(readFileSync(join(cpuProfDir, f), 'utf8')) as CpuProfile;
       const fns = byFunction(p, 15);
       const pkgs = byPackage(p, 10);
-      profiles[f] = { byPackage: pkgs, byFunction: fns };
-      process.stdout.write(`\nCPU profile ${f} (self time, share of busy time):\n  packages: ${pkgs.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%`).join(', ')}\n${fns.map((x) => `  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.name}`).join('\n')}\n`);
+      const phases = byPhase(p);
+      // The profile covers the process's whole life: CPU per request divides by every Check it answered.
+      const pid = Number(/-(\d+)\.cpuprofile$/.exec(f)?.[1]);
+      const requests = checksByPid.get(pid) ?? 0;
+      const perRequest = (ms: number, name: string): number => (requests > 0 && name !== STARTUP_PHASE ? (ms * 1000) / requests : NaN);
+      profiles[f] = { requests, byPhase: phases.map((x) => ({ ...x, usPerRequest: perRequest(x.selfMs, x.name) })), byPackage: pkgs, byFunction: fns };
+      process.stdout.write(`\nCPU profile ${f} (self time, share of busy time; ${requests} requests over its life):\n  phases: ${phases.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%${Number.isFinite(perRequest(x.selfMs, x.name)) ? ` ${perRequest(x.selfMs, x.name).toFixed(0)} µs/req` : ''}`).join(', ')}\n  packages: ${pkgs.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%`).join(', ')}\n${fns.map((x) => `  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.name}`).join('\n')}\n`);
     }
   }
 
   if (opts.json !== undefined) {
     mkdirSync(dirname(resolve(opts.json)), { recursive: true });
-    writeFileSync(opts.json, JSON.stringify({ meta, idle_rss_bytes: idleRss, summary, ratios, windows, ...(profiles === undefined ? {} : { cpu_profiles: profiles }) }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+    writeFileSync(opts.json, JSON.stringify({ meta, idle_rss_bytes: idleRss, summary, ratios, own_cost: ownCosts, windows, ...(profiles === undefined ? {} : { cpu_profiles: profiles }) }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
     log(`wrote ${opts.json}`);
   }
 

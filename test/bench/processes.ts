@@ -1,19 +1,40 @@
-// Starting and stopping the benchmark's processes: the upstream, Tollgate replicas and one Envoy per
-// set-up, all on 127.0.0.1, each stopped by its own PID.
+// Starting and stopping the benchmark's processes: the upstream, the service replicas (Tollgate, or the
+// no-op floor) and one Envoy per set-up, all on 127.0.0.1, each stopped by its own PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify } from 'yaml';
-import type { ConfigInput } from '../../extproc/config/schema.ts';
+import type { Config, ConfigInput } from '../../extproc/config/schema.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import { startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { testConfig } from '../helpers/config.ts';
+import type { FloorMetadata } from './floor-service.ts';
 import { setTollgateEndpoints, type BenchSetup, type EnvoyConfig, type SetupContext } from './setups.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOLLGATE_BIN = join(PROJECT_ROOT, 'bin', 'tollgate.mjs');
 const UPSTREAM_MAIN = fileURLToPath(new URL('./upstream.ts', import.meta.url));
+const FLOOR_MAIN = fileURLToPath(new URL('./floor-service.ts', import.meta.url));
+const PROBE_MODULE = fileURLToPath(new URL('./probe.ts', import.meta.url));
+
+/**
+ * The heap flags `tollgate serve` runs with (HEAP_FLAGS in bin/tollgate.mjs; a unit test keeps the two
+ * equal). The harness gives them to Tollgate and to the floor alike, so both run on the same heap; with
+ * them on the command line, bin/tollgate.mjs does not re-execute itself.
+ */
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
+/** Room for headers and framing above the body limit in the gRPC message limit (GRPC_MESSAGE_HEADROOM_BYTES in extproc/app.ts). */
+export const GRPC_MESSAGE_HEADROOM_BYTES = 256 * 1024;
+
+/** The gRPC message limit `tollgate serve` sets for a config (extproc/app.ts), which the floor sets too. */
+export function serveMaxMessageBytes(config: Config): number {
+  return Math.max(config.limits.maxRequestBodyBytes, config.limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES;
+}
+
+/** Node flags that preload the bench probe (test/bench/probe.ts) into a service process. */
+export const PROBE_NODE_FLAGS: readonly string[] = ['--import', PROBE_MODULE];
 
 export interface Child {
   readonly pid: number;
@@ -80,29 +101,55 @@ export async function startUpstream(keyFile: string): Promise<Child & { url: str
   }
 }
 
-export interface TollgateChild extends Child {
+/** A process in the `tollgate` cluster: Tollgate itself, or the floor. */
+export interface ServiceChild extends Child {
   readonly grpcPort: number;
-  readonly adminPort: number;
+  /** Tollgate's admin port (/metrics); undefined for the floor. */
+  readonly adminPort: number | undefined;
+  /** The bench probe's port; undefined when the process runs without it. */
+  readonly probePort: number | undefined;
 }
 
-/** `tollgate serve` under this Node, with extra Node flags (e.g. --cpu-prof). */
-export async function startTollgate(configPath: string, nodeFlags: readonly string[] = []): Promise<TollgateChild> {
-  const t = track(spawn(process.execPath, [...nodeFlags, TOLLGATE_BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }), 'tollgate');
+async function startService(what: string, args: readonly string[], ready: RegExp, withProbe: boolean): Promise<{ t: ReturnType<typeof track>; m: RegExpExecArray; probePort: number | undefined }> {
+  const t = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), what);
   try {
-    const m = await waitForLine('tollgate', t.out, t.exited, /^tollgate ready: grpc=\S+:(\d+) admin=\S+:(\d+) /m, 20_000);
-    return { ...t.child, grpcPort: Number(m[1]), adminPort: Number(m[2]) };
+    const m = await waitForLine(what, t.out, t.exited, ready, 20_000);
+    // The probe listens while the service starts; its line may still be on its way.
+    const p = withProbe ? await waitForLine(`${what} probe`, t.out, t.exited, /^bench probe listening (\d+)$/m, 5_000) : undefined;
+    return { t, m, probePort: p === undefined ? undefined : Number(p[1]) };
   } catch (err) {
     await t.child.stop();
     throw err;
   }
 }
 
+/** `tollgate serve` under this Node, with serve's heap flags, the probe and extra Node flags (e.g. --cpu-prof). */
+export async function startTollgate(configPath: string, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
+  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, TOLLGATE_BIN, 'serve', '--config', configPath];
+  const { t, m, probePort } = await startService('tollgate', args, /^tollgate ready: grpc=\S+:(\d+) admin=\S+:(\d+) /m, withProbe);
+  return { ...t.child, grpcPort: Number(m[1]), adminPort: Number(m[2]), probePort };
+}
+
+export interface FloorInputs {
+  readonly keyFile: string;
+  readonly maxMessageBytes: number;
+  readonly metadata: FloorMetadata;
+}
+
+/** The no-op floor (test/bench/floor-service.ts) with the same Node flags as Tollgate gets. */
+export async function startFloor(inp: FloorInputs, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
+  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, FLOOR_MAIN, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes), '--metadata', inp.metadata];
+  const { t, m, probePort } = await startService('floor', args, /^floor ready: grpc=\S+:(\d+)$/m, withProbe);
+  return { ...t.child, grpcPort: Number(m[1]), adminPort: undefined, probePort };
+}
+
 export interface SetupStack {
   readonly setup: BenchSetup;
   readonly envoy: EnvoyProcess;
-  readonly tollgates: readonly TollgateChild[];
+  /** The processes of the `tollgate` cluster: Tollgate replicas, or the floor's. */
+  readonly services: readonly ServiceChild[];
   readonly url: string;
-  /** Tollgate RSS a second after it became ready, before any load (one value per replica). */
+  /** Service RSS a second after it became ready, before any load (one value per replica). */
   readonly idleRssBytes: readonly number[];
   stop(): Promise<void>;
 }
@@ -114,21 +161,27 @@ export interface StackInputs {
   readonly ctx: SetupContext;
   /** A file holding a shared authz context key (needed with more than one replica). */
   readonly authzKeyFile: string;
-  readonly tollgateNodeFlags: readonly string[];
+  /** Extra Node flags for every service process (Tollgate or floor), e.g. --cpu-prof. */
+  readonly serviceNodeFlags: readonly string[];
+  /** The provider key file the floor reads (Tollgate reads its own from the config). */
+  readonly providerKeyFile: string;
   readonly rssOf: (pid: number) => number;
 }
 
-/** Starts a set-up's Tollgate replicas and its Envoy. */
+/**
+ * Starts a set-up's service replicas and its Envoy. A floor row validates and renders the same Tollgate
+ * config as a Tollgate row, so its Envoy is the same; only the process behind the cluster differs.
+ */
 export async function startSetup(setup: BenchSetup, inp: StackInputs): Promise<SetupStack> {
   let input: ConfigInput = { ...inp.baseConfig, audit: { sink: { type: 'file', path: join(inp.dir, `audit-${setup.name}.jsonl`) } } };
   if (setup.tollgateReplicas > 1) input = { ...input, server: { ...input.server, authzContextKey: { source: 'file', path: inp.authzKeyFile } } };
   if (setup.config !== undefined) input = setup.config(input);
   // A row's own services (e.g. an OpenBao) start first and stop last.
   const prepared = await setup.prepare?.({ dir: inp.dir, providerKey: inp.ctx.providerKey });
-  const tollgates: TollgateChild[] = [];
+  const services: ServiceChild[] = [];
   const stopAll = async (envoy?: EnvoyProcess): Promise<void> => {
     await envoy?.stop();
-    for (const t of tollgates) await t.stop();
+    for (const t of services) await t.stop();
     await prepared?.stop();
   };
   try {
@@ -136,19 +189,24 @@ export async function startSetup(setup: BenchSetup, inp: StackInputs): Promise<S
     const config = testConfig(input);
     const configPath = join(inp.dir, `tollgate-${setup.name}.yaml`);
     writeFileSync(configPath, stringify(input), { mode: 0o600 });
-    for (let i = 0; i < setup.tollgateReplicas; i++) tollgates.push(await startTollgate(configPath, inp.tollgateNodeFlags));
+    const floor = setup.floor;
+    for (let i = 0; i < setup.tollgateReplicas; i++) {
+      services.push(floor === undefined
+        ? await startTollgate(configPath, inp.serviceNodeFlags)
+        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata }, inp.serviceNodeFlags));
+    }
     await new Promise((r) => setTimeout(r, 1_000));
-    const idleRssBytes = tollgates.map((t) => inp.rssOf(t.pid));
+    const idleRssBytes = services.map((t) => inp.rssOf(t.pid));
     const rendered = renderEnvoyConfig(config, {
       listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1',
-      tollgatePort: tollgates[0]?.grpcPort ?? 1, caFile: DEFAULT_CA_FILE,
+      tollgatePort: services[0]?.grpcPort ?? 1, caFile: DEFAULT_CA_FILE,
     });
     const cfg = parseYaml(rendered) as EnvoyConfig;
-    if (tollgates.length > 1) setTollgateEndpoints(cfg, tollgates.map((t) => t.grpcPort));
+    if (services.length > 1) setTollgateEndpoints(cfg, services.map((t) => t.grpcPort));
     setup.envoy?.(cfg, inp.ctx);
     writeFileSync(join(inp.dir, `envoy-${setup.name}.yaml`), stringify(cfg), { mode: 0o600 });
     const envoy = await startEnvoy({ bin: inp.envoyBin, configYaml: stringify(cfg), concurrency: setup.envoyConcurrency ?? 1 });
-    return { setup, envoy, tollgates, url: `http://127.0.0.1:${envoy.listenerPort}`, idleRssBytes, stop: () => stopAll(envoy) };
+    return { setup, envoy, services, url: `http://127.0.0.1:${envoy.listenerPort}`, idleRssBytes, stop: () => stopAll(envoy) };
   } catch (err) {
     await stopAll();
     throw err;

@@ -1,5 +1,6 @@
 // Summaries over rounds, ratios to the baseline set-up, and the printed tables. Pure.
 import type { WindowResult } from './measure.ts';
+import type { ProbePerRequest } from './probe-stats.ts';
 import { formatRatio, median, ratio, spread } from './stats.ts';
 
 export interface LoadSummary {
@@ -20,6 +21,8 @@ export interface LoadSummary {
   readonly counters: Readonly<Record<string, number>>;
   /** Median cores busy outside the measured processes (wrk, harness, other work on the machine). */
   readonly otherBusyCores: number;
+  /** Medians over rounds of the probe's figures per request; undefined without a probe (e.g. Envoy direct). */
+  readonly probe: ProbePerRequest | undefined;
 }
 
 export interface LoadRatios {
@@ -45,6 +48,21 @@ function mapRecord(ws: readonly WindowResult[], pick: (w: WindowResult) => Reado
     const xs = ws.map((w) => pick(w)[k]).filter((x): x is number => x !== undefined && !Number.isNaN(x));
     return [k, xs.length === 0 ? NaN : combine(xs)];
   }));
+}
+
+/** Medians over rounds of the probe's figures, field by field (a message kind missing in a round is left out of that median). */
+export function summariseProbe(probes: readonly (ProbePerRequest | undefined)[]): ProbePerRequest | undefined {
+  const ps = probes.filter((p): p is ProbePerRequest => p !== undefined);
+  if (ps.length === 0) return undefined;
+  const kinds = [...new Set(ps.flatMap((p) => Object.keys(p.messages)))].sort();
+  const of = (f: (p: ProbePerRequest) => number | undefined): number => median(ps.map(f).filter((x): x is number => x !== undefined));
+  return {
+    messages: Object.fromEntries(kinds.map((k) => [k, { bytes: of((p) => p.messages[k]?.bytes), perRequest: of((p) => p.messages[k]?.perRequest) }])),
+    wireBytes: of((p) => p.wireBytes),
+    heapBytes: of((p) => p.heapBytes),
+    gcPerRequest: of((p) => p.gcPerRequest),
+    gcPauseUs: of((p) => p.gcPauseUs),
+  };
 }
 
 /** Medians over rounds per (set-up, load); peaks take the maximum. */
@@ -77,6 +95,7 @@ export function summarise(windows: readonly WindowResult[]): Summary {
       handlerUsPerRequest: medianOf(ws, (w) => w.handlerUsPerRequest),
       counters: mapRecord(ws, (w) => w.counters, median),
       otherBusyCores: medianOf(ws, (w) => w.otherBusyCores),
+      probe: summariseProbe(ws.map((w) => w.probe)),
     };
   }
   return out;
@@ -135,7 +154,8 @@ export function renderTables(r: ReportInput): string {
   });
   const resLoad = `rate:${r.rates.at(-1)}`;
   const peakLoad = r.withMax ? mc : resLoad;
-  const resHead = ['set-up', `Tollgate CPU µs/req @${r.rates.at(-1)}`, 'Envoy CPU µs/req', 'upstream CPU µs/req', 'handler µs/req', `Tollgate peak RSS MB (${peakLoad})`, `Envoy peak RSS MB`, 'Tollgate idle RSS MB', ...r.counters.map((c) => `${c}/req`)];
+  // "service": the processes of the tollgate cluster, Tollgate's or the floor's.
+  const resHead = ['set-up', `service CPU µs/req @${r.rates.at(-1)}`, 'Envoy CPU µs/req', 'upstream CPU µs/req', 'handler µs/req', `service peak RSS MB (${peakLoad})`, `Envoy peak RSS MB`, 'service idle RSS MB', ...r.counters.map((c) => `${c}/req`)];
   const resRows = r.setups.map((s) => {
     const a = r.summary[s.name]?.[resLoad];
     const p = r.summary[s.name]?.[peakLoad];

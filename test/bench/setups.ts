@@ -10,6 +10,7 @@ import { makeCa, makeLeaf, type Pem } from '../helpers/certs.ts';
 import { setupAppRole, startOpenBao } from '../helpers/openbao.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { makeSpiffePki } from '../helpers/spiffe-certs.ts';
+import type { FloorMetadata } from './floor-service.ts';
 
 /** The rendered Envoy config, parsed from YAML: plain objects and arrays. */
 export type EnvoyConfig = Record<string, unknown>;
@@ -47,6 +48,12 @@ export interface BenchSetup {
   readonly counters?: readonly string[];
   /** Starts what the set-up needs before its Tollgate (e.g. an OpenBao); stopped with the set-up. */
   readonly prepare?: (ctx: PrepareContext) => Promise<Prepared>;
+  /**
+   * A floor row: the processes behind the `tollgate` cluster are the no-op floor (test/bench/floor-service.ts)
+   * instead of `tollgate serve`, on the same config, Envoy and Node flags. `of` names the Tollgate row whose
+   * own cost is measured against it; `metadata` is what its Check answer carries.
+   */
+  readonly floor?: { readonly of: string; readonly metadata: FloorMetadata };
 }
 
 export interface PrepareContext {
@@ -200,6 +207,33 @@ export const SETUPS: readonly BenchSetup[] = [
     name: 'full',
     label: 'Tollgate full chain',
     tollgateReplicas: 1,
+  },
+  {
+    // The floor of `authz`: the same Envoy edits, a no-op Check that allows everything.
+    name: 'authz-floor',
+    label: 'floor, ext_authz only (no-op service)',
+    tollgateReplicas: 1,
+    floor: { of: 'authz', metadata: 'none' },
+    envoy: (cfg, ctx) => {
+      removeHttpFilter(cfg, EXT_PROC);
+      addUpstreamHeader(cfg, 'authorization', `Bearer ${ctx.providerKey}`);
+    },
+  },
+  {
+    // The floor of `full`: the template as shipped, a no-op Check and a no-op ext_proc that sets only the
+    // provider credential (on the request-headers answer).
+    name: 'floor',
+    label: 'floor, full chain (no-op service)',
+    tollgateReplicas: 1,
+    floor: { of: 'full', metadata: 'none' },
+  },
+  {
+    // `floor` whose Check answer also carries a sealed context of Tollgate's shape and size and removes the
+    // caller's credential headers, so Envoy forwards as much metadata to every ext_proc message as for `full`.
+    name: 'floor-meta',
+    label: 'floor, full chain, Tollgate-sized metadata',
+    tollgateReplicas: 1,
+    floor: { of: 'full', metadata: 'tollgate' },
   },
   {
     // Content controls at work: an 8 KB chat body with one email, which the default rules mask (scan, splice a
@@ -396,7 +430,8 @@ export const VAULT_SETUPS: readonly BenchSetup[] = [
   },
 ];
 
-export const DEFAULT_SETUPS: readonly string[] = ['direct', 'authz', 'full'];
+/** Envoy direct, then each Tollgate row next to its floor. */
+export const DEFAULT_SETUPS: readonly string[] = ['direct', 'authz-floor', 'authz', 'floor', 'full'];
 
 /** Looks the names up in `all`, in the order given; throws naming the unknown ones and listing the known. */
 export function selectSetups(names: readonly string[], all: readonly BenchSetup[] = [...SETUPS, ...IDENTITY_SETUPS, ...VAULT_SETUPS]): BenchSetup[] {

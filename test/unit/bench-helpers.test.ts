@@ -47,7 +47,7 @@ describe('bench stats', () => {
 });
 
 describe('bench flags', () => {
-  it('defaults run three set-ups at 200 and 500 req/s', () => {
+  it('defaults run the default set-ups at 200 and 500 req/s', () => {
     const o = parseBenchArgs([]);
     assert.deepEqual(o.rates, [200, 500]);
     assert.equal(o.seconds, 5);
@@ -163,7 +163,8 @@ describe('bench set-ups on the rendered Envoy config', () => {
     full: ['envoy.filters.http.buffer', 'envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router'],
   };
   // Rows that differ from the full chain only in Tollgate's config or the request keep its filters.
-  for (const name of ['dlp-8k', 'redis']) want[name] = want.full ?? [];
+  for (const name of ['dlp-8k', 'redis', 'floor', 'floor-meta']) want[name] = want.full ?? [];
+  want['authz-floor'] = want.authz ?? [];
   for (const s of SETUPS) {
     it(`${s.name}: only Tollgate's filters differ; the listener and the rest stay`, () => {
       const base = rendered();
@@ -207,7 +208,7 @@ function win(setup: string, load: string, round: number, p50: number, rps: numbe
     wrk: { requests: rps * 5, durationUs: 5e6, errors: 0, non2xx: 0, firstBadStatus: 0, lateSlots: round, p50Us: p50, p90Us: p50 * 2, p99Us: p50 * 3, maxUs: p50 * 9, meanUs: p50, rps },
     cpuUsPerRequest: { envoy: 100, tollgate: cpuT, upstream: 50, total: 150 + (Number.isNaN(cpuT) ? 0 : cpuT) },
     peakRssBytes: { envoy: 1, tollgate: peakT, upstream: 1 },
-    peakReset: true, handlerUsPerRequest: NaN, counters: {}, otherBusyCores: 0.1,
+    peakReset: true, handlerUsPerRequest: NaN, counters: {}, otherBusyCores: 0.1, probe: undefined,
   };
 }
 
