@@ -132,7 +132,7 @@ describe('phase usage: budgets, settled and released', () => {
     }
   });
 
-  it('a request cancelled before its response is released too', async () => {
+  it('a request cancelled after it went out, before its response, keeps its reservation (the provider may bill it)', async () => {
     const session = new Session(f.services);
     const body = chatBody('gpt-4o-mini', 'bye', { max_tokens: 50 });
     await session.handle(requestHeadersMsg(chatHeaders(body), { context: f.seal({ identity: 'restricted-1' }) }));
@@ -142,7 +142,10 @@ describe('phase usage: budgets, settled and released', () => {
     assert.ok(before >= charge.amount);
     session.close('cancelled');
     await settled();
-    assert.equal(await f.store.counter(charge.key, charge.windowMs), before - charge.amount, 'the reservation is given back');
+    assert.equal(await f.store.counter(charge.key, charge.windowMs), before, 'the reservation stands: the request reached the provider');
+    const rec = f.records().find((r) => r.decision_id === session.state.decisionId);
+    assert.equal(rec?.outcome, 'cancelled');
+    assert.deepEqual(rec.usage, { input_tokens: Math.ceil(body.length / 4), output_tokens: 50, total_tokens: Math.ceil(body.length / 4) + 50, estimated: true }, 'the record shows the estimate that was charged');
   });
 });
 
@@ -200,7 +203,7 @@ describe('phase usage: shared state down', () => {
   // so a budget that let a request through unmetered leaves the audit record's state_degraded false.
   for (const { op, feature } of ops) {
     it(`${feature}: a store that throws StateUnavailableError → 503 state_unavailable (onError deny)`, async () => {
-      const body = chatBody();
+      const body = chatBody('gpt-4o-mini', 'hello', { max_tokens: 16 });
       const state = await startRequest(deny, body);
       deny.store.failing.add(op);
       try {
@@ -215,7 +218,7 @@ describe('phase usage: shared state down', () => {
     });
 
     it(`${feature}: with onError allow the request goes on, marked state_degraded`, async () => {
-      const body = chatBody();
+      const body = chatBody('gpt-4o-mini', 'hello', { max_tokens: 16 });
       const state = await startRequest(allow, body);
       allow.store.failing.add(op);
       try {
