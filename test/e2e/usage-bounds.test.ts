@@ -178,14 +178,13 @@ describe('budgets and token limits as upper bounds, through a real Envoy', () =>
     const res = await fetch(`${stack.url}/openai/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEYS['done-agent']}`, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: controller.signal });
     assert.equal(res.status, 200);
     const requestId = res.headers.get('x-request-id');
-    const reader = res.body?.getReader();
-    assert.ok(reader !== undefined);
+    assert.ok(res.body !== null);
     let seen = '';
-    while (!seen.includes('data: [DONE]')) {
-      const { value, done } = await reader.read();
-      assert.equal(done, false, 'the stream ended before [DONE]');
-      seen += Buffer.from(value ?? new Uint8Array()).toString('utf8');
+    for await (const part of res.body as AsyncIterable<Uint8Array>) {
+      seen += Buffer.from(part).toString('utf8');
+      if (seen.includes('data: [DONE]')) break;
     }
+    assert.ok(seen.includes('data: [DONE]'), 'the client saw [DONE]');
     controller.abort(); // what the OpenAI SDKs do at [DONE]
     await eventually(() => stack.audit().some((a) => a.request_id === requestId));
     const rec = stack.audit().find((a) => a.request_id === requestId);
