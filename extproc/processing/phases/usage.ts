@@ -1,6 +1,6 @@
 import { RULES } from '../../core/decision.ts';
 import { StateUnavailableError } from '../../state/state-errors.ts';
-import { reservationEstimate } from '../../state/reservation.ts';
+import { BYTES_PER_TOKEN, reservationEstimate } from '../../state/reservation.ts';
 import type { Principal } from '../../state/subjects.ts';
 import { logFor, type Denial, type RequestState } from '../request-state.ts';
 
@@ -29,7 +29,8 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
     if (budgets?.covers(who) === true) return { code: 'output_cap_required', rule: RULES.budget };
     if (rates?.countsTokens(who) === true) return { code: 'output_cap_required', rule: RULES.rateLimit };
   }
-  const est = bound ?? { inputTokens: Math.ceil(bodyBytes / 4), outputTokens: 0 };
+  // No token control applies: the estimate only feeds request-count limits and cost-free bookkeeping.
+  const est = bound ?? { inputTokens: Math.ceil(bodyBytes / BYTES_PER_TOKEN), outputTokens: 0 };
   try {
     if (rates !== undefined) {
       const r = await rates.check(who, est.inputTokens + est.outputTokens);
