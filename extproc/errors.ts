@@ -32,6 +32,8 @@ export const ERROR_CATALOGUE = Object.freeze({
   rate_limited: entry(429, GrpcStatus.RESOURCE_EXHAUSTED, true, 'Too many requests; retry later.'),
   model_unpriced: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This model has no price in the catalog, so a cost budget cannot be applied to it.'),
   budget_exceeded: entry(429, GrpcStatus.RESOURCE_EXHAUSTED, true, 'This request would exceed a usage budget.'),
+  output_cap_required: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'This request must set its maximum output tokens (e.g. max_tokens): a usage budget or token limit applies and the model has no known maximum.'),
+  group_missing: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'A usage budget or limit is scoped by a token claim this request does not carry.'),
   anomaly_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This request is far outside the usual pattern for this identity.'),
   state_unavailable: entry(503, GrpcStatus.UNAVAILABLE, false, 'Shared state is unavailable.'),
   content_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request contains content this policy does not allow.'),
@@ -97,4 +99,41 @@ export function clientErrorBody(code: ErrorCode, requestId: string | undefined, 
       ...(blockedTypes === undefined || blockedTypes.length === 0 ? {} : { blocked_types: blockedTypes }),
     },
   });
+}
+
+/**
+ * The longest wait a denial advertises in `retry-after`. SDKs sleep on any retry-after they get (the
+ * Anthropic SDKs for as long as it says), so a longer wait is sent as `x-should-retry: false` with the
+ * wait in `x-tollgate-retry-after`, which no client acts on by itself.
+ */
+export const MAX_RETRY_AFTER_SECONDS = 60;
+
+/** Denials that retrying can fix, within MAX_RETRY_AFTER_SECONDS: short rate limits and unavailable dependencies. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['rate_limited', 'identity_unavailable', 'state_unavailable', 'credential_unavailable']);
+
+export interface DenialHeader {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * The headers every denial carries besides content-type and the decision id, for ext_authz and ext_proc
+ * alike: the request id under `request-id` as well (Envoy returns `x-request-id`; the OpenAI and Anthropic
+ * SDKs read `request-id`), and a retry hint the SDKs honour before any retry-after: `x-should-retry: true`
+ * with `retry-after` for a retryable denial, `x-should-retry: false` for one retrying cannot fix (a policy
+ * denial, an exhausted budget, a rate limit whose wait is longer than MAX_RETRY_AFTER_SECONDS). Internal
+ * failures (5xx other than the unavailable dependencies) get no hint: the client's own policy applies.
+ */
+export function denialHeaders(code: ErrorCode, requestId: string | undefined, retryAfterSeconds?: number): DenialHeader[] {
+  const out: DenialHeader[] = [];
+  if (requestId !== undefined && requestId !== '') out.push({ name: 'request-id', value: requestId });
+  const short = retryAfterSeconds === undefined || retryAfterSeconds <= MAX_RETRY_AFTER_SECONDS;
+  if (RETRYABLE.has(code) && short) {
+    out.push({ name: 'x-should-retry', value: 'true' });
+    if (retryAfterSeconds !== undefined) out.push({ name: 'retry-after', value: String(retryAfterSeconds) });
+  } else if (RETRYABLE.has(code) || ERROR_CATALOGUE[code].httpStatus < 500) {
+    out.push({ name: 'x-should-retry', value: 'false' });
+    if (retryAfterSeconds !== undefined) out.push({ name: 'x-tollgate-retry-after', value: String(retryAfterSeconds) });
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { AuthzContext } from '../core/authz-context.ts';
 import { RULES, type Identity, type RuleId, type ShadowDenial } from '../core/decision.ts';
 import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
-import { ERROR_CATALOGUE, clientErrorBody, toTollgateError, type ErrorCode } from '../errors.ts';
+import { ERROR_CATALOGUE, clientErrorBody, denialHeaders, toTollgateError, type ErrorCode } from '../errors.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type ProviderPolicy } from '../policy/policy.ts';
 import { asTollgateError, requestDocument, splitTarget, translatorFor } from '../policy/request.ts';
@@ -210,6 +210,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         headers: [
           { header: { key: 'content-type', value: 'application/json' }, append: { value: false } },
           { header: { key: 'x-tollgate-decision-id', value: decisionId }, append: { value: false } },
+          ...denialHeaders(code, requestId).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
         ],
         body: clientErrorBody(code, requestId),
       },

@@ -60,8 +60,15 @@ export const stateSchema = z
   ])
   .default({ backend: 'memory', onError: 'deny' });
 
-/** Whose counter: one per identity, per tenant, or per value of a JWT claim (a group). */
-export const subjectSchema = z.union([z.enum(['identity', 'tenant']), z.strictObject({ claim: z.string().min(1).max(128) })]);
+/**
+ * Whose counter: one per identity, per tenant, or per value of a JWT claim (a group). A request whose
+ * token lacks the claim (and any non-JWT identity) is refused with `group_missing`, unless `default` names
+ * the group it is counted in.
+ */
+export const subjectSchema = z.union([
+  z.enum(['identity', 'tenant']),
+  z.strictObject({ claim: z.string().min(1).max(128), default: z.string().min(1).max(256).optional() }),
+]);
 
 export const budgetSchema = z.strictObject({
   name,
@@ -76,13 +83,26 @@ export const budgetSchema = z.strictObject({
   onStateError: onError.optional(),
 });
 
-export const priceSchema = z.strictObject({
-  provider: name,
-  /** An exact model, or a prefix ending in "*". The first matching entry wins. */
-  model: z.string().regex(MODEL_PATTERN_RE, 'must be a model name, optionally ending in "*", or "*" alone'),
-  inputPerMTok: z.number().min(0).max(1e6),
-  outputPerMTok: z.number().min(0).max(1e6),
-});
+/**
+ * One entry of the price and model catalog: prices per million tokens (both or neither), and/or the
+ * model's maximum output tokens (the budget reservation's bound when a request sets no cap, and the clamp
+ * for a cap above it). For each of the two, the first entry that matches and has it wins.
+ */
+export const priceSchema = z
+  .strictObject({
+    provider: name,
+    /** An exact model, or a prefix ending in "*". */
+    model: z.string().regex(MODEL_PATTERN_RE, 'must be a model name, optionally ending in "*", or "*" alone'),
+    inputPerMTok: z.number().min(0).max(1e6).optional(),
+    outputPerMTok: z.number().min(0).max(1e6).optional(),
+    maxOutputTokens: z.int().min(1).max(100_000_000).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.inputPerMTok === undefined) !== (p.outputPerMTok === undefined))
+      ctx.addIssue({ code: 'custom', path: [p.inputPerMTok === undefined ? 'inputPerMTok' : 'outputPerMTok'], message: 'set both inputPerMTok and outputPerMTok, or neither' });
+    if (p.inputPerMTok === undefined && p.maxOutputTokens === undefined)
+      ctx.addIssue({ code: 'custom', path: ['maxOutputTokens'], message: 'an entry needs prices (inputPerMTok and outputPerMTok), maxOutputTokens, or both' });
+  });
 
 export const rateLimitSchema = z.strictObject({
   name,
@@ -176,6 +196,6 @@ export function refineStateConfig(
   unique('rateLimits', cfg.rateLimits);
   cfg.budgets.forEach((b, i) => {
     if (b.metric === 'tokens' && !Number.isInteger(b.limit)) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'limit'], message: 'a token budget must be a whole number' });
-    if (b.metric === 'cost' && cfg.prices.length === 0) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'metric'], message: 'a cost budget needs a price catalog (prices)' });
+    if (b.metric === 'cost' && !cfg.prices.some((p) => p.inputPerMTok !== undefined)) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'metric'], message: 'a cost budget needs a price catalog (prices)' });
   });
 }

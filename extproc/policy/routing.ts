@@ -49,11 +49,16 @@ export function compileRouting(config: Config): RoutingPolicy | undefined {
   return Object.freeze({ header: r.header, order: r.classes.map((c) => c.name), targets, declared: r.declared });
 }
 
-/** A claim by name; a dotted name reads a nested claim ("org.classification"). Arrays give their first string. */
-function claimValue(claims: Readonly<Record<string, unknown>>, name: string): string | undefined {
-  let v: unknown = Object.hasOwn(claims, name) ? claims[name] : name.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null && Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined), claims);
-  if (Array.isArray(v)) v = v.find((x) => typeof x === 'string');
-  return typeof v === 'string' ? v : undefined;
+/**
+ * A claim's string values by name; a dotted name reads a nested claim ("org.classification"). An array
+ * gives every string element: each is a declared classification, and the most restrictive class wins.
+ */
+function claimValues(claims: Readonly<Record<string, unknown>>, name: string): readonly string[] {
+  const v: unknown = Object.hasOwn(claims, name) ? claims[name] : name.split('.').reduce<unknown>((o, k) => (typeof o === 'object' && o !== null && Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined), claims);
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v)) return [];
+  // Every element counts (none skipped): an element past a cap could otherwise hide the restrictive one.
+  return v.filter((x): x is string => typeof x === 'string');
 }
 
 /**
@@ -73,8 +78,12 @@ export function chooseRoute(routing: RoutingPolicy, group: number, input: RouteI
     };
     const fromHeader = d.header === undefined ? undefined : lookup(input.headers.get(d.header));
     if (fromHeader !== undefined) candidates.push({ cls: fromHeader, source: 'header' });
-    const fromClaim = d.claim === undefined ? undefined : lookup(claimValue(input.claims, d.claim));
-    if (fromClaim !== undefined) candidates.push({ cls: fromClaim, source: 'claim' });
+    if (d.claim !== undefined) {
+      for (const value of claimValues(input.claims, d.claim)) {
+        const fromClaim = lookup(value);
+        if (fromClaim !== undefined) candidates.push({ cls: fromClaim, source: 'claim' });
+      }
+    }
   }
   let best: (typeof candidates)[number] | undefined;
   for (const c of candidates) {

@@ -5,6 +5,7 @@ import type { ProcessingResponse } from '../wire/ext-proc.ts';
 import { logFor, type Denial, type RequestState } from './request-state.ts';
 import { errorResponse } from './responses.ts';
 import { settleUsage } from './phases/usage.ts';
+import type { TokenUsage } from '../state/budgets.ts';
 
 /** Ends the request with Tollgate's JSON error: an ImmediateResponse, audited now. */
 export function deny(state: RequestState, denial: Denial): ProcessingResponse {
@@ -23,6 +24,15 @@ function auditCredential(state: RequestState): AuditRecord['credential'] {
   return { source: meta.source, ...(meta.version === undefined ? {} : { version: meta.version }), ...(meta.leaseIdHash === undefined ? {} : { lease_id_hash: meta.leaseIdHash }) };
 }
 
+/** The usage for the record: the provider's, or the reservation that stands for a request that went out without it. */
+function auditUsage(state: RequestState): { usage: AuditRecord['usage']; tokens: TokenUsage | undefined } {
+  const u = state.usage;
+  if (u !== undefined) return { usage: { input_tokens: u.inputTokens, output_tokens: u.outputTokens, total_tokens: u.totalTokens }, tokens: u };
+  const e = state.usageEstimate;
+  if (!state.forwarded || e === undefined) return { usage: null, tokens: undefined };
+  return { usage: { input_tokens: e.inputTokens, output_tokens: e.outputTokens, total_tokens: e.inputTokens + e.outputTokens, estimated: true }, tokens: e };
+}
+
 /** Writes the request's one audit record, once, with its metrics and log line. */
 export function writeAudit(state: RequestState, outcome: AuditRecord['outcome']): void {
   if (state.auditWritten) return;
@@ -31,6 +41,7 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
   const now = performance.now();
   // The message being handled now counts towards the record written during it.
   const tollgateMs = state.busyMs + (state.phaseStartedAt === undefined ? 0 : now - state.phaseStartedAt);
+  const { usage, tokens } = auditUsage(state);
   const record = buildAuditRecord({
     stage: 'proc',
     authenticated: state.authenticated,
@@ -48,24 +59,24 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     status: state.status,
     request: state.request ?? null,
     response: state.status !== undefined && denial === undefined ? { body_bytes: state.responseBytes, streamed: state.responseStreamed } : null,
-    usage: state.usage === undefined ? null : { input_tokens: state.usage.inputTokens, output_tokens: state.usage.outputTokens, total_tokens: state.usage.totalTokens },
+    usage,
     credential: auditCredential(state),
     totalMs: now - state.startedAt,
     tollgateMs,
     policyRevision: authz?.policyRevision ?? state.policy.revision,
-    costMicro: state.usage === undefined || state.provider === undefined || state.model === undefined ? undefined : state.guards.prices.costMicro(state.provider.name, state.model, state.usage),
+    costMicro: tokens === undefined || state.provider === undefined || state.model === undefined ? undefined : state.guards.prices.costMicro(state.provider.name, state.model, tokens),
     anomalyFlags: state.anomalyFlags,
     route: state.routeClass === undefined || state.routedFrom === undefined ? null : { class: state.routeClass, from: state.routedFrom.name },
     content: state.content.action === undefined && Object.keys(state.content.response).length === 0 ? null : { action: state.content.action ?? 'allow', request: state.content.request, response: state.content.response },
     stateDegraded: state.stateDegraded,
   });
-  // A request that went upstream is charged its real usage; one that did not gets its reservation back.
-  settleUsage(state, state.status !== undefined && denial === undefined);
+  // A request that went upstream is charged its real usage (or keeps its reservation); one that did not gets it back.
+  settleUsage(state, state.forwarded);
   services.audit.write(record);
   const m = services.metrics;
   m.auditRecords.inc({ stage: 'proc' });
   m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: record.provider ?? 'none' });
-  if (record.usage !== null && record.provider !== null) {
+  if (record.usage !== null && record.usage.estimated !== true && record.provider !== null) {
     m.tokens.inc({ provider: record.provider, direction: 'input' }, record.usage.input_tokens);
     m.tokens.inc({ provider: record.provider, direction: 'output' }, record.usage.output_tokens);
   }

@@ -10,7 +10,7 @@ import type { RequestTranslator, UsageMeter } from '../providers/index.ts';
 import type { Services } from '../services.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { AuditRecord } from '../telemetry/audit-record.ts';
-import type { BudgetReservation } from '../state/budgets.ts';
+import type { BudgetReservation, TokenUsage } from '../state/budgets.ts';
 import type { UsageGuards } from '../state/guards.ts';
 import type { RateTicket } from '../state/rate-limits.ts';
 import type { RestoreMap } from '../redactors/restore-map.ts';
@@ -74,6 +74,10 @@ export interface RequestState {
   auditWritten: boolean;
   reservation: BudgetReservation | undefined;
   rateTicket: RateTicket | undefined;
+  /** The upper bound reserved against budgets or token limits; what stands when no usage is reported. */
+  usageEstimate: TokenUsage | undefined;
+  /** The request was sent to the provider (ext_proc let its body go): its reservation is no longer released. */
+  forwarded: boolean;
   anomalyFlags: AuditRecord['anomaly_flags'];
   stateDegraded: boolean;
   /** Finding counts by type, request and response, and the request's DLP action. Never values. */
@@ -129,6 +133,8 @@ export function newRequestState(services: Services): RequestState {
     auditWritten: false,
     reservation: undefined,
     rateTicket: undefined,
+    usageEstimate: undefined,
+    forwarded: false,
     anomalyFlags: [],
     stateDegraded: false,
     content: { request: {}, response: {}, action: undefined },

@@ -1,7 +1,7 @@
 // The single builder of ext_proc ProcessingResponse messages. Encodes Envoy's wire rules once:
 // header values go in raw_value only (value alone yields empty headers; both can give a 500), and the
 // deprecated `append` BoolValue is always set, false meaning overwrite (append_action is ignored).
-import { clientErrorBody, ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+import { clientErrorBody, denialHeaders, ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
 import type { CommonResponse, HeaderMutation, HeaderValueOption, ProcessingResponse } from '../wire/ext-proc.ts';
 
 export interface HeaderEdits {
@@ -61,7 +61,7 @@ export function trailersResponse(direction: 'request_trailers' | 'response_trail
   return direction === 'request_trailers' ? { request_trailers: {} } : { response_trailers: {} };
 }
 
-/** A local reply with the catalogue's HTTP status and a JSON error body. */
+/** A local reply with the catalogue's HTTP status, a JSON error body, and the denial headers (request id, retry hint). */
 export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, extra: { readonly retryAfterSeconds?: number | undefined; readonly types?: readonly string[] | undefined } = {}): ProcessingResponse {
   const { retryAfterSeconds } = extra;
   return {
@@ -71,7 +71,7 @@ export function errorResponse(code: ErrorCode, requestId: string | undefined, de
         set_headers: [
           headerOption('content-type', 'application/json'),
           headerOption('x-tollgate-decision-id', decisionId),
-          ...(retryAfterSeconds === undefined ? [] : [headerOption('retry-after', String(retryAfterSeconds))]),
+          ...denialHeaders(code, requestId, retryAfterSeconds).map((h) => headerOption(h.name, h.value)),
         ],
       },
       body: Buffer.from(clientErrorBody(code, requestId, extra.types), 'utf8'),

@@ -124,6 +124,14 @@ export class Session {
       return;
     }
     if (state.stage === 'response_body') {
+      if (state.responseStreamed && state.usageMeter?.complete() === true) {
+        // The stream's terminal event passed before the client closed (OpenAI SDKs close at [DONE], before
+        // the upstream's end arrives): the request completed, with the usage seen.
+        state.usage = state.usageMeter.usage();
+        state.stage = 'done';
+        writeAudit(state, 'completed');
+        return;
+      }
       // The response body never finished through us: the client went away, or Envoy replaced the
       // response (a buffered body over its limit becomes a 500 the processor never sees).
       state.incomplete = true;

@@ -33,7 +33,7 @@ export interface BudgetReservation {
 }
 
 export interface BudgetRefusal {
-  readonly reason: 'budget_exceeded' | 'unpriced_model';
+  readonly reason: 'budget_exceeded' | 'unpriced_model' | 'group_missing';
   readonly budget: string;
   readonly subject: string;
   readonly metric: 'tokens' | 'cost';
@@ -48,22 +48,38 @@ export type BudgetDecision = { readonly ok: true; readonly reservation: BudgetRe
 
 export const MICRO = 1_000_000;
 
-interface CompiledPrice {
+interface CompiledEntry {
   readonly provider: string;
   readonly matches: ModelMatcher;
-  readonly price: PriceConfig;
+  readonly entry: PriceConfig;
 }
 
-/** The price catalog: the first entry whose provider and model pattern match. */
+export interface ModelPrice {
+  readonly inputPerMTok: number;
+  readonly outputPerMTok: number;
+}
+
+/**
+ * The price and model catalog. Prices: the first entry whose provider and model pattern match and that
+ * has prices; the maximum output: the first that matches and has `maxOutputTokens`.
+ */
 export class PriceCatalog {
-  readonly #prices: readonly CompiledPrice[];
+  readonly #entries: readonly CompiledEntry[];
 
   constructor(prices: readonly PriceConfig[]) {
-    this.#prices = prices.map((p) => ({ provider: p.provider, matches: compileModelPatterns([p.model]), price: p }));
+    this.#entries = prices.map((p) => ({ provider: p.provider, matches: compileModelPatterns([p.model]), entry: p }));
   }
 
-  lookup(provider: string, model: string): PriceConfig | undefined {
-    return this.#prices.find((p) => p.provider === provider && p.matches(model))?.price;
+  lookup(provider: string, model: string): ModelPrice | undefined {
+    for (const { provider: p, matches, entry } of this.#entries) {
+      if (p === provider && entry.inputPerMTok !== undefined && entry.outputPerMTok !== undefined && matches(model)) return { inputPerMTok: entry.inputPerMTok, outputPerMTok: entry.outputPerMTok };
+    }
+    return undefined;
+  }
+
+  /** The model's maximum output tokens from the catalog, if an entry gives one. */
+  maxOutputTokens(provider: string, model: string): number | undefined {
+    return this.#entries.find((e) => e.provider === provider && e.entry.maxOutputTokens !== undefined && e.matches(model))?.entry.maxOutputTokens;
   }
 
   /** Cost in micro-units (millionths of the currency), rounded up; undefined if the model has no price. */
@@ -98,10 +114,17 @@ export class BudgetGuard {
     return this.#prices;
   }
 
+  /** Whether any budget applies to this principal (or would refuse it for a missing group). */
+  covers(principal: Principal): boolean {
+    return this.#budgets.some((b) => subjectValues(b.per, principal, b.only)?.length !== 0);
+  }
+
   async reserve(principal: Principal, provider: string, model: string, estimate: TokenUsage): Promise<BudgetDecision> {
     const plan: { budget: BudgetConfig; subject: string; charge: WindowCharge }[] = [];
     for (const budget of this.#budgets) {
-      for (const subject of subjectValues(budget.per, principal, budget.only)) {
+      const subjects = subjectValues(budget.per, principal, budget.only);
+      if (subjects === null) return { ok: false, refusal: refusal('group_missing', budget, '', 0, 0, 0) };
+      for (const subject of subjects) {
         let amount = estimate.inputTokens + estimate.outputTokens;
         let limit = budget.limit;
         if (budget.metric === 'cost') {
@@ -169,5 +192,5 @@ export class BudgetGuard {
 }
 
 function refusal(reason: BudgetRefusal['reason'], b: BudgetConfig, subject: string, limit: number, used: number, resetAt: number, retryMs = 0): BudgetRefusal {
-  return { reason, budget: b.name, subject, metric: b.metric, limit, used, resetAt, retryAfterSeconds: reason === 'unpriced_model' ? 0 : retryAfterSeconds(retryMs) };
+  return { reason, budget: b.name, subject, metric: b.metric, limit, used, resetAt, retryAfterSeconds: reason === 'budget_exceeded' ? retryAfterSeconds(retryMs) : 0 };
 }

@@ -20,7 +20,8 @@ export interface RateTicket {
 }
 
 export interface RateRefusal {
-  readonly reason: 'rate_limited';
+  /** group_missing: a limit is scoped by a claim the token lacks, with no default group. */
+  readonly reason: 'rate_limited' | 'group_missing';
   readonly limit: string;
   readonly subject: string;
   readonly unit: 'requests' | 'tokens';
@@ -50,10 +51,18 @@ export class RateLimiter {
     this.#onError = options.onError;
   }
 
+  /** Whether a token limit applies to this principal (or would refuse it for a missing group). */
+  countsTokens(principal: Principal): boolean {
+    return this.#limits.some((l) => l.unit === 'tokens' && subjectValues(l.per, principal, l.only)?.length !== 0);
+  }
+
   async check(principal: Principal, estimatedTokens: number): Promise<RateDecision> {
-    const plan = this.#limits.flatMap((l) => subjectValues(l.per, principal, l.only).map((subject) => ({
-      l, subject, key: counterKey('r', l.name, l.per, subject), cost: l.unit === 'requests' ? 1 : Math.max(0, Math.ceil(estimatedTokens)),
-    })));
+    const plan: { l: RateLimitConfig; subject: string; key: string; cost: number }[] = [];
+    for (const l of this.#limits) {
+      const subjects = subjectValues(l.per, principal, l.only);
+      if (subjects === null) return { ok: false, refusal: { reason: 'group_missing', limit: l.name, subject: '', unit: l.unit, max: l.limit, estimate: 0, retryAfterSeconds: 0 } };
+      for (const subject of subjects) plan.push({ l, subject, key: counterKey('r', l.name, l.per, subject), cost: l.unit === 'requests' ? 1 : Math.max(0, Math.ceil(estimatedTokens)) });
+    }
     if (plan.length === 0) return { ok: true, ticket: { takes: [], degraded: false } };
     const settled = await Promise.allSettled(plan.map((p) => this.#store.slidingTake(p.key, p.cost, p.l.limit, p.l.window)));
     const results: SlidingResult[] = [];
@@ -91,8 +100,12 @@ export class RateLimiter {
     };
   }
 
-  /** Moves token takes from the estimate to the real count (in the window they were taken in). */
-  async settleTokens(ticket: RateTicket, actualTokens: number): Promise<void> {
+  /**
+   * Moves token takes from the estimate to the real count (in the window they were taken in). Null: the
+   * response reported no usage, so the estimate stands (an upper bound; never refunded to zero).
+   */
+  async settleTokens(ticket: RateTicket, actualTokens: number | null): Promise<void> {
+    if (actualTokens === null) return;
     const adjustments: WindowAdjustment[] = ticket.takes
       .filter((t) => t.unit === 'tokens')
       .map((t) => ({ key: t.key, windowMs: t.windowMs, windowStart: t.windowStart, delta: Math.ceil(actualTokens) - t.taken }));

@@ -38,7 +38,11 @@ export const auditRecordSchema = z.strictObject({
   http_status: z.int().min(100).max(599).nullable(),
   request: z.strictObject({ body_bytes: count, body_hmac: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
   response: z.strictObject({ body_bytes: count, streamed: z.boolean() }).nullable(),
-  usage: z.strictObject({ input_tokens: count, output_tokens: count, total_tokens: count }).nullable(),
+  /**
+   * Token usage the provider reported; when it reported none for a request that went out under a token
+   * budget or limit, the reservation that was charged instead, marked `estimated: true`.
+   */
+  usage: z.strictObject({ input_tokens: count, output_tokens: count, total_tokens: count, estimated: z.literal(true).optional() }).nullable(),
   credential: z.strictObject({ source: z.string(), version: count.optional(), lease_id_hash: z.string().optional() }).nullable(),
   latency_ms: z.strictObject({ total: ms, tollgate: ms }),
   policy_revision: z.string(),

@@ -84,7 +84,7 @@ describe('two replicas on one Redis, through one Envoy', { skip: redisAvailable(
   });
   after(async () => { await stack.stop(); });
 
-  it('a per-identity rate limit holds across replicas: the (limit+1)th request is 429 with retry-after; the upstream saw exactly limit', async () => {
+  it('a per-identity rate limit holds across replicas: the (limit+1)th request is 429 with its wait; the upstream saw exactly limit', async () => {
     const marker = `rl-${TAG}`;
     const replies = [];
     for (let i = 0; i <= RATE_LIMIT; i++) replies.push(await chat(stack.keys.agent, chatBody(`${marker}-${i}`, 300)));
@@ -94,8 +94,11 @@ describe('two replicas on one Redis, through one Envoy', { skip: redisAvailable(
     assert.ok(refused !== undefined);
     assert.equal(refused.status, 429);
     assert.equal(parseErrorBody(refused.body).error.code, 'rate_limited');
-    const retryAfter = Number(refused.headers.get('retry-after'));
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 7200, `retry-after ${String(refused.headers.get('retry-after'))}`);
+    // A 1 h window's wait is longer than a client should sleep: x-should-retry false, the wait in x-tollgate-retry-after.
+    const retryAfter = Number(refused.headers.get('x-tollgate-retry-after'));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 7200, `x-tollgate-retry-after ${String(refused.headers.get('x-tollgate-retry-after'))}`);
+    assert.equal(refused.headers.get('x-should-retry'), 'false');
+    assert.equal(refused.headers.get('retry-after'), null);
     assert.equal(upstreamWith(marker), RATE_LIMIT);
     // The admitted requests were decided on both replicas: one replica alone would have admitted 2 × limit.
     const recs = await records(replies.map((r) => r.requestId));
@@ -104,7 +107,7 @@ describe('two replicas on one Redis, through one Envoy', { skip: redisAvailable(
     assert.deepEqual(recs.map((r) => r.reason), [...Array<null>(RATE_LIMIT).fill(null), 'rate_limited']);
   });
 
-  it('a token budget holds across replicas: reserved before, settled after; the refused request is 429 budget_exceeded with retry-after', async () => {
+  it('a token budget holds across replicas: reserved before, settled after; the refused request is 429 budget_exceeded, not to be retried', async () => {
     const marker = `bud-${TAG}`;
     const replies = [];
     for (let i = 0; i < 4; i++) replies.push(await chat(stack.keys.restricted, chatBody(`${marker}-${i}`, BUDGET_BODY_BYTES)));
@@ -112,8 +115,10 @@ describe('two replicas on one Redis, through one Envoy', { skip: redisAvailable(
     const refused = replies[3];
     assert.ok(refused !== undefined);
     assert.equal(parseErrorBody(refused.body).error.code, 'budget_exceeded');
-    const retryAfter = Number(refused.headers.get('retry-after'));
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 86_400, `retry-after ${String(refused.headers.get('retry-after'))}`);
+    const retryAfter = Number(refused.headers.get('x-tollgate-retry-after'));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 86_400, `x-tollgate-retry-after ${String(refused.headers.get('x-tollgate-retry-after'))}`);
+    assert.equal(refused.headers.get('x-should-retry'), 'false');
+    assert.equal(refused.headers.get('retry-after'), null);
     assert.equal(upstreamWith(marker), 3);
     const recs = await records(replies.map((r) => r.requestId));
     assert.deepEqual(recs.map((r) => r.usage?.total_tokens ?? null), [PER_REQUEST_TOKENS, PER_REQUEST_TOKENS, PER_REQUEST_TOKENS, null]);

@@ -61,33 +61,52 @@ describe('PriceCatalog', () => {
     priceSchema.parse({ provider: 'openai', model: 'gpt-4o-mini', inputPerMTok: 0.15, outputPerMTok: 0.6 }),
     priceSchema.parse({ provider: 'openai', model: 'gpt-4o*', inputPerMTok: 2.5, outputPerMTok: 10 }),
     priceSchema.parse({ provider: 'ollama', model: '*', inputPerMTok: 0, outputPerMTok: 0 }),
+    priceSchema.parse({ provider: 'vertex', model: 'gemini-2.5-pro', maxOutputTokens: 65_536 }),
+    priceSchema.parse({ provider: 'vertex', model: '*', inputPerMTok: 1, outputPerMTok: 2 }),
   ]);
   const table: readonly [string, string, number, number, number | undefined][] = [
     ['openai', 'gpt-4o-mini', 1_000, 1_000, 750],
     ['openai', 'gpt-4o-2024-08-06', 1_000, 1_000, 12_500],
     ['openai', 'gpt-4o-mini', 1, 0, 1], // 0.15 micro rounds up
     ['openai', 'gpt-4o-mini', 20, 0, 3], // 3.0000000000000004 is 3, not 4
+    ['vertex', 'gemini-2.5-flash', 1_000, 1_000, 3_000], // the wildcard entry's price
     ['ollama', 'llama3', 1_000_000, 1_000_000, 0],
     ['openai', 'o3', 1, 1, undefined],
     ['anthropic', 'gpt-4o', 1, 1, undefined],
+    ['vertex', 'gemini-2.5-pro', 1, 1, 3], // the first entry that has prices: the maximum-only entry is skipped
   ];
   for (const [provider, model, inp, out, want] of table)
     it(`${provider}/${model} ${inp}+${out} tokens → ${String(want)} micro`, () => { assert.equal(cat.costMicro(provider, model, { inputTokens: inp, outputTokens: out }), want); });
+  it('the maximum output: the first matching entry that has one', () => {
+    assert.equal(cat.maxOutputTokens('vertex', 'gemini-2.5-pro'), 65_536);
+    assert.equal(cat.maxOutputTokens('vertex', 'gemini-2.5-flash'), undefined);
+    assert.equal(cat.maxOutputTokens('openai', 'gpt-4o'), undefined);
+  });
+  it('an entry needs prices (both) or a maximum output', () => {
+    assert.throws(() => priceSchema.parse({ provider: 'openai', model: 'x' }), /maxOutputTokens/);
+    assert.throws(() => priceSchema.parse({ provider: 'openai', model: 'x', inputPerMTok: 1 }), /both/);
+    assert.throws(() => priceSchema.parse({ provider: 'openai', model: 'x', maxOutputTokens: 0 }));
+  });
 });
 
 describe('subjectValues', () => {
   const who = { identity: 'agent-1', tenant: 'team-a', claims: { groups: ['ml', 'ops', 'ml', 7, ''], dept: 'eng', many: Array.from({ length: 40 }, (_, i) => `g${i}`) } };
-  const table: readonly [string, Parameters<typeof subjectValues>[0], readonly string[] | undefined, readonly string[]][] = [
+  const table: readonly [string, Parameters<typeof subjectValues>[0], readonly string[] | undefined, readonly string[] | null][] = [
     ['identity', 'identity', undefined, ['agent-1']],
     ['tenant', 'tenant', undefined, ['team-a']],
     ['an array claim, deduplicated, strings only', { claim: 'groups' }, undefined, ['ml', 'ops']],
     ['a string claim', { claim: 'dept' }, undefined, ['eng']],
-    ['a missing claim', { claim: 'nope' }, undefined, []],
+    ['a missing claim, no default: null (the request is refused with group_missing)', { claim: 'nope' }, undefined, null],
+    ['a missing claim counts in the default group', { claim: 'nope', default: 'unassigned' }, undefined, ['unassigned']],
+    ['a default group outside only: the budget does not apply', { claim: 'nope', default: 'unassigned' }, ['ml'], []],
+    ['a missing claim is refused even with only', { claim: 'nope' }, ['ml'], null],
+    ['a present claim ignores the default', { claim: 'dept', default: 'unassigned' }, undefined, ['eng']],
     ['filtered by only', { claim: 'groups' }, ['ops'], ['ops']],
     ['an identity outside only', 'identity', ['agent-2'], []],
   ];
   for (const [name, per, only, want] of table) it(name, () => { assert.deepEqual(subjectValues(per, who, only), want); });
-  it(`caps a claim at ${MAX_CLAIM_VALUES} values`, () => { assert.equal(subjectValues({ claim: 'many' }, who, undefined).length, MAX_CLAIM_VALUES); });
+  it(`caps a claim at ${MAX_CLAIM_VALUES} values`, () => { assert.equal(subjectValues({ claim: 'many' }, who, undefined)?.length, MAX_CLAIM_VALUES); });
+  it('an array with no string value is a missing claim', () => { assert.equal(subjectValues({ claim: 'groups' }, { identity: 'a', tenant: 't', claims: { groups: [7, ''] } }, undefined), null); });
 });
 
 describe('MemoryStateStore expiry', () => {

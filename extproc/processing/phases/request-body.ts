@@ -38,9 +38,8 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   if (proofDenial !== undefined) return proofDenial;
 
   const t = translator(state);
-  let parsed;
   try {
-    parsed = t.parseBody(body);
+    t.parseBody(body);
   } catch (err) {
     throw asTollgateError(err);
   }
@@ -58,12 +57,13 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   const routed = routeRequest(state, t, inspected ?? body);
   if (routed !== undefined && 'code' in routed) return routed;
 
-  const usageDenial = await admitUsage(state, body.length, parsed);
+  const usageDenial = await admitUsage(state, body.length);
   if (usageDenial !== undefined) return usageDenial;
 
   // Credentials are applied last, to the final body, so a signature covers exactly what is sent.
   const edits = await applyCredential(state, translator(state).body);
   state.stage = 'upstream';
+  state.forwarded = true;
   if (routed === undefined) return requestBodyResponse(edits, inspected);
   // Envoy re-picks the route on the route header: clear_route_cache counts in request-direction answers.
   const answer = requestBodyResponse({ set: [...(edits.set ?? []), ...routed.set], remove: [...(edits.remove ?? []), ...routed.remove] }, inspected);

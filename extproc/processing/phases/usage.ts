@@ -1,22 +1,8 @@
 import { RULES } from '../../core/decision.ts';
-import type { JsonObject } from '../../providers/index.ts';
 import { StateUnavailableError } from '../../state/state-errors.ts';
+import { BYTES_PER_TOKEN, reservationEstimate } from '../../state/reservation.ts';
 import type { Principal } from '../../state/subjects.ts';
 import { logFor, type Denial, type RequestState } from '../request-state.ts';
-
-/** Output tokens assumed when the request sets no limit of its own (for the budget reservation only). */
-const DEFAULT_OUTPUT_ESTIMATE = 1024;
-const OUTPUT_LIMIT_FIELDS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
-
-/** An upper-bound estimate: ~4 bytes a token for the prompt, the request's own output cap or a default. */
-function estimate(bodyBytes: number, doc: JsonObject | undefined): { inputTokens: number; outputTokens: number } {
-  let output = DEFAULT_OUTPUT_ESTIMATE;
-  for (const f of OUTPUT_LIMIT_FIELDS) {
-    const v = doc?.[f];
-    if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) output = v;
-  }
-  return { inputTokens: Math.ceil(bodyBytes / 4), outputTokens: output };
-}
 
 function principal(state: RequestState): Principal | undefined {
   const a = state.authz;
@@ -27,19 +13,29 @@ function principal(state: RequestState): Principal | undefined {
 /**
  * Usage controls before the request goes out: per-identity rate limits, egress anomaly baselines
  * (flagged always, denied where policy says so), then the budget reservation (settled with the real
- * usage when the response ends, released if it never goes out). Shared state that is down fails
- * closed unless the feature is configured to fail open (then the record says state_degraded).
+ * usage when the response ends, released if it never goes out). The reservation is an upper bound
+ * (reservation.ts); a request whose bound is unknown is refused when a token control applies to it.
+ * Shared state that is down fails closed unless the feature is configured to fail open (then the
+ * record says state_degraded).
  */
-export async function admitUsage(state: RequestState, bodyBytes: number, doc: JsonObject | undefined): Promise<Denial | undefined> {
-  const { rates, budgets, anomaly } = state.guards;
+export async function admitUsage(state: RequestState, bodyBytes: number): Promise<Denial | undefined> {
+  const { rates, budgets, anomaly, prices } = state.guards;
   const who = principal(state);
   const provider = state.provider?.name;
-  if (who === undefined || provider === undefined || (rates === undefined && budgets === undefined && anomaly === undefined)) return undefined;
-  const est = estimate(bodyBytes, doc);
+  const translator = state.translator;
+  if (who === undefined || provider === undefined || translator === undefined || (rates === undefined && budgets === undefined && anomaly === undefined)) return undefined;
+  const bound = reservationEstimate(bodyBytes, translator.outputRequest(), prices.maxOutputTokens(provider, state.model ?? ''));
+  if (bound === undefined) {
+    if (budgets?.covers(who) === true) return { code: 'output_cap_required', rule: RULES.budget };
+    if (rates?.countsTokens(who) === true) return { code: 'output_cap_required', rule: RULES.rateLimit };
+  }
+  // No token control applies: the estimate only feeds request-count limits and cost-free bookkeeping.
+  const est = bound ?? { inputTokens: Math.ceil(bodyBytes / BYTES_PER_TOKEN), outputTokens: 0 };
   try {
     if (rates !== undefined) {
       const r = await rates.check(who, est.inputTokens + est.outputTokens);
-      if (!r.ok) return { code: 'rate_limited', rule: RULES.rateLimit, retryAfterSeconds: r.refusal.retryAfterSeconds };
+      if (!r.ok) return r.refusal.reason === 'group_missing' ? { code: 'group_missing', rule: RULES.rateLimit } : { code: 'rate_limited', rule: RULES.rateLimit, retryAfterSeconds: r.refusal.retryAfterSeconds };
+      if (r.ticket.takes.some((t) => t.unit === 'tokens')) state.usageEstimate = est;
       state.rateTicket = r.ticket;
       if (r.ticket.degraded) state.stateDegraded = true;
     }
@@ -52,8 +48,12 @@ export async function admitUsage(state: RequestState, bodyBytes: number, doc: Js
     }
     if (budgets !== undefined) {
       const b = await budgets.reserve(who, provider, state.model ?? '', est);
-      if (!b.ok) return b.refusal.reason === 'unpriced_model' ? { code: 'model_unpriced', rule: RULES.budget } : { code: 'budget_exceeded', rule: RULES.budget, retryAfterSeconds: b.refusal.retryAfterSeconds };
+      if (!b.ok) {
+        const reason = b.refusal.reason;
+        return reason === 'budget_exceeded' ? { code: 'budget_exceeded', rule: RULES.budget, retryAfterSeconds: b.refusal.retryAfterSeconds } : { code: reason === 'unpriced_model' ? 'model_unpriced' : 'group_missing', rule: RULES.budget };
+      }
       state.reservation = b.reservation;
+      if (b.reservation.charges.length > 0) state.usageEstimate = est;
       if (b.reservation.degraded) state.stateDegraded = true;
     }
   } catch (err) {
@@ -66,8 +66,10 @@ export async function admitUsage(state: RequestState, bodyBytes: number, doc: Js
 
 /**
  * After the response: charge the real usage against the budget and token rate limits, or give the
- * reservation back when nothing went out. Runs once, off the request path; a failure is logged (the
- * reservation stays charged: errs towards the limit).
+ * reservation back when nothing went out. A request that went out without reported usage (a stream
+ * without its usage event, a response cut off) keeps its reservation: the estimate is an upper bound
+ * and stands (the audit record says `usage.estimated`). Runs once, off the request path; a failure is
+ * logged (the reservation stays charged: errs towards the limit).
  */
 export function settleUsage(state: RequestState, wentOut: boolean): void {
   const { budgets, rates } = state.guards;
@@ -82,6 +84,6 @@ export function settleUsage(state: RequestState, wentOut: boolean): void {
       if (r !== undefined && 'costMicro' in r && r.costMicro !== undefined && state.provider !== undefined) state.services.metrics.costMicro.inc({ provider: state.provider.name }, r.costMicro);
     }));
   }
-  if (rates !== undefined && ticket !== undefined) work.push(rates.settleTokens(ticket, usage === null ? 0 : usage.inputTokens + usage.outputTokens));
+  if (rates !== undefined && ticket !== undefined) work.push(wentOut ? rates.settleTokens(ticket, usage === null ? null : usage.inputTokens + usage.outputTokens) : rates.settleTokens(ticket, 0));
   for (const w of work) w.catch((err: unknown) => { logFor(state).warn({ err: (err as Error).message }, 'usage settlement failed'); });
 }

@@ -2,6 +2,7 @@
 // Thinking and redacted_thinking blocks are signed by the provider: never emitted as segments.
 import type { SegmentRole } from '../../core/content.ts';
 import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
+import { largestCap } from '../shared/output-request.ts';
 import { sum, type UsageParts } from '../shared/usage.ts';
 import type { BodyFormatHandler } from './format.ts';
 
@@ -65,6 +66,7 @@ export const ANTHROPIC_MESSAGES: BodyFormatHandler = {
     blocks(sink, asObject(doc)?.content, ['content'], 'assistant');
     return sink.out;
   },
+  outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_tokens), choices: 1 }),
   usage: (doc) => anthropicUsage(asObject(doc)?.usage),
   streamUsage(event, doc) {
     const o = asObject(doc);

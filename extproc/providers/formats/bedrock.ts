@@ -4,6 +4,7 @@
 import type { SegmentRole } from '../../core/content.ts';
 import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
 import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
+import { largestCap } from '../shared/output-request.ts';
 import type { UsageParts } from '../shared/usage.ts';
 import { ANTHROPIC_MESSAGES } from './anthropic.ts';
 import type { BodyFormatHandler } from './format.ts';
@@ -40,6 +41,7 @@ function converseUsage(u: Json): UsageParts | undefined {
 
 export const BEDROCK_CONVERSE: BodyFormatHandler = {
   bodyModel: false,
+  outputRequest: (doc) => ({ maxTokens: largestCap(asObject(doc.inferenceConfig)?.maxTokens), choices: 1 }),
   requestSegments(doc) {
     const sink = new SegmentSink();
     asArray(doc.system).forEach((s, i) => { sink.text(asObject(s)?.text, ['system', i, 'text'], 'system'); });
@@ -64,6 +66,14 @@ const isAnthropicBody = (doc: JsonObject): boolean => typeof doc.anthropic_versi
 /** Generic: every string leaf except the top-level "anthropic_version"-style settings is a segment. */
 export const GENERIC_JSON: BodyFormatHandler = {
   bodyModel: true,
+  // The caps of the model families Bedrock InvokeModel and Ollama's /api/generate carry (Llama, Mistral,
+  // Cohere, Titan, Nova, Ollama options); none set means no cap.
+  outputRequest(doc) {
+    const titan = asObject(doc.textGenerationConfig);
+    const nova = asObject(doc.inferenceConfig);
+    const ollama = asObject(doc.options);
+    return { maxTokens: largestCap(doc.max_tokens, doc.max_gen_len, doc.max_new_tokens, doc.maxTokens, titan?.maxTokenCount, nova?.max_new_tokens, nova?.maxTokens, ollama?.num_predict), choices: 1 };
+  },
   requestSegments(doc) {
     const sink = new SegmentSink();
     for (const [k, v] of Object.entries(doc)) if (k !== 'model') sink.leaves(v, [k], 'other');
@@ -86,6 +96,7 @@ function invocationMetrics(doc: Json): UsageParts | undefined {
 
 export const BEDROCK_INVOKE: BodyFormatHandler = {
   bodyModel: false,
+  outputRequest: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_MESSAGES.outputRequest(doc) : GENERIC_JSON.outputRequest(doc)),
   requestSegments: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_MESSAGES.requestSegments(doc) : GENERIC_JSON.requestSegments(doc)),
   responseSegments(doc: JsonValue) {
     const o = asObject(doc);

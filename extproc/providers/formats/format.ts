@@ -1,6 +1,7 @@
 // What a body format knows: where the text is in requests and responses, and where usage is.
 import type { TextSegment } from '../../core/content.ts';
 import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
+import type { OutputRequest } from '../shared/output-request.ts';
 import type { UsageParts } from '../shared/usage.ts';
 
 export interface BodyFormatHandler {
@@ -8,6 +9,8 @@ export interface BodyFormatHandler {
   readonly bodyModel: boolean;
   requestSegments(doc: JsonObject): TextSegment[];
   responseSegments(doc: JsonValue): TextSegment[];
+  /** The output the request asks for at most (its cap and number of outputs): the reservation's bound. */
+  outputRequest(doc: JsonObject): OutputRequest;
   /** Usage in a complete (buffered) response document. */
   usage(doc: JsonValue): UsageParts | undefined;
   /** Usage in one stream event (SSE `data`, or a decoded event-stream payload). */

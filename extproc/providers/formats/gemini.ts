@@ -2,6 +2,7 @@
 // Parts marked `thought: true` are the model's signed reasoning: never emitted.
 import type { SegmentRole } from '../../core/content.ts';
 import { asArray, asCount, asObject, SegmentSink, type Json } from '../shared/json-walk.ts';
+import { choiceCount, largestCap } from '../shared/output-request.ts';
 import { sum, type UsageParts } from '../shared/usage.ts';
 import type { BodyFormatHandler } from './format.ts';
 
@@ -34,6 +35,14 @@ function responseSegments(doc: Json, base: (string | number)[], sink: SegmentSin
 
 export const GEMINI: BodyFormatHandler = {
   bodyModel: true,
+  // The Gemini API reads proto JSON: the config and its fields in camelCase or snake_case alike.
+  outputRequest(doc) {
+    const configs = [asObject(doc.generationConfig), asObject(doc.generation_config)];
+    return {
+      maxTokens: largestCap(...configs.flatMap((c) => [c?.maxOutputTokens, c?.max_output_tokens])),
+      choices: choiceCount(...configs.flatMap((c) => [c?.candidateCount, c?.candidate_count])),
+    };
+  },
   requestSegments(doc) {
     const sink = new SegmentSink();
     parts(sink, doc.systemInstruction, ['systemInstruction'], 'system');

@@ -3,6 +3,7 @@
 import type { SegmentRole } from '../../core/content.ts';
 import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
 import type { JsonObject } from '../shared/strict-json.ts';
+import { choiceCount, largestCap, NO_OUTPUT } from '../shared/output-request.ts';
 import type { UsageParts } from '../shared/usage.ts';
 import type { BodyFormatHandler } from './format.ts';
 
@@ -96,6 +97,8 @@ const base = {
 
 export const OPENAI_CHAT: BodyFormatHandler = {
   ...base,
+  // Ollama's native /api/chat reads this format too: its cap is options.num_predict.
+  outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_tokens, doc.max_completion_tokens, asObject(doc.options)?.num_predict), choices: choiceCount(doc.n) }),
   requestSegments(doc: JsonObject) {
     const sink = new SegmentSink();
     chatMessages(sink, doc.messages, ['messages']);
@@ -110,6 +113,8 @@ export const OPENAI_CHAT: BodyFormatHandler = {
 
 export const OPENAI_COMPLETIONS: BodyFormatHandler = {
   ...base,
+  // best_of completions are generated (and billed) server-side, n of them returned.
+  outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_tokens), choices: choiceCount(doc.n, doc.best_of) }),
   requestSegments(doc) {
     const sink = new SegmentSink();
     stringOrList(sink, doc.prompt, ['prompt'], 'user');
@@ -125,6 +130,7 @@ export const OPENAI_COMPLETIONS: BodyFormatHandler = {
 
 export const OPENAI_EMBEDDINGS: BodyFormatHandler = {
   ...base,
+  outputRequest: () => NO_OUTPUT,
   requestSegments(doc) {
     const sink = new SegmentSink();
     stringOrList(sink, doc.input, ['input'], 'user');
@@ -137,6 +143,7 @@ export const OPENAI_MODERATIONS: BodyFormatHandler = OPENAI_EMBEDDINGS;
 
 export const OPENAI_RESPONSES: BodyFormatHandler = {
   ...base,
+  outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_output_tokens), choices: 1 }),
   requestSegments(doc) {
     const sink = new SegmentSink();
     sink.text(doc.instructions, ['instructions'], 'system');

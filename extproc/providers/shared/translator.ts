@@ -12,6 +12,7 @@ import type { HeaderEdits } from './credential-headers.ts';
 import type { BodyFormat, EndpointMatch, EndpointRule, Operation } from './endpoints.ts';
 import { checkModelName } from './model-name.ts';
 import { parseStrictJsonObject, type JsonObject } from './strict-json.ts';
+import { NO_OUTPUT, type OutputRequest } from './output-request.ts';
 import { newUsageMeter, type UsageMeter } from './usage-meter.ts';
 
 /** The request as Envoy's request-headers message shows it. `path` is after the "/<provider>" prefix. */
@@ -53,6 +54,8 @@ export function formatHandler(format: BodyFormat): BodyFormatHandler | undefined
 }
 
 const EVENT_STREAM_OPERATIONS: ReadonlySet<Operation> = new Set(['converse_stream', 'invoke_stream']);
+/** Operations that generate no output tokens: their reservation is the prompt alone. */
+const NO_OUTPUT_OPERATIONS: ReadonlySet<Operation> = new Set(['embeddings', 'moderations', 'count_tokens', 'models.list', 'models.get', 'files']);
 
 export class RequestTranslator {
   readonly operation: Operation;
@@ -126,6 +129,16 @@ export class RequestTranslator {
     } else if (!empty) this.#body = body;
     if (this.#model === undefined && this.endpoint.model === 'required') throw new ProviderError('model_missing', `the ${this.operation} endpoint needs a model`);
     return this.#doc;
+  }
+
+  /**
+   * The output the request asks for at most (after parseBody): none for operations that generate no
+   * output; no cap known for an opaque body or a JSON body that sets none.
+   */
+  outputRequest(): OutputRequest {
+    if (NO_OUTPUT_OPERATIONS.has(this.operation)) return NO_OUTPUT;
+    if (this.#doc === undefined || this.#format === undefined) return { maxTokens: undefined, choices: 1 };
+    return this.#format.outputRequest(this.#doc);
   }
 
   /** Text segments of the request body, with exact JSON paths (empty without a JSON body). */

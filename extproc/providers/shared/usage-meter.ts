@@ -13,7 +13,14 @@ export interface UsageMeter {
   onSseChunk(chunk: Buffer): void;
   /** The usage seen so far, if any. */
   usage(): Usage | undefined;
+  /**
+   * Whether the stream's terminal event has passed: `data: [DONE]` (OpenAI chat and completions),
+   * `message_stop` (Anthropic), `response.completed` (OpenAI Responses), `metadata` (Bedrock ConverseStream).
+   */
+  complete(): boolean;
 }
+
+const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['message_stop', 'response.completed']);
 
 const parse = (text: string): JsonValue | undefined => {
   try {
@@ -33,6 +40,7 @@ class Meter implements UsageMeter {
   readonly #tally = new UsageTally();
   #sse: SseReader | undefined;
   #events: EventStreamReader | undefined;
+  #complete = false;
 
   constructor(format: BodyFormatHandler | undefined, framing: 'sse' | 'aws-event-stream') {
     this.#format = format;
@@ -52,6 +60,7 @@ class Meter implements UsageMeter {
       this.#events ??= new EventStreamReader();
       for (const m of this.#events.push(chunk)) {
         if (m.headers.get(':message-type') !== 'event') continue;
+        if (m.headers.get(':event-type') === 'metadata') this.#complete = true;
         const data = m.payload.toString('utf8');
         if (!mayHoldUsage(data)) continue;
         const doc = parse(data);
@@ -61,6 +70,7 @@ class Meter implements UsageMeter {
     }
     this.#sse ??= new SseReader();
     for (const e of this.#sse.push(chunk)) {
+      if (e.data === '[DONE]' || (e.event !== undefined && TERMINAL_EVENTS.has(e.event))) this.#complete = true;
       if (!mayHoldUsage(e.data)) continue;
       const doc = parse(e.data);
       if (doc !== undefined) this.#tally.merge(format.streamUsage(e.event, doc));
@@ -69,6 +79,10 @@ class Meter implements UsageMeter {
 
   usage(): Usage | undefined {
     return this.#tally.result();
+  }
+
+  complete(): boolean {
+    return this.#complete;
   }
 }
 
