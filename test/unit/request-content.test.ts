@@ -151,6 +151,13 @@ describe('scan by default: request fields are masked at their exact path', () =>
     });
   }
 
+  it('the same text in several fields is scanned once and masked in every one of them', async () => {
+    const { state, out } = await run(f, 'chat', chat({ metadata: { a: EMAIL, b: `cc ${EMAIL}` }, user: EMAIL }, [{ role: 'user', content: EMAIL }, { role: 'user', content: EMAIL }]));
+    const body = replacedBody(asResponse(out), 'request_body')?.toString('utf8') ?? '';
+    assert.deepEqual(JSON.parse(body), chat({ metadata: { a: '<EMAIL_1>', b: 'cc <EMAIL_1>' }, user: '<EMAIL_1>' }, [{ role: 'user', content: '<EMAIL_1>' }, { role: 'user', content: '<EMAIL_1>' }]));
+    assert.deepEqual(state.content.request, { EMAIL: 5 });
+  });
+
   it('a secret in an unknown field blocks (default action for secrets)', async () => {
     const d = asDenial((await run(f, 'chat', chat({ x_vendor: { blob: `k=${STRIPE}` } }))).out);
     assert.equal(d.code, 'content_blocked');

@@ -1,6 +1,8 @@
+import type { Finding, TextSegment } from '../../core/content.ts';
 import { RULES } from '../../core/decision.ts';
 import { decideDlp } from '../../detectors/dlp-actions.ts';
 import { ScanLimitError } from '../../detectors/scan-limits.ts';
+import type { Scanner } from '../../detectors/scanner.ts';
 import { TollgateError } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
 import type { RequestTranslator } from '../../providers/index.ts';
@@ -14,6 +16,37 @@ import type { Denial, RequestState } from '../request-state.ts';
 const addCounts = (into: Record<string, number>, counts: Readonly<Record<string, number>>): void => {
   for (const [type, n] of Object.entries(counts)) into[type] = (into[type] ?? 0) + n;
 };
+
+/**
+ * Scans each distinct text once (a request repeats "user", "function", schema words and often whole tool
+ * results; a segment's findings depend on its text alone) and gives every segment its text's findings.
+ */
+function scanDistinct(scanner: Scanner, segments: readonly TextSegment[]): Finding[] {
+  const index = new Map<string, number>();
+  const unique: TextSegment[] = [];
+  const ref = new Array<number>(segments.length);
+  segments.forEach((s, i) => {
+    let k = index.get(s.text);
+    if (k === undefined) {
+      k = unique.length;
+      index.set(s.text, k);
+      unique.push(s);
+    }
+    ref[i] = k;
+  });
+  if (unique.length === segments.length) return scanner.scanSegments(segments);
+  const found = scanner.scanSegments(unique);
+  if (found.length === 0) return found;
+  const byText = new Map<number, Finding[]>();
+  for (const f of found) {
+    const list = byText.get(f.segment ?? -1) ?? [];
+    list.push(f);
+    byText.set(f.segment ?? -1, list);
+  }
+  const out: Finding[] = [];
+  ref.forEach((k, i) => { for (const f of byText.get(k) ?? []) out.push({ ...f, segment: i }); });
+  return out;
+}
 
 /**
  * Content controls on the request body: refuse provider-side fetches and server tools the policy does not
@@ -35,7 +68,7 @@ export function inspectRequest(state: RequestState, t: RequestTranslator, body: 
   if (segments.length === 0) return undefined;
   let findings;
   try {
-    findings = dlp.scanner.scanSegments(segments);
+    findings = scanDistinct(dlp.scanner, segments);
   } catch (err) {
     if (err instanceof ScanLimitError) return { code: 'scan_limit_exceeded', rule: RULES.dlp };
     throw err;
