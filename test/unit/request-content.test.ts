@@ -10,7 +10,7 @@ import { createProviderKind } from '../../extproc/providers/index.ts';
 import { isInlineMedia } from '../../extproc/providers/shared/request-walk.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
-import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
+import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
 import { asDenial, asResponse, isDenial, phaseFixture, replacedBody, requestBodyMsg, startRequest, type PhaseFixture } from '../helpers/phase-fixtures.ts';
 
 const EMAIL = plantEmail();
@@ -156,6 +156,15 @@ describe('scan by default: request fields are masked at their exact path', () =>
     const body = replacedBody(asResponse(out), 'request_body')?.toString('utf8') ?? '';
     assert.deepEqual(JSON.parse(body), chat({ metadata: { a: '<EMAIL_1>', b: 'cc <EMAIL_1>' }, user: '<EMAIL_1>' }, [{ role: 'user', content: '<EMAIL_1>' }, { role: 'user', content: '<EMAIL_1>' }]));
     assert.deepEqual(state.content.request, { EMAIL: 5 });
+  });
+
+  it('media-shaped objects outside the places media goes are text: a base64-shaped key there is found', async () => {
+    const akia = plantAwsKeyId();
+    assert.ok(isInlineMedia(akia), 'the key is valid base64, so it would pass as media bytes');
+    const d = asDenial((await run(f, 'messages', claude({ x_future: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: akia } }] }))).out);
+    assert.deepEqual(d.types, ['AWS_ACCESS_KEY']);
+    const o = asDenial((await run(f, 'chat', chat({ x_future: [{ type: 'input_image', image_url: akia }] }))).out);
+    assert.deepEqual(o.types, ['AWS_ACCESS_KEY']);
   });
 
   it('a secret in an unknown field blocks (default action for secrets)', async () => {

@@ -70,7 +70,7 @@ export const ANTHROPIC_RULES: WalkRules = {
     }
     if (n === 2 && path[0] === 'messages') return { role: o.role === 'assistant' ? 'assistant' : 'user' };
     if (role === 'tool_call') return undefined; // tool input is free-form: no structure is read in it
-    if (path.at(-1) === 'source' && typeof path.at(-2) === 'number') {
+    if (path.at(-1) === 'source' && typeof path.at(-2) === 'number' && (path[0] === 'messages' || path[0] === 'system')) {
       const type = asString(o.type);
       if (type === 'base64') return { media: 'data' };
       return type === 'url' ? { fetch: true } : undefined;

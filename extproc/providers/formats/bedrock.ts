@@ -46,7 +46,7 @@ export const CONVERSE_RULES: WalkRules = {
     if (last === 'toolUse') return { role: 'tool_call' };
     if (last === 'toolResult') return { role: 'tool' };
     if (last === 'reasoningContent') return { protect: true };
-    if (last === 'source' && typeof path.at(-3) === 'number') return { media: 'bytes', fetch: o.s3Location !== undefined };
+    if (last === 'source' && typeof path.at(-3) === 'number' && path[0] === 'messages') return { media: 'bytes', fetch: o.s3Location !== undefined };
     return undefined;
   },
 };

@@ -99,8 +99,15 @@ function serverTool(type: string | undefined): ServerTool | undefined {
   return 'other';
 }
 
-/** A content part (messages[i].content[j], input[i].content[j], a tool output's parts), not tool arguments. */
-const isPart = (path: JsonPath, role: SegmentRole): boolean => role !== 'tool_call' && typeof path.at(-1) === 'number' && (path.at(-2) === 'content' || path.at(-2) === 'output' || path.length === 2);
+/**
+ * A content part: messages[i].content[j], input[i].content[j], input[i].output[j] (a tool output's parts), or
+ * input[i] (moderations). Never inside tool arguments or a field the format does not know.
+ */
+function isPart(path: JsonPath, role: SegmentRole): boolean {
+  if (role === 'tool_call' || typeof path.at(-1) !== 'number') return false;
+  if (path.length === 2) return path[0] === 'input';
+  return path.length === 4 && (path[0] === 'messages' || path[0] === 'input') && (path[2] === 'content' || path[2] === 'output');
+}
 
 function item(o: JsonObject): SegmentRole {
   const type = asString(o.type);
