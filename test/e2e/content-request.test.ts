@@ -214,6 +214,12 @@ describe('content controls on requests through a real Envoy', () => {
       assert.equal(err.code, d.code);
       assert.deepEqual(err.blocked_types, d.types);
       assert.equal(stack.cloud.requests.length, seen);
+      const id = r.headers.get('x-request-id');
+      assert.ok(id !== null, 'the denial carries the request id');
+      await eventually(() => stack.audit().some((a) => a.request_id === id));
+      const rec = stack.audit().find((a) => a.request_id === id);
+      assert.equal(rec?.reason, d.code);
+      assert.equal(rec.rule, d.code === 'provider_fetch_denied' ? 'dlp.allowProviderFetch' : 'dlp.allowServerTools');
     });
   }
 
