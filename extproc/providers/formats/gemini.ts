@@ -78,7 +78,6 @@ function partAt(path: JsonPath, b: number): number {
   return -1;
 }
 
-
 /**
  * Gemini bodies, in either spelling. Protected: thought signatures, function call/response ids, the cached
  * content name, whole `thought: true` parts. Inline media: `inlineData.data`. Provider fetches:
@@ -96,7 +95,7 @@ export const GEMINI_RULES: WalkRules = {
     if (n === 2 && keyAt(path, b) === 'contents') return { role: roleOf(o.role) };
     const part = partAt(path, b);
     if (part === path.length) return o.thought === true ? { protect: true } : undefined;
-    if (part !== path.length - 1) return undefined;
+    if (part < 0 || part !== path.length - 1) return undefined; // only the members of a part are read
     const last = keyAt(path, -1);
     if (last === 'functionCall' || last === 'executableCode') return { role: 'tool_call' };
     if (last === 'functionResponse' || last === 'codeExecutionResult') return { role: 'tool' };
