@@ -239,3 +239,33 @@ describe('content controls on requests through a real Envoy', () => {
     assert.deepEqual(leaked(all, PLANTED), []);
   });
 });
+
+describe('provider-side fetches and server tools allowed by the policy file, through a real Envoy', () => {
+  let stack: ContentStack;
+  before(async () => {
+    stack = await startContentStack({ cloud: echo, tweak: (c) => ({ ...c, dlp: { allowProviderFetch: true, allowServerTools: ['web_search'] } }) });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  const post = async (body: object): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${stack.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': stack.keys.agent, 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+    return { status: res.status, text: await res.text() };
+  };
+
+  it('an allowed URL fetch and an allowed tool reach the upstream unchanged; a tool not listed is still refused', async () => {
+    const seen = stack.cloud.requests.length;
+    const body = { model: 'claude-sonnet-4', max_tokens: 64, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://files.example/report.pdf' } }, { type: 'text', text: 'summarise' }] }] };
+    const ok = await post(body);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(stack.cloud.requests.length, seen + 1);
+    assert.deepEqual(JSON.parse(stack.cloud.requests.at(-1)?.body.toString('utf8') ?? '{}'), body);
+    const refused = await post({ ...body, mcp_servers: [{ type: 'url', url: 'https://mcp.example/sse', name: 'crm' }] });
+    assert.equal(refused.status, 403, refused.text);
+    const err = (JSON.parse(refused.text) as { error: { code: string; blocked_types: string[] } }).error;
+    assert.equal(err.code, 'server_tool_denied');
+    assert.deepEqual(err.blocked_types, ['mcp']);
+    assert.equal(stack.cloud.requests.length, seen + 1);
+  });
+});
