@@ -2,6 +2,9 @@
 // correct content-length; a blocked prompt never reaches the upstream and the 403 names the types, never the
 // values; secrets in tool results (OpenAI role "tool", Anthropic tool_result) are caught; restore gives the
 // caller the original values in buffered and SSE responses; no output of any process contains a planted value.
+// Scan by default (issue 12): values in fields outside the old hand-made list (tool descriptions, names,
+// metadata, mcp_call output, search_result, Gemini proto names, an unknown field) are masked or blocked;
+// protected fields block; provider-side URL fetches and server tools are refused unless the policy allows them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';

@@ -2,6 +2,7 @@
 // "onprem" class reaches the on-prem upstream (its path, host and credential; the route header stripped), a
 // clean prompt reaches the cloud upstream, a declared classification header routes too, a route header sent by
 // the caller is removed before Envoy routes, and a class with no target for the request's format fails closed.
+// Routing reads the same findings as masking: PII in a tool description, a name, metadata or an unknown field.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jsonResponse, openAiSse, startContentStack, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
