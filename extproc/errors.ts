@@ -37,6 +37,8 @@ export const ERROR_CATALOGUE = Object.freeze({
   anomaly_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This request is far outside the usual pattern for this identity.'),
   state_unavailable: entry(503, GrpcStatus.UNAVAILABLE, false, 'Shared state is unavailable.'),
   content_blocked: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request contains content this policy does not allow.'),
+  provider_fetch_denied: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request asks the provider to fetch a URL, which this policy does not allow.'),
+  server_tool_denied: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'The request enables a provider-side tool this policy does not allow.'),
   scan_limit_exceeded: entry(413, GrpcStatus.RESOURCE_EXHAUSTED, true, 'The request content could not be fully inspected within the configured limits.'),
   response_leak: entry(502, GrpcStatus.ABORTED, false, 'The response was stopped: it carried content that could not be masked in time.'),
   route_unavailable: entry(403, GrpcStatus.PERMISSION_DENIED, true, "This request's data classification has no allowed destination for this provider."),

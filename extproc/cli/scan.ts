@@ -9,13 +9,24 @@ import { dlpSchema, type DlpConfig } from '../config/dlp-schema.ts';
 import { buildScanner } from '../detectors/registry.ts';
 import { ScanLimitError } from '../detectors/scan-limits.ts';
 import type { Scanner } from '../detectors/scanner.ts';
-import { walkStrings } from '../redactors/json-strings.ts';
+import { GENERIC_RULES } from '../providers/formats/bedrock.ts';
+import { BODY_FORMATS, type BodyFormat } from '../providers/index.ts';
+import { walkRequest } from '../providers/shared/request-walk.ts';
+import { parseStrictJsonObject, type JsonValue } from '../providers/shared/strict-json.ts';
+import { formatHandler } from '../providers/shared/translator.ts';
 
-export const SCAN_USAGE = `Usage: tollgate scan [--jsonl | --json | --text] [--dlp FILE] [--phone] [--ip] [FILE | -]
+type RequestFormat = Exclude<BodyFormat, 'opaque'>;
+const REQUEST_FORMATS = BODY_FORMATS.filter((f): f is RequestFormat => f !== 'opaque');
+
+export const SCAN_USAGE = `Usage: tollgate scan [--jsonl | --json | --text | --format F] [--dlp FILE] [--phone] [--ip] [FILE | -]
   Reads FILE (or stdin) and prints findings as JSON; never the matched text.
   --text    treat the input as plain text
-  --json    treat the input as a JSON body and scan every string value (findings carry its JSON path)
+  --json    treat the input as a JSON body and scan every string value and key, as requests are scanned
+            (findings carry the JSON path; "key": true for a key)
             (default: JSON when the input parses as an object or array, text otherwise)
+  --format F  a request body of body format F (${REQUEST_FORMATS.join(', ')}): as --json, with the
+            format's knowledge: "protected": true where a finding blocks instead of masking, the body's
+            model left to the model rules, and the provider fetches and server tools the body asks for
   --jsonl   one {"id": ..., "text": "..."} per line in; one {"id": ..., "findings": [...]} per line out
   --dlp F   a YAML or JSON file holding a policy's dlp section (detectors, allowList, custom, limits)
   --phone   enable the phone-number detector (off by default)
@@ -31,6 +42,8 @@ export class ScanUsageError extends Error {
 
 export interface ScanCliOptions {
   readonly mode: 'auto' | 'text' | 'json' | 'jsonl';
+  /** With mode json: read the body as a request of this format. */
+  readonly format?: RequestFormat;
   readonly dlp: DlpConfig;
 }
 
@@ -40,7 +53,10 @@ interface OutFinding {
   start: number;
   end: number;
   path?: (string | number)[];
+  key?: true;
+  protected?: true;
 }
+
 
 export function scannerFor(dlp: DlpConfig): Scanner {
   const d = dlp.detectors;
@@ -57,19 +73,36 @@ export function scannerFor(dlp: DlpConfig): Scanner {
 
 const plain = (f: Finding): OutFinding => ({ detector: f.detector, type: f.type, start: f.start, end: f.end });
 
-/** Every string value of a JSON document as a segment (keys are skipped). */
+/** Every string value and key of a JSON document as a segment (generic: nothing protected). */
 export function jsonStringSegments(raw: string): TextSegment[] {
-  const segs: TextSegment[] = [];
-  walkStrings(raw, (tok) => {
-    if (!tok.isKey) segs.push({ path: tok.path, text: JSON.parse(raw.slice(tok.start, tok.end)) as string, role: 'other' });
-  });
-  return segs;
+  const doc = JSON.parse(raw) as JsonValue;
+  if (typeof doc !== 'object' || doc === null) return typeof doc === 'string' && doc !== '' ? [{ path: [], text: doc, role: 'other' }] : [];
+  if (!Array.isArray(doc)) return walkRequest(doc, GENERIC_RULES, false).segments;
+  // The walk starts at an object: an array body is walked as the one member of a wrapper, then unwrapped.
+  return walkRequest({ a: doc }, GENERIC_RULES, false).segments.filter((s) => s.path.length > 1).map((s) => ({ ...s, path: s.path.slice(1) }));
 }
 
-function scanJson(scanner: Scanner, raw: string): string {
-  const segs = jsonStringSegments(raw);
-  const found = scanner.scanSegments(segs).map((f) => ({ ...plain(f), path: [...(segs[f.segment ?? 0]?.path ?? [])] }));
-  return JSON.stringify({ mode: 'json', count: found.length, findings: found });
+function scanJson(scanner: Scanner, raw: string, format: RequestFormat | undefined): string {
+  let segs: TextSegment[];
+  let extra = {};
+  const handler = format === undefined ? undefined : formatHandler(format);
+  if (handler === undefined) segs = jsonStringSegments(raw);
+  else {
+    let doc;
+    try {
+      doc = parseStrictJsonObject(raw);
+    } catch (err) {
+      throw new ScanUsageError(`--format ${format ?? ''}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const content = walkRequest(doc, handler.requestRules(doc), handler.bodyModel);
+    segs = content.segments;
+    extra = { fetches: content.fetches, serverTools: content.tools };
+  }
+  const found = scanner.scanSegments(segs).map((f) => {
+    const seg = segs[f.segment ?? 0];
+    return { ...plain(f), path: [...(seg?.path ?? [])], ...(seg?.key === true ? { key: true } : {}), ...(seg?.protected === true && seg.key !== true ? { protected: true } : {}) };
+  });
+  return JSON.stringify({ mode: 'json', ...(format === undefined ? {} : { format }), count: found.length, findings: found, ...extra });
 }
 
 function scanJsonl(scanner: Scanner, input: string): string {
@@ -121,7 +154,7 @@ export function runScan(options: ScanCliOptions, input: string, scanner: Scanner
     } catch {
       throw new ScanUsageError('--json: the input is not valid JSON');
     }
-    return `${scanJson(scanner, input)}\n`;
+    return `${scanJson(scanner, input, options.format)}\n`;
   }
   const found = scanner.scan(input).map(plain);
   return `${JSON.stringify({ mode: 'text', count: found.length, findings: found })}\n`;
@@ -132,7 +165,7 @@ export function parseScanArgs(args: readonly string[]): { options: ScanCliOption
   try {
     parsed = parseArgs({
       args: [...args],
-      options: { jsonl: { type: 'boolean' }, json: { type: 'boolean' }, text: { type: 'boolean' }, dlp: { type: 'string' }, phone: { type: 'boolean' }, ip: { type: 'boolean' } },
+      options: { jsonl: { type: 'boolean' }, json: { type: 'boolean' }, text: { type: 'boolean' }, format: { type: 'string' }, dlp: { type: 'string' }, phone: { type: 'boolean' }, ip: { type: 'boolean' } },
       strict: true,
       allowPositionals: true,
     });
@@ -140,8 +173,10 @@ export function parseScanArgs(args: readonly string[]): { options: ScanCliOption
     throw new ScanUsageError(err instanceof Error ? err.message : String(err));
   }
   const v = parsed.values;
-  const modes = [v.jsonl === true ? 'jsonl' : undefined, v.json === true ? 'json' : undefined, v.text === true ? 'text' : undefined].filter((m) => m !== undefined);
-  if (modes.length > 1) throw new ScanUsageError('choose one of --jsonl, --json, --text');
+  const format = v.format;
+  if (format !== undefined && !REQUEST_FORMATS.includes(format as RequestFormat)) throw new ScanUsageError(`--format must be one of ${REQUEST_FORMATS.join(', ')}`);
+  const modes = [v.jsonl === true ? 'jsonl' : undefined, v.json === true || format !== undefined ? 'json' : undefined, v.text === true ? 'text' : undefined].filter((m) => m !== undefined);
+  if (modes.length > 1 || (v.json === true && format !== undefined)) throw new ScanUsageError('choose one of --jsonl, --json, --text, --format');
   if (parsed.positionals.length > 1) throw new ScanUsageError('at most one input FILE');
   let raw: unknown = {};
   if (v.dlp !== undefined) {
@@ -162,7 +197,8 @@ export function parseScanArgs(args: readonly string[]): { options: ScanCliOption
     },
   };
   const file = parsed.positionals[0];
-  return { options: { mode: (modes[0] ?? 'auto') as ScanCliOptions['mode'], dlp }, file: file === '-' ? undefined : file };
+  const mode = (modes[0] ?? 'auto') as ScanCliOptions['mode'];
+  return { options: { mode, dlp, ...(format === undefined ? {} : { format: format as RequestFormat }) }, file: file === '-' ? undefined : file };
 }
 
 /** `tollgate scan ARGS`: reads FILE or stdin (via readStdin) and returns the output text. */

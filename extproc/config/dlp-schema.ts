@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVER_TOOLS } from '../core/content.ts';
 import { compileLinear, CustomPatternError } from '../detectors/custom-pattern.ts';
 import { BUILTIN_DETECTOR_IDS, DEFAULT_ALLOW_LIST } from '../detectors/registry.ts';
 import { DEFAULT_SCAN_LIMITS } from '../detectors/scan-limits.ts';
@@ -82,6 +83,10 @@ export const dlpSchema = z
         maxScanMs: z.int().min(1).max(10000).default(DEFAULT_SCAN_LIMITS.maxScanMs),
       })
       .prefault({}),
+    /** Let requests ask the provider to fetch URLs (image/document/file URLs, Gemini file URIs, Bedrock S3 locations). */
+    allowProviderFetch: z.boolean().default(false),
+    /** Server-side tool categories requests may enable (web search, code execution, remote MCP, ...); [] denies all. */
+    allowServerTools: z.array(z.enum(SERVER_TOOLS)).default([]),
     response: z
       .strictObject({
         /** Scan responses (buffered and SSE) for leaked secrets and mask them. */

@@ -15,7 +15,15 @@ export interface TextSegment {
   readonly path: JsonPath;
   readonly text: string;
   readonly role: SegmentRole;
+  /** A field that must not change (an id, a signature, signed reasoning, an object key): a finding in it blocks instead of masking. */
+  readonly protected?: true;
+  /** The text is an object key (at `path`), not a string value: it can be scanned, never masked. */
+  readonly key?: true;
 }
+
+/** Server-side tool categories: the provider runs them, and what they fetch or send never passes Tollgate. */
+export const SERVER_TOOLS = ['web_search', 'web_fetch', 'code_execution', 'computer_use', 'file_search', 'mcp', 'image_generation', 'other'] as const;
+export type ServerTool = (typeof SERVER_TOOLS)[number];
 
 /** A detector hit. Offsets are JavaScript string indices into the segment's (or input's) text. */
 export interface Finding {

@@ -17,6 +17,8 @@ export const RULES = Object.freeze({
   anomaly: 'anomaly.deny',
   sharedState: 'state',
   dlp: 'dlp.actions',
+  providerFetch: 'dlp.allowProviderFetch',
+  serverTools: 'dlp.allowServerTools',
   requestProof: 'identity.requestProof',
   routing: 'routing.classes',
   providerRoute: 'provider.route',

@@ -55,6 +55,25 @@ export const CONTENT_CONTROLS: readonly Control[] = [
     },
   },
   {
+    id: 'dlp.provider-side',
+    title: 'Requests cannot make the provider fetch URLs or run server-side tools',
+    refs: ['LLM02', 'LLM06', 'ZT-T4'],
+    severity: 'medium',
+    field: 'dlp.allowServerTools',
+    remediation: 'Leave dlp.allowProviderFetch false and dlp.allowServerTools empty (the defaults), or list only the tools a reviewed workload needs.',
+    check: (cfg) => {
+      if (!dlpOn(cfg)) return [{ message: 'dlp is off: provider-side URL fetches and server tools are not refused', field: 'dlp' }];
+      const gaps: Gap[] = [];
+      if (bool(cfg, ['dlp', 'allowProviderFetch']) === true) gaps.push({ message: 'dlp.allowProviderFetch is true: providers may fetch caller-named URLs that Tollgate never scans', field: 'dlp.allowProviderFetch' });
+      const tools = list(cfg, ['dlp', 'allowServerTools']).filter((t): t is string => typeof t === 'string');
+      if (tools.length > 0) {
+        const wide = tools.some((t) => t === 'mcp' || t === 'other');
+        gaps.push({ message: `server-side tools allowed: ${tools.join(', ')}`, ...(wide ? { severity: 'high' as const } : {}) });
+      }
+      return gaps;
+    },
+  },
+  {
     id: 'audit.chain',
     title: 'Audit records are hash-chained (tamper-evident)',
     refs: ['ZT-T7', 'NHI9'],

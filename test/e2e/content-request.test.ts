@@ -2,6 +2,9 @@
 // correct content-length; a blocked prompt never reaches the upstream and the 403 names the types, never the
 // values; secrets in tool results (OpenAI role "tool", Anthropic tool_result) are caught; restore gives the
 // caller the original values in buffered and SSE responses; no output of any process contains a planted value.
+// Scan by default (issue 12): values in fields outside the old hand-made list (tool descriptions, names,
+// metadata, mcp_call output, search_result, Gemini proto names, an unknown field) are masked or blocked;
+// protected fields block; provider-side URL fetches and server tools are refused unless the policy allows them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
@@ -49,7 +52,17 @@ describe('content controls on requests through a real Envoy', () => {
   before(async () => {
     stack = await startContentStack({
       cloud: echo,
-      tweak: (c) => ({ ...c, dlp: { actions: [{ detectors: ['EMAIL'], action: 'mask', restore: true }] } }),
+      tweak: (c) => {
+        // A Gemini provider at the same recording upstream (the Gemini API paths under /gemini/).
+        const anthropic = c.providers.find((p) => p.name === 'anthropic');
+        assert.ok(anthropic !== undefined);
+        return {
+          ...c,
+          providers: [...c.providers, { ...anthropic, name: 'gemini', kind: 'vertex', models: ['gemini-*'] }],
+          identities: c.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [...i.allow, { provider: 'gemini' }] } : i)),
+          dlp: { actions: [{ detectors: ['EMAIL'], action: 'mask', restore: true }] },
+        };
+      },
     });
   });
   after(async () => {
@@ -141,6 +154,78 @@ describe('content controls on requests through a real Envoy', () => {
     assert.ok(got.includes('owner: <EMAIL_1>') && !got.includes(EMAIL), got);
   });
 
+  // Issue 12 (M1, M2): text the model sees outside the old hand-made field list, and an unknown field.
+  const GEMINI = '/gemini/v1beta/models/gemini-2.0-flash:generateContent';
+  const fields: { name: string; path: string; body: (v: string) => object; at: (string | number)[] }[] = [
+    { name: 'OpenAI tools[].function.description', path: '/openai/chat/completions', body: (v) => chat('hi', { tools: [{ type: 'function', function: { name: 'send', description: `Send mail as ${v}` } }] }), at: ['tools', 0, 'function', 'description'] },
+    { name: 'OpenAI messages[].name', path: '/openai/chat/completions', body: (v) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', name: v, content: 'hi' }] }), at: ['messages', 0, 'name'] },
+    { name: 'OpenAI metadata', path: '/openai/chat/completions', body: (v) => chat('hi', { metadata: { owner: v } }), at: ['metadata', 'owner'] },
+    { name: 'Responses mcp_call.output', path: '/openai/responses', body: (v) => ({ model: 'gpt-4o-mini', input: [{ type: 'mcp_call', id: 'mcp_1', server_label: 'crm', name: 'lookup', arguments: '{}', output: `contact: ${v}` }, { role: 'user', content: 'summarise' }] }), at: ['input', 0, 'output'] },
+    { name: 'Anthropic tools[].description', path: '/anthropic/v1/messages', body: (v) => messages('hi', { tools: [{ name: 'send', description: `Send mail as ${v}`, input_schema: { type: 'object' } }] }), at: ['tools', 0, 'description'] },
+    { name: 'Anthropic search_result block', path: '/anthropic/v1/messages', body: (v) => messages([{ type: 'search_result', source: 'https://kb.example/1', title: 'Contacts', content: [{ type: 'text', text: `reach ${v}` }] }, { type: 'text', text: 'who?' }]), at: ['messages', 0, 'content', 0, 'content', 0, 'text'] },
+    { name: 'Gemini system_instruction (proto name)', path: GEMINI, body: (v) => ({ system_instruction: { parts: [{ text: `You act for ${v}` }] }, contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }), at: ['system_instruction', 'parts', 0, 'text'] },
+    { name: 'Gemini function_response (proto name)', path: GEMINI, body: (v) => ({ contents: [{ role: 'user', parts: [{ text: 'look up' }] }, { role: 'model', parts: [{ function_call: { name: 'lookup', args: {} } }] }, { role: 'user', parts: [{ function_response: { name: 'lookup', response: { owner: v } } }] }] }), at: ['contents', 2, 'parts', 0, 'function_response', 'response', 'owner'] },
+    { name: 'an unknown future field', path: '/openai/chat/completions', body: (v) => chat('hi', { x_future: { notes: [`cc ${v}`] } }), at: ['x_future', 'notes', 0] },
+  ];
+  const valueAt = (doc: unknown, path: (string | number)[]): unknown => path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)[k], doc);
+
+  for (const f of fields) {
+    it(`${f.name}: an email is masked at its path before the upstream; a secret there blocks and nothing is sent`, async () => {
+      const seen = stack.cloud.requests.length;
+      const r = await post(f.path, f.body(EMAIL));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(stack.cloud.requests.length, seen + 1);
+      const got = stack.cloud.requests.at(-1);
+      assert.ok(got !== undefined && !got.body.includes(EMAIL), 'the value never reaches the upstream');
+      assert.equal(valueAt(JSON.parse(got.body.toString('utf8')), f.at), String(valueAt(f.body(EMAIL), f.at)).replace(EMAIL, '<EMAIL_1>'));
+      assert.equal(got.headers['content-length'], String(got.body.length));
+      const blocked = await post(f.path, f.body(STRIPE));
+      assert.equal(blocked.status, 403, blocked.text);
+      assert.deepEqual((JSON.parse(blocked.text) as { error: { blocked_types: string[] } }).error.blocked_types, ['STRIPE_KEY']);
+      assert.equal(stack.cloud.requests.length, seen + 1, 'the blocked request never reached the upstream');
+    });
+  }
+
+  it('a protected field (an OpenAI tool_call_id) is never rewritten: an email there blocks', async () => {
+    const seen = stack.cloud.requests.length;
+    const r = await post('/openai/chat/completions', { model: 'gpt-4o-mini', messages: [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: null, tool_calls: [{ id: EMAIL, type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: EMAIL, content: 'done' },
+    ] });
+    assert.equal(r.status, 403, r.text);
+    const err = (JSON.parse(r.text) as { error: { code: string; blocked_types: string[] } }).error;
+    assert.equal(err.code, 'content_blocked');
+    assert.deepEqual(err.blocked_types, ['EMAIL']);
+    assert.equal(stack.cloud.requests.length, seen);
+  });
+
+  // Issue 12 (L2): provider-side URL fetches and server tools are refused by default.
+  const denied: { name: string; path: string; body: object; code: string; types?: string[] }[] = [
+    { name: 'an Anthropic document with source.url', path: '/anthropic/v1/messages', body: messages([{ type: 'document', source: { type: 'url', url: 'https://files.example/report.pdf' } }, { type: 'text', text: 'summarise' }]), code: 'provider_fetch_denied' },
+    { name: 'an OpenAI image_url with an https URL', path: '/openai/chat/completions', body: chat([{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'https://files.example/cat.png' } }]), code: 'provider_fetch_denied' },
+    { name: 'Anthropic mcp_servers', path: '/anthropic/v1/messages', body: messages('hi', { mcp_servers: [{ type: 'url', url: 'https://mcp.example/sse', name: 'crm' }] }), code: 'server_tool_denied', types: ['mcp'] },
+    { name: 'the Responses mcp tool', path: '/openai/responses', body: { model: 'gpt-4o-mini', input: 'hi', tools: [{ type: 'mcp', server_label: 'crm', server_url: 'https://mcp.example' }] }, code: 'server_tool_denied', types: ['mcp'] },
+    { name: 'a Gemini google_search tool (proto name)', path: GEMINI, body: { contents: [{ role: 'user', parts: [{ text: 'news' }] }], tools: [{ google_search: {} }] }, code: 'server_tool_denied', types: ['web_search'] },
+  ];
+  for (const d of denied) {
+    it(`${d.name}: 403 ${d.code}, nothing reaches the upstream`, async () => {
+      const seen = stack.cloud.requests.length;
+      const r = await post(d.path, d.body);
+      assert.equal(r.status, 403, r.text);
+      const err = (JSON.parse(r.text) as { error: { code: string; blocked_types?: string[] } }).error;
+      assert.equal(err.code, d.code);
+      assert.deepEqual(err.blocked_types, d.types);
+      assert.equal(stack.cloud.requests.length, seen);
+      const id = r.headers.get('x-request-id');
+      assert.ok(id !== null, 'the denial carries the request id');
+      await eventually(() => stack.audit().some((a) => a.request_id === id));
+      const rec = stack.audit().find((a) => a.request_id === id);
+      assert.equal(rec?.reason, d.code);
+      assert.equal(rec.rule, d.code === 'provider_fetch_denied' ? 'dlp.allowProviderFetch' : 'dlp.allowServerTools');
+    });
+  }
+
   it('audit records count findings by type and action; no output of any process contains a planted value', async () => {
     await eventually(() => stack.audit().filter((a) => a.content !== null).length >= 9);
     const records = stack.audit();
@@ -155,5 +240,35 @@ describe('content controls on requests through a real Envoy', () => {
     const all = stack.allOutput();
     assert.ok(all.length > 1000, 'there is output to search');
     assert.deepEqual(leaked(all, PLANTED), []);
+  });
+});
+
+describe('provider-side fetches and server tools allowed by the policy file, through a real Envoy', () => {
+  let stack: ContentStack;
+  before(async () => {
+    stack = await startContentStack({ cloud: echo, tweak: (c) => ({ ...c, dlp: { allowProviderFetch: true, allowServerTools: ['web_search'] } }) });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  const post = async (body: object): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${stack.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': stack.keys.agent, 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+    return { status: res.status, text: await res.text() };
+  };
+
+  it('an allowed URL fetch and an allowed tool reach the upstream unchanged; a tool not listed is still refused', async () => {
+    const seen = stack.cloud.requests.length;
+    const body = { model: 'claude-sonnet-4', max_tokens: 64, tools: [{ type: 'web_search_20250305', name: 'web_search' }], messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://files.example/report.pdf' } }, { type: 'text', text: 'summarise' }] }] };
+    const ok = await post(body);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(stack.cloud.requests.length, seen + 1);
+    assert.deepEqual(JSON.parse(stack.cloud.requests.at(-1)?.body.toString('utf8') ?? '{}'), body);
+    const refused = await post({ ...body, mcp_servers: [{ type: 'url', url: 'https://mcp.example/sse', name: 'crm' }] });
+    assert.equal(refused.status, 403, refused.text);
+    const err = (JSON.parse(refused.text) as { error: { code: string; blocked_types: string[] } }).error;
+    assert.equal(err.code, 'server_tool_denied');
+    assert.deepEqual(err.blocked_types, ['mcp']);
+    assert.equal(stack.cloud.requests.length, seen + 1);
   });
 });

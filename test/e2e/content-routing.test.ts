@@ -2,6 +2,7 @@
 // "onprem" class reaches the on-prem upstream (its path, host and credential; the route header stripped), a
 // clean prompt reaches the cloud upstream, a declared classification header routes too, a route header sent by
 // the caller is removed before Envoy routes, and a class with no target for the request's format fails closed.
+// Routing reads the same findings as masking: PII in a tool description, a name, metadata or an unknown field.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jsonResponse, openAiSse, startContentStack, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
@@ -127,6 +128,31 @@ describe('classification routing through a real Envoy', () => {
     const r = await post('/openai/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: `SSN ${SSN}` }] });
     assert.equal(r.status, 403, r.text);
     assert.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, 'model_forbidden');
+    assert.deepEqual(counts(), [c0, o0]);
+  });
+
+  // Issue 12: routing reads the same findings as masking, in every field of the body.
+  const elsewhere: { name: string; body: (v: string) => object }[] = [
+    { name: 'a tool description', body: (v) => chat('Look this up.', { tools: [{ type: 'function', function: { name: 'lookup', description: `Records of SSN ${v}` } }] }) },
+    { name: 'messages[].name', body: (v) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', name: `ssn ${v}`, content: 'hello' }] }) },
+    { name: 'metadata', body: (v) => chat('hello', { metadata: { ssn: `SSN ${v}` } }) },
+    { name: 'an unknown field', body: (v) => chat('hello', { x_future: { ssn: `SSN ${v}` } }) },
+  ];
+  for (const e of elsewhere) {
+    it(`PII in ${e.name} routes the request on-prem`, async () => {
+      const [c0, o0] = counts();
+      const r = await post('/openai/chat/completions', e.body(SSN));
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(counts(), [c0, o0 + 1], 'only the on-prem upstream was called');
+      assert.ok(stack.onprem.requests.at(-1)?.body.includes(SSN), 'routed, not masked');
+    });
+  }
+
+  it('PII in an Anthropic tool description picks the class too: no on-prem target, so it fails closed', async () => {
+    const [c0, o0] = counts();
+    const r = await post('/anthropic/v1/messages', { model: 'claude-sonnet-4', max_tokens: 16, tools: [{ name: 'lookup', description: `SSN ${SSN}`, input_schema: { type: 'object' } }], messages: [{ role: 'user', content: 'hello' }] });
+    assert.equal(r.status, 403, r.text);
+    assert.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, 'route_unavailable');
     assert.deepEqual(counts(), [c0, o0]);
   });
 

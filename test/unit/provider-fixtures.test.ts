@@ -158,6 +158,19 @@ function at(doc: unknown, path: JsonPath): unknown {
   return v;
 }
 
+function stringLeaves(v: unknown, path: JsonPath): { path: JsonPath }[] {
+  if (typeof v === 'string') return v === '' ? [] : [{ path }];
+  if (Array.isArray(v)) return v.flatMap((x, i) => stringLeaves(x, [...path, i]));
+  if (typeof v === 'object' && v !== null) return Object.entries(v).flatMap(([k, x]) => stringLeaves(x, [...path, k]));
+  return [];
+}
+
+function keysOf(v: unknown, into: Set<string>): Set<string> {
+  if (Array.isArray(v)) for (const x of v) keysOf(x, into);
+  else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) { into.add(k); keysOf(x, into); }
+  return into;
+}
+
 const asTriples = (segs: readonly TextSegment[]): Seg[] => segs.map((s) => [s.path, s.role, s.text]);
 
 /** Bedrock event lists become AWS event-stream frames; SSE transcripts stay as they are. */
@@ -190,8 +203,22 @@ for (const c of CASES) {
       assert.equal(t.model, c.model);
       assert.equal(t.stream, c.stream);
       assert.ok(doc !== undefined);
-      if (c.segments.length > 0) assert.deepEqual(asTriples(t.segments()), c.segments);
-      for (const s of t.segments()) assert.equal(at(doc, s.path), s.text, `segment path ${JSON.stringify(s.path)} locates its text`);
+      const values = t.segments().filter((s) => s.key !== true);
+      // The format's known text is there with its role, in order...
+      const triples = asTriples(values).map((x) => JSON.stringify(x));
+      let from = 0;
+      for (const want of c.segments) {
+        const k = triples.indexOf(JSON.stringify(want), from);
+        assert.ok(k >= 0, `segment ${JSON.stringify(want)} is listed in order`);
+        from = k + 1;
+      }
+      for (const s of values) assert.equal(at(doc, s.path), s.text, `segment path ${JSON.stringify(s.path)} locates its text`);
+      // ...and so is every other string (scan by default): each value but the body's model, each key once.
+      // (The body's model is left to the model rules for formats that read it there.)
+      const { model, ...rest } = doc;
+      const scanned = model === undefined || values.some((s) => JSON.stringify(s.path) === '["model"]') ? doc : rest;
+      assert.deepEqual(values.map((s) => JSON.stringify(s.path)), stringLeaves(scanned, []).map((l) => JSON.stringify(l.path)));
+      assert.deepEqual(new Set(t.segments().filter((s) => s.key === true).map((s) => s.text)), keysOf(scanned, new Set()));
     });
     for (const r of c.responses ?? []) {
       it(`${r.file}: usage ${JSON.stringify(r.usage)}`, () => {
@@ -221,16 +248,18 @@ for (const c of CASES) {
   });
 }
 
-describe('signed content is never a segment', () => {
+describe('signed content is protected: scanned, never masked', () => {
   it('Anthropic thinking and redacted_thinking, Gemini thought parts, Bedrock reasoningContent and Responses reasoning items', () => {
-    const texts = CASES.flatMap((c) => {
+    const segs = CASES.flatMap((c) => {
       const t = translator(c);
       t.parseBody(typeof c.request === 'string' ? file(c.request) : c.request);
-      return t.segments().map((s) => s.text);
+      return t.segments();
     });
     for (const signed of ['The user wants order details.', 'EmwKAhgBEgy-redacted', 'EqQBCgIYAhIM-signed', 'Rome, obviously.', 'Need the order tool.', 'sig-opaque', 'gAAAAB-opaque']) {
-      assert.ok(!texts.includes(signed), `signed content surfaced: ${signed}`);
+      const found = segs.filter((s) => s.text === signed);
+      assert.ok(found.length > 0, `signed content is scanned: ${signed}`);
+      for (const s of found) assert.equal(s.protected, true, `signed content is protected: ${signed}`);
     }
-    assert.ok(texts.includes('Let me check.'), 'the sanity check sees ordinary text');
+    assert.ok(segs.some((s) => s.text === 'Let me check.' && s.protected === undefined), 'ordinary text is not protected');
   });
 });

@@ -42,6 +42,31 @@ describe('tollgate scan', () => {
     assert.deepEqual(out.findings, [{ detector: 'secret.stripe_live_key', type: 'STRIPE_KEY', start: 8, end: 8 + SECRET.length, path: ['messages', 1, 'content'] }]);
   });
 
+  it('a JSON body: object keys are scanned too (marked "key": true), as requests are', async () => {
+    const body = { tools: [{ input_schema: { properties: { [`use ${SECRET}`]: { type: 'string' } } } }] };
+    const out = JSON.parse(await scanCommand(['--json'], stdin(JSON.stringify(body)))) as Out;
+    assert.deepEqual(out.findings, [{ detector: 'secret.stripe_live_key', type: 'STRIPE_KEY', start: 4, end: 4 + SECRET.length, path: ['tools', 0, 'input_schema', 'properties', `use ${SECRET}`], key: true }]);
+  });
+
+  it('--format: the format\'s knowledge (Gemini proto names, protected fields, provider fetches and server tools)', async () => {
+    const body = {
+      system_instruction: { parts: [{ text: `key ${SECRET}` }] },
+      contents: [{ role: 'model', parts: [{ text: 'ok', thought_signature: SECRET }, { file_data: { file_uri: 'https://files.example/a.pdf' } }] }],
+      tools: [{ google_search: {} }, { code_execution: {} }],
+    };
+    const raw = await scanCommand(['--format', 'gemini'], stdin(JSON.stringify(body)));
+    const out = JSON.parse(raw) as Out & { format: string; fetches: number; serverTools: string[] };
+    assert.equal(out.format, 'gemini');
+    assert.deepEqual(out.findings.map((f) => [f.path, (f as { protected?: boolean }).protected ?? false]), [
+      [['system_instruction', 'parts', 0, 'text'], false],
+      [['contents', 0, 'parts', 0, 'thought_signature'], true],
+    ]);
+    assert.equal(out.fetches, 1);
+    assert.deepEqual(out.serverTools, ['web_search', 'code_execution']);
+    assert.ok(!raw.includes(SECRET));
+    await assert.rejects(scanCommand(['--format', 'nope'], stdin('{}')), (e: unknown) => e instanceof ScanUsageError && /--format must be one of/.test(e.message));
+  });
+
   it('--text scans JSON input as plain text', async () => {
     const input = JSON.stringify({ t: 'a@b.org' });
     const out = JSON.parse(await scanCommand(['--text'], stdin(input))) as Out;

@@ -1,6 +1,8 @@
+import type { Finding, TextSegment } from '../../core/content.ts';
 import { RULES } from '../../core/decision.ts';
 import { decideDlp } from '../../detectors/dlp-actions.ts';
 import { ScanLimitError } from '../../detectors/scan-limits.ts';
+import type { Scanner } from '../../detectors/scanner.ts';
 import { TollgateError } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
 import type { RequestTranslator } from '../../providers/index.ts';
@@ -16,30 +18,70 @@ const addCounts = (into: Record<string, number>, counts: Readonly<Record<string,
 };
 
 /**
- * Content controls on the request body: scan the translator's text segments, decide per finding
- * (allow, mask, block, route) and, for masking, splice typed placeholders into the JSON strings. Returns
- * a denial, the new body (the translator holds it too, so credentials sign it), or undefined (unchanged).
- * A scan over its caps fails closed.
+ * Scans each distinct text once (a request repeats "user", "function", schema words and often whole tool
+ * results; a segment's findings depend on its text alone) and gives every segment its text's findings.
+ */
+function scanDistinct(scanner: Scanner, segments: readonly TextSegment[]): Finding[] {
+  const index = new Map<string, number>();
+  const unique: TextSegment[] = [];
+  const ref = new Array<number>(segments.length);
+  segments.forEach((s, i) => {
+    let k = index.get(s.text);
+    if (k === undefined) {
+      k = unique.length;
+      index.set(s.text, k);
+      unique.push(s);
+    }
+    ref[i] = k;
+  });
+  if (unique.length === segments.length) return scanner.scanSegments(segments);
+  const found = scanner.scanSegments(unique);
+  if (found.length === 0) return found;
+  const byText = new Map<number, Finding[]>();
+  for (const f of found) {
+    const list = byText.get(f.segment ?? -1) ?? [];
+    list.push(f);
+    byText.set(f.segment ?? -1, list);
+  }
+  const out: Finding[] = [];
+  ref.forEach((k, i) => { for (const f of byText.get(k) ?? []) out.push({ ...f, segment: i }); });
+  return out;
+}
+
+/**
+ * Content controls on the request body: refuse provider-side fetches and server tools the policy does not
+ * allow, scan every text segment of the body (scan by default), decide per finding (allow, mask, block, route)
+ * and, for masking, splice typed placeholders into the JSON strings. A finding to be masked in a protected
+ * field (an id, a signature, signed reasoning, an object key) blocks instead. Returns a denial, the new body
+ * (the translator holds it too, so credentials sign it), or undefined (unchanged). A scan over its caps fails
+ * closed.
  */
 export function inspectRequest(state: RequestState, t: RequestTranslator, body: Buffer): Denial | Buffer | undefined {
   const dlp = state.policy.dlp;
   const { authz, provider } = state;
   if (dlp === undefined || authz === undefined || provider === undefined) return undefined;
-  const segments = t.segments();
+  const content = t.content();
+  if (content.fetches > 0 && !dlp.allowProviderFetch) return { code: 'provider_fetch_denied', rule: RULES.providerFetch };
+  const tools = content.tools.filter((tool) => !dlp.allowServerTools.has(tool));
+  if (tools.length > 0) return { code: 'server_tool_denied', rule: RULES.serverTools, types: tools.sort() };
+  const segments = content.segments;
   if (segments.length === 0) return undefined;
   let findings;
   try {
-    findings = dlp.scanner.scanSegments(segments);
+    findings = scanDistinct(dlp.scanner, segments);
   } catch (err) {
     if (err instanceof ScanLimitError) return { code: 'scan_limit_exceeded', rule: RULES.dlp };
     throw err;
   }
   if (findings.length === 0) return undefined;
   const decision = decideDlp(dlp.rules, findings, { tenant: authz.identity.tenant, identity: authz.identity.id, provider: provider.name });
+  // A protected field cannot be masked: the provider would refuse it or act on a changed id. Block instead.
+  const stuck = decision.mask.filter((f) => f.segment !== undefined && segments[f.segment]?.protected === true);
+  const action = stuck.length > 0 ? 'block' : decision.action;
   addCounts(state.content.request, decision.counts);
-  state.content.action = decision.action;
-  for (const [type, n] of Object.entries(decision.counts)) state.services.metrics.findings.inc({ type, direction: 'request', action: decision.action }, n);
-  if (decision.action === 'block') return { code: 'content_blocked', rule: RULES.dlp, types: decision.blockedTypes };
+  state.content.action = action;
+  for (const [type, n] of Object.entries(decision.counts)) state.services.metrics.findings.inc({ type, direction: 'request', action }, n);
+  if (action === 'block') return { code: 'content_blocked', rule: RULES.dlp, types: [...new Set([...decision.blockedTypes, ...stuck.map((f) => f.type)])].sort() };
   if (decision.action === 'route' && decision.route !== undefined) state.routeClass = decision.route;
   if (decision.mask.length === 0) return undefined;
   const masked = maskBody(body, segments, decision.mask, new RestoreMap());

@@ -1,12 +1,13 @@
 // Bedrock Converse (and ConverseStream events), and InvokeModel bodies: Anthropic-shaped bodies are read as
 // Anthropic Messages; any other model's body is read generically (every string leaf is a segment), so no
-// text escapes inspection. reasoningContent blocks are signed: never emitted.
+// text escapes inspection. reasoningContent blocks are signed: protected in requests, not response segments.
 import type { SegmentRole } from '../../core/content.ts';
 import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
+import type { WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
 import { largestCap } from '../shared/output-request.ts';
 import type { UsageParts } from '../shared/usage.ts';
-import { ANTHROPIC_MESSAGES } from './anthropic.ts';
+import { ANTHROPIC_MESSAGES, ANTHROPIC_RULES } from './anthropic.ts';
 import type { BodyFormatHandler } from './format.ts';
 
 function content(sink: SegmentSink, c: Json, path: (string | number)[], role: SegmentRole): void {
@@ -29,6 +30,28 @@ function content(sink: SegmentSink, c: Json, path: (string | number)[], role: Se
   });
 }
 
+/**
+ * Converse bodies. Protected: tool-use ids, whole reasoningContent blocks (signed). Inline media:
+ * `source.bytes` of image, document and video blocks. Provider fetches: `source.s3Location`. Server tools:
+ * `toolConfig.tools[]` entries other than `toolSpec`.
+ */
+export const CONVERSE_RULES: WalkRules = {
+  protectedKeys: new Set(['toolUseId']),
+  roles: { system: 'system' },
+  object(o, path, role) {
+    const n = path.length;
+    if (n === 2 && path[0] === 'messages') return { role: o.role === 'assistant' ? 'assistant' : 'user' };
+    if (n === 3 && path[0] === 'toolConfig' && path[1] === 'tools') return Object.keys(o).every((k) => k === 'toolSpec' || k === 'cachePoint') ? undefined : { tools: ['other'] };
+    if (role === 'tool_call') return undefined; // tool input is free-form
+    const last = path.at(-1);
+    if (last === 'toolUse') return { role: 'tool_call' };
+    if (last === 'toolResult') return { role: 'tool' };
+    if (last === 'reasoningContent') return { protect: true };
+    if (last === 'source' && typeof path.at(-3) === 'number' && path[0] === 'messages') return { media: 'bytes', fetch: o.s3Location !== undefined };
+    return undefined;
+  },
+};
+
 function converseUsage(u: Json): UsageParts | undefined {
   const o = asObject(u);
   if (o === undefined) return undefined;
@@ -42,15 +65,7 @@ function converseUsage(u: Json): UsageParts | undefined {
 export const BEDROCK_CONVERSE: BodyFormatHandler = {
   bodyModel: false,
   outputRequest: (doc) => ({ maxTokens: largestCap(asObject(doc.inferenceConfig)?.maxTokens), choices: 1 }),
-  requestSegments(doc) {
-    const sink = new SegmentSink();
-    asArray(doc.system).forEach((s, i) => { sink.text(asObject(s)?.text, ['system', i, 'text'], 'system'); });
-    asArray(doc.messages).forEach((m, i) => {
-      const msg = asObject(m);
-      content(sink, msg?.content, ['messages', i, 'content'], msg?.role === 'assistant' ? 'assistant' : 'user');
-    });
-    return sink.out;
-  },
+  requestRules: () => CONVERSE_RULES,
   responseSegments(doc) {
     const sink = new SegmentSink();
     content(sink, asObject(asObject(asObject(doc)?.output)?.message)?.content, ['output', 'message', 'content'], 'assistant');
@@ -63,7 +78,9 @@ export const BEDROCK_CONVERSE: BodyFormatHandler = {
 
 const isAnthropicBody = (doc: JsonObject): boolean => typeof doc.anthropic_version === 'string' || Array.isArray(doc.messages);
 
-/** Generic: every string leaf except the top-level "anthropic_version"-style settings is a segment. */
+/** Generic: every string leaf and key is a segment (the top-level "model" is the model rules'), nothing protected. */
+export const GENERIC_RULES: WalkRules = { protectedKeys: new Set() };
+
 export const GENERIC_JSON: BodyFormatHandler = {
   bodyModel: true,
   // The caps of the model families Bedrock InvokeModel and Ollama's /api/generate carry (Llama, Mistral,
@@ -74,11 +91,7 @@ export const GENERIC_JSON: BodyFormatHandler = {
     const ollama = asObject(doc.options);
     return { maxTokens: largestCap(doc.max_tokens, doc.max_gen_len, doc.max_new_tokens, doc.maxTokens, titan?.maxTokenCount, nova?.max_new_tokens, nova?.maxTokens, ollama?.num_predict), choices: 1 };
   },
-  requestSegments(doc) {
-    const sink = new SegmentSink();
-    for (const [k, v] of Object.entries(doc)) if (k !== 'model') sink.leaves(v, [k], 'other');
-    return sink.out;
-  },
+  requestRules: () => GENERIC_RULES,
   responseSegments(doc) {
     const sink = new SegmentSink();
     sink.leaves(doc, [], 'other');
@@ -97,7 +110,7 @@ function invocationMetrics(doc: Json): UsageParts | undefined {
 export const BEDROCK_INVOKE: BodyFormatHandler = {
   bodyModel: false,
   outputRequest: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_MESSAGES.outputRequest(doc) : GENERIC_JSON.outputRequest(doc)),
-  requestSegments: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_MESSAGES.requestSegments(doc) : GENERIC_JSON.requestSegments(doc)),
+  requestRules: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_RULES : GENERIC_RULES),
   responseSegments(doc: JsonValue) {
     const o = asObject(doc);
     return o !== undefined && asString(o.type) === 'message' ? ANTHROPIC_MESSAGES.responseSegments(doc) : GENERIC_JSON.responseSegments(doc);

@@ -11,6 +11,7 @@ import { BodyMalformed, ProviderError } from '../errors.ts';
 import type { HeaderEdits } from './credential-headers.ts';
 import type { BodyFormat, EndpointMatch, EndpointRule, Operation } from './endpoints.ts';
 import { checkModelName } from './model-name.ts';
+import { walkRequest, type RequestContent } from './request-walk.ts';
 import { parseStrictJsonObject, type JsonObject } from './strict-json.ts';
 import { NO_OUTPUT, type OutputRequest } from './output-request.ts';
 import { newUsageMeter, type UsageMeter } from './usage-meter.ts';
@@ -53,6 +54,8 @@ export function formatHandler(format: BodyFormat): BodyFormatHandler | undefined
   return format === 'opaque' ? undefined : FORMATS[format];
 }
 
+const NO_CONTENT: RequestContent = Object.freeze({ segments: [], fetches: 0, tools: [] });
+
 const EVENT_STREAM_OPERATIONS: ReadonlySet<Operation> = new Set(['converse_stream', 'invoke_stream']);
 /** Operations that generate no output tokens: their reservation is the prompt alone. */
 const NO_OUTPUT_OPERATIONS: ReadonlySet<Operation> = new Set(['embeddings', 'moderations', 'count_tokens', 'models.list', 'models.get', 'files']);
@@ -70,6 +73,7 @@ export class RequestTranslator {
   #doc: JsonObject | undefined;
   #body: Buffer | undefined;
   #bodySeen = false;
+  #content: RequestContent | undefined;
 
   constructor(head: RequestHead, match: EndpointMatch, queryModels: readonly string[], upstream: URL, apply: ApplyCredential) {
     this.endpoint = match.endpoint.rule;
@@ -121,6 +125,7 @@ export class RequestTranslator {
         throw BodyMalformed.from(err);
       }
       this.#doc = doc;
+    this.#content = undefined;
       this.#body = body;
       if (this.#format.bodyModel && doc.model !== undefined) {
         if (typeof doc.model !== 'string') throw new ProviderError('model_invalid', 'the body "model" is not a string');
@@ -141,9 +146,21 @@ export class RequestTranslator {
     return this.#format.outputRequest(this.#doc);
   }
 
+  /**
+   * What the request body holds (none without a JSON body): every string leaf and key as a text segment with its
+   * exact JSON path (protected where it must not change), the provider-side fetches and server tools it asks for.
+   * Computed once per body.
+   */
+  content(): RequestContent {
+    if (this.#content !== undefined) return this.#content;
+    const c = this.#doc === undefined || this.#format === undefined ? NO_CONTENT : walkRequest(this.#doc, this.#format.requestRules(this.#doc), this.#format.bodyModel);
+    this.#content = c;
+    return c;
+  }
+
   /** Text segments of the request body, with exact JSON paths (empty without a JSON body). */
   segments(): TextSegment[] {
-    return this.#doc === undefined || this.#format === undefined ? [] : this.#format.requestSegments(this.#doc);
+    return this.content().segments;
   }
 
   /**
@@ -157,6 +174,7 @@ export class RequestTranslator {
     if (before !== after) throw new ProviderError('model_conflict', 'the replaced body changes the model');
     const bytes = Buffer.from(JSON.stringify(doc), 'utf8');
     this.#doc = doc;
+    this.#content = undefined;
     this.#body = bytes;
     return bytes;
   }
@@ -177,6 +195,7 @@ export class RequestTranslator {
     const after = this.#format.bodyModel ? doc.model : undefined;
     if (before !== after) throw new ProviderError('model_conflict', 'the replaced body changes the model');
     this.#doc = doc;
+    this.#content = undefined;
     this.#body = bytes;
     return bytes;
   }

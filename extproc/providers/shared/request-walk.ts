@@ -1,0 +1,113 @@
+// Scan by default: one linear walk over a request document that makes every string leaf a text segment, and
+// every distinct object key one more (keys carry text the model sees: tool-argument and schema property names,
+// metadata keys). A format only adds knowledge on top: the role of a subtree, the short list of fields that
+// must not change (ids, signatures, signed reasoning), which findings block instead of mask, inline media bytes,
+// and what asks the provider to fetch a URL or run a server-side tool. Nothing a format does not know is skipped.
+import type { JsonPath, SegmentRole, ServerTool, TextSegment } from '../../core/content.ts';
+
+export type { ServerTool };
+import type { JsonObject, JsonValue } from './strict-json.ts';
+
+/** What a format says about one object, before its members are walked. Every field is optional. */
+export interface ObjectInfo {
+  /** The role of text under this object (inherited otherwise). */
+  readonly role?: SegmentRole;
+  /** The whole subtree must not change (signed or encrypted reasoning): its findings block. */
+  readonly protect?: boolean;
+  /** The member holding inline media (base64 or a base64 data: URL): not scanned while it is exactly that. */
+  readonly media?: string;
+  /** The object asks the provider to fetch a URL. */
+  readonly fetch?: boolean;
+  /** Server-side tools the object enables. */
+  readonly tools?: readonly ServerTool[];
+}
+
+export interface WalkRules {
+  /** Keys whose string values must not change (ids, signatures): scanned, and a finding blocks. */
+  readonly protectedKeys: ReadonlySet<string>;
+  /** Roles of top-level members (a top-level string such as OpenAI's "instructions" has no object to say it). */
+  readonly roles?: Readonly<Record<string, SegmentRole>>;
+  /** Spelling a key is compared in (Gemini accepts proto snake_case names as well as camelCase). */
+  readonly key?: (k: string) => string;
+  /** Called on each object with its path (read only; do not keep it) and the role inherited. */
+  object?(o: JsonObject, path: JsonPath, role: SegmentRole): ObjectInfo | undefined;
+}
+
+export interface RequestContent {
+  readonly segments: TextSegment[];
+  /** How many places ask the provider to fetch a URL. */
+  readonly fetches: number;
+  /** Server-side tools the request enables, distinct, in order of appearance. */
+  readonly tools: readonly ServerTool[];
+}
+
+// Strict base64 (standard or URL-safe alphabet), or a data: URL whose payload is that.
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+const DATA_URL = /^data:[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(?:;[a-z0-9_.+-]+=[a-z0-9_.+-]+)*;base64,/i;
+
+/** Whether `s` is inline media bytes and nothing else. Anything else in a media field is scanned (and blocks). */
+export function isInlineMedia(s: string): boolean {
+  const m = DATA_URL.exec(s);
+  const payload = m === null ? s : s.slice(m[0].length);
+  return payload.length > 0 && payload.length % 4 === 0 && BASE64.test(payload);
+}
+
+/** An http(s) or gs:// URL: something a provider would fetch. */
+export const isRemoteUrl = (v: JsonValue | undefined): boolean => typeof v === 'string' && /^(?:https?|gs|s3):\/\//i.test(v.trimStart());
+
+const same = (k: string): string => k;
+
+/**
+ * Walks `doc`: every string value is a segment at its exact path; every distinct key is a protected segment
+ * (`key: true`). `skipModel` leaves the top-level "model" out (the model rules check it, and it never changes).
+ */
+export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolean): RequestContent {
+  const segments: TextSegment[] = [];
+  const tools: ServerTool[] = [];
+  const keys = new Set<string>();
+  const norm = rules.key ?? same;
+  let fetches = 0;
+  const path: (string | number)[] = [];
+
+  const emit = (text: string, role: SegmentRole, prot: boolean, key: boolean): void => {
+    if (text === '') return;
+    segments.push({ path: path.slice(), text, role, ...(prot ? { protected: true } : {}), ...(key ? { key: true } : {}) });
+  };
+
+  const value = (v: JsonValue, role: SegmentRole, prot: boolean, media: boolean): void => {
+    if (typeof v === 'string') {
+      if (!(media && isInlineMedia(v))) emit(v, role, prot || media, false);
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        value(v[i] as JsonValue, role, prot, false);
+        path.pop();
+      }
+    } else if (typeof v === 'object' && v !== null) {
+      object(v, role, prot);
+    }
+  };
+
+  const object = (o: JsonObject, inherited: SegmentRole, inheritedProt: boolean): void => {
+    const info = rules.object?.(o, path, inherited);
+    const role = info?.role ?? inherited;
+    const prot = inheritedProt || info?.protect === true;
+    if (info?.fetch === true) fetches++;
+    for (const t of info?.tools ?? []) if (!tools.includes(t)) tools.push(t);
+    for (const k of Object.keys(o)) {
+      if (skipModel && path.length === 0 && k === 'model') continue;
+      path.push(k);
+      if (!keys.has(k)) {
+        keys.add(k);
+        emit(k, role, true, true);
+      }
+      const n = norm(k);
+      const memberRole = path.length === 1 ? (rules.roles?.[n] ?? role) : role;
+      value(o[k] as JsonValue, memberRole, prot || rules.protectedKeys.has(n), info?.media === k);
+      path.pop();
+    }
+  };
+
+  object(doc, 'other', false);
+  return { segments, fetches, tools };
+}

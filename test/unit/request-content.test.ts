@@ -1,0 +1,268 @@
+// Scan by default (issue 12, M1/M2/L2), through the request-body phase over real services: every field the
+// attacker probe used (and an unknown one) is scanned; a finding is masked at its exact JSON path, or blocks
+// when the field must not change (ids, signatures, signed reasoning, object keys); Gemini's proto
+// (snake_case) names are read like the camelCase ones; provider-side URL fetches and server tools are
+// refused unless the dlp section allows them.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JsonPath } from '../../extproc/core/content.ts';
+import { createProviderKind } from '../../extproc/providers/index.ts';
+import { isInlineMedia } from '../../extproc/providers/shared/request-walk.ts';
+import type { ConfigInput } from '../../extproc/config/schema.ts';
+import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
+import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
+import { asDenial, asResponse, isDenial, phaseFixture, replacedBody, requestBodyMsg, startRequest, type PhaseFixture } from '../helpers/phase-fixtures.ts';
+
+const EMAIL = plantEmail();
+const STRIPE = plantStripeKey();
+
+const withProviders = (dlp: ConfigInput['dlp']) => (c: ConfigInput): ConfigInput => {
+  const openai = c.providers[0];
+  assert.ok(openai !== undefined);
+  return {
+    ...c,
+    limits: { ...c.limits, maxRequestBodyBytes: 64 * 1024 },
+    providers: [
+      openai,
+      { ...openai, name: 'anthropic', kind: 'anthropic', models: ['claude-*'] },
+      { ...openai, name: 'gemini', kind: 'vertex', models: ['gemini-*'] },
+    ],
+    identities: c.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [{ provider: 'openai' }, { provider: 'anthropic' }, { provider: 'gemini' }] } : i)),
+    dlp,
+  };
+};
+
+type Provider = 'openai' | 'anthropic' | 'gemini';
+const PATHS: Readonly<Record<string, { provider: Provider; path: string }>> = {
+  chat: { provider: 'openai', path: '/openai/v1/chat/completions' },
+  responses: { provider: 'openai', path: '/openai/v1/responses' },
+  messages: { provider: 'anthropic', path: '/anthropic/v1/messages' },
+  generate: { provider: 'gemini', path: '/gemini/v1beta/models/gemini-2.0-flash:generateContent' },
+  count: { provider: 'gemini', path: '/gemini/v1beta/models/gemini-2.0-flash:countTokens' },
+};
+
+async function run(f: PhaseFixture, endpoint: keyof typeof PATHS, doc: object) {
+  const { provider, path } = PATHS[endpoint] ?? PATHS.chat!;
+  const body = Buffer.from(JSON.stringify(doc), 'utf8');
+  const state = await startRequest(f, body, { seal: { provider, path }, headers: { ':path': path } });
+  const msg = requestBodyMsg(body);
+  const out = await onRequestBody(state, msg, msg.request_body ?? {});
+  return { state, out };
+}
+
+function at(doc: unknown, path: JsonPath): unknown {
+  let v = doc;
+  for (const k of path) v = (v as Record<string | number, unknown>)[k];
+  return v;
+}
+
+const chat = (extra: object, messages: object[] = [{ role: 'user', content: 'hi' }]): object => ({ model: 'gpt-4o-mini', messages, ...extra });
+const responses = (extra: object): object => ({ model: 'gpt-4o-mini', input: 'hi', ...extra });
+const claude = (extra: object, messages: object[] = [{ role: 'user', content: 'hi' }]): object => ({ model: 'claude-sonnet-4', max_tokens: 64, messages, ...extra });
+const gemini = (extra: object): object => ({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], ...extra });
+const part = (p: object): object => ({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }, { role: 'model', parts: [p] }] });
+
+interface MaskCase {
+  readonly name: string;
+  readonly endpoint: keyof typeof PATHS;
+  readonly doc: (v: string) => object;
+  /** Where the value sits: after masking this string holds a placeholder instead. */
+  readonly path: JsonPath;
+}
+
+// M1 and M2: each field the probe used gets a finding masked at its exact path.
+const MASKED: readonly MaskCase[] = [
+  // OpenAI chat
+  { name: 'OpenAI tools[].function.description', endpoint: 'chat', doc: (v) => chat({ tools: [{ type: 'function', function: { name: 'f', description: `mail ${v}` } }] }), path: ['tools', 0, 'function', 'description'] },
+  { name: 'OpenAI tools[].function.parameters (schema text)', endpoint: 'chat', doc: (v) => chat({ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { to: { type: 'string', description: `default ${v}` } } } } }] }), path: ['tools', 0, 'function', 'parameters', 'properties', 'to', 'description'] },
+  { name: 'OpenAI messages[].name', endpoint: 'chat', doc: (v) => chat({}, [{ role: 'user', name: v, content: 'hi' }]), path: ['messages', 0, 'name'] },
+  { name: 'OpenAI prediction.content', endpoint: 'chat', doc: (v) => chat({ prediction: { type: 'content', content: `x ${v}` } }), path: ['prediction', 'content'] },
+  { name: 'OpenAI response_format.json_schema', endpoint: 'chat', doc: (v) => chat({ response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object', description: `for ${v}` } } } }), path: ['response_format', 'json_schema', 'schema', 'description'] },
+  { name: 'OpenAI refusal content part', endpoint: 'chat', doc: (v) => chat({}, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'refusal', refusal: `no ${v}` }] }]), path: ['messages', 1, 'content', 0, 'refusal'] },
+  { name: 'OpenAI metadata', endpoint: 'chat', doc: (v) => chat({ metadata: { owner: v } }), path: ['metadata', 'owner'] },
+  { name: 'OpenAI user', endpoint: 'chat', doc: (v) => chat({ user: v }), path: ['user'] },
+  { name: 'an unknown future field', endpoint: 'chat', doc: (v) => chat({ future_field: { nested: [`x ${v}`] } }), path: ['future_field', 'nested', 0] },
+  // OpenAI Responses
+  { name: 'Responses local_shell_call_output.output', endpoint: 'responses', doc: (v) => responses({ input: [{ type: 'local_shell_call_output', id: 'ls_1', output: `cat: ${v}` }] }), path: ['input', 0, 'output'] },
+  { name: 'Responses mcp_call.output', endpoint: 'responses', doc: (v) => responses({ input: [{ type: 'mcp_call', id: 'mcp_1', server_label: 's', name: 'n', arguments: '{}', output: `row ${v}` }] }), path: ['input', 0, 'output'] },
+  { name: 'Responses prompt.variables', endpoint: 'responses', doc: (v) => responses({ prompt: { id: 'pmpt_1', variables: { customer: v } } }), path: ['prompt', 'variables', 'customer'] },
+  { name: 'Responses function tool description', endpoint: 'responses', doc: (v) => responses({ tools: [{ type: 'function', name: 'f', description: `ask ${v}`, parameters: {} }] }), path: ['tools', 0, 'description'] },
+  // Anthropic
+  { name: 'Anthropic tools[].description', endpoint: 'messages', doc: (v) => claude({ tools: [{ name: 'f', description: `mail ${v}`, input_schema: { type: 'object' } }] }), path: ['tools', 0, 'description'] },
+  { name: 'Anthropic search_result block', endpoint: 'messages', doc: (v) => claude({}, [{ role: 'user', content: [{ type: 'search_result', source: 'https://example.com/a', title: 't', content: [{ type: 'text', text: `found ${v}` }] }] }]), path: ['messages', 0, 'content', 0, 'content', 0, 'text'] },
+  // Gemini, camelCase and proto names
+  { name: 'Gemini system_instruction (proto name)', endpoint: 'generate', doc: (v) => gemini({ system_instruction: { parts: [{ text: `owner ${v}` }] } }), path: ['system_instruction', 'parts', 0, 'text'] },
+  { name: 'Gemini function_call (proto name)', endpoint: 'generate', doc: (v) => part({ function_call: { name: 'send', args: { to: v } } }), path: ['contents', 1, 'parts', 0, 'function_call', 'args', 'to'] },
+  { name: 'Gemini function_response (proto name)', endpoint: 'generate', doc: (v) => part({ function_response: { name: 'send', response: { owner: v } } }), path: ['contents', 1, 'parts', 0, 'function_response', 'response', 'owner'] },
+  { name: 'Gemini executableCode.code', endpoint: 'generate', doc: (v) => part({ executableCode: { language: 'PYTHON', code: `print("${v}")` } }), path: ['contents', 1, 'parts', 0, 'executableCode', 'code'] },
+  { name: 'Gemini executable_code (proto name)', endpoint: 'generate', doc: (v) => part({ executable_code: { language: 'PYTHON', code: `print("${v}")` } }), path: ['contents', 1, 'parts', 0, 'executable_code', 'code'] },
+  { name: 'Gemini codeExecutionResult.output', endpoint: 'generate', doc: (v) => part({ codeExecutionResult: { outcome: 'OUTCOME_OK', output: v } }), path: ['contents', 1, 'parts', 0, 'codeExecutionResult', 'output'] },
+  { name: 'Gemini code_execution_result (proto name)', endpoint: 'generate', doc: (v) => part({ code_execution_result: { outcome: 'OUTCOME_OK', output: v } }), path: ['contents', 1, 'parts', 0, 'code_execution_result', 'output'] },
+  { name: 'Gemini function declarations', endpoint: 'generate', doc: (v) => gemini({ tools: [{ function_declarations: [{ name: 'f', description: `mail ${v}` }] }] }), path: ['tools', 0, 'function_declarations', 0, 'description'] },
+  { name: 'Gemini generation_config (proto name)', endpoint: 'generate', doc: (v) => gemini({ generation_config: { stop_sequences: [v] } }), path: ['generation_config', 'stop_sequences', 0] },
+  { name: 'Gemini tool_config (proto name)', endpoint: 'generate', doc: (v) => gemini({ tool_config: { function_calling_config: { mode: 'ANY', allowed_function_names: [v] } } }), path: ['tool_config', 'function_calling_config', 'allowed_function_names', 0] },
+  { name: "Gemini countTokens' nested request", endpoint: 'count', doc: (v) => ({ generateContentRequest: { model: 'models/gemini-2.0-flash', contents: [{ role: 'user', parts: [{ text: `to ${v}` }] }] } }), path: ['generateContentRequest', 'contents', 0, 'parts', 0, 'text'] },
+];
+
+interface BlockCase {
+  readonly name: string;
+  readonly endpoint: keyof typeof PATHS;
+  readonly doc: (v: string) => object;
+}
+
+// Fields that must not change: an email there (which would be masked elsewhere) blocks the request.
+const BLOCKED: readonly BlockCase[] = [
+  { name: 'OpenAI tool_call_id', endpoint: 'chat', doc: (v) => chat({}, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [{ id: v, type: 'function', function: { name: 'f', arguments: '{}' } }] }, { role: 'tool', tool_call_id: v, content: 'ok' }]) },
+  { name: 'an object key in tool arguments (keys are scanned, never rewritten)', endpoint: 'messages', doc: (v) => claude({}, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'f', input: { [v]: 1 } }] }]) },
+  { name: 'Responses reasoning item (encrypted, signed)', endpoint: 'responses', doc: (v) => responses({ input: [{ type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: `about ${v}` }], encrypted_content: 'gAAAA' }] }) },
+  { name: 'Anthropic thinking block (signed)', endpoint: 'messages', doc: (v) => claude({}, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'thinking', thinking: `user is ${v}`, signature: 'sig' }, { type: 'text', text: 'ok' }] }]) },
+  { name: 'Gemini thought_signature (proto name)', endpoint: 'generate', doc: (v) => part({ text: 'ok', thought_signature: v }) },
+  { name: 'Gemini cached_content (proto name)', endpoint: 'generate', doc: (v) => gemini({ cached_content: v }) },
+  { name: 'Gemini inline_data that is not base64 (proto name)', endpoint: 'generate', doc: (v) => part({ inline_data: { mime_type: 'image/png', data: v } }) },
+];
+
+describe('scan by default: request fields are masked at their exact path', () => {
+  let f: PhaseFixture;
+  before(() => { f = phaseFixture({ tweak: withProviders({ enabled: true }) }); });
+  after(async () => { await f.close(); });
+
+  for (const c of MASKED) {
+    it(`${c.name}: an email is masked at ${JSON.stringify(c.path)}`, async () => {
+      const doc = c.doc(EMAIL);
+      assert.ok(String(at(doc, c.path)).includes(EMAIL), 'the case plants the value where it says');
+      const { state, out } = await run(f, c.endpoint, doc);
+      const body = replacedBody(asResponse(out), 'request_body');
+      assert.ok(body !== undefined, 'the body is replaced');
+      const got = JSON.parse(body.toString('utf8')) as unknown;
+      assert.equal(at(got, c.path), String(at(doc, c.path)).replace(EMAIL, '<EMAIL_1>'));
+      assert.ok(!body.toString('utf8').includes(EMAIL));
+      assert.deepEqual(state.content.request, { EMAIL: 1 });
+    });
+  }
+
+  for (const c of BLOCKED) {
+    it(`${c.name}: an email there blocks instead of being masked`, async () => {
+      const { state, out } = await run(f, c.endpoint, c.doc(EMAIL));
+      const d = asDenial(out);
+      assert.equal(d.code, 'content_blocked');
+      assert.deepEqual(d.types, ['EMAIL']);
+      assert.equal(state.content.action, 'block');
+      assert.deepEqual(leaked(f.everything([d, state.content]), [EMAIL]), []);
+    });
+  }
+
+  it('the same text in several fields is scanned once and masked in every one of them', async () => {
+    const { state, out } = await run(f, 'chat', chat({ metadata: { a: EMAIL, b: `cc ${EMAIL}` }, user: EMAIL }, [{ role: 'user', content: EMAIL }, { role: 'user', content: EMAIL }]));
+    const body = replacedBody(asResponse(out), 'request_body')?.toString('utf8') ?? '';
+    assert.deepEqual(JSON.parse(body), chat({ metadata: { a: '<EMAIL_1>', b: 'cc <EMAIL_1>' }, user: '<EMAIL_1>' }, [{ role: 'user', content: '<EMAIL_1>' }, { role: 'user', content: '<EMAIL_1>' }]));
+    assert.deepEqual(state.content.request, { EMAIL: 5 });
+  });
+
+  it('media-shaped objects outside the places media goes are text: a base64-shaped key there is found', async () => {
+    const akia = plantAwsKeyId();
+    assert.ok(isInlineMedia(akia), 'the key is valid base64, so it would pass as media bytes');
+    const d = asDenial((await run(f, 'messages', claude({ x_future: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: akia } }] }))).out);
+    assert.deepEqual(d.types, ['AWS_ACCESS_KEY']);
+    const o = asDenial((await run(f, 'chat', chat({ x_future: [{ type: 'input_image', image_url: akia }] }))).out);
+    assert.deepEqual(o.types, ['AWS_ACCESS_KEY']);
+  });
+
+  it('a secret in an unknown field blocks (default action for secrets)', async () => {
+    const d = asDenial((await run(f, 'chat', chat({ x_vendor: { blob: `k=${STRIPE}` } }))).out);
+    assert.equal(d.code, 'content_blocked');
+    assert.deepEqual(d.types, ['STRIPE_KEY']);
+  });
+
+  it('inline media that is exactly base64 is not read as text; the model field stays as it is', async () => {
+    const png = Buffer.from(`\x89PNG AKIAABCDEFGHIJKLMNOP ${EMAIL}`).toString('base64');
+    const r = await run(f, 'generate', part({ inlineData: { mimeType: 'image/png', data: png } }));
+    assert.ok(!isDenial(r.out), 'media bytes pass');
+    assert.deepEqual(r.state.content.request, {});
+    const img = await run(f, 'chat', chat({}, [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }]));
+    assert.ok(!isDenial(img.out));
+  });
+});
+
+describe('provider-side fetches and server tools', () => {
+  let denyAll: PhaseFixture;
+  let allow: PhaseFixture;
+  before(() => {
+    denyAll = phaseFixture({ tweak: withProviders({ enabled: true }) });
+    allow = phaseFixture({ tweak: withProviders({ enabled: true, allowProviderFetch: true, allowServerTools: ['web_search', 'mcp'] }) });
+  });
+  after(async () => {
+    await denyAll.close();
+    await allow.close();
+  });
+
+  const FETCHES: readonly { name: string; endpoint: keyof typeof PATHS; doc: object }[] = [
+    { name: 'Anthropic document source.url', endpoint: 'messages', doc: claude({}, [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://files.example/a.pdf' } }, { type: 'text', text: 'sum' }] }]) },
+    { name: 'Anthropic image source.url', endpoint: 'messages', doc: claude({}, [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://files.example/a.png' } }] }]) },
+    { name: 'OpenAI image_url with an https URL', endpoint: 'chat', doc: chat({}, [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://files.example/a.png' } }] }]) },
+    { name: 'Responses input_file.file_url', endpoint: 'responses', doc: responses({ input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://files.example/a.pdf' }] }] }) },
+    { name: 'Gemini file_data.file_uri (proto name)', endpoint: 'generate', doc: part({ file_data: { mime_type: 'application/pdf', file_uri: 'https://files.example/a.pdf' } }) },
+  ];
+  for (const c of FETCHES) {
+    it(`${c.name}: 403 provider_fetch_denied by default; allowed with dlp.allowProviderFetch`, async () => {
+      const d = asDenial((await run(denyAll, c.endpoint, c.doc)).out);
+      assert.equal(d.code, 'provider_fetch_denied');
+      assert.equal(d.rule, 'dlp.allowProviderFetch');
+      assert.ok(!isDenial((await run(allow, c.endpoint, c.doc)).out));
+    });
+  }
+
+  const TOOLS: readonly { name: string; endpoint: keyof typeof PATHS; doc: object; types: string[]; allowed: boolean }[] = [
+    { name: 'Anthropic mcp_servers', endpoint: 'messages', doc: claude({ mcp_servers: [{ type: 'url', url: 'https://mcp.example/sse', name: 'x' }] }), types: ['mcp'], allowed: true },
+    { name: 'Anthropic web_search tool', endpoint: 'messages', doc: claude({ tools: [{ type: 'web_search_20250305', name: 'web_search' }] }), types: ['web_search'], allowed: true },
+    { name: 'Anthropic code execution tool', endpoint: 'messages', doc: claude({ tools: [{ type: 'code_execution_20250522', name: 'code_execution' }] }), types: ['code_execution'], allowed: false },
+    { name: 'Responses mcp tool', endpoint: 'responses', doc: responses({ tools: [{ type: 'mcp', server_label: 'x', server_url: 'https://mcp.example' }] }), types: ['mcp'], allowed: true },
+    { name: 'Responses code_interpreter and file_search', endpoint: 'responses', doc: responses({ tools: [{ type: 'code_interpreter', container: { type: 'auto' } }, { type: 'file_search', vector_store_ids: ['vs_1'] }] }), types: ['code_execution', 'file_search'], allowed: false },
+    { name: 'Responses computer use', endpoint: 'responses', doc: responses({ tools: [{ type: 'computer_use_preview', display_width: 1, display_height: 1, environment: 'browser' }] }), types: ['computer_use'], allowed: false },
+    { name: 'Responses unknown tool type', endpoint: 'responses', doc: responses({ tools: [{ type: 'future_tool' }] }), types: ['other'], allowed: false },
+    { name: 'OpenAI chat web_search_options', endpoint: 'chat', doc: chat({ web_search_options: {} }), types: ['web_search'], allowed: true },
+    { name: 'Gemini google_search and url_context (proto names)', endpoint: 'generate', doc: gemini({ tools: [{ google_search: {} }, { url_context: {} }] }), types: ['web_fetch', 'web_search'], allowed: false },
+  ];
+  for (const c of TOOLS) {
+    it(`${c.name}: 403 server_tool_denied naming ${c.types.join(', ')}; ${c.allowed ? 'allowed' : 'still denied'} when dlp.allowServerTools lists web_search and mcp`, async () => {
+      const d = asDenial((await run(denyAll, c.endpoint, c.doc)).out);
+      assert.equal(d.code, 'server_tool_denied');
+      assert.equal(d.rule, 'dlp.allowServerTools');
+      assert.deepEqual(d.types, c.types);
+      assert.equal(isDenial((await run(allow, c.endpoint, c.doc)).out), !c.allowed);
+    });
+  }
+
+  it('client-side tools (functions, Anthropic bash/text_editor, Gemini function declarations) are not server tools', async () => {
+    assert.ok(!isDenial((await run(denyAll, 'chat', chat({ tools: [{ type: 'function', function: { name: 'f' } }] }))).out));
+    assert.ok(!isDenial((await run(denyAll, 'messages', claude({ tools: [{ name: 'f', input_schema: { type: 'object' } }, { type: 'bash_20250124', name: 'bash' }] }))).out));
+    assert.ok(!isDenial((await run(denyAll, 'generate', gemini({ tools: [{ functionDeclarations: [{ name: 'f' }] }] }))).out));
+  });
+
+  it('a URL inside tool arguments is not a provider fetch', async () => {
+    const r = await run(denyAll, 'messages', claude({}, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'f', input: { source: { type: 'url', url: 'https://x.example' } } }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'ok' }] }]));
+    assert.ok(!isDenial(r.out));
+  });
+});
+
+describe('the walk', () => {
+  it('isInlineMedia: strict base64 or a base64 data: URL, nothing else', () => {
+    assert.equal(isInlineMedia('aGVsbG8='), true);
+    assert.equal(isInlineMedia('data:image/png;base64,aGVsbG8='), true);
+    assert.equal(isInlineMedia('data:text/plain,hello'), false);
+    assert.equal(isInlineMedia(`a ${EMAIL}`), false);
+    assert.equal(isInlineMedia('aGVsbG8'), false, 'not a multiple of 4');
+    assert.equal(isInlineMedia(''), false);
+  });
+
+  it('one segment per string leaf, keys once each, the body model left to the model rules', () => {
+    const kind = createProviderKind('openai', { upstream: new URL('https://api.openai.com'), region: 'us-east-1' });
+    const t = kind.newRequest({ method: 'POST', path: '/v1/chat/completions', query: '', headers: new Map() });
+    t.parseBody(Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] })));
+    const segs = t.segments();
+    assert.deepEqual(segs.filter((s) => s.key === true).map((s) => s.text), ['messages', 'role', 'content']);
+    assert.deepEqual(segs.filter((s) => s.key !== true).map((s) => [s.path, s.role, s.text]), [
+      [['messages', 0, 'role'], 'user', 'user'], [['messages', 0, 'content'], 'user', 'a'],
+      [['messages', 1, 'role'], 'user', 'user'], [['messages', 1, 'content'], 'user', 'b'],
+    ]);
+  });
+});
