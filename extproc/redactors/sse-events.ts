@@ -45,6 +45,8 @@ export interface DeltaField {
   readonly channel: string;
   readonly holder: Record<string, unknown>;
   readonly key: string;
+  /** A logprobs token: when it changes, its `bytes` and `top_logprobs` are dropped (they could spell the old text). */
+  readonly token?: true;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -57,11 +59,23 @@ export interface EventDeltas {
   readonly final: boolean;
 }
 
+/** Logprobs entries ({token, ...}) as token deltas on their own channel. */
+function tokenFields(list: unknown, channel: string, fields: DeltaField[]): void {
+  if (!Array.isArray(list)) return;
+  for (const e of list) if (isObj(e) && typeof e['token'] === 'string') fields.push({ channel, holder: e, key: 'token', token: true });
+}
+
+/** Text-bearing delta keys of an OpenAI chat `delta` besides `content` (reasoning of vLLM, DeepSeek, Ollama; refusals). */
+const CHAT_TEXT_KEYS = ['reasoning_content', 'reasoning', 'refusal'] as const;
+
 /**
  * The text deltas of one event in the OpenAI chat, OpenAI Responses, Anthropic Messages and Gemini stream formats.
- * OpenAI: choices[i].delta.content and .tool_calls[j].function.arguments; Responses: *.delta on
- * response.output_text.delta / function_call_arguments.delta; Anthropic: content_block_delta text_delta.text and
- * input_json_delta.partial_json; Gemini: candidates[i].content.parts[j].text.
+ * OpenAI: choices[i].delta.content, .reasoning_content, .reasoning, .refusal, .audio.transcript,
+ * .tool_calls[j].function.arguments and the logprobs tokens (content and refusal); Responses: *.delta (but
+ * response.audio.delta, which is base64 audio) and the logprobs tokens of output_text deltas; Anthropic:
+ * content_block_delta text_delta.text, thinking_delta.thinking and input_json_delta.partial_json; Gemini:
+ * candidates[i].content.parts[j].text, thoughts on their own channel. Every other string in an event is scanned
+ * whole (response-leaves.ts).
  */
 export function eventDeltas(doc: unknown): EventDeltas {
   const fields: DeltaField[] = [];
@@ -75,6 +89,9 @@ export function eventDeltas(doc: unknown): EventDeltas {
       const delta = ch['delta'];
       if (isObj(delta)) {
         if (typeof delta['content'] === 'string') fields.push({ channel: `c${idx}`, holder: delta, key: 'content' });
+        for (const key of CHAT_TEXT_KEYS) if (typeof delta[key] === 'string') fields.push({ channel: `c${idx}:${key}`, holder: delta, key });
+        const audio = delta['audio'];
+        if (isObj(audio) && typeof audio['transcript'] === 'string') fields.push({ channel: `c${idx}:audio`, holder: audio, key: 'transcript' });
         if (Array.isArray(delta['tool_calls'])) {
           delta['tool_calls'].forEach((tc: unknown, j) => {
             if (!isObj(tc) || !isObj(tc['function'])) return;
@@ -84,7 +101,12 @@ export function eventDeltas(doc: unknown): EventDeltas {
           });
         }
       }
-      if (ch['finish_reason'] !== null && ch['finish_reason'] !== undefined) ends.push(`c${idx}`, `c${idx}t*`);
+      const lp = ch['logprobs'];
+      if (isObj(lp)) {
+        tokenFields(lp['content'], `c${idx}:lp`, fields);
+        tokenFields(lp['refusal'], `c${idx}:lpr`, fields);
+      }
+      if (ch['finish_reason'] !== null && ch['finish_reason'] !== undefined) ends.push(`c${idx}`, `c${idx}t*`, `c${idx}:*`);
     });
     return { fields, ends, final: false };
   }
@@ -92,14 +114,16 @@ export function eventDeltas(doc: unknown): EventDeltas {
     const d = doc['delta'];
     const ch = `b${JSON.stringify(doc['index'] ?? null)}`;
     if (d['type'] === 'text_delta' && typeof d['text'] === 'string') fields.push({ channel: ch, holder: d, key: 'text' });
+    if (d['type'] === 'thinking_delta' && typeof d['thinking'] === 'string') fields.push({ channel: ch, holder: d, key: 'thinking' });
     if (d['type'] === 'input_json_delta' && typeof d['partial_json'] === 'string') fields.push({ channel: ch, holder: d, key: 'partial_json' });
     return { fields, ends, final: false };
   }
   if (type === 'content_block_stop') return { fields, ends: [`b${JSON.stringify(doc['index'] ?? null)}`], final: false };
   if (type === 'message_stop' || type === 'response.completed' || type === 'response.failed' || type === 'response.incomplete') return { fields, ends, final: true };
-  if (typeof type === 'string' && type.startsWith('response.') && type.endsWith('.delta') && typeof doc['delta'] === 'string') {
+  if (typeof type === 'string' && type.startsWith('response.') && type.endsWith('.delta') && type !== 'response.audio.delta' && typeof doc['delta'] === 'string') {
     const ch = `r${JSON.stringify(doc['output_index'] ?? null)}:${JSON.stringify(doc['content_index'] ?? null)}:${type}`;
     fields.push({ channel: ch, holder: doc, key: 'delta' });
+    tokenFields(doc['logprobs'], `${ch}:lp`, fields);
     return { fields, ends, final: false };
   }
   if (typeof type === 'string' && type.startsWith('response.') && type.endsWith('.done')) return { fields, ends: [`r${JSON.stringify(doc['output_index'] ?? null)}:*`], final: false };
@@ -110,13 +134,34 @@ export function eventDeltas(doc: unknown): EventDeltas {
       const content = cand['content'];
       if (isObj(content) && Array.isArray(content['parts'])) {
         content['parts'].forEach((part: unknown) => {
-          if (isObj(part) && typeof part['text'] === 'string' && part['thought'] !== true) fields.push({ channel: `g${idx}`, holder: part, key: 'text' });
+          if (isObj(part) && typeof part['text'] === 'string') fields.push({ channel: part['thought'] === true ? `g${idx}:thought` : `g${idx}`, holder: part, key: 'text' });
         });
       }
-      if (typeof cand['finishReason'] === 'string') ends.push(`g${idx}`);
+      if (typeof cand['finishReason'] === 'string') ends.push(`g${idx}`, `g${idx}:*`);
     });
   }
   return { fields, ends, final: false };
+}
+
+/**
+ * The text deltas of one Bedrock ConverseStream event (the event type is the frame's `:event-type` header):
+ * contentBlockDelta's delta.text, delta.toolUse.input and delta.reasoningContent.text, per content block.
+ */
+export function converseDeltas(eventType: string | undefined, doc: unknown): EventDeltas {
+  const fields: DeltaField[] = [];
+  if (!isObj(doc)) return { fields, ends: [], final: false };
+  const ch = `k${JSON.stringify(doc['contentBlockIndex'] ?? null)}`;
+  if (eventType === 'contentBlockDelta' && isObj(doc['delta'])) {
+    const d = doc['delta'];
+    if (typeof d['text'] === 'string') fields.push({ channel: ch, holder: d, key: 'text' });
+    const tool = d['toolUse'];
+    if (isObj(tool) && typeof tool['input'] === 'string') fields.push({ channel: `${ch}:tool`, holder: tool, key: 'input' });
+    const reasoning = d['reasoningContent'];
+    if (isObj(reasoning) && typeof reasoning['text'] === 'string') fields.push({ channel: `${ch}:reasoning`, holder: reasoning, key: 'text' });
+    return { fields, ends: [], final: false };
+  }
+  if (eventType === 'contentBlockStop') return { fields, ends: [ch, `${ch}:*`], final: false };
+  return { fields, ends: [], final: eventType === 'messageStop' };
 }
 
 /** Whether `channel` is ended by an `ends` entry (exact, or a "prefix*" wildcard). */
