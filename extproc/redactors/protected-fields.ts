@@ -32,6 +32,10 @@ export const PROTECTED_FIELDS: Readonly<Record<string, readonly ProtectedKey[]>>
   bedrock: BEDROCK,
 });
 
+// Signed reasoning text: scanned and masked like any text, but placeholders are not restored in it (the caller
+// sends the block back verbatim and the provider checks it against its signature).
+const SIGNED_TEXT: readonly ProtectedKey[] = [{ key: 'thinking', holderType: 'thinking' }, { key: 'text', holderType: 'reasoningText' }, { key: 'text', holderType: 'reasoningContent' }];
+
 /** Decides whether `holder[key]` is protected, given the holder's "type" and the holder's own key in its parent. */
 export type ProtectedTest = (key: string | number, holderType: string | undefined, holderKey: string | number | undefined) => boolean;
 
@@ -47,3 +51,7 @@ export function protectedFieldsFor(kind: string | undefined): ProtectedTest {
     return t !== undefined && (t === holderType || t === holderKey);
   };
 }
+
+/** Whether `holder[key]` is signed reasoning text, where placeholders are not restored (every kind). */
+export const isSignedText: ProtectedTest = (key, holderType, holderKey) =>
+  SIGNED_TEXT.some((p) => p.key === key && (p.holderType === holderType || p.holderType === holderKey));

@@ -9,7 +9,7 @@ import type { Finding, TextSegment } from '../core/content.ts';
 import { ScanBudget } from '../detectors/scan-limits.ts';
 import type { Scanner } from '../detectors/scanner.ts';
 import { maskText } from './mask.ts';
-import type { ProtectedTest } from './protected-fields.ts';
+import { isSignedText, type ProtectedTest } from './protected-fields.ts';
 import { RestoreMap } from './restore-map.ts';
 import { restoreEdits, restoreText } from './restore.ts';
 import { leakMark } from './stream-scanner.ts';
@@ -22,12 +22,14 @@ interface Leaf {
   readonly key: string | number;
   readonly text: string;
   readonly protected: boolean;
+  /** Signed reasoning text: masked, never restored. */
+  readonly signed: boolean;
 }
 
 export interface LeafOptions {
   /** Scan and mask leaks (omit to only restore). */
   readonly scanner?: Scanner | undefined;
-  /** Restore the request's placeholders in leaves that are not protected (omit to only scan). */
+  /** Restore the request's placeholders in leaves that are neither protected nor signed reasoning text (omit to only scan). */
   readonly restore?: RestoreMap | undefined;
   readonly isProtected: ProtectedTest;
   /** Fields another stage handles (stream deltas): neither scanned nor restored here. */
@@ -77,7 +79,7 @@ function walk(doc: unknown, o: LeafOptions): Walked {
       if (list) tokenLists.push(v);
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
-        if (typeof x === 'string') leaves.push({ holder: v, key: i, text: x, protected: prot });
+        if (typeof x === 'string') leaves.push({ holder: v, key: i, text: x, protected: prot, signed: false });
         else if (typeof x === 'object' && x !== null) stack.push({ v: x, key: parentKey, prot, seq: list });
       }
     } else if (isObj(v)) {
@@ -86,7 +88,7 @@ function walk(doc: unknown, o: LeafOptions): Walked {
         const x = v[k];
         if (o.skip?.(v, k) === true || (seq && k === 'token')) continue;
         const p = prot || o.isProtected(k, type, parentKey);
-        if (typeof x === 'string') leaves.push({ holder: v, key: k, text: x, protected: p });
+        if (typeof x === 'string') leaves.push({ holder: v, key: k, text: x, protected: p, signed: isSignedText(k, type, parentKey) });
         else if (typeof x === 'object' && x !== null) stack.push({ v: x, key: k, prot: p, seq: false });
       }
     }
@@ -129,7 +131,7 @@ export function processLeaves(doc: unknown, o: LeafOptions, budget?: ScanBudget)
       text = maskText(text, found, none, leakMark);
       masked.push(...found);
     }
-    if (o.restore !== undefined && o.restore.size > 0) {
+    if (o.restore !== undefined && o.restore.size > 0 && !leaf.signed) {
       const r = restoreText(text, o.restore);
       restored += r.restored;
       text = r.text;

@@ -59,6 +59,14 @@ export interface EventDeltas {
   readonly final: boolean;
 }
 
+/**
+ * Channels of signed reasoning text (Anthropic thinking, Bedrock reasoningContent): leaks are masked there, but
+ * placeholders are not restored, because the caller sends these blocks back verbatim and the provider checks them
+ * against their signature.
+ */
+export const SIGNED = '#signed';
+export const isSignedChannel = (channel: string): boolean => channel.endsWith(SIGNED);
+
 /** Logprobs entries ({token, ...}) as token deltas on their own channel. */
 function tokenFields(list: unknown, channel: string, fields: DeltaField[]): void {
   if (!Array.isArray(list)) return;
@@ -114,11 +122,14 @@ export function eventDeltas(doc: unknown): EventDeltas {
     const d = doc['delta'];
     const ch = `b${JSON.stringify(doc['index'] ?? null)}`;
     if (d['type'] === 'text_delta' && typeof d['text'] === 'string') fields.push({ channel: ch, holder: d, key: 'text' });
-    if (d['type'] === 'thinking_delta' && typeof d['thinking'] === 'string') fields.push({ channel: ch, holder: d, key: 'thinking' });
+    if (d['type'] === 'thinking_delta' && typeof d['thinking'] === 'string') fields.push({ channel: `${ch}${SIGNED}`, holder: d, key: 'thinking' });
     if (d['type'] === 'input_json_delta' && typeof d['partial_json'] === 'string') fields.push({ channel: ch, holder: d, key: 'partial_json' });
     return { fields, ends, final: false };
   }
-  if (type === 'content_block_stop') return { fields, ends: [`b${JSON.stringify(doc['index'] ?? null)}`], final: false };
+  if (type === 'content_block_stop') {
+    const ch = `b${JSON.stringify(doc['index'] ?? null)}`;
+    return { fields, ends: [ch, `${ch}${SIGNED}`], final: false };
+  }
   if (type === 'message_stop' || type === 'response.completed' || type === 'response.failed' || type === 'response.incomplete') return { fields, ends, final: true };
   if (typeof type === 'string' && type.startsWith('response.') && type.endsWith('.delta') && type !== 'response.audio.delta' && typeof doc['delta'] === 'string') {
     const ch = `r${JSON.stringify(doc['output_index'] ?? null)}:${JSON.stringify(doc['content_index'] ?? null)}:${type}`;
@@ -157,7 +168,7 @@ export function converseDeltas(eventType: string | undefined, doc: unknown): Eve
     const tool = d['toolUse'];
     if (isObj(tool) && typeof tool['input'] === 'string') fields.push({ channel: `${ch}:tool`, holder: tool, key: 'input' });
     const reasoning = d['reasoningContent'];
-    if (isObj(reasoning) && typeof reasoning['text'] === 'string') fields.push({ channel: `${ch}:reasoning`, holder: reasoning, key: 'text' });
+    if (isObj(reasoning) && typeof reasoning['text'] === 'string') fields.push({ channel: `${ch}:reasoning${SIGNED}`, holder: reasoning, key: 'text' });
     return { fields, ends: [], final: false };
   }
   if (eventType === 'contentBlockStop') return { fields, ends: [ch, `${ch}:*`], final: false };

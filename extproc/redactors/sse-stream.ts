@@ -24,7 +24,7 @@ import { EventStreamReader, encodeEventStreamFrame, type EventStreamMessage } fr
 import type { ProtectedTest } from './protected-fields.ts';
 import { dropTokenDetail, processLeaves } from './response-leaves.ts';
 import type { RestoreMap } from './restore-map.ts';
-import { channelEnded, converseDeltas, eventDeltas, parseEvent, splitEvents, type DeltaField, type EventDeltas } from './sse-events.ts';
+import { channelEnded, converseDeltas, eventDeltas, isSignedChannel, parseEvent, splitEvents, type DeltaField, type EventDeltas } from './sse-events.ts';
 import { StreamLeakScanner, type StreamFinding, type StreamScanOptions } from './stream-scanner.ts';
 import { StreamRestorer, type ChannelTransform } from './stream-restorer.ts';
 import type { Run } from './tagged-text.ts';
@@ -71,24 +71,32 @@ interface FieldOut {
   output: string;
 }
 
-/** The stages in order (leak scan, then restore); a channel's text passes through each. */
+/**
+ * The stages in order (leak scan, then restore); a channel's text passes through each. The restorer skips
+ * signed channels (their text goes back to the provider verbatim): held text of theirs is only ever scanned.
+ */
 class Pipeline {
   readonly #stages: ChannelTransform[];
-  constructor(stages: ChannelTransform[]) {
+  readonly #restorer: ChannelTransform | undefined;
+  constructor(stages: ChannelTransform[], restorer: ChannelTransform | undefined) {
     this.#stages = stages;
+    this.#restorer = restorer;
+  }
+  #of(channel: string): ChannelTransform[] {
+    return this.#restorer === undefined || !isSignedChannel(channel) ? this.#stages : this.#stages.filter((s) => s !== this.#restorer);
   }
   push(channel: string, runs: readonly Run[]): Run[] {
-    return this.#stages.reduce<Run[]>((r, s) => s.push(channel, r), [...runs]);
+    return this.#of(channel).reduce<Run[]>((r, s) => s.push(channel, r), [...runs]);
   }
   flush(channel: string): Run[] {
     let r: Run[] = [];
-    for (const s of this.#stages) r = [...s.push(channel, r), ...s.flush(channel)];
+    for (const s of this.#of(channel)) r = [...s.push(channel, r), ...s.flush(channel)];
     return r;
   }
   /** Forces everything out of a channel that goes on (the leak scanner keeps it as context). */
   force(channel: string): Run[] {
     let r: Run[] = [];
-    for (const s of this.#stages) r = [...s.push(channel, r), ...(s instanceof StreamLeakScanner ? s.force(channel) : s.flush(channel))];
+    for (const s of this.#of(channel)) r = [...s.push(channel, r), ...(s instanceof StreamLeakScanner ? s.force(channel) : s.flush(channel))];
     return r;
   }
   held(): string[] {
@@ -149,8 +157,9 @@ export class SseStream {
       this.#leak = new StreamLeakScanner(options.scanner, options);
       stages.push(this.#leak);
     }
-    if (options.restore !== undefined) stages.push(new StreamRestorer(options.restore));
-    this.#pipe = new Pipeline(stages);
+    const restorer = options.restore === undefined ? undefined : new StreamRestorer(options.restore);
+    if (restorer !== undefined) stages.push(restorer);
+    this.#pipe = new Pipeline(stages, restorer);
     this.#scanner = options.scanner;
     this.#restore = options.restore;
     this.#isProtected = options.isProtected ?? idsOnly;

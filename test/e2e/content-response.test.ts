@@ -65,6 +65,17 @@ function respond(req: SeenRequest): ChunkedResponse {
     ]);
   }
   if (req.path.endsWith('/responses')) return responsesStream();
+  if (body.includes('thinking please')) {
+    const placeholder = /<EMAIL_\d+>/.exec(body)?.[0] ?? 'none';
+    return json(200, {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'thinking', thinking: `mail ${placeholder}, ${PIECES.join('')}`, signature: 'c2lnbmF0dXJl' }, { type: 'text', text: `sent to ${placeholder}` }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 3, output_tokens: 4 },
+    });
+  }
   if (body.includes('echo error')) return json(400, { error: { message: `Invalid value in prompt: ${PIECES.join('')} (see <EMAIL_1>)`, type: 'invalid_request_error' } });
   if (body.includes('logprobs buffered')) {
     return json(200, { id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: PIECES.join('') }, logprobs: { content: PIECES.map(tok) }, finish_reason: 'stop' }] });
@@ -194,6 +205,21 @@ describe('every text-bearing response field through a real Envoy', () => {
     assert.ok(!stack.cloud.requests.some((r) => r.body.includes(EMAIL)), 'the upstream never saw the address');
     assert.equal(doc.choices[0]?.message.content, `mail ${EMAIL}`);
     assert.match(doc.id, /^<EMAIL_\d+>$/);
+  });
+
+  it('Anthropic thinking: a leak is masked; the placeholder is restored in the text, not in the signed thinking', async () => {
+    const res = await fetch(`${stack.url}/anthropic/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.keys.agent, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4', max_tokens: 64, messages: [{ role: 'user', content: `thinking please, mail ${EMAIL}` }] }),
+    });
+    assert.equal(res.status, 200);
+    const raw = await res.text();
+    clean(raw);
+    const doc = JSON.parse(raw) as { content: Doc[] };
+    assert.match(doc.content[0]?.['thinking'] as string, new RegExp(`^mail <EMAIL_\\d+>, ${MASKED.replace(/[[\]]/g, '\\$&')}$`));
+    assert.equal(doc.content[0]?.['signature'], 'c2lnbmF0dXJl');
+    assert.equal(doc.content[1]?.['text'], `sent to ${EMAIL}`);
   });
 
   it('GET a stored response: the leaked secret is masked', async () => {

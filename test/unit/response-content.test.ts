@@ -76,13 +76,16 @@ describe('buffered response leaves', () => {
     assert.ok(!JSON.stringify(doc).includes('ve_4eC39HqLyjWD'));
   });
 
-  it('restore: placeholders go back in model text, never in protected fields', () => {
+  it('restore: placeholders go back in model text, never in protected fields nor in signed thinking', () => {
     const map = new RestoreMap();
     const p = map.placeholderFor('EMAIL', 'a@b.example');
-    const doc = { id: p, content: [{ type: 'text', text: `mail ${p}` }, { type: 'thinking', thinking: p, signature: p }] };
+    const doc = { id: p, content: [{ type: 'text', text: `mail ${p}` }, { type: 'tool_use', id: 't1', input: { to: p } }, { type: 'thinking', thinking: p, signature: p }] };
     const r = processLeaves(doc, { restore: map, isProtected: anthropic, tokenLists: true });
     assert.equal(r.restored, 2);
-    assert.deepEqual(doc, { id: p, content: [{ type: 'text', text: 'mail a@b.example' }, { type: 'thinking', thinking: 'a@b.example', signature: p }] });
+    assert.deepEqual(doc, { id: p, content: [{ type: 'text', text: 'mail a@b.example' }, { type: 'tool_use', id: 't1', input: { to: 'a@b.example' } }, { type: 'thinking', thinking: p, signature: p }] });
+    const bedrock = { output: { message: { content: [{ reasoningContent: { reasoningText: { text: p, signature: 'sig' } } }, { text: p }] } } };
+    processLeaves(bedrock, { restore: map, isProtected: protectedFieldsFor('bedrock'), tokenLists: true });
+    assert.deepEqual(bedrock.output.message.content.map((c) => JSON.stringify(c)), [JSON.stringify({ reasoningContent: { reasoningText: { text: p, signature: 'sig' } } }), JSON.stringify({ text: 'a@b.example' })]);
   });
 });
 
@@ -141,6 +144,22 @@ describe('streamed events: every text-bearing field', () => {
     const bad = run({ scanner, isProtected: anthropic }, [...start, sig, ...stop].join(''));
     assert.equal(bad.failed, true);
     assert.ok(!bad.out.includes(STRIPE));
+  });
+
+  it('Anthropic: placeholders are restored in text deltas, not in signed thinking deltas', () => {
+    const map = new RestoreMap();
+    const p = map.placeholderFor('EMAIL', 'a@b.example');
+    const block = (index: number, type: string, key: string, pieces: string[]): string[] => [
+      ev('content_block_start', { type: 'content_block_start', index, content_block: { type: type === 'thinking_delta' ? 'thinking' : 'text', [key]: '' } }),
+      ...pieces.map((t) => ev('content_block_delta', { type: 'content_block_delta', index, delta: { type, [key]: t } })),
+      ev('content_block_stop', { type: 'content_block_stop', index }),
+    ];
+    const input = [...block(0, 'thinking_delta', 'thinking', ['about <EM', `${p.slice(3)} now`]), ...block(1, 'text_delta', 'text', ['to <EM', `${p.slice(3)}.`]), ev('message_stop', { type: 'message_stop' })].join('');
+    const { out, failed } = run({ scanner, restore: map, isProtected: anthropic }, input, 5);
+    assert.equal(failed, false);
+    const text = (key: string): string => docs(out).map((x) => ((x['delta'] as Record<string, string> | undefined)?.[key]) ?? '').join('');
+    assert.equal(text('thinking'), `about ${p} now`);
+    assert.equal(text('text'), 'to a@b.example.');
   });
 
   it('Gemini: functionCall.args and thought parts are masked', () => {
