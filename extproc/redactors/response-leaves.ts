@@ -36,7 +36,16 @@ export interface LeafOptions {
   readonly skip?: (holder: object, key: string | number) => boolean;
   /** Treat logprobs lists as token sequences (buffered); off when a stream carries tokens as deltas. */
   readonly tokenLists?: boolean;
+  /**
+   * Short texts already scanned clean in this response (a stream repeats its ids, model and object names in
+   * every event): not scanned again, and added to. The scanner is deterministic, so the result is the same.
+   */
+  readonly clean?: Set<string>;
 }
+
+/** Bounds of the clean-text cache: entries, and the length of a text worth remembering. */
+const CLEAN_ENTRIES = 256;
+const CLEAN_TEXT = 128;
 
 export interface LeafResult {
   /** Whether any leaf changed (the document must be serialised again). */
@@ -74,12 +83,13 @@ function walk(doc: unknown, o: LeafOptions): Walked {
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     const { v, key: parentKey, prot, seq } = item;
     if (Array.isArray(v)) {
+      const arr: unknown[] = v;
       // Alternatives (top_logprobs) are not a sequence: each is scanned as a leaf, and dropped with its token.
-      const list = o.tokenLists === true && !prot && parentKey !== 'top_logprobs' && isTokenList(v);
-      if (list) tokenLists.push(v);
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        if (typeof x === 'string') leaves.push({ holder: v, key: i, text: x, protected: prot, signed: false });
+      const list = o.tokenLists === true && !prot && parentKey !== 'top_logprobs' && isTokenList(arr);
+      if (list) tokenLists.push(arr);
+      for (let i = 0; i < arr.length; i++) {
+        const x = arr[i];
+        if (typeof x === 'string') leaves.push({ holder: arr, key: i, text: x, protected: prot, signed: false });
         else if (typeof x === 'object' && x !== null) stack.push({ v: x, key: parentKey, prot, seq: list });
       }
     } else if (isObj(v)) {
@@ -107,9 +117,18 @@ export function processLeaves(doc: unknown, o: LeafOptions, budget?: ScanBudget)
   const b = scanner === undefined ? undefined : (budget ?? new ScanBudget(scanner.limits));
   const byLeaf = new Map<number, Finding[]>();
   if (scanner !== undefined && b !== undefined && leaves.length > 0) {
-    const segments: TextSegment[] = leaves.map((l) => ({ path: [], text: l.text, role: 'other' }));
-    for (const f of scanner.scanSegments(segments, b)) {
-      const k = f.segment ?? -1;
+    const clean = o.clean;
+    const todo = clean === undefined ? leaves.map((_, k) => k) : leaves.flatMap((l, k) => (clean.has(l.text) ? [] : [k]));
+    const segments: TextSegment[] = todo.map((k) => ({ path: [], text: leaves[k]?.text ?? '', role: 'other' }));
+    const found = segments.length === 0 ? [] : scanner.scanSegments(segments, b);
+    if (clean !== undefined) {
+      const hit = new Set(found.map((f) => f.segment));
+      segments.forEach((seg, j) => {
+        if (!hit.has(j) && seg.text.length <= CLEAN_TEXT && clean.size < CLEAN_ENTRIES) clean.add(seg.text);
+      });
+    }
+    for (const f of found) {
+      const k = todo[f.segment ?? -1] ?? -1;
       const leaf = leaves[k];
       if (leaf === undefined) continue;
       if (leaf.protected) {
@@ -176,7 +195,7 @@ function processTokens(list: Record<string, unknown>[], scanner: Scanner | undef
   }
   if (masked.length === 0 && restored === 0) return { changed: false, masked, restored };
   const out: string[] = list.map(() => '');
-  for (const r of runs) out[r.tag] += r.text;
+  for (const r of runs) out[r.tag] = (out[r.tag] ?? '') + r.text;
   let changed = false;
   list.forEach((e, i) => {
     if (out[i] === e['token']) return;

@@ -150,6 +150,8 @@ export class SseStream {
   readonly #whole: StreamFinding[] = [];
   /** Failed for a reason the leak scanner does not know: a protected field, undecodable or unscannable content. */
   #failed = false;
+  /** Short strings already scanned clean (ids, model and object names repeat in every event). */
+  readonly #clean = new Set<string>();
 
   constructor(options: SseStreamOptions) {
     const stages: ChannelTransform[] = [];
@@ -260,7 +262,7 @@ export class SseStream {
     for (const doc of docs) {
       let r;
       try {
-        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(k as string) === true }, budget);
+        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(k as string) === true, clean: this.#clean }, budget);
       } catch (err) {
         if (!(err instanceof ScanLimitError)) throw err;
         this.#failed = true;
