@@ -95,6 +95,8 @@ export function eventDeltas(doc: unknown): EventDeltas {
       if (!isObj(ch)) return;
       const idx = typeof ch['index'] === 'number' ? ch['index'] : k;
       const delta = ch['delta'];
+      // Completions: the choice's own `text` is the delta.
+      if (typeof ch['text'] === 'string') fields.push({ channel: `c${idx}`, holder: ch, key: 'text' });
       if (isObj(delta)) {
         if (typeof delta['content'] === 'string') fields.push({ channel: `c${idx}`, holder: delta, key: 'content' });
         for (const key of CHAT_TEXT_KEYS) if (typeof delta[key] === 'string') fields.push({ channel: `c${idx}:${key}`, holder: delta, key });
@@ -152,6 +154,26 @@ export function eventDeltas(doc: unknown): EventDeltas {
     });
   }
   return { fields, ends, final: false };
+}
+
+/** Text keys of the model events Bedrock's invoke-with-response-stream wraps for models other than Claude Messages. */
+const INVOKE_TEXT_KEYS = ['completion', 'outputText', 'generation', 'text'] as const;
+
+/**
+ * The text deltas of one model event inside a Bedrock invoke-with-response-stream chunk: Anthropic Messages events
+ * (those with a "type") as in SSE; otherwise the top-level `completion` (Claude text completions), `outputText`
+ * (Titan), `generation` (Llama), `text`, and `outputs[].text` (Mistral), one channel per key.
+ */
+export function invokeDeltas(doc: unknown): EventDeltas {
+  if (!isObj(doc) || typeof doc['type'] === 'string') return eventDeltas(doc);
+  const fields: DeltaField[] = [];
+  for (const key of INVOKE_TEXT_KEYS) if (typeof doc[key] === 'string') fields.push({ channel: `i:${key}`, holder: doc, key });
+  if (Array.isArray(doc['outputs'])) {
+    doc['outputs'].forEach((o: unknown, k) => {
+      if (isObj(o) && typeof o['text'] === 'string') fields.push({ channel: `i:outputs${k}`, holder: o, key: 'text' });
+    });
+  }
+  return { fields, ends: [], final: false };
 }
 
 /**

@@ -24,7 +24,7 @@ import { EventStreamReader, encodeEventStreamFrame, type EventStreamMessage } fr
 import type { ProtectedTest } from './protected-fields.ts';
 import { dropTokenDetail, processLeaves } from './response-leaves.ts';
 import type { RestoreMap } from './restore-map.ts';
-import { channelEnded, converseDeltas, eventDeltas, isSignedChannel, parseEvent, splitEvents, type DeltaField, type EventDeltas } from './sse-events.ts';
+import { channelEnded, converseDeltas, eventDeltas, invokeDeltas, isSignedChannel, parseEvent, splitEvents, type DeltaField, type EventDeltas } from './sse-events.ts';
 import { StreamLeakScanner, type StreamFinding, type StreamScanOptions } from './stream-scanner.ts';
 import { StreamRestorer, type ChannelTransform } from './stream-restorer.ts';
 import type { Run } from './tagged-text.ts';
@@ -329,7 +329,7 @@ export class SseStream {
         this.#scanOpaque(Buffer.from(bytes, 'base64').toString('utf8'));
         if (this.#hasFailed()) return;
       }
-      const deltas = inner === undefined ? { fields: [], ends: [], final: false } : eventDeltas(inner.doc);
+      const deltas = inner === undefined ? { fields: [], ends: [], final: false } : invokeDeltas(inner.doc);
       // The base64 text itself is not scanned as a leaf: its decoded event is.
       const outer = this.#wholeLeaves([payload], [{ channel: '', holder: payload, key: 'bytes' }]);
       const changed = this.#wholeLeaves(inner === undefined ? [] : [inner.doc], deltas.fields) || outer;

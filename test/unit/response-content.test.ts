@@ -120,6 +120,13 @@ describe('streamed events: every text-bearing field', () => {
     });
   }
 
+  it('OpenAI completions: choices[].text split across events is masked', () => {
+    const input = [...PIECES.map((p) => ev(undefined, { id: 'cmpl-1', object: 'text_completion', choices: [{ index: 0, text: p, finish_reason: null }] })), ev(undefined, { id: 'cmpl-1', choices: [{ index: 0, text: '', finish_reason: 'stop' }] }), 'data: [DONE]\n\n'].join('');
+    const { out, failed } = run({ scanner, isProtected: openai }, input);
+    assert.equal(failed, false);
+    assert.equal(docs(out).map((x) => (x['choices'] as { text: string }[])[0]?.text ?? '').join(''), MASKED);
+  });
+
   it('OpenAI chat logprobs: the token sequence cannot rebuild a masked value (tokens, bytes, alternatives)', () => {
     const tok = (token: string): unknown => ({ token, logprob: -0.5, bytes: [...Buffer.from(token)], top_logprobs: [{ token, logprob: -0.5, bytes: [...Buffer.from(token)] }] });
     const input = [...PIECES.map((p) => ev(undefined, { choices: [{ index: 0, delta: { content: p }, logprobs: { content: [tok(p)] }, finish_reason: null }] })), ev(undefined, { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })].join('');
@@ -243,6 +250,14 @@ describe('AWS event-stream responses', () => {
     assert.equal(failed, false);
     const inner = decode(out).map((m) => JSON.parse(Buffer.from(m.payload['bytes'] as string, 'base64').toString()) as { delta?: { text?: string } });
     assert.equal(inner.map((d) => d.delta?.text ?? '').join(''), MASKED);
+  });
+
+  it('invoke-with-response-stream, a model other than Claude Messages (Titan outputText): split text is masked', () => {
+    const chunk = (doc: unknown): Buffer => frame('chunk', { bytes: Buffer.from(JSON.stringify(doc)).toString('base64') });
+    const { out, failed } = push({ scanner, isProtected: bedrock }, Buffer.concat(PIECES.map((t) => chunk({ outputText: t, index: 0 }))));
+    assert.equal(failed, false);
+    const inner = decode(out).map((m) => JSON.parse(Buffer.from(m.payload['bytes'] as string, 'base64').toString()) as { outputText: string });
+    assert.equal(inner.map((d) => d.outputText).join(''), MASKED);
   });
 
   it('a clean stream passes byte for byte; a broken frame or a stream ending inside a frame fails', () => {
