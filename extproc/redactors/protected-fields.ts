@@ -39,17 +39,23 @@ const SIGNED_TEXT: readonly ProtectedKey[] = [{ key: 'thinking', holderType: 'th
 /** Decides whether `holder[key]` is protected, given the holder's "type" and the holder's own key in its parent. */
 export type ProtectedTest = (key: string | number, holderType: string | undefined, holderKey: string | number | undefined) => boolean;
 
-/** The test for a provider kind; ids ("id" and any "*_id") are protected for every kind, known or not. */
+const tests = new Map<string, ProtectedTest>();
+
+/** The test for a provider kind (built once per kind); ids ("id", "*_id", "*Id") are protected for every kind, known or not. */
 export function protectedFieldsFor(kind: string | undefined): ProtectedTest {
-  const list = (kind === undefined ? undefined : PROTECTED_FIELDS[kind]) ?? IDS;
+  const name = kind !== undefined && PROTECTED_FIELDS[kind] !== undefined ? kind : '';
+  const known = tests.get(name);
+  if (known !== undefined) return known;
+  const list = PROTECTED_FIELDS[name] ?? IDS;
   const plain = new Set(list.filter((p) => p.holderType === undefined).map((p) => p.key));
-  const typed = new Map(list.filter((p) => p.holderType !== undefined).map((p) => [p.key, p.holderType]));
-  return (key, holderType, holderKey) => {
+  const typed = list.filter((p) => p.holderType !== undefined);
+  const test: ProtectedTest = (key, holderType, holderKey) => {
     if (typeof key !== 'string') return false;
     if (plain.has(key) || key.endsWith('_id') || key.endsWith('Id')) return true;
-    const t = typed.get(key);
-    return t !== undefined && (t === holderType || t === holderKey);
+    return typed.some((p) => p.key === key && (p.holderType === holderType || p.holderType === holderKey));
   };
+  tests.set(name, test);
+  return test;
 }
 
 /** Whether `holder[key]` is signed reasoning text, where placeholders are not restored (every kind). */

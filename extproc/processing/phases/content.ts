@@ -90,7 +90,10 @@ export function inspectBufferedResponse(state: RequestState, body: Buffer): Buff
       if (scanner === undefined) return undefined;
       throw unscannable('it is not UTF-8 text');
     }
-    if (err.reason !== 'syntax') throw unscannable(`JSON ${err.reason}`);
+    if (err.reason !== 'syntax') {
+      if (scanner === undefined) return undefined;
+      throw unscannable(`JSON ${err.reason}`);
+    }
   }
   try {
     if (doc === undefined) return inspectBufferedText(state, body.toString('utf8'), scanner, restore);
