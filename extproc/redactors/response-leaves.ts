@@ -34,7 +34,7 @@ export interface LeafOptions {
   readonly isProtected: ProtectedTest;
   /** Fields another stage handles (stream deltas): neither scanned nor restored here. */
   readonly skip?: (holder: object, key: string | number) => boolean;
-  /** Treat logprobs lists as token sequences (buffered); off when a stream carries tokens as deltas. */
+  /** Treat logprobs lists as token sequences (lists whose tokens are skipped stay with the stage that skips them). */
   readonly tokenLists?: boolean;
   /**
    * Short texts already scanned clean in this response (a stream repeats its ids, model and object names in
@@ -85,7 +85,8 @@ function walk(doc: unknown, o: LeafOptions): Walked {
     if (Array.isArray(v)) {
       const arr: unknown[] = v;
       // Alternatives (top_logprobs) are not a sequence: each is scanned as a leaf, and dropped with its token.
-      const list = o.tokenLists === true && !prot && parentKey !== 'top_logprobs' && isTokenList(arr);
+      // A list whose tokens are stream deltas (skipped here) goes through the channels instead.
+      const list = o.tokenLists === true && !prot && parentKey !== 'top_logprobs' && isTokenList(arr) && o.skip?.(arr[0] as object, 'token') !== true;
       if (list) tokenLists.push(arr);
       for (let i = 0; i < arr.length; i++) {
         const x = arr[i];

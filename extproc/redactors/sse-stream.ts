@@ -262,7 +262,7 @@ export class SseStream {
     for (const doc of docs) {
       let r;
       try {
-        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(k as string) === true, clean: this.#clean }, budget);
+        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(k as string) === true, tokenLists: true, clean: this.#clean }, budget);
       } catch (err) {
         if (!(err instanceof ScanLimitError)) throw err;
         this.#failed = true;

@@ -109,6 +109,16 @@ describe('streamed events: every text-bearing field', () => {
     assert.ok(JSON.stringify(d[6]).includes(leakMark('STRIPE_KEY')) && JSON.stringify(d[6]).includes('"resp_1"'));
   });
 
+  it('Responses: logprobs repeated whole in response.completed cannot rebuild the secret either', () => {
+    const tok = (token: string): unknown => ({ token, logprob: -0.5, bytes: [...Buffer.from(token)], top_logprobs: [] });
+    const input = ev('response.completed', { type: 'response.completed', response: { id: 'resp_1', output: [{ type: 'message', content: [{ type: 'output_text', text: MASKED, logprobs: PIECES.map(tok) }] }] } });
+    const { out, failed } = run({ scanner, isProtected: openai }, input);
+    assert.equal(failed, false);
+    assert.ok(!out.includes('ve_4eC39HqLyjWD') && !out.includes(STRIPE), out);
+    const lp = (docs(out)[0] as { response: { output: { content: { logprobs: Record<string, unknown>[] }[] }[] } }).response.output[0]?.content[0]?.logprobs ?? [];
+    assert.equal(lp.map((e) => e['token']).join(''), MASKED);
+  });
+
   for (const key of ['reasoning_content', 'reasoning', 'refusal', 'audio'] as const) {
     it(`OpenAI chat: delta.${key === 'audio' ? 'audio.transcript' : key} split across events is masked`, () => {
       const input = [...PIECES.map((p) => ev(undefined, { choices: [{ index: 0, delta: key === 'audio' ? { audio: { id: 'au_1', transcript: p } } : { [key]: p }, finish_reason: null }] })), ev(undefined, { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }), 'data: [DONE]\n\n'].join('');
