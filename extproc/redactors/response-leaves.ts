@@ -34,7 +34,10 @@ export interface LeafOptions {
   readonly isProtected: ProtectedTest;
   /** Fields another stage handles (stream deltas): neither scanned nor restored here. */
   readonly skip?: (holder: object, key: string | number) => boolean;
-  /** Treat logprobs lists as token sequences (lists whose tokens are skipped stay with the stage that skips them). */
+  /**
+   * Treat logprobs as token sequences: lists of {token} entries, and legacy completions `tokens` arrays (lists whose
+   * tokens are skipped stay with the stage that skips them).
+   */
   readonly tokenLists?: boolean;
   /**
    * Short texts already scanned clean in this response (a stream repeats its ids, model and object names in
@@ -70,14 +73,38 @@ export function dropTokenDetail(entry: Record<string, unknown>): void {
   if ('top_logprobs' in entry) entry['top_logprobs'] = [];
 }
 
+/**
+ * Legacy completions logprobs ({tokens: [string], token_logprobs, top_logprobs: [{token: logprob}], text_offset}):
+ * the token array, or undefined for any other object.
+ */
+export function legacyTokens(v: Record<string, unknown>): string[] | undefined {
+  const t = v['tokens'];
+  if (!Array.isArray(t) || t.length === 0 || !('token_logprobs' in v || 'text_offset' in v)) return undefined;
+  const tokens: unknown[] = t;
+  return tokens.every((x) => typeof x === 'string') ? (tokens) : undefined;
+}
+
+/** After a legacy token changed: its alternatives (keyed by token text) go. */
+export function dropLegacyDetail(logprobs: Record<string, unknown>, i: number): void {
+  const top = logprobs['top_logprobs'];
+  if (Array.isArray(top) && i < top.length) top[i] = null;
+}
+
+/** A token sequence: the tokens in order, and how to write one back (dropping what could spell the old text). */
+interface TokenSeq {
+  readonly tokens: readonly string[];
+  set(i: number, text: string): void;
+}
+
 interface Walked {
   readonly leaves: Leaf[];
-  readonly tokenLists: Record<string, unknown>[][];
+  readonly sequences: TokenSeq[];
 }
 
 function walk(doc: unknown, o: LeafOptions): Walked {
   const leaves: Leaf[] = [];
-  const tokenLists: Record<string, unknown>[][] = [];
+  const sequences: TokenSeq[] = [];
+  const skipped = (holder: object, key: string | number): boolean => o.skip?.(holder, key) === true;
   // `seq`: an entry of a logprobs list handled as a sequence (its "token" is not a leaf of its own).
   const stack: { v: unknown; key: string | number | undefined; prot: boolean; seq: boolean }[] = [{ v: doc, key: undefined, prot: false, seq: false }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
@@ -86,30 +113,52 @@ function walk(doc: unknown, o: LeafOptions): Walked {
       const arr: unknown[] = v;
       // Alternatives (top_logprobs) are not a sequence: each is scanned as a leaf, and dropped with its token.
       // A list whose tokens are stream deltas (skipped here) goes through the channels instead.
-      const list = o.tokenLists === true && !prot && parentKey !== 'top_logprobs' && isTokenList(arr) && o.skip?.(arr[0] as object, 'token') !== true;
-      if (list) tokenLists.push(arr);
+      const list = o.tokenLists === true && !prot && parentKey !== 'top_logprobs' && isTokenList(arr) && !skipped(arr[0] as object, 'token');
+      if (list) {
+        const entries = arr;
+        sequences.push({
+          tokens: entries.map((e) => e['token'] as string),
+          set: (i, text) => {
+            const e = entries[i];
+            if (e === undefined) return;
+            e['token'] = text;
+            dropTokenDetail(e);
+          },
+        });
+      }
       for (let i = 0; i < arr.length; i++) {
         const x = arr[i];
+        if (skipped(arr, i)) continue;
         if (typeof x === 'string') leaves.push({ holder: arr, key: i, text: x, protected: prot, signed: false });
         else if (typeof x === 'object' && x !== null) stack.push({ v: x, key: parentKey, prot, seq: list });
       }
     } else if (isObj(v)) {
       const type = typeof v['type'] === 'string' ? v['type'] : undefined;
+      const legacy = o.tokenLists === true && !prot ? legacyTokens(v) : undefined;
+      if (legacy !== undefined && !skipped(legacy, 0)) {
+        sequences.push({
+          tokens: [...legacy],
+          set: (i, text) => {
+            legacy[i] = text;
+            dropLegacyDetail(v, i);
+          },
+        });
+      }
       for (const k of Object.keys(v)) {
         const x = v[k];
-        if (o.skip?.(v, k) === true || (seq && k === 'token')) continue;
+        if (skipped(v, k) || (seq && k === 'token') || (legacy !== undefined && x === legacy)) continue;
         const p = prot || o.isProtected(k, type, parentKey);
         if (typeof x === 'string') leaves.push({ holder: v, key: k, text: x, protected: p, signed: isSignedText(k, type, parentKey) });
         else if (typeof x === 'object' && x !== null) stack.push({ v: x, key: k, prot: p, seq: false });
       }
     }
   }
-  return { leaves, tokenLists };
+  return { leaves, sequences };
 }
 
 /** Masks leaks and restores placeholders in `doc` in place. Throws ScanLimitError past the scan caps. */
 export function processLeaves(doc: unknown, o: LeafOptions, budget?: ScanBudget): LeafResult {
-  const { leaves, tokenLists } = walk(doc, o);
+  const { leaves, sequences } = walk(doc, o);
   const masked: Finding[] = [];
   let blocked: Finding | undefined;
   let restored = 0;
@@ -161,8 +210,8 @@ export function processLeaves(doc: unknown, o: LeafOptions, budget?: ScanBudget)
       changed = true;
     }
   });
-  for (const list of tokenLists) {
-    const r = processTokens(list, scanner, b, o.restore);
+  for (const seq of sequences) {
+    const r = processTokens(seq, scanner, b, o.restore);
     masked.push(...r.masked);
     restored += r.restored;
     changed ||= r.changed;
@@ -170,9 +219,9 @@ export function processLeaves(doc: unknown, o: LeafOptions, budget?: ScanBudget)
   return { changed, masked, blocked, restored };
 }
 
-/** One logprobs list as one text: mask, restore, and put the result back token by token. */
-function processTokens(list: Record<string, unknown>[], scanner: Scanner | undefined, budget: ScanBudget | undefined, restore: RestoreMap | undefined): { changed: boolean; masked: Finding[]; restored: number } {
-  let runs: Run[] = list.map((e, tag) => ({ tag, text: e['token'] as string }));
+/** One token sequence as one text: mask, restore, and put the result back token by token. */
+function processTokens(seq: TokenSeq, scanner: Scanner | undefined, budget: ScanBudget | undefined, restore: RestoreMap | undefined): { changed: boolean; masked: Finding[]; restored: number } {
+  let runs: Run[] = seq.tokens.map((text, tag) => ({ tag, text }));
   const masked: Finding[] = [];
   let restored = 0;
   const pass = (edits: (text: string) => Edit[]): void => {
@@ -195,13 +244,13 @@ function processTokens(list: Record<string, unknown>[], scanner: Scanner | undef
     });
   }
   if (masked.length === 0 && restored === 0) return { changed: false, masked, restored };
-  const out: string[] = list.map(() => '');
+  const out: string[] = seq.tokens.map(() => '');
   for (const r of runs) out[r.tag] = (out[r.tag] ?? '') + r.text;
   let changed = false;
-  list.forEach((e, i) => {
-    if (out[i] === e['token']) return;
-    e['token'] = out[i];
-    dropTokenDetail(e);
+  seq.tokens.forEach((token, i) => {
+    const text = out[i] ?? '';
+    if (text === token) return;
+    seq.set(i, text);
     changed = true;
   });
   return { changed, masked, restored };

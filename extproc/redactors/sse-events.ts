@@ -1,6 +1,7 @@
 // SSE framing and the text deltas inside events, for the stream restorer and the stream leak scanner.
 // Channels keep the text of one choice / content block / candidate apart, so a value split across
 // consecutive events of the same channel is seen whole.
+import { dropLegacyDetail, dropTokenDetail, legacyTokens } from './response-leaves.ts';
 
 /**
  * Splits complete events ("…\n\n" or "…\r\n\r\n") off a byte buffer; returns the events and the remainder.
@@ -45,8 +46,8 @@ export interface DeltaField {
   readonly channel: string;
   readonly holder: Record<string, unknown>;
   readonly key: string;
-  /** A logprobs token: when it changes, its `bytes` and `top_logprobs` are dropped (they could spell the old text). */
-  readonly token?: true;
+  /** Called when the field's text changed (a logprobs token drops its `bytes` and alternatives, which could spell the old text). */
+  readonly onChange?: () => void;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -70,7 +71,15 @@ export const isSignedChannel = (channel: string): boolean => channel.endsWith(SI
 /** Logprobs entries ({token, ...}) as token deltas on their own channel. */
 function tokenFields(list: unknown, channel: string, fields: DeltaField[]): void {
   if (!Array.isArray(list)) return;
-  for (const e of list) if (isObj(e) && typeof e['token'] === 'string') fields.push({ channel, holder: e, key: 'token', token: true });
+  for (const e of list) if (isObj(e) && typeof e['token'] === 'string') fields.push({ channel, holder: e, key: 'token', onChange: () => { dropTokenDetail(e); } });
+}
+
+/** Legacy completions logprobs: each entry of `tokens` is a delta of its own channel; a changed one loses its alternatives. */
+function legacyTokenFields(lp: Record<string, unknown>, channel: string, fields: DeltaField[]): void {
+  const tokens = legacyTokens(lp);
+  if (tokens === undefined) return;
+  const holder = tokens as unknown as Record<string, unknown>;
+  tokens.forEach((_, j) => { fields.push({ channel, holder, key: String(j), onChange: () => { dropLegacyDetail(lp, j); } }); });
 }
 
 /** Text-bearing delta keys of an OpenAI chat `delta` besides `content` (reasoning of vLLM, DeepSeek, Ollama; refusals). */
@@ -115,6 +124,7 @@ export function eventDeltas(doc: unknown): EventDeltas {
       if (isObj(lp)) {
         tokenFields(lp['content'], `c${idx}:lp`, fields);
         tokenFields(lp['refusal'], `c${idx}:lpr`, fields);
+        legacyTokenFields(lp, `c${idx}:lpt`, fields);
       }
       if (ch['finish_reason'] !== null && ch['finish_reason'] !== undefined) ends.push(`c${idx}`, `c${idx}t*`, `c${idx}:*`);
     });

@@ -22,7 +22,7 @@ import { ScanBudget, ScanLimitError } from '../detectors/scan-limits.ts';
 import type { Scanner } from '../detectors/scanner.ts';
 import { EventStreamReader, encodeEventStreamFrame, type EventStreamMessage } from '../providers/shared/eventstream.ts';
 import type { ProtectedTest } from './protected-fields.ts';
-import { dropTokenDetail, processLeaves } from './response-leaves.ts';
+import { processLeaves } from './response-leaves.ts';
 import type { RestoreMap } from './restore-map.ts';
 import { channelEnded, converseDeltas, eventDeltas, invokeDeltas, isSignedChannel, parseEvent, splitEvents, type DeltaField, type EventDeltas } from './sse-events.ts';
 import { StreamLeakScanner, type StreamFinding, type StreamScanOptions } from './stream-scanner.ts';
@@ -262,7 +262,7 @@ export class SseStream {
     for (const doc of docs) {
       let r;
       try {
-        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(k as string) === true, tokenLists: true, clean: this.#clean }, budget);
+        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(String(k)) === true, tokenLists: true, clean: this.#clean }, budget);
       } catch (err) {
         if (!(err instanceof ScanLimitError)) throw err;
         this.#failed = true;
@@ -392,7 +392,7 @@ export class SseStream {
       for (const f of mine) {
         if (f.output !== f.input) {
           f.field.holder[f.field.key] = f.output;
-          if (f.field.token === true) dropTokenDetail(f.field.holder);
+          f.field.onChange?.();
           changed = true;
         }
       }

@@ -76,6 +76,17 @@ describe('buffered response leaves', () => {
     assert.ok(!JSON.stringify(doc).includes('ve_4eC39HqLyjWD'));
   });
 
+  it('legacy completions logprobs: the tokens array is one sequence; affected alternatives are dropped', () => {
+    const pieces = ['key ', 'sk_li', 've_4eC39HqLyjWD', 'arjtT1zdp7dc', ' ok'];
+    const logprobs: { tokens: string[]; top_logprobs: (Record<string, number> | null)[]; [k: string]: unknown } = { tokens: [...pieces], token_logprobs: pieces.map(() => -0.1), top_logprobs: pieces.map((p) => ({ [p]: -0.1 })), text_offset: [0, 4, 9, 24, 36] };
+    const doc = { choices: [{ text: MASKED, logprobs }] };
+    const r = processLeaves(doc, { scanner, isProtected: openai, tokenLists: true });
+    assert.equal(r.changed, true);
+    assert.deepEqual(logprobs.tokens, ['key ', leakMark('STRIPE_KEY'), '', '', ' ok']);
+    assert.deepEqual(logprobs.top_logprobs.map((t) => t === null), [false, true, true, true, false]);
+    assert.ok(!JSON.stringify(doc).includes('4eC39'));
+  });
+
   it('restore: placeholders go back in model text, never in protected fields nor in signed thinking', () => {
     const map = new RestoreMap();
     const p = map.placeholderFor('EMAIL', 'a@b.example');
@@ -135,6 +146,19 @@ describe('streamed events: every text-bearing field', () => {
     const { out, failed } = run({ scanner, isProtected: openai }, input);
     assert.equal(failed, false);
     assert.equal(docs(out).map((x) => (x['choices'] as { text: string }[])[0]?.text ?? '').join(''), MASKED);
+  });
+
+  it('OpenAI completions legacy logprobs: tokens split across events are masked, their alternatives dropped', () => {
+    const input = [
+      ...PIECES.map((p) => ev(undefined, { id: 'cmpl-1', choices: [{ index: 0, text: p, logprobs: { tokens: [p], token_logprobs: [-0.1], top_logprobs: [{ [p]: -0.1 }], text_offset: [0] }, finish_reason: null }] })),
+      ev(undefined, { id: 'cmpl-1', choices: [{ index: 0, text: '', finish_reason: 'stop' }] }),
+    ].join('');
+    const { out, failed } = run({ scanner, isProtected: openai }, input);
+    assert.equal(failed, false);
+    assert.ok(!out.includes('ve_4eC39HqLyjWD') && !out.includes(STRIPE), out);
+    const lps = docs(out).map((x) => (x['choices'] as { logprobs?: { tokens: string[]; top_logprobs: unknown[] } }[])[0]?.logprobs).filter((l) => l !== undefined);
+    assert.equal(lps.map((l) => l.tokens.join('')).join(''), MASKED);
+    assert.deepEqual(lps.map((l) => l.top_logprobs[0] === null), [true, true, true], 'every piece holds part of the secret');
   });
 
   it('OpenAI chat logprobs: the token sequence cannot rebuild a masked value (tokens, bytes, alternatives)', () => {
