@@ -1,6 +1,11 @@
-// Per-response SSE processing for the response_body phase: call push() with each chunk Envoy sends and
-// forward the returned bytes. Events are re-framed whole; text deltas go through the leak scanner (mask
-// before release) and then the placeholder restorer, per channel.
+// Per-response stream processing for the response_body phase: call push() with each chunk Envoy sends and
+// forward the returned bytes. SSE events, or AWS event-stream frames (Bedrock's converse-stream and
+// invoke-with-response-stream; the JSON payload, or for invoke the model event in its base64 `bytes`), are
+// re-framed whole; text deltas go through the leak scanner (mask before release) and then the placeholder
+// restorer, per channel. Every other string leaf of every event is scanned whole and masked in place, then
+// restored (response-leaves.ts); a finding in a protected field (a signature, an id, encrypted reasoning) fails
+// the stream. Event text that is not JSON is scanned as text: a finding in it fails the stream, as does an
+// event-stream frame that cannot be decoded (bad CRC, bad headers, oversized).
 //
 // Order: events leave in the order they arrived. An event whose text is still held back (a value may still be
 // growing across it) waits, and every later event waits behind it, so nothing overtakes held text. Released text
@@ -13,9 +18,13 @@
 // context and fails the stream if a finding later reaches back into it).
 // When the leak scanner cannot mask a finding in time, `failed` is set, nothing more is released, and the
 // caller must fail the stream (reset it) instead of ending it cleanly.
+import { ScanBudget, ScanLimitError } from '../detectors/scan-limits.ts';
 import type { Scanner } from '../detectors/scanner.ts';
+import { EventStreamReader, encodeEventStreamFrame, type EventStreamMessage } from '../providers/shared/eventstream.ts';
+import type { ProtectedTest } from './protected-fields.ts';
+import { processLeaves } from './response-leaves.ts';
 import type { RestoreMap } from './restore-map.ts';
-import { channelEnded, eventDeltas, parseEvent, splitEvents, type DeltaField } from './sse-events.ts';
+import { channelEnded, converseDeltas, eventDeltas, invokeDeltas, isSignedChannel, parseEvent, splitEvents, type DeltaField, type EventDeltas } from './sse-events.ts';
 import { StreamLeakScanner, type StreamFinding, type StreamScanOptions } from './stream-scanner.ts';
 import { StreamRestorer, type ChannelTransform } from './stream-restorer.ts';
 import type { Run } from './tagged-text.ts';
@@ -29,6 +38,10 @@ export interface SseStreamOptions extends StreamScanOptions {
   readonly onEvent?: (doc: unknown) => void;
   /** Bytes of events that may wait behind held text before it is forced out (default 1 MiB). */
   readonly maxQueueBytes?: number;
+  /** Fields scanned but never changed; a finding in one fails the stream (default: ids only). */
+  readonly isProtected?: ProtectedTest;
+  /** How events are framed (default "sse"). */
+  readonly framing?: 'sse' | 'aws-event-stream';
 }
 
 export interface SseChunkResult {
@@ -43,8 +56,10 @@ export interface SseChunkResult {
 /** One event waiting to be forwarded. */
 interface Queued {
   readonly raw: Buffer;
-  readonly name: string | undefined;
-  readonly doc: unknown;
+  /** The event's bytes after its fields changed (undefined: forward `raw`). */
+  readonly encode: (() => Buffer) | undefined;
+  /** A string leaf outside the deltas was masked or restored: the event must be encoded again. */
+  readonly changed: boolean;
   /** The event's text fields, each with its own tag (index into #fields). */
   readonly first: number;
   readonly count: number;
@@ -56,24 +71,32 @@ interface FieldOut {
   output: string;
 }
 
-/** The stages in order (leak scan, then restore); a channel's text passes through each. */
+/**
+ * The stages in order (leak scan, then restore); a channel's text passes through each. The restorer skips
+ * signed channels (their text goes back to the provider verbatim): held text of theirs is only ever scanned.
+ */
 class Pipeline {
   readonly #stages: ChannelTransform[];
-  constructor(stages: ChannelTransform[]) {
+  readonly #restorer: ChannelTransform | undefined;
+  constructor(stages: ChannelTransform[], restorer: ChannelTransform | undefined) {
     this.#stages = stages;
+    this.#restorer = restorer;
+  }
+  #of(channel: string): ChannelTransform[] {
+    return this.#restorer === undefined || !isSignedChannel(channel) ? this.#stages : this.#stages.filter((s) => s !== this.#restorer);
   }
   push(channel: string, runs: readonly Run[]): Run[] {
-    return this.#stages.reduce<Run[]>((r, s) => s.push(channel, r), [...runs]);
+    return this.#of(channel).reduce<Run[]>((r, s) => s.push(channel, r), [...runs]);
   }
   flush(channel: string): Run[] {
     let r: Run[] = [];
-    for (const s of this.#stages) r = [...s.push(channel, r), ...s.flush(channel)];
+    for (const s of this.#of(channel)) r = [...s.push(channel, r), ...s.flush(channel)];
     return r;
   }
   /** Forces everything out of a channel that goes on (the leak scanner keeps it as context). */
   force(channel: string): Run[] {
     let r: Run[] = [];
-    for (const s of this.#stages) r = [...s.push(channel, r), ...(s instanceof StreamLeakScanner ? s.force(channel) : s.flush(channel))];
+    for (const s of this.#of(channel)) r = [...s.push(channel, r), ...(s instanceof StreamLeakScanner ? s.force(channel) : s.flush(channel))];
     return r;
   }
   held(): string[] {
@@ -93,11 +116,27 @@ function serialise(name: string | undefined, doc: unknown): Buffer {
   return Buffer.from(`${name === undefined ? '' : `event: ${name}\n`}data: ${JSON.stringify(doc)}\n\n`, 'utf8');
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const idsOnly: ProtectedTest = (key) => typeof key === 'string' && (key === 'id' || key.endsWith('_id'));
+
+/** Parses JSON, or undefined. */
+function parseJson(text: string): { doc: unknown } | undefined {
+  try {
+    return { doc: JSON.parse(text) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
 export class SseStream {
   readonly #leak: StreamLeakScanner | undefined;
   readonly #pipe: Pipeline;
+  readonly #scanner: Scanner | undefined;
+  readonly #restore: RestoreMap | undefined;
+  readonly #isProtected: ProtectedTest;
   readonly #onEvent: ((doc: unknown) => void) | undefined;
   readonly #maxQueueBytes: number;
+  readonly #frames: EventStreamReader | undefined;
   /** Events not yet forwarded, oldest first. */
   readonly #queue: Queued[] = [];
   #queueBytes = 0;
@@ -107,6 +146,12 @@ export class SseStream {
   #rest: Buffer = Buffer.alloc(0);
   #reported = 0;
   #ended = false;
+  /** Findings outside the delta channels (masked whole, or the one that failed the stream). */
+  readonly #whole: StreamFinding[] = [];
+  /** Failed for a reason the leak scanner does not know: a protected field, undecodable or unscannable content. */
+  #failed = false;
+  /** Short strings already scanned clean (ids, model and object names repeat in every event). */
+  readonly #clean = new Set<string>();
 
   constructor(options: SseStreamOptions) {
     const stages: ChannelTransform[] = [];
@@ -114,10 +159,15 @@ export class SseStream {
       this.#leak = new StreamLeakScanner(options.scanner, options);
       stages.push(this.#leak);
     }
-    if (options.restore !== undefined) stages.push(new StreamRestorer(options.restore));
-    this.#pipe = new Pipeline(stages);
+    const restorer = options.restore === undefined ? undefined : new StreamRestorer(options.restore);
+    if (restorer !== undefined) stages.push(restorer);
+    this.#pipe = new Pipeline(stages, restorer);
+    this.#scanner = options.scanner;
+    this.#restore = options.restore;
+    this.#isProtected = options.isProtected ?? idsOnly;
     this.#onEvent = options.onEvent;
     this.#maxQueueBytes = options.maxQueueBytes ?? 1024 * 1024;
+    this.#frames = options.framing === 'aws-event-stream' ? new EventStreamReader() : undefined;
   }
 
   get failed(): boolean {
@@ -125,27 +175,38 @@ export class SseStream {
   }
 
   #hasFailed(): boolean {
-    return this.#leak?.failed ?? false;
+    return this.#failed || (this.#leak?.failed ?? false);
   }
 
   /** All leak findings so far (types and offsets only). */
   get findings(): readonly StreamFinding[] {
-    return this.#leak?.findings ?? [];
+    const channel = this.#leak?.findings ?? [];
+    return this.#whole.length === 0 ? channel : [...channel, ...this.#whole];
   }
 
   push(chunk: Buffer, endOfStream = false): SseChunkResult {
     if (this.#ended || this.failed) return this.#result([]);
-    const searched = this.#rest.length;
-    const buf = searched === 0 ? chunk : Buffer.concat([this.#rest, chunk]);
-    const { events, rest } = splitEvents(buf, searched);
-    this.#rest = Buffer.from(rest);
     const out: Buffer[] = [];
-    for (const ev of events) {
-      this.#event(ev);
-      if (this.#hasFailed()) return this.#result([]);
-      this.#drain(out);
+    if (this.#frames !== undefined) {
+      for (const m of this.#frames.push(chunk)) {
+        this.#frame(m);
+        if (this.#hasFailed()) return this.#result([]);
+        this.#drain(out);
+      }
+      // A frame that cannot be decoded, or a stream that ends inside a frame, cannot be scanned.
+      if (this.#frames.broken || (endOfStream && this.#frames.pending > 0)) this.#failed = true;
+    } else {
+      const searched = this.#rest.length;
+      const buf = searched === 0 ? chunk : Buffer.concat([this.#rest, chunk]);
+      const { events, rest } = splitEvents(buf, searched);
+      this.#rest = Buffer.from(rest);
+      for (const ev of events) {
+        this.#event(ev);
+        if (this.#hasFailed()) return this.#result([]);
+        this.#drain(out);
+      }
     }
-    if (endOfStream) {
+    if (endOfStream && !this.#hasFailed()) {
       this.#ended = true;
       if (this.#rest.length > 0) this.#event(this.#rest);
       this.#rest = Buffer.alloc(0);
@@ -163,39 +224,132 @@ export class SseStream {
     return { output: this.failed ? Buffer.alloc(0) : Buffer.concat(out), findings, failed: this.failed };
   }
 
-  #enqueue(raw: Buffer, name: string | undefined, doc: unknown, fields: readonly DeltaField[]): number {
+  #enqueue(raw: Buffer, encode: (() => Buffer) | undefined, fields: readonly DeltaField[], changed = false): number {
     const first = this.#base + this.#fields.length;
     for (const field of fields) {
       const input = field.holder[field.key] as string;
       this.#fields.push({ field, input, output: '' });
     }
-    this.#queue.push({ raw, name, doc, first, count: fields.length });
+    this.#queue.push({ raw, encode, changed, first, count: fields.length });
     this.#queueBytes += raw.length;
     return first;
   }
 
+  /** Text that is not JSON (or not an event at all): it cannot be masked in place, so a finding fails the stream. */
+  #scanOpaque(text: string): void {
+    if (this.#scanner === undefined || text === '') return;
+    try {
+      const found = this.#scanner.scan(text);
+      if (found.length === 0) return;
+      const f = found[0];
+      if (f !== undefined) this.#whole.push({ detector: f.detector, type: f.type, channel: 'opaque', start: f.start, end: f.end });
+    } catch (err) {
+      if (!(err instanceof ScanLimitError)) throw err;
+    }
+    this.#failed = true;
+  }
+
+  /**
+   * Every string leaf of `docs` outside the delta fields: masked and restored in place (true when one changed),
+   * or the stream fails (a finding in a protected field, or over the scan limits).
+   */
+  #wholeLeaves(docs: readonly unknown[], deltas: readonly DeltaField[]): boolean {
+    if (this.#scanner === undefined && this.#restore === undefined) return false;
+    const skip = new Map<object, string[]>();
+    for (const f of deltas) skip.set(f.holder, [...(skip.get(f.holder) ?? []), f.key]);
+    const budget = this.#scanner === undefined ? undefined : new ScanBudget(this.#scanner.limits);
+    let changed = false;
+    for (const doc of docs) {
+      let r;
+      try {
+        r = processLeaves(doc, { scanner: this.#scanner, restore: this.#restore, isProtected: this.#isProtected, skip: (h, k) => skip.get(h)?.includes(String(k)) === true, tokenLists: true, clean: this.#clean }, budget);
+      } catch (err) {
+        if (!(err instanceof ScanLimitError)) throw err;
+        this.#failed = true;
+        return false;
+      }
+      const found = r.blocked === undefined ? r.masked : [r.blocked];
+      for (const f of found) this.#whole.push({ detector: f.detector, type: f.type, channel: 'event', start: f.start, end: f.end });
+      if (r.blocked !== undefined) {
+        this.#failed = true;
+        return false;
+      }
+      changed ||= r.changed;
+    }
+    return changed;
+  }
+
   #event(raw: Buffer): void {
-    const parsed = parseEvent(raw.toString('utf8'));
+    const text = raw.toString('utf8');
+    const parsed = parseEvent(text);
     if (parsed === undefined) {
-      this.#enqueue(raw, undefined, undefined, []);
+      this.#scanOpaque(text);
+      this.#enqueue(raw, undefined, []);
       return;
     }
     if (parsed.data.trim() === '[DONE]') {
       this.#flushAll();
-      this.#enqueue(raw, undefined, undefined, []);
+      this.#enqueue(raw, undefined, []);
       return;
     }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(parsed.data);
-    } catch {
-      this.#enqueue(raw, undefined, undefined, []);
+    const json = parseJson(parsed.data);
+    if (json === undefined) {
+      this.#scanOpaque(text);
+      this.#enqueue(raw, undefined, []);
       return;
     }
+    const { doc } = json;
     this.#onEvent?.(doc);
-    const { fields, ends, final } = eventDeltas(doc);
+    const deltas = eventDeltas(doc);
+    const changed = this.#wholeLeaves([doc], deltas.fields);
+    this.#accept(raw, () => serialise(parsed.name, doc), deltas, changed);
+  }
+
+  /**
+   * One event-stream frame. Converse: the payload is the event ({"contentBlockIndex", "delta": {...}}), its type in
+   * the `:event-type` header. Invoke: the payload is {"bytes": base64}, the model's own event (Anthropic's format
+   * for Claude models) inside. Exceptions and errors carry no deltas; their strings are scanned whole.
+   */
+  #frame(m: EventStreamMessage): void {
+    for (const [name, value] of m.headers) if (name !== ':event-type' && name !== ':message-type' && name !== ':content-type') this.#scanOpaque(value);
+    if (this.#hasFailed()) return;
+    const eventType = m.headers.get(':event-type');
+    const json = m.payload.length === 0 ? undefined : parseJson(m.payload.toString('utf8'));
+    if (json === undefined || !isObj(json.doc)) {
+      this.#scanOpaque(m.payload.toString('utf8'));
+      this.#enqueue(m.frame, undefined, []);
+      return;
+    }
+    const payload = json.doc;
+    this.#onEvent?.(payload);
+    const bytes = payload['bytes'];
+    if (typeof bytes === 'string') {
+      const inner = parseJson(Buffer.from(bytes, 'base64').toString('utf8'));
+      if (inner === undefined) {
+        this.#scanOpaque(Buffer.from(bytes, 'base64').toString('utf8'));
+        if (this.#hasFailed()) return;
+      }
+      const deltas = inner === undefined ? { fields: [], ends: [], final: false } : invokeDeltas(inner.doc);
+      // The base64 text itself is not scanned as a leaf: its decoded event is.
+      const outer = this.#wholeLeaves([payload], [{ channel: '', holder: payload, key: 'bytes' }]);
+      const changed = this.#wholeLeaves(inner === undefined ? [] : [inner.doc], deltas.fields) || outer;
+      this.#accept(m.frame, () => {
+        if (inner !== undefined) payload['bytes'] = Buffer.from(JSON.stringify(inner.doc), 'utf8').toString('base64');
+        return encodeEventStreamFrame(m.rawHeaders, Buffer.from(JSON.stringify(payload), 'utf8'));
+      }, deltas, changed);
+      return;
+    }
+    const deltas = converseDeltas(eventType, payload);
+    const changed = this.#wholeLeaves([payload], deltas.fields);
+    this.#accept(m.frame, () => encodeEventStreamFrame(m.rawHeaders, Buffer.from(JSON.stringify(payload), 'utf8')), deltas, changed);
+  }
+
+  /** Queues a decoded event and feeds its deltas through the channels. */
+  #accept(raw: Buffer, encode: () => Buffer, deltas: EventDeltas, changed: boolean): void {
+    if (this.#hasFailed()) return;
+    const { fields, ends, final } = deltas;
     if (final) this.#flushAll();
-    const first = this.#enqueue(raw, parsed.name, doc, fields);
+    const first = this.#enqueue(raw, encode, fields, changed);
     const flushed = new Set<string>();
     fields.forEach((f, k) => {
       this.#place(this.#pipe.push(f.channel, [{ tag: first + k, text: this.#fields[first + k - this.#base]?.input ?? '' }]));
@@ -234,14 +388,15 @@ export class SseStream {
       this.#queueBytes -= ev.raw.length;
       const mine = this.#fields.splice(0, ev.count);
       this.#base += ev.count;
-      let changed = false;
+      let changed = ev.changed;
       for (const f of mine) {
         if (f.output !== f.input) {
           f.field.holder[f.field.key] = f.output;
+          f.field.onChange?.();
           changed = true;
         }
       }
-      out.push(changed ? serialise(ev.name, ev.doc) : ev.raw);
+      out.push(changed && ev.encode !== undefined ? ev.encode() : ev.raw);
     }
   }
 }

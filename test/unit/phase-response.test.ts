@@ -203,6 +203,25 @@ describe('phase response: leak masking and restore', () => {
     assert.ok(out.endsWith('data: [DONE]\n\n'));
   });
 
+  it('buffered: a body that cannot be scanned (not UTF-8, duplicate JSON keys) or a leak in a protected field is refused', async () => {
+    const secret = plantStripeKey();
+    for (const body of [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe]), Buffer.from('{"id":"x","text":"a","text":"b"}'), Buffer.from(JSON.stringify({ id: secret, object: 'chat.completion', choices: [] }))]) {
+      const { state } = await upstream(f);
+      asResponse(await headers(state, { ':status': '200', 'content-type': 'application/octet-stream' }));
+      assert.equal(await thrownCode(() => chunk(state, body, true)), 'response_leak');
+    }
+  });
+
+  it('buffered: an error body is scanned but gets no placeholders restored', async () => {
+    const email = plantEmail();
+    const secret = plantStripeKey();
+    const { state, sent } = await upstream(f, chatBody('gpt-4o-mini', `reply to ${email}`));
+    const p = /<EMAIL_\d+>/.exec(sent.toString('utf8'))?.[0] ?? '';
+    asResponse(await headers(state, { ':status': '400', 'content-type': 'application/json' }));
+    const out = replacedBody(chunk(state, JSON.stringify({ error: { message: `bad prompt: reply to ${p} with ${secret}` } }), true), 'response_body')?.toString('utf8') ?? '';
+    assert.equal((JSON.parse(out) as { error: { message: string } }).error.message, `bad prompt: reply to ${p} with [REDACTED:STRIPE_KEY]`);
+  });
+
   it('streamed: a leak that cannot be masked in time ends the stream with response_leak', async () => {
     // A JWT longer than maxHoldBack (256): its start is forced out before the token is complete.
     const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');

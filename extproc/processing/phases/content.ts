@@ -6,9 +6,12 @@ import type { Scanner } from '../../detectors/scanner.ts';
 import { TollgateError } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
 import type { RequestTranslator } from '../../providers/index.ts';
-import { maskBody } from '../../redactors/mask.ts';
+import { parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
+import { maskBody, maskText } from '../../redactors/mask.ts';
+import { protectedFieldsFor } from '../../redactors/protected-fields.ts';
+import { processLeaves } from '../../redactors/response-leaves.ts';
 import { RestoreMap } from '../../redactors/restore-map.ts';
-import { restoreJson } from '../../redactors/restore.ts';
+import { restoreText } from '../../redactors/restore.ts';
 import { SseStream } from '../../redactors/sse-stream.ts';
 import { leakMark } from '../../redactors/stream-scanner.ts';
 import type { Denial, RequestState } from '../request-state.ts';
@@ -93,56 +96,92 @@ export function inspectRequest(state: RequestState, t: RequestTranslator, body: 
   }
 }
 
+/** Response restore applies only to a successful answer: an error body is the provider's text, not the model's. */
+function responseRestore(state: RequestState): RestoreMap | undefined {
+  const ok = state.status !== undefined && state.status >= 200 && state.status < 300;
+  return ok && state.restore !== undefined && state.restore.size > 0 ? state.restore : undefined;
+}
+
+function countLeaks(state: RequestState, findings: readonly { readonly type: string }[], action: 'mask' | 'block'): void {
+  for (const f of findings) {
+    state.content.response[f.type] = (state.content.response[f.type] ?? 0) + 1;
+    state.services.metrics.findings.inc({ type: f.type, direction: 'response', action });
+  }
+}
+
+const unscannable = (why: string): TollgateError => new TollgateError('response_leak', `the response could not be scanned: ${why}`);
+
 /**
- * A buffered response: leaked secrets are masked (never restorable), then the request's placeholders
- * are restored for the caller. Returns the new body, or undefined when nothing changed.
+ * A buffered response of any status, JSON or not. JSON: every string leaf is scanned; leaks are masked (never
+ * restorable) and then, in a 2xx answer, the request's placeholders are restored, both outside protected fields;
+ * a leak in a protected field refuses the response. UTF-8 text that is not JSON (file content, error pages) is
+ * scanned and restored as one text. A body that is neither (binary, invalid UTF-8, duplicate JSON keys) cannot be
+ * scanned and is refused while response scanning is on. Returns the new body, or undefined when nothing changed.
  */
 export function inspectBufferedResponse(state: RequestState, body: Buffer): Buffer | undefined {
   const dlp = state.policy.dlp;
-  let out = body;
-  let changed = false;
-  if (dlp?.response.scan === true && state.translator !== undefined) {
-    const segments = state.translator.responseSegments(body);
-    let findings;
-    try {
-      findings = segments.length === 0 ? [] : dlp.scanner.scanSegments(segments);
-    } catch (err) {
-      if (err instanceof ScanLimitError) throw new TollgateError('response_leak', 'the response could not be scanned within the limits');
-      throw err;
+  const scanner = dlp?.response.scan === true ? dlp.scanner : undefined;
+  const restore = responseRestore(state);
+  if ((scanner === undefined && restore === undefined) || body.length === 0) return undefined;
+  let doc: JsonValue | undefined;
+  try {
+    doc = parseStrictJson(body);
+  } catch (err) {
+    if (!(err instanceof StrictJsonError) || err.reason === 'utf8') {
+      if (scanner === undefined) return undefined;
+      throw unscannable('it is not UTF-8 text');
     }
-    if (findings.length > 0) {
-      const masked = maskBody(out, segments, findings, new RestoreMap(), { mark: leakMark });
-      addCounts(state.content.response, masked.counts);
-      for (const [type, n] of Object.entries(masked.counts)) state.services.metrics.findings.inc({ type, direction: 'response', action: 'mask' }, n);
-      out = masked.body;
-      changed = true;
+    if (err.reason !== 'syntax') {
+      if (scanner === undefined) return undefined;
+      throw unscannable(`JSON ${err.reason}`);
     }
   }
-  if (state.restore !== undefined && state.restore.size > 0) {
-    const r = restoreJson(out, state.restore);
-    if (r.restored > 0) {
-      out = r.body;
-      changed = true;
+  try {
+    if (doc === undefined) return inspectBufferedText(state, body.toString('utf8'), scanner, restore);
+    const r = processLeaves(doc, { scanner, restore, isProtected: protectedFieldsFor(state.provider?.config.kind), tokenLists: true });
+    if (r.blocked !== undefined) {
+      countLeaks(state, [r.blocked], 'block');
+      throw new TollgateError('response_leak', 'a protected response field carries a finding');
     }
+    countLeaks(state, r.masked, 'mask');
+    return r.changed ? Buffer.from(JSON.stringify(doc), 'utf8') : undefined;
+  } catch (err) {
+    if (err instanceof ScanLimitError) throw unscannable('over the scan limits');
+    throw err;
   }
-  return changed ? out : undefined;
 }
 
-/** The per-response SSE transform (leak masking with hold-back, placeholder restore), or undefined if neither applies. */
-export function sseTransformFor(state: RequestState): SseStream | undefined {
+function inspectBufferedText(state: RequestState, text: string, scanner: Scanner | undefined, restore: RestoreMap | undefined): Buffer | undefined {
+  let out = text;
+  if (scanner !== undefined) {
+    const found = scanner.scan(text);
+    countLeaks(state, found, 'mask');
+    if (found.length > 0) out = maskText(text, found, new RestoreMap(), leakMark);
+  }
+  if (restore !== undefined) out = restoreText(out, restore).text;
+  return out === text ? undefined : Buffer.from(out, 'utf8');
+}
+
+/**
+ * The per-response stream transform (SSE or AWS event-stream: leak masking with hold-back, placeholder restore,
+ * every string leaf of every event scanned), or undefined if neither scanning nor restore applies.
+ */
+export function sseTransformFor(state: RequestState, framing: 'sse' | 'aws-event-stream'): SseStream | undefined {
   const dlp = state.policy.dlp;
   const scan = dlp?.response.scan === true;
-  const restore = state.restore !== undefined && state.restore.size > 0 ? state.restore : undefined;
-  if (dlp === undefined || (!scan && restore === undefined) || state.translator?.streamFraming !== 'sse') return undefined;
+  const restore = responseRestore(state);
+  if (dlp === undefined || (!scan && restore === undefined)) return undefined;
   return new SseStream({
     ...(scan ? { scanner: dlp.scanner } : {}),
     ...(restore === undefined ? {} : { restore }),
     holdBack: dlp.response.holdBack,
     maxHoldBack: dlp.response.maxHoldBack,
+    isProtected: protectedFieldsFor(state.provider?.config.kind),
+    framing,
   });
 }
 
-/** One SSE chunk through the transform; a leak that could not be masked in time fails the stream closed. */
+/** One stream chunk through the transform; a leak that could not be masked in time (or a protected field's) fails the stream closed. */
 export function transformSseChunk(state: RequestState, sse: SseStream, chunk: Buffer, end: boolean): Buffer {
   const r = sse.push(chunk, end);
   for (const f of r.findings) {

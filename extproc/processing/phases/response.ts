@@ -6,6 +6,7 @@ import { headerMap, mediaType } from '../headers.ts';
 import type { Denial, RequestState } from '../request-state.ts';
 import { responseBodyResponse, responseHeadersResponse, streamedChunkResponse } from '../responses.ts';
 import { inspectBufferedResponse, sseTransformFor, transformSseChunk } from './content.ts';
+import { translator } from './credential.ts';
 import { onEnvoyReplyMidRequest, onLocalReply } from './local-reply.ts';
 
 /**
@@ -19,6 +20,8 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
     if (!hasAuthzMetadata(msg)) return onLocalReply(state, h);
     const ctx = await verifyAuthzContext(state, msg);
     if (!ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'a response arrived before the body of a request that has one');
+    // The translator names the operation and response framing for usage, scanning and audit.
+    translator(state);
     state.stage = 'upstream';
   }
   if (state.stage === 'request_body') return onEnvoyReplyMidRequest(state, h);
@@ -27,9 +30,10 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   const status = Number(headers.get(':status'));
   state.status = Number.isInteger(status) ? status : undefined;
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
-  state.responseStreamed = status === 200 && isStreamingContentType(mediaType(headers.get('content-type')));
+  const contentType = mediaType(headers.get('content-type'));
+  state.responseStreamed = status === 200 && isStreamingContentType(contentType);
   state.usageMeter = state.translator?.usageMeter();
-  if (state.responseStreamed) state.sse = sseTransformFor(state);
+  if (state.responseStreamed) state.sse = sseTransformFor(state, contentType === 'application/vnd.amazon.eventstream' ? 'aws-event-stream' : 'sse');
   // The provider refused our credential: it may have been rotated. Re-read it now (rate-limited by
   // the broker) instead of waiting for the refresh schedule; this response still goes to the caller.
   if (status === 401 && state.authz !== undefined && state.provider !== undefined) {

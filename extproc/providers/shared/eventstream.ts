@@ -5,8 +5,13 @@
 import { crc32 } from 'node:zlib';
 
 export interface EventStreamMessage {
+  /** The string-valued headers. */
   readonly headers: ReadonlyMap<string, string>;
+  /** The header block as sent (every header type), for re-encoding the frame with a new payload. */
+  readonly rawHeaders: Buffer;
   readonly payload: Buffer;
+  /** The whole frame as sent. */
+  readonly frame: Buffer;
 }
 
 export const EVENT_STREAM_MAX_FRAME = 1 << 20;
@@ -19,6 +24,11 @@ export class EventStreamReader {
 
   constructor(maxFrameBytes = EVENT_STREAM_MAX_FRAME) {
     this.#max = maxFrameBytes;
+  }
+
+  /** Bytes received that do not yet make a whole frame. */
+  get pending(): number {
+    return this.#buf.length;
   }
 
   push(chunk: Buffer): EventStreamMessage[] {
@@ -47,7 +57,7 @@ export class EventStreamReader {
         this.#buf = Buffer.alloc(0);
         return out;
       }
-      out.push({ headers, payload: frame.subarray(PRELUDE + headersLen, total - 4) });
+      out.push({ headers, rawHeaders: frame.subarray(PRELUDE, PRELUDE + headersLen), payload: frame.subarray(PRELUDE + headersLen, total - 4), frame });
       off += total;
     }
     this.#buf = off === 0 ? Buffer.from(this.#buf) : Buffer.from(this.#buf.subarray(off));
@@ -82,6 +92,19 @@ function readHeaders(b: Buffer): Map<string, string> | undefined {
   return headers;
 }
 
+/** Encodes one frame from an encoded header block and a payload (lengths and both CRCs computed). */
+export function encodeEventStreamFrame(rawHeaders: Buffer, payload: Buffer): Buffer {
+  const total = PRELUDE + rawHeaders.length + payload.length + 4;
+  const out = Buffer.alloc(total);
+  out.writeUInt32BE(total, 0);
+  out.writeUInt32BE(rawHeaders.length, 4);
+  out.writeUInt32BE(crc32(out.subarray(0, 8)), 8);
+  rawHeaders.copy(out, PRELUDE);
+  payload.copy(out, PRELUDE + rawHeaders.length);
+  out.writeUInt32BE(crc32(out.subarray(0, total - 4)), total - 4);
+  return out;
+}
+
 /** Encodes one message with string headers (for fixtures and fake upstreams). */
 export function encodeEventStreamMessage(headers: Readonly<Record<string, string>>, payload: Buffer): Buffer {
   const parts: Buffer[] = [];
@@ -96,14 +119,5 @@ export function encodeEventStreamMessage(headers: Readonly<Record<string, string
     v.copy(h, 4 + n.length);
     parts.push(h);
   }
-  const hdr = Buffer.concat(parts);
-  const total = PRELUDE + hdr.length + payload.length + 4;
-  const out = Buffer.alloc(total);
-  out.writeUInt32BE(total, 0);
-  out.writeUInt32BE(hdr.length, 4);
-  out.writeUInt32BE(crc32(out.subarray(0, 8)), 8);
-  hdr.copy(out, PRELUDE);
-  payload.copy(out, PRELUDE + hdr.length);
-  out.writeUInt32BE(crc32(out.subarray(0, total - 4)), total - 4);
-  return out;
+  return encodeEventStreamFrame(Buffer.concat(parts), payload);
 }
