@@ -21,6 +21,7 @@ const encoded = (coding: string, body: Buffer): ChunkedResponse => ({ status: 20
 const promptOf = (req: SeenRequest): string => ((JSON.parse(req.body.toString('utf8')) as { messages: { content: string }[] }).messages.at(-1)?.content ?? '');
 
 function respond(req: SeenRequest): ChunkedResponse {
+  if (req.method === 'GET') return encoded('gzip', gzipSync(JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', owned_by: 'openai' }] })));
   const prompt = promptOf(req);
   const text = `Here it is: ${STRIPE}. Echo: ${prompt}`;
   if (prompt.startsWith('gzip')) return encoded('gzip', gzipSync(completion(text)));
@@ -60,6 +61,16 @@ describe('compressed responses through a real Envoy', () => {
     const r = await chat('plain, please');
     assert.equal(r.status, 200, r.text);
     assert.equal(stack.cloud.requests.at(-1)?.headers['accept-encoding'], 'identity');
+  });
+
+  it('a body-less request too: the upstream is asked for identity, and its gzip answer reaches the caller decoded', async () => {
+    const res = await fetch(`${stack.url}/openai/models`, { headers: { authorization: `Bearer ${stack.keys.agent}`, 'accept-encoding': 'gzip' } });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(stack.cloud.requests.at(-1)?.method, 'GET');
+    assert.equal(stack.cloud.requests.at(-1)?.headers['accept-encoding'], 'identity');
+    assert.equal(res.headers.get('content-encoding'), null);
+    assert.equal((JSON.parse(text) as { data: { id: string }[] }).data[0]?.id, 'gpt-4o-mini');
   });
 
   for (const coding of ['gzip', 'br', 'deflate']) {
