@@ -59,6 +59,8 @@ export const ERROR_CATALOGUE = Object.freeze({
   authz_context_missing: entry(500, GrpcStatus.FAILED_PRECONDITION, false, 'The request was not authorized by Tollgate.'),
   authz_context_invalid: entry(500, GrpcStatus.FAILED_PRECONDITION, false, 'The request was not authorized by Tollgate.'),
   protocol_violation: entry(500, GrpcStatus.INVALID_ARGUMENT, false, 'The proxy sent an unexpected message.'),
+  response_encoding_unsupported: entry(502, GrpcStatus.ABORTED, true, "The provider's response used a content-encoding Tollgate cannot inspect."),
+  response_decode_failed: entry(502, GrpcStatus.ABORTED, true, "The provider's compressed response could not be decoded within the limits."),
   response_incomplete: entry(502, GrpcStatus.ABORTED, false, 'The response did not complete.'),
   proxy_local_reply: entry(502, GrpcStatus.ABORTED, false, 'The proxy ended the request before it was processed.'),
   internal: entry(500, GrpcStatus.INTERNAL, false, 'Internal error.'),

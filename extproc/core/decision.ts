@@ -29,6 +29,7 @@ export const RULES = Object.freeze({
   requestContentType: 'request.content_type',
   requestModel: 'request.model',
   requestHeaders: 'request.headers',
+  responseEncoding: 'response.encoding',
   bodyLimit: 'limits.maxRequestBodyBytes',
   envoyBufferLimit: 'envoy.buffer_limit',
   envoyLocalReply: 'envoy.local_reply',

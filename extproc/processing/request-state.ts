@@ -15,6 +15,7 @@ import type { UsageGuards } from '../state/guards.ts';
 import type { RateTicket } from '../state/rate-limits.ts';
 import type { RestoreMap } from '../redactors/restore-map.ts';
 import type { SseStream } from '../redactors/sse-stream.ts';
+import type { Coding } from './content-encoding.ts';
 
 /** Where the ext_proc stream is; each phase module accepts messages only in its stages. */
 export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
@@ -62,6 +63,8 @@ export interface RequestState {
   responseStreamed: boolean;
   responseBytes: number;
   responseChunks: Buffer[];
+  /** The codings of a buffered response the upstream compressed anyway, to undo before reading it. */
+  responseCodings: readonly Coding[];
   usage: Usage | undefined;
   denial: Denial | undefined;
   /** The rule that allowed the request, and a shadow-mode would-deny, if any. */
@@ -124,6 +127,7 @@ export function newRequestState(services: Services): RequestState {
     responseStreamed: false,
     responseBytes: 0,
     responseChunks: [],
+    responseCodings: [],
     usage: undefined,
     denial: undefined,
     rule: undefined,

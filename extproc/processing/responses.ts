@@ -47,9 +47,9 @@ export function responseHeadersResponse(options: { readonly streamBody: boolean;
   };
 }
 
-/** A buffered response body, optionally replaced (content-length then set to match). */
-export function responseBodyResponse(replacedBody?: Buffer): ProcessingResponse {
-  return { response_body: { response: common(undefined, replacedBody) } };
+/** A buffered response body, optionally replaced (content-length then set to match), with header edits. */
+export function responseBodyResponse(replacedBody?: Buffer, edits?: HeaderEdits): ProcessingResponse {
+  return { response_body: { response: common(edits, replacedBody) } };
 }
 
 /** A STREAMED response chunk replaced by `chunk` (Envoy drops content-length for streamed bodies itself). */

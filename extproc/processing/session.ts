@@ -31,6 +31,9 @@ export function ruleFor(code: ErrorCode): RuleId {
       return RULES.protocol;
     case 'state_unavailable':
       return RULES.sharedState;
+    case 'response_encoding_unsupported':
+    case 'response_decode_failed':
+      return RULES.responseEncoding;
     default:
       return RULES.internal;
   }

@@ -3,6 +3,7 @@ import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { envoyServices } from '../wire/proto.ts';
 import type { ProcessCall } from '../processing/stream-handler.ts';
+import { raiseStreamResetBudget } from './stream-reset-budget.ts';
 
 export const AUTHZ_SERVICE = 'envoy.service.auth.v3.Authorization';
 export const EXT_PROC_SERVICE = 'envoy.service.ext_proc.v3.ExternalProcessor';
@@ -52,6 +53,7 @@ function credentialsFor(tls: GrpcServerOptions['tls']): ServerCredentials {
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server(grpcServerOptions(opts.maxMessageBytes));
+  raiseStreamResetBudget(server);
   const services = envoyServices();
   server.addService(services.authorization, {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {

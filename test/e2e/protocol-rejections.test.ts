@@ -2,8 +2,10 @@
 // sends its own status and closes the connection. ext_proc must not sit on that reply's path: it
 // would pause the reply to ask Tollgate, the connection would close meanwhile, and the client would
 // get nothing while Tollgate audits a status nobody received (issue 5). The template therefore runs
-// ext_proc only on routed requests (envoy/README.md).
+// ext_proc only on routed requests (envoy/README.md). Replies Envoy makes before routing (paths it will
+// not normalise, CONNECT) never reach Tollgate either, and are pinned here as not audited (issue 12, L1).
 import assert from 'node:assert/strict';
+import { connect as http2Connect } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
 import { eventually, startStack, type Stack } from '../helpers/stack.ts';
@@ -50,6 +52,24 @@ const CASES: readonly Case[] = [
   { name: 'a header name with an underscore', build: (k) => request(k, { extraHeaders: [`x_api_key: ${k}`] }), status: 400 },
 ];
 
+/** Paths the connection manager refuses to normalise: 400 `path_normalization_failed`, before any route is picked. */
+const UNNORMALISABLE = [
+  ['an encoded slash', '/openai/v1/models%2Fgpt-4o-mini'],
+  ['an encoded backslash', '/openai/v1/models%5Cgpt-4o-mini'],
+  ['an encoded NUL', '/openai/v1/models%00'],
+] as const;
+
+/** An HTTP/2 CONNECT that ends its stream at once: no route matches a CONNECT, so Envoy answers 404 itself. */
+function h2Connect(port: number): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', (err: Error) => { reject(err); });
+    const req = session.request({ ':method': 'CONNECT', ':authority': 'api.openai.com:443' }, { endStream: true });
+    req.on('response', (h) => { resolve(h[':status']); session.close(); });
+    req.on('error', (err: Error) => { session.close(); reject(err); });
+  });
+}
+
 /** An Envoy counter from its admin API. (The access log is flushed only every 10 s, too late to wait for.) */
 async function envoyCounter(stack: Stack, name: string): Promise<number> {
   const pattern = `^${name.replaceAll('.', '\\.')}`;
@@ -89,6 +109,31 @@ describe('Envoy\'s own protocol rejections reach the client (real Envoy + Tollga
       }
     });
   }
+
+  // Replies Envoy makes before routing never reach Tollgate (ext_authz runs only on a route, ext_proc only
+  // where a route enables it), so they are not audited; docs/security-model.md lists them.
+  const beforeRouting = async (send: () => Promise<number | undefined>, status: number): Promise<void> => {
+    const upstreamBefore = stack.upstream.requests.length;
+    const auditBefore = stack.audit().length;
+    const streamsBefore = await envoyCounter(stack, EXT_PROC_STREAMS);
+    const checksBefore = await envoyCounter(stack, 'http.egress.ext_authz.ok') + await envoyCounter(stack, 'http.egress.ext_authz.denied');
+    assert.equal(await send(), status);
+    assert.equal(await envoyCounter(stack, EXT_PROC_STREAMS), streamsBefore, 'no ext_proc stream');
+    assert.equal(await envoyCounter(stack, 'http.egress.ext_authz.ok') + await envoyCounter(stack, 'http.egress.ext_authz.denied'), checksBefore, 'no Check');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(stack.upstream.requests.length, upstreamBefore, 'nothing reached the upstream');
+    assert.equal(stack.audit().length, auditBefore, 'Tollgate never saw it, so there is no record');
+  };
+
+  for (const [name, path] of UNNORMALISABLE) {
+    it(`a path with ${name}: Envoy's 400 before routing; no Check, no ext_proc stream, no audit record (documented as not audited)`, async () => {
+      await beforeRouting(async () => (await rawRequest(stack.envoy.listenerPort, `GET ${path} HTTP/1.1\r\nhost: tollgate.test\r\nauthorization: Bearer ${stack.keys.agent}\r\n\r\n`)).status, 400);
+    });
+  }
+
+  it('CONNECT: Envoy\'s 404 (no route matches it); no Check, no ext_proc stream, no audit record (documented as not audited)', async () => {
+    await beforeRouting(() => h2Connect(stack.envoy.listenerPort), 404);
+  });
 
   // ext_proc is off by default in the template and switched on by the virtual host: these prove it still
   // runs on every routed request, including Envoy's own replies after routing.

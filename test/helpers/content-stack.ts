@@ -24,11 +24,11 @@ export interface SeenRequest {
   readonly body: Buffer;
 }
 
-/** A response: status, headers, and parts written in order (text, or bytes); a number is a pause in milliseconds. */
+/** A response: status, headers, and parts written in order (text or bytes); a number is a pause in milliseconds. */
 export interface ChunkedResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly parts: readonly (string | Buffer | number)[];
+  readonly parts: readonly (string | Uint8Array | number)[];
 }
 
 export interface ChunkedUpstream {

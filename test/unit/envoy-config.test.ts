@@ -17,6 +17,7 @@ const run = promisify(execFile);
 /** Loose view of the rendered document: only what these tests read. */
 interface Rendered {
   admin: { address: { socket_address: { address: string; port_value: unknown } } };
+  layered_runtime?: { layers: { name: string; static_layer?: Record<string, unknown> }[] };
   static_resources: {
     listeners: {
       address: { socket_address: { address: unknown; port_value: unknown } };
@@ -169,6 +170,11 @@ describe('renderEnvoyConfig', () => {
     assert.ok(proc.typed_config.metadata_options?.forwarding_namespaces.untyped.includes('envoy.filters.http.ext_authz'));
     assert.equal(authz.typed_config.grpc_service.timeout, '0.5s');
     assert.equal(proc.typed_config.message_timeout, '1s');
+  });
+
+  it('keeps the graceful ext_proc close off, explicitly (it crashed Envoy 1.40 on long-paused streams, ADR 0006)', () => {
+    const layers = doc.layered_runtime?.layers ?? [];
+    assert.deepEqual(layers.map((l) => l.static_layer?.['envoy.reloadable_features.ext_proc_graceful_grpc_close']), [false]);
   });
 
   it('throws on a template token it does not know', () => {

@@ -222,10 +222,10 @@ describe('phase request-headers: the strip list and the credential lookup', () =
     'x-stainless-lang': 'js',
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
   };
-  const mustRemove = ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'cookie', 'x-tollgate-route-class', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-for', 'openai-organization', 'accept-encoding', 'x-custom-thing'];
+  const mustRemove = ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'cookie', 'x-tollgate-route-class', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-for', 'openai-organization', 'x-custom-thing'];
   const mustKeep = ['host', ':authority', ':method', ':path', ':scheme', 'content-type', 'content-length', 'x-request-id', 'accept', 'user-agent', 'openai-beta', 'x-stainless-lang', 'traceparent'];
 
-  it('a request with a body: removes caller credentials and headers outside the allow-list, never x-envoy-*, host or pseudo-headers; sets nothing', async () => {
+  it('a request with a body: removes caller credentials and headers outside the allow-list, never x-envoy-*, host or pseudo-headers; sets only accept-encoding: identity', async () => {
     const state = f.state();
     const res = asResponse(await run(state, requestHeadersMsg(chatHeaders(body, callerSent), { context: f.seal() })));
     const removed = removedHeaders(res, 'request_headers');
@@ -235,8 +235,10 @@ describe('phase request-headers: the strip list and the credential lookup', () =
     assert.ok(!removed.some((n) => n.startsWith('x-envoy-')), 'never an x-envoy-* header (Envoy refuses the mutation)');
     assert.ok(!removed.some((n) => n.startsWith(':')), 'never a pseudo-header');
     assert.equal(new Set(removed).size, removed.length, 'no duplicates');
-    assert.equal(setHeader(res, 'request_headers', 'authorization'), undefined, 'nothing is set before the body');
-    assert.equal(res.request_headers?.response.header_mutation?.set_headers, undefined);
+    assert.equal(setHeader(res, 'request_headers', 'authorization'), undefined, 'no credential is set before the body');
+    // The caller's accept-encoding (gzip) is replaced, not removed: the upstream must send identity.
+    assert.ok(!removed.includes('accept-encoding'), 'accept-encoding is overwritten, not removed');
+    assert.deepEqual(res.request_headers?.response.header_mutation?.set_headers?.map((h) => [h.header.key, h.header.raw_value.toString('latin1'), h.append.value]), [['accept-encoding', 'identity', false]]);
     assert.equal(res.mode_override, undefined);
   });
 

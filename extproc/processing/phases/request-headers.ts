@@ -11,10 +11,17 @@ import { checkRequestProof } from './proof.ts';
 const JSON_MEDIA_TYPES = new Set(['application/json']);
 
 /**
+ * What every upstream is asked for: an uncompressed response. Tollgate reads usage from responses and
+ * scans and restores them, and an SSE stream cannot be decoded chunk by chunk; a response compressed
+ * anyway is decoded or refused in the response phase (processing/content-encoding.ts).
+ */
+export const UPSTREAM_ACCEPT_ENCODING = { name: 'accept-encoding', value: 'identity' } as const;
+
+/**
  * Request headers: verify the authz context and that this is the request it was issued for, check the
- * declared size and media type, strip the caller's credentials, and start the credential lookup so it
- * overlaps with Envoy buffering the body. A request without a body gets its credential here, unless
- * ext_authz already injected it.
+ * declared size and media type, strip the caller's credentials, ask the upstream for an uncompressed
+ * response, and start the credential lookup so it overlaps with Envoy buffering the body. A request
+ * without a body gets its credential here, unless ext_authz already injected it.
  */
 export async function onRequestHeaders(state: RequestState, msg: ProcessingRequest, h: HttpHeaders): Promise<ProcessingResponse | Denial> {
   const headers = headerMap(h);
@@ -42,6 +49,8 @@ export async function onRequestHeaders(state: RequestState, msg: ProcessingReque
   // A request without a body had its credential injected by ext_authz (checked just above).
   startCredential(state);
   state.stage = hasBody ? 'request_body' : 'upstream';
-  return requestHeadersResponse({ remove: headersToStrip(state, headers.keys()) });
+  // The caller's accept-encoding is replaced, not removed: without one, an upstream may pick any coding.
+  const remove = headersToStrip(state, headers.keys()).filter((n) => n !== UPSTREAM_ACCEPT_ENCODING.name);
+  return requestHeadersResponse({ set: [UPSTREAM_ACCEPT_ENCODING], remove });
 }
 

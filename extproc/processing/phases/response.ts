@@ -1,7 +1,9 @@
+import { RULES } from '../../core/decision.ts';
 import { TollgateError } from '../../errors.ts';
 import { isStreamingContentType } from '../../providers/index.ts';
 import type { HttpBody, HttpHeaders, ProcessingRequest, ProcessingResponse } from '../../wire/ext-proc.ts';
 import { hasAuthzMetadata, verifyAuthzContext } from '../context.ts';
+import { decodeContentEncoding, parseContentEncoding } from '../content-encoding.ts';
 import { headerMap, mediaType } from '../headers.ts';
 import type { Denial, RequestState } from '../request-state.ts';
 import { responseBodyResponse, responseHeadersResponse, streamedChunkResponse } from '../responses.ts';
@@ -32,6 +34,11 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
   const contentType = mediaType(headers.get('content-type'));
   state.responseStreamed = status === 200 && isStreamingContentType(contentType);
+  // A compressed body must be decoded before anything reads it: buffered ones are (at the end), a
+  // stream, or a coding Tollgate does not decode, is refused. Never passed on unread.
+  const codings = parseContentEncoding(headers.get('content-encoding'));
+  if (codings === undefined || (codings.length > 0 && state.responseStreamed)) return { code: 'response_encoding_unsupported', rule: RULES.responseEncoding };
+  state.responseCodings = codings;
   state.usageMeter = state.translator?.usageMeter();
   if (state.responseStreamed) state.sse = sseTransformFor(state, contentType === 'application/vnd.amazon.eventstream' ? 'aws-event-stream' : 'sse');
   // The provider refused our credential: it may have been rotated. Re-read it now (rate-limited by
@@ -44,7 +51,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   return responseHeadersResponse({ streamBody: state.responseStreamed });
 }
 
-/** Response body: buffered whole, or SSE chunk by chunk. Usage is read at the end. */
+/** Response body: buffered whole (decoded first if compressed), or SSE chunk by chunk. Usage is read at the end. */
 export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResponse {
   if (state.stage === 'local_reply') {
     if (b.end_of_stream === true) state.stage = 'done';
@@ -61,11 +68,19 @@ export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResp
   }
   state.responseChunks.push(chunk);
   if (!end) return responseBodyResponse();
-  const body = Buffer.concat(state.responseChunks);
+  const raw = Buffer.concat(state.responseChunks);
   state.responseChunks = [];
+  if (state.responseCodings.length === 0) {
+    state.usageMeter?.onBody(raw);
+    finishResponse(state);
+    return responseBodyResponse(inspectBufferedResponse(state, raw));
+  }
+  // The caller gets the decoded body, without content-encoding (Envoy still holds the buffered
+  // response's headers, so the answer can change them; content-length is set to match).
+  const body = decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes);
   state.usageMeter?.onBody(body);
   finishResponse(state);
-  return responseBodyResponse(inspectBufferedResponse(state, body));
+  return responseBodyResponse(inspectBufferedResponse(state, body) ?? body, { remove: ['content-encoding'] });
 }
 
 function finishResponse(state: RequestState): void {

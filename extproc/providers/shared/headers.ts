@@ -1,6 +1,7 @@
 // Which caller headers may reach a provider. Everything else is removed: caller credentials, cookies,
 // x-tollgate-*, forwarding headers (forwarded, x-forwarded-*, x-real-ip, x-envoy-*), compression
-// negotiation (accept-encoding: Tollgate reads usage and scans responses, so they must come uncompressed),
+// negotiation (the caller's accept-encoding: the request-headers phase sets identity, because Tollgate reads
+// usage and scans responses, so they must come uncompressed),
 // and headers that choose a billing scope (openai-organization, openai-project, x-goog-user-project).
 // Pseudo-headers and host are never removed (Envoy forbids it); content-length and transfer-encoding
 // are framing, which Envoy owns.
