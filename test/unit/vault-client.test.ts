@@ -33,7 +33,7 @@ let dir: string;
 
 function client(extra: Partial<VaultTransportOptions> = {}, token = ROOT): { c: VaultClient; calls: string[] } {
   const calls: string[] = [];
-  const transport = createVaultTransport({ address: fake.address, retries: 2, retryWaitMinMs: 1, retryWaitMaxMs: 2, timeoutMs: 500, observer: { vaultCall: (op, outcome) => calls.push(`${op}:${outcome}`) }, ...extra });
+  const transport = createVaultTransport({ address: fake.address, retries: 2, retryWaitMinMs: 1, retryWaitMaxMs: 2, timeoutMs: 500, observer: { vaultCall: (op, outcome) => calls.push(`${op}:${outcome}`), breakerRejected: (op) => calls.push(`${op}:rejected_by_breaker`) }, ...extra });
   const auth = createVaultAuth({ login: { method: 'token', token: new Secret(token) }, transport });
   return { c: createVaultClient(transport, auth), calls };
 }
@@ -141,18 +141,23 @@ describe('Vault faults', () => {
     fake.fault({ status: 503, path: '/v1/secret/' });
     let t = 0;
     const states: string[] = [];
-    const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => t, onStateChange: (s) => states.push(s) });
+    const causes: string[] = [];
+    const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => t, onStateChange: (s, cause) => { states.push(s); causes.push(cause); } });
     const { c, calls } = client({ breaker, retries: 0 });
     for (let i = 0; i < 3; i++) await failure(c.kvRead('secret', ['tollgate', 'openai']));
     const httpBefore = fake.calls.length;
     const open = await failure(c.kvRead('secret', ['tollgate', 'openai']));
     assert.equal(open.kind, 'breaker_open');
     assert.equal(fake.calls.length, httpBefore, 'no HTTP call while open');
-    assert.equal(calls.at(-1), 'kv2_read:breaker_open');
+    // A refused call is counted apart from the HTTP calls to Vault.
+    assert.equal(calls.at(-1), 'kv2_read:rejected_by_breaker');
+    assert.equal(calls.filter((x) => x.includes('breaker_open')).length, 0);
+    assert.match(causes[0] ?? '', /3 consecutive failures, last: sealed_or_unavailable/);
     fake.clearFaults();
     t += 1_000;
     assert.equal((await c.kvRead('secret', ['tollgate', 'openai'])).data.api_key, API_KEY);
     assert.deepEqual(states, ['open', 'half_open', 'closed']);
+    assert.deepEqual(causes.slice(1), ['cool_down_over', 'probe_succeeded']);
   });
 
   it('through the broker: a cached KV key keeps serving while Vault is sealed, and a cold scope fails closed', async () => {

@@ -45,7 +45,7 @@ function loginFrom(cfg: VaultConfig, conn: ResolvedVaultConnection): VaultLogin 
       if (a.tokenFile !== undefined) {
         const t = readFileSync(a.tokenFile, 'utf8').trim();
         if (t === '') throw new Error(`vault.auth.tokenFile ${a.tokenFile} is empty`);
-        return { method: 'token', token: new Secret(t) };
+        return { method: 'token', token: new Secret(t), tokenFile: a.tokenFile };
       }
       if (conn.envToken === undefined) throw new Error('VAULT_TOKEN is not set');
       return { method: 'token', token: conn.envToken };
@@ -79,7 +79,7 @@ export function createVaultRuntime(cfg: VaultConfig, conn: ResolvedVaultConnecti
     timeoutMs: conn.timeoutMs,
     retries: conn.retries,
     tls,
-    breaker: new CircuitBreaker({ ...cfg.breaker, now, onStateChange: (s) => obs.breakerState?.(s) }),
+    breaker: new CircuitBreaker({ ...cfg.breaker, now, onStateChange: (s, cause) => obs.breakerState?.(s, cause) }),
     observer: obs,
     ...(options.random === undefined ? {} : { random: options.random }),
   });
