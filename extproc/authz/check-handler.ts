@@ -161,7 +161,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
           } catch (err) {
             throw asTollgateError(err);
           }
-        } else services.credentials.get(scope).catch(() => undefined);
+        } else services.credentials.prefetch(scope);
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
         span.end({ decision: 'allow', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider, identity: ctx.identity.id, decisionId });

@@ -6,6 +6,11 @@ import { backoffDelay, DEFAULT_BACKOFF, jittered, renewDelay, systemScheduler, t
 export interface CredentialBroker {
   /** The credential for a provider, for this caller. Rejects with credential_unavailable. */
   get(scope: CredentialScope): Promise<Credential>;
+  /**
+   * Starts loading a scope that is not cached (ext_authz, so the fetch overlaps Envoy's buffering).
+   * Silent: no lookup is counted; the request's own get() counts it and reports its failure.
+   */
+  prefetch(scope: CredentialScope): void;
   /** A usable cached credential, or undefined: never waits, never calls a source. */
   peek(scope: CredentialScope): Credential | undefined;
   /** The provider rejected the credential (e.g. 401): re-read it now. Resolves when the re-read settles. */
@@ -53,8 +58,6 @@ export interface BrokerObserver {
   refreshFailed?(source: string, consecutiveFailures: number, error: unknown, scope?: CredentialScope): void;
   /** hit: served from cache; miss: the caller waited for the source; negative: a remembered failure answered. */
   lookup?(result: 'hit' | 'miss' | 'denied' | 'negative'): void;
-  /** A request gets no credential; `cached` when the negative cache answered without asking the source. */
-  lookupFailed?(scope: CredentialScope, source: string, error: unknown, cached: boolean): void;
 }
 
 export interface BrokerOptions {
@@ -414,6 +417,18 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     return credential;
   };
 
+  /** The single-flighted load of a scope (joined if one is running). */
+  const loading = (key: string, source: CredentialSource, scope: CredentialScope): Promise<Credential> => {
+    let p = inflight.get(key);
+    if (p === undefined) {
+      // Cleared when settled, even if the source threw synchronously (load then settles immediately).
+      p = load(key, source, scope).finally(() => inflight.delete(key));
+      p.catch(() => undefined); // a caller that stopped waiting must not leave an unhandled rejection
+      inflight.set(key, p);
+    }
+    return p;
+  };
+
   return {
     get(scope) {
       if (closed) return Promise.reject(new TollgateError('credential_unavailable', 'the credential broker is closed'));
@@ -433,21 +448,21 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       const known = negative.get(key);
       if (known !== undefined && known.until > now()) {
         obs.lookup?.('negative');
-        obs.lookupFailed?.(scope, source.description, known.error, true);
         return Promise.reject(known.error);
       }
       if (known !== undefined) negative.delete(key);
       obs.lookup?.('miss');
-      let p = inflight.get(key);
-      if (p === undefined) {
-        // Cleared when settled, even if the source threw synchronously (load then settles immediately).
-        p = load(key, source, scope).finally(() => inflight.delete(key));
-        p.catch(() => undefined); // a caller that stopped waiting must not leave an unhandled rejection
-        inflight.set(key, p);
-      }
-      const answer = bounded(p, source);
-      answer.catch((err: unknown) => { obs.lookupFailed?.(scope, source.description, err, false); });
-      return answer;
+      return bounded(loading(key, source, scope), source);
+    },
+
+    prefetch(scope) {
+      if (closed || isDisabledScope(scope)) return;
+      const source = sources.get(scope.provider);
+      if (source === undefined) return;
+      const key = scopeKey(scope);
+      const known = negative.get(key);
+      if (usable(key) !== undefined || (known !== undefined && known.until > now())) return;
+      void loading(key, source, scope);
     },
 
     peek(scope) {

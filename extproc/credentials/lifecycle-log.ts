@@ -78,9 +78,6 @@ export function credentialObservers(metrics: Metrics, logger: Logger): { readonl
         logger.warn({ event: 'credential_refresh_failed', source, ...scopeFields(scope), cause: conditionOf(err), error: messageOf(err), consecutive_failures: n }, 'credential refresh failed; a valid credential keeps serving');
       },
       lookup: (result) => { metrics.credentialLookups.inc({ result }); },
-      lookupFailed: (scope, source, err, cached) => {
-        logger.warn({ event: 'credential_unavailable', source, ...scopeFields(scope), cause: conditionOf(err), error: messageOf(err), negative_cached: cached }, 'no credential for the request');
-      },
     },
   };
 }

@@ -42,8 +42,8 @@ function spawnServe(configPath: string): Spawned {
   let out = '';
   const waiters = new Set<() => void>();
   const onData = (b: Buffer): void => { out += b.toString('utf8'); for (const w of waiters) w(); };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { resolve(code); for (const w of waiters) w(); }));
   return {
     child,
