@@ -94,6 +94,12 @@ describe('a non-periodic AppRole token: leases are fetched anew under each new l
     const liveNow = new Set((await liveLeaseIds(bao, PREFIX)).map(hash16));
     assert.ok(liveNow.has(served), `the last request used lease ${served}, which Vault no longer holds (live: ${[...liveNow].join(', ')})`);
     assert.ok(await metric(stack, 'tollgate_credential_lease_events_total', 'kind="replaced"') >= 1);
+    // One line per lifecycle change, with its cause.
+    assert.ok(events(stack, 'vault_max_ttl').length >= 1);
+    assert.ok(events(stack, 'vault_login').some((l) => l.cause === 'relogin'));
+    const replaced = events(stack, 'credential_replaced').filter((l) => l.cause === 'relogin');
+    assert.ok(replaced.length >= 1);
+    assert.deepEqual([replaced[0]?.tenant, replaced[0]?.identity, replaced[0]?.provider], ['team-a', 'agent-1', 'openai']);
     assert.ok(!stack.tollgate.output().includes(key));
   });
 });
