@@ -102,6 +102,16 @@ export class IdentityDisabledError extends TollgateError {
   }
 }
 
+/** No credential for a scope: the scope travels with the error, so a failure line can name it. */
+export class CredentialUnavailableError extends TollgateError {
+  readonly scope: CredentialScope;
+  constructor(scope: CredentialScope, detail: string, options?: { cause?: unknown }) {
+    super('credential_unavailable', detail, options);
+    this.name = 'CredentialUnavailableError';
+    this.scope = scope;
+  }
+}
+
 interface Entry {
   readonly key: string;
   readonly scope: CredentialScope;
@@ -179,7 +189,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     const ttlMs = Math.max(0, (expiresAt(c) ?? now()) - now());
     obs.leaseEvent?.('ttl_below_margin', source.description, { scope, ttlMs, marginMs: options.expiryMarginMs });
     await revokeOne(source, c);
-    return new TollgateError('credential_unavailable', `${source.description} returned a credential that lives ${Math.round(ttlMs / 1000)} s, not longer than the expiry margin (${Math.round(options.expiryMarginMs / 1000)} s)`);
+    return new CredentialUnavailableError(scope, `${source.description} returned a credential that lives ${Math.round(ttlMs / 1000)} s, not longer than the expiry margin (${Math.round(options.expiryMarginMs / 1000)} s)`);
   };
 
   const revokeOne = async (source: CredentialSource, c: Credential): Promise<boolean> => {
@@ -376,11 +386,11 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
   };
 
   /** A miss waits at most missWaitMs; the load it joined carries on without it. */
-  const bounded = (p: Promise<Credential>, source: CredentialSource): Promise<Credential> => {
+  const bounded = (p: Promise<Credential>, source: CredentialSource, scope: CredentialScope): Promise<Credential> => {
     if (!Number.isFinite(missWaitMs)) return p;
     return new Promise<Credential>((resolve, reject) => {
       const cancel = scheduler.schedule(() => {
-        reject(new TollgateError('credential_unavailable', `${source.description}: no credential within ${missWaitMs} ms (the source is slow or unreachable; the fetch goes on)`));
+        reject(new CredentialUnavailableError(scope, `${source.description}: no credential within ${missWaitMs} ms (the source is slow or unreachable; the fetch goes on)`));
       }, missWaitMs);
       p.then((c) => { cancel(); resolve(c); }, (err: unknown) => { cancel(); reject(err instanceof Error ? err : new Error(String(err))); });
     });
@@ -392,7 +402,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     try {
       credential = await source.fetch(scope);
     } catch (err) {
-      const e = err instanceof TollgateError ? err : new TollgateError('credential_unavailable', `${source.description}: ${err instanceof Error ? err.message : 'failed'}`, { cause: err });
+      const e = err instanceof TollgateError ? err : new CredentialUnavailableError(scope, `${source.description}: ${err instanceof Error ? err.message : 'failed'}`, { cause: err });
       if (isPermanent(err) && gen(key) === startGen) remember(key, e);
       throw e;
     }
@@ -452,7 +462,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       }
       if (known !== undefined) negative.delete(key);
       obs.lookup?.('miss');
-      return bounded(loading(key, source, scope), source);
+      return bounded(loading(key, source, scope), source, scope);
     },
 
     prefetch(scope) {

@@ -175,7 +175,7 @@ describe('KV v2 with a token file (Vault Agent next to Tollgate): missing paths,
 
   const lastKey = (): string | undefined => stack.upstream.requests.at(-1)?.headers.authorization;
 
-  it('a missing KV path: one Vault read for 20 requests, each a 503 with nothing upstream, each failure logged once with tenant, identity, provider and path', async () => {
+  it('a missing KV path: one Vault read for 20 requests, each a 503 with nothing upstream, each failure logged once with tenant, identity, provider, path and no stack', async () => {
     const readsBefore = await metric(stack, 'tollgate_vault_calls_total', 'op="kv2_read"');
     const upstreamBefore = stack.upstream.requests.length;
     for (let i = 0; i < 20; i++) {
@@ -188,8 +188,12 @@ describe('KV v2 with a token file (Vault Agent next to Tollgate): missing paths,
     // ext_authz's prefetch may already have remembered the 404 when the first request's own lookup runs.
     const negatives = await metric(stack, 'tollgate_credential_lookups_total', 'result="negative"');
     assert.ok(negatives === 19 || negatives === 20, `${negatives} answers from the negative cache`);
+    // A request without a body gets its credential in ext_authz: the same single line.
+    const get = await fetch(`${stack.url}/openai/models`, { headers: { authorization: `Bearer ${stack.keys.restricted}` } });
+    assert.equal(get.status, 503);
+    assert.equal(stack.upstream.requests.length, upstreamBefore);
     const lines = stack.tollgate.output().split('\n').filter((l) => l.includes('"code":"credential_unavailable"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.equal(lines.length, 20, 'one line per failed request');
+    assert.equal(lines.length, 21, 'one line per failed request');
     for (const l of lines) {
       assert.equal(l.level, 'warn');
       assert.deepEqual([l.tenant, l.identity, l.provider, l.cause], ['team-b', 'restricted-1', 'openai', 'not_found']);
