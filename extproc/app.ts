@@ -150,11 +150,17 @@ export function createApp(config: Config, options: AppOptions): App {
   let grpc: GrpcServer | undefined;
   let admin: AdminServer | undefined;
   let ready = false;
+  let stopping: Promise<void> | undefined;
   let notReady: string | undefined;
   let vaultRetry: NodeJS.Timeout | undefined;
   let markReady: () => void = () => undefined;
   const readyPromise = new Promise<void>((resolve) => { markReady = resolve; });
-  const becomeReady = (): void => { ready = true; notReady = undefined; markReady(); };
+  const becomeReady = (): void => {
+    ready = true;
+    notReady = undefined;
+    grpc?.setServing(true);
+    markReady();
+  };
 
   const refreshCredentials = async (trigger: string): Promise<RefreshSummary> => {
     await material.vault?.auth.rereadTokenFile().catch((err: unknown) => {
@@ -182,7 +188,6 @@ export function createApp(config: Config, options: AppOptions): App {
       });
     }, backoffDelay(attempt, Math.random, { minMs: 1_000, maxMs: 30_000 }));
   };
-  let stopping: Promise<void> | undefined;
   const openCalls = new Set<ProcessCall>();
   let tracing: TracingHandle | undefined;
 
@@ -263,6 +268,8 @@ export function createApp(config: Config, options: AppOptions): App {
       if (vaultDown === undefined) becomeReady();
       else {
         notReady = vaultNotReady(vaultDown);
+        // gRPC health says NOT_SERVING too, so Envoy's health check prefers the replicas that are ready.
+        grpc.setServing(false);
         logger.error({ event: 'vault_start_failed', cause: conditionOf(vaultDown), error: (vaultDown as Error).message }, 'vault login failed at start; listening but not ready, retrying with backoff');
         retryVaultLogin(1);
       }

@@ -9,6 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { credentials, loadPackageDefinition, type Client, type MethodDefinition, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import { stringify } from 'yaml';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
@@ -28,6 +31,21 @@ const closedPort = (): Promise<number> =>
       s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0); });
     });
   });
+
+/** The gRPC health status of the overall server ("" service) on a plaintext loopback port. */
+function healthStatus(port: number): Promise<string> {
+  const root = loadPackageDefinition(loadSync(HEALTH_PROTO, { keepCase: true, enums: String, defaults: true }));
+  const Health = (root.grpc as { health: { v1: { Health: ServiceClientConstructor } } }).health.v1.Health;
+  const client: Client = new Health(`127.0.0.1:${port}`, credentials.createInsecure());
+  const method = Health.service.Check as MethodDefinition<{ service: string }, { status?: string }>;
+  return new Promise<string>((resolve, reject) => {
+    client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, { service: '' }, (err: ServiceError | null, res?: { status?: string }) => {
+      client.close();
+      if (err !== null) reject(err);
+      else resolve(res?.status ?? 'UNKNOWN');
+    });
+  });
+}
 
 interface Spawned {
   readonly child: ChildProcess;
@@ -132,11 +150,13 @@ describe('Vault sealed at start (default vault.onStartFailure: retry)', () => {
     assert.match(await notReady.text(), /^not ready: vault login failed \(sealed_or_unavailable\); retrying/);
     assert.match(tollgate.output(), /"event":"vault_start_failed".*"cause":"sealed_or_unavailable"/);
     assert.equal(tollgate.child.exitCode, null, 'still running');
+    assert.equal(await healthStatus(grpcPort), 'NOT_SERVING');
 
     vault.clearFaults();
     await tollgate.waitFor(/^tollgate ready: grpc=/m);
     const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
     assert.equal(ready.status, 200);
+    assert.equal(await healthStatus(grpcPort), 'SERVING');
     envoy = await startEnvoy({
       bin: findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN),
       configYaml: renderEnvoyConfig(testConfig({ ...baseConfigInput(keys, `${upstream.url}/v1`, join(dir, 'unused-key')) }), {
