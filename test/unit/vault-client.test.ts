@@ -350,3 +350,60 @@ describe('no secret reaches a log line, an error or an observer', () => {
     for (const text of outputs) for (const s of planted) assert.ok(!text.includes(s), `a planted secret leaked into: ${text.slice(0, 300)}`);
   });
 });
+
+describe("Tollgate's own token: changes, token file, start", () => {
+  it('a login that replaces a token is announced (once per new token), the first login is not; start() after a login makes no call', async () => {
+    fake.clearFaults();
+    writeFileSync(join(dir, 'sid3'), SECRET_ID);
+    const calls: string[] = [];
+    const transport = createVaultTransport({ address: fake.address, retries: 0, observer: { vaultCall: (op, o) => calls.push(`${op}:${o}`) } });
+    const auth = createVaultAuth({ login: { method: 'approle', mount: 'approle', roleId: 'role-1', secretIdFile: join(dir, 'sid3') }, transport });
+    const changes: string[] = [];
+    auth.onTokenChange((cause) => changes.push(cause));
+    await auth.start();
+    await auth.start();
+    assert.deepEqual(calls, ['login_approle:ok']);
+    assert.deepEqual(changes, []);
+    await auth.reauthenticate();
+    assert.deepEqual(changes, ['relogin']);
+    await auth.close();
+  });
+
+  it('method token with tokenFile: a 403 re-reads the file and adopts a new token Vault accepts; a refused one is not adopted', async () => {
+    fake.clearFaults();
+    const file = join(dir, 'agent-token');
+    writeFileSync(file, ROOT);
+    const transport = createVaultTransport({ address: fake.address, retries: 0 });
+    const events: string[] = [];
+    const auth = createVaultAuth({ login: { method: 'token', token: new Secret(ROOT), tokenFile: file }, transport, watchTokenFile: false, observer: { authEvent: (k) => events.push(k) } });
+    const changes: string[] = [];
+    auth.onTokenChange((cause) => changes.push(cause));
+    const c = createVaultClient(transport, auth);
+    await auth.start();
+    assert.equal(await auth.rereadTokenFile(), false, 'unchanged file');
+    // The agent logged in again: a new token in the file, the old one revoked.
+    const fresh = 'hvs.PLANTED-agent-token-2-abcdefgh';
+    fake.tokens.add(fresh);
+    writeFileSync(file, `${fresh}\n`);
+    fake.tokens.delete(ROOT);
+    assert.equal((await c.kvRead('secret', ['tollgate', 'openai'])).data.api_key, API_KEY);
+    assert.equal((await auth.token()).reveal(), fresh);
+    assert.deepEqual(changes, ['token_file']);
+    assert.ok(events.includes('token_file_changed'));
+    // A token Vault refuses stays out; the working one is kept.
+    writeFileSync(file, 'hvs.PLANTED-not-a-valid-token-xyz');
+    await assert.rejects(auth.rereadTokenFile(), (e: unknown) => e instanceof VaultError && e.permissionDenied);
+    assert.equal((await auth.token()).reveal(), fresh);
+    assert.deepEqual(changes, ['token_file']);
+    fake.tokens.add(ROOT);
+    await auth.close();
+  });
+
+  it('names the condition of a failure: refused, sealed, missing; only 4xx answers are permanent', () => {
+    const refused = new VaultError('kv2_read', 'transport', undefined, 'ECONNREFUSED', 'ECONNREFUSED');
+    const sealed = new VaultError('kv2_read', 'http', 503, 'Vault is sealed');
+    const missing = new VaultError('kv2_read', 'http', 404, '');
+    assert.deepEqual([refused.condition, sealed.condition, missing.condition], ['connection_refused', 'sealed_or_unavailable', 'not_found']);
+    assert.deepEqual([refused.permanent, sealed.permanent, missing.permanent, new VaultError('x', 'http', 429, '').permanent, new VaultError('x', 'breaker_open', undefined, '').permanent], [false, false, true, false, false]);
+  });
+});
