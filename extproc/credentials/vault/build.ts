@@ -102,6 +102,9 @@ export function createVaultRuntime(cfg: VaultConfig, conn: ResolvedVaultConnecti
         case 'vault-azure-kv2':
           return vaultAzureKv2Source({ client, mount: s.mount, path: s.path, field: s.field, ...(s.version === undefined ? {} : { version: s.version }) });
         case 'vault-leased':
+          // A renewal asking for no more than the margin could never be served: refused at load.
+          if (s.renewIncrementS !== undefined && s.renewIncrementS * 1000 <= cfg.expiryMarginMs)
+            throw new Error(`renewIncrementS (${s.renewIncrementS} s) is not longer than vault.expiryMarginMs (${cfg.expiryMarginMs} ms): every renewed lease would be refused`);
           return vaultLeasedSource({ client, now, path: s.path, field: s.field, credentialKind: s.as, ...(s.renewIncrementS === undefined ? {} : { renewIncrementS: s.renewIncrementS }) });
         case 'vault-aws':
           return vaultAwsSource({
