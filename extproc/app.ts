@@ -5,7 +5,9 @@ import { ConfigError } from './config/load.ts';
 import { loadServiceMaterial, readConfigFile, readSecretSource } from './config/runtime.ts';
 import type { Config } from './config/schema.ts';
 import { createAuthzContextCodec } from './core/authz-context.ts';
-import { createCredentialBroker } from './credentials/broker.ts';
+import { createCredentialBroker, type RefreshSummary } from './credentials/broker.ts';
+import { conditionOf, credentialObservers } from './credentials/lifecycle-log.ts';
+import { backoffDelay } from './credentials/timing.ts';
 import { buildIdentityRuntime } from './identity/build.ts';
 import { compilePolicy, type Policy } from './policy/policy.ts';
 import { createProcessHandler, type ProcessCall } from './processing/stream-handler.ts';
@@ -49,7 +51,20 @@ export interface App {
    * reported in `needsRestart`.
    */
   reload(next: Config): { readonly revision: string; readonly needsRestart: readonly string[] };
+  /**
+   * A forced credential refresh (SIGHUP, the admin call): re-reads vault.auth.tokenFile, then every
+   * cached credential; what cannot be re-read keeps serving. Never touches the policy.
+   */
+  refreshCredentials(trigger: string): Promise<RefreshSummary>;
+  /**
+   * Listens. With Vault down at start and vault.onStartFailure "retry", resolves not ready and keeps
+   * logging in with backoff (`notReadyReason()` says why); with "exit" it rejects with the cause.
+   */
   start(): Promise<Listening>;
+  /** Why the process is not ready, or undefined when it is (or has not started). */
+  notReadyReason(): string | undefined;
+  /** Resolves when the process becomes ready. */
+  whenReady(): Promise<void>;
   /** Graceful stop: NOT_SERVING, drain, shut down with a deadline, flush audit. Idempotent. */
   stop(options?: { drainMs?: number }): Promise<void>;
 }
@@ -87,11 +102,8 @@ export function createApp(config: Config, options: AppOptions): App {
   const logger = options.logger ?? createLogger(config.logging.level);
   checkGrpcExposure(config.server.grpc, logger);
   const metrics = createMetrics();
-  const material = loadServiceMaterial(config, options.env, {
-    vaultCall: (op, outcome, seconds) => { metrics.vaultCalls.inc({ op, outcome }); metrics.vaultCallSeconds.observe(seconds); },
-    authEvent: (kind) => { metrics.vaultAuthEvents.inc({ kind }); },
-    breakerState: (s) => { metrics.vaultBreakerOpen.set(s === 'open' ? 1 : 0); },
-  });
+  const observers = credentialObservers(metrics, logger);
+  const material = loadServiceMaterial(config, options.env, observers.vault);
   const policy = compilePolicy(config);
   const audit = options.audit ?? auditSinkFor(config, options.env);
   const state = stateStoreFor(config, options.env, logger, metrics);
@@ -116,11 +128,8 @@ export function createApp(config: Config, options: AppOptions): App {
       // so the caller gets Tollgate's credential_unavailable rather than Envoy's 504.
       missWaitMs: 800,
       expiryMarginMs: config.vault?.expiryMarginMs ?? 30_000,
-      observer: {
-        leaseEvent: (kind, source) => { metrics.leaseEvents.inc({ kind, source }); },
-        refreshFailed: (source, _n, err) => { metrics.credentialRefreshFailures.inc({ source }); logger.warn({ source, code: (err as { code?: string }).code }, 'credential refresh failed; a valid credential keeps serving'); },
-        lookup: (result) => { metrics.credentialLookups.inc({ result }); },
-      },
+      ...(config.vault === undefined ? {} : { negativeCacheMs: config.vault.negativeCacheMs }),
+      observer: observers.broker,
     }),
     authzContext: createAuthzContextCodec(material.authzContextKey, maxAgeMs),
     authzContextMaxAgeMs: maxAgeMs,
@@ -130,10 +139,55 @@ export function createApp(config: Config, options: AppOptions): App {
     metrics,
     logger,
   });
+  metrics.credentialAgesFrom(() => services.credentials.ages());
+  // Leases are children of the token that read them: Vault revokes them with it (a non-periodic token at
+  // its max TTL), so after every new token each cached lease is fetched anew under the new one.
+  material.vault?.auth.onTokenChange((cause) => {
+    void services.credentials.refreshAll({ leasesOnly: true, cause }).then((r) => {
+      logger.info({ event: 'credential_leases_refetched', cause, refreshed: r.refreshed, failed: r.failed }, 'leases fetched anew under the new vault token');
+    });
+  });
   let grpc: GrpcServer | undefined;
   let admin: AdminServer | undefined;
   let ready = false;
   let stopping: Promise<void> | undefined;
+  let notReady: string | undefined;
+  let vaultRetry: NodeJS.Timeout | undefined;
+  let markReady: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => { markReady = resolve; });
+  const becomeReady = (): void => {
+    ready = true;
+    notReady = undefined;
+    grpc?.setServing(true);
+    markReady();
+  };
+
+  const refreshCredentials = async (trigger: string): Promise<RefreshSummary> => {
+    await material.vault?.auth.rereadTokenFile().catch((err: unknown) => {
+      logger.warn({ event: 'vault_token_file_refused', trigger, cause: conditionOf(err), error: (err as Error).message }, 'the new vault token file is refused; the current token stays');
+    });
+    const r = await services.credentials.refreshAll({ cause: trigger });
+    logger.info({ event: 'credential_refresh_forced', trigger, refreshed: r.refreshed, failed: r.failed, forgotten: r.forgotten }, 'credentials re-read');
+    return r;
+  };
+
+  /** Vault refused or was unreachable at start (onStartFailure: retry): log in again with backoff until it works. */
+  const retryVaultLogin = (attempt: number): void => {
+    const vault = material.vault;
+    if (vault === undefined || stopping !== undefined) return;
+    vaultRetry = setTimeout(() => {
+      vaultRetry = undefined;
+      vault.start().then(() => {
+        if (stopping !== undefined) return;
+        logger.info({ event: 'vault_start_recovered', attempts: attempt }, 'vault login succeeded; tollgate is ready');
+        void services.credentials.refreshAll({ cause: 'vault_login' });
+        becomeReady();
+      }, (err: unknown) => {
+        notReady = vaultNotReady(err);
+        retryVaultLogin(attempt + 1);
+      });
+    }, backoffDelay(attempt, Math.random, { minMs: 1_000, maxMs: 30_000 }));
+  };
   const openCalls = new Set<ProcessCall>();
   let tracing: TracingHandle | undefined;
 
@@ -156,10 +210,26 @@ export function createApp(config: Config, options: AppOptions): App {
       logger.info({ previous_revision: previous, policy_revision: compiled.revision, needs_restart: needsRestart }, 'policy reloaded');
       return { revision: compiled.revision, needsRestart };
     },
+    refreshCredentials,
+    notReadyReason: () => notReady,
+    whenReady: () => readyPromise,
     async start() {
       const limits = config.limits;
-      // Tollgate's own Vault login comes first: without it no Vault credential can be served.
-      await material.vault?.start();
+      // Tollgate's own Vault login comes first: without it no Vault credential can be served. The
+      // transport's retry waits are unref'd timers: hold the event loop open until the login settles,
+      // so a Vault that is down ends in a clear error or a not-ready start, never a silent exit.
+      let vaultDown: unknown;
+      if (material.vault !== undefined) {
+        const hold = setInterval(() => undefined, 60_000);
+        try {
+          await material.vault.start();
+        } catch (err) {
+          if (config.vault?.onStartFailure === 'exit') throw new Error(`vault login failed at start (${conditionOf(err)}): ${(err as Error).message}; not starting (vault.onStartFailure: exit)`, { cause: err });
+          vaultDown = err;
+        } finally {
+          clearInterval(hold);
+        }
+      }
       // Remote JWKS are fetched once before ready; a failure is retried per request (and fails closed).
       await identity.warm().catch((err: unknown) => { logger.warn({ err }, 'a JWKS could not be fetched at start'); });
       tracing = initTracing(config.telemetry.tracing);
@@ -179,6 +249,7 @@ export function createApp(config: Config, options: AppOptions): App {
         port: config.server.admin.port,
         registry: metrics.registry,
         ready: () => ready,
+        notReadyReason: () => notReady,
         revision: () => current.revision,
         ...(token === undefined ? {} : {
           killSwitch: {
@@ -187,16 +258,29 @@ export function createApp(config: Config, options: AppOptions): App {
             enable: (tenant, identity) => { services.credentials.enableIdentity(tenant, identity); },
             onCall: (e) => { logger.warn(e, 'kill switch called'); },
           },
+          credentialRefresh: {
+            token,
+            refresh: () => refreshCredentials('admin'),
+            onCall: (accepted) => { logger.warn({ action: 'credentials_refresh', accepted }, 'credential refresh called'); },
+          },
         }),
       });
-      ready = true;
+      if (vaultDown === undefined) becomeReady();
+      else {
+        notReady = vaultNotReady(vaultDown);
+        // gRPC health says NOT_SERVING too, so Envoy's health check prefers the replicas that are ready.
+        grpc.setServing(false);
+        logger.error({ event: 'vault_start_failed', cause: conditionOf(vaultDown), error: (vaultDown as Error).message }, 'vault login failed at start; listening but not ready, retrying with backoff');
+        retryVaultLogin(1);
+      }
       const listening = { grpc: { host: config.server.grpc.host, port: grpc.port }, admin: { host: config.server.admin.host, port: admin.port } };
-      logger.info({ grpc: listening.grpc, admin: listening.admin, policy_revision: policy.revision, providers: [...policy.providers.keys()] }, 'tollgate ready');
+      logger.info({ grpc: listening.grpc, admin: listening.admin, policy_revision: policy.revision, providers: [...policy.providers.keys()], ...(notReady === undefined ? {} : { not_ready: notReady }) }, notReady === undefined ? 'tollgate ready' : 'tollgate listening, not ready');
       return listening;
     },
     stop(stopOptions) {
       stopping ??= (async () => {
         ready = false;
+        if (vaultRetry !== undefined) clearTimeout(vaultRetry);
         grpc?.setServing(false);
         const drainMs = stopOptions?.drainMs ?? config.server.drainSeconds * 1000;
         if (drainMs > 0) {
@@ -223,6 +307,9 @@ export function createApp(config: Config, options: AppOptions): App {
 }
 
 type AuthContext = ReturnType<ProcessCall['getAuthContext']>;
+
+/** The /readyz reason while Vault has not accepted Tollgate's login. */
+const vaultNotReady = (err: unknown): string => `vault login failed (${conditionOf(err)}); retrying`;
 
 // ---- The gRPC port's exposure: it hands out provider credentials, so the safe setup is the default.
 

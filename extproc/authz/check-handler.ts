@@ -1,3 +1,5 @@
+import { CredentialUnavailableError } from '../credentials/broker.ts';
+import { conditionOf } from '../credentials/lifecycle-log.ts';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AuthzContext } from '../core/authz-context.ts';
@@ -161,7 +163,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
           } catch (err) {
             throw asTollgateError(err);
           }
-        } else services.credentials.get(scope).catch(() => undefined);
+        } else services.credentials.prefetch(scope);
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
         span.end({ decision: 'allow', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider, identity: ctx.identity.id, decisionId });
@@ -176,7 +178,9 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
       }
     } catch (err) {
       const e = toTollgateError(err);
-      if (!e.entry.userFacing) services.logger.error({ err: e.cause ?? e, code: e.code, decision_id: decisionId, request_id: requestId }, 'ext_authz check failed');
+      // No provider credential (a request without a body): one line naming the scope and the cause, no stack.
+      if (e instanceof CredentialUnavailableError) services.logger.warn({ code: e.code, decision_id: decisionId, request_id: requestId, tenant: e.scope.tenant, identity: e.scope.identity, provider: e.scope.provider, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
+      else if (!e.entry.userFacing) services.logger.error({ err: e.cause ?? e, code: e.code, decision_id: decisionId, request_id: requestId }, 'ext_authz check failed');
       verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal };
     }
     const code = verdict.code;

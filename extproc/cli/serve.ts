@@ -9,7 +9,13 @@ export async function runServe(configPath: string): Promise<Running> {
   const app = createApp(loadConfigFile(configPath), { env: snapshotEnv() });
   const l = await app.start();
   const watcher = watchPolicy(configPath, app);
-  // The ready line harnesses wait for; printed whatever the log level.
-  process.stderr.write(`tollgate ready: grpc=${l.grpc.host}:${l.grpc.port} admin=${l.admin.host}:${l.admin.port} policy_revision=${app.policy().revision}\n`);
-  return { stop: () => { watcher.close(); return app.stop(); } };
+  // SIGHUP also forces a credential re-read; its own listener, so the policy reload is not disturbed.
+  const onHup = (): void => { void app.refreshCredentials('SIGHUP').catch(() => undefined); };
+  process.on('SIGHUP', onHup);
+  const where = `grpc=${l.grpc.host}:${l.grpc.port} admin=${l.admin.host}:${l.admin.port}`;
+  const notReady = app.notReadyReason();
+  if (notReady !== undefined) process.stderr.write(`tollgate listening, not ready (${notReady}): ${where}\n`);
+  // The ready line harnesses wait for; printed whatever the log level, once the process is ready.
+  void app.whenReady().then(() => { process.stderr.write(`tollgate ready: ${where} policy_revision=${app.policy().revision}\n`); });
+  return { stop: () => { watcher.close(); process.off('SIGHUP', onHup); return app.stop(); } };
 }

@@ -47,6 +47,10 @@ export const vaultSchema = z.strictObject({
   kvRefreshMs: ms.default(300_000),
   /** A credential is not served within this margin of its hard expiry (lease, STS or token expiry). */
   expiryMarginMs: ms.default(60_000),
+  /** A scope whose path is missing, refused or too short-lived fails at once for this long (0: never remembered). */
+  negativeCacheMs: z.number().int().min(0).default(30_000),
+  /** Vault unreachable, sealed or refusing the login at start: retry (listen, not ready, retry with backoff) or exit 1. */
+  onStartFailure: z.enum(['retry', 'exit']).default('retry'),
 });
 export type VaultConfig = z.infer<typeof vaultSchema>;
 

@@ -6,10 +6,23 @@ import { backoffDelay, DEFAULT_BACKOFF, jittered, renewDelay, systemScheduler, t
 export interface CredentialBroker {
   /** The credential for a provider, for this caller. Rejects with credential_unavailable. */
   get(scope: CredentialScope): Promise<Credential>;
+  /**
+   * Starts loading a scope that is not cached (ext_authz, so the fetch overlaps Envoy's buffering).
+   * Silent: no lookup is counted; the request's own get() counts it and reports its failure.
+   */
+  prefetch(scope: CredentialScope): void;
   /** A usable cached credential, or undefined: never waits, never calls a source. */
   peek(scope: CredentialScope): Credential | undefined;
   /** The provider rejected the credential (e.g. 401): re-read it now. Resolves when the re-read settles. */
   invalidate(scope: CredentialScope): Promise<void>;
+  /**
+   * A forced refresh: re-reads every cached credential (only the leases with leasesOnly, after Tollgate's
+   * own token changed), and forgets the missing paths remembered by the negative cache. A credential whose
+   * re-read fails keeps serving until its own serving window closes.
+   */
+  refreshAll(options?: { readonly leasesOnly?: boolean; readonly cause?: string }): Promise<RefreshSummary>;
+  /** The age (ms since its source last confirmed it) of the oldest cached credential, per source. */
+  ages(): ReadonlyMap<string, number>;
   /** Kill switch: deny the identity and revoke every lease held for it. */
   revokeIdentity(tenant: string, identity: string): Promise<{ revoked: number }>;
   isDisabled(tenant: string, identity: string): boolean;
@@ -18,14 +31,33 @@ export interface CredentialBroker {
   close(): Promise<void>;
 }
 
-export type LeaseEventKind = 'issued' | 'renewed' | 'replaced' | 'revoked' | 'revoke_failed' | 'expired' | 'idle_dropped';
+export type LeaseEventKind = 'issued' | 'renewed' | 'replaced' | 'revoked' | 'revoke_failed' | 'expired' | 'idle_dropped' | 'ttl_below_margin';
+
+export interface RefreshSummary {
+  /** Re-read and replaced (or confirmed). */
+  readonly refreshed: number;
+  /** The re-read failed; the cached credential keeps serving. */
+  readonly failed: number;
+  /** Missing paths forgotten by the negative cache. */
+  readonly forgotten: number;
+}
+
+/** What a lifecycle event is about, for its log line. Never a secret or a lease id. */
+export interface BrokerEventDetail {
+  readonly scope?: CredentialScope;
+  /** Why: renewal, max_ttl, relogin, forced, provider_rejected, ... */
+  readonly cause?: string;
+  /** For ttl_below_margin: the credential's remaining lifetime and the margin, ms. */
+  readonly ttlMs?: number;
+  readonly marginMs?: number;
+}
 
 /** Plain callbacks, so the composition root can map them to metrics. Arguments never hold secrets. */
 export interface BrokerObserver {
-  leaseEvent?(kind: LeaseEventKind, source: string): void;
-  refreshFailed?(source: string, consecutiveFailures: number, error: unknown): void;
-  /** hit: served from cache; miss: the caller waited for the source. */
-  lookup?(result: 'hit' | 'miss' | 'denied'): void;
+  leaseEvent?(kind: LeaseEventKind, source: string, detail?: BrokerEventDetail): void;
+  refreshFailed?(source: string, consecutiveFailures: number, error: unknown, scope?: CredentialScope): void;
+  /** hit: served from cache; miss: the caller waited for the source; negative: a remembered failure answered. */
+  lookup?(result: 'hit' | 'miss' | 'denied' | 'negative'): void;
 }
 
 export interface BrokerOptions {
@@ -47,6 +79,12 @@ export interface BrokerOptions {
    * Default 800 ms; Infinity waits as long as the source takes.
    */
   readonly missWaitMs?: number;
+  /**
+   * A scope whose source answered with a permanent failure (a missing path, a refused policy, a
+   * credential that lives no longer than the margin) fails at once for this long instead of asking the
+   * source on every request. Default 30 s; a forced refresh forgets it sooner.
+   */
+  readonly negativeCacheMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly scheduler?: Scheduler;
   readonly random?: () => number;
@@ -64,11 +102,23 @@ export class IdentityDisabledError extends TollgateError {
   }
 }
 
+/** No credential for a scope: the scope travels with the error, so a failure line can name it. */
+export class CredentialUnavailableError extends TollgateError {
+  readonly scope: CredentialScope;
+  constructor(scope: CredentialScope, detail: string, options?: { cause?: unknown }) {
+    super('credential_unavailable', detail, options);
+    this.name = 'CredentialUnavailableError';
+    this.scope = scope;
+  }
+}
+
 interface Entry {
   readonly key: string;
   readonly scope: CredentialScope;
   readonly source: CredentialSource;
   credential: Credential;
+  /** When the source last confirmed the credential (fetch or renewal). */
+  confirmedAt: number;
   /** Serve until here (hard expiry minus margin); Infinity when the credential has no expiry. */
   serveUntil: number;
   lastUsed: number;
@@ -105,11 +155,14 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
   const missWaitMs = options.missWaitMs ?? 800;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const obs = options.observer ?? {};
+  const negativeMs = options.negativeCacheMs ?? 30_000;
 
   const cache = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Credential>>();
   const retired = new Set<Retired>();
   const disabled = new Set<string>();
+  /** Remembered permanent failures, by scope key: answered at once until `until`. */
+  const negative = new Map<string, { readonly until: number; readonly error: TollgateError }>();
   /** Bumped when a scope is dropped, so a load or refresh that was in flight does not resurrect it. */
   const generation = new Map<string, number>();
   let closed = false;
@@ -124,6 +177,20 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     return e === undefined ? Infinity : e - options.expiryMarginMs;
   };
   const isLease = (source: CredentialSource, c: Credential): boolean => source.revoke !== undefined && credentialMeta(c)?.leaseIdHash !== undefined;
+
+  const isPermanent = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { permanent?: unknown }).permanent === true;
+  const remember = (key: string, error: TollgateError): void => {
+    if (negativeMs <= 0) return;
+    if (negative.size >= 10_000) for (const [k, v] of negative) if (v.until <= now()) negative.delete(k);
+    negative.set(key, { until: now() + negativeMs, error });
+  };
+  /** A credential that is already inside the margin when it arrives: counted, logged, revoked. */
+  const tooShort = async (source: CredentialSource, scope: CredentialScope, c: Credential): Promise<TollgateError> => {
+    const ttlMs = Math.max(0, (expiresAt(c) ?? now()) - now());
+    obs.leaseEvent?.('ttl_below_margin', source.description, { scope, ttlMs, marginMs: options.expiryMarginMs });
+    await revokeOne(source, c);
+    return new CredentialUnavailableError(scope, `${source.description} returned a credential that lives ${Math.round(ttlMs / 1000)} s, not longer than the expiry margin (${Math.round(options.expiryMarginMs / 1000)} s)`);
+  };
 
   const revokeOne = async (source: CredentialSource, c: Credential): Promise<boolean> => {
     if (!isLease(source, c) || source.revoke === undefined) return false;
@@ -193,7 +260,8 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
         const newExpiry = expiresAt(renewed);
         // A renewal that no longer extends the lease (max TTL reached) means: fetch a new one.
         if (newExpiry !== undefined && oldExpiry !== undefined && newExpiry > oldExpiry && install(entry, renewed)) {
-          obs.leaseEvent?.('renewed', entry.source.description);
+          entry.confirmedAt = now();
+          obs.leaseEvent?.('renewed', entry.source.description, { scope: entry.scope });
           return;
         }
       } catch {
@@ -201,12 +269,68 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       }
     }
     const fresh = await entry.source.fetch(entry.scope);
-    if (!install(entry, fresh)) throw new TollgateError('credential_unavailable', `${entry.source.description} returned an expired credential`);
+    adopt(entry, old, fresh, renewable ? 'max_ttl' : 'scheduled');
+  };
+
+  /** Puts a freshly fetched credential in place of `old`; the old lease is retired. Throws if it is unusable. */
+  const adopt = (entry: Entry, old: Credential, fresh: Credential, cause: string): void => {
+    if (!install(entry, fresh)) {
+      void tooShort(entry.source, entry.scope, fresh);
+      throw new TollgateError('credential_unavailable', `${entry.source.description} returned a credential inside the expiry margin`);
+    }
+    entry.confirmedAt = now();
     if (fresh !== old && isLease(entry.source, old)) {
-      obs.leaseEvent?.('replaced', entry.source.description);
+      obs.leaseEvent?.('replaced', entry.source.description, { scope: entry.scope, cause });
       retire(entry, old);
     }
-    if (fresh !== old && isLease(entry.source, fresh)) obs.leaseEvent?.('issued', entry.source.description);
+    if (fresh !== old && isLease(entry.source, fresh)) obs.leaseEvent?.('issued', entry.source.description, { scope: entry.scope, cause });
+  };
+
+  /**
+   * Fetches a cached scope anew now (a forced refresh, a re-login, a provider 401). Waits for a refresh
+   * already running; a failure keeps the cached credential and retries with backoff.
+   */
+  const reread = async (entry: Entry, cause: string): Promise<'refreshed' | 'failed' | 'skipped'> => {
+    while (entry.refreshing !== undefined) await entry.refreshing;
+    if (closed || cache.get(entry.key) !== entry) return 'skipped';
+    let result: 'refreshed' | 'failed' | 'skipped' = 'failed';
+    const p = (async () => {
+      entry.cancel?.();
+      entry.cancel = undefined;
+      const old = entry.credential;
+      const startGen = gen(entry.key);
+      try {
+        const fresh = await entry.source.fetch(entry.scope);
+        if (gen(entry.key) !== startGen || isClosed()) {
+          await revokeOne(entry.source, fresh);
+          result = 'skipped';
+          return;
+        }
+        adopt(entry, old, fresh, cause);
+        entry.failures = 0;
+        schedule(entry, nextRefreshDelay(entry));
+        result = 'refreshed';
+      } catch (err) {
+        if (gen(entry.key) !== startGen || isClosed()) {
+          result = 'skipped';
+          return;
+        }
+        entry.failures += 1;
+        obs.refreshFailed?.(entry.source.description, entry.failures, err, entry.scope);
+        const window = entry.serveUntil - now();
+        if (window <= 0) {
+          drop(entry);
+          obs.leaseEvent?.('expired', entry.source.description, { scope: entry.scope });
+          return;
+        }
+        schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), window));
+      } finally {
+        entry.refreshing = undefined;
+      }
+    })();
+    entry.refreshing = p;
+    await p;
+    return result;
   };
 
   const refresh = (entry: Entry): Promise<void> => {
@@ -214,7 +338,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     if (closed || cache.get(entry.key) !== entry) return Promise.resolve();
     if (now() - entry.lastUsed >= idleMs) {
       drop(entry);
-      obs.leaseEvent?.('idle_dropped', entry.source.description);
+      obs.leaseEvent?.('idle_dropped', entry.source.description, { scope: entry.scope });
       void revokeOne(entry.source, entry.credential);
       return Promise.resolve();
     }
@@ -232,11 +356,11 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       } catch (err) {
         if (gen(entry.key) !== startGen || isClosed()) return;
         entry.failures += 1;
-        obs.refreshFailed?.(entry.source.description, entry.failures, err);
+        obs.refreshFailed?.(entry.source.description, entry.failures, err, entry.scope);
         const window = entry.serveUntil - now();
         if (window <= 0) {
           drop(entry);
-          obs.leaseEvent?.('expired', entry.source.description);
+          obs.leaseEvent?.('expired', entry.source.description, { scope: entry.scope });
           return;
         }
         // Retry with backoff, but wake up no later than the end of the serving window.
@@ -255,18 +379,18 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     if (e.serveUntil <= now()) {
       // Past hard expiry minus margin: never served again. A refresh may still be running.
       drop(e);
-      obs.leaseEvent?.('expired', e.source.description);
+      obs.leaseEvent?.('expired', e.source.description, { scope: e.scope });
       return undefined;
     }
     return e;
   };
 
   /** A miss waits at most missWaitMs; the load it joined carries on without it. */
-  const bounded = (p: Promise<Credential>, source: CredentialSource): Promise<Credential> => {
+  const bounded = (p: Promise<Credential>, source: CredentialSource, scope: CredentialScope): Promise<Credential> => {
     if (!Number.isFinite(missWaitMs)) return p;
     return new Promise<Credential>((resolve, reject) => {
       const cancel = scheduler.schedule(() => {
-        reject(new TollgateError('credential_unavailable', `${source.description}: no credential within ${missWaitMs} ms (the source is slow or unreachable; the fetch goes on)`));
+        reject(new CredentialUnavailableError(scope, `${source.description}: no credential within ${missWaitMs} ms (the source is slow or unreachable; the fetch goes on)`));
       }, missWaitMs);
       p.then((c) => { cancel(); resolve(c); }, (err: unknown) => { cancel(); reject(err instanceof Error ? err : new Error(String(err))); });
     });
@@ -278,8 +402,9 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
     try {
       credential = await source.fetch(scope);
     } catch (err) {
-      if (err instanceof TollgateError) throw err;
-      throw new TollgateError('credential_unavailable', `${source.description}: ${err instanceof Error ? err.message : 'failed'}`, { cause: err });
+      const e = err instanceof TollgateError ? err : new CredentialUnavailableError(scope, `${source.description}: ${err instanceof Error ? err.message : 'failed'}`, { cause: err });
+      if (isPermanent(err) && gen(key) === startGen) remember(key, e);
+      throw e;
     }
     if (isClosed() || gen(key) !== startGen || isDisabledScope(scope)) {
       await revokeOne(source, credential);
@@ -287,17 +412,31 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       throw new TollgateError('credential_unavailable', 'the credential broker is closed');
     }
     const entry: Entry = {
-      key, scope, source, credential, serveUntil: serveUntilOf(credential), lastUsed: now(),
+      key, scope, source, credential, confirmedAt: now(), serveUntil: serveUntilOf(credential), lastUsed: now(),
       failures: 0, lastInvalidate: -Infinity, cancel: undefined, refreshing: undefined,
     };
     if (entry.serveUntil <= now()) {
-      await revokeOne(source, credential);
-      throw new TollgateError('credential_unavailable', `${source.description} returned an expired credential`);
+      const e = await tooShort(source, scope, credential);
+      remember(key, e);
+      throw e;
     }
-    if (isLease(source, credential)) obs.leaseEvent?.('issued', source.description);
+    negative.delete(key);
+    if (isLease(source, credential)) obs.leaseEvent?.('issued', source.description, { scope });
     cache.set(key, entry);
     schedule(entry, nextRefreshDelay(entry));
     return credential;
+  };
+
+  /** The single-flighted load of a scope (joined if one is running). */
+  const loading = (key: string, source: CredentialSource, scope: CredentialScope): Promise<Credential> => {
+    let p = inflight.get(key);
+    if (p === undefined) {
+      // Cleared when settled, even if the source threw synchronously (load then settles immediately).
+      p = load(key, source, scope).finally(() => inflight.delete(key));
+      p.catch(() => undefined); // a caller that stopped waiting must not leave an unhandled rejection
+      inflight.set(key, p);
+    }
+    return p;
   };
 
   return {
@@ -316,14 +455,24 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
         obs.lookup?.('hit');
         return Promise.resolve(hit.credential);
       }
+      const known = negative.get(key);
+      if (known !== undefined && known.until > now()) {
+        obs.lookup?.('negative');
+        return Promise.reject(known.error);
+      }
+      if (known !== undefined) negative.delete(key);
       obs.lookup?.('miss');
-      const pending = inflight.get(key);
-      if (pending !== undefined) return bounded(pending, source);
-      // Cleared when settled, even if the source threw synchronously (load then settles immediately).
-      const p = load(key, source, scope).finally(() => inflight.delete(key));
-      p.catch(() => undefined); // a caller that stopped waiting must not leave an unhandled rejection
-      inflight.set(key, p);
-      return bounded(p, source);
+      return bounded(loading(key, source, scope), source, scope);
+    },
+
+    prefetch(scope) {
+      if (closed || isDisabledScope(scope)) return;
+      const source = sources.get(scope.provider);
+      if (source === undefined) return;
+      const key = scopeKey(scope);
+      const known = negative.get(key);
+      if (usable(key) !== undefined || (known !== undefined && known.until > now())) return;
+      void loading(key, source, scope);
     },
 
     peek(scope) {
@@ -343,31 +492,41 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       }
       entry.lastInvalidate = now();
       entry.lastUsed = now();
-      entry.cancel?.();
-      entry.cancel = undefined;
       // A renewal keeps a rejected secret, so a rejected credential is always fetched anew.
-      if (entry.refreshing !== undefined) await entry.refreshing;
-      if (cache.get(entry.key) !== entry) return;
-      const old = entry.credential;
-      const startGen = gen(entry.key);
-      try {
-        const fresh = await entry.source.fetch(entry.scope);
-        if (gen(entry.key) !== startGen || isClosed()) {
-          await revokeOne(entry.source, fresh);
-          return;
-        }
-        if (install(entry, fresh) && fresh !== old) {
-          retire(entry, old);
-          if (isLease(entry.source, fresh)) obs.leaseEvent?.('issued', entry.source.description);
-        }
-        entry.failures = 0;
-        schedule(entry, nextRefreshDelay(entry));
-      } catch (err) {
-        if (gen(entry.key) !== startGen) return;
-        entry.failures += 1;
-        obs.refreshFailed?.(entry.source.description, entry.failures, err);
-        schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), Math.max(0, entry.serveUntil - now())));
+      await reread(entry, 'provider_rejected');
+    },
+
+    async refreshAll(opts) {
+      const leasesOnly = opts?.leasesOnly === true;
+      const cause = opts?.cause ?? 'forced';
+      let forgotten = 0;
+      if (!leasesOnly) {
+        forgotten = negative.size;
+        negative.clear();
       }
+      const entries = [...cache.values()].filter((e) => !leasesOnly || isLease(e.source, e.credential));
+      let refreshed = 0;
+      let failed = 0;
+      // A few at a time, so a large cache does not hit Vault with one burst.
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < entries.length) {
+          const entry = entries[next++];
+          if (entry === undefined) return;
+          const r = await reread(entry, cause);
+          if (r === 'refreshed') refreshed += 1;
+          else if (r === 'failed') failed += 1;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(8, entries.length) }, worker));
+      return { refreshed, failed, forgotten };
+    },
+
+    ages() {
+      const out = new Map<string, number>();
+      const t = now();
+      for (const e of cache.values()) out.set(e.source.description, Math.max(out.get(e.source.description) ?? 0, t - e.confirmedAt));
+      return out;
     },
 
     async revokeIdentity(tenant, identity) {

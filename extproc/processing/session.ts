@@ -1,3 +1,4 @@
+import { conditionOf } from '../credentials/lifecycle-log.ts';
 import { performance } from 'node:perf_hooks';
 import { RULES, type RuleId } from '../core/decision.ts';
 import { TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
@@ -76,7 +77,9 @@ export class Session {
       // gRPC stream with an error, never a clean close (which would let the rest through).
       if (e.code === 'protocol_violation' || e.code === 'response_leak') throw e;
       // authz_context_invalid was already logged, as a security event, where it was detected.
-      if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
+      // No provider credential: an operational condition, not a bug. One line, no stack, naming the scope and the cause.
+      if (e.code === 'credential_unavailable') logFor(state).warn({ code: e.code, phase, tenant: state.authz?.identity.tenant, identity: state.authz?.identity.id, provider: state.provider?.name, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
+      else if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
       return deny(state, { code: e.code, rule: ruleFor(e.code) });
     } finally {
       const dt = performance.now() - t0;

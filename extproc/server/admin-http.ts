@@ -13,6 +13,13 @@ export interface KillSwitch {
   onCall(event: { action: string; tenant: string; identity: string; accepted: boolean }): void;
 }
 
+/** The forced credential refresh: re-read every cached credential (and vault.auth.tokenFile). Same token as the kill switch. */
+export interface CredentialRefresh {
+  readonly token: Buffer;
+  refresh(): Promise<{ refreshed: number; failed: number; forgotten: number }>;
+  onCall(accepted: boolean): void;
+}
+
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 const digest = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
 
@@ -25,11 +32,28 @@ export interface AdminServer {
  * /healthz (alive), /readyz (serving and not draining), /metrics (Prometheus), and, only when a kill
  * switch is configured, POST /admin/identities/{tenant}/{identity}/(revoke|enable) with its bearer token.
  */
-export async function startAdminServer(opts: { host: string; port: number; registry: Registry; ready: () => boolean; revision?: () => string; killSwitch?: KillSwitch }): Promise<AdminServer> {
+export async function startAdminServer(opts: {
+  host: string; port: number; registry: Registry; ready: () => boolean; notReadyReason?: () => string | undefined; revision?: () => string; killSwitch?: KillSwitch; credentialRefresh?: CredentialRefresh;
+}): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     };
+    const cr = opts.credentialRefresh;
+    if (cr !== undefined && (req.url ?? '').split('?', 1)[0] === '/admin/credentials/refresh') {
+      const presented = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const accepted = req.method === 'POST' && presented !== undefined && timingSafeEqual(digest(Buffer.from(presented)), digest(cr.token));
+      cr.onCall(accepted);
+      if (!accepted) {
+        reply(req.method === 'POST' ? 401 : 405, req.method === 'POST' ? 'unauthorized\n' : 'method not allowed\n');
+        return;
+      }
+      cr.refresh().then(
+        (r) => { reply(200, JSON.stringify(r) + '\n', 'application/json'); },
+        () => { reply(500, 'refresh failed\n'); },
+      );
+      return;
+    }
     const ks = opts.killSwitch;
     const m = /^\/admin\/identities\/([^/]+)\/([^/]+)\/(revoke|enable)$/.exec((req.url ?? '').split('?', 1)[0] ?? '');
     if (m !== null && ks !== undefined) {
@@ -61,7 +85,8 @@ export async function startAdminServer(opts: { host: string; port: number; regis
     if (path === '/healthz') reply(200, 'ok\n');
     else if (path === '/readyz') {
       const revision = opts.revision === undefined ? '' : ` policy_revision=${opts.revision()}`;
-      reply(opts.ready() ? 200 : 503, `${opts.ready() ? 'ready' : 'not ready'}${revision}\n`);
+      const why = opts.ready() ? undefined : opts.notReadyReason?.();
+      reply(opts.ready() ? 200 : 503, `${opts.ready() ? 'ready' : 'not ready'}${why === undefined ? '' : `: ${why}`}${revision}\n`);
     }
     else if (path === '/metrics')
       opts.registry.metrics().then(

@@ -18,6 +18,12 @@ export interface Metrics {
   readonly vaultCallSeconds: Histogram;
   readonly vaultAuthEvents: Counter<'kind'>;
   readonly vaultBreakerOpen: Gauge;
+  /** Calls the open breaker refused: no HTTP call went to Vault (not counted in vaultCalls). */
+  readonly vaultBreakerRejections: Counter<'op'>;
+  /** Seconds since the source last confirmed the oldest cached credential, per source (read at scrape). */
+  readonly credentialAge: Gauge<'source'>;
+  /** Where credentialAge reads the ages from (the broker's ages(), in ms), set once by the composition root. */
+  credentialAgesFrom(read: () => ReadonlyMap<string, number>): void;
   readonly leaseEvents: Counter<'kind' | 'source'>;
   readonly credentialRefreshFailures: Counter<'source'>;
   readonly credentialLookups: Counter<'result'>;
@@ -30,6 +36,7 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
   const registers = [registry];
+  let readAges: () => ReadonlyMap<string, number> = () => new Map();
   return {
     registry,
     authzDecisions: new Counter({ name: 'tollgate_authz_decisions_total', help: 'ext_authz decisions.', labelNames: ['decision', 'reason', 'provider'], registers }),
@@ -53,6 +60,20 @@ export function createMetrics(): Metrics {
     vaultCallSeconds: new Histogram({ name: 'tollgate_vault_call_seconds', help: 'Duration of one HTTP call to Vault.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
     vaultAuthEvents: new Counter({ name: 'tollgate_vault_auth_events_total', help: "Tollgate's own Vault token: login, renewed, relogin, failures.", labelNames: ['kind'], registers }),
     vaultBreakerOpen: new Gauge({ name: 'tollgate_vault_breaker_open', help: '1 while the Vault circuit breaker is open.', registers }),
+    vaultBreakerRejections: new Counter({ name: 'tollgate_vault_breaker_rejections_total', help: 'Vault calls refused by the open circuit breaker (no HTTP call was made).', labelNames: ['op'], registers }),
+    credentialAge: new Gauge({
+      name: 'tollgate_credential_age_seconds',
+      help: 'Seconds since its source last confirmed (fetched or renewed) the oldest cached credential, per source.',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [source, ms] of readAges()) this.set({ source }, Math.round(ms / 100) / 10);
+      },
+    }),
+    credentialAgesFrom(read) {
+      readAges = read;
+    },
     leaseEvents: new Counter({ name: 'tollgate_credential_lease_events_total', help: 'Credential lease lifecycle events (renewed, refetched, revoked, expired...).', labelNames: ['kind', 'source'], registers }),
     credentialRefreshFailures: new Counter({ name: 'tollgate_credential_refresh_failures_total', help: 'Background credential refreshes that failed (a valid credential keeps serving).', labelNames: ['source'], registers }),
     stateCallSeconds: new Histogram({
@@ -63,7 +84,7 @@ export function createMetrics(): Metrics {
       registers,
     }),
     stateErrors: new Counter({ name: 'tollgate_state_errors_total', help: 'Shared-state calls that failed: timeout (slow), unavailable (down) or error.', labelNames: ['operation', 'reason'], registers }),
-    credentialLookups: new Counter({ name: 'tollgate_credential_lookups_total', help: 'Credential lookups on the request path: hit (cache), miss (waited for the source), denied (kill switch).', labelNames: ['result'], registers }),
+    credentialLookups: new Counter({ name: 'tollgate_credential_lookups_total', help: 'Credential lookups on the request path: hit (cache), miss (waited for the source), negative (a remembered permanent failure answered), denied (kill switch).', labelNames: ['result'], registers }),
   };
 }
 

@@ -291,3 +291,21 @@ describe('buildRuntime: the authz context key and gRPC TLS material', () => {
       (err: unknown) => err instanceof ConfigError && err.message === `server.grpc.tls.certFile: ${join(dir, 'not-pem')} is not PEM`);
   });
 });
+
+describe('buildRuntime: a Vault lease renewal that could never be served', () => {
+  const leased = (renewIncrementS: number): Config => validateConfig({
+    version: 1,
+    vault: { address: 'http://127.0.0.1:8200', expiryMarginMs: 60_000 },
+    providers: [{ name: 'p', kind: 'openai', upstream: 'https://example.com', models: ['*'], credential: { source: 'vault-leased', path: 'database/creds/{tenant}', renewIncrementS } }],
+    identities: [],
+  }, 'test');
+  const env = { VAULT_TOKEN: 'hvs.test-token' };
+
+  it('refuses renewIncrementS not longer than vault.expiryMarginMs at load, naming both', () => {
+    assert.throws(() => loadServiceMaterial(leased(60), env), (e: unknown) => e instanceof ConfigError && /^providers\[0\]\.credential \(p\): renewIncrementS \(60 s\) is not longer than vault\.expiryMarginMs \(60000 ms\)/.test(e.message));
+  });
+
+  it('accepts a renewal longer than the margin', () => {
+    assert.ok(loadServiceMaterial(leased(61), env).credentialSources.has('p'));
+  });
+});

@@ -7,6 +7,7 @@ import { Secret } from '../../extproc/core/secret.ts';
 import { createCredentialBroker, IdentityDisabledError, type BrokerOptions, type LeaseEventKind } from '../../extproc/credentials/broker.ts';
 import { credentialMeta, type Credential, type CredentialScope, type CredentialSource } from '../../extproc/credentials/credential-source.ts';
 import { backoffDelay, MAX_TIMER_MS, renewDelay, systemScheduler } from '../../extproc/credentials/timing.ts';
+import { VaultError } from '../../extproc/credentials/vault/errors.ts';
 import { TollgateError } from '../../extproc/errors.ts';
 import { tollgateRejection } from '../helpers/assertions.ts';
 import { manualScheduler, settle, type ManualScheduler } from '../helpers/fake-vault.ts';
@@ -244,15 +245,16 @@ describe('credential broker: background refresh', () => {
     ['expiring inside the margin', MARGIN_MS - 1],
   ];
   for (const [label, offset] of expired) {
-    it(`rejects a credential ${label} with credential_unavailable and does not cache it`, async () => {
+    it(`rejects a credential ${label} with credential_unavailable, does not cache it, and remembers the failure`, async () => {
       const sched = manualScheduler();
       const src = fakeSource(() => Promise.resolve(apiKey('sk-stale', sched.now() + offset)));
       const b = broker(src, sched);
       const err = await tollgateRejection(b.get(scope('a')));
       assert.equal(err.code, 'credential_unavailable');
-      assert.match(err.message, /fake:test returned an expired credential/);
+      assert.match(err.message, /fake:test returned a credential that lives \d+ s, not longer than the expiry margin/);
+      // Remembered: the next request fails at once without asking the source again.
       await tollgateRejection(b.get(scope('a')));
-      assert.equal(src.calls.length, 2);
+      assert.equal(src.calls.length, 1);
       assert.equal(b.peek(scope('a')), undefined);
     });
   }
@@ -459,5 +461,97 @@ describe('timers never overflow', () => {
     cancel();
     await new Promise((r) => setTimeout(r, 40));
     assert.equal(fired, false);
+  });
+});
+
+describe('credential broker: negative cache and forced refresh', () => {
+  it('a missing path (404) is asked once, then fails at once for negativeCacheMs with the same cause', async () => {
+    const sched = manualScheduler();
+    const src = fakeSource(() => Promise.reject(new VaultError('kv2_read', 'http', 404, '')));
+    const results: string[] = [];
+    const b = broker(src, sched, { negativeCacheMs: 30_000, observer: { lookup: (r) => results.push(r) } });
+    const errors: TollgateError[] = [];
+    for (let i = 0; i < 20; i++) errors.push(await tollgateRejection(b.get(scope('a'))));
+    await settle();
+    assert.equal(src.calls.length, 1);
+    assert.ok(errors.every((e) => e.code === 'credential_unavailable' && e.cause instanceof VaultError && e.cause.status === 404));
+    assert.equal(results.filter((r) => r === 'negative').length, 19);
+    b.prefetch(scope('a'));
+    await settle();
+    assert.equal(src.calls.length, 1, 'a prefetch does not ask for a remembered failure either');
+    await sched.advance(30_000);
+    await tollgateRejection(b.get(scope('a')));
+    assert.equal(src.calls.length, 2, 'asked again once the negative entry expired');
+  });
+
+  it('a retryable failure (Vault down) is not remembered: the next request asks again', async () => {
+    const sched = manualScheduler();
+    const src = fakeSource(() => Promise.reject(new VaultError('kv2_read', 'transport', undefined, 'ECONNREFUSED', 'ECONNREFUSED')));
+    const b = broker(src, sched, { negativeCacheMs: 30_000 });
+    await tollgateRejection(b.get(scope('a')));
+    await tollgateRejection(b.get(scope('a')));
+    assert.equal(src.calls.length, 2);
+  });
+
+  it('a lease inside the margin is counted as ttl_below_margin with its TTL, revoked, and remembered', async () => {
+    const sched = manualScheduler();
+    const src = leasedSource(sched, MARGIN_MS / 2);
+    const events: { kind: LeaseEventKind; ttlMs?: number | undefined }[] = [];
+    const b = broker(src, sched, { observer: { leaseEvent: (kind, _s, d) => events.push({ kind, ttlMs: d?.ttlMs }) } });
+    for (let i = 0; i < 5; i++) await tollgateRejection(b.get(scope('a')));
+    await settle();
+    assert.equal(src.calls.length, 1);
+    assert.deepEqual(src.revoked, ['lease-1']);
+    assert.deepEqual(events.map((e) => e.kind), ['ttl_below_margin', 'revoked']);
+    assert.equal(events[0]?.ttlMs, MARGIN_MS / 2);
+  });
+
+  it('refreshAll re-reads every cached scope, keeps what fails, forgets remembered failures', async () => {
+    const sched = manualScheduler();
+    let fail = false;
+    let missing = true;
+    const src = fakeSource((s, n) => {
+      if (s.identity === 'gone' && missing) return Promise.reject(new VaultError('kv2_read', 'http', 404, ''));
+      if (fail && s.identity === 'b') return Promise.reject(new VaultError('kv2_read', 'http', 503, 'sealed'));
+      return Promise.resolve(apiKey(`sk-${s.identity}-${n}`));
+    });
+    const b = broker(src, sched, { negativeCacheMs: 60_000 });
+    await b.get(scope('a'));
+    await b.get(scope('b'));
+    await tollgateRejection(b.get(scope('gone')));
+    fail = true;
+    missing = false;
+    const r = await b.refreshAll({ cause: 'test' });
+    assert.deepEqual(r, { refreshed: 1, failed: 1, forgotten: 1 });
+    assert.match(reveal(b.peek(scope('a'))) ?? '', /^sk-a-[4-9]$/, 'a re-read');
+    assert.equal(reveal(b.peek(scope('b'))), 'sk-b-2', 'b keeps serving what it had');
+    assert.match(reveal(await b.get(scope('gone'))) ?? '', /^sk-gone-/, 'the forgotten path is asked again');
+  });
+
+  it('refreshAll with leasesOnly re-fetches leases (revoking the old after the grace) and leaves KV keys alone', async () => {
+    const sched = manualScheduler();
+    const src = leasedSource(sched, HOUR);
+    const b = broker(src, sched, { retireGraceMs: 1_000 });
+    await b.get(scope('a'));
+    const r = await b.refreshAll({ leasesOnly: true, cause: 'relogin' });
+    assert.equal(r.refreshed, 1);
+    assert.equal(reveal(b.peek(scope('a'))), 'sk-leased-2');
+    await sched.advance(1_000);
+    assert.deepEqual(src.revoked, ['lease-1']);
+    const kv = fakeSource((_s, n) => Promise.resolve(apiKey(`sk-kv-${n}`)));
+    const b2 = broker(kv, sched);
+    await b2.get(scope('a'));
+    assert.deepEqual(await b2.refreshAll({ leasesOnly: true }), { refreshed: 0, failed: 0, forgotten: 0 });
+    assert.equal(kv.calls.length, 1);
+  });
+
+  it('ages() reports the oldest confirmation per source', async () => {
+    const sched = manualScheduler();
+    const src = fakeSource((_s, n) => Promise.resolve(apiKey(`sk-${n}`)));
+    const b = broker(src, sched);
+    await b.get(scope('a'));
+    await sched.advance(1_000);
+    await b.get(scope('b'));
+    assert.deepEqual([...b.ages()], [['fake:test', 1_000]]);
   });
 });

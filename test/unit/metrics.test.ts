@@ -31,6 +31,8 @@ const DECLARED: Readonly<Record<string, readonly string[]>> = {
   tollgate_vault_call_seconds: [],
   tollgate_vault_auth_events_total: ['kind'],
   tollgate_vault_breaker_open: [],
+  tollgate_vault_breaker_rejections_total: ['op'],
+  tollgate_credential_age_seconds: ['source'],
   tollgate_credential_lease_events_total: ['kind', 'source'],
   tollgate_credential_refresh_failures_total: ['source'],
   tollgate_credential_lookups_total: ['result'],

@@ -33,7 +33,7 @@ let dir: string;
 
 function client(extra: Partial<VaultTransportOptions> = {}, token = ROOT): { c: VaultClient; calls: string[] } {
   const calls: string[] = [];
-  const transport = createVaultTransport({ address: fake.address, retries: 2, retryWaitMinMs: 1, retryWaitMaxMs: 2, timeoutMs: 500, observer: { vaultCall: (op, outcome) => calls.push(`${op}:${outcome}`) }, ...extra });
+  const transport = createVaultTransport({ address: fake.address, retries: 2, retryWaitMinMs: 1, retryWaitMaxMs: 2, timeoutMs: 500, observer: { vaultCall: (op, outcome) => calls.push(`${op}:${outcome}`), breakerRejected: (op) => calls.push(`${op}:rejected_by_breaker`) }, ...extra });
   const auth = createVaultAuth({ login: { method: 'token', token: new Secret(token) }, transport });
   return { c: createVaultClient(transport, auth), calls };
 }
@@ -141,18 +141,23 @@ describe('Vault faults', () => {
     fake.fault({ status: 503, path: '/v1/secret/' });
     let t = 0;
     const states: string[] = [];
-    const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => t, onStateChange: (s) => states.push(s) });
+    const causes: string[] = [];
+    const breaker = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => t, onStateChange: (s, cause) => { states.push(s); causes.push(cause); } });
     const { c, calls } = client({ breaker, retries: 0 });
     for (let i = 0; i < 3; i++) await failure(c.kvRead('secret', ['tollgate', 'openai']));
     const httpBefore = fake.calls.length;
     const open = await failure(c.kvRead('secret', ['tollgate', 'openai']));
     assert.equal(open.kind, 'breaker_open');
     assert.equal(fake.calls.length, httpBefore, 'no HTTP call while open');
-    assert.equal(calls.at(-1), 'kv2_read:breaker_open');
+    // A refused call is counted apart from the HTTP calls to Vault.
+    assert.equal(calls.at(-1), 'kv2_read:rejected_by_breaker');
+    assert.equal(calls.filter((x) => x.includes('breaker_open')).length, 0);
+    assert.match(causes[0] ?? '', /3 consecutive failures, last: sealed_or_unavailable/);
     fake.clearFaults();
     t += 1_000;
     assert.equal((await c.kvRead('secret', ['tollgate', 'openai'])).data.api_key, API_KEY);
     assert.deepEqual(states, ['open', 'half_open', 'closed']);
+    assert.deepEqual(causes.slice(1), ['cool_down_over', 'probe_succeeded']);
   });
 
   it('through the broker: a cached KV key keeps serving while Vault is sealed, and a cold scope fails closed', async () => {
@@ -343,5 +348,62 @@ describe('no secret reaches a log line, an error or an observer', () => {
       inspect(c, { depth: null }), inspect(transport, { depth: null }), inspect(auth, { depth: null }), inspect(b, { depth: null }),
     ];
     for (const text of outputs) for (const s of planted) assert.ok(!text.includes(s), `a planted secret leaked into: ${text.slice(0, 300)}`);
+  });
+});
+
+describe("Tollgate's own token: changes, token file, start", () => {
+  it('a login that replaces a token is announced (once per new token), the first login is not; start() after a login makes no call', async () => {
+    fake.clearFaults();
+    writeFileSync(join(dir, 'sid3'), SECRET_ID);
+    const calls: string[] = [];
+    const transport = createVaultTransport({ address: fake.address, retries: 0, observer: { vaultCall: (op, o) => calls.push(`${op}:${o}`) } });
+    const auth = createVaultAuth({ login: { method: 'approle', mount: 'approle', roleId: 'role-1', secretIdFile: join(dir, 'sid3') }, transport });
+    const changes: string[] = [];
+    auth.onTokenChange((cause) => changes.push(cause));
+    await auth.start();
+    await auth.start();
+    assert.deepEqual(calls, ['login_approle:ok']);
+    assert.deepEqual(changes, []);
+    await auth.reauthenticate();
+    assert.deepEqual(changes, ['relogin']);
+    await auth.close();
+  });
+
+  it('method token with tokenFile: a 403 re-reads the file and adopts a new token Vault accepts; a refused one is not adopted', async () => {
+    fake.clearFaults();
+    const file = join(dir, 'agent-token');
+    writeFileSync(file, ROOT);
+    const transport = createVaultTransport({ address: fake.address, retries: 0 });
+    const events: string[] = [];
+    const auth = createVaultAuth({ login: { method: 'token', token: new Secret(ROOT), tokenFile: file }, transport, watchTokenFile: false, observer: { authEvent: (k) => events.push(k) } });
+    const changes: string[] = [];
+    auth.onTokenChange((cause) => changes.push(cause));
+    const c = createVaultClient(transport, auth);
+    await auth.start();
+    assert.equal(await auth.rereadTokenFile(), false, 'unchanged file');
+    // The agent logged in again: a new token in the file, the old one revoked.
+    const fresh = 'hvs.PLANTED-agent-token-2-abcdefgh';
+    fake.tokens.add(fresh);
+    writeFileSync(file, `${fresh}\n`);
+    fake.tokens.delete(ROOT);
+    assert.equal((await c.kvRead('secret', ['tollgate', 'openai'])).data.api_key, API_KEY);
+    assert.equal((await auth.token()).reveal(), fresh);
+    assert.deepEqual(changes, ['token_file']);
+    assert.ok(events.includes('token_file_changed'));
+    // A token Vault refuses stays out; the working one is kept.
+    writeFileSync(file, 'hvs.PLANTED-not-a-valid-token-xyz');
+    await assert.rejects(auth.rereadTokenFile(), (e: unknown) => e instanceof VaultError && e.permissionDenied);
+    assert.equal((await auth.token()).reveal(), fresh);
+    assert.deepEqual(changes, ['token_file']);
+    fake.tokens.add(ROOT);
+    await auth.close();
+  });
+
+  it('names the condition of a failure: refused, sealed, missing; only 4xx answers are permanent', () => {
+    const refused = new VaultError('kv2_read', 'transport', undefined, 'ECONNREFUSED', 'ECONNREFUSED');
+    const sealed = new VaultError('kv2_read', 'http', 503, 'Vault is sealed');
+    const missing = new VaultError('kv2_read', 'http', 404, '');
+    assert.deepEqual([refused.condition, sealed.condition, missing.condition], ['connection_refused', 'sealed_or_unavailable', 'not_found']);
+    assert.deepEqual([refused.permanent, sealed.permanent, missing.permanent, new VaultError('x', 'http', 429, '').permanent, new VaultError('x', 'breaker_open', undefined, '').permanent], [false, false, true, false, false]);
   });
 });

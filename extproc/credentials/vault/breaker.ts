@@ -8,14 +8,15 @@ export interface BreakerOptions {
   /** How long the breaker stays open before one probe is let through. Default 5 s. */
   readonly openMs?: number;
   readonly now?: () => number;
-  readonly onStateChange?: (state: BreakerState) => void;
+  /** `cause`: the failure that opened it, cool_down_over (half-open) or probe_succeeded / probe_failed. */
+  readonly onStateChange?: (state: BreakerState, cause: string) => void;
 }
 
 export class CircuitBreaker {
   readonly #threshold: number;
   readonly #openMs: number;
   readonly #now: () => number;
-  readonly #onChange: ((s: BreakerState) => void) | undefined;
+  readonly #onChange: ((s: BreakerState, cause: string) => void) | undefined;
   #state: BreakerState = 'closed';
   #failures = 0;
   #openedAt = 0;
@@ -37,7 +38,7 @@ export class CircuitBreaker {
     if (this.#state === 'closed') return true;
     if (this.#state === 'open') {
       if (this.#now() - this.#openedAt < this.#openMs) return false;
-      this.#set('half_open');
+      this.#set('half_open', 'cool_down_over');
     }
     if (this.#probing) return false;
     this.#probing = true;
@@ -47,15 +48,16 @@ export class CircuitBreaker {
   success(): void {
     this.#failures = 0;
     this.#probing = false;
-    if (this.#state !== 'closed') this.#set('closed');
+    if (this.#state !== 'closed') this.#set('closed', 'probe_succeeded');
   }
 
-  failure(): void {
+  /** `condition` names the failure (connection_refused, sealed_or_unavailable, ...) for the log line. */
+  failure(condition = 'failure'): void {
     this.#probing = false;
     this.#failures += 1;
     if (this.#state === 'half_open' || this.#failures >= this.#threshold) {
       this.#openedAt = this.#now();
-      if (this.#state !== 'open') this.#set('open');
+      if (this.#state !== 'open') this.#set('open', this.#state === 'half_open' ? `probe_failed: ${condition}` : `${this.#failures} consecutive failures, last: ${condition}`);
     }
   }
 
@@ -65,8 +67,8 @@ export class CircuitBreaker {
     this.#probing = false;
   }
 
-  #set(s: BreakerState): void {
+  #set(s: BreakerState, cause: string): void {
     this.#state = s;
-    this.#onChange?.(s);
+    this.#onChange?.(s, cause);
   }
 }

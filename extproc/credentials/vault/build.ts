@@ -45,7 +45,7 @@ function loginFrom(cfg: VaultConfig, conn: ResolvedVaultConnection): VaultLogin 
       if (a.tokenFile !== undefined) {
         const t = readFileSync(a.tokenFile, 'utf8').trim();
         if (t === '') throw new Error(`vault.auth.tokenFile ${a.tokenFile} is empty`);
-        return { method: 'token', token: new Secret(t) };
+        return { method: 'token', token: new Secret(t), tokenFile: a.tokenFile };
       }
       if (conn.envToken === undefined) throw new Error('VAULT_TOKEN is not set');
       return { method: 'token', token: conn.envToken };
@@ -79,7 +79,7 @@ export function createVaultRuntime(cfg: VaultConfig, conn: ResolvedVaultConnecti
     timeoutMs: conn.timeoutMs,
     retries: conn.retries,
     tls,
-    breaker: new CircuitBreaker({ ...cfg.breaker, now, onStateChange: (s) => obs.breakerState?.(s) }),
+    breaker: new CircuitBreaker({ ...cfg.breaker, now, onStateChange: (s, cause) => obs.breakerState?.(s, cause) }),
     observer: obs,
     ...(options.random === undefined ? {} : { random: options.random }),
   });
@@ -102,6 +102,9 @@ export function createVaultRuntime(cfg: VaultConfig, conn: ResolvedVaultConnecti
         case 'vault-azure-kv2':
           return vaultAzureKv2Source({ client, mount: s.mount, path: s.path, field: s.field, ...(s.version === undefined ? {} : { version: s.version }) });
         case 'vault-leased':
+          // A renewal asking for no more than the margin could never be served: refused at load.
+          if (s.renewIncrementS !== undefined && s.renewIncrementS * 1000 <= cfg.expiryMarginMs)
+            throw new Error(`renewIncrementS (${s.renewIncrementS} s) is not longer than vault.expiryMarginMs (${cfg.expiryMarginMs} ms): every renewed lease would be refused`);
           return vaultLeasedSource({ client, now, path: s.path, field: s.field, credentialKind: s.as, ...(s.renewIncrementS === undefined ? {} : { renewIncrementS: s.renewIncrementS }) });
         case 'vault-aws':
           return vaultAwsSource({

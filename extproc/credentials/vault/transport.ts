@@ -9,13 +9,26 @@ import { CircuitBreaker } from './breaker.ts';
 import { outcomeOf, VaultError } from './errors.ts';
 import type { VaultPath } from './paths.ts';
 
-/** Callbacks for metrics. Arguments never hold secrets. */
+/** What an auth event carries for its log line: never a token. `err` is a VaultError or a file error. */
+export interface AuthEventDetail {
+  readonly cause?: string;
+  readonly ttl_s?: number;
+  readonly err?: unknown;
+}
+
+/** Callbacks for metrics and lifecycle log lines. Arguments never hold secrets. */
 export interface VaultObserver {
   /** One HTTP call to Vault (retries are separate calls). */
   vaultCall?(op: string, outcome: string, seconds: number): void;
-  breakerState?(state: string): void;
-  /** Tollgate's own token: login, renewed, relogin, renew_failed, login_failed. */
-  authEvent?(kind: string): void;
+  /** A call the open breaker refused: no HTTP call was made. */
+  breakerRejected?(op: string): void;
+  /** The breaker changed state; `cause` names the failure that opened it. */
+  breakerState?(state: string, cause?: string): void;
+  /**
+   * Tollgate's own token: login, lookup, renewed, max_ttl, relogin, renew_failed, login_failed,
+   * token_file_changed, token_file_unreadable, token_file_unwatched.
+   */
+  authEvent?(kind: string, detail?: AuthEventDetail): void;
 }
 
 export interface VaultTlsOptions {
@@ -96,7 +109,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
   const obs = options.observer ?? {};
-  const breaker = options.breaker ?? new CircuitBreaker({ onStateChange: (s) => obs.breakerState?.(s) });
+  const breaker = options.breaker ?? new CircuitBreaker({ onStateChange: (s, cause) => obs.breakerState?.(s, cause) });
   const tls = options.tls ?? {};
   const strictSSL = tls.skipVerify !== true;
 
@@ -124,7 +137,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
 
   const attempt = async (req: VaultRequest): Promise<VaultResponse> => {
     if (!breaker.tryAcquire()) {
-      obs.vaultCall?.(req.op, 'breaker_open', 0);
+      obs.breakerRejected?.(req.op);
       throw new VaultError(req.op, 'breaker_open', undefined, 'Vault has failed repeatedly; calls are paused');
     }
     const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
@@ -155,7 +168,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
       } else if (f.code === 'ECONNABORTED' || f.code === 'ETIMEDOUT' || (f.message ?? '').includes('timeout')) {
         error = new VaultError(req.op, 'timeout', undefined, `no answer within ${timeoutMs} ms`);
       } else {
-        error = new VaultError(req.op, 'transport', undefined, typeof f.code === 'string' ? f.code : 'connection failed');
+        error = new VaultError(req.op, 'transport', undefined, typeof f.code === 'string' ? f.code : 'connection failed', typeof f.code === 'string' ? f.code : undefined);
       }
     }
     const seconds = (performance.now() - started) / 1000;
@@ -164,7 +177,7 @@ export function createVaultTransport(options: VaultTransportOptions): VaultTrans
       breaker.success();
       return result as VaultResponse;
     }
-    if (error.retryable) breaker.failure();
+    if (error.retryable) breaker.failure(error.condition);
     else breaker.neutral();
     throw error;
   };
