@@ -10,6 +10,8 @@ import { buildIdentityRuntime } from './identity/build.ts';
 import { compilePolicy, type Policy } from './policy/policy.ts';
 import { createProcessHandler, type ProcessCall } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
+import { killSwitchAuditRecord } from './server/kill-switch-http.ts';
+import { createKillSwitchState, KILL_SWITCH_OFF } from './state/kill-switch.ts';
 import { startGrpcServer, type GrpcServer } from './server/grpc-server.ts';
 import { bodyHmacFrom, type Services } from './services.ts';
 import { createStateStore } from './state/create-store.ts';
@@ -105,11 +107,7 @@ export function createApp(config: Config, options: AppOptions): App {
     onJwksEvent: (e) => { logger.debug({ jwks: e }, 'jwks event'); },
   });
   const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
-  const services: Services = Object.freeze({
-    policy: () => current,
-    guards: () => guards,
-    identity,
-    credentials: createCredentialBroker(material.credentialSources, {
+  const credentials = createCredentialBroker(material.credentialSources, {
       refreshMs: config.vault?.kvRefreshMs ?? 5_000,
       // A request waits at most this long for a credential not in the cache (then 503, while the fetch
       // goes on and fills the cache): under Envoy's ext_proc message timeout (1 s, extproc/envoy/render.ts)
@@ -121,7 +119,20 @@ export function createApp(config: Config, options: AppOptions): App {
         refreshFailed: (source, _n, err) => { metrics.credentialRefreshFailures.inc({ source }); logger.warn({ source, code: (err as { code?: string }).code }, 'credential refresh failed; a valid credential keeps serving'); },
         lookup: (result) => { metrics.credentialLookups.inc({ result }); },
       },
-    }),
+  });
+  // The kill switch: the disabled set lives in the state store; every replica copies it and revokes the
+  // leases it holds for an identity that enters it.
+  const killSwitch = material.killSwitchToken === undefined ? KILL_SWITCH_OFF : createKillSwitchState(state, {
+    onDisabled: async (tenant, id) => (await credentials.revokeIdentity(tenant, id)).revoked,
+    onEnabled: (tenant, id) => { credentials.enableIdentity(tenant, id); },
+    onReadFailed: (err) => { logger.warn({ err: (err as Error).message }, 'kill switch: the disabled set could not be read; requests are refused once the copy is older than 1 s'); },
+  });
+  const services: Services = Object.freeze({
+    policy: () => current,
+    guards: () => guards,
+    identity,
+    credentials,
+    killSwitch,
     authzContext: createAuthzContextCodec(material.authzContextKey, maxAgeMs),
     authzContextMaxAgeMs: maxAgeMs,
     bodyHmac: bodyHmacFrom(material.authzContextKey),
@@ -162,6 +173,7 @@ export function createApp(config: Config, options: AppOptions): App {
       await material.vault?.start();
       // Remote JWKS are fetched once before ready; a failure is retried per request (and fails closed).
       await identity.warm().catch((err: unknown) => { logger.warn({ err }, 'a JWKS could not be fetched at start'); });
+      await killSwitch.start();
       tracing = initTracing(config.telemetry.tracing);
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
@@ -183,9 +195,12 @@ export function createApp(config: Config, options: AppOptions): App {
         ...(token === undefined ? {} : {
           killSwitch: {
             token,
-            revoke: (tenant, identity) => services.credentials.revokeIdentity(tenant, identity),
-            enable: (tenant, identity) => { services.credentials.enableIdentity(tenant, identity); },
-            onCall: (e) => { logger.warn(e, 'kill switch called'); },
+            state: killSwitch,
+            known: (tenant, id) => current.identitiesById.get(id)?.tenant === tenant,
+            onCall: (call) => {
+              logger.warn({ action: call.action, tenant: call.tenant, identity: call.identity, status: call.status, accepted: call.reason === undefined }, 'kill switch called');
+              audit.write(killSwitchAuditRecord(call, current.revision));
+            },
           },
         }),
       });
@@ -209,6 +224,7 @@ export function createApp(config: Config, options: AppOptions): App {
         for (const call of openCalls) call.emit('cancelled', 'cancelled');
         openCalls.clear();
         await admin?.close();
+        killSwitch.close();
         await services.credentials.close(); // revokes every lease it holds
         await material.vault?.close(); // revokes Tollgate's own token
         await state.close();

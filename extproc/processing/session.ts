@@ -31,6 +31,8 @@ export function ruleFor(code: ErrorCode): RuleId {
       return RULES.protocol;
     case 'state_unavailable':
       return RULES.sharedState;
+    case 'identity_disabled':
+      return RULES.killSwitch;
     default:
       return RULES.internal;
   }

@@ -1,20 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Registry } from 'prom-client';
-
-/** The kill switch: revoke every lease an identity holds and deny it until re-enabled. */
-export interface KillSwitch {
-  /** The bearer token an operator must present (compared by SHA-256, constant time). */
-  readonly token: Buffer;
-  revoke(tenant: string, identity: string): Promise<{ revoked: number }>;
-  enable(tenant: string, identity: string): void;
-  /** Audit hook: every call, accepted or not, is logged by the caller. */
-  onCall(event: { action: string; tenant: string; identity: string; accepted: boolean }): void;
-}
-
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
-const digest = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
+import { handleKillSwitch, type KillSwitchAdmin } from './kill-switch-http.ts';
 
 export interface AdminServer {
   readonly port: number;
@@ -23,41 +10,19 @@ export interface AdminServer {
 
 /**
  * /healthz (alive), /readyz (serving and not draining), /metrics (Prometheus), and, only when a kill
- * switch is configured, POST /admin/identities/{tenant}/{identity}/(revoke|enable) with its bearer token.
+ * switch is configured, its API under /admin/kill-switch (kill-switch-http.ts).
  */
-export async function startAdminServer(opts: { host: string; port: number; registry: Registry; ready: () => boolean; revision?: () => string; killSwitch?: KillSwitch }): Promise<AdminServer> {
+export async function startAdminServer(opts: { host: string; port: number; registry: Registry; ready: () => boolean; revision?: () => string; killSwitch?: KillSwitchAdmin }): Promise<AdminServer> {
   const server: Server = createServer((req, res) => {
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     };
-    const ks = opts.killSwitch;
-    const m = /^\/admin\/identities\/([^/]+)\/([^/]+)\/(revoke|enable)$/.exec((req.url ?? '').split('?', 1)[0] ?? '');
-    if (m !== null && ks !== undefined) {
-      const [, tenant = '', identity = '', action = ''] = m;
-      const presented = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const accepted = req.method === 'POST' && presented !== undefined && SEGMENT.test(tenant) && SEGMENT.test(identity)
-        && timingSafeEqual(digest(Buffer.from(presented)), digest(ks.token));
-      ks.onCall({ action, tenant: SEGMENT.test(tenant) ? tenant : '(invalid)', identity: SEGMENT.test(identity) ? identity : '(invalid)', accepted });
-      if (!accepted) {
-        reply(req.method === 'POST' ? 401 : 405, req.method === 'POST' ? 'unauthorized\n' : 'method not allowed\n');
-        return;
-      }
-      if (action === 'enable') {
-        ks.enable(tenant, identity);
-        reply(200, JSON.stringify({ tenant, identity, enabled: true }) + '\n', 'application/json');
-        return;
-      }
-      ks.revoke(tenant, identity).then(
-        (r) => { reply(200, JSON.stringify({ tenant, identity, disabled: true, revoked_leases: r.revoked }) + '\n', 'application/json'); },
-        () => { reply(500, 'revocation failed; the identity is disabled\n'); },
-      );
-      return;
-    }
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (opts.killSwitch !== undefined && handleKillSwitch(req, res, path, opts.killSwitch)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       reply(405, 'method not allowed\n');
       return;
     }
-    const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/healthz') reply(200, 'ok\n');
     else if (path === '/readyz') {
       const revision = opts.revision === undefined ? '' : ` policy_revision=${opts.revision()}`;
