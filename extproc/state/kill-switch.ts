@@ -32,7 +32,7 @@ export interface KillSwitchState {
   enable(tenant: string, identity: string): Promise<{ readonly removed: boolean }>;
   /** The set as the state store holds it now. */
   list(): Promise<readonly DisabledIdentity[]>;
-  /** Reads the set once (a failure is reported, not thrown) and keeps re-reading it. */
+  /** Reads the set (retrying for a moment; a failure is reported, not thrown) and keeps re-reading it. */
   start(): Promise<void>;
   close(): void;
 }
@@ -44,6 +44,8 @@ export interface KillSwitchOptions {
   readonly onReadFailed?: (err: unknown) => void;
   readonly pollMs?: number;
   readonly maxStaleMs?: number;
+  /** How long start() keeps trying the first read. */
+  readonly startWaitMs?: number;
   readonly now?: () => number;
 }
 
@@ -149,7 +151,14 @@ export function createKillSwitchState(store: StateStore, opts: KillSwitchOptions
     },
     list: read,
     async start() {
+      // Before this replica says ready: a Redis connection still being set up gets a little time, so the
+      // first requests are not refused for a stale copy.
+      const until = now() + (opts.startWaitMs ?? 2_000);
       await refresh();
+      while (freshAt === -Infinity && now() < until) {
+        await new Promise((resolve) => { setTimeout(resolve, 50); });
+        await refresh();
+      }
       timer = setInterval(() => { void refresh(); }, pollMs);
       timer.unref();
     },
