@@ -34,6 +34,8 @@ export interface KillSwitchState {
   list(): Promise<readonly DisabledIdentity[]>;
   /** Reads the set (retrying for a moment; a failure is reported, not thrown) and keeps re-reading it. */
   start(): Promise<void>;
+  /** Reads the set now (what the poll does); a failure is reported, not thrown. */
+  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -57,6 +59,7 @@ export const KILL_SWITCH_OFF: KillSwitchState = Object.freeze({
   enable: () => Promise.reject(new Error('the kill switch is off')),
   list: () => Promise.resolve([]),
   start: () => Promise.resolve(),
+  refresh: () => Promise.resolve(),
   close: () => undefined,
 });
 
@@ -150,6 +153,7 @@ export function createKillSwitchState(store: StateStore, opts: KillSwitchOptions
       return { removed };
     },
     list: read,
+    refresh,
     async start() {
       // Before this replica says ready: a Redis connection still being set up gets a little time, so the
       // first requests are not refused for a stale copy.
@@ -159,6 +163,7 @@ export function createKillSwitchState(store: StateStore, opts: KillSwitchOptions
         await new Promise((resolve) => { setTimeout(resolve, 50); });
         await refresh();
       }
+      if (timer !== undefined) return;
       timer = setInterval(() => { void refresh(); }, pollMs);
       timer.unref();
     },
