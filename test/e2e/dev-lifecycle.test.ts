@@ -201,7 +201,7 @@ describe('tollgate dev lifecycle', () => {
     devs.push(dev);
     assert.equal(await dev.ready, `http://127.0.0.1:${port}`, dev.stderr());
     envoyPids.push(...childrenOf(dev.pid));
-    const chat = async (model: string): Promise<number> => {
+    const chat = async (model: string): Promise<number | undefined> => {
       const body = JSON.stringify({ model, messages: [] });
       return (await rawRequest(port, `POST /alpha/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${callerKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)).status;
     };
@@ -212,7 +212,7 @@ describe('tollgate dev lifecycle', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await chat('other-model'), 200, 'not reloaded yet: the watcher does not see the edit');
     dev.child.kill('SIGHUP');
-    let status = 0;
+    let status: number | undefined = 0;
     for (let i = 0; i < 50 && status !== 403; i++) {
       await new Promise((r) => setTimeout(r, 100));
       status = await chat('other-model');

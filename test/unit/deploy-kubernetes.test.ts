@@ -204,6 +204,12 @@ describe('deploy/kubernetes: Service, PodDisruptionBudget, NetworkPolicy', () =>
     }
   });
 
+  it('docs/vault.md\'s Kubernetes role command binds the audience the projected token carries', () => {
+    const vaultDoc = readFileSync(new URL('../../docs/vault.md', import.meta.url), 'utf8');
+    const role = /bao write auth\/kubernetes\/role\/tollgate(?:[^\n]*\\\n)*[^\n]*/.exec(vaultDoc)?.[0] ?? '';
+    assert.match(role, /\baudience=vault\b/, role);
+  });
+
   it('egress reaches DNS, Vault and Redis on the ports the config uses', () => {
     const ports = np.spec.egress.flatMap((r) => r.ports.map((p) => p.port));
     assert.ok(ports.includes(53));
