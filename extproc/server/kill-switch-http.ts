@@ -1,13 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { identitySchema } from '../config/schema.ts';
+import { RULES } from '../core/decision.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { KillSwitchState } from '../state/kill-switch.ts';
-import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
-import { RULES } from '../core/decision.ts';
-import { randomUUID } from 'node:crypto';
 import { StateUnavailableError } from '../state/state-errors.ts';
+import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
 
 /** The kill switch's admin API, served by the admin server when `server.admin.killSwitchToken` is set. */
 export interface KillSwitchAdmin {
