@@ -10,12 +10,12 @@ import { buildIdentityRuntime } from './identity/build.ts';
 import { compilePolicy, type Policy } from './policy/policy.ts';
 import { createProcessHandler, type ProcessCall } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
-import { killSwitchAuditRecord } from './server/kill-switch-http.ts';
-import { createKillSwitchState, KILL_SWITCH_OFF } from './state/kill-switch.ts';
 import { startGrpcServer, type GrpcServer } from './server/grpc-server.ts';
+import { killSwitchAuditRecord } from './server/kill-switch-http.ts';
 import { bodyHmacFrom, type Services } from './services.ts';
 import { createStateStore } from './state/create-store.ts';
 import { buildUsageGuards } from './state/guards.ts';
+import { createKillSwitchState, KILL_SWITCH_OFF } from './state/kill-switch.ts';
 import type { StateStore } from './state/state-store.ts';
 import { AuditChain, ChainedAuditSink, RotatingAuditFile } from './telemetry/audit-chain.ts';
 import { hostname } from 'node:os';
@@ -107,7 +107,19 @@ export function createApp(config: Config, options: AppOptions): App {
     onJwksEvent: (e) => { logger.debug({ jwks: e }, 'jwks event'); },
   });
   const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
-  const credentials = createCredentialBroker(material.credentialSources, {
+  // The kill switch: the disabled set lives in the state store; every replica copies it and revokes the
+  // leases it holds for an identity that enters it (called only after start, once `services` exists).
+  const killSwitch = material.killSwitchToken === undefined ? KILL_SWITCH_OFF : createKillSwitchState(state, {
+    onDisabled: async (tenant, id) => (await services.credentials.revokeIdentity(tenant, id)).revoked,
+    onEnabled: (tenant, id) => { services.credentials.enableIdentity(tenant, id); },
+    onReadFailed: (err) => { logger.warn({ err: (err as Error).message }, 'kill switch: the disabled set could not be read; requests are refused once the copy is older than 1 s'); },
+  });
+  const services: Services = Object.freeze({
+    policy: () => current,
+    guards: () => guards,
+    identity,
+    killSwitch,
+    credentials: createCredentialBroker(material.credentialSources, {
       refreshMs: config.vault?.kvRefreshMs ?? 5_000,
       // A request waits at most this long for a credential not in the cache (then 503, while the fetch
       // goes on and fills the cache): under Envoy's ext_proc message timeout (1 s, extproc/envoy/render.ts)
@@ -119,20 +131,7 @@ export function createApp(config: Config, options: AppOptions): App {
         refreshFailed: (source, _n, err) => { metrics.credentialRefreshFailures.inc({ source }); logger.warn({ source, code: (err as { code?: string }).code }, 'credential refresh failed; a valid credential keeps serving'); },
         lookup: (result) => { metrics.credentialLookups.inc({ result }); },
       },
-  });
-  // The kill switch: the disabled set lives in the state store; every replica copies it and revokes the
-  // leases it holds for an identity that enters it.
-  const killSwitch = material.killSwitchToken === undefined ? KILL_SWITCH_OFF : createKillSwitchState(state, {
-    onDisabled: async (tenant, id) => (await credentials.revokeIdentity(tenant, id)).revoked,
-    onEnabled: (tenant, id) => { credentials.enableIdentity(tenant, id); },
-    onReadFailed: (err) => { logger.warn({ err: (err as Error).message }, 'kill switch: the disabled set could not be read; requests are refused once the copy is older than 1 s'); },
-  });
-  const services: Services = Object.freeze({
-    policy: () => current,
-    guards: () => guards,
-    identity,
-    credentials,
-    killSwitch,
+    }),
     authzContext: createAuthzContextCodec(material.authzContextKey, maxAgeMs),
     authzContextMaxAgeMs: maxAgeMs,
     bodyHmac: bodyHmacFrom(material.authzContextKey),
