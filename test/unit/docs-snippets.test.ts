@@ -160,7 +160,7 @@ test('every YAML configuration snippet validates against the schema (a fragment 
   assert.ok(checked >= 15, `checked ${checked} configuration snippets`);
 });
 
-test('policy.md\'s test cases pass against policy.md\'s own example policy (tollgate policy test)', () => {
+test('policy.md\'s example policy passes `policy check`, and its test cases pass against it (`policy test`)', () => {
   const policy = all.find((s) => s.file === 'docs/policy.md' && s.lang === 'yaml' && s.body.startsWith('version: 1'));
   const cases = all.find((s) => s.file === 'docs/policy.md' && s.lang === 'yaml' && s.body.startsWith('cases:'));
   assert.ok(policy !== undefined && cases !== undefined);
@@ -168,6 +168,8 @@ test('policy.md\'s test cases pass against policy.md\'s own example policy (toll
   try {
     writeFileSync(join(dir, 'policy.yaml'), policy.body);
     writeFileSync(join(dir, 'tests.yaml'), cases.body);
+    const checked = spawnSync(process.execPath, [TOLLGATE_BIN, 'policy', 'check', join(dir, 'policy.yaml')], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(checked.status, 0, checked.stdout + checked.stderr);
     const r = spawnSync(process.execPath, [TOLLGATE_BIN, 'policy', 'test', join(dir, 'policy.yaml'), join(dir, 'tests.yaml')], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   } finally {
