@@ -13,9 +13,11 @@ import { compilePolicy, type Policy } from './policy/policy.ts';
 import { createProcessHandler, type ProcessCall } from './processing/stream-handler.ts';
 import { startAdminServer, type AdminServer } from './server/admin-http.ts';
 import { startGrpcServer, type GrpcServer } from './server/grpc-server.ts';
+import { killSwitchAuditRecord } from './server/kill-switch-http.ts';
 import { bodyHmacFrom, type Services } from './services.ts';
 import { createStateStore } from './state/create-store.ts';
 import { buildUsageGuards } from './state/guards.ts';
+import { createKillSwitchState, KILL_SWITCH_OFF } from './state/kill-switch.ts';
 import type { StateStore } from './state/state-store.ts';
 import { AuditChain, ChainedAuditSink, RotatingAuditFile } from './telemetry/audit-chain.ts';
 import { hostname } from 'node:os';
@@ -117,10 +119,18 @@ export function createApp(config: Config, options: AppOptions): App {
     onJwksEvent: (e) => { logger.debug({ jwks: e }, 'jwks event'); },
   });
   const maxAgeMs = config.server.authzContextMaxAgeSeconds * 1000;
+  // The kill switch: the disabled set lives in the state store; every replica copies it and revokes the
+  // leases it holds for an identity that enters it (called only after start, once `services` exists).
+  const killSwitch = material.killSwitchToken === undefined ? KILL_SWITCH_OFF : createKillSwitchState(state, {
+    onDisabled: async (tenant, id) => (await services.credentials.revokeIdentity(tenant, id)).revoked,
+    onEnabled: (tenant, id) => { services.credentials.enableIdentity(tenant, id); },
+    onReadFailed: (err) => { logger.warn({ err: (err as Error).message }, 'kill switch: the disabled set could not be read; requests are refused once the copy is older than 1 s'); },
+  });
   const services: Services = Object.freeze({
     policy: () => current,
     guards: () => guards,
     identity,
+    killSwitch,
     credentials: createCredentialBroker(material.credentialSources, {
       refreshMs: config.vault?.kvRefreshMs ?? 5_000,
       // A request waits at most this long for a credential not in the cache (then 503, while the fetch
@@ -232,6 +242,7 @@ export function createApp(config: Config, options: AppOptions): App {
       }
       // Remote JWKS are fetched once before ready; a failure is retried per request (and fails closed).
       await identity.warm().catch((err: unknown) => { logger.warn({ err }, 'a JWKS could not be fetched at start'); });
+      await killSwitch.start();
       tracing = initTracing(config.telemetry.tracing);
       grpc = await startGrpcServer({
         host: config.server.grpc.host,
@@ -254,9 +265,12 @@ export function createApp(config: Config, options: AppOptions): App {
         ...(token === undefined ? {} : {
           killSwitch: {
             token,
-            revoke: (tenant, identity) => services.credentials.revokeIdentity(tenant, identity),
-            enable: (tenant, identity) => { services.credentials.enableIdentity(tenant, identity); },
-            onCall: (e) => { logger.warn(e, 'kill switch called'); },
+            state: killSwitch,
+            known: (tenant, id) => current.identitiesById.get(id)?.tenant === tenant,
+            onCall: (call) => {
+              logger.warn({ action: call.action, tenant: call.tenant, identity: call.identity, status: call.status, accepted: call.reason === undefined }, 'kill switch called');
+              audit.write(killSwitchAuditRecord(call, current.revision));
+            },
           },
           credentialRefresh: {
             token,
@@ -293,6 +307,7 @@ export function createApp(config: Config, options: AppOptions): App {
         for (const call of openCalls) call.emit('cancelled', 'cancelled');
         openCalls.clear();
         await admin?.close();
+        killSwitch.close();
         await services.credentials.close(); // revokes every lease it holds
         await material.vault?.close(); // revokes Tollgate's own token
         await state.close();

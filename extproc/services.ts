@@ -4,6 +4,7 @@ import type { CredentialBroker } from './credentials/broker.ts';
 import type { IdentityRuntime } from './identity/build.ts';
 import type { Policy } from './policy/policy.ts';
 import type { UsageGuards } from './state/guards.ts';
+import type { KillSwitchState } from './state/kill-switch.ts';
 import type { StateStore } from './state/state-store.ts';
 import type { AuditSink } from './telemetry/audit.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -19,6 +20,8 @@ export interface Services {
   /** The usage controls (rate limits, budgets, anomaly) of the policy in force, over `state`. */
   guards(): UsageGuards;
   readonly credentials: CredentialBroker;
+  /** The kill switch's disabled set (every replica's, through the state store); KILL_SWITCH_OFF without a token. */
+  readonly killSwitch: KillSwitchState;
   /** Verifies callers: mTLS/SPIFFE, JWT (JWKS cache, jti replay), API keys; request proofs. */
   readonly identity: IdentityRuntime;
   readonly authzContext: AuthzContextCodec;

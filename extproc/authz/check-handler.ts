@@ -130,7 +130,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     let verdict: Verdict;
     try {
       const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
-      verdict = decide(policy, line, resolved, (t, i) => services.credentials.isDisabled(t, i));
+      verdict = decide(policy, line, resolved, (t, i) => services.killSwitch.isDisabled(t, i));
       const claims = resolved.ok ? resolved.identity.claims : {};
       if (verdict.allow) {
         const ctx: AuthzContext = {

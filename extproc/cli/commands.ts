@@ -115,10 +115,11 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
     case 'dev': {
       const v = parse({ config: { type: 'string' }, port: { type: 'string' }, 'ca-file': { type: 'string' }, ...TLS_OPTIONS });
       const caFile = v['ca-file'];
-      const config = loadConfigFile(requireConfig(v));
+      const configPath = requireConfig(v);
+      const config = loadConfigFile(configPath);
       const tls = tollgateTls(v, config);
       const listen = listenerTls(v);
-      return { kind: 'running', running: await runDev(config, { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }), ...(tls === undefined ? {} : { tollgateTls: tls }), ...(listen === undefined ? {} : { listenerTls: listen }) }) };
+      return { kind: 'running', running: await runDev(configPath, config, { port: portOption(v.port, 10000), ...(caFile === undefined ? {} : { caFile }), ...(tls === undefined ? {} : { tollgateTls: tls }), ...(listen === undefined ? {} : { listenerTls: listen }) }) };
     }
     case 'demo': {
       const v = parse({ port: { type: 'string' } });

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../envoy/render.ts';
 import { EnvoyPortInUseError, findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../dev/envoy-process.ts';
 import type { Running } from './running.ts';
+import { watchPolicy } from './watch-policy.ts';
 
 export interface DevStack {
   readonly app: App;
@@ -83,12 +84,16 @@ export async function startDevStack(config: Config, opts: DevOptions): Promise<D
   };
 }
 
-/** `tollgate dev --config FILE`. */
-export async function runDev(config: Config, opts: DevOptions): Promise<Running> {
+/**
+ * `tollgate dev --config FILE`. Like `serve`, the policy reloads when the file changes and on SIGHUP
+ * (which would otherwise end the process and leave Envoy's temporary directory behind).
+ */
+export async function runDev(configPath: string, config: Config, opts: DevOptions): Promise<Running> {
   const stack = await startDevStack(config, opts);
+  const watcher = watchPolicy(configPath, stack.app);
   process.stdout.write(`tollgate dev: envoy listening on ${stack.url}\n`);
   return {
-    stop: () => stack.stop(),
+    stop: () => { watcher.close(); return stack.stop(); },
     ended: stack.died.then((code) => {
       stack.app.logger.error({ code, output: stack.envoy.output().slice(-2000) }, 'envoy exited unexpectedly');
       return 1;

@@ -154,8 +154,9 @@ export const configSchema = z
           .strictObject({
             host: host.default('127.0.0.1'),
             port: port.default(9002),
-            // The kill switch (off by default): POST /admin/identities/{tenant}/{identity}/revoke|enable
-            // with this bearer token revokes an identity's leases and denies it until re-enabled.
+            // The kill switch (off by default): POST /admin/kill-switch/revoke|enable with a JSON body
+            // {tenant, identity} and this bearer token denies an identity on every replica (the disabled
+            // set is in the state store) and revokes its leases until re-enabled; GET /admin/kill-switch lists it.
             killSwitchToken: z.discriminatedUnion('source', [envSource, fileSource]).optional(),
           })
           .prefault({}),

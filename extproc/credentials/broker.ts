@@ -93,11 +93,10 @@ export interface BrokerOptions {
   readonly observer?: BrokerObserver;
 }
 
-/** Thrown for an identity the kill switch disabled. The lead may map it to its own catalogue code. */
+/** Thrown for an identity the kill switch disabled: 403 identity_disabled, never a retryable 503. */
 export class IdentityDisabledError extends TollgateError {
-  readonly proposedCode = 'identity_disabled';
   constructor(tenant: string, identity: string) {
-    super('credential_unavailable', `identity ${JSON.stringify(identity)} of tenant ${JSON.stringify(tenant)} is disabled by the kill switch`);
+    super('identity_disabled', `identity ${JSON.stringify(identity)} of tenant ${JSON.stringify(tenant)} is disabled by the kill switch`);
     this.name = 'IdentityDisabledError';
   }
 }

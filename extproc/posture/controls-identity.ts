@@ -165,8 +165,15 @@ export const IDENTITY_CONTROLS: readonly Control[] = [
     refs: ['NHI1', 'ZT-T6'],
     severity: 'medium',
     field: 'server.admin.killSwitchToken',
-    remediation: 'Set server.admin.killSwitchToken (env or file source) so an operator can revoke an identity and its leases without a redeploy.',
-    check: (cfg) => (has(cfg, ['server', 'admin', 'killSwitchToken']) ? [] : [{ message: 'no kill switch: revoking an identity needs a config change and a reload' }]),
+    remediation: 'Set server.admin.killSwitchToken (env or file source) so an operator can revoke an identity and its leases without a redeploy, and state.backend: redis so the disabled set holds on every replica and across restarts.',
+    check: (cfg) => {
+      if (!has(cfg, ['server', 'admin', 'killSwitchToken'])) return [{ message: 'no kill switch: revoking an identity needs a config change and a reload' }];
+      // The disabled set lives in the state store: in memory it is one process's, lost on a restart and
+      // unknown to any other replica. Nothing in the config can prove a single replica, so memory is a gap.
+      if (str(cfg, ['state', 'backend']) !== 'redis')
+        return [{ message: 'the kill switch keeps its disabled set in this process (state.backend: memory): another replica does not see it and a restart re-enables every disabled identity', field: 'state.backend' }];
+      return [];
+    },
   },
   {
     id: 'inventory.ownership',

@@ -35,6 +35,8 @@ export function ruleFor(code: ErrorCode): RuleId {
     case 'response_encoding_unsupported':
     case 'response_decode_failed':
       return RULES.responseEncoding;
+    case 'identity_disabled':
+      return RULES.killSwitch;
     default:
       return RULES.internal;
   }

@@ -125,3 +125,18 @@ return {n, before, rate, buckets, count, newP, newE}
 
 export const RESERVE_SCRIPT = (keys: number): LuaScript => ({ ...script(keys, RESERVE), keys });
 export const ADJUST_SCRIPT = (keys: number): LuaScript => ({ ...script(keys, ADJUST), keys });
+
+/** KEYS[1] the disabled set (a hash); ARGV: member, value. 1 if the member is new. */
+export const ADD_DISABLED = script(1, `
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+`);
+
+/** KEYS[1] the disabled set; ARGV: member. 1 if it was there. */
+export const REMOVE_DISABLED = script(1, `
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`);
+
+/** KEYS[1] the disabled set. Member, value, member, value, … */
+export const LIST_DISABLED = script(1, `
+return redis.call('HGETALL', KEYS[1])
+`);

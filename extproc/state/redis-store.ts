@@ -5,7 +5,7 @@ import { lazyModule } from '../core/lazy.ts';
 
 const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 import type { Secret } from '../core/secret.ts';
-import { ADD_TO_WINDOW, ADJUST_SCRIPT, CLAIM_ONCE, OBSERVE_BASELINE, RESERVE_SCRIPT, SLIDING_TAKE, type LuaScript } from './redis-scripts.ts';
+import { ADD_DISABLED, ADD_TO_WINDOW, ADJUST_SCRIPT, LIST_DISABLED, REMOVE_DISABLED, CLAIM_ONCE, OBSERVE_BASELINE, RESERVE_SCRIPT, SLIDING_TAKE, type LuaScript } from './redis-scripts.ts';
 import { StateUnavailableError } from './state-errors.ts';
 import {
   validateCharges, type BaselineParams, type BaselineSample, type BaselineSnapshot, type ReserveResult, type SlidingResult, type StateStore,
@@ -141,6 +141,22 @@ export class RedisStateStore implements StateStore {
     };
   }
 
+  async addDisabled(member: string, value: string): Promise<boolean> {
+    return num(await this.#run('addDisabled', ADD_DISABLED, [this.#disabledKey], [member, value])) === 1;
+  }
+
+  async removeDisabled(member: string): Promise<boolean> {
+    return num(await this.#run('removeDisabled', REMOVE_DISABLED, [this.#disabledKey], [member])) === 1;
+  }
+
+  async listDisabled(): Promise<ReadonlyMap<string, string>> {
+    const flat = await this.#run('listDisabled', LIST_DISABLED, [this.#disabledKey], []);
+    if (!Array.isArray(flat) || flat.length % 2 !== 0 || !flat.every((x) => typeof x === 'string')) throw new StateUnavailableError('decode', 'error');
+    const out = new Map<string, string>();
+    for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, flat[i + 1] as string);
+    return out;
+  }
+
   async close(): Promise<void> {
     try {
       await this.#bounded('close', 1_000, () => this.#client.quit());
@@ -149,6 +165,10 @@ export class RedisStateStore implements StateStore {
     } finally {
       this.#client.disconnect();
     }
+  }
+
+  get #disabledKey(): string {
+    return `${this.#prefix}disabled`;
   }
 
   #windowKey(key: string, windowMs: number, start: number): string {

@@ -72,7 +72,8 @@ export interface BaselineSnapshot {
 }
 
 /**
- * Cluster-wide counters and sets: rate limits, token budgets, the replay cache, anomaly baselines.
+ * Cluster-wide counters and sets: rate limits, token budgets, the replay cache, anomaly baselines, the
+ * kill switch's disabled set.
  * Every method is atomic with respect to every other caller on the same backend. The memory store
  * serves one replica; the Redis store (same interface, same behaviour, one shared test table) serves
  * several. A backend that cannot answer throws StateUnavailableError.
@@ -93,6 +94,12 @@ export interface StateStore {
   slidingTake(key: string, cost: number, limit: number, windowMs: number): Promise<SlidingResult>;
   /** Reads and updates the anomaly baseline for `key` in one step. */
   observeBaseline(key: string, sample: BaselineSample, params: BaselineParams): Promise<BaselineSnapshot>;
+  /** The kill switch's disabled set (no expiry): adds `member` with `value`; true if it was not there. */
+  addDisabled(member: string, value: string): Promise<boolean>;
+  /** Removes `member` from the disabled set; true if it was there. */
+  removeDisabled(member: string): Promise<boolean>;
+  /** The whole disabled set, member → value. */
+  listDisabled(): Promise<ReadonlyMap<string, string>>;
   close(): Promise<void>;
 }
 
@@ -129,6 +136,7 @@ interface Baseline {
 export class MemoryStateStore implements StateStore {
   readonly #slots = new Map<string, Slot>();
   readonly #baselines = new Map<string, Baseline>();
+  readonly #disabled = new Map<string, string>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -212,10 +220,25 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
+  addDisabled(member: string, value: string): Promise<boolean> {
+    if (this.#disabled.has(member)) return Promise.resolve(false);
+    this.#disabled.set(member, value);
+    return Promise.resolve(true);
+  }
+
+  removeDisabled(member: string): Promise<boolean> {
+    return Promise.resolve(this.#disabled.delete(member));
+  }
+
+  listDisabled(): Promise<ReadonlyMap<string, string>> {
+    return Promise.resolve(new Map(this.#disabled));
+  }
+
   close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#slots.clear();
     this.#baselines.clear();
+    this.#disabled.clear();
     return Promise.resolve();
   }
 

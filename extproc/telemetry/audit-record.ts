@@ -18,7 +18,7 @@ const count = z.int().nonnegative();
 export const auditRecordSchema = z.strictObject({
   schema: z.literal(AUDIT_SCHEMA),
   time: z.iso.datetime(),
-  stage: z.enum(['authz', 'proc']),
+  stage: z.enum(['authz', 'proc', 'admin']),
   authenticated: z.boolean(),
   request_id: z.string().max(256).nullable(),
   decision_id: z.string().max(64),
@@ -79,7 +79,8 @@ export interface AuditFacts {
   readonly outcome: AuditRecord['outcome'];
   readonly decisionId: string;
   readonly requestId?: string | undefined;
-  readonly identity?: { readonly id: string; readonly tenant: string; readonly kind: NonNullable<AuditRecord['identity_kind']> } | undefined;
+  /** `kind` is absent for an admin call that names an identity (the kill switch). */
+  readonly identity?: { readonly id: string; readonly tenant: string; readonly kind?: NonNullable<AuditRecord['identity_kind']> } | undefined;
   readonly provider?: string | undefined;
   readonly model?: string | undefined;
   readonly method?: string | undefined;

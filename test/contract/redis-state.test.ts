@@ -56,6 +56,20 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'the disabled set: add is true once, both replicas list it, it does not expire, remove is true once',
+    async run([a, b], clock) {
+      assert.deepEqual([...(await b.listDisabled())], []);
+      assert.equal(await a.addDisabled('["team-a","spiffe://x.org/ns/a"]', '{"since":"2026-01-01T00:00:00.000Z"}'), true);
+      assert.equal(await b.addDisabled('["team-a","spiffe://x.org/ns/a"]', '{"since":"later"}'), false, 'the first value stays');
+      assert.equal(await b.addDisabled('["team-b","agent"]', '{}'), true);
+      clock.now = T0 + 400 * 86_400_000;
+      assert.deepEqual([...(await b.listDisabled())].sort(), [['["team-a","spiffe://x.org/ns/a"]', '{"since":"2026-01-01T00:00:00.000Z"}'], ['["team-b","agent"]', '{}']]);
+      assert.equal(await b.removeDisabled('["team-a","spiffe://x.org/ns/a"]'), true);
+      assert.equal(await a.removeDisabled('["team-a","spiffe://x.org/ns/a"]'), false);
+      assert.deepEqual([...(await a.listDisabled())], [['["team-b","agent"]', '{}']]);
+    },
+  },
+  {
     name: 'claimOnce is true once, false while the claim lives, true after its ttl; replicas share claims',
     async run([a, b], clock) {
       const steps: readonly [number, StateStore, boolean][] = [[0, a, true], [0, b, false], [59_999, a, false], [60_000, b, true], [60_001, a, false]];

@@ -3,7 +3,7 @@
 // the first, which would send some requests to the other stack's config.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,8 +79,8 @@ interface Dev {
   readonly exited: Promise<number | null>;
 }
 
-function startDev(configPath: string, port: number): Dev {
-  const child = spawn(process.execPath, [TOLLGATE_BIN, 'dev', '--config', configPath, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startDev(configPath: string, port: number, env: NodeJS.ProcessEnv = process.env): Dev {
+  const child = spawn(process.execPath, [TOLLGATE_BIN, 'dev', '--config', configPath, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env });
   if (child.pid === undefined) throw new Error('cannot spawn tollgate dev');
   let out = '';
   let err = '';
@@ -186,6 +186,44 @@ describe('tollgate dev lifecycle', () => {
     }
     first.child.kill('SIGTERM');
     assert.equal(await first.exited, 0);
+  });
+
+  it('SIGHUP reloads the policy (a tightened grant takes effect) and dev keeps running; SIGTERM then stops it cleanly and removes its temporary directory', async () => {
+    const port = await freePort();
+    const tmp = mkdtempSync(join(dir, 'sighup-tmp-'));
+    // The config is reached through a symlink in another directory, so the file watcher (which watches the
+    // link's directory) does not see the edit below: only SIGHUP can apply it.
+    const real = devConfig(dir, 'sighup', 'alpha', upstream.url, callerKey);
+    const linkDir = join(dir, 'sighup-link');
+    mkdirSync(linkDir);
+    symlinkSync(real, join(linkDir, 'tollgate.yaml'));
+    const dev = startDev(join(linkDir, 'tollgate.yaml'), port, { ...process.env, TMPDIR: tmp });
+    devs.push(dev);
+    assert.equal(await dev.ready, `http://127.0.0.1:${port}`, dev.stderr());
+    envoyPids.push(...childrenOf(dev.pid));
+    const chat = async (model: string): Promise<number | undefined> => {
+      const body = JSON.stringify({ model, messages: [] });
+      return (await rawRequest(port, `POST /alpha/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${callerKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)).status;
+    };
+    assert.equal(await chat('other-model'), 200);
+    assert.equal(readdirSync(tmp).length, 1, 'Envoy\'s temporary directory exists while dev runs');
+
+    writeFileSync(real, readFileSync(real, 'utf8').replace('allow: [{ provider: alpha }]', 'allow: [{ provider: alpha, models: [allowed-model] }]'));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await chat('other-model'), 200, 'not reloaded yet: the watcher does not see the edit');
+    dev.child.kill('SIGHUP');
+    let status: number | undefined = 0;
+    for (let i = 0; i < 50 && status !== 403; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await chat('other-model');
+    }
+    assert.equal(status, 403, `the tightened grant applies after SIGHUP\n${dev.stderr()}`);
+    assert.equal(await chat('allowed-model'), 200);
+    assert.equal(dev.child.exitCode, null, 'dev is still running');
+
+    dev.child.kill('SIGTERM');
+    assert.equal(await dev.exited, 0, dev.stderr());
+    assert.deepEqual(readdirSync(tmp), [], 'dev removed its temporary directory');
   });
 
   it('demo on a busy port exits 1 naming the port, and leaves no provider key file behind', async () => {

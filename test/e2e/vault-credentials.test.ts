@@ -27,8 +27,8 @@ describe('Vault-issued provider credentials through Envoy (real OpenBao)', () =>
     });
     return { status: r.status, body: await r.text() };
   };
-  const admin = (path: string): Promise<Response> =>
-    fetch(`http://127.0.0.1:${stack.tollgate.adminPort}${path}`, { method: 'POST', headers: { authorization: `Bearer ${killToken}` } });
+  const admin = (action: string, token = killToken): Promise<Response> =>
+    fetch(`http://127.0.0.1:${stack.tollgate.adminPort}/admin/kill-switch/${action}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ tenant: 'team-a', identity: 'agent-1' }) });
 
   before(async () => {
     bao = await startOpenBao({ env: process.env });
@@ -95,10 +95,10 @@ describe('Vault-issued provider credentials through Envoy (real OpenBao)', () =>
   });
 
   it('the kill switch denies the identity on its next request and re-enables it', async () => {
-    const unauth = await fetch(`http://127.0.0.1:${stack.tollgate.adminPort}/admin/identities/team-a/agent-1/revoke`, { method: 'POST', headers: { authorization: 'Bearer wrong' } });
+    const unauth = await admin('revoke', 'wrong');
     assert.equal(unauth.status, 401);
     assert.equal((await chat(stack.keys.agent)).status, 200, 'a wrong token changes nothing');
-    const revoked = await admin('/admin/identities/team-a/agent-1/revoke');
+    const revoked = await admin('revoke');
     assert.equal(revoked.status, 200);
     const before = stack.upstream.requests.length;
     const denied = await chat(stack.keys.agent);
@@ -106,7 +106,7 @@ describe('Vault-issued provider credentials through Envoy (real OpenBao)', () =>
     assert.equal((JSON.parse(denied.body) as { error: { code: string } }).error.code, 'identity_disabled');
     assert.equal(stack.upstream.requests.length, before, 'nothing reached the provider');
     assert.equal((await chat(stack.keys.restricted)).status, 200, 'other identities are unaffected');
-    assert.equal((await admin('/admin/identities/team-a/agent-1/enable')).status, 200);
+    assert.equal((await admin('enable')).status, 200);
     assert.equal((await chat(stack.keys.agent)).status, 200);
   });
 

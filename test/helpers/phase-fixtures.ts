@@ -19,6 +19,7 @@ import { onRequestHeaders } from '../../extproc/processing/phases/request-header
 import { newRequestState, type Denial, type RequestState } from '../../extproc/processing/request-state.ts';
 import { bodyHmacFrom, type Services } from '../../extproc/services.ts';
 import { buildUsageGuards } from '../../extproc/state/guards.ts';
+import { KILL_SWITCH_OFF } from '../../extproc/state/kill-switch.ts';
 import { StateUnavailableError } from '../../extproc/state/state-errors.ts';
 import { MemoryStateStore, type BaselineParams, type BaselineSample, type BaselineSnapshot, type ReserveResult, type SlidingResult, type WindowAdjustment, type WindowCharge } from '../../extproc/state/state-store.ts';
 import { auditRecordSchema, type AuditRecord } from '../../extproc/telemetry/audit-record.ts';
@@ -213,6 +214,7 @@ export function phaseFixture(opts: { readonly tweak?: (c: ConfigInput) => Config
     policy: () => policy,
     guards: () => guards,
     credentials: broker,
+    killSwitch: KILL_SWITCH_OFF,
     identity,
     authzContext: codec,
     authzContextMaxAgeMs: maxAgeMs,

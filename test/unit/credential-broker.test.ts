@@ -372,7 +372,7 @@ describe('credential broker: kill switch and close', () => {
     assert.equal(b.peek(scope('agent-1')), undefined);
     const err = await tollgateRejection(b.get(scope('agent-1')));
     assert.ok(err instanceof IdentityDisabledError);
-    assert.equal(err.code, 'credential_unavailable');
+    assert.equal(err.code, 'identity_disabled', '403, never a retryable 503');
     assert.equal(src.calls.length, 2, 'a disabled identity costs no Vault call');
     assert.equal(reveal(b.peek(scope('agent-2'))), 'sk-leased-2', 'another identity keeps its credential');
     assert.ok(!b.isDisabled('team-b', 'agent-1'), 'the same identity name in another tenant is not disabled');

@@ -185,7 +185,7 @@ describe('deploy/kubernetes: Service, PodDisruptionBudget, NetworkPolicy', () =>
     assert.ok((pdb.spec.maxUnavailable ?? 99) < dep.spec.replicas);
   });
 
-  it('the NetworkPolicy admits only Envoy to the gRPC port and only Prometheus to the admin port', () => {
+  it('the NetworkPolicy admits only Envoy to the gRPC port, and Prometheus and operator pods to the admin port', () => {
     assert.ok(sameLabels(np.spec.podSelector.matchLabels, podLabels));
     assert.deepEqual([...np.spec.policyTypes].sort(), ['Egress', 'Ingress']);
     // Which rules open a port, and to whom.
@@ -194,12 +194,20 @@ describe('deploy/kubernetes: Service, PodDisruptionBudget, NetworkPolicy', () =>
     assert.equal(grpc.length, 1);
     assert.deepEqual(grpc[0], [{ podSelector: { matchLabels: isEnvoy } }], 'Envoy pods in this namespace only');
     const admin = openers('admin');
-    assert.equal(admin.length, 1);
+    assert.equal(admin.length, 2);
     assert.ok(admin[0]?.every((p) => p.podSelector?.matchLabels['app.kubernetes.io/name'] === 'prometheus' && p.namespaceSelector !== undefined));
+    // The kill switch: operator pods in this namespace only (labelled as docs/deploy.md says).
+    assert.deepEqual(admin[1], [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'tollgate-admin', 'app.kubernetes.io/part-of': 'tollgate' } } }]);
     for (const rule of np.spec.ingress) {
       assert.ok(rule.from.length > 0 && rule.ports.length > 0, 'no rule opens every port or admits everyone');
       for (const peer of rule.from) assert.equal(peer.ipBlock, undefined);
     }
+  });
+
+  it('docs/vault.md\'s Kubernetes role command binds the audience the projected token carries', () => {
+    const vaultDoc = readFileSync(new URL('../../docs/vault.md', import.meta.url), 'utf8');
+    const role = /bao write auth\/kubernetes\/role\/tollgate(?:[^\n]*\\\n)*[^\n]*/.exec(vaultDoc)?.[0] ?? '';
+    assert.match(role, /\baudience=vault\b/, role);
   });
 
   it('egress reaches DNS, Vault and Redis on the ports the config uses', () => {

@@ -30,6 +30,8 @@ export async function onRequestHeaders(state: RequestState, msg: ProcessingReque
   const ctx = await verifyAuthzContext(state, msg);
   if (headers.get(':method') !== ctx.method || headers.get(':path') !== ctx.path)
     throw new TollgateError('authz_context_invalid', 'the request line differs from the one ext_authz decided on');
+  // The kill switch holds here too: this replica may see a disable that the one deciding in ext_authz had not yet.
+  if (state.services.killSwitch.isDisabled(ctx.identity.tenant, ctx.identity.id)) return { code: 'identity_disabled', rule: RULES.killSwitch };
   translator(state, headers);
 
   const limit = state.policy.limits.maxRequestBodyBytes;
