@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { checkGrpcExposure } from '../../extproc/app.ts';
+import { devConfig } from '../../extproc/cli/dev.ts';
 import { testConfig, baseConfigInput, mintTestKeys } from '../helpers/config.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import { createLogger } from '../../extproc/telemetry/logger.ts';
@@ -99,6 +100,26 @@ describe('the gRPC port refuses plaintext beyond loopback', () => {
       assert.equal(lines.some((l) => l.includes('server.grpc.insecure')), e.warns);
     });
   }
+});
+
+describe('tollgate dev with SPIFFE callers', () => {
+  const spiffeConfig = (grpc: Record<string, unknown>) => testConfig({ ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', '/dev/null'), server: { grpc: { port: 0, ...grpc } }, identity: { mtls: { trustDomains: [{ name: 'prod.test' }] } } });
+
+  it('on loopback without allowedClients: dev sets trustUnauthenticatedPeers (which Tollgate logs) instead of refusing', () => {
+    assert.equal(devConfig(spiffeConfig({ host: '127.0.0.1' })).server.grpc.trustUnauthenticatedPeers, true);
+    assert.equal(devConfig(spiffeConfig({ host: 'unix:/tmp/tollgate-dev.sock' })).server.grpc.trustUnauthenticatedPeers, true);
+  });
+
+  it('beyond loopback: dev refuses like serve, naming the field', () => {
+    assert.throws(() => devConfig(spiffeConfig({ host: '10.1.2.3', insecure: true })), /^ConfigError: server\.grpc\.tls: identity\.mtls is configured/);
+  });
+
+  it('with allowedClients, or without SPIFFE callers: the config is used as it is', () => {
+    const withTls = spiffeConfig({ host: '127.0.0.1', tls: { certFile: 'c', keyFile: 'k', clientCaFile: 'ca', allowedClients: [ENVOY_ID] } });
+    assert.equal(devConfig(withTls), withTls);
+    const plain = testConfig({ ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', '/dev/null'), server: { grpc: { port: 0 } } });
+    assert.equal(devConfig(plain), plain);
+  });
 });
 
 describe('mTLS on the gRPC port with allowedClients: only Envoy\'s identity', () => {
