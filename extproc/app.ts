@@ -229,7 +229,7 @@ type AuthContext = ReturnType<ProcessCall['getAuthContext']>;
 
 // ---- The gRPC port's exposure: it hands out provider credentials, so the safe setup is the default.
 
-const isLoopback = (host: string): boolean =>
+export const isLoopback = (host: string): boolean =>
   host === 'localhost' || host === '::1' || host === '[::1]' || (isIP(host) === 4 && host.startsWith('127.'));
 
 /**

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { createApp, peerTrustProblem, type App } from '../app.ts';
+import { createApp, isLoopback, peerTrustProblem, type App } from '../app.ts';
 import { ConfigError } from '../config/load.ts';
 import { envoyBinFromEnv, snapshotEnv } from '../config/env.ts';
 import type { Config } from '../config/schema.ts';
@@ -54,7 +54,7 @@ export function devConfig(config: Config): Config {
   const problem = peerTrustProblem(config);
   if (problem === undefined) return config;
   const host = config.server.grpc.host;
-  if (!host.startsWith('unix:') && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') throw new ConfigError(problem);
+  if (!host.startsWith('unix:') && !isLoopback(host)) throw new ConfigError(problem);
   return { ...config, server: { ...config.server, grpc: { ...config.server.grpc, trustUnauthenticatedPeers: true } } };
 }
 

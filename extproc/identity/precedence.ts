@@ -12,8 +12,9 @@ import type { SpiffeFailure, SpiffeResolver } from './spiffe.ts';
  *   only when `identity.mtls` is configured, and only when the request says the peer that sent the
  *   Check is trusted to report them (`peerTrusted`: Envoy, proven by its client certificate, or the
  *   `server.grpc.trustUnauthenticatedPeers` opt-out). From any other client of the gRPC port those
- *   claims are ignored, not believed: the request falls to JWT and API key, and without either is 401. With a verified SPIFFE ID, any bearer token or key
- *   headers are not used for identity (they are still stripped before the upstream by ext_proc).
+ *   claims are ignored, not believed: the request falls to JWT and API key, and without either is 401.
+ *   With a verified SPIFFE ID, any bearer token or key headers are not used for identity (they are
+ *   still stripped before the upstream by ext_proc).
  * - A JWT is present when `authorization: Bearer <three base64url parts>` and JWT issuers are
  *   configured. A JWT together with `x-api-key`/`api-key` is ambiguous and denied, as two keys are.
  * - Otherwise the API-key lookup (the caller passes it in: authz/api-key.ts hashing and the
