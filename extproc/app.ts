@@ -103,6 +103,7 @@ function auditSinkFor(config: Config, env: Env): AuditSink {
 export function createApp(config: Config, options: AppOptions): App {
   const logger = options.logger ?? createLogger(config.logging.level);
   checkGrpcExposure(config.server.grpc, logger);
+  warnPeerTrust(config, logger);
   const metrics = createMetrics();
   const observers = credentialObservers(metrics, logger);
   const material = loadServiceMaterial(config, options.env, observers.vault);
@@ -249,7 +250,9 @@ export function createApp(config: Config, options: AppOptions): App {
         port: config.server.grpc.port,
         ...(material.grpcTls === undefined ? {} : { tls: material.grpcTls }),
         maxMessageBytes: Math.max(limits.maxRequestBodyBytes, limits.maxResponseBodyBytes) + GRPC_MESSAGE_HEADROOM_BYTES,
+        maxConcurrentStreams: config.server.grpc.maxConcurrentStreams,
         check: createCheckHandler(services),
+        peerClaimsTrusted: peerClaimsTrust(config.server.grpc),
         ...(config.server.grpc.tls?.allowedClients === undefined ? {} : { authorizePeer: (ctx: AuthContext) => peerAllowed(ctx, config.server.grpc.tls?.allowedClients) }),
         process: trackCalls(guardProcess(createProcessHandler(services), config.server.grpc.tls?.allowedClients, logger), openCalls),
       });
@@ -328,7 +331,7 @@ const vaultNotReady = (err: unknown): string => `vault login failed (${condition
 
 // ---- The gRPC port's exposure: it hands out provider credentials, so the safe setup is the default.
 
-const isLoopback = (host: string): boolean =>
+export const isLoopback = (host: string): boolean =>
   host === 'localhost' || host === '::1' || host === '[::1]' || (isIP(host) === 4 && host.startsWith('127.'));
 
 /**
@@ -340,6 +343,44 @@ export function checkGrpcExposure(grpc: Config['server']['grpc'], logger: Logger
   if (!grpc.insecure)
     throw new ConfigError(`server.grpc: refusing to listen in plaintext on ${grpc.host}: anyone who reaches this port can obtain provider credentials. Use a loopback address or a unix: socket (sidecar), server.grpc.tls (mTLS, central), or set server.grpc.insecure: true on a private network`);
   logger.warn({ host: grpc.host, port: grpc.port }, 'server.grpc.insecure: the gRPC port is plaintext on a non-loopback address; anyone who reaches it can obtain provider credentials');
+}
+
+/**
+ * Who may report a caller's certificate in a Check (source.principal, source.certificate, XFCC): a
+ * client whose own certificate, verified against server.grpc.tls.clientCaFile, names one of
+ * server.grpc.tls.allowedClients (Envoy); anyone with server.grpc.trustUnauthenticatedPeers; else no one.
+ */
+export function peerClaimsTrust(grpc: Config['server']['grpc']): (ctx: AuthContext) => boolean {
+  if (grpc.trustUnauthenticatedPeers) return () => true;
+  const allowed = grpc.tls?.allowedClients;
+  if (allowed === undefined) return () => false;
+  return (ctx) => ctx.transportSecurityType === 'ssl' && peerNames(ctx).some((n) => allowed.includes(n));
+}
+
+/**
+ * Why SPIFFE callers cannot be identified safely with this configuration, naming the field, or
+ * undefined. With identity.mtls, the caller's certificate reaches Tollgate as a claim in the Check;
+ * only Envoy, authenticated by its client certificate, may make it (or the operator opts out).
+ */
+export function peerTrustProblem(config: Config): string | undefined {
+  const grpc = config.server.grpc;
+  if (config.identity.mtls === undefined || grpc.trustUnauthenticatedPeers) return undefined;
+  if (grpc.tls === undefined)
+    return 'server.grpc.tls: identity.mtls is configured, so Check requests carry the caller\'s SPIFFE identity, and on a port without mTLS any local process can claim any identity and obtain its provider credential. Set server.grpc.tls with allowedClients naming Envoy, or (for a single-tenant host only) server.grpc.trustUnauthenticatedPeers: true';
+  if (grpc.tls.allowedClients === undefined)
+    return 'server.grpc.tls.allowedClients: identity.mtls is configured, so only Envoy may report a caller\'s SPIFFE identity; name Envoy\'s certificate (URI SAN, DNS SAN or subject CN) here, or set server.grpc.trustUnauthenticatedPeers: true';
+  return undefined;
+}
+
+/** Logs what the gRPC port's peer trust means at start: the opt-out loudly, and SPIFFE callers that cannot be identified. */
+function warnPeerTrust(config: Config, logger: Logger): void {
+  if (config.identity.mtls === undefined) return;
+  if (config.server.grpc.trustUnauthenticatedPeers) {
+    logger.warn({ host: config.server.grpc.host, port: config.server.grpc.port }, 'server.grpc.trustUnauthenticatedPeers: ANY client of the gRPC port may claim ANY SPIFFE identity (source.principal, source.certificate, x-forwarded-client-cert) and obtain its provider credential; use server.grpc.tls with allowedClients instead');
+    return;
+  }
+  const problem = peerTrustProblem(config);
+  if (problem !== undefined) logger.warn({ field: problem.slice(0, problem.indexOf(':')) }, 'identity.mtls is configured but the gRPC port does not authenticate Envoy: SPIFFE identities in Check requests are ignored');
 }
 
 /** The names a verified client certificate carries: its URI and DNS SANs, and its subject CN. */

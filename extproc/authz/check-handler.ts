@@ -118,9 +118,11 @@ function hasNoBody(headers: Readonly<Record<string, string>>): boolean {
  * and answers allow (sealed context for ext_proc, the caller's credential headers removed, and for a
  * request without a body the provider credential itself) or deny (JSON body, audited here).
  * Never answers with a gRPC error: an internal failure is a deny too.
+ * `peerTrusted`: the Check came from Envoy's authenticated connection, so the peer certificate it
+ * reports (source.principal, source.certificate, XFCC) may identify the caller; otherwise it is ignored.
  */
-export function createCheckHandler(services: Services): (req: CheckRequest) => Promise<CheckResponse> {
-  return async (req) => {
+export function createCheckHandler(services: Services): (req: CheckRequest, peerTrusted: boolean) => Promise<CheckResponse> {
+  return async (req, peerTrusted) => {
     const started = performance.now();
     const policy = services.policy();
     const decisionId = randomUUID();
@@ -129,7 +131,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const span = traceCheck(line.headers);
     let verdict: Verdict;
     try {
-      const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
+      const resolved = await services.identity.resolver.resolve(peerTrusted ? { ...peer(req), peerTrusted, headers: line.headers } : { headers: line.headers });
       verdict = decide(policy, line, resolved, (t, i) => services.killSwitch.isDisabled(t, i));
       const claims = resolved.ok ? resolved.identity.claims : {};
       if (verdict.allow) {

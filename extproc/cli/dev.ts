@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import { createApp, type App } from '../app.ts';
+import { createApp, isLoopback, peerTrustProblem, type App } from '../app.ts';
+import { ConfigError } from '../config/load.ts';
 import { envoyBinFromEnv, snapshotEnv } from '../config/env.ts';
 import type { Config } from '../config/schema.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions } from '../envoy/render.ts';
@@ -45,7 +46,21 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
   await new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
 }
 
-export async function startDevStack(config: Config, opts: DevOptions): Promise<DevStack> {
+/**
+ * `dev` is a loopback tool: with SPIFFE callers (identity.mtls) and a gRPC port that does not
+ * authenticate Envoy, it sets server.grpc.trustUnauthenticatedPeers, which Tollgate logs as a warning
+ * at start, rather than refusing as `serve` does. Beyond loopback it refuses like `serve`.
+ */
+export function devConfig(config: Config): Config {
+  const problem = peerTrustProblem(config);
+  if (problem === undefined) return config;
+  const host = config.server.grpc.host;
+  if (!host.startsWith('unix:') && !isLoopback(host)) throw new ConfigError(problem);
+  return { ...config, server: { ...config.server, grpc: { ...config.server.grpc, trustUnauthenticatedPeers: true } } };
+}
+
+export async function startDevStack(input: Config, opts: DevOptions): Promise<DevStack> {
+  const config = devConfig(input);
   const bin = findEnvoyBinary(envoyBinFromEnv());
   await assertPortFree(LISTEN_HOST, opts.port);
   const app = createApp(config, { env: snapshotEnv() });

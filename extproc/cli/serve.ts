@@ -1,12 +1,18 @@
-import { createApp } from '../app.ts';
+import { createApp, peerTrustProblem } from '../app.ts';
 import { snapshotEnv } from '../config/env.ts';
-import { loadConfigFile } from '../config/load.ts';
+import { ConfigError, loadConfigFile } from '../config/load.ts';
 import type { Running } from './running.ts';
 import { watchPolicy } from './watch-policy.ts';
 
-/** `tollgate serve --config FILE`: the production entry point, the gRPC service alone. */
+/**
+ * `tollgate serve --config FILE`: the production entry point, the gRPC service alone. It refuses SPIFFE
+ * identities on a gRPC port that does not authenticate Envoy (exit 2, naming the field).
+ */
 export async function runServe(configPath: string): Promise<Running> {
-  const app = createApp(loadConfigFile(configPath), { env: snapshotEnv() });
+  const config = loadConfigFile(configPath);
+  const problem = peerTrustProblem(config);
+  if (problem !== undefined) throw new ConfigError(problem);
+  const app = createApp(config, { env: snapshotEnv() });
   const l = await app.start();
   const watcher = watchPolicy(configPath, app);
   // SIGHUP also forces a credential re-read; its own listener, so the policy reload is not disturbed.

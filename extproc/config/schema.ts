@@ -148,6 +148,15 @@ export const configSchema = z
             // Plaintext on an address other than loopback or a unix socket is refused at start unless
             // this says so (logged as a warning): the port hands out provider credentials.
             insecure: z.boolean().default(false),
+            // With identity.mtls, the SPIFFE identity in a Check (source.principal, source.certificate, a
+            // trusted x-forwarded-client-cert) is believed only from a client that proved it is Envoy:
+            // server.grpc.tls with allowedClients. This opt-out believes it from any client of the port
+            // (logged as a warning at start, reported by `tollgate posture`): any local process can then
+            // claim any workload identity. `serve` refuses identity.mtls without one of the two.
+            trustUnauthenticatedPeers: z.boolean().default(false),
+            // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: the streams (Checks and ext_proc streams) one
+            // connection may have open at once; a client past it is refused (REFUSED_STREAM) or waits.
+            maxConcurrentStreams: z.int().min(1).max(65_535).default(1_000),
           })
           .prefault({}),
         admin: z

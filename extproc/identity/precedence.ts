@@ -9,8 +9,12 @@ import type { SpiffeFailure, SpiffeResolver } from './spiffe.ts';
  * back to a weaker credential, so a bad certificate or token cannot be papered over with a key.
  *
  * - mTLS is present when Envoy reports a principal or peer certificate (or a trusted XFCC header);
- *   only when `identity.mtls` is configured. With a verified SPIFFE ID, any bearer token or key
- *   headers are not used for identity (they are still stripped before the upstream by ext_proc).
+ *   only when `identity.mtls` is configured, and only when the request says the peer that sent the
+ *   Check is trusted to report them (`peerTrusted`: Envoy, proven by its client certificate, or the
+ *   `server.grpc.trustUnauthenticatedPeers` opt-out). From any other client of the gRPC port those
+ *   claims are ignored, not believed: the request falls to JWT and API key, and without either is 401.
+ *   With a verified SPIFFE ID, any bearer token or key headers are not used for identity (they are
+ *   still stripped before the upstream by ext_proc).
  * - A JWT is present when `authorization: Bearer <three base64url parts>` and JWT issuers are
  *   configured. A JWT together with `x-api-key`/`api-key` is ambiguous and denied, as two keys are.
  * - Otherwise the API-key lookup (the caller passes it in: authz/api-key.ts hashing and the
@@ -46,6 +50,8 @@ export type IdentityResolution =
   | { readonly ok: false; readonly kind: IdentityKind | 'none'; readonly reason: IdentityFailure; readonly detail: string };
 
 export interface IdentityRequest {
+  /** True when the client of the gRPC port may report the caller's certificate; absent means false. */
+  readonly peerTrusted?: boolean;
   readonly principal?: string | undefined;
   readonly certificate?: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
@@ -68,7 +74,7 @@ export class IdentityResolver {
   }
 
   async resolve(req: IdentityRequest): Promise<IdentityResolution> {
-    if (this.#opts.mtls !== undefined) {
+    if (this.#opts.mtls !== undefined && req.peerTrusted === true) {
       const m = this.#opts.mtls.resolve(req);
       if (m.kind === 'fail') return { ok: false, kind: 'spiffe', reason: m.reason, detail: m.detail };
       if (m.kind === 'ok')

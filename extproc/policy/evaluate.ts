@@ -37,11 +37,10 @@ export interface TraceStep {
 /** The first check of `grant` that `doc` fails, or undefined if the grant allows it. `trace` records every check made. */
 function checkGrant(grant: GrantPolicy, doc: RequestDocument, final: boolean, prepared: () => PreparedDocument | Failure, trace: TraceStep[] | undefined): Failure | undefined {
   const rule = grant.rule;
-  if (grant.operations !== undefined) {
-    const ok = grant.operations.has(doc.operation);
-    trace?.push({ rule, check: 'operations', outcome: ok ? 'pass' : 'fail', detail: `operation ${doc.operation} ${ok ? 'in' : 'not in'} [${[...grant.operations].join(', ')}]` });
-    if (!ok) return { rule, reason: 'operation_forbidden' };
-  }
+  const allowed = grant.operations.has(doc.operation);
+  const listed = grant.operationsDefault ? ' (no operations listed: the kind\'s inference operations)' : '';
+  trace?.push({ rule, check: 'operations', outcome: allowed ? 'pass' : 'fail', detail: `operation ${doc.operation} ${allowed ? 'in' : 'not in'} [${[...grant.operations].join(', ')}]${listed}` });
+  if (!allowed) return { rule, reason: 'operation_forbidden' };
   if (grant.models !== undefined && doc.model !== undefined) {
     const ok = grant.models(doc.model);
     trace?.push({ rule, check: 'models', outcome: ok ? 'pass' : 'fail', detail: `model ${doc.model} ${ok ? 'matches' : 'does not match'} the grant's models` });

@@ -24,7 +24,10 @@ export interface GrantPolicy {
   readonly provider: string;
   /** The identity's own model restriction (undefined: the provider's list). */
   readonly models: ModelMatcher | undefined;
-  readonly operations: ReadonlySet<string> | undefined;
+  /** The operations it allows: those listed, or without a list its provider kind's inference operations. */
+  readonly operations: ReadonlySet<string>;
+  /** True when the grant lists no operations and `operations` is the kind's inference default. */
+  readonly operationsDefault: boolean;
   readonly when: CelCondition | undefined;
   readonly shadow: boolean;
 }
@@ -105,11 +108,14 @@ export function compilePolicy(config: Config): Policy {
         }
       }
       const list = grants.get(a.provider) ?? [];
+      const kind = providers.get(a.provider)?.kind;
       list.push(Object.freeze({
         rule,
         provider: a.provider,
         models: a.models === undefined ? undefined : compileModelPatterns(a.models),
-        operations: a.operations === undefined ? undefined : new Set(a.operations),
+        // Least privilege: no list allows inference only, never the organisation's stored data.
+        operations: a.operations === undefined ? kind?.inferenceOperations ?? new Set<string>() : new Set(a.operations),
+        operationsDefault: a.operations === undefined,
         when,
         shadow: a.shadow,
       }));

@@ -115,6 +115,21 @@ export const IDENTITY_CONTROLS: readonly Control[] = [
     },
   },
   {
+    id: 'transport.grpc-peer-claims',
+    title: 'Only Envoy, authenticated by its certificate, may report a caller\'s SPIFFE identity',
+    refs: ['NHI4', 'NHI7', 'ZT-T6'],
+    severity: 'critical',
+    field: 'server.grpc.trustUnauthenticatedPeers',
+    remediation: 'Set server.grpc.tls with allowedClients naming Envoy\'s certificate, and remove server.grpc.trustUnauthenticatedPeers.',
+    check: (cfg) => {
+      if (!has(cfg, ['identity', 'mtls'])) return NOT_APPLICABLE;
+      if (bool(cfg, ['server', 'grpc', 'trustUnauthenticatedPeers']) === true)
+        return [{ message: 'server.grpc.trustUnauthenticatedPeers is on: any client of the gRPC port can claim any SPIFFE identity in a Check and obtain its provider credential' }];
+      if (has(cfg, ['server', 'grpc', 'tls', 'allowedClients'])) return [];
+      return [{ message: 'identity.mtls is configured but server.grpc.tls.allowedClients is not: `serve` refuses to start, and SPIFFE identities in Check requests are ignored' }];
+    },
+  },
+  {
     id: 'transport.upstream-tls',
     title: 'Credentials are sent to providers only over TLS',
     refs: ['NHI2', 'ZT-T2'],

@@ -9,11 +9,14 @@ export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingRespon
 /**
  * The ext_proc bidi loop: one Session per stream, one response per message, in order.
  * CANCELLED from Envoy is a normal end. An internal failure ends the stream with a non-OK status.
- * The session's audit record is written however the stream ends.
+ * The session's audit record is written however the stream ends, once the stream has carried a
+ * message: a stream that ends without any (an idle or probing client) is no request, and is only
+ * counted (`tollgate_extproc_empty_streams_total`), so a flood of empty streams cannot flood the audit.
  */
 export function createProcessHandler(services: Services): (call: ProcessCall) => void {
   return (call) => {
-    const session = new Session(services);
+    // Made at the first message, so an empty stream holds no request state.
+    let session: Session | undefined;
     services.metrics.activeStreams.inc();
     let closed = false;
     let failing = false;
@@ -21,7 +24,8 @@ export function createProcessHandler(services: Services): (call: ProcessCall) =>
       if (closed) return;
       closed = true;
       services.metrics.activeStreams.dec();
-      session.close(end, code);
+      if (session === undefined) services.metrics.emptyStreams.inc();
+      else session.close(end, code);
     };
     call.on('cancelled', () => { close('cancelled'); });
     call.on('error', (err) => {
@@ -31,7 +35,7 @@ export function createProcessHandler(services: Services): (call: ProcessCall) =>
 
     // Messages are handled strictly in order: each waits for the previous one's answer.
     let chain: Promise<void> = Promise.resolve();
-    const step = async (msg: ProcessingRequest): Promise<void> => {
+    const step = async (session: Session, msg: ProcessingRequest): Promise<void> => {
       if (closed) return;
       try {
         const response = await session.handle(msg);
@@ -49,7 +53,11 @@ export function createProcessHandler(services: Services): (call: ProcessCall) =>
         call.emit('error', { code: e.entry.grpcStatus, details: `tollgate_${e.code}` });
       }
     };
-    call.on('data', (msg: ProcessingRequest) => { chain = chain.then(() => step(msg)); });
+    call.on('data', (msg: ProcessingRequest) => {
+      if (closed) return;
+      const s = (session ??= new Session(services));
+      chain = chain.then(() => step(s, msg));
+    });
     call.on('end', () => {
       chain = chain.then(() => {
         if (closed) return;

@@ -18,11 +18,18 @@ export interface GrpcServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly clientCa: Buffer };
   /** The largest message either side may send: the body limit plus room for headers and framing. */
   readonly maxMessageBytes: number;
-  /** Turns every failure into a deny itself; a throw or rejection here is a bug and answers INTERNAL. */
-  readonly check: (req: CheckRequest) => CheckResponse | Promise<CheckResponse>;
+  /** The HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
+  /**
+   * Turns every failure into a deny itself; a throw or rejection here is a bug and answers INTERNAL.
+   * `peerTrusted`: the call came from a client whose word on the caller's certificate counts (Envoy).
+   */
+  readonly check: (req: CheckRequest, peerTrusted: boolean) => CheckResponse | Promise<CheckResponse>;
   readonly process: (call: ProcessCall) => void;
   /** Called for every Check with the peer's TLS context; false answers PERMISSION_DENIED. */
   readonly authorizePeer?: (ctx: PeerAuthContext) => boolean;
+  /** Whether a Check's source.principal, source.certificate and XFCC may be believed from this peer; unset: never. */
+  readonly peerClaimsTrusted?: (ctx: PeerAuthContext) => boolean;
 }
 
 export interface GrpcServer {
@@ -35,13 +42,15 @@ export interface GrpcServer {
 /**
  * grpc-js server options. Channelz is off: it is a debugging registry that Tollgate does not serve,
  * and with it on grpc-js takes a slower per-stream path (call counters, per-session child tracking,
- * traces) for every Check and Process call. Measured in ADR 0004.
+ * traces) for every Check and Process call. Measured in ADR 0004. `grpc.max_concurrent_streams` is
+ * HTTP/2's per-connection stream limit: one client connection cannot hold more streams open than that.
  */
-export function grpcServerOptions(maxMessageBytes: number): ChannelOptions {
+export function grpcServerOptions(maxMessageBytes: number, maxConcurrentStreams: number): ChannelOptions {
   return {
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
     'grpc.enable_channelz': 0,
+    'grpc.max_concurrent_streams': maxConcurrentStreams,
   };
 }
 
@@ -52,20 +61,22 @@ function credentialsFor(tls: GrpcServerOptions['tls']): ServerCredentials {
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
-  const server = new Server(grpcServerOptions(opts.maxMessageBytes));
+  const server = new Server(grpcServerOptions(opts.maxMessageBytes, opts.maxConcurrentStreams));
   raiseStreamResetBudget(server);
   const services = envoyServices();
   server.addService(services.authorization, {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
       // With mTLS and an allow-list of clients, only Envoy's own certificate may ask for a decision.
-      if (opts.authorizePeer !== undefined && !opts.authorizePeer(call.getAuthContext())) {
+      const ctx = call.getAuthContext();
+      if (opts.authorizePeer !== undefined && !opts.authorizePeer(ctx)) {
         callback({ code: status.PERMISSION_DENIED, details: 'tollgate_peer_not_allowed' });
         return;
       }
+      const peerTrusted = opts.peerClaimsTrusted?.(ctx) ?? false;
       // The check handler turns every failure into a deny; this guard only catches a bug in that.
       let answer: CheckResponse | Promise<CheckResponse>;
       try {
-        answer = opts.check(call.request);
+        answer = opts.check(call.request, peerTrusted);
       } catch {
         callback({ code: status.INTERNAL, details: 'tollgate_internal' });
         return;

@@ -7,6 +7,8 @@ export interface Metrics {
   readonly processedRequests: Counter<'outcome' | 'reason' | 'provider'>;
   readonly phaseSeconds: Histogram<'phase'>;
   readonly activeStreams: Gauge;
+  /** ext_proc streams that ended without a single message: counted here, never audited one by one. */
+  readonly emptyStreams: Counter;
   readonly auditRecords: Counter<'stage'>;
   readonly tokens: Counter<'provider' | 'direction'>;
   readonly policyRevision: Gauge<'revision'>;
@@ -49,6 +51,7 @@ export function createMetrics(): Metrics {
       registers,
     }),
     activeStreams: new Gauge({ name: 'tollgate_extproc_active_streams', help: 'Open ext_proc streams.', registers }),
+    emptyStreams: new Counter({ name: 'tollgate_extproc_empty_streams_total', help: 'ext_proc streams that ended without carrying a message (no audit record).', registers }),
     auditRecords: new Counter({ name: 'tollgate_audit_records_total', help: 'Audit records written.', labelNames: ['stage'], registers }),
     tokens: new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'direction'], registers }),
     findings: new Counter({ name: 'tollgate_dlp_findings_total', help: 'Detector findings, by data type, direction and action.', labelNames: ['type', 'direction', 'action'], registers }),

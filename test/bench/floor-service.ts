@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     throw new Error('usage: floor-service.ts --key-file F --max-message-bytes N [--metadata none|tollgate]');
   }
   const opts: FloorOptions = { providerKey: readFileSync(keyFile, 'utf8').trim(), metadata };
-  const server = await startGrpcServer({ host: '127.0.0.1', port: 0, maxMessageBytes, check: floorCheck(opts), process: floorProcess(opts) });
+  // The same per-connection stream cap serve applies by default (server.grpc.maxConcurrentStreams).
+  const server = await startGrpcServer({ host: '127.0.0.1', port: 0, maxMessageBytes, maxConcurrentStreams: 1_000, check: floorCheck(opts), process: floorProcess(opts) });
   process.stderr.write(`floor ready: grpc=127.0.0.1:${server.port}\n`);
   const stop = (): void => { void server.stop(2_000).then(() => process.exit(0)); };
   process.on('SIGTERM', stop);

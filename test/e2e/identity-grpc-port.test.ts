@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { checkGrpcExposure } from '../../extproc/app.ts';
+import { devConfig } from '../../extproc/cli/dev.ts';
 import { testConfig, baseConfigInput, mintTestKeys } from '../helpers/config.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import { createLogger } from '../../extproc/telemetry/logger.ts';
 import { makeCa, makeLeaf, pem, type Pem } from '../helpers/certs.ts';
-import { eventually, startStack, TOLLGATE_BIN, type Stack } from '../helpers/stack.ts';
+import { eventually, spawnTollgate, startStack, TOLLGATE_BIN, type Stack } from '../helpers/stack.ts';
 
 const ENVOY_ID = 'spiffe://tollgate.test/envoy';
 
@@ -22,15 +23,19 @@ describe('the gRPC port refuses plaintext beyond loopback', () => {
   before(() => { dir = mkdtempSync(join(tmpdir(), 'tollgate-grpc-port-')); });
   after(() => { rmSync(dir, { recursive: true, force: true }); });
 
-  const serveExit = (host: string): Promise<{ code: number | null; out: string }> => {
-    const input = { ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', join(dir, 'k')), server: { grpc: { host, port: 0 }, admin: { host: '127.0.0.1', port: 0 } } };
-    const path = join(dir, `cfg-${host.replace(/\W/g, '_')}.yaml`);
+  const serveExit = (host: string, extra: Record<string, unknown> = {}, grpc: Record<string, unknown> = {}): Promise<{ code: number | null; out: string }> => {
+    const input = { ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', join(dir, 'k')), server: { grpc: { host, port: 0, ...grpc }, admin: { host: '127.0.0.1', port: 0 } }, ...extra };
+    const path = join(dir, `cfg-${host.replace(/\W/g, '_')}-${Object.keys(extra).length}-${Object.keys(grpc).join('_')}.yaml`);
     writeFileSync(join(dir, 'k'), 'sk-x\n');
     writeFileSync(path, stringify(input));
     const child = spawn(process.execPath, [TOLLGATE_BIN, 'serve', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    child.stderr.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      // A server that should have refused but started: stop it, so the test fails instead of hanging.
+      if (out.includes('tollgate ready')) child.kill('SIGTERM');
+    });
     return new Promise((resolve) => child.on('exit', (code) => { resolve({ code, out }); }));
   };
 
@@ -43,6 +48,37 @@ describe('the gRPC port refuses plaintext beyond loopback', () => {
       assert.doesNotMatch(r.out, /tollgate ready/);
     });
   }
+
+  // SPIFFE callers: the caller's identity reaches Tollgate as a claim in the Check, so only an
+  // authenticated Envoy may make it (or the operator opts out, loudly).
+  const spiffe = { identity: { mtls: { trustDomains: [{ name: 'prod.test' }] } } };
+  it('serve exits 2 for identity.mtls on a plaintext loopback port, naming server.grpc.tls', async () => {
+    const r = await serveExit('127.0.0.1', spiffe);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /server\.grpc\.tls: identity\.mtls is configured/);
+    assert.match(r.out, /trustUnauthenticatedPeers/);
+    assert.doesNotMatch(r.out, /tollgate ready/);
+  });
+
+  it('serve exits 2 for identity.mtls with server.grpc.tls but no allowedClients, naming the field', async () => {
+    const r = await serveExit('127.0.0.1', spiffe, { tls: { certFile: join(dir, 'c'), keyFile: join(dir, 'k'), clientCaFile: join(dir, 'ca') } });
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /server\.grpc\.tls\.allowedClients: /);
+    assert.doesNotMatch(r.out, /tollgate ready/);
+  });
+
+  it('serve starts with identity.mtls and trustUnauthenticatedPeers, with a warning', async () => {
+    const input = { ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', join(dir, 'k')), server: { grpc: { host: '127.0.0.1', port: 0, trustUnauthenticatedPeers: true }, admin: { host: '127.0.0.1', port: 0 } }, ...spiffe, logging: { level: 'warn' } };
+    const path = join(dir, 'cfg-optout.yaml');
+    writeFileSync(join(dir, 'k'), 'sk-x\n');
+    writeFileSync(path, stringify(input));
+    const t = await spawnTollgate(path);
+    try {
+      assert.match(t.output(), /server\.grpc\.trustUnauthenticatedPeers: ANY client of the gRPC port may claim ANY SPIFFE identity/);
+    } finally {
+      await t.stop();
+    }
+  });
 
   const exposure: { name: string; grpc: Record<string, unknown>; refused: boolean; warns: boolean }[] = [
     { name: 'loopback 127.0.0.1', grpc: { host: '127.0.0.1' }, refused: false, warns: false },
@@ -64,6 +100,26 @@ describe('the gRPC port refuses plaintext beyond loopback', () => {
       assert.equal(lines.some((l) => l.includes('server.grpc.insecure')), e.warns);
     });
   }
+});
+
+describe('tollgate dev with SPIFFE callers', () => {
+  const spiffeConfig = (grpc: Record<string, unknown>) => testConfig({ ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', '/dev/null'), server: { grpc: { port: 0, ...grpc } }, identity: { mtls: { trustDomains: [{ name: 'prod.test' }] } } });
+
+  it('on loopback without allowedClients: dev sets trustUnauthenticatedPeers (which Tollgate logs) instead of refusing', () => {
+    assert.equal(devConfig(spiffeConfig({ host: '127.0.0.1' })).server.grpc.trustUnauthenticatedPeers, true);
+    assert.equal(devConfig(spiffeConfig({ host: 'unix:/tmp/tollgate-dev.sock' })).server.grpc.trustUnauthenticatedPeers, true);
+  });
+
+  it('beyond loopback: dev refuses like serve, naming the field', () => {
+    assert.throws(() => devConfig(spiffeConfig({ host: '10.1.2.3', insecure: true })), /^ConfigError: server\.grpc\.tls: identity\.mtls is configured/);
+  });
+
+  it('with allowedClients, or without SPIFFE callers: the config is used as it is', () => {
+    const withTls = spiffeConfig({ host: '127.0.0.1', tls: { certFile: 'c', keyFile: 'k', clientCaFile: 'ca', allowedClients: [ENVOY_ID] } });
+    assert.equal(devConfig(withTls), withTls);
+    const plain = testConfig({ ...baseConfigInput(mintTestKeys(), 'http://127.0.0.1:9/v1', '/dev/null'), server: { grpc: { port: 0 } } });
+    assert.equal(devConfig(plain), plain);
+  });
 });
 
 describe('mTLS on the gRPC port with allowedClients: only Envoy\'s identity', () => {

@@ -1,7 +1,9 @@
 // The identity end-to-end stack: `tollgate serve` (child process), two fake upstreams (the provider
 // under test, "openai", and a second provider, "other", that egress tricks must never reach), a
 // JWKS server, a SPIFFE PKI made at run time, and two real Envoys in front of the same Tollgate:
-// one plaintext listener (JWT and API keys) and one mTLS listener (SPIFFE X509-SVIDs).
+// one plaintext listener (JWT and API keys) and one mTLS listener (SPIFFE X509-SVIDs). Both reach
+// Tollgate over mTLS with server.grpc.tls.allowedClients naming Envoy: `serve` refuses SPIFFE
+// identities on a gRPC port that does not authenticate Envoy.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -23,6 +25,8 @@ export const TRUST_DOMAIN = 'td-a.test';
 export const OTHER_TRUST_DOMAIN = 'td-b.test';
 export const ISSUER = 'https://issuer.test';
 export const AUDIENCE = 'tollgate';
+/** Envoy's identity on the gRPC port (its client certificate's URI SAN). */
+export const ENVOY_GRPC_ID = 'spiffe://tollgate.test/envoy';
 
 export interface Reply {
   readonly status: number;
@@ -77,11 +81,15 @@ export async function startIdentityStack(tweak: (c: ConfigInput, s: { jwksUrl: s
     cleanups.push(() => { pki.cleanup(); });
     const serverCa = makeCa(dir, 'listener-ca');
     const listenerCert: Pem = makeLeaf(dir, 'listener', serverCa, 'IP:127.0.0.1', 'serverAuth');
+    const grpcCa = makeCa(dir, 'grpc-ca');
+    const grpcServer = makeLeaf(dir, 'tollgate-grpc', grpcCa, 'IP:127.0.0.1', 'serverAuth');
+    const envoyClient = makeLeaf(dir, 'envoy-client', grpcCa, `URI:${ENVOY_GRPC_ID}`, 'clientAuth');
 
     const auditPath = join(dir, 'audit.jsonl');
     const base = baseConfigInput(keys, `${openai.url}/v1`, credFile);
     let input: ConfigInput = {
       ...base,
+      server: { ...base.server, grpc: { host: '127.0.0.1', port: 0, tls: { certFile: grpcServer.certFile, keyFile: grpcServer.keyFile, clientCaFile: grpcCa.certFile, allowedClients: [ENVOY_GRPC_ID] } } },
       providers: [...base.providers, { name: 'other', kind: 'openai', upstream: `${other.url}/v1`, models: ['*'], credential: { source: 'none' } }],
       identity: {
         mtls: { trustDomains: [{ name: TRUST_DOMAIN }], requireCertificate: true },
@@ -102,6 +110,7 @@ export async function startIdentityStack(tweak: (c: ConfigInput, s: { jwksUrl: s
     const render = (listenerTls?: { certFile: string; keyFile: string; clientCaFile: string }): string =>
       renderEnvoyConfig(config, {
         listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: tollgate.grpcPort, caFile: DEFAULT_CA_FILE,
+        tollgateTls: { certFile: envoyClient.certFile, keyFile: envoyClient.keyFile, caFile: grpcCa.certFile },
         ...(listenerTls === undefined ? {} : { listenerTls }),
       });
     const plain = await startEnvoy({ bin, configYaml: render() });

@@ -204,7 +204,7 @@ describe('config: valid files', () => {
   it('fills every default into a minimal config', () => {
     const cfg = loadConfigFile(join(VALID, 'minimal.yaml'));
     assert.deepEqual(cfg.server, {
-      grpc: { host: '127.0.0.1', port: 9001, insecure: false },
+      grpc: { host: '127.0.0.1', port: 9001, insecure: false, trustUnauthenticatedPeers: false, maxConcurrentStreams: 1000 },
       admin: { host: '127.0.0.1', port: 9002 },
       drainSeconds: 5,
       shutdownGraceSeconds: 10,
@@ -228,7 +228,7 @@ describe('config: valid files', () => {
   it('keeps explicit values, including zeros, instead of defaults', () => {
     const cfg = loadConfigFile(join(VALID, 'full.yaml'));
     assert.deepEqual(cfg.server, {
-      grpc: { host: '0.0.0.0', port: 19001, insecure: false },
+      grpc: { host: '0.0.0.0', port: 19001, insecure: false, trustUnauthenticatedPeers: false, maxConcurrentStreams: 1000 },
       admin: { host: '127.0.0.1', port: 19002 },
       drainSeconds: 0,
       shutdownGraceSeconds: 30,
@@ -248,7 +248,7 @@ describe('config: valid files', () => {
 
   it('fills defaults inside a partly given section', () => {
     const cfg = loadConfigFile(join(VALID, 'anchors.yaml'));
-    assert.deepEqual(cfg.server.grpc, { host: '127.0.0.1', port: 0, insecure: false });
+    assert.deepEqual(cfg.server.grpc, { host: '127.0.0.1', port: 0, insecure: false, trustUnauthenticatedPeers: false, maxConcurrentStreams: 1000 });
     assert.deepEqual(cfg.server.admin, { host: '127.0.0.1', port: 0 }, 'equal ports are fine when both are 0 (kernel-chosen)');
     assert.equal(cfg.server.drainSeconds, 5);
   });

@@ -92,12 +92,23 @@ describe('explain', () => {
       { rule: 'identities[jwt-blue].allow[0]', provider: 'openai', applies: true },
       { rule: 'identities[jwt-blue].allow[1]', provider: 'anthropic', applies: false },
     ]);
-    assert.deepEqual(e.steps.filter((s) => s.rule === 'identities[jwt-blue].allow[0]').map((s) => [s.check, s.outcome]), [['when', 'pass'], ['grant', 'pass']]);
+    assert.deepEqual(e.steps.filter((s) => s.rule === 'identities[jwt-blue].allow[0]').map((s) => [s.check, s.outcome]), [['operations', 'pass'], ['when', 'pass'], ['grant', 'pass']]);
+  });
+
+  it('a grant without operations checks the kind\'s inference operations, and says so', () => {
+    const chatStep = explain(policyFor(), explainRequestSchema.parse({ identity: 'mini-only', path: '/openai/v1/chat/completions', body: chat('gpt-4o-mini') })).steps.find((s) => s.check === 'operations');
+    assert.ok(chatStep !== undefined);
+    assert.equal(chatStep.outcome, 'pass');
+    assert.match(chatStep.detail, /no operations listed: the kind's inference operations/);
+    const files = explain(policyFor(), explainRequestSchema.parse({ identity: 'mini-only', method: 'GET', path: '/openai/v1/files' }));
+    assert.equal(files.outcome.decision, 'deny');
+    assert.equal(files.outcome.reason, 'operation_forbidden');
+    assert.match(files.steps.find((s) => s.check === 'operations')?.detail ?? '', /operation files not in \[chat, completions, embeddings, responses, models\.list, models\.get\]/);
   });
 
   it('records each check of a grant in order, stopping at the first failure', () => {
     const e = explain(policyFor(), explainRequestSchema.parse({ identity: 'mini-only', path: '/openai/v1/chat/completions', body: chat('gpt-4o') }));
-    assert.deepEqual(e.steps.map((s) => `${s.check}:${s.outcome}`), ['identity:pass', 'route:pass', 'endpoint:pass', 'body:pass', 'provider:pass', 'provider.models:pass', 'models:fail']);
+    assert.deepEqual(e.steps.map((s) => `${s.check}:${s.outcome}`), ['identity:pass', 'route:pass', 'endpoint:pass', 'body:pass', 'provider:pass', 'provider.models:pass', 'operations:pass', 'models:fail']);
   });
 
   it('global shadow mode is a recorded step', () => {

@@ -46,9 +46,9 @@ describe('identity runtime from config', () => {
     const good = pki.leaf('svc', 'prod.example', 'URI:spiffe://prod.example/ns/ml/sa/agent');
     const rogue = pki.leaf('rogue', 'rogue', 'URI:spiffe://prod.example/ns/ml/sa/agent');
     await Promise.all([
-      rt.resolver.resolve({ principal: 'spiffe://prod.example/ns/ml/sa/agent', certificate: urlEncodedPem(good), headers: {} }).then((r) => { assert.ok(r.ok && r.identity.kind === 'spiffe'); }),
-      rt.resolver.resolve({ principal: 'spiffe://prod.example/ns/ml/sa/agent', certificate: urlEncodedPem(rogue), headers: {} }).then((r) => { assert.ok(!r.ok && r.reason === 'certificate_untrusted'); }),
-      rt.resolver.resolve({ principal: 'spiffe://prod.example/ns/ml/sa/agent', headers: {} }).then((r) => { assert.ok(!r.ok && r.reason === 'certificate_required'); }),
+      rt.resolver.resolve({ peerTrusted: true, principal: 'spiffe://prod.example/ns/ml/sa/agent', certificate: urlEncodedPem(good), headers: {} }).then((r) => { assert.ok(r.ok && r.identity.kind === 'spiffe'); }),
+      rt.resolver.resolve({ peerTrusted: true, principal: 'spiffe://prod.example/ns/ml/sa/agent', certificate: urlEncodedPem(rogue), headers: {} }).then((r) => { assert.ok(!r.ok && r.reason === 'certificate_untrusted'); }),
+      rt.resolver.resolve({ peerTrusted: true, principal: 'spiffe://prod.example/ns/ml/sa/agent', headers: {} }).then((r) => { assert.ok(!r.ok && r.reason === 'certificate_required'); }),
     ]);
   });
 

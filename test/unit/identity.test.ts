@@ -45,7 +45,7 @@ describe('IdentityResolver precedence: mTLS → JWT → API key', () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const r = await resolver.resolve({ principal: c.principal, headers: await c.headers() });
+      const r = await resolver.resolve({ peerTrusted: true, principal: c.principal, headers: await c.headers() });
       const got = r.ok ? `${r.identity.kind}:${r.identity.subject}` : `fail:${r.kind}:${r.reason}`;
       assert.equal(got, c.want, r.ok ? '' : r.detail);
     });
@@ -53,8 +53,15 @@ describe('IdentityResolver precedence: mTLS → JWT → API key', () => {
 
   it('a verified mTLS identity never consults the API-key table', async () => {
     const before = lookups;
-    await resolver.resolve({ principal: SPIFFE, headers: { 'x-api-key': 'tg_good' } });
+    await resolver.resolve({ peerTrusted: true, principal: SPIFFE, headers: { 'x-api-key': 'tg_good' } });
     assert.equal(lookups, before);
+  });
+
+  it('a principal from a peer that is not trusted to report it is ignored: the API key decides, or nothing does', async () => {
+    const withKey = await resolver.resolve({ principal: SPIFFE, headers: { 'x-api-key': 'tg_good' } });
+    assert.ok(withKey.ok && withKey.identity.kind === 'api-key');
+    const bare = await resolver.resolve({ peerTrusted: false, principal: SPIFFE, headers: {} });
+    assert.ok(!bare.ok && bare.reason === 'unauthenticated' && bare.kind === 'none');
   });
 
   it('JWT claims and the tenant claim reach the identity', async () => {

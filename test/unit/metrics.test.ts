@@ -20,6 +20,7 @@ const DECLARED: Readonly<Record<string, readonly string[]>> = {
   tollgate_requests_total: ['outcome', 'reason', 'provider'],
   tollgate_phase_duration_seconds: ['phase'],
   tollgate_extproc_active_streams: [],
+  tollgate_extproc_empty_streams_total: [],
   tollgate_audit_records_total: ['stage'],
   tollgate_tokens_total: ['provider', 'direction'],
   tollgate_dlp_findings_total: ['type', 'direction', 'action'],

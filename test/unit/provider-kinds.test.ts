@@ -24,6 +24,30 @@ describe('provider kinds', () => {
   });
 });
 
+describe('inference operations: what a grant without `operations` allows', () => {
+  const MUST_BE_LISTED = ['files', 'responses.get', 'batches', 'fine_tuning', 'assistants', 'moderations', 'custom'];
+  for (const k of PROVIDER_KINDS) {
+    it(`${k}: only inference and model-catalogue operations the kind serves, never stored data`, () => {
+      const kind = kindOf(k);
+      const served = new Set(kind.endpoints.map((e) => e.operation));
+      assert.ok(kind.inferenceOperations.size > 0);
+      for (const op of kind.inferenceOperations) {
+        assert.ok(served.has(op), `${op} is an operation of a ${k} endpoint`);
+        assert.ok(!MUST_BE_LISTED.includes(op), `${op} must be listed in a grant`);
+      }
+    });
+  }
+
+  it('OpenAI files and stored responses are their own operations, outside the default', () => {
+    const kind = kindOf('openai');
+    for (const [method, path, op] of [['GET', '/v1/files', 'files'], ['GET', '/v1/files/file-1/content', 'files'], ['DELETE', '/v1/files/file-1', 'files'], ['GET', '/v1/responses/resp_1', 'responses.get']] as const) {
+      assert.equal(kind.newRequest(head(method, path)).operation, op, `${method} ${path}`);
+      assert.ok(!kind.inferenceOperations.has(op));
+    }
+    assert.ok(kind.inferenceOperations.has('responses'), 'creating a response is inference');
+  });
+});
+
 describe('endpoint allow-list: what each kind understands', () => {
   const allowed: readonly [ProviderKind, string, string, string][] = [
     ['openai', 'POST', '/v1/chat/completions', 'chat'],

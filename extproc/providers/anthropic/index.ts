@@ -1,7 +1,7 @@
 // Anthropic (api.anthropic.com): upstream "https://api.anthropic.com", callers use base URL ".../<name>".
 import type { Credential } from '../../core/credential.ts';
 import { bearer, credentialEdits, mismatch, type HeaderEdits } from '../shared/credential-headers.ts';
-import type { EndpointRule } from '../shared/endpoints.ts';
+import type { EndpointRule, Operation } from '../shared/endpoints.ts';
 import { allowList } from '../shared/headers.ts';
 import type { KindSpec } from '../shared/kind.ts';
 
@@ -20,9 +20,13 @@ function anthropicCredential(credential: Credential): HeaderEdits {
   return mismatch('anthropic', credential);
 }
 
+/** What a grant without `operations` allows: messages, token counting and the model catalogue. */
+export const ANTHROPIC_INFERENCE_OPERATIONS: readonly Operation[] = ['messages', 'count_tokens', 'models.list', 'models.get'];
+
 export const ANTHROPIC: KindSpec = {
   kind: 'anthropic',
   endpoints: ANTHROPIC_ENDPOINTS,
+  inferenceOperations: ANTHROPIC_INFERENCE_OPERATIONS,
   headers: allowList(['anthropic-version', 'anthropic-beta'], ['x-stainless-']),
   pathPolicy: { arnModelsMayHoldSlash: false },
   credential: () => anthropicCredential,

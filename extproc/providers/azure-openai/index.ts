@@ -6,7 +6,7 @@ import { bearer, credentialEdits, mismatch, type HeaderEdits } from '../shared/c
 import type { EndpointRule } from '../shared/endpoints.ts';
 import { allowList } from '../shared/headers.ts';
 import type { KindSpec } from '../shared/kind.ts';
-import { openAiEndpoints, OPENAI_HEADER_PREFIXES, OPENAI_HEADERS } from '../openai/index.ts';
+import { openAiEndpoints, OPENAI_HEADER_PREFIXES, OPENAI_HEADERS, OPENAI_INFERENCE_OPERATIONS } from '../openai/index.ts';
 
 const deployment = (rest: string, operation: EndpointRule['operation'], format: EndpointRule['format']): EndpointRule => ({
   method: 'POST', path: `/openai/deployments/{model}/${rest}`, operation, body: 'required', model: 'required', format,
@@ -33,6 +33,7 @@ function azureCredential(credential: Credential): HeaderEdits {
 export const AZURE_OPENAI: KindSpec = {
   kind: 'azure-openai',
   endpoints: AZURE_OPENAI_ENDPOINTS,
+  inferenceOperations: OPENAI_INFERENCE_OPERATIONS,
   headers: allowList([...OPENAI_HEADERS, 'x-ms-client-request-id', 'x-ms-useragent'], OPENAI_HEADER_PREFIXES),
   pathPolicy: { arnModelsMayHoldSlash: false },
   credential: () => azureCredential,

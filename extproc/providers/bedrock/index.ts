@@ -4,7 +4,7 @@
 // (a Bedrock API key) is sent as "authorization: Bearer" instead.
 import type { Credential } from '../../core/credential.ts';
 import { bearer, credentialEdits, mismatch, type HeaderEdits } from '../shared/credential-headers.ts';
-import type { EndpointRule } from '../shared/endpoints.ts';
+import type { EndpointRule, Operation } from '../shared/endpoints.ts';
 import { allowList } from '../shared/headers.ts';
 import type { KindOptions, KindSpec } from '../shared/kind.ts';
 import type { FinalRequest } from '../shared/translator.ts';
@@ -20,6 +20,9 @@ export const BEDROCK_ENDPOINTS: readonly EndpointRule[] = Object.freeze([
   model('invoke-with-response-stream', 'invoke_stream', 'bedrock-invoke', 'always'),
   model('count-tokens', 'count_tokens', 'generic-json', 'never'),
 ]);
+
+/** What a grant without `operations` allows: every built-in Bedrock runtime call is inference. */
+export const BEDROCK_INFERENCE_OPERATIONS: readonly Operation[] = ['converse', 'converse_stream', 'invoke', 'invoke_stream', 'count_tokens'];
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
@@ -48,6 +51,7 @@ function bedrockCredential(options: KindOptions) {
 export const BEDROCK: KindSpec = {
   kind: 'bedrock',
   endpoints: BEDROCK_ENDPOINTS,
+  inferenceOperations: BEDROCK_INFERENCE_OPERATIONS,
   // Guardrail, trace and latency-tier headers are request options; the caller's x-amz-* never pass.
   headers: allowList(['amz-sdk-invocation-id', 'amz-sdk-request'], ['x-amzn-bedrock-']),
   pathPolicy: { arnModelsMayHoldSlash: true },

@@ -3,7 +3,7 @@
 import type { EndpointRule } from '../shared/endpoints.ts';
 import { allowList } from '../shared/headers.ts';
 import type { KindSpec } from '../shared/kind.ts';
-import { bearerCredential, OPENAI_HEADER_PREFIXES, OPENAI_HEADERS, openAiEndpoints } from '../openai/index.ts';
+import { bearerCredential, OPENAI_HEADER_PREFIXES, OPENAI_HEADERS, OPENAI_INFERENCE_OPERATIONS, openAiEndpoints } from '../openai/index.ts';
 
 const ollama = (path: string, operation: EndpointRule['operation'], format: EndpointRule['format']): EndpointRule =>
   ({ method: 'POST', path, operation, body: 'required', model: 'required', format, stream: 'body-flag' });
@@ -20,6 +20,7 @@ export const OPENAI_COMPATIBLE_ENDPOINTS: readonly EndpointRule[] = Object.freez
 export const OPENAI_COMPATIBLE: KindSpec = {
   kind: 'openai-compatible',
   endpoints: OPENAI_COMPATIBLE_ENDPOINTS,
+  inferenceOperations: OPENAI_INFERENCE_OPERATIONS,
   headers: allowList(OPENAI_HEADERS, OPENAI_HEADER_PREFIXES),
   pathPolicy: { arnModelsMayHoldSlash: false },
   credential: () => bearerCredential('openai-compatible'),

@@ -1,7 +1,7 @@
 // OpenAI (api.openai.com): upstream "https://api.openai.com", callers use base URL ".../<name>/v1".
 import type { Credential } from '../../core/credential.ts';
 import { bearer, credentialEdits, mismatch, type HeaderEdits } from '../shared/credential-headers.ts';
-import type { EndpointRule } from '../shared/endpoints.ts';
+import type { EndpointRule, Operation } from '../shared/endpoints.ts';
 import { allowList } from '../shared/headers.ts';
 import type { KindSpec } from '../shared/kind.ts';
 
@@ -25,12 +25,19 @@ export function openAiEndpoints(prefix: string): EndpointRule[] {
 
 export const OPENAI_ENDPOINTS: readonly EndpointRule[] = Object.freeze([
   ...openAiEndpoints('/v1'),
-  { method: 'GET', path: '/v1/responses/*', operation: 'responses', body: 'none', model: 'optional', format: 'opaque', stream: 'never' },
+  // A stored response: the organisation's data, not inference, so its own operation (`responses.get`).
+  { method: 'GET', path: '/v1/responses/*', operation: 'responses.get', body: 'none', model: 'optional', format: 'opaque', stream: 'never' },
   get('/v1/files', 'files'),
   get('/v1/files/*', 'files'),
   get('/v1/files/*/content', 'files'),
   { method: 'DELETE', path: '/v1/files/*', operation: 'files', body: 'none', model: 'optional', format: 'opaque', stream: 'never' },
 ]);
+
+/**
+ * What a grant without `operations` allows on the OpenAI surface: inference and the model catalogue.
+ * Files, stored responses, moderations and anything an operator adds as `custom` must be listed.
+ */
+export const OPENAI_INFERENCE_OPERATIONS: readonly Operation[] = ['chat', 'completions', 'embeddings', 'responses', 'models.list', 'models.get'];
 
 /** OpenAI-style credentials: an API key or bearer token as "authorization: Bearer"; none sends nothing. */
 export function bearerCredential(kind: string) {
@@ -47,6 +54,7 @@ export const OPENAI_HEADER_PREFIXES = ['x-stainless-'];
 export const OPENAI: KindSpec = {
   kind: 'openai',
   endpoints: OPENAI_ENDPOINTS,
+  inferenceOperations: OPENAI_INFERENCE_OPERATIONS,
   headers: allowList(OPENAI_HEADERS, OPENAI_HEADER_PREFIXES),
   pathPolicy: { arnModelsMayHoldSlash: false },
   credential: () => bearerCredential('openai'),

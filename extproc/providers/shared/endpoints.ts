@@ -7,6 +7,7 @@ import { checkModelName } from './model-name.ts';
 export const OPERATIONS = [
   'chat', 'completions', 'embeddings', 'responses', 'messages', 'moderations', 'models.list', 'models.get', 'files',
   'converse', 'converse_stream', 'invoke', 'invoke_stream', 'generate_content', 'stream_generate_content', 'count_tokens', 'custom',
+  'responses.get', 'batches', 'fine_tuning', 'assistants',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 

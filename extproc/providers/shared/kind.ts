@@ -1,7 +1,7 @@
 // A provider kind, created once at load per configured provider: its endpoint list (built in, plus the
 // operator's validated extras), its header allow-list, and the per-request translator factory.
 import { EndpointNotAllowed, ProviderError } from '../errors.ts';
-import { compileEndpoints, matchEndpoint, parseQuery, splitPath, type CompiledEndpoint, type EndpointRule, type PathPolicy } from './endpoints.ts';
+import { compileEndpoints, matchEndpoint, parseQuery, splitPath, type CompiledEndpoint, type EndpointRule, type Operation, type PathPolicy } from './endpoints.ts';
 import { headersToRemove, type HeaderAllowList } from './headers.ts';
 import { RequestTranslator, type ApplyCredential, type RequestHead } from './translator.ts';
 
@@ -30,6 +30,12 @@ export interface KindOptions {
 export interface KindSpec {
   readonly kind: string;
   readonly endpoints: readonly EndpointRule[];
+  /**
+   * The operations a grant without `operations` allows (least privilege): inference and the model
+   * catalogue. Stored data (files, stored responses, batches, fine-tuning, assistants), moderations and
+   * `custom` endpoints must be listed in the grant.
+   */
+  readonly inferenceOperations: readonly Operation[];
   readonly headers: HeaderAllowList;
   readonly pathPolicy: PathPolicy;
   credential(options: KindOptions): ApplyCredential;
@@ -38,6 +44,8 @@ export interface KindSpec {
 export class ProviderKindModule {
   readonly kind: string;
   readonly endpoints: readonly EndpointRule[];
+  /** What a grant without `operations` allows for this kind (KindSpec.inferenceOperations). */
+  readonly inferenceOperations: ReadonlySet<Operation>;
   readonly #compiled: readonly CompiledEndpoint[];
   readonly #spec: KindSpec;
   readonly #options: KindOptions;
@@ -52,6 +60,7 @@ export class ProviderKindModule {
     this.#options = options;
     this.#compiled = [...compileEndpoints(spec.endpoints), ...compileEndpoints(options.extraEndpoints ?? [])];
     this.endpoints = this.#compiled.map((c) => c.rule);
+    this.inferenceOperations = new Set(spec.inferenceOperations);
     this.#apply = spec.credential(options);
   }
 

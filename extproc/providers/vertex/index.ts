@@ -3,7 +3,7 @@
 // The model is the "models/<name>:<method>" segment. Vertex's OpenAI-compatible chat endpoint is included.
 import type { Credential } from '../../core/credential.ts';
 import { bearer, credentialEdits, mismatch, type HeaderEdits } from '../shared/credential-headers.ts';
-import type { EndpointRule } from '../shared/endpoints.ts';
+import type { EndpointRule, Operation } from '../shared/endpoints.ts';
 import { allowList } from '../shared/headers.ts';
 import type { KindSpec } from '../shared/kind.ts';
 
@@ -29,6 +29,9 @@ export const VERTEX_ENDPOINTS: readonly EndpointRule[] = Object.freeze([
   { method: 'GET', path: '/v1beta/models/{model}', operation: 'models.get', body: 'none', model: 'required', format: 'opaque', stream: 'never' },
 ]);
 
+/** What a grant without `operations` allows: generation, token counting, embeddings, chat and the model catalogue. */
+export const VERTEX_INFERENCE_OPERATIONS: readonly Operation[] = ['generate_content', 'stream_generate_content', 'count_tokens', 'embeddings', 'chat', 'models.list', 'models.get'];
+
 /** A GCP access token as "authorization: Bearer"; a Gemini API key as "x-goog-api-key". */
 function vertexCredential(credential: Credential): HeaderEdits {
   if (credential.kind === 'none') return credentialEdits([]);
@@ -40,6 +43,7 @@ function vertexCredential(credential: Credential): HeaderEdits {
 export const VERTEX_KIND: KindSpec = {
   kind: 'vertex',
   endpoints: VERTEX_ENDPOINTS,
+  inferenceOperations: VERTEX_INFERENCE_OPERATIONS,
   // x-goog-user-project (billing project) and x-goog-request-params are the operator's, not the caller's.
   headers: allowList(['x-goog-api-client']),
   pathPolicy: { arnModelsMayHoldSlash: false },
