@@ -69,6 +69,7 @@ const CANNOT_RUN: readonly (readonly [string, string])[] = [
   ['docs/vault.md: # tollgate: KV v2 provider keys', 'a Vault policy (HCL), needs a Vault server'],
   ['docs/vault.md: T=$(cat /run/secrets/tollgate-kill-switch)', 'needs a running Tollgate (the same calls run in test/e2e/kill-switch.test.ts)'],
   ['docs/vault.md: kill -HUP "$(pidof tollgate)"', 'signals a running Tollgate (SIGHUP and the refresh call run in test/e2e/vault-lifecycle.test.ts)'],
+  ['docs/policy.md: allow:', 'a grant list shown alone; the default operations it describes run in test/e2e/least-privilege.test.ts and test/unit/explain.test.ts'],
   ['docs/policy.md: when:', 'one grant condition, shown alone; its CEL form is exercised by test/unit/cel.test.ts'],
 ];
 
