@@ -9,7 +9,8 @@ import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type 
 import { asTollgateError, requestDocument, splitTarget, translatorFor } from '../policy/request.ts';
 import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
 import type { Services } from '../services.ts';
-import { buildAuditRecord } from '../telemetry/audit-record.ts';
+import { admitWithoutBody, type BodylessAdmission } from '../state/bodyless-admission.ts';
+import { auditCredential, buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
 import { traceCheck } from '../telemetry/tracing.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
@@ -18,7 +19,7 @@ import type { ApiKeyLookup, IdentityFailure, IdentityResolution, ResolvedIdentit
 
 type Verdict =
   | { readonly allow: true; readonly rule: RuleId; readonly identity: Identity; readonly provider: ProviderPolicy; readonly translator: RequestTranslator; readonly shadow: ShadowDenial | undefined }
-  | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string };
+  | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string; readonly retryAfterSeconds?: number | undefined };
 
 interface RequestLine {
   readonly method: string;
@@ -126,10 +127,18 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const requestId = line.headers['x-request-id'];
     const span = traceCheck(line.headers);
     let verdict: Verdict;
+    let admission: BodylessAdmission | undefined;
     try {
       const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
       verdict = decide(policy, line, resolved, (t, i) => services.credentials.isDisabled(t, i));
       const claims = resolved.ok ? resolved.identity.claims : {};
+      // A request without a body is decided here in full: its usage controls run here too.
+      if (verdict.allow && hasNoBody(line.headers)) {
+        const { identity, provider } = verdict;
+        admission = await admitWithoutBody(services.guards(), { identity: identity.id, tenant: identity.tenant, claims }, provider.name, `${line.method} ${verdict.translator.operation}`, services.metrics);
+        if (admission.stateFailure !== undefined) services.logger.error({ ...admission.stateFailure, decision_id: decisionId, request_id: requestId, identity: identity.id, tenant: identity.tenant, provider: provider.name }, 'shared state unavailable; failing closed');
+        if (admission.denial !== undefined) verdict = { allow: false, ...admission.denial, identity, provider: provider.name };
+      }
       if (verdict.allow) {
         const ctx: AuthzContext = {
           identity: verdict.identity,
@@ -152,15 +161,21 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         const envoyNamed = verdict.provider.kind.headersToRemove(Object.keys(line.headers)).filter((n) => n.startsWith('x-envoy-'));
         const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...envoyNamed]);
         let set: readonly HeaderToSet[] = [];
+        let admitted = ctx;
         if (ctx.credentialInjected) {
+          let credential: AuditRecord['credential'] = null;
           try {
             verdict.translator.parseBody(undefined);
-            const edits = await verdict.translator.applyCredential(await services.credentials.get(scope), { body: undefined });
+            const injected = await services.credentials.get(scope);
+            const edits = await verdict.translator.applyCredential(injected, { body: undefined });
             set = edits.set;
             for (const name of edits.remove) remove.add(name);
+            if (injected.kind !== 'none') credential = auditCredential(injected.meta);
           } catch (err) {
             throw asTollgateError(err);
           }
+          // What ext_proc's audit record reports for this request: ext_authz did it.
+          admitted = { ...ctx, admission: JSON.stringify({ credential, anomaly_flags: admission?.anomalyFlags ?? [], state_degraded: admission?.stateDegraded ?? false }) };
         } else services.credentials.get(scope).catch(() => undefined);
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
@@ -171,7 +186,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
             headers_to_remove: [...remove],
             ...(set.length === 0 ? {} : { headers: set.map((h) => ({ header: { key: h.name, value: headerValue(h) }, append: { value: false } })) }),
           },
-          dynamic_metadata: stringStruct(services.authzContext.encode(ctx)),
+          dynamic_metadata: stringStruct(services.authzContext.encode(admitted)),
         };
       }
     } catch (err) {
@@ -200,6 +215,8 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
       totalMs: elapsed,
       tollgateMs: elapsed,
       policyRevision: policy.revision,
+      anomalyFlags: admission?.anomalyFlags ?? [],
+      stateDegraded: admission?.stateDegraded ?? false,
     }));
     services.metrics.auditRecords.inc({ stage: 'authz' });
     services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id }, 'request denied by ext_authz');
@@ -210,7 +227,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         headers: [
           { header: { key: 'content-type', value: 'application/json' }, append: { value: false } },
           { header: { key: 'x-tollgate-decision-id', value: decisionId }, append: { value: false } },
-          ...denialHeaders(code, requestId).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
+          ...denialHeaders(code, requestId, verdict.retryAfterSeconds).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
         ],
         body: clientErrorBody(code, requestId),
       },

@@ -11,6 +11,26 @@ function parseClaims(json: string): Readonly<Record<string, unknown>> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
+const FLAGS: ReadonlySet<string> = new Set(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint']);
+
+/**
+ * What ext_authz did for a request without a body (it injected the credential and ran the usage
+ * controls), from the sealed context into the request's state, for its audit record.
+ */
+function readAdmission(state: RequestState, json: string): void {
+  const v = JSON.parse(json) as { credential?: { source?: unknown; version?: unknown; lease_id_hash?: unknown } | null; anomaly_flags?: unknown; state_degraded?: unknown };
+  const c = v.credential;
+  if (c !== null && c !== undefined && typeof c.source === 'string') {
+    state.credentialMeta = {
+      source: c.source,
+      ...(typeof c.version === 'number' ? { version: c.version } : {}),
+      ...(typeof c.lease_id_hash === 'string' ? { leaseIdHash: c.lease_id_hash } : {}),
+    };
+  }
+  if (Array.isArray(v.anomaly_flags)) state.anomalyFlags = v.anomaly_flags.filter((f): f is RequestState['anomalyFlags'][number] => typeof f === 'string' && FLAGS.has(f));
+  if (v.state_degraded === true) state.stateDegraded = true;
+}
+
 /** The message carries an ext_authz context at all (sealed or not). */
 export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
   return msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE] !== undefined;
@@ -53,5 +73,6 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   // A would-deny ext_authz recorded (a request without a body is decided there in full).
   const [rule, reason] = decoded.shadow.split(' ');
   if (rule !== undefined && reason !== undefined && rule !== '') state.shadow = { rule: rule as RuleId, reason: reason as ShadowDenial['reason'] };
+  if (decoded.admission !== undefined) readAdmission(state, decoded.admission);
   return decoded;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CredentialMeta } from '../core/credential.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
 
 export const AUDIT_SCHEMA = 'tollgate.audit.v2';
@@ -70,6 +71,12 @@ export function auditPath(path: string | undefined): string | null {
   if (path === undefined || path === '') return null;
   const q = path.search(/[?#]/);
   return (q < 0 ? path : path.slice(0, q)).slice(0, 512);
+}
+
+/** A credential's metadata for the record (source, version, lease-id hash), never the value. */
+export function auditCredential(meta: CredentialMeta | undefined): AuditRecord['credential'] {
+  if (meta === undefined) return null;
+  return { source: meta.source, ...(meta.version === undefined ? {} : { version: meta.version }), ...(meta.leaseIdHash === undefined ? {} : { lease_id_hash: meta.leaseIdHash }) };
 }
 
 /** What a decision point or an ext_proc stream learned about one request; every field optional but the ids. */

@@ -75,7 +75,9 @@ describe('ext_authz Check', () => {
     assert.equal(structString(md, 'provider'), 'openai');
     assert.match(structString(md, 'decision_id') ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(structString(md, 'policy_revision'), h.app.policy().revision);
-    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['claims', 'credential_injected', 'decision_id', 'identity', 'identity_kind', 'issued_at', 'method', 'path', 'policy_revision', 'provider', 'seal', 'shadow', 'tenant']);
+    // A request with a body: the admission field is empty (what ext_authz did for a body-less one).
+    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['admission', 'claims', 'credential_injected', 'decision_id', 'identity', 'identity_kind', 'issued_at', 'method', 'path', 'policy_revision', 'provider', 'seal', 'shadow', 'tenant']);
+    assert.equal(structString(md, 'admission') ?? '', '');
     assert.match(structString(md, 'seal') ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');
     assert.ok(Math.abs(Number(structString(md, 'issued_at')) - Date.now()) < 5_000);
     assert.ok(!JSON.stringify(res).includes(h.keys.agent), 'the answer never echoes the key');

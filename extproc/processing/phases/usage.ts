@@ -1,4 +1,5 @@
 import { RULES } from '../../core/decision.ts';
+import { rateDenial } from '../../state/bodyless-admission.ts';
 import { StateUnavailableError } from '../../state/state-errors.ts';
 import { BYTES_PER_TOKEN, reservationEstimate } from '../../state/reservation.ts';
 import type { Principal } from '../../state/subjects.ts';
@@ -34,7 +35,7 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
   try {
     if (rates !== undefined) {
       const r = await rates.check(who, est.inputTokens + est.outputTokens);
-      if (!r.ok) return r.refusal.reason === 'group_missing' ? { code: 'group_missing', rule: RULES.rateLimit } : { code: 'rate_limited', rule: RULES.rateLimit, retryAfterSeconds: r.refusal.retryAfterSeconds };
+      if (!r.ok) return rateDenial(r.refusal);
       if (r.ticket.takes.some((t) => t.unit === 'tokens')) state.usageEstimate = est;
       state.rateTicket = r.ticket;
       if (r.ticket.degraded) state.stateDegraded = true;
