@@ -11,6 +11,7 @@ import { headerValue, type HeaderToSet, type RequestTranslator } from '../provid
 import type { Services } from '../services.ts';
 import { admitWithoutBody, type BodylessAdmission } from '../state/bodyless-admission.ts';
 import { auditCredential, buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
+import { failureFields } from '../telemetry/logger.ts';
 import { traceCheck } from '../telemetry/tracing.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
@@ -128,15 +129,23 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     const span = traceCheck(line.headers);
     let verdict: Verdict;
     let admission: BodylessAdmission | undefined;
+    // Who and where, once known: for the failure line and the record of a Check that fails after the decision.
+    let known: { identity?: Identity; provider?: string } = {};
+    // A failure was logged (one line per failed request: the denial line is then left out).
+    let failureLogged = false;
     try {
       const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
       verdict = decide(policy, line, resolved, (t, i) => services.credentials.isDisabled(t, i));
+      known = verdict.allow ? { identity: verdict.identity, provider: verdict.provider.name } : { ...(verdict.identity === undefined ? {} : { identity: verdict.identity }), ...(verdict.provider === undefined ? {} : { provider: verdict.provider }) };
       const claims = resolved.ok ? resolved.identity.claims : {};
       // A request without a body is decided here in full: its usage controls run here too.
       if (verdict.allow && hasNoBody(line.headers)) {
         const { identity, provider } = verdict;
         admission = await admitWithoutBody(services.guards(), { identity: identity.id, tenant: identity.tenant, claims }, provider.name, `${line.method} ${verdict.translator.operation}`, services.metrics);
-        if (admission.stateFailure !== undefined) services.logger.error({ ...admission.stateFailure, decision_id: decisionId, request_id: requestId, identity: identity.id, tenant: identity.tenant, provider: provider.name }, 'shared state unavailable; failing closed');
+        if (admission.stateFailure !== undefined) {
+          services.logger.error({ ...admission.stateFailure, code: 'state_unavailable', decision_id: decisionId, request_id: requestId, identity: identity.id, tenant: identity.tenant, provider: provider.name }, 'shared state unavailable; failing closed');
+          failureLogged = true;
+        }
         if (admission.denial !== undefined) verdict = { allow: false, ...admission.denial, identity, provider: provider.name };
       }
       if (verdict.allow) {
@@ -180,6 +189,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
         span.end({ decision: 'allow', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider, identity: ctx.identity.id, decisionId });
+        services.metrics.checkSeconds.observe({ decision: 'allow' }, (performance.now() - started) / 1000);
         return {
           status: { code: 0 },
           ok_response: {
@@ -191,14 +201,18 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
       }
     } catch (err) {
       const e = toTollgateError(err);
-      if (!e.entry.userFacing) services.logger.error({ err: e.cause ?? e, code: e.code, decision_id: decisionId, request_id: requestId }, 'ext_authz check failed');
-      verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal };
+      if (!e.entry.userFacing) {
+        services.logger.error({ ...failureFields(e), decision_id: decisionId, request_id: requestId, identity: known.identity?.id, tenant: known.identity?.tenant, provider: known.provider }, 'ext_authz check failed');
+        failureLogged = true;
+      }
+      verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal, ...known };
     }
     const code = verdict.code;
     const entry = ERROR_CATALOGUE[code];
     services.metrics.authzDecisions.inc({ decision: 'deny', reason: code, provider: verdict.provider ?? 'none' });
     span.end({ decision: 'deny', reason: code, provider: verdict.provider, identity: verdict.identity?.id, decisionId });
     const elapsed = performance.now() - started;
+    services.metrics.checkSeconds.observe({ decision: 'deny' }, elapsed / 1000);
     services.audit.write(buildAuditRecord({
       stage: 'authz',
       authenticated: true,
@@ -219,7 +233,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
       stateDegraded: admission?.stateDegraded ?? false,
     }));
     services.metrics.auditRecords.inc({ stage: 'authz' });
-    services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id }, 'request denied by ext_authz');
+    if (!failureLogged) services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id, tenant: verdict.identity?.tenant, provider: verdict.provider }, 'request denied by ext_authz');
     return {
       status: { code: entry.grpcStatus, message: code },
       denied_response: {

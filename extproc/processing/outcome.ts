@@ -49,6 +49,7 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     rule: denial?.rule ?? state.rule ?? (authz === undefined ? undefined : 'identity.allow'),
     shadow: state.shadow === undefined ? null : { rule: state.shadow.rule, reason: state.shadow.reason },
     status: state.status,
+    upstreamStatus: state.upstreamStatus,
     request: state.request ?? null,
     response: state.status !== undefined && denial === undefined ? { body_bytes: state.responseBytes, streamed: state.responseStreamed } : null,
     usage,
@@ -67,10 +68,11 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
   services.audit.write(record);
   const m = services.metrics;
   m.auditRecords.inc({ stage: 'proc' });
-  m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: record.provider ?? 'none' });
+  m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: record.provider ?? 'none', upstream_status_class: record.upstream_status_class ?? 'none' });
   if (record.usage !== null && record.usage.estimated !== true && record.provider !== null) {
-    m.tokens.inc({ provider: record.provider, direction: 'input' }, record.usage.input_tokens);
-    m.tokens.inc({ provider: record.provider, direction: 'output' }, record.usage.output_tokens);
+    const model = m.modelLabel(record.model);
+    m.tokens.inc({ provider: record.provider, model, direction: 'input' }, record.usage.input_tokens);
+    m.tokens.inc({ provider: record.provider, model, direction: 'output' }, record.usage.output_tokens);
   }
   if (services.logger.isLevelEnabled('debug')) logFor(state).debug({ outcome: record.outcome, reason: record.reason, status: record.http_status, identity: record.identity, provider: record.provider, model: record.model, authenticated: record.authenticated }, 'request finished');
 }

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { RULES, type RuleId } from '../core/decision.ts';
 import { TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { failureFields } from '../telemetry/logger.ts';
 import { traceStream } from '../telemetry/tracing.ts';
 import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
 import { deny, writeAudit } from './outcome.ts';
@@ -73,7 +74,7 @@ export class Session {
       // gRPC stream with an error, never a clean close (which would let the rest through).
       if (e.code === 'protocol_violation' || e.code === 'response_leak') throw e;
       // authz_context_invalid was already logged, as a security event, where it was detected.
-      if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
+      if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ ...failureFields(e), phase }, 'request failed');
       return deny(state, { code: e.code, rule: ruleFor(e.code) });
     } finally {
       const dt = performance.now() - t0;
