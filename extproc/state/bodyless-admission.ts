@@ -34,7 +34,7 @@ const ADMITTED: BodylessAdmission = Object.freeze({ denial: undefined, anomalyFl
  * Usage controls for a request without a body (a models list, a GET of a batch), decided in ext_authz:
  * no ext_proc body phase follows, and ext_authz injects the credential. The same state-store calls and
  * answers as the body path (processing/phases/usage.ts): request rate limits take one, token rate limits take
- * nothing (no prompt, no output cap), the anomaly baseline counts the request (a 0-byte sample). Token
+ * nothing (no prompt, no output cap), the anomaly baseline counts the request (no size sample). Token
  * and cost budgets reserve nothing: such a request spends no tokens, so there is nothing to settle.
  * Shared state that is down fails closed unless the feature is configured to fail open.
  */
@@ -50,7 +50,7 @@ export async function admitWithoutBody(guards: UsageGuards, who: Principal, prov
       stateDegraded = r.ticket.degraded;
     }
     if (anomaly !== undefined) {
-      const a = await anomaly.observe({ identity: who.identity, provider, endpoint, requestBytes: 0 });
+      const a = await anomaly.observe({ identity: who.identity, provider, endpoint, requestBytes: undefined });
       anomalyFlags = [...a.flags];
       if (a.degraded) stateDegraded = true;
       for (const flag of a.flags) metrics.anomalyFlags.inc({ flag, provider });

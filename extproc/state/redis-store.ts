@@ -174,11 +174,11 @@ export class RedisStateStore implements StateStore {
   async observeBaseline(key: string, sample: BaselineSample, p: BaselineParams): Promise<BaselineSnapshot> {
     const base = `${this.#prefix}a:{${key}}`;
     const reply = list(await this.#run('observeBaseline', OBSERVE_BASELINE, [base, `${base}:p`, `${base}:e`], [
-      this.#now(), p.bucketMs, p.alpha, sample.bytes, sample.provider, sample.endpoint, p.maxDistinct, p.idleTtlMs, MAX_DECAY_STEPS,
+      this.#now(), p.bucketMs, p.alpha, sample.bytes ?? -1, sample.provider, sample.endpoint, p.maxDistinct, p.idleTtlMs, MAX_DECAY_STEPS,
     ]));
     return {
       requestsBefore: reply[0] ?? 0, bytesEwmaMilli: reply[1] ?? 0, rateEwmaMilli: reply[2] ?? 0, bucketsSeen: reply[3] ?? 0,
-      bucketCount: reply[4] ?? 0, newProvider: reply[5] === 1, newEndpoint: reply[6] === 1,
+      bucketCount: reply[4] ?? 0, newProvider: reply[5] === 1, newEndpoint: reply[6] === 1, sizedBefore: reply[7] ?? 0,
     };
   }
 
