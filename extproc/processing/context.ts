@@ -45,10 +45,8 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   const { services } = state;
   const struct = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
   const decoded = services.authzContext.decode(struct === undefined ? undefined : (name) => structString(struct, name), Date.now());
-  if (decoded === 'missing') {
-    logFor(state).error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
-    throw new TollgateError('authz_context_missing');
-  }
+  // The request's one failure line (session.ts) carries the hint.
+  if (decoded === 'missing') throw new TollgateError('authz_context_missing', 'no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
   let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;
   if (typeof decoded !== 'string') {
     // The seal verified: Tollgate issued this context, so its record may name the identity even if the
