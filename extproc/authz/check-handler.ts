@@ -136,8 +136,8 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
     try {
       const resolved = await services.identity.resolver.resolve({ ...peer(req), headers: line.headers });
       verdict = decide(policy, line, resolved, (t, i) => services.credentials.isDisabled(t, i));
-      known = verdict.allow ? { identity: verdict.identity, provider: verdict.provider.name } : { ...(verdict.identity === undefined ? {} : { identity: verdict.identity }), ...(verdict.provider === undefined ? {} : { provider: verdict.provider }) };
       const claims = resolved.ok ? resolved.identity.claims : {};
+      known = verdict.allow ? { identity: verdict.identity, provider: verdict.provider.name } : { ...(verdict.identity === undefined ? {} : { identity: verdict.identity }), ...(verdict.provider === undefined ? {} : { provider: verdict.provider }) };
       // A request without a body is decided here in full: its usage controls run here too.
       if (verdict.allow && hasNoBody(line.headers)) {
         const { identity, provider } = verdict;
@@ -172,19 +172,18 @@ export function createCheckHandler(services: Services): (req: CheckRequest) => P
         let set: readonly HeaderToSet[] = [];
         let admitted = ctx;
         if (ctx.credentialInjected) {
-          let credential: AuditRecord['credential'] = null;
           try {
             verdict.translator.parseBody(undefined);
             const injected = await services.credentials.get(scope);
             const edits = await verdict.translator.applyCredential(injected, { body: undefined });
             set = edits.set;
             for (const name of edits.remove) remove.add(name);
-            if (injected.kind !== 'none') credential = auditCredential(injected.meta);
+            // What ext_proc's audit record reports for this request: ext_authz did it.
+            const credential: AuditRecord['credential'] = injected.kind === 'none' ? null : auditCredential(injected.meta);
+            admitted = { ...ctx, admission: JSON.stringify({ credential, anomaly_flags: admission?.anomalyFlags ?? [], state_degraded: admission?.stateDegraded ?? false }) };
           } catch (err) {
             throw asTollgateError(err);
           }
-          // What ext_proc's audit record reports for this request: ext_authz did it.
-          admitted = { ...ctx, admission: JSON.stringify({ credential, anomaly_flags: admission?.anomalyFlags ?? [], state_degraded: admission?.stateDegraded ?? false }) };
         } else services.credentials.get(scope).catch(() => undefined);
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
