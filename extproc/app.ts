@@ -79,7 +79,11 @@ function stateStoreFor(config: Config, env: Env, logger: Logger, metrics: Metric
     observer: stateObserver(metrics),
     ...(cfg.password === undefined ? {} : { password: readSecretSource('state.password', cfg.password, env) }),
     ...(cfg.tls?.caFile === undefined ? {} : { ca: Buffer.from(readConfigFile(cfg.tls.caFile)) }),
-    onConnectionError: (err) => { logger.warn({ err: err.message }, 'redis connection error'); },
+    // One line each way with its cause (the messages name host and port, never the password).
+    onConnectionChange: (c) => {
+      if (c.event === 'lost') logger.error({ cause: c.cause, ever_connected: c.everConnected }, 'redis connection lost; shared-state calls fail until it is back');
+      else logger.info({ down_ms: c.downMs, errors: c.errors, last_error: c.lastError }, 'redis connection back');
+    },
   });
 }
 

@@ -11,7 +11,9 @@ import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type 
 import { asTollgateError, requestDocument, splitTarget, translatorFor } from '../policy/request.ts';
 import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
 import type { Services } from '../services.ts';
-import { buildAuditRecord } from '../telemetry/audit-record.ts';
+import { admitWithoutBody, type BodylessAdmission } from '../state/bodyless-admission.ts';
+import { auditCredential, buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
+import { failureFields } from '../telemetry/logger.ts';
 import { traceCheck } from '../telemetry/tracing.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
@@ -20,7 +22,7 @@ import type { ApiKeyLookup, IdentityFailure, IdentityResolution, ResolvedIdentit
 
 type Verdict =
   | { readonly allow: true; readonly rule: RuleId; readonly identity: Identity; readonly provider: ProviderPolicy; readonly translator: RequestTranslator; readonly shadow: ShadowDenial | undefined }
-  | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string };
+  | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string; readonly retryAfterSeconds?: number | undefined };
 
 interface RequestLine {
   readonly method: string;
@@ -130,10 +132,26 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
     const requestId = line.headers['x-request-id'];
     const span = traceCheck(line.headers);
     let verdict: Verdict;
+    let admission: BodylessAdmission | undefined;
+    // Who and where, once known: for the failure line and the record of a Check that fails after the decision.
+    let known: { identity?: Identity; provider?: string } = {};
+    // A failure was logged (one line per failed request: the denial line is then left out).
+    let failureLogged = false;
     try {
       const resolved = await services.identity.resolver.resolve(peerTrusted ? { ...peer(req), peerTrusted, headers: line.headers } : { headers: line.headers });
       verdict = decide(policy, line, resolved, (t, i) => services.killSwitch.isDisabled(t, i));
       const claims = resolved.ok ? resolved.identity.claims : {};
+      known = verdict.allow ? { identity: verdict.identity, provider: verdict.provider.name } : { ...(verdict.identity === undefined ? {} : { identity: verdict.identity }), ...(verdict.provider === undefined ? {} : { provider: verdict.provider }) };
+      // A request without a body is decided here in full: its usage controls run here too.
+      if (verdict.allow && hasNoBody(line.headers)) {
+        const { identity, provider } = verdict;
+        admission = await admitWithoutBody(services.guards(), { identity: identity.id, tenant: identity.tenant, claims }, provider.name, `${line.method} ${verdict.translator.operation}`, services.metrics);
+        if (admission.stateFailure !== undefined) {
+          services.logger.error({ ...admission.stateFailure, code: 'state_unavailable', decision_id: decisionId, request_id: requestId, identity: identity.id, tenant: identity.tenant, provider: provider.name }, 'shared state unavailable; failing closed');
+          failureLogged = true;
+        }
+        if (admission.denial !== undefined) verdict = { allow: false, ...admission.denial, identity, provider: provider.name };
+      }
       if (verdict.allow) {
         const ctx: AuthzContext = {
           identity: verdict.identity,
@@ -156,12 +174,17 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
         const envoyNamed = verdict.provider.kind.headersToRemove(Object.keys(line.headers)).filter((n) => n.startsWith('x-envoy-'));
         const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...envoyNamed]);
         let set: readonly HeaderToSet[] = [];
+        let admitted = ctx;
         if (ctx.credentialInjected) {
           try {
             verdict.translator.parseBody(undefined);
-            const edits = await verdict.translator.applyCredential(await services.credentials.get(scope), { body: undefined });
+            const injected = await services.credentials.get(scope);
+            const edits = await verdict.translator.applyCredential(injected, { body: undefined });
             set = edits.set;
             for (const name of edits.remove) remove.add(name);
+            // What ext_proc's audit record reports for this request: ext_authz did it.
+            const credential: AuditRecord['credential'] = injected.kind === 'none' ? null : auditCredential(injected.meta);
+            admitted = { ...ctx, admission: JSON.stringify({ credential, anomaly_flags: admission?.anomalyFlags ?? [], state_degraded: admission?.stateDegraded ?? false }) };
           } catch (err) {
             throw asTollgateError(err);
           }
@@ -169,27 +192,34 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
         span.end({ decision: 'allow', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider, identity: ctx.identity.id, decisionId });
+        services.metrics.checkSeconds.observe({ decision: 'allow' }, (performance.now() - started) / 1000);
         return {
           status: { code: 0 },
           ok_response: {
             headers_to_remove: [...remove],
             ...(set.length === 0 ? {} : { headers: set.map((h) => ({ header: { key: h.name, value: headerValue(h) }, append: { value: false } })) }),
           },
-          dynamic_metadata: stringStruct(services.authzContext.encode(ctx)),
+          dynamic_metadata: stringStruct(services.authzContext.encode(admitted)),
         };
       }
     } catch (err) {
       const e = toTollgateError(err);
       // No provider credential (a request without a body): one line naming the scope and the cause, no stack.
-      if (e instanceof CredentialUnavailableError) services.logger.warn({ code: e.code, decision_id: decisionId, request_id: requestId, tenant: e.scope.tenant, identity: e.scope.identity, provider: e.scope.provider, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
-      else if (!e.entry.userFacing) services.logger.error({ err: e.cause ?? e, code: e.code, decision_id: decisionId, request_id: requestId }, 'ext_authz check failed');
-      verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal };
+      if (e instanceof CredentialUnavailableError) {
+        services.logger.warn({ code: e.code, decision_id: decisionId, request_id: requestId, tenant: e.scope.tenant, identity: e.scope.identity, provider: e.scope.provider, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
+        failureLogged = true;
+      } else if (!e.entry.userFacing) {
+        services.logger.error({ ...failureFields(e), decision_id: decisionId, request_id: requestId, identity: known.identity?.id, tenant: known.identity?.tenant, provider: known.provider }, 'ext_authz check failed');
+        failureLogged = true;
+      }
+      verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal, ...known };
     }
     const code = verdict.code;
     const entry = ERROR_CATALOGUE[code];
     services.metrics.authzDecisions.inc({ decision: 'deny', reason: code, provider: verdict.provider ?? 'none' });
     span.end({ decision: 'deny', reason: code, provider: verdict.provider, identity: verdict.identity?.id, decisionId });
     const elapsed = performance.now() - started;
+    services.metrics.checkSeconds.observe({ decision: 'deny' }, elapsed / 1000);
     services.audit.write(buildAuditRecord({
       stage: 'authz',
       authenticated: true,
@@ -206,9 +236,11 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
       totalMs: elapsed,
       tollgateMs: elapsed,
       policyRevision: policy.revision,
+      anomalyFlags: admission?.anomalyFlags ?? [],
+      stateDegraded: admission?.stateDegraded ?? false,
     }));
     services.metrics.auditRecords.inc({ stage: 'authz' });
-    services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id }, 'request denied by ext_authz');
+    if (!failureLogged) services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id, tenant: verdict.identity?.tenant, provider: verdict.provider }, 'request denied by ext_authz');
     return {
       status: { code: entry.grpcStatus, message: code },
       denied_response: {
@@ -216,7 +248,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
         headers: [
           { header: { key: 'content-type', value: 'application/json' }, append: { value: false } },
           { header: { key: 'x-tollgate-decision-id', value: decisionId }, append: { value: false } },
-          ...denialHeaders(code, requestId).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
+          ...denialHeaders(code, requestId, verdict.retryAfterSeconds).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
         ],
         body: clientErrorBody(code, requestId),
       },

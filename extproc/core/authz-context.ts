@@ -21,12 +21,17 @@ export interface AuthzContext {
   /** A would-deny recorded in shadow mode ("rule reason"), or "". */
   readonly shadow: string;
   readonly issuedAtMs: number;
+  /**
+   * For a request without a body, what ext_authz did that ext_proc's audit record reports (the
+   * injected credential's metadata, anomaly flags, degraded state) as JSON; absent or "" otherwise.
+   */
+  readonly admission?: string;
 }
 
 /** The namespace Envoy stores ext_authz dynamic metadata under, and forwards to ext_proc. */
 export const AUTHZ_METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
 
-const FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'credential_injected', 'claims', 'shadow', 'issued_at'] as const;
+const FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'credential_injected', 'claims', 'shadow', 'issued_at', 'admission'] as const;
 const KINDS: ReadonlySet<string> = new Set<IdentityKind>(['api_key', 'jwt', 'spiffe']);
 
 export type ContextProblem = 'missing' | 'malformed' | 'seal' | 'expired' | 'replayed';
@@ -50,7 +55,7 @@ export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzCon
   const mac = (values: readonly string[]): Buffer => createHmac('sha256', secret).update(JSON.stringify(['tollgate.authz.v2', ...values])).digest();
   const flat = (ctx: AuthzContext): string[] => [
     ctx.identity.id, ctx.identity.tenant, ctx.identity.kind, ctx.provider, ctx.decisionId, ctx.policyRevision,
-    ctx.method, ctx.path, ctx.credentialInjected ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs),
+    ctx.method, ctx.path, ctx.credentialInjected ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs), ctx.admission ?? '',
   ];
   return {
     encode(ctx) {
@@ -65,19 +70,20 @@ export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzCon
       const values = FIELDS.map((f) => get(f));
       const seal = get('seal');
       if (values.every((v) => v === undefined) && seal === undefined) return 'missing';
-      const [id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadowField, issuedAt] = values;
+      const [id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadowField, issuedAt, admissionField] = values;
       if (id === undefined || tenant === undefined || kind === undefined || provider === undefined || decisionId === undefined || policyRevision === undefined
         || method === undefined || path === undefined || injected === undefined || claims === undefined || issuedAt === undefined || seal === undefined) return 'malformed';
       const shadow = shadowField ?? '';
+      const admission = admissionField ?? '';
       const issuedAtMs = Number(issuedAt);
       if (!KINDS.has(kind) || (injected !== '0' && injected !== '1') || !Number.isSafeInteger(issuedAtMs)) return 'malformed';
       const presented = Buffer.from(seal, 'base64url');
-      // Envoy drops empty strings from a Struct: an empty shadow field arrives absent.
-      const expected = mac([id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadow, issuedAt]);
+      // Envoy drops empty strings from a Struct: an empty shadow or admission field arrives absent.
+      const expected = mac([id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadow, issuedAt, admission]);
       if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'seal';
       const age = nowMs - issuedAtMs;
       if (age > maxAgeMs || age < -5_000) return 'expired';
-      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, credentialInjected: injected === '1', claims, shadow, issuedAtMs };
+      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, credentialInjected: injected === '1', claims, shadow, issuedAtMs, ...(admission === '' ? {} : { admission }) };
     },
   };
 }

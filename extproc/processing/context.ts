@@ -11,6 +11,26 @@ function parseClaims(json: string): Readonly<Record<string, unknown>> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
+const FLAGS: ReadonlySet<string> = new Set(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint']);
+
+/**
+ * What ext_authz did for a request without a body (it injected the credential and ran the usage
+ * controls), from the sealed context into the request's state, for its audit record.
+ */
+function readAdmission(state: RequestState, json: string): void {
+  const v = JSON.parse(json) as { credential?: { source?: unknown; version?: unknown; lease_id_hash?: unknown } | null; anomaly_flags?: unknown; state_degraded?: unknown };
+  const c = v.credential;
+  if (c !== null && c !== undefined && typeof c.source === 'string') {
+    state.credentialMeta = {
+      source: c.source,
+      ...(typeof c.version === 'number' ? { version: c.version } : {}),
+      ...(typeof c.lease_id_hash === 'string' ? { leaseIdHash: c.lease_id_hash } : {}),
+    };
+  }
+  if (Array.isArray(v.anomaly_flags)) state.anomalyFlags = v.anomaly_flags.filter((f): f is RequestState['anomalyFlags'][number] => typeof f === 'string' && FLAGS.has(f));
+  if (v.state_degraded === true) state.stateDegraded = true;
+}
+
 /** The message carries an ext_authz context at all (sealed or not). */
 export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
   return msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE] !== undefined;
@@ -25,10 +45,8 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   const { services } = state;
   const struct = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
   const decoded = services.authzContext.decode(struct === undefined ? undefined : (name) => structString(struct, name), Date.now());
-  if (decoded === 'missing') {
-    logFor(state).error('no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
-    throw new TollgateError('authz_context_missing');
-  }
+  // The request's one failure line (session.ts) carries the hint.
+  if (decoded === 'missing') throw new TollgateError('authz_context_missing', 'no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
   let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;
   if (typeof decoded !== 'string') {
     // The seal verified: Tollgate issued this context, so its record may name the identity even if the
@@ -53,5 +71,6 @@ export async function verifyAuthzContext(state: RequestState, msg: ProcessingReq
   // A would-deny ext_authz recorded (a request without a body is decided there in full).
   const [rule, reason] = decoded.shadow.split(' ');
   if (rule !== undefined && reason !== undefined && rule !== '') state.shadow = { rule: rule as RuleId, reason: reason as ShadowDenial['reason'] };
+  if (decoded.admission !== undefined) readAdmission(state, decoded.admission);
   return decoded;
 }

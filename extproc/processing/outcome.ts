@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ERROR_CATALOGUE } from '../errors.ts';
-import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
+import { auditCredential, buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
 import type { ProcessingResponse } from '../wire/ext-proc.ts';
 import { logFor, type Denial, type RequestState } from './request-state.ts';
 import { errorResponse } from './responses.ts';
@@ -14,14 +14,6 @@ export function deny(state: RequestState, denial: Denial): ProcessingResponse {
   state.stage = 'done';
   writeAudit(state, 'denied');
   return errorResponse(denial.code, state.requestId, state.decisionId, { retryAfterSeconds: denial.retryAfterSeconds, types: denial.types });
-}
-
-
-/** The credential's metadata for the record (source, version, lease-id hash), never the value. */
-function auditCredential(state: RequestState): AuditRecord['credential'] {
-  const meta = state.credentialMeta;
-  if (meta === undefined) return null;
-  return { source: meta.source, ...(meta.version === undefined ? {} : { version: meta.version }), ...(meta.leaseIdHash === undefined ? {} : { lease_id_hash: meta.leaseIdHash }) };
 }
 
 /** The usage for the record: the provider's, or the reservation that stands for a request that went out without it. */
@@ -57,10 +49,11 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     rule: denial?.rule ?? state.rule ?? (authz === undefined ? undefined : 'identity.allow'),
     shadow: state.shadow === undefined ? null : { rule: state.shadow.rule, reason: state.shadow.reason },
     status: state.status,
+    upstreamStatus: state.upstreamStatus,
     request: state.request ?? null,
     response: state.status !== undefined && denial === undefined ? { body_bytes: state.responseBytes, streamed: state.responseStreamed } : null,
     usage,
-    credential: auditCredential(state),
+    credential: auditCredential(state.credentialMeta),
     totalMs: now - state.startedAt,
     tollgateMs,
     policyRevision: authz?.policyRevision ?? state.policy.revision,
@@ -75,10 +68,11 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
   services.audit.write(record);
   const m = services.metrics;
   m.auditRecords.inc({ stage: 'proc' });
-  m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: record.provider ?? 'none' });
+  m.processedRequests.inc({ outcome: record.outcome, reason: record.reason ?? 'none', provider: record.provider ?? 'none', upstream_status_class: record.upstream_status_class ?? 'none' });
   if (record.usage !== null && record.usage.estimated !== true && record.provider !== null) {
-    m.tokens.inc({ provider: record.provider, direction: 'input' }, record.usage.input_tokens);
-    m.tokens.inc({ provider: record.provider, direction: 'output' }, record.usage.output_tokens);
+    const model = m.modelLabel(record.model);
+    m.tokens.inc({ provider: record.provider, model, direction: 'input' }, record.usage.input_tokens);
+    m.tokens.inc({ provider: record.provider, model, direction: 'output' }, record.usage.output_tokens);
   }
   if (services.logger.isLevelEnabled('debug')) logFor(state).debug({ outcome: record.outcome, reason: record.reason, status: record.http_status, identity: record.identity, provider: record.provider, model: record.model, authenticated: record.authenticated }, 'request finished');
 }

@@ -60,6 +60,8 @@ export interface RequestState {
   model: string | undefined;
   request: { readonly body_bytes: number; readonly body_hmac: string } | undefined;
   status: number | undefined;
+  /** The status the upstream answered (the provider, or Envoy for it), from the response headers. */
+  upstreamStatus: number | undefined;
   responseStreamed: boolean;
   responseBytes: number;
   responseChunks: Buffer[];
@@ -95,11 +97,16 @@ export interface RequestState {
 }
 
 /**
- * The request's logger, carrying its request and decision ids. Built on demand: a pino child costs
- * several microseconds (it re-runs redaction set-up), and most requests log nothing.
+ * The request's logger, carrying its request and decision ids and, once the authz context verified (or
+ * its seal did), the identity, tenant and provider. Built on demand: a pino child costs several
+ * microseconds (it re-runs redaction set-up), and most requests log nothing.
  */
-export function logFor(state: RequestState): Logger {
-  return state.services.logger.child({ request_id: state.requestId, decision_id: state.decisionId });
+export function logFor(state: Readonly<RequestState>): Logger {
+  const a = state.authz;
+  return state.services.logger.child({
+    request_id: state.requestId, decision_id: state.decisionId,
+    identity: a?.identity.id, tenant: a?.identity.tenant, provider: state.provider?.name ?? a?.provider,
+  });
 }
 
 export function newRequestState(services: Services): RequestState {
@@ -124,6 +131,7 @@ export function newRequestState(services: Services): RequestState {
     model: undefined,
     request: undefined,
     status: undefined,
+    upstreamStatus: undefined,
     responseStreamed: false,
     responseBytes: 0,
     responseChunks: [],

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { RULES, type RuleId } from '../core/decision.ts';
 import { TollgateError, toTollgateError, type ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { failureFields } from '../telemetry/logger.ts';
 import { traceStream } from '../telemetry/tracing.ts';
 import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
 import { deny, writeAudit } from './outcome.ts';
@@ -81,7 +82,7 @@ export class Session {
       // authz_context_invalid was already logged, as a security event, where it was detected.
       // No provider credential: an operational condition, not a bug. One line, no stack, naming the scope and the cause.
       if (e.code === 'credential_unavailable') logFor(state).warn({ code: e.code, phase, tenant: state.authz?.identity.tenant, identity: state.authz?.identity.id, provider: state.provider?.name, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
-      else if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ err: e.cause ?? e, code: e.code, phase, decision_id: state.decisionId }, 'request failed');
+      else if (e.code === 'internal' || (!e.entry.userFacing && e.code !== 'authz_context_invalid')) logFor(state).error({ ...failureFields(e), phase }, 'request failed');
       return deny(state, { code: e.code, rule: ruleFor(e.code) });
     } finally {
       const dt = performance.now() - t0;

@@ -1,7 +1,9 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { toTollgateError } from '../errors.ts';
 import type { Services } from '../services.ts';
+import { failureFields } from '../telemetry/logger.ts';
 import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
+import { logFor } from './request-state.ts';
 import { Session, type StreamEnd } from './session.ts';
 
 export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
@@ -46,7 +48,7 @@ export function createProcessHandler(services: Services): (call: ProcessCall) =>
           return;
         }
         const e = toTollgateError(err);
-        services.logger.error({ err: e.cause ?? e, code: e.code }, 'ext_proc stream failed');
+        logFor(session.state).error(failureFields(e), 'ext_proc stream failed');
         close('failed', e.code);
         failing = true;
         // Never a clean close: Envoy would carry on without us and the request would pass unprocessed.

@@ -10,7 +10,8 @@ export interface Observation {
    * distinct value is remembered (up to maxDistinct per identity).
    */
   readonly endpoint: string;
-  readonly requestBytes: number;
+  /** The body size; undefined for a request without a body (it counts, but is no size sample). */
+  readonly requestBytes: number | undefined;
 }
 
 export interface AnomalyResult {
@@ -28,14 +29,14 @@ export type AnomalySettings = Omit<AnomalyConfig, 'enabled' | 'onStateError'>;
 /**
  * The flags a sample earns against its identity's baseline as it stood before the sample. All flags
  * wait for warm-up, so a new identity first builds a baseline:
- * - prompt_size_spike: after warmupRequests, bytes ≥ promptSpikeMinBytes and > promptSpikeFactor × EWMA(bytes);
+ * - prompt_size_spike: after warmupRequests with a body, bytes ≥ promptSpikeMinBytes and > promptSpikeFactor × EWMA(bytes);
  * - burst: after warmupBuckets closed buckets, requests in this bucket ≥ burstMinRequests and > burstFactor × EWMA(requests per bucket);
  * - first_provider / first_endpoint: after warmupRequests, a provider or endpoint this identity never used.
  */
-export function anomalyFlags(s: BaselineSnapshot, bytes: number, c: AnomalySettings): AnomalyFlag[] {
+export function anomalyFlags(s: BaselineSnapshot, bytes: number | undefined, c: AnomalySettings): AnomalyFlag[] {
   const flags: AnomalyFlag[] = [];
   const warm = s.requestsBefore >= c.warmupRequests;
-  if (warm && bytes >= c.promptSpikeMinBytes && bytes * 1000 > c.promptSpikeFactor * s.bytesEwmaMilli) flags.push('prompt_size_spike');
+  if (bytes !== undefined && s.sizedBefore >= c.warmupRequests && bytes >= c.promptSpikeMinBytes && bytes * 1000 > c.promptSpikeFactor * s.bytesEwmaMilli) flags.push('prompt_size_spike');
   if (s.bucketsSeen >= c.warmupBuckets && s.bucketCount >= c.burstMinRequests && s.bucketCount * 1000 > c.burstFactor * s.rateEwmaMilli) flags.push('burst');
   if (warm && s.newProvider) flags.push('first_provider');
   if (warm && s.newEndpoint) flags.push('first_endpoint');
@@ -60,7 +61,7 @@ export class AnomalyDetector {
     let baseline: BaselineSnapshot;
     try {
       baseline = await this.#store.observeBaseline(`id:${o.identity}`, {
-        bytes: Math.max(0, Math.floor(o.requestBytes)), provider: o.provider, endpoint: `${o.provider} ${o.endpoint}`.slice(0, 300),
+        bytes: o.requestBytes === undefined ? undefined : Math.max(0, Math.floor(o.requestBytes)), provider: o.provider, endpoint: `${o.provider} ${o.endpoint}`.slice(0, 300),
       }, this.#params);
     } catch (err) {
       if (err instanceof StateUnavailableError && this.#onError === 'allow') return { flags: [], deny: [], degraded: true, baseline: undefined };

@@ -1,6 +1,6 @@
 import type { StateSectionConfig } from '../config/state-schema.ts';
 import type { Secret } from '../core/secret.ts';
-import { RedisStateStore, type RedisStateStoreOptions, type StateObserver } from './redis-store.ts';
+import { RedisStateStore, type ConnectionChange, type RedisStateStoreOptions, type StateObserver } from './redis-store.ts';
 import { MemoryStateStore, type StateStore } from './state-store.ts';
 
 export interface StateStoreDeps {
@@ -10,6 +10,8 @@ export interface StateStoreDeps {
   readonly ca?: Buffer;
   readonly now?: () => number;
   readonly onConnectionError?: (err: Error) => void;
+  /** The connection lost (with its cause) and back: one call each. */
+  readonly onConnectionChange?: (change: ConnectionChange) => void;
   /** Every Redis call's operation, duration and failure (for tollgate_state_call_seconds / tollgate_state_errors_total). */
   readonly observer?: StateObserver;
 }
@@ -37,6 +39,7 @@ export function redisOptions(cfg: Extract<StateSectionConfig, { backend: 'redis'
     ...(tls ? { tls: { ...(deps.ca === undefined ? {} : { ca: deps.ca }), servername: cfg.tls?.serverName ?? host } } : {}),
     ...(deps.now === undefined ? {} : { now: deps.now }),
     ...(deps.onConnectionError === undefined ? {} : { onConnectionError: deps.onConnectionError }),
+    ...(deps.onConnectionChange === undefined ? {} : { onConnectionChange: deps.onConnectionChange }),
     ...(deps.observer === undefined ? {} : { observer: deps.observer }),
   };
 }

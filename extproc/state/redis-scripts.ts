@@ -91,14 +91,15 @@ local bytes = tonumber(ARGV[4])
 local max = tonumber(ARGV[7])
 local ttl = ARGV[8]
 local bucket = math.floor(now / tonumber(ARGV[2]))
-local h = redis.call('HMGET', KEYS[1], 'n', 'bucket', 'count', 'rate', 'buckets', 'bytes')
+local h = redis.call('HMGET', KEYS[1], 'n', 'bucket', 'count', 'rate', 'buckets', 'bytes', 'sized')
 local n = tonumber(h[1] or '0')
-local b, count, rate, buckets, bytesE
+local b, count, rate, buckets, bytesE, sized
 if n == 0 then
   redis.call('DEL', KEYS[2], KEYS[3])
-  b, count, rate, buckets, bytesE = bucket, 0, 0, 0, 0
+  b, count, rate, buckets, bytesE, sized = bucket, 0, 0, 0, 0, 0
 else
-  b, count, rate, buckets, bytesE = tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), tonumber(h[5]), tonumber(h[6])
+  -- A baseline written before 'sized' existed had a size sample for every request.
+  b, count, rate, buckets, bytesE, sized = tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), tonumber(h[5]), tonumber(h[6]), tonumber(h[7] or h[1])
   if bucket > b then
     if buckets == 0 then rate = count * 1000 else rate = math.floor(alpha * (count * 1000) + (1 - alpha) * rate) end
     local gap = math.min(bucket - b - 1, tonumber(ARGV[9]))
@@ -110,7 +111,12 @@ else
 end
 count = count + 1
 local before = bytesE
-if n == 0 then bytesE = bytes * 1000 else bytesE = math.floor(alpha * (bytes * 1000) + (1 - alpha) * bytesE) end
+local sizedBefore = sized
+-- bytes < 0: a request without a body, no size sample.
+if bytes >= 0 then
+  if sized == 0 then bytesE = bytes * 1000 else bytesE = math.floor(alpha * (bytes * 1000) + (1 - alpha) * bytesE) end
+  sized = sized + 1
+end
 local function remember(key, value)
   if redis.call('SISMEMBER', key, value) == 1 then return 0 end
   if redis.call('SCARD', key) < max then redis.call('SADD', key, value) end
@@ -118,9 +124,9 @@ local function remember(key, value)
 end
 local newP = remember(KEYS[2], ARGV[5])
 local newE = remember(KEYS[3], ARGV[6])
-redis.call('HSET', KEYS[1], 'n', n + 1, 'bucket', b, 'count', count, 'rate', rate, 'buckets', buckets, 'bytes', bytesE)
+redis.call('HSET', KEYS[1], 'n', n + 1, 'bucket', b, 'count', count, 'rate', rate, 'buckets', buckets, 'bytes', bytesE, 'sized', sized)
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
-return {n, before, rate, buckets, count, newP, newE}
+return {n, before, rate, buckets, count, newP, newE, sizedBefore}
 `);
 
 export const RESERVE_SCRIPT = (keys: number): LuaScript => ({ ...script(keys, RESERVE), keys });

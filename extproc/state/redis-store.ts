@@ -31,7 +31,18 @@ export interface RedisStateStoreOptions {
   readonly onConnectionError?: (err: Error) => void;
   /** Told about every call: its operation, duration, and the failure reason if it failed (metrics). */
   readonly observer?: StateObserver;
+  /** Told once when the connection is lost (or the first connect fails) and once when it is back: one log line each. */
+  readonly onConnectionChange?: (change: ConnectionChange) => void;
 }
+
+/**
+ * A change of the connection to Redis. `cause`: the error that lost it (the message names host and
+ * port, never the password), or `closed by the server`. `reconnected` says how long it was down, how
+ * many connection errors came in between, and the last one.
+ */
+export type ConnectionChange =
+  | { readonly event: 'lost'; readonly cause: string; readonly everConnected: boolean }
+  | { readonly event: 'reconnected'; readonly downMs: number; readonly errors: number; readonly lastError: string | undefined };
 
 export interface StateObserver {
   call(operation: string, seconds: number, failure: StateUnavailableError['reason'] | undefined): void;
@@ -52,6 +63,7 @@ export class RedisStateStore implements StateStore {
   readonly #timeoutMs: number;
   readonly #now: () => number;
   readonly #observer: StateObserver | undefined;
+  #closing = false;
 
   constructor(options: RedisStateStoreOptions) {
     this.#observer = options.observer;
@@ -75,6 +87,35 @@ export class RedisStateStore implements StateStore {
     });
     const onError = options.onConnectionError;
     this.#client.on('error', (err: Error) => { onError?.(err); });
+    if (options.onConnectionChange !== undefined) this.#watchConnection(options.onConnectionChange);
+  }
+
+  /** Turns ioredis's connection events (an error per reconnect attempt) into one change each way. */
+  #watchConnection(onChange: (change: ConnectionChange) => void): void {
+    let up: boolean | undefined; // undefined: never connected yet
+    let lostAt = 0;
+    let errors = 0;
+    let lastError: string | undefined;
+    const lose = (cause: string): void => {
+      if (up === false || this.#closing) return;
+      const everConnected = up === true;
+      up = false;
+      lostAt = performance.now();
+      errors = 0;
+      lastError = undefined;
+      onChange({ event: 'lost', cause, everConnected });
+    };
+    this.#client.on('error', (err: Error) => {
+      if (up === false) {
+        errors += 1;
+        lastError = err.message;
+      } else lose(err.message);
+    });
+    this.#client.on('close', () => { if (up === true) lose('closed by the server'); });
+    this.#client.on('ready', () => {
+      if (up === false) onChange({ event: 'reconnected', downMs: Math.round(performance.now() - lostAt), errors, lastError });
+      up = true;
+    });
   }
 
   /** True while connected; for /readyz and a state-store health metric. */
@@ -133,11 +174,11 @@ export class RedisStateStore implements StateStore {
   async observeBaseline(key: string, sample: BaselineSample, p: BaselineParams): Promise<BaselineSnapshot> {
     const base = `${this.#prefix}a:{${key}}`;
     const reply = list(await this.#run('observeBaseline', OBSERVE_BASELINE, [base, `${base}:p`, `${base}:e`], [
-      this.#now(), p.bucketMs, p.alpha, sample.bytes, sample.provider, sample.endpoint, p.maxDistinct, p.idleTtlMs, MAX_DECAY_STEPS,
+      this.#now(), p.bucketMs, p.alpha, sample.bytes ?? -1, sample.provider, sample.endpoint, p.maxDistinct, p.idleTtlMs, MAX_DECAY_STEPS,
     ]));
     return {
       requestsBefore: reply[0] ?? 0, bytesEwmaMilli: reply[1] ?? 0, rateEwmaMilli: reply[2] ?? 0, bucketsSeen: reply[3] ?? 0,
-      bucketCount: reply[4] ?? 0, newProvider: reply[5] === 1, newEndpoint: reply[6] === 1,
+      bucketCount: reply[4] ?? 0, newProvider: reply[5] === 1, newEndpoint: reply[6] === 1, sizedBefore: reply[7] ?? 0,
     };
   }
 
@@ -158,6 +199,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     try {
       await this.#bounded('close', 1_000, () => this.#client.quit());
     } catch {

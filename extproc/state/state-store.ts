@@ -42,7 +42,8 @@ export interface SlidingResult {
 }
 
 export interface BaselineSample {
-  readonly bytes: number;
+  /** The request's body size; undefined for a request without a body (no size sample: the size average is left alone). */
+  readonly bytes: number | undefined;
   readonly provider: string;
   readonly endpoint: string;
 }
@@ -60,6 +61,8 @@ export interface BaselineParams {
 /** The baseline as it stood before this sample, plus where this sample falls. Fixed-point values are ×1000. */
 export interface BaselineSnapshot {
   readonly requestsBefore: number;
+  /** Of those, the ones with a size sample (requests with a body): what bytesEwmaMilli averages. */
+  readonly sizedBefore: number;
   readonly bytesEwmaMilli: number;
   /** EWMA of requests per closed bucket. */
   readonly rateEwmaMilli: number;
@@ -127,6 +130,7 @@ interface Baseline {
   rate: number;
   buckets: number;
   bytes: number;
+  sized: number;
   providers: Set<string>;
   endpoints: Set<string>;
   expiresAt: number;
@@ -197,7 +201,7 @@ export class MemoryStateStore implements StateStore {
     let b = this.#baselines.get(key);
     if (b !== undefined && b.expiresAt <= now) b = undefined;
     if (b === undefined) {
-      b = { n: 0, bucket, count: 0, rate: 0, buckets: 0, bytes: 0, providers: new Set(), endpoints: new Set(), expiresAt: 0 };
+      b = { n: 0, bucket, count: 0, rate: 0, buckets: 0, bytes: 0, sized: 0, providers: new Set(), endpoints: new Set(), expiresAt: 0 };
       this.#baselines.set(key, b);
     } else if (bucket > b.bucket) {
       b.rate = b.buckets === 0 ? b.count * 1000 : ewmaStep(p.alpha, b.count * 1000, b.rate);
@@ -210,13 +214,17 @@ export class MemoryStateStore implements StateStore {
     b.count += 1;
     const requestsBefore = b.n;
     const bytesBefore = b.bytes;
-    b.bytes = b.n === 0 ? sample.bytes * 1000 : ewmaStep(p.alpha, sample.bytes * 1000, b.bytes);
+    const sizedBefore = b.sized;
+    if (sample.bytes !== undefined) {
+      b.bytes = b.sized === 0 ? sample.bytes * 1000 : ewmaStep(p.alpha, sample.bytes * 1000, b.bytes);
+      b.sized += 1;
+    }
     b.n += 1;
     const newProvider = remember(b.providers, sample.provider, p.maxDistinct);
     const newEndpoint = remember(b.endpoints, sample.endpoint, p.maxDistinct);
     b.expiresAt = now + p.idleTtlMs;
     return Promise.resolve({
-      requestsBefore, bytesEwmaMilli: bytesBefore, rateEwmaMilli: b.rate, bucketsSeen: b.buckets, bucketCount: b.count, newProvider, newEndpoint,
+      requestsBefore, sizedBefore, bytesEwmaMilli: bytesBefore, rateEwmaMilli: b.rate, bucketsSeen: b.buckets, bucketCount: b.count, newProvider, newEndpoint,
     });
   }
 

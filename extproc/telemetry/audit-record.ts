@@ -1,7 +1,17 @@
 import { z } from 'zod';
+import type { CredentialMeta } from '../core/credential.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
 
-export const AUDIT_SCHEMA = 'tollgate.audit.v2';
+export const AUDIT_SCHEMA = 'tollgate.audit.v3';
+
+/** HTTP status classes, as the audit record and the `upstream_status_class` metric label spell them. */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/** The class of a status code (`401` → `4xx`); undefined for anything that is not one. */
+export function statusClass(status: number | undefined): StatusClass | undefined {
+  return status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599 ? STATUS_CLASSES[Math.floor(status / 100) - 1] : undefined;
+}
 
 const reasons = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
 const ms = z.number().nonnegative();
@@ -11,9 +21,10 @@ const count = z.int().nonnegative();
  * The audit record, one per request, as a zod schema: the writer's type and what `audit verify` and
  * SIEM tooling parse. It holds no secrets and no prompt text: sizes, a keyed HMAC of the body (a plain
  * hash of a short prompt could be brute-forced), credential metadata (source, version, a lease-id
- * hash), never values. `authenticated: false` marks a record written for an ext_proc stream whose
- * authz context did not verify (or that carried none): its request id and path are what an
- * unauthenticated client of the gRPC port claimed, not facts.
+ * hash), never values. `authenticated` is provenance, not the upstream's verdict: false marks a record
+ * written for an ext_proc stream whose authz context did not verify (or that carried none), whose
+ * request id and path are what an unauthenticated client of the gRPC port claimed, not facts. What the
+ * provider answered is `upstream_status_class` (v3).
  */
 export const auditRecordSchema = z.strictObject({
   schema: z.literal(AUDIT_SCHEMA),
@@ -36,6 +47,8 @@ export const auditRecordSchema = z.strictObject({
   /** What policy would have denied, in shadow mode (global or the grant's own), while the request went on. */
   shadow: z.strictObject({ rule: z.string(), reason: z.enum(reasons) }).nullable(),
   http_status: z.int().min(100).max(599).nullable(),
+  /** The class of the status the upstream answered (the provider, or Envoy for it); null when nothing came back from upstream. */
+  upstream_status_class: z.enum(STATUS_CLASSES).nullable(),
   request: z.strictObject({ body_bytes: count, body_hmac: z.string().regex(/^[0-9a-f]{64}$/) }).nullable(),
   response: z.strictObject({ body_bytes: count, streamed: z.boolean() }).nullable(),
   /**
@@ -72,6 +85,12 @@ export function auditPath(path: string | undefined): string | null {
   return (q < 0 ? path : path.slice(0, q)).slice(0, 512);
 }
 
+/** A credential's metadata for the record (source, version, lease-id hash), never the value. */
+export function auditCredential(meta: CredentialMeta | undefined): AuditRecord['credential'] {
+  if (meta === undefined) return null;
+  return { source: meta.source, ...(meta.version === undefined ? {} : { version: meta.version }), ...(meta.leaseIdHash === undefined ? {} : { lease_id_hash: meta.leaseIdHash }) };
+}
+
 /** What a decision point or an ext_proc stream learned about one request; every field optional but the ids. */
 export interface AuditFacts {
   readonly stage: AuditRecord['stage'];
@@ -90,6 +109,8 @@ export interface AuditFacts {
   readonly rule?: string | undefined;
   readonly shadow?: AuditRecord['shadow'];
   readonly status?: number | undefined;
+  /** The status the upstream answered, when something came back from it. */
+  readonly upstreamStatus?: number | undefined;
   readonly request?: AuditRecord['request'];
   readonly response?: AuditRecord['response'];
   readonly usage?: AuditRecord['usage'];
@@ -130,6 +151,7 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     rule: f.rule ?? null,
     shadow: f.shadow ?? null,
     http_status: f.status !== undefined && Number.isInteger(f.status) && f.status >= 100 && f.status <= 599 ? f.status : null,
+    upstream_status_class: statusClass(f.upstreamStatus) ?? null,
     request: f.request ?? null,
     response: f.response ?? null,
     usage: f.usage ?? null,

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import type { TollgateError } from '../errors.ts';
 
 export type { Logger } from 'pino';
 
@@ -29,4 +30,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination ?? pino.destination({ dest: 2, sync: false }),
   );
+}
+
+/**
+ * The fields of a failed request's one log line: its code and message, and the message of what caused
+ * it. The stack only for `internal` (a bug, where it is what a fix needs); an outage (Vault, Redis) or a
+ * refusal is an operational event, and a stack per failed request only buries it.
+ */
+export function failureFields(e: TollgateError): Record<string, unknown> {
+  if (e.code === 'internal') return { code: e.code, err: e.cause ?? e };
+  const cause = e.cause instanceof Error ? e.cause.message : undefined;
+  return { code: e.code, error: e.message, ...(cause === undefined ? {} : { cause }) };
 }

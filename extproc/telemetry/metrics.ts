@@ -4,17 +4,23 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   readonly registry: Registry;
   readonly authzDecisions: Counter<'decision' | 'reason' | 'provider'>;
-  readonly processedRequests: Counter<'outcome' | 'reason' | 'provider'>;
+  /** `upstream_status_class`: what the upstream answered (`2xx`, `4xx`, …), `none` when nothing came back. */
+  readonly processedRequests: Counter<'outcome' | 'reason' | 'provider' | 'upstream_status_class'>;
+  /** Time Tollgate took to answer one ext_authz Check, by decision. */
+  readonly checkSeconds: Histogram<'decision'>;
   readonly phaseSeconds: Histogram<'phase'>;
   readonly activeStreams: Gauge;
   /** ext_proc streams that ended without a single message: counted here, never audited one by one. */
   readonly emptyStreams: Counter;
   readonly auditRecords: Counter<'stage'>;
-  readonly tokens: Counter<'provider' | 'direction'>;
+  /** `model`: see modelLabel (bounded). */
+  readonly tokens: Counter<'provider' | 'model' | 'direction'>;
   readonly policyRevision: Gauge<'revision'>;
   readonly anomalyFlags: Counter<'flag' | 'provider'>;
   readonly findings: Counter<'type' | 'direction' | 'action'>;
-  readonly costMicro: Counter<'provider'>;
+  readonly costMicro: Counter<'provider' | 'model'>;
+  /** The bounded `model` label value for tokens and cost (modelLabeller). */
+  readonly modelLabel: (model: string | null | undefined) => string;
   readonly policyReloads: Counter<'result'>;
   readonly vaultCalls: Counter<'op' | 'outcome'>;
   readonly vaultCallSeconds: Histogram;
@@ -36,13 +42,26 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
+  // Node's process metrics under their standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), as dashboards expect.
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   let readAges: () => ReadonlyMap<string, number> = () => new Map();
   return {
     registry,
     authzDecisions: new Counter({ name: 'tollgate_authz_decisions_total', help: 'ext_authz decisions.', labelNames: ['decision', 'reason', 'provider'], registers }),
-    processedRequests: new Counter({ name: 'tollgate_requests_total', help: 'Requests that ended in ext_proc, by outcome.', labelNames: ['outcome', 'reason', 'provider'], registers }),
+    processedRequests: new Counter({
+      name: 'tollgate_requests_total',
+      help: 'Requests that ended in ext_proc, by outcome and the class of the upstream status (none: nothing came back from upstream).',
+      labelNames: ['outcome', 'reason', 'provider', 'upstream_status_class'],
+      registers,
+    }),
+    checkSeconds: new Histogram({
+      name: 'tollgate_authz_check_seconds',
+      help: 'Time Tollgate took to answer one ext_authz Check (a credential lookup for a request without a body included), by decision.',
+      labelNames: ['decision'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
     phaseSeconds: new Histogram({
       name: 'tollgate_phase_duration_seconds',
       help: 'Time Tollgate spent answering one Envoy message, by phase.',
@@ -53,10 +72,11 @@ export function createMetrics(): Metrics {
     activeStreams: new Gauge({ name: 'tollgate_extproc_active_streams', help: 'Open ext_proc streams.', registers }),
     emptyStreams: new Counter({ name: 'tollgate_extproc_empty_streams_total', help: 'ext_proc streams that ended without carrying a message (no audit record).', registers }),
     auditRecords: new Counter({ name: 'tollgate_audit_records_total', help: 'Audit records written.', labelNames: ['stage'], registers }),
-    tokens: new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'direction'], registers }),
+    tokens: new Counter({ name: 'tollgate_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'direction'], registers }),
     findings: new Counter({ name: 'tollgate_dlp_findings_total', help: 'Detector findings, by data type, direction and action.', labelNames: ['type', 'direction', 'action'], registers }),
     anomalyFlags: new Counter({ name: 'tollgate_anomaly_flags_total', help: 'Egress anomaly flags raised.', labelNames: ['flag', 'provider'], registers }),
-    costMicro: new Counter({ name: 'tollgate_cost_micro_total', help: 'Cost of provider usage, in millionths of the price catalog unit.', labelNames: ['provider'], registers }),
+    costMicro: new Counter({ name: 'tollgate_cost_micro_total', help: 'Cost of provider usage, in millionths of the price catalog unit.', labelNames: ['provider', 'model'], registers }),
+    modelLabel: modelLabeller(),
     policyRevision: new Gauge({ name: 'tollgate_policy_revision_info', help: 'The policy revision in force (value 1).', labelNames: ['revision'], registers }),
     policyReloads: new Counter({ name: 'tollgate_policy_reloads_total', help: 'Policy reloads: applied, or rejected (the old policy stays).', labelNames: ['result'], registers }),
     vaultCalls: new Counter({ name: 'tollgate_vault_calls_total', help: 'HTTP calls to Vault (each retry counts).', labelNames: ['op', 'outcome'], registers }),
@@ -88,6 +108,25 @@ export function createMetrics(): Metrics {
     }),
     stateErrors: new Counter({ name: 'tollgate_state_errors_total', help: 'Shared-state calls that failed: timeout (slow), unavailable (down) or error.', labelNames: ['operation', 'reason'], registers }),
     credentialLookups: new Counter({ name: 'tollgate_credential_lookups_total', help: 'Credential lookups on the request path: hit (cache), miss (waited for the source), negative (a remembered permanent failure answered), denied (kill switch).', labelNames: ['result'], registers }),
+  };
+}
+
+/** Distinct model label values one process reports before the rest count as `other`. */
+export const MAX_MODEL_LABELS = 64;
+
+/**
+ * The `model` label for a model name, with bounded cardinality: a model is a caller-chosen string (the
+ * policy checks its charset and grants, which may allow any model), so the first MAX_MODEL_LABELS
+ * distinct names keep their own series and later ones share `other`. `none`: the request named none.
+ */
+export function modelLabeller(max = MAX_MODEL_LABELS): (model: string | null | undefined) => string {
+  const seen = new Set<string>();
+  return (model) => {
+    if (model === undefined || model === null || model === '') return 'none';
+    if (seen.has(model)) return model;
+    if (seen.size >= max) return 'other';
+    seen.add(model);
+    return model;
   };
 }
 

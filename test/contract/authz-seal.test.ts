@@ -46,6 +46,11 @@ describe('sealed ext_authz context', () => {
     await assertRefused(withField(real, 'identity', 'agent-1'), 'seal');
   });
 
+  it('refuses a context whose admission (what ext_authz did for a body-less request) was added after sealing', async () => {
+    const real = await h.authorize(h.keys.agent);
+    await assertRefused(withField(real, 'admission', JSON.stringify({ credential: { source: 'env:FORGED' }, anomaly_flags: [], state_degraded: false })), 'seal');
+  });
+
   it('refuses a context with a made-up seal', async () => {
     const real = await h.authorize(h.keys.agent);
     await assertRefused(withField(real, 'seal', Buffer.alloc(32, 7).toString('base64url')), 'seal');

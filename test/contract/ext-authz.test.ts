@@ -75,7 +75,9 @@ describe('ext_authz Check', () => {
     assert.equal(structString(md, 'provider'), 'openai');
     assert.match(structString(md, 'decision_id') ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(structString(md, 'policy_revision'), h.app.policy().revision);
-    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['claims', 'credential_injected', 'decision_id', 'identity', 'identity_kind', 'issued_at', 'method', 'path', 'policy_revision', 'provider', 'seal', 'shadow', 'tenant']);
+    // A request with a body: the admission field is empty (what ext_authz did for a body-less one).
+    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['admission', 'claims', 'credential_injected', 'decision_id', 'identity', 'identity_kind', 'issued_at', 'method', 'path', 'policy_revision', 'provider', 'seal', 'shadow', 'tenant']);
+    assert.equal(structString(md, 'admission') ?? '', '');
     assert.match(structString(md, 'seal') ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');
     assert.ok(Math.abs(Number(structString(md, 'issued_at')) - Date.now()) < 5_000);
     assert.ok(!JSON.stringify(res).includes(h.keys.agent), 'the answer never echoes the key');
@@ -167,5 +169,52 @@ describe('ext_authz Check', () => {
       assert.equal(res.http_response, expected, `check ${i}`);
       if (i % 4 === 3) assert.equal(structString(res.dynamic_metadata, 'identity'), 'restricted-1');
     });
+  });
+});
+
+describe('ext_authz Check: usage controls for a request without a body (in-memory state)', () => {
+  const LIMIT = 3;
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      tweak: (c) => ({
+        ...c,
+        rateLimits: [
+          { name: 'agent-rpm', per: 'identity', unit: 'requests', limit: LIMIT, window: '1m', only: ['agent-1'] },
+          // A token limit and a token budget: a request without a body spends no tokens, so they take nothing.
+          { name: 'agent-tpm', per: 'identity', unit: 'tokens', limit: 1, window: '1m', only: ['agent-1'] },
+        ],
+        budgets: [{ name: 'agent-day', per: 'identity', metric: 'tokens', limit: 1, window: '1d', only: ['agent-1'] }],
+      }),
+    });
+  });
+  after(async () => { await h.stop(); });
+
+  const list = (key: string, requestId = newRequestId()): Promise<DecodedCheckResponse> =>
+    h.check(checkRequest({ method: 'GET', path: '/openai/v1/models', requestId, headers: { authorization: `Bearer ${key}` } }));
+
+  it('a request rate limit counts GETs; over it, 429 rate_limited with the wait (a 1 m window: retry-after), audited at authz', async () => {
+    for (let i = 0; i < LIMIT; i++) {
+      const ok = await list(h.keys.agent);
+      assert.equal(ok.http_response, 'ok_response', JSON.stringify(ok));
+      // The credential ext_authz injects, and its metadata sealed for ext_proc's record; never the value there.
+      assert.equal(findHeader(ok.ok_response?.headers, 'authorization')?.header?.value, `Bearer ${h.providerKey}`);
+      const admission = JSON.parse(structString(ok.dynamic_metadata, 'admission') ?? '{}') as { credential?: { source?: string } };
+      assert.match(admission.credential?.source ?? '', /^file:/);
+      assert.ok(!(structString(ok.dynamic_metadata, 'admission') ?? '').includes(h.providerKey));
+    }
+    const requestId = newRequestId();
+    const refused = await list(h.keys.agent, requestId);
+    assert.equal(refused.http_response, 'denied_response');
+    const denied = refused.denied_response!;
+    assert.equal(httpStatus(denied.status), 429);
+    assert.equal(parseErrorBody(denied.body).error.code, 'rate_limited');
+    assert.equal(findHeader(denied.headers, 'x-should-retry')?.header?.value, 'true');
+    const wait = Number(findHeader(denied.headers, 'retry-after')?.header?.value);
+    assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= 60, `retry-after ${wait}`);
+    const [rec] = h.recordsFor(requestId);
+    assert.deepEqual([rec?.stage, rec?.reason, rec?.rule, rec?.identity, rec?.tenant, rec?.provider, rec?.http_status], ['authz', 'rate_limited', 'rateLimits', 'agent-1', 'team-a', 'openai', 429]);
+    // Another identity is not limited.
+    assert.equal((await list(h.keys.restricted)).http_response, 'ok_response');
   });
 });

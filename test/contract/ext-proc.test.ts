@@ -240,6 +240,14 @@ describe('ext_proc Process', () => {
     assert.equal(records[0]?.decision, 'error');
     assert.equal(records[0].reason, 'authz_context_missing');
     assert.equal(records[0].http_status, 500);
+    // One log line for the failed request, with the operator's hint, and no stack (not a bug in Tollgate).
+    const lines = h.logs.filter((l) => l.includes(requestId)).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level !== 'debug');
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0]?.msg, 'request failed');
+    assert.equal(lines[0].code, 'authz_context_missing');
+    assert.match(String(lines[0].error), /forwarding_namespaces/);
+    assert.equal(lines[0].err, undefined);
+    assert.equal(lines[0].decision_id, records[0].decision_id);
   });
 
   it('ext_authz metadata naming an identity the policy does not know: 500, never a pass', async () => {

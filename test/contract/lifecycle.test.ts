@@ -74,10 +74,12 @@ describe('lifecycle: health, admin, drain', () => {
 
     const metrics = await get(h.adminPort, '/metrics');
     assert.equal(metrics.status, 200);
-    assert.match(metrics.body, /^tollgate_requests_total\{outcome="completed",reason="none",provider="openai"\} 1$/m);
+    assert.match(metrics.body, /^tollgate_requests_total\{outcome="completed",reason="none",provider="openai",upstream_status_class="2xx"\} 1$/m);
     assert.match(metrics.body, /^tollgate_authz_decisions_total\{decision="allow",reason="none",provider="openai"\} 1$/m);
     assert.match(metrics.body, /^tollgate_authz_decisions_total\{decision="deny",reason="unauthenticated",provider="none"\} 1$/m);
-    assert.match(metrics.body, /^tollgate_tokens_total\{provider="openai",direction="output"\} 4$/m);
+    assert.match(metrics.body, /^tollgate_authz_check_seconds_count\{decision="allow"\} [1-9]/m);
+    assert.match(metrics.body, /^process_cpu_seconds_total /m);
+    assert.match(metrics.body, /^tollgate_tokens_total\{provider="openai",model="gpt-4o-mini",direction="output"\} 4$/m);
     assert.ok(!metrics.body.includes(h.keys.agent) && !metrics.body.includes(h.providerKey));
     assert.equal((await get(h.adminPort, '/nope')).status, 404);
   });

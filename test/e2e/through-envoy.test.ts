@@ -211,7 +211,7 @@ describe('through a real Envoy', () => {
     assert.ok(seen.length >= 15, `${seen.length} requests checked`);
     const allowed = records.find((a) => a.model === 'gpt-4o-mini' && a.decision === 'allow' && a.response?.streamed === false && a.path === '/openai/chat/completions');
     assert.ok(allowed, 'an allowed record exists');
-    assert.equal(allowed.schema, 'tollgate.audit.v2');
+    assert.equal(allowed.schema, 'tollgate.audit.v3');
     assert.equal(allowed.identity, 'agent-1');
     assert.equal(allowed.tenant, 'team-a');
     assert.equal(allowed.http_status, 200);

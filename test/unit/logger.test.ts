@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { Secret } from '../../extproc/core/secret.ts';
-import { createLogger, type Logger } from '../../extproc/telemetry/logger.ts';
+import { TollgateError } from '../../extproc/errors.ts';
+import { createLogger, failureFields, type Logger } from '../../extproc/telemetry/logger.ts';
 
 const S = 'sk-live-TOPSECRET-0123456789';
 
@@ -100,4 +101,32 @@ describe('createLogger', () => {
       assert.equal(lines().length, count);
     });
   }
+});
+
+describe('failureFields: one line per failed request', () => {
+  it('an operational failure: code, message and cause, no stack', () => {
+    const { log, text, lines } = capture();
+    const e = new TollgateError('credential_unavailable', 'vault sealed', { cause: new Error('vault: 503 sealed') });
+    log.error(failureFields(e), 'request failed');
+    const [line] = lines();
+    assert.deepEqual([line?.code, line?.error, line?.cause], ['credential_unavailable', 'credential_unavailable: vault sealed', 'vault: 503 sealed']);
+    assert.equal(line?.err, undefined);
+    assert.doesNotMatch(text(), /"stack"|\\n\s+at /);
+  });
+
+  it('an internal error (a bug): the stack, which is what a fix needs', () => {
+    const { log, lines } = capture();
+    log.error(failureFields(new TollgateError('internal', undefined, { cause: new TypeError('x is undefined') })), 'request failed');
+    const [line] = lines();
+    assert.equal(line?.code, 'internal');
+    const err = line.err as { type?: string; message?: string; stack?: string } | undefined;
+    assert.equal(err?.type, 'TypeError');
+    assert.match(err.stack ?? '', /\n\s+at /);
+  });
+
+  it('a Secret in the cause never prints', () => {
+    const { log, text } = capture();
+    log.error(failureFields(new TollgateError('credential_unavailable', undefined, { cause: new Error(`bad ${String(new Secret(S))}`) })), 'request failed');
+    assert.ok(!text().includes(S), text());
+  });
 });

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { RedisStateStore } from '../../extproc/state/redis-store.ts';
 import { StateUnavailableError } from '../../extproc/state/state-errors.ts';
-import { createMetrics, stateObserver } from '../../extproc/telemetry/metrics.ts';
+import { statusClass } from '../../extproc/telemetry/audit-record.ts';
+import { createMetrics, MAX_MODEL_LABELS, modelLabeller, stateObserver } from '../../extproc/telemetry/metrics.ts';
 import { redisAvailable, startRedis } from '../helpers/redis.ts';
 
 const EXTPROC = fileURLToPath(new URL('../../extproc/', import.meta.url));
@@ -17,15 +18,16 @@ const EXTPROC = fileURLToPath(new URL('../../extproc/', import.meta.url));
 /** name → label names, for every Tollgate metric (Node's default process metrics excluded). */
 const DECLARED: Readonly<Record<string, readonly string[]>> = {
   tollgate_authz_decisions_total: ['decision', 'reason', 'provider'],
-  tollgate_requests_total: ['outcome', 'reason', 'provider'],
+  tollgate_requests_total: ['outcome', 'reason', 'provider', 'upstream_status_class'],
+  tollgate_authz_check_seconds: ['decision'],
   tollgate_phase_duration_seconds: ['phase'],
   tollgate_extproc_active_streams: [],
   tollgate_extproc_empty_streams_total: [],
   tollgate_audit_records_total: ['stage'],
-  tollgate_tokens_total: ['provider', 'direction'],
+  tollgate_tokens_total: ['provider', 'model', 'direction'],
   tollgate_dlp_findings_total: ['type', 'direction', 'action'],
   tollgate_anomaly_flags_total: ['flag', 'provider'],
-  tollgate_cost_micro_total: ['provider'],
+  tollgate_cost_micro_total: ['provider', 'model'],
   tollgate_policy_revision_info: ['revision'],
   tollgate_policy_reloads_total: ['result'],
   tollgate_vault_calls_total: ['op', 'outcome'],
@@ -51,12 +53,14 @@ function sources(dir: string): string[] {
 
 describe('metrics declared in one place', () => {
   const m = createMetrics();
-  const defaults = new Set(['process_', 'nodejs_'].flatMap((p) => m.registry.getMetricsAsArray().map((x) => x.name).filter((n) => n.startsWith(`tollgate_${p}`))));
+  const defaults = new Set(m.registry.getMetricsAsArray().map((x) => x.name).filter((n) => n.startsWith('process_') || n.startsWith('nodejs_')));
 
   it('the registry holds exactly the declared metrics, with the declared labels', () => {
     const actual = Object.fromEntries(m.registry.getMetricsAsArray().filter((x) => !defaults.has(x.name)).map((x) => [x.name, [...((x as unknown as { labelNames?: string[] }).labelNames ?? [])]]));
     assert.deepEqual(actual, DECLARED);
-    assert.ok(defaults.size > 5, 'Node process metrics carry the tollgate_ prefix');
+    assert.ok(defaults.size > 5, 'Node process metrics under their standard names');
+    assert.ok(defaults.has('process_cpu_seconds_total') && defaults.has('process_resident_memory_bytes') && defaults.has('nodejs_heap_size_used_bytes'), [...defaults].join(' '));
+    assert.deepEqual(m.registry.getMetricsAsArray().map((x) => x.name).filter((n) => /^tollgate_(process|nodejs)_/.test(n)), []);
   });
 
   it('no module outside telemetry/metrics.ts constructs a metric', () => {
@@ -70,6 +74,23 @@ describe('metrics declared in one place', () => {
     for (const f of sources(EXTPROC)) for (const x of readFileSync(f, 'utf8').matchAll(/\bmetrics\.([a-zA-Z]+)\.(?:inc|dec|set|observe|reset|labels|startTimer)\(/g)) used.add(x[1] ?? '');
     assert.ok(used.size >= 10, `found ${used.size} uses`);
     assert.deepEqual([...used].filter((u) => !fields.has(u)), []);
+  });
+});
+
+describe('label values', () => {
+  it('the model label keeps the first MAX_MODEL_LABELS distinct models, then counts the rest as other', () => {
+    const label = modelLabeller(3);
+    assert.deepEqual(['a', 'b', 'a', 'c', 'd', 'b', 'e'].map(label), ['a', 'b', 'a', 'c', 'other', 'b', 'other']);
+    assert.deepEqual([undefined, null, ''].map(label), ['none', 'none', 'none']);
+    assert.equal(MAX_MODEL_LABELS, 64);
+    const dflt = createMetrics().modelLabel;
+    for (let i = 0; i < MAX_MODEL_LABELS; i++) assert.equal(dflt(`m-${i}`), `m-${i}`);
+    assert.equal(dflt('one-too-many'), 'other');
+  });
+
+  it('status classes: what the record and the upstream_status_class label say', () => {
+    assert.deepEqual([100, 200, 204, 301, 401, 429, 500, 503, 599].map(statusClass), ['1xx', '2xx', '2xx', '3xx', '4xx', '4xx', '5xx', '5xx', '5xx']);
+    assert.deepEqual([undefined, 0, 99, 600, 200.5, Number.NaN].map(statusClass), [undefined, undefined, undefined, undefined, undefined, undefined]);
   });
 });
 

@@ -38,12 +38,14 @@ describe('slidingRetryAfterMs', () => {
 
 describe('anomalyFlags', () => {
   const c = anomalySchema.parse({ warmupRequests: 10, warmupBuckets: 3, promptSpikeFactor: 10, promptSpikeMinBytes: 1_000, burstFactor: 5, burstMinRequests: 20 });
-  const warm: BaselineSnapshot = { requestsBefore: 50, bytesEwmaMilli: 2_000_000, rateEwmaMilli: 8_000, bucketsSeen: 10, bucketCount: 9, newProvider: false, newEndpoint: false };
-  const table: readonly [string, Partial<BaselineSnapshot>, number, readonly string[]][] = [
+  const warm: BaselineSnapshot = { requestsBefore: 50, sizedBefore: 50, bytesEwmaMilli: 2_000_000, rateEwmaMilli: 8_000, bucketsSeen: 10, bucketCount: 9, newProvider: false, newEndpoint: false };
+  const table: readonly [string, Partial<BaselineSnapshot>, number | undefined, readonly string[]][] = [
     ['steady', {}, 2_500, []],
     ['10× exactly is not a spike', {}, 20_000, []],
     ['just over 10×', {}, 20_001, ['prompt_size_spike']],
-    ['a spike during warm-up', { requestsBefore: 9 }, 900_000, []],
+    ['a spike during warm-up', { requestsBefore: 9, sizedBefore: 9 }, 900_000, []],
+    ['a spike before warmupRequests requests with a body (the rest had none)', { sizedBefore: 9 }, 900_000, []],
+    ['a request without a body is no size sample, never a spike; it still counts for the rest', { bytesEwmaMilli: 0, newEndpoint: true }, undefined, ['first_endpoint']],
     ['a spike under the minimum size', { bytesEwmaMilli: 10_000 }, 999, []],
     ['a burst', { bucketCount: 41 }, 2_000, ['burst']],
     ['5× exactly is not a burst', { bucketCount: 40 }, 2_000, []],
@@ -127,6 +129,10 @@ describe('MemoryStateStore expiry', () => {
       now = 9_999 + 10_000;
       const fresh = await s.observeBaseline('a', { bytes: 10, provider: 'p', endpoint: 'e' }, p);
       assert.deepEqual([fresh.requestsBefore, fresh.newProvider], [0, true]);
+      // A request without a body counts, but leaves the size average alone.
+      const bodyless = await s.observeBaseline('a', { bytes: undefined, provider: 'p', endpoint: 'g' }, p);
+      const after = await s.observeBaseline('a', { bytes: 10, provider: 'p', endpoint: 'e' }, p);
+      assert.deepEqual([bodyless.requestsBefore, bodyless.sizedBefore, after.requestsBefore, after.sizedBefore, after.bytesEwmaMilli], [1, 1, 2, 1, 10_000]);
     } finally {
       await s.close();
     }

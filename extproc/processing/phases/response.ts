@@ -31,6 +31,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   const headers = headerMap(h);
   const status = Number(headers.get(':status'));
   state.status = Number.isInteger(status) ? status : undefined;
+  state.upstreamStatus = state.status;
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
   const contentType = mediaType(headers.get('content-type'));
   state.responseStreamed = status === 200 && isStreamingContentType(contentType);

@@ -1,4 +1,5 @@
 import { RULES } from '../../core/decision.ts';
+import { rateDenial } from '../../state/bodyless-admission.ts';
 import { StateUnavailableError } from '../../state/state-errors.ts';
 import { BYTES_PER_TOKEN, reservationEstimate } from '../../state/reservation.ts';
 import type { Principal } from '../../state/subjects.ts';
@@ -34,7 +35,7 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
   try {
     if (rates !== undefined) {
       const r = await rates.check(who, est.inputTokens + est.outputTokens);
-      if (!r.ok) return r.refusal.reason === 'group_missing' ? { code: 'group_missing', rule: RULES.rateLimit } : { code: 'rate_limited', rule: RULES.rateLimit, retryAfterSeconds: r.refusal.retryAfterSeconds };
+      if (!r.ok) return rateDenial(r.refusal);
       if (r.ticket.takes.some((t) => t.unit === 'tokens')) state.usageEstimate = est;
       state.rateTicket = r.ticket;
       if (r.ticket.degraded) state.stateDegraded = true;
@@ -58,7 +59,7 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
     }
   } catch (err) {
     if (!(err instanceof StateUnavailableError)) throw err;
-    logFor(state).error({ operation: err.operation, reason: err.reason }, 'shared state unavailable; failing closed');
+    logFor(state).error({ code: 'state_unavailable', operation: err.operation, reason: err.reason }, 'shared state unavailable; failing closed');
     return { code: 'state_unavailable', rule: RULES.sharedState };
   }
   return undefined;
@@ -81,7 +82,8 @@ export function settleUsage(state: RequestState, wentOut: boolean): void {
   const work: Promise<unknown>[] = [];
   if (budgets !== undefined && reservation !== undefined) {
     work.push((wentOut ? budgets.settle(reservation, usage) : budgets.release(reservation)).then((r) => {
-      if (r !== undefined && 'costMicro' in r && r.costMicro !== undefined && state.provider !== undefined) state.services.metrics.costMicro.inc({ provider: state.provider.name }, r.costMicro);
+      const m = state.services.metrics;
+      if (r !== undefined && 'costMicro' in r && r.costMicro !== undefined && state.provider !== undefined) m.costMicro.inc({ provider: state.provider.name, model: m.modelLabel(state.model) }, r.costMicro);
     }));
   }
   if (rates !== undefined && ticket !== undefined) work.push(wentOut ? rates.settleTokens(ticket, usage === null ? null : usage.inputTokens + usage.outputTokens) : rates.settleTokens(ticket, 0));
