@@ -105,7 +105,9 @@ describe('ext_proc Process', () => {
     assertContinue(r1, 'request_headers');
     const m1 = r1.request_headers?.response?.header_mutation;
     for (const name of ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'cookie']) assert.ok(m1?.remove_headers?.includes(name), `remove_headers has ${name}`);
-    assert.equal(m1?.set_headers, undefined, 'no headers are set before the body is seen');
+    // Before the body is seen, the only header set is Tollgate's own accept-encoding (the upstream must answer
+    // uncompressed, so the response can be scanned); the credential comes with the body.
+    assert.deepEqual((m1?.set_headers ?? []).map((o) => [o.header?.key, o.header?.raw_value?.toString()]), [['accept-encoding', 'identity']]);
     assert.equal(r1.mode_override, undefined);
 
     const r2 = await s.send(requestBody(CHAT_BODY, true));
