@@ -145,3 +145,43 @@ export function classMix(text: string, start: number, end: number): { upper: num
   }
   return { upper, lower, digit };
 }
+
+/** Words that mark a documentation sample or a template, in the letter cases they are written in. */
+const PLACEHOLDER_WORDS = ['example', 'EXAMPLE', 'Example', 'sample', 'SAMPLE', 'placeholder', 'PLACEHOLDER', 'dummy', 'DUMMY', 'xxxx', 'XXXX', 'your', 'YOUR', 'redacted', 'REDACTED'];
+const PLACEHOLDER_FIRST = new Set(PLACEHOLDER_WORDS.map((w) => w.charCodeAt(0)));
+
+/**
+ * Whether text[start, end) looks like a placeholder rather than random key material: a run of 6 equal
+ * characters (`XXXXXX`, `000000`), an ascending run of 6 (`abcdef`, `123456`), fewer than 6 distinct
+ * characters in 16 or more, or a marker word (`EXAMPLE`, `your`, `xxxx`...). Random tokens of the lengths
+ * detectors accept trip none of these except with negligible probability. One pass, no allocation.
+ */
+export function looksLikePlaceholder(text: string, start: number, end: number): boolean {
+  let run = 1;
+  let asc = 1;
+  let distinct = 0;
+  let seen0 = 0;
+  let seen1 = 0;
+  let seen2 = 0;
+  let seen3 = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (i > start) {
+      const p = text.charCodeAt(i - 1);
+      run = c === p ? run + 1 : 1;
+      asc = c === p + 1 ? asc + 1 : 1;
+      if (run >= 6 || asc >= 6) return true;
+    }
+    const bit = c & 31;
+    const word = (c >> 5) & 3;
+    const m = 1 << bit;
+    if (word === 0 && (seen0 & m) === 0) { seen0 |= m; distinct++; }
+    else if (word === 1 && (seen1 & m) === 0) { seen1 |= m; distinct++; }
+    else if (word === 2 && (seen2 & m) === 0) { seen2 |= m; distinct++; }
+    else if (word === 3 && (seen3 & m) === 0) { seen3 |= m; distinct++; }
+    if (PLACEHOLDER_FIRST.has(c)) {
+      for (const w of PLACEHOLDER_WORDS) if (i + w.length <= end && text.startsWith(w, i)) return true;
+    }
+  }
+  return end - start >= 16 && distinct < 6;
+}

@@ -1,7 +1,7 @@
 // A factory for API tokens that start with a fixed prefix ("ghp_", "sk_live_", "xoxb-"...). The scanner
 // calls the detector at the prefix's last character, which is a separator ('_', '-', '=', '/') in every
 // prefix here, so ordinary words cost one character comparison.
-import { boundaryAt, hasAt, isAlnum, runEnd } from './chars.ts';
+import { boundaryAt, hasAt, isAlnum, looksLikePlaceholder, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 export interface PrefixedTokenSpec {
@@ -21,6 +21,11 @@ export interface PrefixedTokenSpec {
   readonly reportBodyOnly?: boolean;
   /** Trim these trailing characters from the body (e.g. a sentence's final '.'). */
   readonly trimTrailing?: (c: number) => boolean;
+  /**
+   * Refuse bodies that look like placeholders (`xxxx`, `EXAMPLE`, runs of one character, `abcdef`...); on by
+   * default. Off only for bodies with fixed structure that the detector's own `validate` checks.
+   */
+  readonly placeholders?: boolean;
 }
 
 export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
@@ -48,6 +53,7 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
         const n = end - bodyStart;
         if (n < spec.minBody || n > spec.maxBody) continue;
         if (!boundaryAt(text, end, after)) continue;
+        if (spec.placeholders !== false && looksLikePlaceholder(text, bodyStart, end)) continue;
         if (spec.validate !== undefined && !spec.validate(text, start, bodyStart, end)) continue;
         report(spec.reportBodyOnly === true ? bodyStart : start, end);
         return;

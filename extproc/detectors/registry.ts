@@ -10,7 +10,7 @@ import { email } from './email.ts';
 import { esDni } from './es-dni.ts';
 import { gcpApiKey, gcpServiceAccount } from './gcp-keys.ts';
 import { githubFineGrainedToken, githubToken } from './github-token.ts';
-import { gitlabToken } from './gitlab-token.ts';
+import { gitlabRunnerToken, gitlabSession, gitlabToken } from './gitlab-token.ts';
 import { huggingfaceToken } from './huggingface-token.ts';
 import { iban } from './iban.ts';
 import { ipAddress } from './ip-address.ts';
@@ -26,15 +26,18 @@ import { stripeKey } from './stripe-key.ts';
 import { ukNino } from './uk-nino.ts';
 import { urlCredentials } from './url-credentials.ts';
 import { usSsn } from './us-ssn.ts';
-import { jwt } from './jwt.ts';
+import { jwt, jwtBase64 } from './jwt.ts';
+import { curlCredentials } from './curl-credentials.ts';
+import { headerCredential } from './header-credential.ts';
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
 
 /** Secrets first: when hits of equal span overlap, the earlier detector names the finding. */
 export const SECRET_DETECTORS: readonly Detector[] = [
   privateKey, awsAccessKeyId, awsSecretAccessKey, gcpApiKey, gcpServiceAccount, azureStorageKey, githubToken,
-  githubFineGrainedToken, gitlabToken, slackToken, slackWebhook, stripeKey, anthropicKey, openaiKey, huggingfaceToken,
-  npmToken, jwt, urlCredentials, bearerToken, basicAuth,
+  githubFineGrainedToken, gitlabToken, gitlabSession, gitlabRunnerToken, slackToken, slackWebhook, stripeKey, anthropicKey,
+  openaiKey, huggingfaceToken, npmToken, jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential,
+  curlCredentials,
 ];
 
 /** National ids by locale. */

@@ -1,0 +1,84 @@
+// Credentials in HTTP header lines written out in text (curl -H, HTTP dumps, JSON header maps): the value of
+// `Authorization:` with any scheme but Bearer and Basic (they have their own detectors) or with none
+// (`Token …`, `Api-Token …`, `SSWS …`, a bare key), and the value of key headers (`apikey:`, `x-api-key:`,
+// `api-token:`, `X-Octopus-ApiKey:`, `private-token:`, `x-auth-token:`, `access-token:`,
+// `Ocp-Apim-Subscription-Key:`). The value must look like a credential: 16+ token characters with digits or mixed
+// case, entropy ≥ 3 bits, no placeholder shape, no `key=value` parameters (SigV4, Digest). Only the value
+// is reported.
+import { boundaryAt, classMix, entropy, isAlnum, isAlpha, looksLikePlaceholder, runEnd } from './chars.ts';
+import type { KeywordDetector } from './detector.ts';
+
+const isValueChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47 || c === 61 || c === 58;
+const isNameChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 95;
+const isSchemeChar = (c: number): boolean => isAlnum(c) || c === 45;
+const MAX = 4096;
+const MIN = 16;
+
+/** Skips up to `max` spaces or tabs. */
+function spaces(text: string, j: number, max: number): number {
+  let k = j;
+  while (k < text.length && k < j + max && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k++;
+  return k;
+}
+
+/** Whether text[v, end) passes the credential gate (see the header comment). */
+export function credentialLike(text: string, v: number, end: number): boolean {
+  const n = end - v;
+  if (n < MIN || n > MAX) return false;
+  // '=' only as trailing padding; ':' not at all outside a key's body (`user:pass` is Basic's business).
+  let pad = end;
+  while (pad > v && text.charCodeAt(pad - 1) === 61) pad--;
+  for (let k = v; k < pad; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 61 || c === 58) return false;
+  }
+  const m = classMix(text, v, end);
+  if (m.digit === 0 && (m.upper === 0 || m.lower === 0)) return false;
+  return entropy(text, v, end) >= 3 && !looksLikePlaceholder(text, v, end);
+}
+
+/** Index past the header value's credential starting at v, or -1. */
+function valueEnd(text: string, v: number): number {
+  let end = runEnd(text, v, isValueChar, MAX + 1);
+  while (end > v && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 58)) end--;
+  return credentialLike(text, v, end) ? end : -1;
+}
+
+const KEY_HEADERS = ['apikey', 'api-key', 'api-token', 'auth-token', 'private-token', 'access-token', 'subscription-key'];
+
+export const headerCredential: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.header_credential',
+  type: 'API_KEY',
+  maxLength: MAX,
+  keywords: ['authorization', ...KEY_HEADERS],
+  atKeyword(text, i, keyword, report) {
+    // The keyword ends the header name: `X-Api-Key:` yes, `api-key-id:` or `myapikey:` no.
+    if (!boundaryAt(text, i - 1) || !boundaryAt(text, i + keyword.length, isNameChar)) return;
+    let j = i + keyword.length;
+    const q = text.charCodeAt(j);
+    if (q === 34 || q === 39) j++;
+    j = spaces(text, j, 2);
+    if (text.charCodeAt(j) !== 58) return;
+    j = spaces(text, j + 1, 4);
+    const oq = text.charCodeAt(j);
+    if (oq === 34 || oq === 39) j++;
+    if (keyword !== 'authorization') {
+      const end = valueEnd(text, j);
+      if (end > 0) report(j, end);
+      return;
+    }
+    // Authorization: [scheme ]credential. A first word followed by a space is the scheme.
+    const w = runEnd(text, j, isSchemeChar, 26);
+    const t = spaces(text, w, 4);
+    if (w > j && w - j <= 25 && t > w && isAlpha(text.charCodeAt(j))) {
+      const scheme = text.slice(j, w).toLowerCase();
+      if (scheme === 'bearer' || scheme === 'basic') return;
+      const end = valueEnd(text, t);
+      if (end > 0) report(t, end);
+      return;
+    }
+    const end = valueEnd(text, j);
+    if (end > 0) report(j, end);
+  },
+};
