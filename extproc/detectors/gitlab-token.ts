@@ -3,7 +3,7 @@
 // mail (glimt-), agent for Kubernetes (glagent-), SCIM/OAuth (glsoat-). Newer tokens carry
 // ".<version>.<base36 crc>" segments, so '.' is allowed inside the body. Also runner registration tokens
 // (GR1348941 + 20) and the `_gitlab_session` cookie (32 hex).
-import { boundaryAt, classMix, hasAt, isAlnum, isDigit, isTokenChar, looksLikePlaceholder, runEnd } from './chars.ts';
+import { boundaryAt, classMix, hasAt, isAlnum, isHexLower, isTokenChar, looksLikePlaceholder, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
@@ -20,8 +20,6 @@ export const gitlabToken = prefixedToken({
     return m.digit > 0 && m.upper + m.lower > 0;
   },
 });
-
-const isHexLower = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102);
 
 export const gitlabSession = prefixedToken({
   id: 'secret.gitlab_session',

@@ -27,8 +27,45 @@ import { ukNino } from './uk-nino.ts';
 import { urlCredentials } from './url-credentials.ts';
 import { usSsn } from './us-ssn.ts';
 import { jwt, jwtBase64 } from './jwt.ts';
+import { bedrockApiKey } from './bedrock-key.ts';
+import { perplexityKey } from './perplexity-key.ts';
+import { cohereKey } from './cohere-key.ts';
+import { azureAdClientSecret } from './azure-ad-secret.ts';
+import { digitaloceanToken } from './digitalocean-token.ts';
+import { cloudflareApiToken, cloudflareOriginCaKey } from './cloudflare-token.ts';
+import { vaultToken } from './vault-token.ts';
+import { terraformToken } from './terraform-token.ts';
+import { databricksToken } from './databricks-token.ts';
+import { herokuKey } from './heroku-key.ts';
+import { flyioToken } from './flyio-token.ts';
+import { onepasswordToken } from './onepassword-token.ts';
+import { dopplerToken } from './doppler-token.ts';
+import { pulumiToken } from './pulumi-token.ts';
+import { openshiftToken } from './openshift-token.ts';
+import { agePrivateKey } from './age-key.ts';
+import { atlassianToken } from './atlassian-token.ts';
+import { sendgridKey } from './sendgrid-key.ts';
+import { twilioApiKey, twilioAuthToken } from './twilio-key.ts';
+import { shopifyToken } from './shopify-token.ts';
+import { pypiToken } from './pypi-token.ts';
+import { sentryToken } from './sentry-token.ts';
+import { grafanaToken } from './grafana-token.ts';
+import { newrelicKey } from './newrelic-key.ts';
+import { linearKey } from './linear-key.ts';
+import { notionToken } from './notion-token.ts';
+import { postmanKey } from './postman-key.ts';
+import { planetscaleToken } from './planetscale-token.ts';
+import { telegramBotToken } from './telegram-token.ts';
+import { datadogKey } from './datadog-key.ts';
+import { oktaToken } from './okta-token.ts';
+import { jfrogToken } from './jfrog-token.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
+
+/** Credential formats of AI providers, clouds, CI/CD, observability and SaaS tools (one file per family). */
+export const VENDOR_DETECTORS: readonly Detector[] = [
+  bedrockApiKey, perplexityKey, cohereKey, azureAdClientSecret, digitaloceanToken, cloudflareApiToken, cloudflareOriginCaKey, vaultToken, terraformToken, databricksToken, herokuKey, flyioToken, onepasswordToken, dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey, twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken, postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken,
+];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
 
@@ -36,8 +73,9 @@ export type Locale = 'us' | 'gb' | 'es' | 'de';
 export const SECRET_DETECTORS: readonly Detector[] = [
   privateKey, awsAccessKeyId, awsSecretAccessKey, gcpApiKey, gcpServiceAccount, azureStorageKey, githubToken,
   githubFineGrainedToken, gitlabToken, gitlabSession, gitlabRunnerToken, slackToken, slackWebhook, stripeKey, anthropicKey,
-  openaiKey, huggingfaceToken, npmToken, jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential,
-  curlCredentials,
+  openaiKey, huggingfaceToken, npmToken, ...VENDOR_DETECTORS,
+  // Shapes that wrap other formats come last, so a vendor format found at the same span names the finding.
+  jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials,
 ];
 
 /** National ids by locale. */

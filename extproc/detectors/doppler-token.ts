@@ -1,0 +1,21 @@
+// Doppler tokens: personal (dp.pt.), service (dp.st.[config.]), service account (dp.sa.), CLI (dp.ct.), SCIM
+// (dp.scim.) and audit (dp.audit.), ending in 40-44 alphanumerics.
+import { isAlnum, isTokenChar, randomLooking } from './chars.ts';
+import { prefixedToken } from './prefixed-token.ts';
+
+export const dopplerToken = prefixedToken({
+  id: 'secret.doppler_token',
+  type: 'DOPPLER_TOKEN',
+  prefixes: ['dp.pt.', 'dp.st.', 'dp.sa.', 'dp.ct.', 'dp.scim.', 'dp.audit.'],
+  body: (c) => isTokenChar(c) || c === 46,
+  minBody: 40,
+  maxBody: 120,
+  trimTrailing: (c) => c === 46,
+  validate: (text, _s, b, end) => {
+    const last = text.lastIndexOf('.', end - 1);
+    const t = last >= b ? last + 1 : b;
+    if (end - t < 40 || end - t > 44) return false;
+    for (let k = t; k < end; k++) if (!isAlnum(text.charCodeAt(k))) return false;
+    return randomLooking(text, t, end, 3, 4);
+  },
+});
