@@ -226,3 +226,32 @@ export function randomLooking(text: string, start: number, end: number, classes:
   const k = (m.upper > 0 ? 1 : 0) + (m.lower > 0 ? 1 : 0) + (m.digit > 0 ? 1 : 0);
   return k >= classes && entropy(text, start, end) >= bits && !looksLikePlaceholder(text, start, end);
 }
+
+/**
+ * A code reference rather than a value: a call (`name(`), or dotted names whose first part is a word
+ * (`os.environ`, `settings.DB_PASSWORD`, `process.env.KEY`, `req.token?.value`; not `dt0c01.Zq8Lw…`, whose first
+ * part has digits).
+ */
+export function isCodeReference(text: string, s: number, e: number): boolean {
+  let dots = 0;
+  let wordHead = true;
+  let names = true;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 40 && k > s && (isAlnum(text.charCodeAt(k - 1)) || text.charCodeAt(k - 1) === 95)) return true;
+    if (c === 46) dots++;
+    else if (!(isAlnum(c) || c === 95 || c === 45 || c === 63 || c === 33 || c === 91 || c === 93 || c === 34 || c === 39)) names = false;
+    else if (dots === 0 && !(isAlpha(c) || c === 95)) wordHead = false;
+  }
+  return names && dots > 0 && wordHead;
+}
+
+/**
+ * Letters only and mixed case, yet random rather than a CamelCase name (`ServiceDefinition`,
+ * `FlattenedJWSInput`): the letter case changes at a third of the positions or more.
+ */
+export function randomCase(text: string, s: number, e: number): boolean {
+  let changes = 0;
+  for (let k = s + 1; k < e; k++) if (isUpper(text.charCodeAt(k)) !== isUpper(text.charCodeAt(k - 1))) changes++;
+  return changes * 3 >= e - s;
+}

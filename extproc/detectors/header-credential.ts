@@ -2,10 +2,11 @@
 // `Authorization:` with any scheme but Bearer and Basic (they have their own detectors) or with none
 // (`Token …`, `Api-Token …`, `SSWS …`, a bare key), and the value of key headers (`apikey:`, `x-api-key:`,
 // `api-token:`, `X-Octopus-ApiKey:`, `private-token:`, `x-auth-token:`, `access-token:`,
-// `Ocp-Apim-Subscription-Key:`). The value must look like a credential: 16+ token characters with digits or mixed
-// case, entropy ≥ 3 bits, no placeholder shape, no `key=value` parameters (SigV4, Digest). Only the value
+// `Ocp-Apim-Subscription-Key:`). The value must look like a credential: 16+ token characters with digits or random
+// mixed case (not a CamelCase type name), entropy ≥ 3 bits, no placeholder shape, no `key=value` parameters (SigV4, Digest), no code reference
+// (`process.env.API_KEY`). Only the value
 // is reported.
-import { boundaryAt, classMix, entropy, isAlnum, isAlpha, looksLikePlaceholder, runEnd } from './chars.ts';
+import { boundaryAt, classMix, entropy, isAlnum, isAlpha, isCodeReference, looksLikePlaceholder, randomCase, runEnd } from './chars.ts';
 import type { KeywordDetector } from './detector.ts';
 
 const isValueChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47 || c === 61 || c === 58;
@@ -33,8 +34,8 @@ export function credentialLike(text: string, v: number, end: number): boolean {
     if (c === 61 || c === 58) return false;
   }
   const m = classMix(text, v, end);
-  if (m.digit === 0 && (m.upper === 0 || m.lower === 0)) return false;
-  return entropy(text, v, end) >= 3 && !looksLikePlaceholder(text, v, end);
+  if (m.digit === 0 && (m.upper === 0 || m.lower === 0 || !randomCase(text, v, end))) return false;
+  return entropy(text, v, end) >= 3 && !looksLikePlaceholder(text, v, end) && !isCodeReference(text, v, end);
 }
 
 /** Index past the header value's credential starting at v, or -1. */

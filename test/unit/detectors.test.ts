@@ -152,7 +152,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7'),
     neg('Authorization: Digest username="Mufasa", realm="api", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"'),
     neg('the Authorization header; x-api-key: $API_KEY; apikey: <your-api-key>; Authorization: Token YOUR_TOKEN_HERE_123456; api-key: xxxxxxxxxxxxxxxxxxxxxxxx'),
-    neg('api-key-id: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6 and myapikey: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6 and Authorization: Bearer'),
+    // Not a key header (api-key-id), or not a header at all (myapikey: a keyword = value secret, reported as such).
+    { text: 'api-key-id: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6 and myapikey: Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0 and Authorization: Bearer', expect: [['GENERIC_SECRET', 'Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0']] },
   ],
   curl: [
     { text: 'curl -u admin:S3cr3t!pw https://api.example.com', expect: [['PASSWORD', 'S3cr3t!pw']] },
@@ -161,6 +162,25 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -X GET \\\n  -u svc:pA55w0rd-9 \\\n  https://x', expect: [['PASSWORD', 'pA55w0rd-9']] },
     neg('curl -u admin:$PASSWORD https://x; curl -u user:<password> x; curl --user admin: x; curl -u admin x\nsudo -u postgres:x psql'),
     neg('curl https://x\n-u admin:S3cr3t (another command)'),
+  ],
+  generic: [
+    { text: 'DB_PASSWORD=Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'database:\n  password: "k8Rz!pQ2wE"\n', expect: [['GENERIC_SECRET', 'k8Rz!pQ2wE']] },
+    { text: '{"client_secret": "Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0Aa"}', expect: [['GENERIC_SECRET', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0Aa']] },
+    { text: "const secretKey = 'Lp9Rt4Vn6Bc1Zk8Hs3Jd';", expect: [['GENERIC_SECRET', 'Lp9Rt4Vn6Bc1Zk8Hs3Jd']] },
+    { text: 'machine api.example.com login deploy password Rb1Xc6Vz3K', expect: [['GENERIC_SECRET', 'Rb1Xc6Vz3K']] },
+    { text: '//registry.npmjs.org/:_authToken=Hf5Jg0Ya2Wn7Rb1Xc6Vz', expect: [['GENERIC_SECRET', 'Hf5Jg0Ya2Wn7Rb1Xc6Vz']] },
+    { text: '{"auths": {"ghcr.io": {"auth": "Y2ktYm90OlRxOSNtWjJ2THA0eA=="}}}', expect: [['GENERIC_SECRET', 'Y2ktYm90OlRxOSNtWjJ2THA0eA==']] },
+    { text: 'password := "hunter2!x"', expect: [['GENERIC_SECRET', 'hunter2!x']] },
+    // A vendor format at the same span is named by the vendor's detector.
+    { text: `GITHUB_TOKEN=${GH}`, expect: [['GITHUB_TOKEN', GH]] },
+    neg('password: ${DB_PASSWORD}; "password": "********"; token_type: bearer; secret_name: prod-db-credentials; secret: my-app-secret'),
+    neg('PASSWORD_MIN_LENGTH=12; tokenizer = AutoTokenizer.from_pretrained("bert"); api_key = get_api_key(settings); secret: true'),
+    neg('if (password == confirmPassword) {}; password: changeme; token: <your-token>; apiKey: process.env.OPENAI_API_KEY; password = config.db.password'),
+    neg('const token = req.token?.reveal(); (header: JWTHeaderParameters, token: FlattenedJWSInput) => x; readonly authorization: ServiceDefinition;'),
+    neg('password_hash: $2b$12$KIXQJ1y7yqzE6aBc9dEfGhO; csrf_token: {{ csrf_token() }}; pwd: /home/user/project; auth: true; author: Jane Doe'),
+    neg(`token: ${GH_BAD}; STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc; api_key: YOUR_API_KEY; password=xxxxxxxxxxxx`),
+    neg('{"auths": {"ghcr.io": {"auth": "dGhpcyBpcyBub3QgYSBwYWlyIGF0IGFsbA=="}}}'),
   ],
   jwt_base64: [
     pos('JWT', Buffer.from(JWT).toString('base64'), 'token: ', '\n'),

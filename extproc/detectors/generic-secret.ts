@@ -1,0 +1,148 @@
+// Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
+// api key or access key (optionally followed by "key": `secret_key`, `secretKey`), in any of the shapes people
+// paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
+// code (`token = '…'`, `Password: "…"`, `:=`, `=>`), `.netrc` (`login u password p`), `.npmrc`
+// (`//registry/:_authToken=…`, `_auth=…`, `_password=…`), `.pypirc` and docker `config.json` (`"auth": "<base64
+// of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits, a digit or a symbol
+// (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
+// `config.db.password`), a path or URL, or a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`). Only the
+// value is reported.
+import { classMix, contextWords, entropy, hasContextWord, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
+import type { KeywordDetector } from './detector.ts';
+import { isPasswordPlaceholder } from './url-credentials.ts';
+
+const MIN = 8;
+const MAX = 200;
+const isIdentChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
+const NETRC = contextWords(['login', 'machine']);
+/**
+ * Values in a format a vendor detector owns: that detector decides (a sample or a test key it rejects is not
+ * reported here as a generic secret instead).
+ */
+const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
+const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
+
+/** Index past an optional "key" suffix (`_key`, `-key`, `Key`, `KEY`, `key`) at j, or j. */
+function keySuffix(text: string, j: number): number {
+  let k = j;
+  const c = text.charCodeAt(k);
+  if (c === 95 || c === 45) k++;
+  const s = text.slice(k, k + 3);
+  return s === 'key' || s === 'Key' || s === 'KEY' ? k + 3 : j;
+}
+
+/** Whether text[s, e) passes the value gate (see the header comment). */
+export function secretValue(text: string, s: number, e: number): boolean {
+  const n = e - s;
+  if (n < MIN || n > MAX) return false;
+  const c0 = text.charCodeAt(s);
+  // $X ${X} %X% {{x}} <x> [x] @x &anchor *alias (x) !tag /path ~/path ./path
+  if (c0 === 36 || c0 === 37 || c0 === 123 || c0 === 60 || c0 === 91 || c0 === 64 || c0 === 38 || c0 === 42 || c0 === 40 || c0 === 33 || c0 === 47 || c0 === 126) return false;
+  if (c0 === 46 && text.charCodeAt(s + 1) === 47) return false;
+  const value = text.slice(s, e);
+  if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http')) return false;
+  for (const p of CLAIMED) if (value.startsWith(p)) return false;
+  if (isPasswordPlaceholder(value) || NOT_SECRET.has(value.toLowerCase()) || looksLikePlaceholder(text, s, e)) return false;
+  if (isCodeReference(text, s, e)) return false;
+  const m = classMix(text, s, e);
+  // Symbols other than the separators of names and slugs (`-`, `_`, `.`, `/`, space).
+  let strong = 0;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (!isAlnum(c) && c !== 45 && c !== 95 && c !== 46 && c !== 47 && c !== 32) strong++;
+  }
+  const h = entropy(text, s, e);
+  if (h < 3) return false;
+  // A digit or a symbol, or a long random mixed-case run; `my-app-secret`, `DefaultPassword`, `FlattenedJWSInput` are names.
+  return m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e));
+}
+
+/** docker config.json / .npmrc `auth`: base64 of printable "user:password". */
+function decodesToUserPass(text: string, s: number, e: number): boolean {
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (!isBase64Char(c) && c !== 61) return false;
+  }
+  const raw = Buffer.from(text.slice(s, e), 'base64').toString('latin1');
+  const colon = raw.indexOf(':');
+  if (colon <= 0 || colon === raw.length - 1) return false;
+  for (let k = 0; k < raw.length; k++) {
+    const c = raw.charCodeAt(k);
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
+/** Skips up to `max` spaces or tabs. */
+function spaces(text: string, j: number, max: number): number {
+  let k = j;
+  while (k < text.length && k < j + max && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k++;
+  return k;
+}
+
+/** The value starting at v: [start, end) of a quoted string's content or of a bare word; -1 end when none. */
+function valueAt(text: string, v: number): [number, number] {
+  const q = text.charCodeAt(v);
+  if (q === 34 || q === 39 || q === 96) {
+    const limit = Math.min(text.length, v + 1 + MAX + 1);
+    let k = v + 1;
+    while (k < limit && text.charCodeAt(k) !== q && text.charCodeAt(k) !== 10) {
+      // An escaped quote inside a JSON or shell string.
+      if (text.charCodeAt(k) === 92) k++;
+      k++;
+    }
+    if (text.charCodeAt(k) !== q) return [v, -1];
+    // Spaces just inside the quotes are not part of the value.
+    let a = v + 1;
+    let b = k;
+    while (a < b && text.charCodeAt(a) === 32) a++;
+    while (b > a && text.charCodeAt(b - 1) === 32) b--;
+    return [a, b];
+  }
+  const limit = Math.min(text.length, v + MAX + 1);
+  let k = v;
+  for (; k < limit; k++) {
+    const c = text.charCodeAt(k);
+    if (c <= 32 || c === 34 || c === 39 || c === 96 || c === 44 || c === 59 || c === 125 || c === 41 || c === 93) break;
+  }
+  // A trailing '.' ends a sentence, not the value.
+  let e = k;
+  while (e > v && text.charCodeAt(e - 1) === 46) e--;
+  return [v, e];
+}
+
+export const genericSecret: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.generic_secret',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  keywords: ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'],
+  atKeyword(text, i, keyword, report) {
+    const auth = keyword === 'auth';
+    // `auth` counts only as the whole name (`"auth"`, `_auth`), not inside author/oauth/authorization.
+    if (auth && (isAlnum(text.charCodeAt(i - 1)) || isIdentChar(text.charCodeAt(i + 4)))) return;
+    // The keyword ends the name, or only "key" follows it: `tokens`, `password_hash`, `secret_name` are other names.
+    let j = keySuffix(text, i + keyword.length);
+    if (j < text.length && isIdentChar(text.charCodeAt(j))) return;
+    const q = text.charCodeAt(j);
+    if (q === 34 || q === 39) j++;
+    j = spaces(text, j, 3);
+    const c = text.charCodeAt(j);
+    let v: number;
+    if (c === 61 || c === 58) {
+      // = : := => ?=
+      v = j + 1;
+      const d = text.charCodeAt(v);
+      if ((c === 58 && d === 61) || (c === 61 && d === 62)) v++;
+      // `==` / `!=` compare, not assign.
+      if (c === 61 && (d === 61 || text.charCodeAt(j - 1) === 33)) return;
+    } else if (keyword === 'password' && j > i + keyword.length && hasContextWord(text, i - 120, i, NETRC)) {
+      // .netrc: "machine h login u password p" (a space instead of a separator).
+      v = j;
+    } else return;
+    v = spaces(text, v, 4);
+    const [s, e] = valueAt(text, v);
+    if (e < 0) return;
+    if (auth ? decodesToUserPass(text, s, e) && e - s >= 8 : secretValue(text, s, e)) report(s, e);
+  },
+};
