@@ -2,22 +2,21 @@
 // [A-Za-z0-9_-]) or global API keys (37 lowercase hex), which have no prefix and count only within 80
 // characters after "cloudflare", "cf_api_token", "cf_api_key" or "x-auth-key".
 import { boundaryAt, hasAt, isHexLower, isTokenChar, randomLooking, reportRunAfter, runEnd } from './chars.ts';
-import type { CharDetector, KeywordDetector } from './detector.ts';
+import type { KeywordDetector } from './detector.ts';
 
 const ORIGIN = 'v1.0-';
 
 /**
- * Called at the 'v' (a trigger after the prefix would sit inside the digit run "1.0-5…", which the scanner
- * reads as a number token).
+ * Found by the shared keyword pass: a trigger after the prefix would sit inside the digit run "1.0-5…", which
+ * the scanner reads as a number token.
  */
-export const cloudflareOriginCaKey: CharDetector = {
-  kind: 'char',
+export const cloudflareOriginCaKey: KeywordDetector = {
+  kind: 'keyword',
   id: 'secret.cloudflare_origin_ca_key',
   type: 'CLOUDFLARE_KEY',
-  triggers: 'v',
-  next: '1',
+  keywords: [ORIGIN],
   maxLength: ORIGIN.length + 171,
-  at(text, i, report) {
+  atKeyword(text, i, _keyword, report) {
     if (!hasAt(text, i, ORIGIN) || !boundaryAt(text, i - 1, (c) => isTokenChar(c) || c === 46)) return;
     const b = i + ORIGIN.length;
     const end = runEnd(text, b, (c) => isHexLower(c) || c === 45, 172);

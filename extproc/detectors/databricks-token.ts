@@ -1,8 +1,8 @@
 // Databricks personal access tokens: "dapi" + 32 lowercase hex, optionally "-" and a digit.
 import { isDigit, isHexLower, randomLooking } from './chars.ts';
-import { prefixedToken } from './prefixed-token.ts';
+import { prefixedKeywordToken } from './prefixed-token.ts';
 
-export const databricksToken = prefixedToken({
+export const databricksToken = prefixedKeywordToken({
   id: 'secret.databricks_token',
   type: 'DATABRICKS_TOKEN',
   prefixes: ['dapi'],

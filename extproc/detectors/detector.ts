@@ -76,7 +76,7 @@ export interface NumberDetector extends DetectorBase {
  */
 export interface KeywordDetector extends DetectorBase {
   readonly kind: 'keyword';
-  /** Lowercase ASCII words (at least 3 characters). */
+  /** Lowercase ASCII words (at least 3 characters of a-z, 0-9, `_`, `-`, `.`, `~`). */
   readonly keywords: readonly string[];
   /** `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs). */
   atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void): void;

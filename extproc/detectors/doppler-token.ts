@@ -1,9 +1,9 @@
 // Doppler tokens: personal (dp.pt.), service (dp.st.[config.]), service account (dp.sa.), CLI (dp.ct.), SCIM
 // (dp.scim.) and audit (dp.audit.), ending in 40-44 alphanumerics.
 import { isAlnum, isTokenChar, randomLooking } from './chars.ts';
-import { prefixedToken } from './prefixed-token.ts';
+import { prefixedKeywordToken } from './prefixed-token.ts';
 
-export const dopplerToken = prefixedToken({
+export const dopplerToken = prefixedKeywordToken({
   id: 'secret.doppler_token',
   type: 'DOPPLER_TOKEN',
   prefixes: ['dp.pt.', 'dp.st.', 'dp.sa.', 'dp.ct.', 'dp.scim.', 'dp.audit.'],

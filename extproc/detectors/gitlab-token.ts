@@ -4,7 +4,7 @@
 // ".<version>.<base36 crc>" segments, so '.' is allowed inside the body. Also runner registration tokens
 // (GR1348941 + 20) and the `_gitlab_session` cookie (32 hex).
 import { boundaryAt, classMix, hasAt, isAlnum, isHexLower, isTokenChar, looksLikePlaceholder, runEnd } from './chars.ts';
-import type { CharDetector } from './detector.ts';
+import type { KeywordDetector } from './detector.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const gitlabToken = prefixedToken({
@@ -35,14 +35,13 @@ export const gitlabSession = prefixedToken({
 const RUNNER = 'GR1348941';
 
 /** Runner registration tokens: GR1348941 + 20 characters of [A-Za-z0-9_-]. */
-export const gitlabRunnerToken: CharDetector = {
-  kind: 'char',
+export const gitlabRunnerToken: KeywordDetector = {
+  kind: 'keyword',
   id: 'secret.gitlab_runner_token',
   type: 'GITLAB_TOKEN',
-  triggers: 'G',
-  next: 'R',
+  keywords: [RUNNER.toLowerCase()],
   maxLength: RUNNER.length + 20,
-  at(text, i, report) {
+  atKeyword(text, i, _keyword, report) {
     if (!hasAt(text, i, RUNNER) || !boundaryAt(text, i - 1, isTokenChar)) return;
     const b = i + RUNNER.length;
     const end = runEnd(text, b, isTokenChar, 21);

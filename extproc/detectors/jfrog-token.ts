@@ -1,9 +1,9 @@
 // JFrog: API keys ("AKCp" + 69 alphanumerics) and reference tokens (base64 of "reftkn:01:…", so they start
 // "cmVmdGtuOjAxOj"; 64 characters). Identity tokens are JWTs (secret.jwt).
 import { isAlnum, randomLooking } from './chars.ts';
-import { prefixedToken } from './prefixed-token.ts';
+import { prefixedKeywordToken } from './prefixed-token.ts';
 
-export const jfrogToken = prefixedToken({
+export const jfrogToken = prefixedKeywordToken({
   id: 'secret.jfrog_token',
   type: 'JFROG_TOKEN',
   prefixes: ['AKCp', 'cmVmdGtuOjAxOj'],

@@ -2,7 +2,7 @@
 // calls the detector at the prefix's last character, which is a separator ('_', '-', '=', '/') in every
 // prefix here, so ordinary words cost one character comparison.
 import { boundaryAt, hasAt, isAlnum, looksLikePlaceholder, runEnd } from './chars.ts';
-import type { CharDetector } from './detector.ts';
+import type { CharDetector, KeywordDetector } from './detector.ts';
 
 export interface PrefixedTokenSpec {
   readonly id: string;
@@ -28,11 +28,24 @@ export interface PrefixedTokenSpec {
   readonly placeholders?: boolean;
 }
 
+/** Matches the token whose prefix p starts at `start` (p already checked there); reports and returns true on a hit. */
+function matchAt(spec: PrefixedTokenSpec, text: string, start: number, p: string, report: (s: number, e: number) => void): boolean {
+  if (!boundaryAt(text, start - 1, spec.before ?? isAlnum)) return false;
+  const bodyStart = start + p.length;
+  let end = runEnd(text, bodyStart, spec.body, spec.maxBody + 1);
+  if (spec.trimTrailing !== undefined) while (end > bodyStart && spec.trimTrailing(text.charCodeAt(end - 1))) end--;
+  const n = end - bodyStart;
+  if (n < spec.minBody || n > spec.maxBody) return false;
+  if (!boundaryAt(text, end, spec.after ?? isAlnum)) return false;
+  if (spec.placeholders !== false && looksLikePlaceholder(text, bodyStart, end)) return false;
+  if (spec.validate !== undefined && !spec.validate(text, start, bodyStart, end)) return false;
+  report(spec.reportBodyOnly === true ? bodyStart : start, end);
+  return true;
+}
+
 export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
   const triggers = [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 1)))].join('');
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
-  const before = spec.before ?? isAlnum;
-  const after = spec.after ?? isAlnum;
   return {
     kind: 'char',
     id: spec.id,
@@ -46,17 +59,30 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
       for (const p of spec.prefixes) {
         if (p.charCodeAt(p.length - 1) !== c || p.charCodeAt(p.length - 2) !== prev) continue;
         const start = i - p.length + 1;
-        if (start < 0 || !hasAt(text, start, p) || !boundaryAt(text, start - 1, before)) continue;
-        const bodyStart = i + 1;
-        let end = runEnd(text, bodyStart, spec.body, spec.maxBody + 1);
-        if (spec.trimTrailing !== undefined) while (end > bodyStart && spec.trimTrailing(text.charCodeAt(end - 1))) end--;
-        const n = end - bodyStart;
-        if (n < spec.minBody || n > spec.maxBody) continue;
-        if (!boundaryAt(text, end, after)) continue;
-        if (spec.placeholders !== false && looksLikePlaceholder(text, bodyStart, end)) continue;
-        if (spec.validate !== undefined && !spec.validate(text, start, bodyStart, end)) continue;
-        report(spec.reportBodyOnly === true ? bodyStart : start, end);
-        return;
+        if (start < 0 || !hasAt(text, start, p)) continue;
+        if (matchAt(spec, text, start, p, report)) return;
+      }
+    },
+  };
+}
+
+/**
+ * The same token shape, found by the scanner's shared keyword pass instead of a trigger character: for prefixes
+ * whose last characters are common in text ('.', or a lower-case letter), so that plain prose does not stop the
+ * hot loop at every such character. The keywords are the prefixes lower-cased; the case is checked here.
+ */
+export function prefixedKeywordToken(spec: PrefixedTokenSpec): KeywordDetector {
+  const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
+  return {
+    kind: 'keyword',
+    id: spec.id,
+    type: spec.type,
+    keywords: [...new Set(spec.prefixes.map((p) => p.toLowerCase()))],
+    maxLength: maxPrefix + spec.maxBody,
+    atKeyword(text, i, keyword, report) {
+      for (const p of spec.prefixes) {
+        if (p.length !== keyword.length || p.toLowerCase() !== keyword || !hasAt(text, i, p)) continue;
+        if (matchAt(spec, text, i, p, report)) return;
       }
     },
   };

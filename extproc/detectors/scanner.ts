@@ -134,7 +134,7 @@ export class Scanner {
       } else if (det.kind === 'number') numbers.push(numberEntry(d, det));
       else if (det.kind === 'keyword') {
         for (const word of det.keywords) {
-          if (word.length < 3 || !/^[a-z0-9_-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
+          if (word.length < 3 || !/^[a-z0-9_.~-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
           words.add(word);
           (keywords[word.charCodeAt(0)] ??= []).push({ d, word, atKeyword: det.atKeyword.bind(det) });
         }

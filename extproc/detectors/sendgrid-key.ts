@@ -1,8 +1,8 @@
 // SendGrid API keys: "SG." + 22 characters + "." + 43 characters, both of [A-Za-z0-9_-].
 import { isTokenChar, randomLooking } from './chars.ts';
-import { prefixedToken } from './prefixed-token.ts';
+import { prefixedKeywordToken } from './prefixed-token.ts';
 
-export const sendgridKey = prefixedToken({
+export const sendgridKey = prefixedKeywordToken({
   id: 'secret.sendgrid_api_key',
   type: 'SENDGRID_KEY',
   prefixes: ['SG.'],

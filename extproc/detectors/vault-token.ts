@@ -1,9 +1,9 @@
 // HashiCorp Vault / OpenBao tokens: service (hvs.), batch (hvb.) and recovery (hvr.) tokens, 24 or more
 // characters of [A-Za-z0-9_-] after the prefix.
 import { isTokenChar, randomLooking } from './chars.ts';
-import { prefixedToken } from './prefixed-token.ts';
+import { prefixedKeywordToken } from './prefixed-token.ts';
 
-export const vaultToken = prefixedToken({
+export const vaultToken = prefixedKeywordToken({
   id: 'secret.vault_token',
   type: 'VAULT_TOKEN',
   prefixes: ['hvs.', 'hvb.', 'hvr.'],
