@@ -189,37 +189,6 @@ export function looksLikePlaceholder(text: string, start: number, end: number): 
 export const isHexLower = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102);
 export const isHex = (c: number): boolean => isHexLower(c) || (c >= 65 && c <= 70);
 
-/**
- * Reports the first whole run of `isChar` characters starting in text[from, from + window) whose length is in
- * [min, max] and that `accept` takes; returns whether it reported. For keyword-gated formats (a value near a
- * vendor's name). Work is bounded by the window plus one run.
- */
-export function reportRunAfter(
-  text: string,
-  from: number,
-  window: number,
-  isChar: (c: number) => boolean,
-  min: number,
-  max: number,
-  accept: (start: number, end: number) => boolean,
-  report: (start: number, end: number) => void,
-): boolean {
-  const limit = Math.min(text.length, from + window);
-  let j = Math.max(0, from);
-  while (j < limit) {
-    if (isChar(text.charCodeAt(j)) && (j === 0 || !isChar(text.charCodeAt(j - 1)))) {
-      const end = runEnd(text, j, isChar, max + 1);
-      const n = end - j;
-      if (n >= min && n <= max && boundaryAt(text, end, isChar) && accept(j, end)) {
-        report(j, end);
-        return true;
-      }
-      j = end;
-    } else j++;
-  }
-  return false;
-}
-
 /** Random-looking: at least `classes` of upper/lower/digit present, entropy ≥ `bits`, no placeholder shape. */
 export function randomLooking(text: string, start: number, end: number, classes: number, bits: number): boolean {
   const m = classMix(text, start, end);

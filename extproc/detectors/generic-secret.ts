@@ -7,29 +7,20 @@
 // (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
 // `config.db.password`), a path or URL, or a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`). Only the
 // value is reported.
-import { classMix, contextWords, entropy, hasContextWord, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
-import type { KeywordDetector } from './detector.ts';
+import { classMix, entropy, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
+import type { CharDetector, KeywordDetector } from './detector.ts';
+import { assignmentAt } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 
 const MIN = 8;
 const MAX = 200;
-const isIdentChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
-const NETRC = contextWords(['login', 'machine']);
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
 /**
  * Values in a format a vendor detector owns: that detector decides (a sample or a test key it rejects is not
  * reported here as a generic secret instead).
  */
 const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
 const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
-
-/** Index past an optional "key" suffix (`_key`, `-key`, `Key`, `KEY`, `key`) at j, or j. */
-function keySuffix(text: string, j: number): number {
-  let k = j;
-  const c = text.charCodeAt(k);
-  if (c === 95 || c === 45) k++;
-  const s = text.slice(k, k + 3);
-  return s === 'key' || s === 'Key' || s === 'KEY' ? k + 3 : j;
-}
 
 /** Whether text[s, e) passes the value gate (see the header comment). */
 export function secretValue(text: string, s: number, e: number): boolean {
@@ -73,13 +64,6 @@ function decodesToUserPass(text: string, s: number, e: number): boolean {
   return true;
 }
 
-/** Skips up to `max` spaces or tabs. */
-function spaces(text: string, j: number, max: number): number {
-  let k = j;
-  while (k < text.length && k < j + max && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k++;
-  return k;
-}
-
 /** The value starting at v: [start, end) of a quoted string's content or of a bare word; -1 end when none. */
 function valueAt(text: string, v: number): [number, number] {
   const q = text.charCodeAt(v);
@@ -111,38 +95,87 @@ function valueAt(text: string, v: number): [number, number] {
   return [v, e];
 }
 
-export const genericSecret: KeywordDetector = {
-  kind: 'keyword',
+const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'];
+
+/**
+ * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
+ * or undefined. `auth` counts only as the whole name (`"auth"`, `_auth`), not inside author/oauth.
+ */
+function keywordBefore(text: string, e: number): string | undefined {
+  let k = e;
+  if (e >= 3 && hasAtFold(text, e - 3, 'key')) {
+    k = e - 3;
+    const c = text.charCodeAt(k - 1);
+    if (c === 95 || c === 45) k--;
+  }
+  return nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+}
+
+/** Per lower-case last letter: the names ending in it. */
+const BY_LAST: readonly (readonly string[] | undefined)[] = (() => {
+  const t: string[][] = [];
+  for (const n of NAMES) (t[n.charCodeAt(n.length - 1)] ??= []).push(n);
+  return t;
+})();
+
+function nameEndingAt(text: string, end: number, whole: boolean): string | undefined {
+  const list = BY_LAST[text.charCodeAt(end - 1) | 32];
+  if (list === undefined) return undefined;
+  for (const name of list) {
+    const s = end - name.length;
+    if (s < 0 || !hasAtFold(text, s, name)) continue;
+    if (name === 'auth' && (!whole || isAlnum(text.charCodeAt(s - 1)))) continue;
+    return name;
+  }
+  return undefined;
+}
+
+/**
+ * Called at each '=' and ':' after a letter, a quote or a space: the name is read backwards (assignment.ts), so
+ * keywords cost nothing where no separator follows them.
+ */
+export const genericSecret: CharDetector = {
+  kind: 'char',
   id: 'secret.generic_secret',
   type: 'GENERIC_SECRET',
+  triggers: '=:',
+  prev: 'dtnyhDTNYH"\' \t',
   maxLength: MAX,
-  keywords: ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'],
-  atKeyword(text, i, keyword, report) {
-    const auth = keyword === 'auth';
-    // `auth` counts only as the whole name (`"auth"`, `_auth`), not inside author/oauth/authorization.
-    if (auth && (isAlnum(text.charCodeAt(i - 1)) || isIdentChar(text.charCodeAt(i + 4)))) return;
-    // The keyword ends the name, or only "key" follows it: `tokens`, `password_hash`, `secret_name` are other names.
-    let j = keySuffix(text, i + keyword.length);
-    if (j < text.length && isIdentChar(text.charCodeAt(j))) return;
-    const q = text.charCodeAt(j);
-    if (q === 34 || q === 39) j++;
-    j = spaces(text, j, 3);
-    const c = text.charCodeAt(j);
-    let v: number;
-    if (c === 61 || c === 58) {
-      // = : := => ?=
-      v = j + 1;
-      const d = text.charCodeAt(v);
-      if ((c === 58 && d === 61) || (c === 61 && d === 62)) v++;
-      // `==` / `!=` compare, not assign.
-      if (c === 61 && (d === 61 || text.charCodeAt(j - 1) === 33)) return;
-    } else if (keyword === 'password' && j > i + keyword.length && hasContextWord(text, i - 120, i, NETRC)) {
-      // .netrc: "machine h login u password p" (a space instead of a separator).
-      v = j;
-    } else return;
-    v = spaces(text, v, 4);
-    const [s, e] = valueAt(text, v);
-    if (e < 0) return;
-    if (auth ? decodesToUserPass(text, s, e) && e - s >= 8 : secretValue(text, s, e)) report(s, e);
+  at(text, t, report) {
+    const a = assignmentAt(text, t);
+    if (a === undefined) return;
+    const name = keywordBefore(text, a.nameEnd);
+    if (name === undefined) return;
+    const [s, end] = valueAt(text, a.value);
+    if (end < 0) return;
+    if (name === 'auth' ? decodesToUserPass(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
+  },
+};
+
+const NETRC_LINES = 256;
+
+/**
+ * `.netrc` entries: "machine h login u password p", on one line or several. Each `machine` looks forward at
+ * most NETRC_LINES characters and stops at the next `machine`, so every character is looked at by one call.
+ */
+export const netrcPassword: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.netrc_password',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  keywords: ['machine'],
+  atKeyword(text, i, _keyword, report) {
+    if (!text.startsWith('machine', i) || isAlnum(text.charCodeAt(i - 1)) || !isSpace(text.charCodeAt(i + 7))) return;
+    const limit = Math.min(text.length, i + NETRC_LINES);
+    for (let j = i + 8; j < limit; j++) {
+      if (!isSpace(text.charCodeAt(j - 1))) continue;
+      if (text.startsWith('machine', j)) return;
+      if (!text.startsWith('password', j) || !isSpace(text.charCodeAt(j + 8))) continue;
+      let v = j + 9;
+      while (v < limit && isSpace(text.charCodeAt(v))) v++;
+      const [s, e] = valueAt(text, v);
+      if (e > 0 && secretValue(text, s, e)) report(s, e);
+      return;
+    }
   },
 };

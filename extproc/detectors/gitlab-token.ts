@@ -4,7 +4,7 @@
 // ".<version>.<base36 crc>" segments, so '.' is allowed inside the body. Also runner registration tokens
 // (GR1348941 + 20) and the `_gitlab_session` cookie (32 hex).
 import { boundaryAt, classMix, hasAt, isAlnum, isHexLower, isTokenChar, looksLikePlaceholder, runEnd } from './chars.ts';
-import type { KeywordDetector } from './detector.ts';
+import type { CharDetector } from './detector.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const gitlabToken = prefixedToken({
@@ -35,13 +35,14 @@ export const gitlabSession = prefixedToken({
 const RUNNER = 'GR1348941';
 
 /** Runner registration tokens: GR1348941 + 20 characters of [A-Za-z0-9_-]. */
-export const gitlabRunnerToken: KeywordDetector = {
-  kind: 'keyword',
+export const gitlabRunnerToken: CharDetector = {
+  kind: 'char',
   id: 'secret.gitlab_runner_token',
   type: 'GITLAB_TOKEN',
-  keywords: [RUNNER.toLowerCase()],
+  triggers: 'G',
+  next: 'R',
   maxLength: RUNNER.length + 20,
-  atKeyword(text, i, _keyword, report) {
+  at(text, i, report) {
     if (!hasAt(text, i, RUNNER) || !boundaryAt(text, i - 1, isTokenChar)) return;
     const b = i + RUNNER.length;
     const end = runEnd(text, b, isTokenChar, 21);

@@ -6,11 +6,10 @@
 // mixed case (not a CamelCase type name), entropy ≥ 3 bits, no placeholder shape, no `key=value` parameters (SigV4, Digest), no code reference
 // (`process.env.API_KEY`). Only the value
 // is reported.
-import { boundaryAt, classMix, entropy, isAlnum, isAlpha, isCodeReference, looksLikePlaceholder, randomCase, runEnd } from './chars.ts';
-import type { KeywordDetector } from './detector.ts';
+import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isAlpha, isCodeReference, looksLikePlaceholder, randomCase, runEnd } from './chars.ts';
+import type { CharDetector } from './detector.ts';
 
 const isValueChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47 || c === 61 || c === 58;
-const isNameChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 95;
 const isSchemeChar = (c: number): boolean => isAlnum(c) || c === 45;
 const MAX = 4096;
 const MIN = 16;
@@ -45,26 +44,40 @@ function valueEnd(text: string, v: number): number {
   return credentialLike(text, v, end) ? end : -1;
 }
 
-const KEY_HEADERS = ['apikey', 'api-key', 'api-token', 'auth-token', 'private-token', 'access-token', 'subscription-key'];
+const NAMES = ['authorization', 'apikey', 'api-key', 'api-token', 'auth-token', 'private-token', 'access-token', 'subscription-key'];
 
-export const headerCredential: KeywordDetector = {
-  kind: 'keyword',
+/** The header name (one of NAMES) that ends just before `e`, case-insensitively and as a whole name part. */
+function nameBefore(text: string, e: number): string | undefined {
+  for (const name of NAMES) {
+    const s = e - name.length;
+    // `X-Api-Key:` yes (a '-' before the name is fine), `myapikey:` no.
+    if (s >= 0 && hasAtFold(text, s, name) && boundaryAt(text, s - 1)) return name;
+  }
+  return undefined;
+}
+
+/**
+ * Called at each ':' after a letter, a quote or a space: the header name is looked up backwards (through an
+ * optional closing quote and two spaces), so header names cost nothing where no ':' follows them.
+ */
+export const headerCredential: CharDetector = {
+  kind: 'char',
   id: 'secret.header_credential',
   type: 'API_KEY',
+  triggers: ':',
+  prev: 'nyeNYE"\' \t',
   maxLength: MAX,
-  keywords: ['authorization', ...KEY_HEADERS],
-  atKeyword(text, i, keyword, report) {
-    // The keyword ends the header name: `X-Api-Key:` yes, `api-key-id:` or `myapikey:` no.
-    if (!boundaryAt(text, i - 1) || !boundaryAt(text, i + keyword.length, isNameChar)) return;
-    let j = i + keyword.length;
-    const q = text.charCodeAt(j);
-    if (q === 34 || q === 39) j++;
-    j = spaces(text, j, 2);
-    if (text.charCodeAt(j) !== 58) return;
-    j = spaces(text, j + 1, 4);
+  at(text, colon, report) {
+    let e = colon;
+    while (e > colon - 2 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+    const q = text.charCodeAt(e - 1);
+    if (q === 34 || q === 39) e--;
+    const name = nameBefore(text, e);
+    if (name === undefined) return;
+    let j = spaces(text, colon + 1, 4);
     const oq = text.charCodeAt(j);
     if (oq === 34 || oq === 39) j++;
-    if (keyword !== 'authorization') {
+    if (name !== 'authorization') {
       const end = valueEnd(text, j);
       if (end > 0) report(j, end);
       return;

@@ -26,6 +26,11 @@ export interface PrefixedTokenSpec {
    * default. Off only for bodies with fixed structure that the detector's own `validate` checks.
    */
   readonly placeholders?: boolean;
+  /**
+   * Index in every prefix of the character the scanner triggers on (default: the last). Set it when the last
+   * character is common in text ('.') and an earlier one is rare (the 'v' of "hvs.", the 'G' of "SG.").
+   */
+  readonly triggerAt?: number;
 }
 
 /** Matches the token whose prefix p starts at `start` (p already checked there); reports and returns true on a hit. */
@@ -44,21 +49,25 @@ function matchAt(spec: PrefixedTokenSpec, text: string, start: number, p: string
 }
 
 export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
-  const triggers = [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 1)))].join('');
+  const at = (p: string): number => spec.triggerAt ?? p.length - 1;
+  const chars = (off: number): string => [...new Set(spec.prefixes.map((p) => p.charAt(at(p) + off)))].join('');
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
+  const next = spec.triggerAt === undefined ? undefined : chars(1);
   return {
     kind: 'char',
     id: spec.id,
     type: spec.type,
-    triggers,
-    prev: [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 2)))].join(''),
+    triggers: chars(0),
+    prev: chars(-1),
+    ...(next === undefined ? {} : { next }),
     maxLength: maxPrefix + spec.maxBody,
     at(text, i, report) {
       const c = text.charCodeAt(i);
       const prev = text.charCodeAt(i - 1);
       for (const p of spec.prefixes) {
-        if (p.charCodeAt(p.length - 1) !== c || p.charCodeAt(p.length - 2) !== prev) continue;
-        const start = i - p.length + 1;
+        const k = at(p);
+        if (p.charCodeAt(k) !== c || p.charCodeAt(k - 1) !== prev) continue;
+        const start = i - k;
         if (start < 0 || !hasAt(text, start, p)) continue;
         if (matchAt(spec, text, start, p, report)) return;
       }

@@ -61,7 +61,7 @@ import { oktaToken } from './okta-token.ts';
 import { jfrogToken } from './jfrog-token.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
-import { genericSecret } from './generic-secret.ts';
+import { genericSecret, netrcPassword } from './generic-secret.ts';
 
 /** Credential formats of AI providers, clouds, CI/CD, observability and SaaS tools (one file per family). */
 export const VENDOR_DETECTORS: readonly Detector[] = [
@@ -77,6 +77,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   openaiKey, huggingfaceToken, npmToken, ...VENDOR_DETECTORS,
   // Shapes that wrap other formats come last, so a vendor format found at the same span names the finding.
   jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
+  netrcPassword,
 ];
 
 /** National ids by locale. */

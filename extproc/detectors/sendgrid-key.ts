@@ -1,11 +1,13 @@
 // SendGrid API keys: "SG." + 22 characters + "." + 43 characters, both of [A-Za-z0-9_-].
 import { isTokenChar, randomLooking } from './chars.ts';
-import { prefixedKeywordToken } from './prefixed-token.ts';
+import { prefixedToken } from './prefixed-token.ts';
 
-export const sendgridKey = prefixedKeywordToken({
+export const sendgridKey = prefixedToken({
   id: 'secret.sendgrid_api_key',
   type: 'SENDGRID_KEY',
   prefixes: ['SG.'],
+  // The 'G' before '.': a trigger on '.' would stop the scanner at every full stop.
+  triggerAt: 1,
   body: (c) => isTokenChar(c) || c === 46,
   minBody: 66,
   maxBody: 66,

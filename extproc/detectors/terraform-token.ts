@@ -1,19 +1,22 @@
 // HCP Terraform / Terraform Enterprise API tokens: 14 alphanumerics, ".atlasv1.", then 60-70 characters of
-// [A-Za-z0-9_=-]. Found by the shared keyword pass (".atlasv1."): a '.' after a digit, as in "v1.8…", is inside a
-// number token and never reaches a char detector, and a trigger on a letter would stop the hot loop on prose.
+// [A-Za-z0-9_=-]. The scanner calls at the 'v' of ".atlasv1." ('.' is common in text, and the last '.', before
+// a digit as in "v1.8…", would be inside a number token and never reach a char detector).
 import { boundaryAt, hasAt, isAlnum, isTokenChar, randomLooking, runEnd, runStart } from './chars.ts';
-import type { KeywordDetector } from './detector.ts';
+import type { CharDetector } from './detector.ts';
 
 const MID = '.atlasv1.';
 const isTail = (c: number): boolean => isTokenChar(c) || c === 61;
 
-export const terraformToken: KeywordDetector = {
-  kind: 'keyword',
+export const terraformToken: CharDetector = {
+  kind: 'char',
   id: 'secret.terraform_token',
   type: 'TERRAFORM_TOKEN',
-  keywords: [MID],
+  triggers: 'v',
+  prev: 's',
+  next: '1',
   maxLength: 14 + MID.length + 70,
-  atKeyword(text, m, _keyword, report) {
+  at(text, i, report) {
+    const m = i - 6;
     if (m < 14 || !hasAt(text, m, MID)) return;
     const t = m + MID.length - 1;
     const s = runStart(text, m, isAlnum, 15);

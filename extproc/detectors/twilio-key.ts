@@ -1,7 +1,7 @@
 // Twilio: API key SIDs ("SK" + 32 lowercase hex; the key's secret is usually next to it) and auth tokens (32
-// lowercase hex, no prefix: only within 80 characters after "twilio" or "auth_token").
-import { boundaryAt, isHexLower, randomLooking, reportRunAfter } from './chars.ts';
-import type { KeywordDetector } from './detector.ts';
+// lowercase hex, no prefix: only as the value of a name that says Twilio, `TWILIO_AUTH_TOKEN=…`).
+import { isHexLower, randomLooking } from './chars.ts';
+import { namedValue } from './named-value.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const twilioApiKey = prefixedToken({
@@ -14,14 +14,11 @@ export const twilioApiKey = prefixedToken({
   validate: (text, _s, b, end) => randomLooking(text, b, end, 2, 3),
 });
 
-export const twilioAuthToken: KeywordDetector = {
-  kind: 'keyword',
+export const twilioAuthToken = namedValue({
   id: 'secret.twilio_auth_token',
   type: 'TWILIO_KEY',
-  maxLength: 32,
-  keywords: ['twilio'],
-  atKeyword(text, i, keyword, report) {
-    if (!boundaryAt(text, i - 1)) return;
-    reportRunAfter(text, i + keyword.length, 80, isHexLower, 32, 32, (s, e) => randomLooking(text, s, e, 2, 3), report);
-  },
-};
+  names: ['twilio'],
+  body: isHexLower,
+  lengths: [32],
+  validate: (text, s, e) => randomLooking(text, s, e, 2, 3),
+});
