@@ -8,9 +8,8 @@ import { hasAtFold, isAlnum, runStart } from './chars.ts';
 const MAX_NAME = 48;
 const isNameChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45 || c === 46;
 
-/** An assignment's name [nameStart, nameEnd) and where its value starts (after spaces). */
+/** Where an assignment's name ends and its value starts (after spaces); constant work to compute. */
 export interface Assignment {
-  nameStart: number;
   nameEnd: number;
   value: number;
   /** The name ends in key, token or secret (any case): what names of credentials end in. */
@@ -21,7 +20,7 @@ export interface Assignment {
  * The last answer, reused: several detectors trigger on the same separator one after another, and scans are
  * synchronous and never nested, so one entry is enough (and no object is allocated per call).
  */
-const last: Assignment & { text: string; at: number; ok: boolean } = { text: '', at: -1, ok: false, nameStart: 0, nameEnd: 0, value: 0, keyish: false };
+const last: Assignment & { text: string; at: number; ok: boolean } = { text: '', at: -1, ok: false, nameEnd: 0, value: 0, keyish: false };
 
 /**
  * The assignment whose separator is at t ('=' or ':'), or undefined for `==`, `::` and separators without a
@@ -42,15 +41,18 @@ export function assignmentAt(text: string, t: number): Assignment | undefined {
   while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
   const q = text.charCodeAt(e - 1);
   if (q === 34 || q === 39) e--;
-  const s = runStart(text, e, isNameChar, MAX_NAME);
-  if (s === e) return undefined;
+  if (!isNameChar(text.charCodeAt(e - 1))) return undefined;
   while (v < text.length && v < t + 6 && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
-  last.nameStart = s;
   last.nameEnd = e;
   last.value = v;
-  last.keyish = (e - s >= 3 && hasAtFold(text, e - 3, 'key')) || (e - s >= 5 && hasAtFold(text, e - 5, 'token')) || (e - s >= 6 && hasAtFold(text, e - 6, 'secret'));
+  last.keyish = hasAtFold(text, e - 3, 'key') || hasAtFold(text, e - 5, 'token') || hasAtFold(text, e - 6, 'secret');
   last.ok = true;
   return last;
+}
+
+/** Where the name ending at `nameEnd` starts (at most MAX_NAME characters back). */
+export function nameStart(text: string, nameEnd: number): number {
+  return runStart(text, nameEnd, isNameChar, MAX_NAME);
 }
 
 /** Whether one of `words` (lowercase) occurs in text[s, e), case-insensitively. */

@@ -1,9 +1,9 @@
 // Passwords on curl command lines: `curl -u user:pass …`, `--user user:pass`, `--user=user:pass`, quoted or
 // not, on one line or continued with a backslash. The password is reported (the user stays readable), unless
-// it is a placeholder (`$PASS`, `<password>`, `****`). Each `curl` scans forward at most to the end of its
-// command (or to the next `curl`, whose own call takes over), so every character is looked at by one call.
+// it is a placeholder (`$PASS`, `<password>`, `****`). The scanner calls at the option's '-' (a trigger it has
+// anyway); the `curl` before it is found backwards, remembering the previous answer, so a scan stays linear.
 import { hasAtFold, isAlnum } from './chars.ts';
-import type { KeywordDetector } from './detector.ts';
+import type { CharDetector } from './detector.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 
 const MAX_COMMAND = 4096;
@@ -31,43 +31,54 @@ function userPass(text: string, v: number, report: (s: number, e: number) => voi
   return e;
 }
 
-export const curlCredentials: KeywordDetector = {
-  kind: 'keyword',
+/**
+ * Whether a `curl` word starts earlier on the logical line (backslash continuations join lines) of the option
+ * at j, at most MAX_COMMAND characters back. Linear over a scan: the answer for the previous option is kept in
+ * `memo`, and the search back stops at that option.
+ */
+function curlBefore(text: string, j: number, memo: Map<string, number>): boolean {
+  const prevAt = memo.get('curl.at') ?? -1;
+  const prevOk = memo.get('curl.ok') === 1;
+  const limit = Math.max(0, j - MAX_COMMAND);
+  let found = false;
+  for (let k = j - 1; k >= limit; k--) {
+    if (k === prevAt) {
+      found = prevOk;
+      break;
+    }
+    const c = text.charCodeAt(k);
+    if (c === 10 || c === 13) {
+      let b = k - 1;
+      while (b >= limit && (isSpace(text.charCodeAt(b)) || text.charCodeAt(b) === 13)) b--;
+      if (text.charCodeAt(b) !== 92) break;
+      continue;
+    }
+    if ((c === 99 || c === 67) && hasAtFold(text, k, 'curl') && !isAlnum(text.charCodeAt(k - 1)) && isSpace(text.charCodeAt(k + 4))) {
+      found = true;
+      break;
+    }
+  }
+  memo.set('curl.at', j);
+  memo.set('curl.ok', found ? 1 : 0);
+  return found;
+}
+
+/** Called at a '-' after a space that starts `-u ` or `--user`; the `curl` before it is looked up backwards. */
+export const curlCredentials: CharDetector = {
+  kind: 'char',
   id: 'secret.curl_credentials',
   type: 'PASSWORD',
+  triggers: '-',
+  prev: ' \t',
+  next: 'u-',
   maxLength: MAX_VALUE,
-  keywords: ['curl'],
-  atKeyword(text, i, _keyword, report) {
-    if (i > 0 && isAlnum(text.charCodeAt(i - 1))) return;
-    if (!isSpace(text.charCodeAt(i + 4))) return;
-    const limit = Math.min(text.length, i + MAX_COMMAND);
-    let j = i + 5;
-    while (j < limit) {
-      const c = text.charCodeAt(j);
-      if (c === 10 || c === 13) {
-        // A continued line ends in a backslash (before optional spaces).
-        let k = j - 1;
-        while (k > i && isSpace(text.charCodeAt(k))) k--;
-        if (text.charCodeAt(k) !== 92) return;
-        j++;
-        continue;
-      }
-      if ((c === 99 || c === 67) && hasAtFold(text, j, 'curl') && !isAlnum(text.charCodeAt(j - 1))) return;
-      if (c === 45 && isSpace(text.charCodeAt(j - 1))) {
-        if (text.charCodeAt(j + 1) === 117 && isSpace(text.charCodeAt(j + 2))) {
-          let v = j + 3;
-          while (v < limit && isSpace(text.charCodeAt(v))) v++;
-          j = userPass(text, v, report);
-          continue;
-        }
-        if (text.startsWith('--user', j) && (isSpace(text.charCodeAt(j + 6)) || text.charCodeAt(j + 6) === 61)) {
-          let v = j + 7;
-          while (v < limit && isSpace(text.charCodeAt(v))) v++;
-          j = userPass(text, v, report);
-          continue;
-        }
-      }
-      j++;
-    }
+  at(text, j, report, memo) {
+    let v: number;
+    if (text.charCodeAt(j + 1) === 117 && isSpace(text.charCodeAt(j + 2))) v = j + 3;
+    else if (text.startsWith('--user', j) && (isSpace(text.charCodeAt(j + 6)) || text.charCodeAt(j + 6) === 61)) v = j + 7;
+    else return;
+    if (!curlBefore(text, j, memo)) return;
+    while (v < text.length && v < j + 16 && isSpace(text.charCodeAt(v))) v++;
+    userPass(text, v, report);
   },
 };

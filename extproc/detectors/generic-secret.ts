@@ -142,6 +142,12 @@ export const genericSecret: CharDetector = {
   prev: 'dtnyhDTNYH"\' \t',
   maxLength: MAX,
   at(text, t, report) {
+    // The name's end first (constant work, and most names are not credential names).
+    let e = t;
+    while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+    const q = text.charCodeAt(e - 1);
+    if (q === 34 || q === 39) e--;
+    if (keywordBefore(text, e) === undefined) return;
     const a = assignmentAt(text, t);
     if (a === undefined) return;
     const name = keywordBefore(text, a.nameEnd);
@@ -152,24 +158,26 @@ export const genericSecret: CharDetector = {
   },
 };
 
-const NETRC_LINES = 256;
+const NETRC_ENTRY = 256;
 
 /**
- * `.netrc` entries: "machine h login u password p", on one line or several. Each `machine` looks forward at
- * most NETRC_LINES characters and stops at the next `machine`, so every character is looked at by one call.
+ * `.netrc` entries: "machine h login u password p", on one line or several. Found at `login` (a keyword that
+ * keeps the scanner's shared regexp fast, unlike `machine` or `password`), which looks forward at most
+ * NETRC_ENTRY characters for the `password` token and stops at the next `login`, so every character is looked
+ * at by one call.
  */
 export const netrcPassword: KeywordDetector = {
   kind: 'keyword',
   id: 'secret.netrc_password',
   type: 'GENERIC_SECRET',
   maxLength: MAX,
-  keywords: ['machine'],
+  keywords: ['login'],
   atKeyword(text, i, _keyword, report) {
-    if (!text.startsWith('machine', i) || isAlnum(text.charCodeAt(i - 1)) || !isSpace(text.charCodeAt(i + 7))) return;
-    const limit = Math.min(text.length, i + NETRC_LINES);
-    for (let j = i + 8; j < limit; j++) {
+    if (!text.startsWith('login', i) || isAlnum(text.charCodeAt(i - 1)) || !isSpace(text.charCodeAt(i + 5))) return;
+    const limit = Math.min(text.length, i + NETRC_ENTRY);
+    for (let j = i + 6; j < limit; j++) {
       if (!isSpace(text.charCodeAt(j - 1))) continue;
-      if (text.startsWith('machine', j)) return;
+      if (text.startsWith('login', j)) return;
       if (!text.startsWith('password', j) || !isSpace(text.charCodeAt(j + 8))) continue;
       let v = j + 9;
       while (v < limit && isSpace(text.charCodeAt(v))) v++;

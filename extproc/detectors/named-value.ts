@@ -2,7 +2,7 @@
 // Datadog, Okta): a value of the format's shape assigned to a name that carries the vendor's name
 // (`COHERE_API_KEY=…`, `"dd-api-key": "…"`, `DD-API-KEY: …`, `okta_token: …`). The scanner calls at '=' and ':'
 // right after a name ending in a key/token/secret word or a quote; the name is read backwards (assignment.ts).
-import { assignmentAt, nameHas, skipQuote } from './assignment.ts';
+import { assignmentAt, nameHas, nameStart, skipQuote } from './assignment.ts';
 import { boundaryAt, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
@@ -18,6 +18,11 @@ export interface NamedValueSpec {
   readonly validate: (text: string, start: number, end: number) => boolean;
 }
 
+/** The shared gate: an assignment whose name ends in key, token or secret (computed once per separator). */
+function keyishAssignment(text: string, t: number): boolean {
+  return assignmentAt(text, t)?.keyish === true;
+}
+
 export function namedValue(spec: NamedValueSpec): CharDetector {
   const max = Math.max(...spec.lengths);
   return {
@@ -29,6 +34,7 @@ export function namedValue(spec: NamedValueSpec): CharDetector {
     // keyword = value detector: it keeps the most common separator in code from costing five more calls).
     prev: 'yYnNtT"\'',
     maxLength: max,
+    gate: keyishAssignment,
     at(text, t, report) {
       const a = assignmentAt(text, t);
       if (a === undefined || !a.keyish) return;
@@ -37,7 +43,7 @@ export function namedValue(spec: NamedValueSpec): CharDetector {
       if (!boundaryAt(text, v - 1, spec.body)) return;
       const end = runEnd(text, v, spec.body, max + 1);
       if (!spec.lengths.includes(end - v) || !boundaryAt(text, end, spec.body)) return;
-      if (nameHas(text, a.nameStart, a.nameEnd, spec.names) && spec.validate(text, v, end)) report(v, end);
+      if (nameHas(text, nameStart(text, a.nameEnd), a.nameEnd, spec.names) && spec.validate(text, v, end)) report(v, end);
     },
   };
 }

@@ -58,14 +58,14 @@ import { planetscaleToken } from './planetscale-token.ts';
 import { telegramBotToken } from './telegram-token.ts';
 import { datadogKey } from './datadog-key.ts';
 import { oktaToken } from './okta-token.ts';
-import { jfrogToken } from './jfrog-token.ts';
+import { jfrogReferenceToken, jfrogToken } from './jfrog-token.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
 import { genericSecret, netrcPassword } from './generic-secret.ts';
 
 /** Credential formats of AI providers, clouds, CI/CD, observability and SaaS tools (one file per family). */
 export const VENDOR_DETECTORS: readonly Detector[] = [
-  bedrockApiKey, perplexityKey, cohereKey, azureAdClientSecret, digitaloceanToken, cloudflareApiToken, cloudflareOriginCaKey, vaultToken, terraformToken, databricksToken, herokuKey, flyioToken, onepasswordToken, dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey, twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken, postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken,
+  bedrockApiKey, perplexityKey, cohereKey, azureAdClientSecret, digitaloceanToken, cloudflareApiToken, cloudflareOriginCaKey, vaultToken, terraformToken, databricksToken, herokuKey, flyioToken, onepasswordToken, dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey, twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken, postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
 ];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';

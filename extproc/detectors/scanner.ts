@@ -43,6 +43,7 @@ interface Dispatch {
   /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
   readonly prev: Uint8Array;
   readonly next: Uint8Array;
+  readonly gate: CharDetector['gate'];
 }
 
 function mask(chars: string | undefined): Uint8Array {
@@ -134,7 +135,7 @@ export class Scanner {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next) });
+          dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), gate: det.gate });
         }
       } else if (det.kind === 'number') numbers.push(numberEntry(d, det));
       else if (det.kind === 'keyword') {
@@ -272,10 +273,19 @@ export class Scanner {
         const ds = dispatch[(c << 7) | pc];
         if (ds !== undefined) {
           const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
+          let gate: Dispatch['gate'];
+          let open = true;
           for (let q = 0; q < ds.length; q++) {
             const e = ds[q] as Dispatch;
             // The next-character mask keeps most remaining triggers from reaching a detector call at all.
             if (e.next[nc] === 0) continue;
+            if (e.gate !== undefined) {
+              if (e.gate !== gate) {
+                gate = e.gate;
+                open = gate(text, i);
+              }
+              if (!open) continue;
+            }
             e.at(text, i, reporters[e.d] as Report, memo);
           }
         }
