@@ -162,6 +162,9 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -X GET \\\n  -u svc:pA55w0rd-9 \\\n  https://x', expect: [['PASSWORD', 'pA55w0rd-9']] },
     neg('curl -u admin:$PASSWORD https://x; curl -u user:<password> x; curl --user admin: x; curl -u admin x\nsudo -u postgres:x psql'),
     neg('curl https://x\n-u admin:S3cr3t (another command)'),
+    // Two commands on one line, the second after the first's answer was remembered.
+    { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
+    neg('curl https://x\necho -u a:Zq8Lw3Nx7P'),
   ],
   generic: [
     { text: 'DB_PASSWORD=Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
@@ -181,6 +184,20 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('password_hash: $2b$12$KIXQJ1y7yqzE6aBc9dEfGhO; csrf_token: {{ csrf_token() }}; pwd: /home/user/project; auth: true; author: Jane Doe'),
     neg(`token: ${GH_BAD}; STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc; api_key: YOUR_API_KEY; password=xxxxxxxxxxxx`),
     neg('{"auths": {"ghcr.io": {"auth": "dGhpcyBpcyBub3QgYSBwYWlyIGF0IGFsbA=="}}}'),
+  ],
+  vendor_shapes: [
+    pos('JFROG_TOKEN', `cmVmdGtuOjAxOj${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeFfGgHh1Ii2Jj'.slice(0, 50)}`),
+    pos('DOPPLER_TOKEN', 'dp.st.prd.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeF'),
+    pos('VAULT_TOKEN', 'hvs.CAESIZq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6'),
+    pos('SENDGRID_KEY', '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'),
+    // Assigned to a name that says the vendor; elsewhere the same shape is only a keyword = value secret.
+    { text: 'DD_API_KEY=9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c', expect: [['DATADOG_KEY', '9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c']] },
+    { text: 'MONITORING_API_KEY=9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c', expect: [['GENERIC_SECRET', '9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c']] },
+    neg('dp.pt.short hvs.xxxxxxxxxxxxxxxxxxxxxxxx SG.a.b datadog_site: datadoghq.eu'),
+  ],
+  netrc: [
+    { text: 'machine api.example.com\n  login deploy\n  password Rb1Xc6Vz3K\n', expect: [['GENERIC_SECRET', 'Rb1Xc6Vz3K']] },
+    neg('machine api.example.com login deploy password $NETRC_PASSWORD; the login page asks for a password twice'),
   ],
   jwt_base64: [
     pos('JWT', Buffer.from(JWT).toString('base64'), 'token: ', '\n'),
