@@ -30,11 +30,10 @@ export function secretValue(text: string, s: number, e: number): boolean {
   // $X ${X} %X% {{x}} <x> [x] @x &anchor *alias (x) !tag /path ~/path ./path
   if (c0 === 36 || c0 === 37 || c0 === 123 || c0 === 60 || c0 === 91 || c0 === 64 || c0 === 38 || c0 === 42 || c0 === 40 || c0 === 33 || c0 === 47 || c0 === 126) return false;
   if (c0 === 46 && text.charCodeAt(s + 1) === 47) return false;
-  const value = text.slice(s, e);
-  if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http')) return false;
-  for (const p of CLAIMED) if (value.startsWith(p)) return false;
-  if (isPasswordPlaceholder(value) || NOT_SECRET.has(value.toLowerCase()) || looksLikePlaceholder(text, s, e)) return false;
-  if (isCodeReference(text, s, e)) return false;
+  // Cheap shape checks before any copy of the value.
+  if (isCodeReference(text, s, e) || looksLikePlaceholder(text, s, e)) return false;
+  const h = entropy(text, s, e);
+  if (h < 3) return false;
   const m = classMix(text, s, e);
   // Symbols other than the separators of names and slugs (`-`, `_`, `.`, `/`, space).
   let strong = 0;
@@ -42,10 +41,12 @@ export function secretValue(text: string, s: number, e: number): boolean {
     const c = text.charCodeAt(k);
     if (!isAlnum(c) && c !== 45 && c !== 95 && c !== 46 && c !== 47 && c !== 32) strong++;
   }
-  const h = entropy(text, s, e);
-  if (h < 3) return false;
   // A digit or a symbol, or a long random mixed-case run; `my-app-secret`, `DefaultPassword`, `FlattenedJWSInput` are names.
-  return m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e));
+  if (!(m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e)))) return false;
+  const value = text.slice(s, e);
+  if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http')) return false;
+  for (const p of CLAIMED) if (value.startsWith(p)) return false;
+  return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase());
 }
 
 /** docker config.json / .npmrc `auth`: base64 of printable "user:password". */
@@ -146,8 +147,12 @@ export const genericSecret: CharDetector = {
     let e = t;
     while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
     const q = text.charCodeAt(e - 1);
-    if (q === 34 || q === 39) e--;
+    const quotedName = q === 34 || q === 39;
+    if (quotedName) e--;
     if (keywordBefore(text, e) === undefined) return;
+    // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator: not a value.
+    const after = text.charCodeAt(t + 1);
+    if (!quotedName && (after === 34 || after === 39 || after === 96)) return;
     const a = assignmentAt(text, t);
     if (a === undefined) return;
     const name = keywordBefore(text, a.nameEnd);

@@ -48,6 +48,9 @@ const NAMES = ['authorization', 'apikey', 'api-key', 'api-token', 'auth-token', 
 
 /** The header name (one of NAMES) that ends just before `e`, case-insensitively and as a whole name part. */
 function nameBefore(text: string, e: number): string | undefined {
+  // Every name ends in 'n' or 'y': one comparison rejects most separators.
+  const last = text.charCodeAt(e - 1) | 32;
+  if (last !== 110 && last !== 121) return undefined;
   for (const name of NAMES) {
     const s = e - name.length;
     // `X-Api-Key:` yes (a '-' before the name is fine), `myapikey:` no.
