@@ -16,21 +16,14 @@ export interface Assignment {
   keyish: boolean;
 }
 
-/**
- * The last answer, reused: several detectors trigger on the same separator one after another, and scans are
- * synchronous and never nested, so one entry is enough (and no object is allocated per call).
- */
-const last: Assignment & { text: string; at: number; ok: boolean } = { text: '', at: -1, ok: false, nameEnd: 0, value: 0, keyish: false };
+/** One result object, reused (scans are synchronous and never nested): no allocation per separator. */
+const result: Assignment = { nameEnd: 0, value: 0, keyish: false };
 
 /**
  * The assignment whose separator is at t ('=' or ':'), or undefined for `==`, `::` and separators without a
- * name. The result is shared: read it before the next call.
+ * name. Constant work. The result is shared: read it before the next call.
  */
 export function assignmentAt(text: string, t: number): Assignment | undefined {
-  if (last.at === t && last.text === text) return last.ok ? last : undefined;
-  last.text = text;
-  last.at = t;
-  last.ok = false;
   const c = text.charCodeAt(t);
   const d = text.charCodeAt(t + 1);
   if (d === c) return undefined;
@@ -43,11 +36,10 @@ export function assignmentAt(text: string, t: number): Assignment | undefined {
   if (q === 34 || q === 39) e--;
   if (!isNameChar(text.charCodeAt(e - 1))) return undefined;
   while (v < text.length && v < t + 6 && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
-  last.nameEnd = e;
-  last.value = v;
-  last.keyish = hasAtFold(text, e - 3, 'key') || hasAtFold(text, e - 5, 'token') || hasAtFold(text, e - 6, 'secret');
-  last.ok = true;
-  return last;
+  result.nameEnd = e;
+  result.value = v;
+  result.keyish = hasAtFold(text, e - 3, 'key') || hasAtFold(text, e - 5, 'token') || hasAtFold(text, e - 6, 'secret');
+  return result;
 }
 
 /** Where the name ending at `nameEnd` starts (at most MAX_NAME characters back). */
