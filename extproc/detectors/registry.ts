@@ -65,7 +65,11 @@ import { genericSecret, netrcPassword } from './generic-secret.ts';
 
 /** Credential formats of AI providers, clouds, CI/CD, observability and SaaS tools (one file per family). */
 export const VENDOR_DETECTORS: readonly Detector[] = [
-  bedrockApiKey, perplexityKey, cohereKey, azureAdClientSecret, digitaloceanToken, cloudflareApiToken, cloudflareOriginCaKey, vaultToken, terraformToken, databricksToken, herokuKey, flyioToken, onepasswordToken, dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey, twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken, postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
+  bedrockApiKey, perplexityKey, cohereKey, azureAdClientSecret, digitaloceanToken, cloudflareApiToken,
+  cloudflareOriginCaKey, vaultToken, terraformToken, databricksToken, herokuKey, flyioToken, onepasswordToken,
+  dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey,
+  twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken,
+  postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
 ];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
