@@ -1,4 +1,5 @@
-// Anthropic API and admin keys: sk-ant-api03-<93 chars>AA, sk-ant-admin01-<93 chars>AA.
+// Anthropic API, admin, OAuth and session keys: sk-ant-api03-<93 chars>AA, sk-ant-admin01-<93 chars>AA. Every
+// issued key ends in "AA"; a string without that tail is a sample or a truncation, not a key.
 import { isAlnum, isDigit } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
@@ -16,6 +17,6 @@ export const anthropicKey = prefixedToken({
     if (kind !== 'api' && kind !== 'admin' && kind !== 'oat' && kind !== 'sid') return false;
     const d = k;
     while (k < end && k < d + 3 && isDigit(text.charCodeAt(k))) k++;
-    return k > d && text.charCodeAt(k) === 45 && end - k > 60;
+    return k > d && text.charCodeAt(k) === 45 && end - k > 60 && text.charCodeAt(end - 1) === 65 && text.charCodeAt(end - 2) === 65;
   },
 });

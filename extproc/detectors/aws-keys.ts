@@ -1,7 +1,7 @@
 // AWS access key ids (AKIA long-term, ASIA temporary, ABIA/ACCA) and secret access keys. A secret key is a
 // 40-character base64 string; alone it is indistinguishable from other base64, so it is reported only next
 // to evidence: after a key id (within 200 characters) or after a keyword such as aws_secret_access_key.
-import { boundaryAt, classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isUpper, runEnd } from './chars.ts';
+import { boundaryAt, classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isUpper, looksLikePlaceholder, runEnd } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
 
 const KEY_ID_PREFIXES = ['AKIA', 'ASIA', 'ABIA', 'ACCA'];
@@ -13,7 +13,7 @@ function keyIdEnd(text: string, i: number): number {
   for (const p of KEY_ID_PREFIXES) if (hasAt(text, i, p)) known = true;
   if (!known || !boundaryAt(text, i - 1)) return -1;
   const end = runEnd(text, i + 4, isBase32Upper, 17);
-  return end - i === 20 && boundaryAt(text, end) ? end : -1;
+  return end - i === 20 && boundaryAt(text, end) && !looksLikePlaceholder(text, i + 4, end) ? end : -1;
 }
 
 export const awsAccessKeyId: CharDetector = {
@@ -41,7 +41,7 @@ function secretAt(text: string, j: number): number {
   if (end - j !== 40 || !boundaryAt(text, end, isSecretChar)) return -1;
   const m = classMix(text, j, end);
   if (m.upper < 2 || m.lower < 2 || m.digit + (40 - m.upper - m.lower - m.digit) < 1) return -1;
-  return entropy(text, j, end) >= 4 ? end : -1;
+  return entropy(text, j, end) >= 4 && !looksLikePlaceholder(text, j, end) ? end : -1;
 }
 
 /** The first secret-looking token in text[from, from + WINDOW). Skips over runs, so work is bounded by WINDOW. */

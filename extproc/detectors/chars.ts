@@ -145,3 +145,82 @@ export function classMix(text: string, start: number, end: number): { upper: num
   }
   return { upper, lower, digit };
 }
+
+/** Words that mark a documentation sample or a template, in the letter cases they are written in. */
+const PLACEHOLDER_WORDS = ['example', 'EXAMPLE', 'Example', 'sample', 'SAMPLE', 'placeholder', 'PLACEHOLDER', 'dummy', 'DUMMY', 'xxxx', 'XXXX', 'your', 'YOUR', 'redacted', 'REDACTED'];
+const PLACEHOLDER_FIRST = new Set(PLACEHOLDER_WORDS.map((w) => w.charCodeAt(0)));
+
+/**
+ * Whether text[start, end) looks like a placeholder rather than random key material: a run of 6 equal
+ * characters (`XXXXXX`, `000000`), an ascending run of 6 (`abcdef`, `123456`), fewer than 6 distinct
+ * characters in 16 or more, or a marker word (`EXAMPLE`, `your`, `xxxx`...). Random tokens of the lengths
+ * detectors accept trip none of these except with negligible probability. One pass, no allocation.
+ */
+export function looksLikePlaceholder(text: string, start: number, end: number): boolean {
+  let run = 1;
+  let asc = 1;
+  let distinct = 0;
+  let seen0 = 0;
+  let seen1 = 0;
+  let seen2 = 0;
+  let seen3 = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (i > start) {
+      const p = text.charCodeAt(i - 1);
+      run = c === p ? run + 1 : 1;
+      asc = c === p + 1 ? asc + 1 : 1;
+      if (run >= 6 || asc >= 6) return true;
+    }
+    const bit = c & 31;
+    const word = (c >> 5) & 3;
+    const m = 1 << bit;
+    if (word === 0 && (seen0 & m) === 0) { seen0 |= m; distinct++; }
+    else if (word === 1 && (seen1 & m) === 0) { seen1 |= m; distinct++; }
+    else if (word === 2 && (seen2 & m) === 0) { seen2 |= m; distinct++; }
+    else if (word === 3 && (seen3 & m) === 0) { seen3 |= m; distinct++; }
+    if (PLACEHOLDER_FIRST.has(c)) {
+      for (const w of PLACEHOLDER_WORDS) if (i + w.length <= end && text.startsWith(w, i)) return true;
+    }
+  }
+  return end - start >= 16 && distinct < 6;
+}
+
+export const isHexLower = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102);
+export const isHex = (c: number): boolean => isHexLower(c) || (c >= 65 && c <= 70);
+
+/** Random-looking: at least `classes` of upper/lower/digit present, entropy ≥ `bits`, no placeholder shape. */
+export function randomLooking(text: string, start: number, end: number, classes: number, bits: number): boolean {
+  const m = classMix(text, start, end);
+  const k = (m.upper > 0 ? 1 : 0) + (m.lower > 0 ? 1 : 0) + (m.digit > 0 ? 1 : 0);
+  return k >= classes && entropy(text, start, end) >= bits && !looksLikePlaceholder(text, start, end);
+}
+
+/**
+ * A code reference rather than a value: a call (`name(`), or dotted names whose first part is a word
+ * (`os.environ`, `settings.DB_PASSWORD`, `process.env.KEY`, `req.token?.value`; not `dt0c01.Zq8Lw…`, whose first
+ * part has digits).
+ */
+export function isCodeReference(text: string, s: number, e: number): boolean {
+  let dots = 0;
+  let wordHead = true;
+  let names = true;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 40 && k > s && (isAlnum(text.charCodeAt(k - 1)) || text.charCodeAt(k - 1) === 95)) return true;
+    if (c === 46) dots++;
+    else if (!(isAlnum(c) || c === 95 || c === 45 || c === 63 || c === 33 || c === 91 || c === 93 || c === 34 || c === 39)) names = false;
+    else if (dots === 0 && !(isAlpha(c) || c === 95)) wordHead = false;
+  }
+  return names && dots > 0 && wordHead;
+}
+
+/**
+ * Letters only and mixed case, yet random rather than a CamelCase name (`ServiceDefinition`,
+ * `FlattenedJWSInput`): the letter case changes at a third of the positions or more.
+ */
+export function randomCase(text: string, s: number, e: number): boolean {
+  let changes = 0;
+  for (let k = s + 1; k < e; k++) if (isUpper(text.charCodeAt(k)) !== isUpper(text.charCodeAt(k - 1))) changes++;
+  return changes * 3 >= e - s;
+}

@@ -29,6 +29,11 @@ export interface CharDetector extends DetectorBase {
   readonly prev?: string;
   /** When set, the scanner calls `at` only if the character after the trigger is one of these (ASCII). */
   readonly next?: string;
+  /**
+   * When set, a shared precheck: detectors with the same `gate` function that trigger at one character are
+   * skipped together when it fails, and it runs once for all of them (vendor names on assignments).
+   */
+  readonly gate?: (text: string, i: number) => boolean;
   /** `memo` is fresh for each scanned text: detectors cache far-reaching searches there to stay linear. */
   at(text: string, i: number, report: (start: number, end: number) => void, memo: Map<string, number>): void;
 }
@@ -76,7 +81,7 @@ export interface NumberDetector extends DetectorBase {
  */
 export interface KeywordDetector extends DetectorBase {
   readonly kind: 'keyword';
-  /** Lowercase ASCII words (at least 3 characters). */
+  /** Lowercase ASCII words (at least 3 characters of a-z, 0-9, `_`, `-`, `.`, `~`). */
   readonly keywords: readonly string[];
   /** `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs). */
   atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void): void;

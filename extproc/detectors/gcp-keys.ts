@@ -1,7 +1,7 @@
 // Google Cloud: API keys (AIza + 35 base64url characters) and service-account key files. In a service-account
 // JSON the private key itself is caught by the private-key detector; this one reports the private_key_id value
 // when "service_account" appears within 400 characters before it.
-import { boundaryAt, contextWords, hasAt, hasContextWord, isBase64UrlChar, isDigit, runEnd } from './chars.ts';
+import { boundaryAt, contextWords, hasAt, hasContextWord, isBase64UrlChar, isDigit, looksLikePlaceholder, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 export const gcpApiKey: CharDetector = {
@@ -14,7 +14,7 @@ export const gcpApiKey: CharDetector = {
   at(text, i, report) {
     if (!hasAt(text, i, 'AIza') || !boundaryAt(text, i - 1, isBase64UrlChar)) return;
     const end = runEnd(text, i + 4, isBase64UrlChar, 36);
-    if (end - i === 39 && boundaryAt(text, end, isBase64UrlChar)) report(i, end);
+    if (end - i === 39 && boundaryAt(text, end, isBase64UrlChar) && !looksLikePlaceholder(text, i + 4, end)) report(i, end);
   },
 };
 
@@ -40,6 +40,6 @@ export const gcpServiceAccount: CharDetector = {
     const limit = Math.min(text.length, j + 8);
     while (j < limit && (text.charCodeAt(j) === 34 || text.charCodeAt(j) === 58 || text.charCodeAt(j) === 32 || text.charCodeAt(j) === 92)) j++;
     const end = runEnd(text, j, isHex, 41);
-    if (end - j === 40) report(j, end);
+    if (end - j === 40 && !looksLikePlaceholder(text, j, end)) report(j, end);
   },
 };

@@ -1,8 +1,8 @@
 // A factory for API tokens that start with a fixed prefix ("ghp_", "sk_live_", "xoxb-"...). The scanner
 // calls the detector at the prefix's last character, which is a separator ('_', '-', '=', '/') in every
 // prefix here, so ordinary words cost one character comparison.
-import { boundaryAt, hasAt, isAlnum, runEnd } from './chars.ts';
-import type { CharDetector } from './detector.ts';
+import { boundaryAt, hasAt, isAlnum, looksLikePlaceholder, runEnd } from './chars.ts';
+import type { CharDetector, KeywordDetector } from './detector.ts';
 
 export interface PrefixedTokenSpec {
   readonly id: string;
@@ -21,36 +21,77 @@ export interface PrefixedTokenSpec {
   readonly reportBodyOnly?: boolean;
   /** Trim these trailing characters from the body (e.g. a sentence's final '.'). */
   readonly trimTrailing?: (c: number) => boolean;
+  /**
+   * Refuse bodies that look like placeholders (`xxxx`, `EXAMPLE`, runs of one character, `abcdef`...); on by
+   * default. Off only for bodies with fixed structure that the detector's own `validate` checks.
+   */
+  readonly placeholders?: boolean;
+  /**
+   * Index in every prefix of the character the scanner triggers on (default: the last). Set it when the last
+   * character is common in text ('.') and an earlier one is rare (the 'v' of "hvs.", the 'G' of "SG.").
+   */
+  readonly triggerAt?: number;
+}
+
+/** Matches the token whose prefix p starts at `start` (p already checked there); reports and returns true on a hit. */
+function matchAt(spec: PrefixedTokenSpec, text: string, start: number, p: string, report: (s: number, e: number) => void): boolean {
+  if (!boundaryAt(text, start - 1, spec.before ?? isAlnum)) return false;
+  const bodyStart = start + p.length;
+  let end = runEnd(text, bodyStart, spec.body, spec.maxBody + 1);
+  if (spec.trimTrailing !== undefined) while (end > bodyStart && spec.trimTrailing(text.charCodeAt(end - 1))) end--;
+  const n = end - bodyStart;
+  if (n < spec.minBody || n > spec.maxBody) return false;
+  if (!boundaryAt(text, end, spec.after ?? isAlnum)) return false;
+  if (spec.placeholders !== false && looksLikePlaceholder(text, bodyStart, end)) return false;
+  if (spec.validate !== undefined && !spec.validate(text, start, bodyStart, end)) return false;
+  report(spec.reportBodyOnly === true ? bodyStart : start, end);
+  return true;
 }
 
 export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
-  const triggers = [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 1)))].join('');
+  const at = (p: string): number => spec.triggerAt ?? p.length - 1;
+  const chars = (off: number): string => [...new Set(spec.prefixes.map((p) => p.charAt(at(p) + off)))].join('');
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
-  const before = spec.before ?? isAlnum;
-  const after = spec.after ?? isAlnum;
+  const next = spec.triggerAt === undefined ? undefined : chars(1);
   return {
     kind: 'char',
     id: spec.id,
     type: spec.type,
-    triggers,
-    prev: [...new Set(spec.prefixes.map((p) => p.charAt(p.length - 2)))].join(''),
+    triggers: chars(0),
+    prev: chars(-1),
+    ...(next === undefined ? {} : { next }),
     maxLength: maxPrefix + spec.maxBody,
     at(text, i, report) {
       const c = text.charCodeAt(i);
       const prev = text.charCodeAt(i - 1);
       for (const p of spec.prefixes) {
-        if (p.charCodeAt(p.length - 1) !== c || p.charCodeAt(p.length - 2) !== prev) continue;
-        const start = i - p.length + 1;
-        if (start < 0 || !hasAt(text, start, p) || !boundaryAt(text, start - 1, before)) continue;
-        const bodyStart = i + 1;
-        let end = runEnd(text, bodyStart, spec.body, spec.maxBody + 1);
-        if (spec.trimTrailing !== undefined) while (end > bodyStart && spec.trimTrailing(text.charCodeAt(end - 1))) end--;
-        const n = end - bodyStart;
-        if (n < spec.minBody || n > spec.maxBody) continue;
-        if (!boundaryAt(text, end, after)) continue;
-        if (spec.validate !== undefined && !spec.validate(text, start, bodyStart, end)) continue;
-        report(spec.reportBodyOnly === true ? bodyStart : start, end);
-        return;
+        const k = at(p);
+        if (p.charCodeAt(k) !== c || p.charCodeAt(k - 1) !== prev) continue;
+        const start = i - k;
+        if (start < 0 || !hasAt(text, start, p)) continue;
+        if (matchAt(spec, text, start, p, report)) return;
+      }
+    },
+  };
+}
+
+/**
+ * The same token shape, found by the scanner's shared keyword pass instead of a trigger character: for prefixes
+ * whose last characters are common in text ('.', or a lower-case letter), so that plain prose does not stop the
+ * hot loop at every such character. The keywords are the prefixes lower-cased; the case is checked here.
+ */
+export function prefixedKeywordToken(spec: PrefixedTokenSpec): KeywordDetector {
+  const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
+  return {
+    kind: 'keyword',
+    id: spec.id,
+    type: spec.type,
+    keywords: [...new Set(spec.prefixes.map((p) => p.toLowerCase()))],
+    maxLength: maxPrefix + spec.maxBody,
+    atKeyword(text, i, keyword, report) {
+      for (const p of spec.prefixes) {
+        if (p.length !== keyword.length || p.toLowerCase() !== keyword || !hasAt(text, i, p)) continue;
+        if (matchAt(spec, text, i, p, report)) return;
       }
     },
   };

@@ -1,7 +1,9 @@
 // PEM, OpenSSH and PGP private-key blocks: from "-----BEGIN … PRIVATE KEY[ BLOCK]-----" to the matching END line.
 // A block without an END line within 16 KiB (truncated, or split by the caller) is still reported: the header
-// and the key material that follows it.
-import { hasAt, runEnd } from './chars.ts';
+// and the key material that follows it. The body must look like key material: header lines (`Proc-Type: …`)
+// aside, only base64 and line breaks (also written as `\n`), at least 16 base64 characters of at least 10
+// distinct symbols; an empty block, `...`, `<your key here>` or `xxxx` is not a key.
+import { hasAt, isBase64Char, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 const BEGIN = '-----BEGIN ';
@@ -25,6 +27,48 @@ function nextEnd(text: string, from: number, memo: Map<string, number>): number 
   return at;
 }
 
+const MIN_BODY = 16;
+const MIN_DISTINCT = 10;
+
+/** Whether text[from, to) is a key body (see the header comment). One pass, bounded by the block. */
+export function keyBody(text: string, from: number, to: number): boolean {
+  let b64 = 0;
+  const seen = new Uint8Array(128);
+  let distinct = 0;
+  let i = from;
+  let stop = false;
+  while (i < to && !stop) {
+    let j = i;
+    let colon = false;
+    for (; j < to; j++) {
+      const c = text.charCodeAt(j);
+      // "--" starts the next armour line: the body ends there (keeps the work per block bounded by the block).
+      if (c === 45 && text.charCodeAt(j + 1) === 45) {
+        stop = true;
+        break;
+      }
+      // A line break, also written as the two characters `\n` (a key pasted from JSON source).
+      if (c === 10 || c === 13 || (c === 92 && (text.charCodeAt(j + 1) === 110 || text.charCodeAt(j + 1) === 114))) break;
+      if (c === 58) colon = true;
+    }
+    // Header lines (`Proc-Type: 4,ENCRYPTED`) do not count; any other line is base64 only.
+    if (!colon) {
+      for (let k = i; k < j; k++) {
+        const c = text.charCodeAt(k);
+        if (isBase64Char(c) || c === 61) {
+          b64++;
+          if (seen[c] === 0) {
+            seen[c] = 1;
+            distinct++;
+          }
+        } else if (c !== 32 && c !== 9) return false;
+      }
+    }
+    i = j + (text.charCodeAt(j) === 92 ? 2 : 1);
+  }
+  return b64 >= MIN_BODY && distinct >= MIN_DISTINCT;
+}
+
 export const privateKey: CharDetector = {
   kind: 'char',
   id: 'secret.private_key',
@@ -41,6 +85,7 @@ export const privateKey: CharDetector = {
     const headerEnd = labelEnd + 5;
     const e = nextEnd(text, headerEnd, memo);
     if (e !== -1 && e - i <= MAX) {
+      if (!keyBody(text, headerEnd, e)) return;
       const lineEnd = runEnd(text, e + END.length, isLabelChar, 40);
       report(i, hasAt(text, lineEnd, '-----') ? lineEnd + 5 : lineEnd);
       return;
@@ -50,6 +95,6 @@ export const privateKey: CharDetector = {
     let j = headerEnd;
     const limit = Math.min(text.length, i + MAX);
     while (j < limit && isBodyChar(text.charCodeAt(j)) && !(text.charCodeAt(j) === 45 && hasAt(text, j, '-----'))) j++;
-    report(i, j);
+    if (keyBody(text, headerEnd, j)) report(i, j);
   },
 };

@@ -10,7 +10,7 @@ import { email } from './email.ts';
 import { esDni } from './es-dni.ts';
 import { gcpApiKey, gcpServiceAccount } from './gcp-keys.ts';
 import { githubFineGrainedToken, githubToken } from './github-token.ts';
-import { gitlabToken } from './gitlab-token.ts';
+import { gitlabRunnerToken, gitlabSession, gitlabToken } from './gitlab-token.ts';
 import { huggingfaceToken } from './huggingface-token.ts';
 import { iban } from './iban.ts';
 import { ipAddress } from './ip-address.ts';
@@ -26,15 +26,62 @@ import { stripeKey } from './stripe-key.ts';
 import { ukNino } from './uk-nino.ts';
 import { urlCredentials } from './url-credentials.ts';
 import { usSsn } from './us-ssn.ts';
-import { jwt } from './jwt.ts';
+import { jwt, jwtBase64 } from './jwt.ts';
+import { bedrockApiKey } from './bedrock-key.ts';
+import { perplexityKey } from './perplexity-key.ts';
+import { cohereKey } from './cohere-key.ts';
+import { azureAdClientSecret } from './azure-ad-secret.ts';
+import { digitaloceanToken } from './digitalocean-token.ts';
+import { cloudflareApiToken, cloudflareOriginCaKey } from './cloudflare-token.ts';
+import { vaultToken } from './vault-token.ts';
+import { terraformToken } from './terraform-token.ts';
+import { databricksToken } from './databricks-token.ts';
+import { herokuKey } from './heroku-key.ts';
+import { flyioToken } from './flyio-token.ts';
+import { onepasswordToken } from './onepassword-token.ts';
+import { dopplerToken } from './doppler-token.ts';
+import { pulumiToken } from './pulumi-token.ts';
+import { openshiftToken } from './openshift-token.ts';
+import { agePrivateKey } from './age-key.ts';
+import { atlassianToken } from './atlassian-token.ts';
+import { sendgridKey } from './sendgrid-key.ts';
+import { twilioApiKey, twilioAuthToken } from './twilio-key.ts';
+import { shopifyToken } from './shopify-token.ts';
+import { pypiToken } from './pypi-token.ts';
+import { sentryToken } from './sentry-token.ts';
+import { grafanaToken } from './grafana-token.ts';
+import { newrelicKey } from './newrelic-key.ts';
+import { linearKey } from './linear-key.ts';
+import { notionToken } from './notion-token.ts';
+import { postmanKey } from './postman-key.ts';
+import { planetscaleToken } from './planetscale-token.ts';
+import { telegramBotToken } from './telegram-token.ts';
+import { datadogKey } from './datadog-key.ts';
+import { oktaToken } from './okta-token.ts';
+import { jfrogReferenceToken, jfrogToken } from './jfrog-token.ts';
+import { curlCredentials } from './curl-credentials.ts';
+import { headerCredential } from './header-credential.ts';
+import { genericSecret, netrcPassword } from './generic-secret.ts';
+
+/** Credential formats of AI providers, clouds, CI/CD, observability and SaaS tools (one file per family). */
+export const VENDOR_DETECTORS: readonly Detector[] = [
+  bedrockApiKey, perplexityKey, cohereKey, azureAdClientSecret, digitaloceanToken, cloudflareApiToken,
+  cloudflareOriginCaKey, vaultToken, terraformToken, databricksToken, herokuKey, flyioToken, onepasswordToken,
+  dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey,
+  twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken,
+  postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
+];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
 
 /** Secrets first: when hits of equal span overlap, the earlier detector names the finding. */
 export const SECRET_DETECTORS: readonly Detector[] = [
   privateKey, awsAccessKeyId, awsSecretAccessKey, gcpApiKey, gcpServiceAccount, azureStorageKey, githubToken,
-  githubFineGrainedToken, gitlabToken, slackToken, slackWebhook, stripeKey, anthropicKey, openaiKey, huggingfaceToken,
-  npmToken, jwt, urlCredentials, bearerToken, basicAuth,
+  githubFineGrainedToken, gitlabToken, gitlabSession, gitlabRunnerToken, slackToken, slackWebhook, stripeKey, anthropicKey,
+  openaiKey, huggingfaceToken, npmToken, ...VENDOR_DETECTORS,
+  // Shapes that wrap other formats come last, so a vendor format found at the same span names the finding.
+  jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
+  netrcPassword,
 ];
 
 /** National ids by locale. */

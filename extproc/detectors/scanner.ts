@@ -43,6 +43,7 @@ interface Dispatch {
   /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
   readonly prev: Uint8Array;
   readonly next: Uint8Array;
+  readonly gate: CharDetector['gate'];
 }
 
 function mask(chars: string | undefined): Uint8Array {
@@ -92,6 +93,11 @@ export class Scanner {
   readonly limits: ScanLimits;
   /** The longest match any detector can report. */
   readonly maxMatchLength: number;
+  /**
+   * Per (trigger, character before it): the dispatch entries whose `prev` admits that character, at
+   * trigger * 128 + (previous & 127); undefined when none. A trigger shared by many detectors (`_`, `-`, `:`)
+   * then costs one lookup where no detector's prefix fits, instead of one mask test per detector.
+   */
   readonly #dispatch: (readonly Dispatch[] | undefined)[];
   /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors). */
   readonly #cls = new Uint8Array(65536);
@@ -129,12 +135,12 @@ export class Scanner {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next) });
+          dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), gate: det.gate });
         }
       } else if (det.kind === 'number') numbers.push(numberEntry(d, det));
       else if (det.kind === 'keyword') {
         for (const word of det.keywords) {
-          if (word.length < 3 || !/^[a-z0-9_-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
+          if (word.length < 3 || !/^[a-z0-9_.~-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
           words.add(word);
           (keywords[word.charCodeAt(0)] ??= []).push({ d, word, atKeyword: det.atKeyword.bind(det) });
         }
@@ -144,7 +150,10 @@ export class Scanner {
     const alternation = [...words].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).map(escapeRe).join('|');
     this.#keywordRe = words.size === 0 ? undefined : new RegExp(alternation, 'gi');
     this.#keywords = keywords;
-    this.#dispatch = dispatch.map((l) => (l.length === 0 ? undefined : l));
+    this.#dispatch = Array.from({ length: 128 * 128 }, (_, k) => {
+      const l = (dispatch[k >> 7] ?? []).filter((e) => e.prev[k & 127] === 1);
+      return l.length === 0 ? undefined : l;
+    });
     dispatch.forEach((l, c) => {
       if (l.length > 0) this.#cls[c] = CHAR;
     });
@@ -260,14 +269,25 @@ export class Scanner {
         continue;
       }
       if (k === CHAR) {
-        const ds = dispatch[c] as readonly Dispatch[];
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
-        const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
-        for (let q = 0; q < ds.length; q++) {
-          const e = ds[q] as Dispatch;
-          // Neighbour masks keep most trigger characters from reaching a detector call at all.
-          if (e.prev[pc] === 0 || e.next[nc] === 0) continue;
-          e.at(text, i, reporters[e.d] as Report, memo);
+        const ds = dispatch[(c << 7) | pc];
+        if (ds !== undefined) {
+          const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
+          let gate: Dispatch['gate'];
+          let open = true;
+          for (let q = 0; q < ds.length; q++) {
+            const e = ds[q] as Dispatch;
+            // The next-character mask keeps most remaining triggers from reaching a detector call at all.
+            if (e.next[nc] === 0) continue;
+            if (e.gate !== undefined) {
+              if (e.gate !== gate) {
+                gate = e.gate;
+                open = gate(text, i);
+              }
+              if (!open) continue;
+            }
+            e.at(text, i, reporters[e.d] as Report, memo);
+          }
         }
       }
       j++;

@@ -1,11 +1,11 @@
-// Slack tokens (bot, user, app, refresh, configuration) and incoming-webhook URLs.
+// Slack tokens (bot, user, app, legacy workspace, refresh, configuration) and incoming-webhook URLs.
 import { classMix, isAlnum } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const slackToken = prefixedToken({
   id: 'secret.slack_token',
   type: 'SLACK_TOKEN',
-  prefixes: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxr-', 'xoxs-', 'xoxe-', 'xapp-'],
+  prefixes: ['xoxb-', 'xoxp-', 'xoxa-', 'xoxo-', 'xoxr-', 'xoxs-', 'xoxe-', 'xapp-'],
   body: (c) => isAlnum(c) || c === 45,
   minBody: 20,
   maxBody: 250,

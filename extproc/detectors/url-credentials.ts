@@ -10,11 +10,12 @@ const isHostChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 ||
 
 const PLACEHOLDERS = new Set(['password', 'pass', 'passwd', 'pwd', 'secret', 'changeme', 'xxx', 'xxxx', 'xxxxxx', '***', '****', '******', '********', '...', 'token', 'pw', 'mypassword', 'yourpassword', 'your_password', 'example']);
 
-function isPlaceholder(pw: string): boolean {
+/** Whether a password is a documentation placeholder (`password`, `****`, `${PASS}`, `<pass>`...). */
+export function isPasswordPlaceholder(pw: string): boolean {
   if (PLACEHOLDERS.has(pw.toLowerCase())) return true;
   const c = pw.charCodeAt(0);
   // ${VAR}, $VAR, {{var}}, %s, [password]
-  return c === 36 || c === 123 || c === 37 || c === 91 || /^\*+$/.test(pw);
+  return c === 36 || c === 123 || c === 37 || c === 91 || c === 60 || /^\*+$/.test(pw);
 }
 
 const MAX_PART = 128;
@@ -40,7 +41,7 @@ export const urlCredentials: CharDetector = {
     while (k < limit && (isUserinfoChar(text.charCodeAt(k)) || text.charCodeAt(k) === 58)) k++;
     if (text.charCodeAt(k) !== 64 || k === pwStart || k - pwStart > MAX_PART) return;
     if (!isHostChar(text.charCodeAt(k + 1))) return;
-    if (isPlaceholder(text.slice(pwStart, k))) return;
+    if (isPasswordPlaceholder(text.slice(pwStart, k))) return;
     report(pwStart, k);
   },
 };

@@ -1,0 +1,194 @@
+// Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
+// api key or access key (optionally followed by "key": `secret_key`, `secretKey`), in any of the shapes people
+// paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
+// code (`token = '…'`, `Password: "…"`, `:=`, `=>`), `.netrc` (`login u password p`), `.npmrc`
+// (`//registry/:_authToken=…`, `_auth=…`, `_password=…`), `.pypirc` and docker `config.json` (`"auth": "<base64
+// of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits, a digit or a symbol
+// (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
+// `config.db.password`), a path or URL, or a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`). Only the
+// value is reported.
+import { classMix, entropy, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
+import type { CharDetector, KeywordDetector } from './detector.ts';
+import { assignmentAt } from './assignment.ts';
+import { isPasswordPlaceholder } from './url-credentials.ts';
+
+const MIN = 8;
+const MAX = 200;
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+/**
+ * Values in a format a vendor detector owns: that detector decides (a sample or a test key it rejects is not
+ * reported here as a generic secret instead).
+ */
+const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
+const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
+
+/** Whether text[s, e) passes the value gate (see the header comment). */
+export function secretValue(text: string, s: number, e: number): boolean {
+  const n = e - s;
+  if (n < MIN || n > MAX) return false;
+  const c0 = text.charCodeAt(s);
+  // $X ${X} %X% {{x}} <x> [x] @x &anchor *alias (x) !tag /path ~/path ./path
+  if (c0 === 36 || c0 === 37 || c0 === 123 || c0 === 60 || c0 === 91 || c0 === 64 || c0 === 38 || c0 === 42 || c0 === 40 || c0 === 33 || c0 === 47 || c0 === 126) return false;
+  if (c0 === 46 && text.charCodeAt(s + 1) === 47) return false;
+  // Cheap shape checks before any copy of the value.
+  if (isCodeReference(text, s, e) || looksLikePlaceholder(text, s, e)) return false;
+  const h = entropy(text, s, e);
+  if (h < 3) return false;
+  const m = classMix(text, s, e);
+  // Symbols other than the separators of names and slugs (`-`, `_`, `.`, `/`, space).
+  let strong = 0;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (!isAlnum(c) && c !== 45 && c !== 95 && c !== 46 && c !== 47 && c !== 32) strong++;
+  }
+  // A digit or a symbol, or a long random mixed-case run; `my-app-secret`, `DefaultPassword`, `FlattenedJWSInput` are names.
+  if (!(m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e)))) return false;
+  const value = text.slice(s, e);
+  if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http')) return false;
+  for (const p of CLAIMED) if (value.startsWith(p)) return false;
+  return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase());
+}
+
+/** docker config.json / .npmrc `auth`: base64 of printable "user:password". */
+function decodesToUserPass(text: string, s: number, e: number): boolean {
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (!isBase64Char(c) && c !== 61) return false;
+  }
+  const raw = Buffer.from(text.slice(s, e), 'base64').toString('latin1');
+  const colon = raw.indexOf(':');
+  if (colon <= 0 || colon === raw.length - 1) return false;
+  for (let k = 0; k < raw.length; k++) {
+    const c = raw.charCodeAt(k);
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
+/** The value starting at v: [start, end) of a quoted string's content or of a bare word; -1 end when none. */
+function valueAt(text: string, v: number): [number, number] {
+  const q = text.charCodeAt(v);
+  if (q === 34 || q === 39 || q === 96) {
+    const limit = Math.min(text.length, v + 1 + MAX + 1);
+    let k = v + 1;
+    while (k < limit && text.charCodeAt(k) !== q && text.charCodeAt(k) !== 10) {
+      // An escaped quote inside a JSON or shell string.
+      if (text.charCodeAt(k) === 92) k++;
+      k++;
+    }
+    if (text.charCodeAt(k) !== q) return [v, -1];
+    // Spaces just inside the quotes are not part of the value.
+    let a = v + 1;
+    let b = k;
+    while (a < b && text.charCodeAt(a) === 32) a++;
+    while (b > a && text.charCodeAt(b - 1) === 32) b--;
+    return [a, b];
+  }
+  const limit = Math.min(text.length, v + MAX + 1);
+  let k = v;
+  for (; k < limit; k++) {
+    const c = text.charCodeAt(k);
+    if (c <= 32 || c === 34 || c === 39 || c === 96 || c === 44 || c === 59 || c === 125 || c === 41 || c === 93) break;
+  }
+  // A trailing '.' ends a sentence, not the value.
+  let e = k;
+  while (e > v && text.charCodeAt(e - 1) === 46) e--;
+  return [v, e];
+}
+
+const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'];
+
+/**
+ * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
+ * or undefined. `auth` counts only as the whole name (`"auth"`, `_auth`), not inside author/oauth.
+ */
+function keywordBefore(text: string, e: number): string | undefined {
+  let k = e;
+  if (e >= 3 && hasAtFold(text, e - 3, 'key')) {
+    k = e - 3;
+    const c = text.charCodeAt(k - 1);
+    if (c === 95 || c === 45) k--;
+  }
+  return nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+}
+
+/** Per lower-case last letter: the names ending in it. */
+const BY_LAST: readonly (readonly string[] | undefined)[] = (() => {
+  const t: string[][] = [];
+  for (const n of NAMES) (t[n.charCodeAt(n.length - 1)] ??= []).push(n);
+  return t;
+})();
+
+function nameEndingAt(text: string, end: number, whole: boolean): string | undefined {
+  const list = BY_LAST[text.charCodeAt(end - 1) | 32];
+  if (list === undefined) return undefined;
+  for (const name of list) {
+    const s = end - name.length;
+    if (s < 0 || !hasAtFold(text, s, name)) continue;
+    if (name === 'auth' && (!whole || isAlnum(text.charCodeAt(s - 1)))) continue;
+    return name;
+  }
+  return undefined;
+}
+
+/**
+ * Called at each '=' and ':' after a letter, a quote or a space: the name is read backwards (assignment.ts), so
+ * keywords cost nothing where no separator follows them.
+ */
+export const genericSecret: CharDetector = {
+  kind: 'char',
+  id: 'secret.generic_secret',
+  type: 'GENERIC_SECRET',
+  triggers: '=:',
+  prev: 'dtnyhDTNYH"\' \t',
+  maxLength: MAX,
+  at(text, t, report) {
+    // The name's end first (constant work, and most names are not credential names).
+    let e = t;
+    while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+    const q = text.charCodeAt(e - 1);
+    const quotedName = q === 34 || q === 39;
+    if (quotedName) e--;
+    if (keywordBefore(text, e) === undefined) return;
+    // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator: not a value.
+    const after = text.charCodeAt(t + 1);
+    if (!quotedName && (after === 34 || after === 39 || after === 96)) return;
+    const a = assignmentAt(text, t);
+    if (a === undefined) return;
+    const name = keywordBefore(text, a.nameEnd);
+    if (name === undefined) return;
+    const [s, end] = valueAt(text, a.value);
+    if (end < 0) return;
+    if (name === 'auth' ? decodesToUserPass(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
+  },
+};
+
+const NETRC_ENTRY = 256;
+
+/**
+ * `.netrc` entries: "machine h login u password p", on one line or several. Found at `login` (a keyword that
+ * keeps the scanner's shared regexp fast, unlike `machine` or `password`), which looks forward at most
+ * NETRC_ENTRY characters for the `password` token and stops at the next `login`, so every character is looked
+ * at by one call.
+ */
+export const netrcPassword: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.netrc_password',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  keywords: ['login'],
+  atKeyword(text, i, _keyword, report) {
+    if (!text.startsWith('login', i) || isAlnum(text.charCodeAt(i - 1)) || !isSpace(text.charCodeAt(i + 5))) return;
+    const limit = Math.min(text.length, i + NETRC_ENTRY);
+    for (let j = i + 6; j < limit; j++) {
+      if (!isSpace(text.charCodeAt(j - 1))) continue;
+      if (text.startsWith('login', j)) return;
+      if (!text.startsWith('password', j) || !isSpace(text.charCodeAt(j + 8))) continue;
+      let v = j + 9;
+      while (v < limit && isSpace(text.charCodeAt(v))) v++;
+      const [s, e] = valueAt(text, v);
+      if (e > 0 && secretValue(text, s, e)) report(s, e);
+      return;
+    }
+  },
+};

@@ -1,0 +1,20 @@
+// Scores the built-in secret detectors on the labelled evaluation set (test/fixtures/detectors/eval-set.ts):
+// per family, recall on realistic-format positives and the false-positive rate on that family's negatives
+// (placeholders, samples, malformed values) and on technical text. Not a timing benchmark.
+//   node test/bench/detection-eval.ts [--markdown]
+import { buildScanner } from '../../extproc/detectors/registry.ts';
+import { markdownTable, score } from '../fixtures/detectors/eval-set.ts';
+
+const scanner = buildScanner();
+const rows = score((text) => scanner.scan(text));
+if (process.argv.includes('--markdown')) process.stdout.write(`${markdownTable(rows)}\n`);
+else {
+  const pct = (a: number, b: number): string => (b === 0 ? '–' : `${((100 * a) / b).toFixed(1)}%`);
+  for (const r of rows) {
+    const recall = r.positives === 0 ? '–' : (r.found / r.positives).toFixed(2);
+    process.stdout.write(`${r.family.padEnd(24)} recall ${recall.padStart(4)} (${r.found}/${r.positives})  false positives ${pct(r.falsePositives, r.negatives).padStart(6)} (${r.falsePositives}/${r.negatives})\n`);
+  }
+  const sum = (f: (r: (typeof rows)[number]) => number): number => rows.reduce((s, r) => s + f(r), 0);
+  const [tp, p, fp, n] = [sum((r) => r.found), sum((r) => r.positives), sum((r) => r.falsePositives), sum((r) => r.negatives)];
+  process.stdout.write(`${'all'.padEnd(24)} recall ${(tp / p).toFixed(2)} (${tp}/${p})  false positives ${pct(fp, n)} (${fp}/${n})\n`);
+}

@@ -1,0 +1,115 @@
+// Detection coverage end to end through a real Envoy: credentials of the newer formats (vendor tokens, key
+// headers, curl passwords, keyword = value secrets, base64-wrapped JWTs) are blocked before any byte reaches the
+// upstream and the 403 names the types only; published samples and placeholders of those formats pass
+// unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder. Every value is
+// fresh per run, and no output of any process contains one.
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { jsonResponse, startContentStack, type ContentStack } from '../helpers/content-stack.ts';
+import { leaked } from '../helpers/content-values.ts';
+
+const ALNUM = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+const HEX = '0123456789abcdef';
+/** Random characters with at least two digits, two upper- and two lower-case letters (from a clean alphabet). */
+const fresh = (n: number, alphabet = ALNUM): string => {
+  const head = alphabet === HEX ? 'a7' : 'Qm7k';
+  return head + Array.from({ length: n - head.length }, () => alphabet.charAt(randomInt(alphabet.length))).join('');
+};
+
+const GITLAB_FEED = `glft-${fresh(20)}`;
+const BEDROCK = `ABSK${Buffer.from(`BedrockAPIKey-${fresh(4, HEX)}-at-${String(randomInt(1e11, 1e12))}:${fresh(40)}`).toString('base64')}`;
+const DOPPLER = `dp.pt.${fresh(43)}`;
+const TOKEN_HEADER = fresh(32);
+const CURL_PASS = `${fresh(10)}#${fresh(4)}`;
+const DB_PASS = `${fresh(12)}!x`;
+const JWT_B64 = Buffer.from(
+  `${Buffer.from('{"alg":"RS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(`{"sub":"svc-${fresh(6)}","iat":1700000000}`).toString('base64url')}.${fresh(43)}`,
+).toString('base64');
+const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64];
+
+/** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
+const SAMPLES = [
+  'AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX',
+  `GOOGLE_API_KEY=AIza${'a'.repeat(35)}`,
+  `GITHUB_PAT=github_pat_${'x'.repeat(22)}_${'x'.repeat(59)}`,
+  `ANTHROPIC_API_KEY=sk-ant-api03-${'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z'.repeat(3)}Qz`,
+  '-----BEGIN RSA PRIVATE KEY-----\n<paste your key here>\n-----END RSA PRIVATE KEY-----',
+  'password: ${DB_PASSWORD}',
+  'curl -u admin:$ADMIN_PASSWORD https://jenkins.example.org',
+].join('\n');
+
+describe('detection coverage through a real Envoy', () => {
+  let stack: ContentStack;
+  before(async () => {
+    stack = await startContentStack({
+      cloud: () => jsonResponse({ id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } }),
+      // Keyword = value secrets are masked; every other secret keeps the default (block).
+      tweak: (c) => ({ ...c, dlp: { actions: [{ detectors: ['secret.generic_secret'], action: 'mask' }] } }),
+    });
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  const chat = async (content: string): Promise<{ status: number; text: string }> => {
+    const res = await fetch(`${stack.url}/openai/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys.agent}` },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }),
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  const lastContent = (): string => {
+    const body = stack.cloud.requests.at(-1)?.body.toString('utf8') ?? '{}';
+    return (JSON.parse(body) as { messages: { content: string }[] }).messages.at(-1)?.content ?? '';
+  };
+
+  const blocked: readonly [string, string, string][] = [
+    ['a GitLab feed token', `my gitlab feed token is ${GITLAB_FEED}, why is the RSS empty?`, 'GITLAB_TOKEN'],
+    ['an Amazon Bedrock API key', `export AWS_BEARER_TOKEN_BEDROCK=${BEDROCK}`, 'BEDROCK_API_KEY'],
+    ['a Doppler token', `DOPPLER_TOKEN=${DOPPLER}`, 'DOPPLER_TOKEN'],
+    ['an Authorization header with the Token scheme', `curl -H "Authorization: Token ${TOKEN_HEADER}" https://api.internal.example/v2`, 'API_KEY'],
+    ['a curl -u password', `curl -sS -u deploy:${CURL_PASS} https://registry.example.com/v2/`, 'PASSWORD'],
+    ['a base64-wrapped JWT', `apiVersion: v1\nkind: Secret\ndata:\n  token: ${JWT_B64}\n`, 'JWT'],
+  ];
+  for (const [name, prompt, type] of blocked) {
+    it(`${name} is blocked: nothing reaches the upstream, the 403 names the type only`, async () => {
+      const seen = stack.cloud.requests.length;
+      const r = await chat(prompt);
+      assert.equal(r.status, 403, r.text);
+      const err = (JSON.parse(r.text) as { error: { code: string; blocked_types: string[] } }).error;
+      assert.equal(err.code, 'content_blocked');
+      assert.deepEqual(err.blocked_types, [type]);
+      assert.deepEqual(leaked(r.text, PLANTED), []);
+      assert.equal(stack.cloud.requests.length, seen, 'nothing reached the upstream');
+    });
+  }
+
+  it('published samples and placeholders of those formats pass unchanged', async () => {
+    const seen = stack.cloud.requests.length;
+    const r = await chat(SAMPLES);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(stack.cloud.requests.length, seen + 1);
+    assert.equal(lastContent(), SAMPLES);
+  });
+
+  it('a keyword = value secret under a mask rule reaches the upstream as a placeholder', async () => {
+    const prompt = `why does login fail? settings: user=app, password=${DB_PASS}, host=db.internal`;
+    const r = await chat(prompt);
+    assert.equal(r.status, 200, r.text);
+    const got = stack.cloud.requests.at(-1);
+    assert.ok(got !== undefined);
+    assert.equal(lastContent(), 'why does login fail? settings: user=app, password=<GENERIC_SECRET_1>, host=db.internal');
+    assert.ok(!got.body.includes(DB_PASS));
+    assert.equal(got.headers['content-length'], String(got.body.length));
+  });
+
+  it('no output of any process contains a planted value', async () => {
+    await stack.tollgate.stop();
+    await stack.envoy.stop();
+    const all = stack.allOutput();
+    assert.ok(all.length > 1000, 'there is output to search');
+    assert.deepEqual(leaked(all, PLANTED), []);
+  });
+});
