@@ -36,7 +36,7 @@ const kustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'u
 /** The ConfigMaps kustomize generates (configMapGenerator, `key=file` or `file`), as the objects it applies (name without the hash suffix). */
 const generated = kustomization.configMapGenerator.map((g) => ({
   file: 'kustomization.yaml',
-  obj: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data: Object.fromEntries(g.files.map((f) => { const [key, file = key] = f.split('='); return [key, readFileSync(join(DIR, file), 'utf8')]; })) } as Obj,
+  obj: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data: Object.fromEntries(g.files.map((f) => { const [key = f, file = key] = f.split('='); return [key, readFileSync(join(DIR, file), 'utf8')]; })) },
 }));
 const docs = [...kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => ({ file: f, obj: d.toJS() as Obj }))), ...generated];
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
