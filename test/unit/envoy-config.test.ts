@@ -218,6 +218,13 @@ describe('renderEnvoyConfig validated by Envoy', () => {
     assert.match(stdout + stderr, /OK/);
   });
 
+  it('envoy --mode validate accepts several listed replicas and a connection limit', { skip, timeout: 20_000 }, async () => {
+    const path = join(dir, 'replicas.yaml');
+    writeFileSync(path, renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), { ...OPTS, tollgateEndpoints: [{ host: '127.0.0.1', port: 19001 }, { host: '127.0.0.2', port: 19001 }], maxDownstreamConnections: 64 }));
+    const { stdout, stderr } = await run(bin!, ['--mode', 'validate', '--config-path', path, '--log-level', 'error'], { timeout: 15_000 });
+    assert.match(stdout + stderr, /OK/);
+  });
+
   it('envoy --mode validate rejects a broken config (the check is real)', { skip, timeout: 20_000 }, async () => {
     const path = join(dir, 'broken.yaml');
     writeFileSync(path, renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), OPTS).replace('type: STRICT_DNS', 'type: NOT_A_CLUSTER_TYPE'));
