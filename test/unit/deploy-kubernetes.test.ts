@@ -349,6 +349,22 @@ describe('deploy/kubernetes: Envoy beside Tollgate', () => {
     for (const probe of [envoyContainer.readinessProbe, envoyContainer.livenessProbe, envoyContainer.startupProbe]) assert.equal(probe?.tcpSocket?.port, 'http');
   });
 
+  it('Envoy\'s NetworkPolicy opens only the listener to callers, and lets Envoy reach DNS, Tollgate\'s gRPC port and the providers\' ports only', () => {
+    const enp = one('NetworkPolicy', 'tollgate-envoy') as typeof np;
+    assert.ok(sameLabels(enp.spec.podSelector.matchLabels, envoyDep.spec.template.metadata.labels));
+    assert.deepEqual([...enp.spec.policyTypes].sort(), ['Egress', 'Ingress']);
+    assert.deepEqual(enp.spec.ingress.flatMap((r) => r.ports.map((p) => p.port)), ['http']);
+    const egress = (port: number): Peer[] => enp.spec.egress.filter((r) => r.ports.some((p) => p.port === port)).flatMap((r) => r.to);
+    assert.ok(egress(53).length > 0, 'DNS');
+    const grpcPort = tollgateCluster?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.port_value ?? 0;
+    assert.deepEqual(egress(grpcPort), [{ podSelector: { matchLabels: dep.spec.template.metadata.labels } }], 'Tollgate\'s pods only');
+    for (const c of envoyCfg.static_resources.clusters.filter((x) => x.name.startsWith('provider_'))) {
+      const port = c.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.port_value ?? 0;
+      assert.ok(egress(port).length > 0, `${c.name} on port ${port}`);
+    }
+    assert.deepEqual([...new Set(enp.spec.egress.flatMap((r) => r.ports.map((p) => p.port)))].sort((a, b) => a - b), [53, 443, grpcPort].sort((a, b) => a - b), 'no other port');
+  });
+
   describe('envoy --mode validate', () => {
     let bin: string | undefined;
     try { bin = findEnvoyBinary(undefined); } catch { bin = undefined; }
