@@ -13,10 +13,13 @@ if (major < 24) {
 // lengthens each scavenge and lets RSS climb past 300 MB). Measured with `npm run bench` on 2 cores:
 // 8 MB plus an old-generation cap of 192 MB kept peak RSS at ~170 MB but tripled p99 (major GCs);
 // 16 MB alone gave the best p99 at ~280 MB peak. V8 reads these only at start, so `serve` re-executes
-// itself once with them, unless the operator set heap flags (NODE_OPTIONS or node flags).
+// itself once with them. Flags the operator set (NODE_OPTIONS or node flags) add to these: only a flag
+// the operator set themselves is left to them (it wins), the others are still applied.
 const HEAP_FLAGS = ['--max-semi-space-size=16'];
-const tuned = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--max-old-space-size'));
-if (process.argv[2] === 'serve' && !tuned && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+const flagName = (a) => a.split('=')[0].replaceAll('_', '-');
+const given = new Set([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((a) => a.startsWith('--')).map(flagName));
+const missing = HEAP_FLAGS.filter((f) => !given.has(flagName(f)));
+if (process.argv[2] === 'serve' && missing.length > 0 && typeof process.execve === 'function') {
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
 }
 await import('../extproc/main.ts');

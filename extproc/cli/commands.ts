@@ -25,9 +25,12 @@ Commands:
                                 chaining to --listen-client-ca.
   demo [--port N]               Run Envoy, Tollgate and a local demo upstream on the embedded default config.
   config check --config FILE    Validate a configuration file.
-  envoy render --config FILE --tollgate HOST:PORT [--port N] [--admin-port N] [--listen HOST] [--ca-file PATH]
+  envoy render --config FILE --tollgate HOST:PORT [--tollgate IP:PORT ...] [--port N] [--admin-port N]
+               [--listen HOST] [--max-connections N] [--ca-file PATH]
                [--envoy-cert F --envoy-key F [--tollgate-ca F]] [--listen-cert F --listen-key F --listen-client-ca F]
-                                Print the Envoy config for a Tollgate config.
+                                Print the Envoy config for a Tollgate config. The listener binds 127.0.0.1
+                                unless --listen says otherwise; several --tollgate (IP addresses) make a
+                                STATIC cluster of those replicas.
   policy check FILE             Validate a policy file: schema, CEL conditions, and an owner for every identity and
                                 provider (unless waived in policy.waivers); warns on reviewBy dates in the past.
   policy test FILE TESTS        Run policy unit tests offline: each case is a request and its expected decision,
@@ -133,22 +136,39 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
     }
     case 'envoy': {
       if (rest[0] !== 'render') throw new UsageError('expected `envoy render --config FILE --tollgate HOST:PORT`');
-      const v = parse({ config: { type: 'string' }, tollgate: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, listen: { type: 'string' }, 'ca-file': { type: 'string' }, ...TLS_OPTIONS }, rest.slice(1));
-      const m = /^(.+):(\d+)$/.exec(v.tollgate ?? '');
-      if (m?.[1] === undefined || m[2] === undefined) throw new UsageError('--tollgate HOST:PORT is required');
+      const { values } = parseArgs({ args: rest.slice(1), options: { config: { type: 'string' }, tollgate: { type: 'string', multiple: true }, port: { type: 'string' }, 'admin-port': { type: 'string' }, listen: { type: 'string' }, 'ca-file': { type: 'string' }, 'max-connections': { type: 'string' }, ...TLS_OPTIONS }, strict: true, allowPositionals: false });
+      const { tollgate: tollgates, ...single } = values as Record<string, string | undefined> & { tollgate?: string[] };
+      const v = single;
+      const endpoints = (tollgates ?? []).map((t) => {
+        const m = /^(.+):(\d+)$/.exec(t);
+        if (m?.[1] === undefined || m[2] === undefined) throw new UsageError(`--tollgate HOST:PORT expected, not ${t}`);
+        return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: portOption(m[2], 9001) };
+      });
+      const first = endpoints[0];
+      if (first === undefined) throw new UsageError('--tollgate HOST:PORT is required');
+      const maxConnections = v['max-connections'] === undefined ? undefined : Number(v['max-connections']);
+      if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) throw new UsageError(`invalid --max-connections: ${v['max-connections'] ?? ''}`);
       const config = loadConfigFile(requireConfig(v));
       const tls = tollgateTls(v, config);
       const listen = listenerTls(v);
-      return done(renderEnvoyConfig(config, {
-        ...(tls === undefined ? {} : { tollgateTls: tls }),
-        ...(listen === undefined ? {} : { listenerTls: listen }),
-        listenHost: v.listen ?? '0.0.0.0',
-        listenPort: portOption(v.port, 10000),
-        adminPort: portOption(v['admin-port'], 9901),
-        tollgateHost: m[1],
-        tollgatePort: portOption(m[2], 9001),
-        caFile: v['ca-file'] ?? DEFAULT_CA_FILE,
-      }));
+      try {
+        return done(renderEnvoyConfig(config, {
+          ...(tls === undefined ? {} : { tollgateTls: tls }),
+          ...(listen === undefined ? {} : { listenerTls: listen }),
+          ...(endpoints.length > 1 ? { tollgateEndpoints: endpoints } : {}),
+          ...(maxConnections === undefined ? {} : { maxDownstreamConnections: maxConnections }),
+          // Loopback unless told otherwise: exposing the listener is a decision, not a default.
+          listenHost: v.listen ?? '127.0.0.1',
+          listenPort: portOption(v.port, 10000),
+          adminPort: portOption(v['admin-port'], 9901),
+          tollgateHost: first.host,
+          tollgatePort: first.port,
+          caFile: v['ca-file'] ?? DEFAULT_CA_FILE,
+        }));
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith('several Tollgate replicas')) throw new UsageError(err.message);
+        throw err;
+      }
     }
     case 'policy': {
       const [sub, ...args] = rest;

@@ -15,6 +15,13 @@ export interface EnvoyRenderOptions {
   /** Where Envoy reaches Tollgate's gRPC port. A hostname works too (STRICT_DNS). */
   readonly tollgateHost: string;
   readonly tollgatePort: number;
+  /**
+   * Several Tollgate replicas at fixed IP addresses (no DNS name for them): the tollgate cluster is
+   * then STATIC with exactly these endpoints, and tollgateHost/tollgatePort are ignored.
+   */
+  readonly tollgateEndpoints?: readonly TollgateEndpoint[];
+  /** Envoy's limit on open downstream connections (all listeners but admin); default 4096. */
+  readonly maxDownstreamConnections?: number;
   /** CA bundle for https upstreams. */
   readonly caFile: string;
   /** mTLS to Tollgate (server.grpc.tls): Envoy's client certificate, and the CA that signed Tollgate's. */
@@ -27,6 +34,11 @@ export interface EnvoyRenderOptions {
   readonly listenerTls?: ListenerTls;
 }
 
+export interface TollgateEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface ListenerTls {
   readonly certFile: string;
   readonly keyFile: string;
@@ -34,6 +46,8 @@ export interface ListenerTls {
 }
 
 export const DEFAULT_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+/** Open downstream connections Envoy accepts before it refuses new ones (overload manager). */
+export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 4096;
 
 /** Envoy's per-message budget for Tollgate. Tollgate answers in well under a millisecond; this covers GC pauses and credential misses. */
 const MESSAGE_TIMEOUT = '1s';
@@ -83,7 +97,7 @@ function providerCluster(p: ProviderConfig, caFile: string): object {
  * `host` (DNS or IP), send `host` as SNI when it is a name (RFC 6066 allows no IP literals there), and
  * present a client certificate when one is given (mTLS to Tollgate, which also needs ALPN h2 for gRPC).
  */
-function upstreamTlsSocket(host: string, caFile: string, client?: { readonly certFile: string; readonly keyFile: string }): object {
+function upstreamTlsSocket(host: string, caFile: string, client?: { readonly certFile: string; readonly keyFile: string }, sans: readonly string[] = [host]): object {
   const isName = isIP(host) === 0;
   return {
     name: 'envoy.transport_sockets.tls',
@@ -96,7 +110,7 @@ function upstreamTlsSocket(host: string, caFile: string, client?: { readonly cer
           : { alpn_protocols: ['h2'], tls_certificates: [{ certificate_chain: { filename: client.certFile }, private_key: { filename: client.keyFile } }] }),
         validation_context: {
           trusted_ca: { filename: caFile },
-          match_typed_subject_alt_names: [{ san_type: isName ? 'DNS' : 'IP_ADDRESS', matcher: { exact: host } }],
+          match_typed_subject_alt_names: sans.map((san) => ({ san_type: isIP(san) === 0 ? 'DNS' : 'IP_ADDRESS', matcher: { exact: san } })),
         },
       },
     },
@@ -126,6 +140,22 @@ function listenerTlsSocket(tls: ListenerTls, trustDomains: readonly string[]): o
   };
 }
 
+/**
+ * The tollgate cluster's endpoints when replicas are listed: a STATIC cluster, so every address must be
+ * an IP literal (a name belongs in a single --tollgate, which STRICT_DNS resolves to every replica).
+ */
+function staticTollgateEndpoints(list: readonly TollgateEndpoint[]): object {
+  const names = list.filter((e) => isIP(e.host) === 0).map((e) => e.host);
+  if (names.length > 0) throw new Error(`several Tollgate replicas must be IP addresses (STATIC cluster), not ${names.join(', ')}; give a DNS name that resolves to every replica as the only --tollgate instead`);
+  const seen = new Set<string>();
+  for (const e of list) {
+    const key = `${e.host}:${e.port}`;
+    if (seen.has(key)) throw new Error(`several Tollgate replicas: ${key} is listed twice`);
+    seen.add(key);
+  }
+  return { cluster_name: 'tollgate', endpoints: [{ lb_endpoints: list.map((e) => ({ endpoint: { address: { socket_address: { address: e.host, port_value: e.port } } } })) }] };
+}
+
 function getIn(doc: Document, path: (string | number)[]): YAMLMap {
   const node = doc.getIn(path, true);
   if (!isMap(node)) throw new Error(`envoy template: ${path.join('.')} is not a map`);
@@ -134,8 +164,13 @@ function getIn(doc: Document, path: (string | number)[]): YAMLMap {
 
 /** Renders the Envoy config for a Tollgate config. Throws if the template lost a section it relies on. */
 export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, templateText = readFileSync(ENVOY_TEMPLATE_PATH, 'utf8')): string {
+  const maxConnections = opts.maxDownstreamConnections ?? DEFAULT_MAX_DOWNSTREAM_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new Error(`maxDownstreamConnections must be a positive integer, not ${maxConnections}`);
   const tokens: Readonly<Record<string, string | number>> = {
     ADMIN_PORT: opts.adminPort,
+    MAX_DOWNSTREAM_CONNECTIONS: maxConnections,
+    // Each request in flight holds an ext_proc stream to Tollgate and, briefly, a Check.
+    TOLLGATE_MAX_REQUESTS: 2 * maxConnections,
     LISTEN_HOST: opts.listenHost,
     LISTEN_PORT: opts.listenPort,
     BUFFER_LIMIT_BYTES: Math.max(config.limits.maxRequestBodyBytes, config.limits.maxResponseBodyBytes),
@@ -191,10 +226,19 @@ export function renderEnvoyConfig(config: Config, opts: EnvoyRenderOptions, temp
   if (!isSeq(clusters)) throw new Error('envoy template: static_resources.clusters is not a list');
   clusters.add(doc.createNode({ name: NO_PROVIDER_CLUSTER, type: 'STATIC', connect_timeout: '0.25s', load_assignment: { cluster_name: NO_PROVIDER_CLUSTER, endpoints: [] } }));
   for (const p of config.providers) clusters.add(doc.createNode(providerCluster(p, opts.caFile)));
+  const tollgate = clusters.items.find((c) => isMap(c) && c.get('name') === 'tollgate');
+  if (!isMap(tollgate)) throw new Error('envoy template: no tollgate cluster');
+  const replicas = opts.tollgateEndpoints ?? [];
+  if (replicas.length > 0) {
+    tollgate.set('type', 'STATIC');
+    tollgate.delete('dns_lookup_family');
+    tollgate.set('load_assignment', doc.createNode(staticTollgateEndpoints(replicas)));
+  }
   if (opts.tollgateTls !== undefined) {
-    const tollgate = clusters.items.find((c) => isMap(c) && c.get('name') === 'tollgate');
-    if (!isMap(tollgate)) throw new Error('envoy template: no tollgate cluster');
-    tollgate.set('transport_socket', doc.createNode(upstreamTlsSocket(opts.tollgateHost, opts.tollgateTls.caFile, opts.tollgateTls)));
+    // With listed replicas, each one's certificate must name its own address (any listed one is accepted).
+    const first = replicas[0]?.host ?? opts.tollgateHost;
+    const sans = replicas.length > 0 ? [...new Set(replicas.map((e) => e.host))] : [opts.tollgateHost];
+    tollgate.set('transport_socket', doc.createNode(upstreamTlsSocket(first, opts.tollgateTls.caFile, opts.tollgateTls, sans)));
   } else if (config.server.grpc.tls !== undefined) {
     throw new Error('server.grpc.tls is set: Envoy needs a client certificate for Tollgate (--envoy-cert, --envoy-key)');
   }

@@ -52,14 +52,16 @@ function readRecords(path: string): AuditRecord[] {
 }
 
 /**
- * The rendered Envoy config with the tollgate cluster pointing at every replica's gRPC port. ext_authz
- * gets its own copy of that cluster (`tollgate_authz`, same endpoints, listed in reverse): each
- * cluster then round-robins on its own, so consecutive ext_proc streams alternate between replicas
- * whatever ext_authz does, and a request's Check and its ext_proc stream often land on different ones.
+ * The rendered Envoy config with the tollgate cluster listing every replica's gRPC port (the renderer's
+ * `tollgateEndpoints`, `envoy render --tollgate A --tollgate B`). ext_authz gets its own copy of that
+ * cluster (`tollgate_authz`, same endpoints, listed in reverse): each cluster then round-robins on its
+ * own, so consecutive ext_proc streams alternate between replicas whatever ext_authz does, and a
+ * request's Check and its ext_proc stream often land on different ones.
  */
 export function envoyForReplicas(config: ReturnType<typeof testConfig>, ports: readonly number[]): string {
   const cfg = parseYaml(renderEnvoyConfig(config, {
     listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: ports[0] ?? 1, caFile: DEFAULT_CA_FILE,
+    tollgateEndpoints: ports.map((port) => ({ host: '127.0.0.1', port })),
   })) as EnvoyYaml;
   const clusters = cfg.static_resources.clusters;
   const cluster = clusters.find((c) => c.name === 'tollgate');
@@ -68,8 +70,6 @@ export function envoyForReplicas(config: ReturnType<typeof testConfig>, ports: r
     cluster_name: name,
     endpoints: [{ lb_endpoints: list.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) }],
   });
-  cluster.type = 'STATIC';
-  cluster.load_assignment = endpoints('tollgate', ports);
   clusters.push({ ...structuredClone(cluster), name: 'tollgate_authz', load_assignment: endpoints('tollgate_authz', [...ports].reverse()) });
   const hcm = cfg.static_resources.listeners[0]?.filter_chains[0]?.filters[0]?.typed_config;
   const authz = hcm?.http_filters.find((f) => f.name === 'envoy.filters.http.ext_authz');

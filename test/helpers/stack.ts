@@ -70,7 +70,7 @@ export interface Stack {
 }
 
 /** Starts upstream, Tollgate (child process, debug logging) and Envoy, wired together on loopback. */
-export async function startStack(opts: { respond?: (providerKey: string) => Responder; tweak?: (c: ConfigInput) => ConfigInput; tollgateTls?: EnvoyRenderOptions['tollgateTls'] } = {}): Promise<Stack> {
+export async function startStack(opts: { respond?: (providerKey: string) => Responder; tweak?: (c: ConfigInput) => ConfigInput; tollgateTls?: EnvoyRenderOptions['tollgateTls']; maxDownstreamConnections?: number } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   const keys = mintTestKeys();
   const providerKey = `sk-test-${randomBytes(18).toString('hex')}`;
@@ -91,6 +91,7 @@ export async function startStack(opts: { respond?: (providerKey: string) => Resp
       configYaml: renderEnvoyConfig(config, {
         listenHost: '127.0.0.1', listenPort: 0, adminPort: 0, tollgateHost: '127.0.0.1', tollgatePort: tollgate.grpcPort, caFile: DEFAULT_CA_FILE,
         ...(opts.tollgateTls === undefined ? {} : { tollgateTls: opts.tollgateTls }),
+        ...(opts.maxDownstreamConnections === undefined ? {} : { maxDownstreamConnections: opts.maxDownstreamConnections }),
       }),
     });
   } catch (err) {

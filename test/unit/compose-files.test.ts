@@ -12,7 +12,7 @@ import { validateConfig } from '../../extproc/config/load.ts';
 import { configSchema, type Config } from '../../extproc/config/schema.ts';
 import { auditChainSchema, stateConfigSchema } from '../../extproc/config/state-schema.ts';
 import { dlpSchema } from '../../extproc/config/dlp-schema.ts';
-import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
+import { runCommand } from '../../extproc/cli/commands.ts';
 import { assessPosture } from '../../extproc/posture/assess.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -74,17 +74,17 @@ const mounts = (s: Service): { src: string; dst: string; ro: boolean }[] =>
   (s.volumes ?? []).map((v) => { const [src = '', dst = '', mode] = v.split(':'); return { src, dst, ro: mode === 'ro' }; });
 
 describe('docker compose: envoy/envoy.compose.yaml', () => {
-  it('is what `tollgate envoy render` makes for examples/compose.yaml', () => {
-    const rendered = renderEnvoyConfig(config, {
-      listenHost: '0.0.0.0',
-      listenPort: 10000,
-      adminPort: 9901,
-      tollgateHost: 'tollgate',
-      tollgatePort: config.server.grpc.port,
-      caFile: DEFAULT_CA_FILE,
-    });
-    assert.equal(read('envoy/envoy.compose.yaml'), rendered,
-      'stale: run `npm exec tollgate -- envoy render --config examples/compose.yaml --tollgate tollgate:9001 --port 10000 > envoy/envoy.compose.yaml`');
+  it('is what `tollgate envoy render` makes for examples/compose.yaml, run as docker-compose.yml\'s header says', async () => {
+    const line = /npm exec tollgate -- (envoy render [^>\n]*?) > envoy\/envoy\.compose\.yaml/.exec(read('docker-compose.yml'))?.[1];
+    assert.ok(line, 'docker-compose.yml names the render command');
+    assert.equal(read('examples/compose.yaml').includes(`npm exec tollgate -- ${line} > envoy/envoy.compose.yaml`), true, 'examples/compose.yaml names the same command');
+    const argv = line.split(/\s+/).map((a) => (a === 'examples/compose.yaml' ? join(ROOT, a) : a));
+    const result = await runCommand(argv);
+    assert.ok(result.kind === 'done');
+    assert.equal(read('envoy/envoy.compose.yaml'), result.output, `stale: run \`npm exec tollgate -- ${line} > envoy/envoy.compose.yaml\``);
+    // Published from the container, so it listens on every interface of the container (the port is published on 127.0.0.1 only).
+    const listener = (parseYaml(result.output) as { static_resources: { listeners: { address: { socket_address: { address: string } } }[] } }).static_resources.listeners[0];
+    assert.equal(listener?.address.socket_address.address, '0.0.0.0');
   });
 });
 

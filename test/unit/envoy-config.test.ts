@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { validateConfig } from '../../extproc/config/load.ts';
 import type { Config } from '../../extproc/config/schema.ts';
-import { DEFAULT_CA_FILE, ENVOY_TEMPLATE_PATH, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/envoy/render.ts';
+import { DEFAULT_CA_FILE, DEFAULT_MAX_DOWNSTREAM_CONNECTIONS, ENVOY_TEMPLATE_PATH, renderEnvoyConfig, type EnvoyRenderOptions } from '../../extproc/envoy/render.ts';
+import { runCommand, UsageError } from '../../extproc/cli/commands.ts';
 import { findEnvoyBinary } from '../../extproc/dev/envoy-process.ts';
 
 const run = promisify(execFile);
@@ -217,9 +218,74 @@ describe('renderEnvoyConfig validated by Envoy', () => {
     assert.match(stdout + stderr, /OK/);
   });
 
+  it('envoy --mode validate accepts several listed replicas and a connection limit', { skip, timeout: 20_000 }, async () => {
+    const path = join(dir, 'replicas.yaml');
+    writeFileSync(path, renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), { ...OPTS, tollgateEndpoints: [{ host: '127.0.0.1', port: 19001 }, { host: '127.0.0.2', port: 19001 }], maxDownstreamConnections: 64 }));
+    const { stdout, stderr } = await run(bin!, ['--mode', 'validate', '--config-path', path, '--log-level', 'error'], { timeout: 15_000 });
+    assert.match(stdout + stderr, /OK/);
+  });
+
   it('envoy --mode validate rejects a broken config (the check is real)', { skip, timeout: 20_000 }, async () => {
     const path = join(dir, 'broken.yaml');
     writeFileSync(path, renderEnvoyConfig(config(2 * 1024 * 1024, 1024 * 1024), OPTS).replace('type: STRICT_DNS', 'type: NOT_A_CLUSTER_TYPE'));
     await assert.rejects(run(bin!, ['--mode', 'validate', '--config-path', path, '--log-level', 'critical'], { timeout: 15_000 }), (err: unknown) => (err as { code?: unknown }).code !== 0);
+  });
+});
+
+describe('tollgate envoy render (the command)', () => {
+  let dir = '';
+  let cfgPath = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tollgate-envoy-cli-'));
+    cfgPath = join(dir, 'tollgate.yaml');
+    writeFileSync(cfgPath, 'version: 1\nproviders:\n  - { name: local, kind: openai-compatible, upstream: "http://127.0.0.1:8080/v1", models: ["*"], credential: { source: none } }\nidentities: []\n');
+  });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const render = async (...args: string[]): Promise<Rendered> => {
+    const r = await runCommand(['envoy', 'render', '--config', cfgPath, ...args]);
+    assert.ok(r.kind === 'done');
+    return parseYaml(r.output) as Rendered;
+  };
+  const tollgateCluster = (doc: Rendered): Cluster & { circuit_breakers?: { thresholds: { max_requests: unknown }[] } } => cluster(doc, 'tollgate');
+
+  it('listens on loopback unless --listen says otherwise', async () => {
+    assert.equal((await render('--tollgate', '10.0.0.7:9001')).static_resources.listeners[0]?.address.socket_address.address, '127.0.0.1');
+    assert.equal((await render('--tollgate', '10.0.0.7:9001', '--listen', '0.0.0.0')).static_resources.listeners[0]?.address.socket_address.address, '0.0.0.0');
+  });
+
+  it('one --tollgate: a STRICT_DNS cluster of that name; several: a STATIC cluster with exactly those replicas', async () => {
+    const one = tollgateCluster(await render('--tollgate', 'tollgate.tollgate.svc:9001'));
+    assert.equal(one.type, 'STRICT_DNS');
+    assert.deepEqual(one.load_assignment.endpoints.flatMap((e) => e.lb_endpoints.map((l) => l.endpoint.address.socket_address)), [{ address: 'tollgate.tollgate.svc', port_value: 9001 }]);
+    const many = tollgateCluster(await render('--tollgate', '10.0.0.7:9001', '--tollgate', '10.0.0.8:9101', '--tollgate', '[fd00::9]:9001'));
+    assert.equal(many.type, 'STATIC');
+    assert.deepEqual(many.load_assignment.endpoints.flatMap((e) => e.lb_endpoints.map((l) => l.endpoint.address.socket_address)), [
+      { address: '10.0.0.7', port_value: 9001 }, { address: '10.0.0.8', port_value: 9101 }, { address: 'fd00::9', port_value: 9001 },
+    ]);
+  });
+
+  it('refuses a hostname or a repeated address among several replicas, and a --tollgate without a port', async () => {
+    await assert.rejects(runCommand(['envoy', 'render', '--config', cfgPath, '--tollgate', 'tollgate:9001', '--tollgate', '10.0.0.8:9001']), (e: unknown) => e instanceof UsageError && /must be IP addresses.*tollgate/.test(e.message));
+    await assert.rejects(runCommand(['envoy', 'render', '--config', cfgPath, '--tollgate', '10.0.0.8:9001', '--tollgate', '10.0.0.8:9001']), (e: unknown) => e instanceof UsageError && /listed twice/.test(e.message));
+    await assert.rejects(runCommand(['envoy', 'render', '--config', cfgPath, '--tollgate', '10.0.0.8']), UsageError);
+    await assert.rejects(runCommand(['envoy', 'render', '--config', cfgPath, '--tollgate', '10.0.0.8:9001', '--max-connections', '0']), UsageError);
+  });
+
+  it('limits downstream connections (overload manager, admin exempt) and the streams to Tollgate (twice that)', async () => {
+    type WithOverload = Rendered & { admin: { ignore_global_conn_limit?: boolean }; overload_manager?: { resource_monitors: { name: string; typed_config: { max_active_downstream_connections: unknown } }[] } };
+    const byDefault = await render('--tollgate', '10.0.0.7:9001') as WithOverload;
+    const monitor = byDefault.overload_manager?.resource_monitors.find((m) => m.name === 'envoy.resource_monitors.global_downstream_max_connections');
+    assert.equal(monitor?.typed_config.max_active_downstream_connections, DEFAULT_MAX_DOWNSTREAM_CONNECTIONS);
+    assert.equal(byDefault.admin.ignore_global_conn_limit, true);
+    assert.equal(tollgateCluster(byDefault).circuit_breakers?.thresholds[0]?.max_requests, 2 * DEFAULT_MAX_DOWNSTREAM_CONNECTIONS);
+    const small = await render('--tollgate', '10.0.0.7:9001', '--max-connections', '50') as WithOverload;
+    assert.equal(small.overload_manager?.resource_monitors[0]?.typed_config.max_active_downstream_connections, 50);
+    assert.equal(tollgateCluster(small).circuit_breakers?.thresholds[0]?.max_requests, 100);
+  });
+
+  it('with mTLS to several replicas, each replica\'s address is an accepted SAN', async () => {
+    const doc = await render('--tollgate', '10.0.0.7:9001', '--tollgate', '10.0.0.8:9001', '--envoy-cert', '/e.crt', '--envoy-key', '/e.key', '--tollgate-ca', '/ca.crt');
+    const sans = tollgateCluster(doc).transport_socket?.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names;
+    assert.deepEqual(sans, [{ san_type: 'IP_ADDRESS', matcher: { exact: '10.0.0.7' } }, { san_type: 'IP_ADDRESS', matcher: { exact: '10.0.0.8' } }]);
   });
 });
