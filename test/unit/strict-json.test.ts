@@ -132,6 +132,10 @@ describe('strict JSON: refusals', () => {
     assert.deepEqual(parseStrictJson('{"a":"\ud83d\ude00"}'), { a: '😀' });
   });
 
+  it("with loneSurrogates 'allow' (provider responses) a lone surrogate escape parses as JSON.parse reads it", () => {
+    assert.deepEqual(parseStrictJson(Buffer.from('{"a":"x\\ud800y"}'), DEFAULT_MAX_DEPTH, 'allow'), { a: 'x\ud800y' });
+  });
+
   it('errors carry an offset and never the document text', () => {
     const secret = 'sk-proj-PLANTEDSECRET1234567890';
     for (const text of [`{"${secret}":1,"${secret}":2}`, `{"a":"${secret}\u0001"}`, `{"a":${secret}}`]) {

@@ -41,12 +41,17 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
-/** Parses any JSON value strictly. */
-export function parseStrictJson(input: Uint8Array | string, maxDepth = DEFAULT_MAX_DEPTH): JsonValue {
+/**
+ * Parses any JSON value strictly. `loneSurrogates: 'allow'` is for provider responses, where a model that split
+ * an emoji across tokens can emit one: refusing the whole answer would help no one, and scanning still sees the
+ * text around it.
+ */
+export function parseStrictJson(input: Uint8Array | string, maxDepth = DEFAULT_MAX_DEPTH, loneSurrogates: 'refuse' | 'allow' = 'refuse'): JsonValue {
+  const refuse = loneSurrogates === 'refuse';
   // Bytes decoded strictly cannot hold a lone surrogate; a string handed in may.
-  if (typeof input === 'string' && !input.isWellFormed()) throw new StrictJsonError('lone_surrogate', -1);
+  if (refuse && typeof input === 'string' && !input.isWellFormed()) throw new StrictJsonError('lone_surrogate', -1);
   const s = typeof input === 'string' ? input : decodeUtf8Strict(input);
-  return new Parser(s, maxDepth).document();
+  return new Parser(s, maxDepth, refuse).document();
 }
 
 /** Parses a JSON object strictly; any other top-level value is refused with reason "not_object". */
@@ -63,13 +68,15 @@ export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
 class Parser {
   readonly #s: string;
   readonly #maxDepth: number;
+  readonly #refuseLoneSurrogates: boolean;
   #i = 0;
   // Index of the next backslash at or after #i (or Infinity). Searched forward only, so the total search is linear.
   #nextBackslash = -1;
 
-  constructor(s: string, maxDepth: number) {
+  constructor(s: string, maxDepth: number, refuseLoneSurrogates: boolean) {
     this.#s = s;
     this.#maxDepth = maxDepth;
+    this.#refuseLoneSurrogates = refuseLoneSurrogates;
   }
 
   document(): JsonValue {
@@ -200,7 +207,7 @@ class Parser {
       this.#fail('syntax', start);
     }
     // Only an escape can make a lone surrogate here (the text itself is well formed).
-    if (!(out as string).isWellFormed()) this.#fail('lone_surrogate', start);
+    if (this.#refuseLoneSurrogates && !(out as string).isWellFormed()) this.#fail('lone_surrogate', start);
     this.#i = q + 1;
     const b = s.indexOf('\\', this.#i);
     this.#nextBackslash = b < 0 ? Infinity : b;
