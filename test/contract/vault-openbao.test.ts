@@ -197,7 +197,8 @@ describe('OpenBao: leased secrets', { timeout: 30_000 }, () => {
     assert.deepEqual(await leaseKeys(leased, 'secret/tollgate/agent-1'), []);
     assert.equal((await leaseKeys(leased, 'secret/tollgate/agent-2')).length, 1);
     assert.equal(b.peek(scope('agent-1')), undefined);
-    assert.equal((await tollgateRejection(b.get(scope('agent-1')))).code, 'credential_unavailable');
+    // A disabled identity is refused as such (403), not as a retryable credential outage (503).
+    assert.equal((await tollgateRejection(b.get(scope('agent-1')))).code, 'identity_disabled');
     assert.equal(reveal(b.peek(scope('agent-2'))), 'sk-agent-2');
     await b.close();
   });

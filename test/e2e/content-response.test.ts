@@ -8,6 +8,7 @@
 // process contains a planted value.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Operation } from '../../extproc/providers/shared/endpoints.ts';
 import { EventStreamReader, encodeEventStreamMessage } from '../../extproc/providers/shared/eventstream.ts';
 import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import { startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
@@ -97,6 +98,9 @@ interface Doc {
 }
 const events = (raw: string): Doc[] => raw.split('\n\n').filter((e) => e.includes('data: {')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as Doc);
 
+/** Inference plus stored responses and file content, which a grant must list (least privilege). */
+const OPENAI_OPERATIONS: Operation[] = ['chat', 'completions', 'responses', 'responses.get', 'files', 'models.list'];
+
 describe('every text-bearing response field through a real Envoy', () => {
   let stack: ContentStack;
   before(async () => {
@@ -111,7 +115,10 @@ describe('every text-bearing response field through a real Envoy', () => {
             { name: 'gemini', kind: 'vertex', upstream: c.providers[0]?.upstream.replace(/\/v1$/, '') ?? '', models: ['gemini-*'], credential: cred },
             { name: 'bedrock', kind: 'bedrock', upstream: c.providers[0]?.upstream.replace(/\/v1$/, '') ?? '', region: 'us-east-1', models: ['amazon.nova-*'], credential: { source: 'none' } },
           ],
-          identities: c.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [...i.allow, { provider: 'gemini' }, { provider: 'bedrock' }] } : i)),
+          // Stored responses and file content are not inference: a grant must list them (least privilege).
+          identities: c.identities.map((i) => (i.id === 'agent-1'
+            ? { ...i, allow: [...i.allow.map((g) => (g.provider === 'openai' ? { ...g, operations: OPENAI_OPERATIONS } : g)), { provider: 'gemini' }, { provider: 'bedrock' }] }
+            : i)),
           dlp: { response: { scan: true, holdBack: 16, maxHoldBack: 256 }, actions: [{ detectors: ['EMAIL'], action: 'mask', restore: true }] },
         };
       },

@@ -1,5 +1,5 @@
 // The strict JSON parser: agrees with JSON.parse on valid JSON, and refuses what lets two parsers disagree
-// (duplicate keys, invalid UTF-8, BOM), too-deep nesting, and out-of-range numbers. Linear time on
+// (duplicate keys, invalid UTF-8, lone surrogate escapes, BOM), too-deep nesting, and out-of-range numbers. Linear time on
 // adversarial input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ const refuses = (input: string | Buffer, reason: StrictJsonReason, fn = parseStr
 describe('strict JSON: agrees with JSON.parse on valid documents', () => {
   const valid = [
     '{}', '[]', '0', '-0', '1.5e3', '-1.25E-2', '"x"', 'true', 'false', 'null', ' \t\r\n{"a" : [1, 2, {"b": null}] } ',
-    '{"s":"\\u00e9\\n\\t\\"\\\\\\/\\b\\f\\r"}', '{"emoji":"😀","cjk":"漢字"}', '{"lone":"\\ud800"}', '{"":1}',
+    '{"s":"\\u00e9\\n\\t\\"\\\\\\/\\b\\f\\r"}', '{"emoji":"😀","cjk":"漢字"}', '{"":1}',
     '{"a":{"a":{"a":1}}}', '[{"model":"x"},{"model":"y"}]', '{"__proto__":{"x":1},"constructor":2}', '{"n":12345678901234567890}',
     '{"k\\u0000":"v\\u001f"}', '"\u2028\u2029"',
   ];
@@ -74,6 +74,10 @@ describe('strict JSON: refusals', () => {
     ['invalid UTF-8 (an overlong encoding of "/")', Buffer.from([0x22, 0xc0, 0xaf, 0x22]), 'utf8'],
     ['invalid UTF-8 (an encoded surrogate)', Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), 'utf8'],
     ['invalid UTF-8 (a truncated sequence)', Buffer.from([0x22, 0xe2, 0x82, 0x22]), 'utf8'],
+    ['a lone high surrogate escape', '{"a":"x\\ud800y"}', 'lone_surrogate'],
+    ['a lone low surrogate escape', '{"a":"\\udc00"}', 'lone_surrogate'],
+    ['a reversed surrogate pair', '{"a":"\\udc00\\ud800"}', 'lone_surrogate'],
+    ['a lone surrogate escape in a key', '{"\\ud83d":1}', 'lone_surrogate'],
     ['a byte-order mark', Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), 'syntax'],
     ['an empty body', '', 'syntax'],
     ['a trailing comma in an object', '{"a":1,}', 'syntax'],
@@ -122,6 +126,15 @@ describe('strict JSON: refusals', () => {
       refuses(text, 'not_object', parseStrictJsonObject);
     });
   }
+
+  it('a lone surrogate in a string handed in (not bytes) is refused too', () => {
+    assert.throws(() => parseStrictJson('{"a":"\ud800"}'), (err: unknown) => err instanceof StrictJsonError && err.reason === 'lone_surrogate');
+    assert.deepEqual(parseStrictJson('{"a":"\ud83d\ude00"}'), { a: '😀' });
+  });
+
+  it("with loneSurrogates 'allow' (provider responses) a lone surrogate escape parses as JSON.parse reads it", () => {
+    assert.deepEqual(parseStrictJson(Buffer.from('{"a":"x\\ud800y"}'), DEFAULT_MAX_DEPTH, 'allow'), { a: 'x\ud800y' });
+  });
 
   it('errors carry an offset and never the document text', () => {
     const secret = 'sk-proj-PLANTEDSECRET1234567890';

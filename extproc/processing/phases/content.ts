@@ -6,7 +6,7 @@ import type { Scanner } from '../../detectors/scanner.ts';
 import { TollgateError } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
 import type { RequestTranslator } from '../../providers/index.ts';
-import { parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
+import { DEFAULT_MAX_DEPTH, parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
 import { maskBody, maskText } from '../../redactors/mask.ts';
 import { protectedFieldsFor } from '../../redactors/protected-fields.ts';
 import { processLeaves } from '../../redactors/response-leaves.ts';
@@ -125,7 +125,7 @@ export function inspectBufferedResponse(state: RequestState, body: Buffer): Buff
   if ((scanner === undefined && restore === undefined) || body.length === 0) return undefined;
   let doc: JsonValue | undefined;
   try {
-    doc = parseStrictJson(body);
+    doc = parseStrictJson(body, DEFAULT_MAX_DEPTH, 'allow');
   } catch (err) {
     if (!(err instanceof StrictJsonError) || err.reason === 'utf8') {
       if (scanner === undefined) return undefined;

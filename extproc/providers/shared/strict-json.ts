@@ -1,7 +1,8 @@
 // A strict JSON parser for request bodies. It accepts exactly RFC 8259 JSON, and additionally refuses what
 // lets two parsers disagree about one document: invalid UTF-8, a byte-order mark, duplicate object keys at
-// any depth (compared after unescaping, so "mod\u0065l" duplicates "model"), numbers outside the double range,
-// and nesting deeper than a limit. One pass, linear time; errors carry a byte-free reason and an offset,
+// any depth (compared after unescaping, so "mod\u0065l" duplicates "model"), a lone surrogate written as an
+// escape ("\ud800": not Unicode text, and parsers and detectors disagree on it), numbers outside the double
+// range, and nesting deeper than a limit. One pass, linear time; errors carry a byte-free reason and an offset,
 // never document text.
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
@@ -9,7 +10,7 @@ export interface JsonObject {
   [key: string]: JsonValue;
 }
 
-export type StrictJsonReason = 'utf8' | 'syntax' | 'duplicate_key' | 'depth' | 'number_range' | 'not_object';
+export type StrictJsonReason = 'utf8' | 'lone_surrogate' | 'syntax' | 'duplicate_key' | 'depth' | 'number_range' | 'not_object';
 
 /** Why a body was refused. `offset` is a character index into the decoded text (-1 for UTF-8 errors). */
 export class StrictJsonError extends Error {
@@ -40,10 +41,17 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
-/** Parses any JSON value strictly. */
-export function parseStrictJson(input: Uint8Array | string, maxDepth = DEFAULT_MAX_DEPTH): JsonValue {
+/**
+ * Parses any JSON value strictly. `loneSurrogates: 'allow'` is for provider responses, where a model that split
+ * an emoji across tokens can emit one: refusing the whole answer would help no one, and scanning still sees the
+ * text around it.
+ */
+export function parseStrictJson(input: Uint8Array | string, maxDepth = DEFAULT_MAX_DEPTH, loneSurrogates: 'refuse' | 'allow' = 'refuse'): JsonValue {
+  const refuse = loneSurrogates === 'refuse';
+  // Bytes decoded strictly cannot hold a lone surrogate; a string handed in may.
+  if (refuse && typeof input === 'string' && !input.isWellFormed()) throw new StrictJsonError('lone_surrogate', -1);
   const s = typeof input === 'string' ? input : decodeUtf8Strict(input);
-  return new Parser(s, maxDepth).document();
+  return new Parser(s, maxDepth, refuse).document();
 }
 
 /** Parses a JSON object strictly; any other top-level value is refused with reason "not_object". */
@@ -60,13 +68,15 @@ export function isJsonObject(v: JsonValue | undefined): v is JsonObject {
 class Parser {
   readonly #s: string;
   readonly #maxDepth: number;
+  readonly #refuseLoneSurrogates: boolean;
   #i = 0;
   // Index of the next backslash at or after #i (or Infinity). Searched forward only, so the total search is linear.
   #nextBackslash = -1;
 
-  constructor(s: string, maxDepth: number) {
+  constructor(s: string, maxDepth: number, refuseLoneSurrogates: boolean) {
     this.#s = s;
     this.#maxDepth = maxDepth;
+    this.#refuseLoneSurrogates = refuseLoneSurrogates;
   }
 
   document(): JsonValue {
@@ -196,6 +206,8 @@ class Parser {
     } catch {
       this.#fail('syntax', start);
     }
+    // Only an escape can make a lone surrogate here (the text itself is well formed).
+    if (this.#refuseLoneSurrogates && !(out as string).isWellFormed()) this.#fail('lone_surrogate', start);
     this.#i = q + 1;
     const b = s.indexOf('\\', this.#i);
     this.#nextBackslash = b < 0 ? Infinity : b;
