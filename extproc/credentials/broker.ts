@@ -286,6 +286,22 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
   };
 
   /**
+   * A re-read failed: keep serving the cached credential until its window closes, retrying with backoff but
+   * waking no later than that; past the window it is dropped (expired).
+   */
+  const retryAfterFailure = (entry: Entry, err: unknown): void => {
+    entry.failures += 1;
+    obs.refreshFailed?.(entry.source.description, entry.failures, err, entry.scope);
+    const window = entry.serveUntil - now();
+    if (window <= 0) {
+      drop(entry);
+      obs.leaseEvent?.('expired', entry.source.description, { scope: entry.scope });
+      return;
+    }
+    schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), window));
+  };
+
+  /**
    * Fetches a cached scope anew now (a forced refresh, a re-login, a provider 401). Waits for a refresh
    * already running; a failure keeps the cached credential and retries with backoff.
    */
@@ -314,15 +330,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
           result = 'skipped';
           return;
         }
-        entry.failures += 1;
-        obs.refreshFailed?.(entry.source.description, entry.failures, err, entry.scope);
-        const window = entry.serveUntil - now();
-        if (window <= 0) {
-          drop(entry);
-          obs.leaseEvent?.('expired', entry.source.description, { scope: entry.scope });
-          return;
-        }
-        schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), window));
+        retryAfterFailure(entry, err);
       } finally {
         entry.refreshing = undefined;
       }
@@ -354,16 +362,7 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
         schedule(entry, nextRefreshDelay(entry));
       } catch (err) {
         if (gen(entry.key) !== startGen || isClosed()) return;
-        entry.failures += 1;
-        obs.refreshFailed?.(entry.source.description, entry.failures, err, entry.scope);
-        const window = entry.serveUntil - now();
-        if (window <= 0) {
-          drop(entry);
-          obs.leaseEvent?.('expired', entry.source.description, { scope: entry.scope });
-          return;
-        }
-        // Retry with backoff, but wake up no later than the end of the serving window.
-        schedule(entry, Math.min(backoffDelay(entry.failures, random, backoff), window));
+        retryAfterFailure(entry, err);
       } finally {
         entry.refreshing = undefined;
       }
