@@ -3,6 +3,7 @@
 // such as "bearer tokens" or "Basic authentication" does not match. A basic value must decode to "user:pass".
 import { boundaryAt, classMix, entropy, isAlnum, isBase64Char, runEnd } from './chars.ts';
 import type { KeywordDetector } from './detector.ts';
+import { decodesToUserPass } from './validators.ts';
 
 /** The scanner finds the keyword in any case; it counts when all letters after the first share one case. */
 function tailOneCase(text: string, i: number, n: number): boolean {
@@ -49,16 +50,6 @@ export const bearerToken: KeywordDetector = {
   },
 };
 
-function decodesToUserPass(b64: string): boolean {
-  const raw = Buffer.from(b64, 'base64').toString('latin1');
-  const colon = raw.indexOf(':');
-  if (colon <= 0 || colon === raw.length - 1) return false;
-  for (let k = 0; k < raw.length; k++) {
-    const c = raw.charCodeAt(k);
-    if (c < 32 || c > 126) return false;
-  }
-  return true;
-}
 
 function basicAt(text: string, i: number, report: (s: number, e: number) => void): void {
     if (!boundaryAt(text, i - 1)) return;

@@ -11,6 +11,7 @@ import { classMix, entropy, hasAtFold, isAlnum, isBase64Char, isCodeReference, l
 import type { CharDetector, KeywordDetector } from './detector.ts';
 import { assignmentAt } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
+import { decodesToUserPass } from './validators.ts';
 
 const MIN = 8;
 const MAX = 200;
@@ -50,19 +51,12 @@ export function secretValue(text: string, s: number, e: number): boolean {
 }
 
 /** docker config.json / .npmrc `auth`: base64 of printable "user:password". */
-function decodesToUserPass(text: string, s: number, e: number): boolean {
+function authEntryAt(text: string, s: number, e: number): boolean {
   for (let k = s; k < e; k++) {
     const c = text.charCodeAt(k);
     if (!isBase64Char(c) && c !== 61) return false;
   }
-  const raw = Buffer.from(text.slice(s, e), 'base64').toString('latin1');
-  const colon = raw.indexOf(':');
-  if (colon <= 0 || colon === raw.length - 1) return false;
-  for (let k = 0; k < raw.length; k++) {
-    const c = raw.charCodeAt(k);
-    if (c < 32 || c > 126) return false;
-  }
-  return true;
+  return decodesToUserPass(text.slice(s, e));
 }
 
 /** The value starting at v: [start, end) of a quoted string's content or of a bare word; -1 end when none. */
@@ -159,7 +153,7 @@ export const genericSecret: CharDetector = {
     if (name === undefined) return;
     const [s, end] = valueAt(text, a.value);
     if (end < 0) return;
-    if (name === 'auth' ? decodesToUserPass(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
+    if (name === 'auth' ? authEntryAt(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
   },
 };
 

@@ -74,3 +74,15 @@ export function runValidator(kind: ValidatorKind, match: string): boolean {
       return crc32SuffixValid(match);
   }
 }
+
+/** Whether base64 text decodes to printable "user:password" (a Basic credential, a docker/.npmrc `auth` entry). */
+export function decodesToUserPass(b64: string): boolean {
+  const raw = Buffer.from(b64, 'base64').toString('latin1');
+  const colon = raw.indexOf(':');
+  if (colon <= 0 || colon === raw.length - 1) return false;
+  for (let k = 0; k < raw.length; k++) {
+    const c = raw.charCodeAt(k);
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
