@@ -10,12 +10,13 @@ import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.t
 import { startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { testConfig } from '../helpers/config.ts';
 import type { FloorMetadata } from './floor-service.ts';
-import { setTollgateEndpoints, type BenchSetup, type EnvoyConfig, type SetupContext } from './setups.ts';
+import { setTollgateEndpoints, type BenchSetup, type EnvoyConfig, type FloorStack, type SetupContext } from './setups.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOLLGATE_BIN = join(PROJECT_ROOT, 'bin', 'tollgate.mjs');
 const UPSTREAM_MAIN = fileURLToPath(new URL('./upstream.ts', import.meta.url));
 const FLOOR_MAIN = fileURLToPath(new URL('./floor-service.ts', import.meta.url));
+const CONNECT_FLOOR_MAIN = fileURLToPath(new URL('./floor-connect-service.ts', import.meta.url));
 const PROBE_MODULE = fileURLToPath(new URL('./probe.ts', import.meta.url));
 
 /**
@@ -134,11 +135,15 @@ export interface FloorInputs {
   readonly keyFile: string;
   readonly maxMessageBytes: number;
   readonly metadata: FloorMetadata;
+  /** Default 'grpc-js'. */
+  readonly stack?: FloorStack;
 }
 
-/** The no-op floor (test/bench/floor-service.ts) with the same Node flags as Tollgate gets. */
+/** The no-op floor (test/bench/floor-service.ts, or floor-connect-service.ts) with the same Node flags as Tollgate gets. */
 export async function startFloor(inp: FloorInputs, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
-  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, FLOOR_MAIN, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes), '--metadata', inp.metadata];
+  if (inp.stack === 'connect' && inp.metadata !== 'none') throw new Error('the connect floor answers without metadata only');
+  const main = inp.stack === 'connect' ? [CONNECT_FLOOR_MAIN] : [FLOOR_MAIN, '--metadata', inp.metadata];
+  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, ...main, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes)];
   const { t, m, probePort } = await startService('floor', args, /^floor ready: grpc=\S+:(\d+)$/m, withProbe);
   return { ...t.child, grpcPort: Number(m[1]), adminPort: undefined, probePort };
 }
@@ -193,7 +198,7 @@ export async function startSetup(setup: BenchSetup, inp: StackInputs): Promise<S
     for (let i = 0; i < setup.tollgateReplicas; i++) {
       services.push(floor === undefined
         ? await startTollgate(configPath, inp.serviceNodeFlags)
-        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata }, inp.serviceNodeFlags));
+        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata, ...(floor.stack === undefined ? {} : { stack: floor.stack }) }, inp.serviceNodeFlags));
     }
     await new Promise((r) => setTimeout(r, 1_000));
     const idleRssBytes = services.map((t) => inp.rssOf(t.pid));

@@ -53,8 +53,14 @@ export interface BenchSetup {
    * instead of `tollgate serve`, on the same config, Envoy and Node flags. `of` names the Tollgate row whose
    * own cost is measured against it; `metadata` is what its Check answer carries.
    */
-  readonly floor?: { readonly of: string; readonly metadata: FloorMetadata };
+  readonly floor?: { readonly of: string; readonly metadata: FloorMetadata; readonly stack?: FloorStack };
 }
+
+/**
+ * The gRPC stack of a floor row: 'grpc-js' (floor-service.ts, Tollgate's own stack, the default) or
+ * 'connect' (floor-connect-service.ts: @connectrpc/connect-node on node:http2, no metadata option).
+ */
+export type FloorStack = 'grpc-js' | 'connect';
 
 export interface PrepareContext {
   /** The run's temporary directory (removed at the end). */
@@ -226,6 +232,14 @@ export const SETUPS: readonly BenchSetup[] = [
     label: 'floor, full chain (no-op service)',
     tollgateReplicas: 1,
     floor: { of: 'full', metadata: 'none' },
+  },
+  {
+    // `floor` on another gRPC stack: the same no-op answers from @connectrpc/connect-node on a node:http2
+    // server (docs/adr/0007-grpc-stack.md). Not in the default run.
+    name: 'floor-connect',
+    label: 'floor, full chain, connect-node stack',
+    tollgateReplicas: 1,
+    floor: { of: 'full', metadata: 'none', stack: 'connect' },
   },
   {
     // `floor` whose Check answer also carries a sealed context of Tollgate's shape and size and removes the
