@@ -124,9 +124,9 @@ async function startService(what: string, args: readonly string[], ready: RegExp
   }
 }
 
-/** `tollgate serve` under this Node, with serve's heap flags, the probe and extra Node flags (e.g. --cpu-prof). */
-export async function startTollgate(configPath: string, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
-  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, TOLLGATE_BIN, 'serve', '--config', configPath];
+/** `tollgate serve` under this Node, with serve's heap flags (or `heapFlags`), the probe and extra Node flags (e.g. --cpu-prof). */
+export async function startTollgate(configPath: string, nodeFlags: readonly string[] = [], withProbe = true, heapFlags: readonly string[] = SERVE_NODE_FLAGS): Promise<ServiceChild> {
+  const args = [...heapFlags, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, TOLLGATE_BIN, 'serve', '--config', configPath];
   const { t, m, probePort } = await startService('tollgate', args, /^tollgate ready: grpc=\S+:(\d+) admin=\S+:(\d+) /m, withProbe);
   return { ...t.child, grpcPort: Number(m[1]), adminPort: Number(m[2]), probePort };
 }
@@ -140,10 +140,10 @@ export interface FloorInputs {
 }
 
 /** The no-op floor (test/bench/floor-service.ts, or floor-connect-service.ts) with the same Node flags as Tollgate gets. */
-export async function startFloor(inp: FloorInputs, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
+export async function startFloor(inp: FloorInputs, nodeFlags: readonly string[] = [], withProbe = true, heapFlags: readonly string[] = SERVE_NODE_FLAGS): Promise<ServiceChild> {
   if (inp.stack === 'connect' && inp.metadata !== 'none') throw new Error('the connect floor answers without metadata only');
   const main = inp.stack === 'connect' ? [CONNECT_FLOOR_MAIN] : [FLOOR_MAIN, '--metadata', inp.metadata];
-  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, ...main, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes)];
+  const args = [...heapFlags, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, ...main, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes)];
   const { t, m, probePort } = await startService('floor', args, /^floor ready: grpc=\S+:(\d+)$/m, withProbe);
   return { ...t.child, grpcPort: Number(m[1]), adminPort: undefined, probePort };
 }
@@ -168,6 +168,8 @@ export interface StackInputs {
   readonly authzKeyFile: string;
   /** Extra Node flags for every service process (Tollgate or floor), e.g. --cpu-prof. */
   readonly serviceNodeFlags: readonly string[];
+  /** V8 heap flags for every service process instead of serve's (bench --heap-flags); default SERVE_NODE_FLAGS. */
+  readonly heapFlags?: readonly string[];
   /** The provider key file the floor reads (Tollgate reads its own from the config). */
   readonly providerKeyFile: string;
   readonly rssOf: (pid: number) => number;
@@ -197,8 +199,8 @@ export async function startSetup(setup: BenchSetup, inp: StackInputs): Promise<S
     const floor = setup.floor;
     for (let i = 0; i < setup.tollgateReplicas; i++) {
       services.push(floor === undefined
-        ? await startTollgate(configPath, inp.serviceNodeFlags)
-        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata, ...(floor.stack === undefined ? {} : { stack: floor.stack }) }, inp.serviceNodeFlags));
+        ? await startTollgate(configPath, inp.serviceNodeFlags, true, inp.heapFlags)
+        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata, ...(floor.stack === undefined ? {} : { stack: floor.stack }) }, inp.serviceNodeFlags, true, inp.heapFlags));
     }
     await new Promise((r) => setTimeout(r, 1_000));
     const idleRssBytes = services.map((t) => inp.rssOf(t.pid));
