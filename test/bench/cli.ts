@@ -39,7 +39,7 @@ export const USAGE = `usage: node test/bench/overhead.ts [flags]
   --png FILE             chart (default .tmp/bench/overhead.png)
   --cpu-prof DIR         V8 CPU profile of each Tollgate process, written at the end
   --no-max               skip the max-throughput search
-  --heap-flags "F ..."   V8 heap flags for every service process instead of serve's (to compare settings)
+  --heap-flags="F ..."   V8 heap flags for every service process instead of serve's (to compare settings)
   --quick                --rates 200 --seconds 3 --rounds 1 --warmup 1 (a smoke run)`;
 
 function positive(name: string, raw: string, integer: boolean): number {

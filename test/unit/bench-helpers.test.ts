@@ -61,7 +61,7 @@ describe('bench flags', () => {
     assert.equal(o.heapFlags, undefined);
   });
   it('--heap-flags: semi-space and old-space sizes only, split on spaces', () => {
-    assert.deepEqual(parseBenchArgs(['--heap-flags', ' --max-semi-space-size=2  --max-old-space-size=96 ']).heapFlags, ['--max-semi-space-size=2', '--max-old-space-size=96']);
+    assert.deepEqual(parseBenchArgs(['--heap-flags= --max-semi-space-size=2  --max-old-space-size=96 ']).heapFlags, ['--max-semi-space-size=2', '--max-old-space-size=96']);
     assert.throws(() => parseBenchArgs(['--heap-flags', '--expose-gc']), /--heap-flags/);
     assert.throws(() => parseBenchArgs(['--heap-flags', ' ']), /--heap-flags/);
   });
