@@ -259,6 +259,16 @@ export const SETUPS: readonly BenchSetup[] = [
     request: (base) => ({ ...base, body: dlpBody(8192) }),
   },
   {
+    // Sizing: the full chain with the default request body limit (limits.maxRequestBodyBytes, 1 MiB; the
+    // bench config's is 64 KiB) and a body just under it, so a run with many connections shows the service's
+    // memory per concurrent large request (docs/operations.md, Sizing). Not in the default run.
+    name: 'full-1m',
+    label: 'full chain, 1 MB body (sizing)',
+    tollgateReplicas: 1,
+    config: (input) => ({ ...input, limits: { ...input.limits, maxRequestBodyBytes: 1024 * 1024 } }),
+    request: (base) => ({ ...base, body: chatBody(1_000_000) }),
+  },
+  {
     // The full chain on shared state in a real Redis (loopback): the single-use claim of the authz context,
     // a request rate limit and a token budget (limits far above the load, so every request pays the Redis
     // round trips and none is refused), reserve before and settle after each request. state.timeoutMs is 250
