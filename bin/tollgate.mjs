@@ -9,12 +9,14 @@ if (major < 24) {
   process.exit(1);
 }
 
-// The service's heap: a young generation of 16 MB (V8's default grows it to 64 MB under load, which
-// lengthens each scavenge and lets RSS climb past 300 MB). Measured with `npm run bench` on 2 cores:
-// 8 MB plus an old-generation cap of 192 MB kept peak RSS at ~170 MB but tripled p99 (major GCs);
-// 16 MB alone gave the best p99 at ~280 MB peak. V8 reads these only at start, so `serve` re-executes
-// itself once with them, unless the operator set heap flags (NODE_OPTIONS or node flags).
-const HEAP_FLAGS = ['--max-semi-space-size=16'];
+// The service's heap: a young generation of 4 MB and an old generation capped at 128 MB. Measured with
+// `npm run bench` on 2 cores (issue 13, docs/benchmarks.md): the cap is what bounds RSS (V8 sizes its heap
+// growth to it): the full chain peaked at ~155-170 MB under 16 connections instead of ~250-295 MB with the
+// earlier `--max-semi-space-size=16` and no cap, with p99 at 200 req/s within the noise of the shared
+// machine; 96 or 64 MB caps gave no lower peak and less headroom for large bodies. V8 reads these only at
+// start, so `serve` re-executes itself once with them, unless the operator set heap flags (NODE_OPTIONS
+// or node flags). Sizing: docs/operations.md.
+const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128'];
 const tuned = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--max-old-space-size'));
 if (process.argv[2] === 'serve' && !tuned && typeof process.execve === 'function') {
   process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
