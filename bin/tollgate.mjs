@@ -9,14 +9,14 @@ if (major < 24) {
   process.exit(1);
 }
 
-// The service's heap: a young generation of 4 MB and an old generation capped at 128 MB. Measured with
+// The service's heap: a young generation of 4 MB and an old generation capped at 96 MB. Measured with
 // `npm run bench` on 2 cores (issue 13, docs/benchmarks.md): the cap is what bounds RSS (V8 sizes its heap
-// growth to it): the full chain peaked at ~155-170 MB under 16 connections instead of ~250-295 MB with the
-// earlier `--max-semi-space-size=16` and no cap, with p99 at 200 req/s within the noise of the shared
-// machine; 96 or 64 MB caps gave no lower peak and less headroom for large bodies. V8 reads these only at
-// start, so `serve` re-executes itself once with them, unless the operator set heap flags (NODE_OPTIONS
-// or node flags). Sizing: docs/operations.md.
-const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+// growth to it): the full chain peaked at ~145-170 MB instead of ~250-295 MB with the earlier
+// `--max-semi-space-size=16` and no cap. Of the capped settings tried (64, 96, 128 MB; 2, 4, 8, 16 MB
+// young) this one had the best p99 at 200 req/s, within the noise of the old default's; it held 16
+// concurrent 1 MB bodies. V8 reads these only at start, so `serve` re-executes itself once with them,
+// unless the operator set heap flags (NODE_OPTIONS or node flags). Sizing: docs/operations.md.
+const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=96'];
 const tuned = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--max-old-space-size'));
 if (process.argv[2] === 'serve' && !tuned && typeof process.execve === 'function') {
   process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);

@@ -5,7 +5,7 @@
 // bare "continue" to every ext_proc message, the provider credential on the request-headers answer. Used by
 // the `floor-connect` set-up to compare the two stacks (docs/adr/0007-grpc-stack.md).
 //
-//   node --max-semi-space-size=4 --max-old-space-size=128 test/bench/floor-connect-service.ts --key-file F --max-message-bytes N
+//   node --max-semi-space-size=4 --max-old-space-size=96 test/bench/floor-connect-service.ts --key-file F --max-message-bytes N
 //
 // Prints "floor ready: grpc=127.0.0.1:PORT" on stderr. Bench-only: nothing in extproc/ imports it.
 import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';

@@ -24,7 +24,7 @@ const PROBE_MODULE = fileURLToPath(new URL('./probe.ts', import.meta.url));
  * equal). The harness gives them to Tollgate and to the floor alike, so both run on the same heap; with
  * them on the command line, bin/tollgate.mjs does not re-execute itself.
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=96'];
 
 /** Room for headers and framing above the body limit in the gRPC message limit (GRPC_MESSAGE_HEADROOM_BYTES in extproc/app.ts). */
 export const GRPC_MESSAGE_HEADROOM_BYTES = 256 * 1024;
