@@ -49,5 +49,8 @@ EXPOSE 9001 9002
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TOLLGATE_ADMIN_PORT||'9002')+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
+# No NODE_OPTIONS here: `serve` applies its own measured heap flags (HEAP_FLAGS in bin/tollgate.mjs:
+# --max-semi-space-size=4 --max-old-space-size=96) unless the operator sets heap flags in NODE_OPTIONS.
+# Sizing and the memory limit to give the container: docs/operations.md, Sizing.
 ENTRYPOINT ["node", "bin/tollgate.mjs"]
 CMD ["serve", "--config", "/etc/tollgate/config.yaml"]

@@ -9,13 +9,15 @@ if (major < 24) {
   process.exit(1);
 }
 
-// The service's heap: a young generation of 16 MB (V8's default grows it to 64 MB under load, which
-// lengthens each scavenge and lets RSS climb past 300 MB). Measured with `npm run bench` on 2 cores:
-// 8 MB plus an old-generation cap of 192 MB kept peak RSS at ~170 MB but tripled p99 (major GCs);
-// 16 MB alone gave the best p99 at ~280 MB peak. V8 reads these only at start, so `serve` re-executes
-// itself once with them. Flags the operator set (NODE_OPTIONS or node flags) add to these: only a flag
-// the operator set themselves is left to them (it wins), the others are still applied.
-const HEAP_FLAGS = ['--max-semi-space-size=16'];
+// The service's heap: a young generation of 4 MB and an old generation capped at 96 MB. Measured with
+// `npm run bench` on 2 cores (issue 13, docs/benchmarks.md): the cap is what bounds RSS (V8 sizes its heap
+// growth to it): the full chain peaked at ~145-170 MB instead of ~250-295 MB with the earlier
+// `--max-semi-space-size=16` and no cap. Of the capped settings tried (64, 96, 128 MB; 2, 4, 8, 16 MB
+// young) this one had the best p99 at 200 req/s, within the noise of the old default's; it held 16
+// concurrent 1 MB bodies. V8 reads these only at start, so `serve` re-executes itself once with them.
+// Flags the operator set (NODE_OPTIONS or node flags) add to these: only a flag
+// the operator set themselves is left to them (it wins), the others are still applied. Sizing: docs/operations.md.
+const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=96'];
 const flagName = (a) => a.split('=')[0].replaceAll('_', '-');
 const given = new Set([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((a) => a.startsWith('--')).map(flagName));
 const missing = HEAP_FLAGS.filter((f) => !given.has(flagName(f)));

@@ -21,6 +21,8 @@ export interface BenchOptions {
   /** Write a V8 CPU profile of each Tollgate process into this folder (node --cpu-prof). */
   readonly cpuProf: string | undefined;
   readonly skipMax: boolean;
+  /** V8 heap flags for every service process instead of serve's (SERVE_NODE_FLAGS); undefined = serve's. */
+  readonly heapFlags: readonly string[] | undefined;
 }
 
 export const USAGE = `usage: node test/bench/overhead.ts [flags]
@@ -37,6 +39,7 @@ export const USAGE = `usage: node test/bench/overhead.ts [flags]
   --png FILE             chart (default .tmp/bench/overhead.png)
   --cpu-prof DIR         V8 CPU profile of each Tollgate process, written at the end
   --no-max               skip the max-throughput search
+  --heap-flags="F ..."   V8 heap flags for every service process instead of serve's (to compare settings)
   --quick                --rates 200 --seconds 3 --rounds 1 --warmup 1 (a smoke run)`;
 
 function positive(name: string, raw: string, integer: boolean): number {
@@ -69,6 +72,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       png: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'no-max': { type: 'boolean', default: false },
+      'heap-flags': { type: 'string' },
       quick: { type: 'boolean', default: false },
     },
   });
@@ -78,6 +82,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const setups = v.setups === undefined ? undefined : list(v.setups);
   if (setups?.length === 0) throw new Error('--setups: at least one set-up');
   if (setups !== undefined && new Set(setups).size !== setups.length) throw new Error('--setups: a set-up is named twice');
+  const heapFlags = v['heap-flags'] === undefined ? undefined : v['heap-flags'].split(/\s+/).filter((f) => f !== '');
+  if (heapFlags !== undefined && (heapFlags.length === 0 || heapFlags.some((f) => !/^--max-(semi|old)-space-size=\d+$/.test(f)))) {
+    throw new Error(`--heap-flags: expected --max-semi-space-size=N and/or --max-old-space-size=N, got "${v['heap-flags']}"`);
+  }
   return {
     rates,
     seconds: positive('seconds', v.seconds ?? (quick ? '3' : '5'), false),
@@ -92,5 +100,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     png: v.png ?? '.tmp/bench/overhead.png',
     cpuProf: v['cpu-prof'],
     skipMax: v['no-max'],
+    heapFlags,
   };
 }

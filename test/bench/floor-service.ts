@@ -3,7 +3,7 @@
 // what Tollgate costs over it is Tollgate's own work. It allows every Check and answers every ext_proc
 // message with a bare "continue"; the only edit is the provider credential, so the upstream answers 200.
 //
-//   node --max-semi-space-size=16 test/bench/floor-service.ts --key-file F --max-message-bytes N [--metadata none|tollgate]
+//   node --max-semi-space-size=4 --max-old-space-size=96 test/bench/floor-service.ts --key-file F --max-message-bytes N [--metadata none|tollgate]
 //
 // Prints "floor ready: grpc=127.0.0.1:PORT" on stderr. Bench-only: nothing in extproc/ imports it.
 import { randomBytes, randomUUID } from 'node:crypto';

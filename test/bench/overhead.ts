@@ -19,7 +19,7 @@ import { chartPng, type ChartBar } from './chart.ts';
 import { parseBenchArgs, USAGE, type BenchOptions } from './cli.ts';
 import { byFunction, byPackage, byPhase, STARTUP_PHASE, type CpuProfile } from './cpu-profile.ts';
 import { measureWindow, type Load, type WindowResult } from './measure.ts';
-import { startSetup, startUpstream, type Child, type SetupStack } from './processes.ts';
+import { SERVE_NODE_FLAGS, startSetup, startUpstream, type Child, type SetupStack } from './processes.ts';
 import { rssBytes } from './proc.ts';
 import { floorPairs, ownCost, renderOwnCost, renderProbeTable } from './own-cost.ts';
 import type { ProbeTotals } from './probe-stats.ts';
@@ -89,7 +89,7 @@ async function run(opts: BenchOptions): Promise<void> {
     const targets: Target[] = [];
     for (const setup of setups) {
       const flags = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `${setup.floor === undefined ? 'tollgate' : 'floor'}-${setup.name}-\${pid}.cpuprofile`];
-      const stack = await startSetup(setup, { dir, envoyBin, baseConfig, ctx, authzKeyFile, serviceNodeFlags: flags, providerKeyFile: credFile, rssOf: rssBytes });
+      const stack = await startSetup(setup, { dir, envoyBin, baseConfig, ctx, authzKeyFile, serviceNodeFlags: flags, ...(opts.heapFlags === undefined ? {} : { heapFlags: opts.heapFlags }), providerKeyFile: credFile, rssOf: rssBytes });
       children.push(stack);
       stacks.push(stack);
       if (stack.idleRssBytes.length > 0) idleRss[setup.name] = Math.max(...stack.idleRssBytes);
@@ -177,6 +177,7 @@ async function run(opts: BenchOptions): Promise<void> {
     date: new Date().toISOString(),
     elapsed_s: Math.round((Date.now() - started) / 1000),
     options: opts,
+    heap_flags: opts.heapFlags ?? SERVE_NODE_FLAGS,
     baseline,
     failure: failure ?? null,
   };

@@ -10,12 +10,13 @@ import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.t
 import { startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { testConfig } from '../helpers/config.ts';
 import type { FloorMetadata } from './floor-service.ts';
-import { setTollgateEndpoints, type BenchSetup, type EnvoyConfig, type SetupContext } from './setups.ts';
+import { setTollgateEndpoints, type BenchSetup, type EnvoyConfig, type FloorStack, type SetupContext } from './setups.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOLLGATE_BIN = join(PROJECT_ROOT, 'bin', 'tollgate.mjs');
 const UPSTREAM_MAIN = fileURLToPath(new URL('./upstream.ts', import.meta.url));
 const FLOOR_MAIN = fileURLToPath(new URL('./floor-service.ts', import.meta.url));
+const CONNECT_FLOOR_MAIN = fileURLToPath(new URL('./floor-connect-service.ts', import.meta.url));
 const PROBE_MODULE = fileURLToPath(new URL('./probe.ts', import.meta.url));
 
 /**
@@ -23,7 +24,7 @@ const PROBE_MODULE = fileURLToPath(new URL('./probe.ts', import.meta.url));
  * equal). The harness gives them to Tollgate and to the floor alike, so both run on the same heap; with
  * them on the command line, bin/tollgate.mjs does not re-execute itself.
  */
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=96'];
 
 /** Room for headers and framing above the body limit in the gRPC message limit (GRPC_MESSAGE_HEADROOM_BYTES in extproc/app.ts). */
 export const GRPC_MESSAGE_HEADROOM_BYTES = 256 * 1024;
@@ -123,9 +124,9 @@ async function startService(what: string, args: readonly string[], ready: RegExp
   }
 }
 
-/** `tollgate serve` under this Node, with serve's heap flags, the probe and extra Node flags (e.g. --cpu-prof). */
-export async function startTollgate(configPath: string, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
-  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, TOLLGATE_BIN, 'serve', '--config', configPath];
+/** `tollgate serve` under this Node, with serve's heap flags (or `heapFlags`), the probe and extra Node flags (e.g. --cpu-prof). */
+export async function startTollgate(configPath: string, nodeFlags: readonly string[] = [], withProbe = true, heapFlags: readonly string[] = SERVE_NODE_FLAGS): Promise<ServiceChild> {
+  const args = [...heapFlags, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, TOLLGATE_BIN, 'serve', '--config', configPath];
   const { t, m, probePort } = await startService('tollgate', args, /^tollgate ready: grpc=\S+:(\d+) admin=\S+:(\d+) /m, withProbe);
   return { ...t.child, grpcPort: Number(m[1]), adminPort: Number(m[2]), probePort };
 }
@@ -134,11 +135,15 @@ export interface FloorInputs {
   readonly keyFile: string;
   readonly maxMessageBytes: number;
   readonly metadata: FloorMetadata;
+  /** Default 'grpc-js'. */
+  readonly stack?: FloorStack;
 }
 
-/** The no-op floor (test/bench/floor-service.ts) with the same Node flags as Tollgate gets. */
-export async function startFloor(inp: FloorInputs, nodeFlags: readonly string[] = [], withProbe = true): Promise<ServiceChild> {
-  const args = [...SERVE_NODE_FLAGS, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, FLOOR_MAIN, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes), '--metadata', inp.metadata];
+/** The no-op floor (test/bench/floor-service.ts, or floor-connect-service.ts) with the same Node flags as Tollgate gets. */
+export async function startFloor(inp: FloorInputs, nodeFlags: readonly string[] = [], withProbe = true, heapFlags: readonly string[] = SERVE_NODE_FLAGS): Promise<ServiceChild> {
+  if (inp.stack === 'connect' && inp.metadata !== 'none') throw new Error('the connect floor answers without metadata only');
+  const main = inp.stack === 'connect' ? [CONNECT_FLOOR_MAIN] : [FLOOR_MAIN, '--metadata', inp.metadata];
+  const args = [...heapFlags, ...(withProbe ? PROBE_NODE_FLAGS : []), ...nodeFlags, ...main, '--key-file', inp.keyFile, '--max-message-bytes', String(inp.maxMessageBytes)];
   const { t, m, probePort } = await startService('floor', args, /^floor ready: grpc=\S+:(\d+)$/m, withProbe);
   return { ...t.child, grpcPort: Number(m[1]), adminPort: undefined, probePort };
 }
@@ -163,6 +168,8 @@ export interface StackInputs {
   readonly authzKeyFile: string;
   /** Extra Node flags for every service process (Tollgate or floor), e.g. --cpu-prof. */
   readonly serviceNodeFlags: readonly string[];
+  /** V8 heap flags for every service process instead of serve's (bench --heap-flags); default SERVE_NODE_FLAGS. */
+  readonly heapFlags?: readonly string[];
   /** The provider key file the floor reads (Tollgate reads its own from the config). */
   readonly providerKeyFile: string;
   readonly rssOf: (pid: number) => number;
@@ -192,8 +199,8 @@ export async function startSetup(setup: BenchSetup, inp: StackInputs): Promise<S
     const floor = setup.floor;
     for (let i = 0; i < setup.tollgateReplicas; i++) {
       services.push(floor === undefined
-        ? await startTollgate(configPath, inp.serviceNodeFlags)
-        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata }, inp.serviceNodeFlags));
+        ? await startTollgate(configPath, inp.serviceNodeFlags, true, inp.heapFlags)
+        : await startFloor({ keyFile: inp.providerKeyFile, maxMessageBytes: serveMaxMessageBytes(config), metadata: floor.metadata, ...(floor.stack === undefined ? {} : { stack: floor.stack }) }, inp.serviceNodeFlags, true, inp.heapFlags));
     }
     await new Promise((r) => setTimeout(r, 1_000));
     const idleRssBytes = services.map((t) => inp.rssOf(t.pid));

@@ -53,8 +53,14 @@ export interface BenchSetup {
    * instead of `tollgate serve`, on the same config, Envoy and Node flags. `of` names the Tollgate row whose
    * own cost is measured against it; `metadata` is what its Check answer carries.
    */
-  readonly floor?: { readonly of: string; readonly metadata: FloorMetadata };
+  readonly floor?: { readonly of: string; readonly metadata: FloorMetadata; readonly stack?: FloorStack };
 }
+
+/**
+ * The gRPC stack of a floor row: 'grpc-js' (floor-service.ts, Tollgate's own stack, the default) or
+ * 'connect' (floor-connect-service.ts: @connectrpc/connect-node on node:http2, no metadata option).
+ */
+export type FloorStack = 'grpc-js' | 'connect';
 
 export interface PrepareContext {
   /** The run's temporary directory (removed at the end). */
@@ -228,6 +234,14 @@ export const SETUPS: readonly BenchSetup[] = [
     floor: { of: 'full', metadata: 'none' },
   },
   {
+    // `floor` on another gRPC stack: the same no-op answers from @connectrpc/connect-node on a node:http2
+    // server (docs/adr/0007-grpc-stack.md). Not in the default run.
+    name: 'floor-connect',
+    label: 'floor, full chain, connect-node stack',
+    tollgateReplicas: 1,
+    floor: { of: 'full', metadata: 'none', stack: 'connect' },
+  },
+  {
     // `floor` whose Check answer also carries a sealed context of Tollgate's shape and size and removes the
     // caller's credential headers, so Envoy forwards as much metadata to every ext_proc message as for `full`.
     name: 'floor-meta',
@@ -243,6 +257,16 @@ export const SETUPS: readonly BenchSetup[] = [
     tollgateReplicas: 1,
     config: (input) => ({ ...input, dlp: { enabled: true, response: { scan: true } } }),
     request: (base) => ({ ...base, body: dlpBody(8192) }),
+  },
+  {
+    // Sizing: the full chain with the default request body limit (limits.maxRequestBodyBytes, 1 MiB; the
+    // bench config's is 64 KiB) and a body just under it, so a run with many connections shows the service's
+    // memory per concurrent large request (docs/operations.md, Sizing). Not in the default run.
+    name: 'full-1m',
+    label: 'full chain, 1 MB body (sizing)',
+    tollgateReplicas: 1,
+    config: (input) => ({ ...input, limits: { ...input.limits, maxRequestBodyBytes: 1024 * 1024 } }),
+    request: (base) => ({ ...base, body: chatBody(1_000_000) }),
   },
   {
     // The full chain on shared state in a real Redis (loopback): the single-use claim of the authz context,

@@ -1,6 +1,7 @@
 // The benchmark's floor and probe, pure parts: the floor's answers encode with Tollgate's protos and set
 // only the credential, the floor starts like `tollgate serve` (heap flags, message limit), the probe's
 // arithmetic, "Tollgate's own cost" and the CPU profile by phase.
+import { create, equals, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -10,6 +11,7 @@ import type { CheckRequest } from '../../extproc/wire/ext-authz.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import { byPhase, phaseOf, PROBE_PHASE, STARTUP_PHASE, TRANSPORT_PHASE, type CpuProfile } from '../bench/cpu-profile.ts';
+import { connectFloorAnswer, connectFloorCheck, envoyRegistry } from '../bench/floor-connect-service.ts';
 import { floorAnswer, floorCheck } from '../bench/floor-service.ts';
 import type { WindowResult } from '../bench/measure.ts';
 import { floorPairs, kindLabel, ownCost, renderOwnCost, renderProbeTable } from '../bench/own-cost.ts';
@@ -95,6 +97,59 @@ describe('bench floor answers', () => {
     assert.deepEqual(res.ok_response?.headers_to_remove, [...CALLER_CREDENTIAL_HEADERS]);
     // It must encode (the Struct is what Envoy stores and forwards to ext_proc).
     assert.ok(services.authorization.Check!.responseSerialize(res).length > 200);
+  });
+});
+
+describe('bench floor on connect-node answers as the grpc-js floor', () => {
+  const services = envoyServices();
+  const registry = envoyRegistry();
+  const message = (name: string): DescMessage => {
+    const m = registry.getMessage(name);
+    assert.ok(m !== undefined, name);
+    return m;
+  };
+  const processingResponse = message('envoy.service.ext_proc.v3.ProcessingResponse');
+  const checkResponse = message('envoy.service.auth.v3.CheckResponse');
+  // The same message, field by field, once both are decoded (encoders may or may not write a zero value
+  // they were given explicitly, e.g. BoolValue{value: false}; the wire meaning is the same).
+  const assertSameMessage = (desc: DescMessage, ours: Record<string, unknown>, theirs: Uint8Array, what: string): void => {
+    const a = fromBinary(desc, toBinary(desc, create(desc, ours)));
+    const b = fromBinary(desc, theirs);
+    assert.ok(equals(desc, a, b), `${what}: ${JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v))} vs ${JSON.stringify(b, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v))}`);
+  };
+  const credential = Buffer.from('Bearer sk-floor', 'latin1');
+  const camel: Record<string, string> = {
+    request_headers: 'requestHeaders', request_body: 'requestBody', response_headers: 'responseHeaders',
+    response_body: 'responseBody', request_trailers: 'requestTrailers', response_trailers: 'responseTrailers',
+  };
+  for (const [kind, oneofCase] of Object.entries(camel)) {
+    it(`${kind}: the same message as floorAnswer encoded by grpc-js`, () => {
+      const ours = connectFloorAnswer({ request: { case: oneofCase } }, credential);
+      assert.ok(ours !== undefined);
+      const theirs = services.externalProcessor.Process!.responseSerialize(floorAnswer({ request: kind } as unknown as ProcessingRequest, credential));
+      assertSameMessage(processingResponse, ours, theirs, kind);
+    });
+  }
+  it('an unknown message gets no answer (the floor fails the stream)', () => {
+    assert.equal(connectFloorAnswer({ request: { case: 'protocolConfig' } }, credential), undefined);
+    assert.equal(connectFloorAnswer({ request: { case: undefined } }, credential), undefined);
+  });
+  it('Check: the same message as floorCheck with metadata none, with and without a body', () => {
+    const ours = connectFloorCheck('sk-floor');
+    const theirs = floorCheck({ providerKey: 'sk-floor', metadata: 'none' });
+    for (const headers of [{ 'content-length': '1024' }, { 'transfer-encoding': 'chunked' }, {}, { 'content-length': '0' }]) {
+      const want = services.authorization.Check!.responseSerialize(theirs({ attributes: { request: { http: { headers } } } }));
+      assertSameMessage(checkResponse, ours({ attributes: { request: { http: { headers } } } }), want, JSON.stringify(headers));
+    }
+  });
+  it('the registry decodes what Envoy sends: a ProcessingRequest encoded by grpc-js reads back with its oneof case', () => {
+    const client = services.ExternalProcessorClient.service.Process!;
+    const bytes = client.requestSerialize({ request_body: { body: Buffer.from('{"a":1}'), end_of_stream: true } });
+    const desc = message('envoy.service.ext_proc.v3.ProcessingRequest');
+    const decoded = fromBinary(desc, bytes) as unknown as { request: { case: string; value: { body: Uint8Array; endOfStream: boolean } } };
+    assert.equal(decoded.request.case, 'requestBody');
+    assert.equal(Buffer.from(decoded.request.value.body).toString('utf8'), '{"a":1}');
+    assert.equal(decoded.request.value.endOfStream, true);
   });
 });
 

@@ -58,6 +58,12 @@ describe('bench flags', () => {
     assert.equal(o.setups, undefined);
     assert.equal(o.png, '.tmp/bench/overhead.png');
     assert.equal(o.skipMax, false);
+    assert.equal(o.heapFlags, undefined);
+  });
+  it('--heap-flags: semi-space and old-space sizes only, split on spaces', () => {
+    assert.deepEqual(parseBenchArgs(['--heap-flags= --max-semi-space-size=2  --max-old-space-size=96 ']).heapFlags, ['--max-semi-space-size=2', '--max-old-space-size=96']);
+    assert.throws(() => parseBenchArgs(['--heap-flags', '--expose-gc']), /--heap-flags/);
+    assert.throws(() => parseBenchArgs(['--heap-flags', ' ']), /--heap-flags/);
   });
   it('--quick shortens the run; explicit flags still win', () => {
     const q = parseBenchArgs(['--quick']);
@@ -163,7 +169,7 @@ describe('bench set-ups on the rendered Envoy config', () => {
     full: ['envoy.filters.http.buffer', 'envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router'],
   };
   // Rows that differ from the full chain only in Tollgate's config or the request keep its filters.
-  for (const name of ['dlp-8k', 'redis', 'floor', 'floor-meta']) want[name] = want.full ?? [];
+  for (const name of ['dlp-8k', 'full-1m', 'redis', 'floor', 'floor-meta', 'floor-connect']) want[name] = want.full ?? [];
   want['authz-floor'] = want.authz ?? [];
   for (const s of SETUPS) {
     it(`${s.name}: only Tollgate's filters differ; the listener and the rest stay`, () => {

@@ -99,6 +99,14 @@ describe('Dockerfile', () => {
     assert.deepEqual(JSON.parse(final.find((i) => i.op === 'CMD')?.args ?? 'null'), ['serve', '--config', '/etc/tollgate/config.yaml']);
   });
 
+  it("sets no heap flags of its own, so serve runs with its measured ones (HEAP_FLAGS in bin/tollgate.mjs)", () => {
+    // A heap flag in NODE_OPTIONS would replace serve's, and node flags before bin/tollgate.mjs could not be
+    // overridden by the operator's NODE_OPTIONS.
+    for (const i of final.filter((x) => x.op === 'ENV' || x.op === 'ARG')) assert.doesNotMatch(i.args, /NODE_OPTIONS|--max-(semi|old)-space-size/, i.args);
+    const entry = JSON.parse(final.find((i) => i.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
+    assert.ok(!entry.some((a) => a.startsWith('--max-')), entry.join(' '));
+  });
+
   it('exposes the default gRPC and admin ports and health-checks the admin /healthz', () => {
     const defaults = configSchema.shape.server.parse({});
     assert.deepEqual(final.find((i) => i.op === 'EXPOSE')?.args.split(/\s+/).map(Number), [defaults.grpc.port, defaults.admin.port]);

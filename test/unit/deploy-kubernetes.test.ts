@@ -151,9 +151,20 @@ describe('deploy/kubernetes: Deployment', () => {
     assert.ok(r?.requests?.['cpu'] !== undefined && r.requests['memory'] !== undefined && r.limits?.['cpu'] !== undefined && r.limits['memory'] !== undefined);
     const heap = Number(/--max-old-space-size=(\d+)/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
     assert.ok(heap > 0 && heap <= mi(r.limits['memory']) * 0.8, `heap ${heap} MiB leaves room under the limit`);
+    // The measured peak of the shipped heap settings (docs/operations.md, Sizing) fits under the request.
+    assert.ok(mi(r.requests['memory']) >= 192, 'the memory request covers the measured peak');
     assert.ok(mi(r.requests['memory']) <= mi(r.limits['memory']));
     assert.ok((pod.terminationGracePeriodSeconds ?? 30) >= config.server.drainSeconds + config.server.shutdownGraceSeconds + 5);
     assert.ok(dep.spec.replicas >= 2);
+  });
+
+  it("runs serve with the shipped heap flags (HEAP_FLAGS in bin/tollgate.mjs), not another heap", () => {
+    // The memory limit is sized for HEAP_FLAGS; a heap flag in NODE_OPTIONS would replace the binary's value.
+    const m = /const HEAP_FLAGS = (\[[^\]]*\]);/.exec(readFileSync(join(ROOT, 'bin', 'tollgate.mjs'), 'utf8'));
+    assert.ok(m?.[1] !== undefined, 'HEAP_FLAGS not found in bin/tollgate.mjs');
+    const shipped = JSON.parse(m[1].replaceAll("'", '"')) as string[];
+    const options = (container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '').split(/\s+/).filter((f) => f !== '');
+    assert.deepEqual(options.filter((f) => /^--max-(semi|old)-space-size=/.test(f)), shipped);
   });
 
   it('mounts every file the config names, read-only, from the right volume', () => {

@@ -1,6 +1,5 @@
-// bin/tollgate.mjs re-executes `serve` with its own V8 heap flag. A user's NODE_OPTIONS (the Kubernetes
-// manifest sets one) adds to it instead of silently replacing it; only a flag the user set themselves
-// is left to them. A probe preloaded through NODE_OPTIONS records the flags of the process that
+// bin/tollgate.mjs re-executes `serve` with its own V8 heap flags (HEAP_FLAGS). A user's NODE_OPTIONS adds to
+// them instead of silently replacing them; only a flag the user set themselves is left to them. A probe preloaded through NODE_OPTIONS records the flags of the process that
 // actually runs (the re-executed one), when it exits on a config file that does not exist.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -36,28 +35,46 @@ describe('bin/tollgate.mjs: V8 flags with a user\'s NODE_OPTIONS', () => {
     assert.notEqual(r.status, 0, 'serve refuses the missing config');
     return JSON.parse(readFileSync(out, 'utf8')) as Probe;
   };
-  const semi = (p: Probe): string[] => p.execArgv.filter((a) => /^--max[-_]semi[-_]space[-_]size/.test(a));
+  const heapFlags = (p: Probe): string[] => p.execArgv.filter((a) => /^--max[-_](semi|old)[-_]space[-_]size/.test(a));
+  const SHIPPED = JSON.parse((/const HEAP_FLAGS = (\[[^\]]*\]);/.exec(readFileSync(BIN, 'utf8'))?.[1] ?? '[]').replaceAll("'", '"')) as string[];
+  const oldSpaceOf = (flags: readonly string[]): number => Number(/--max-old-space-size=(\d+)/.exec(flags.join(' '))?.[1]);
 
-  it('without NODE_OPTIONS, serve runs with the binary\'s young-generation flag', () => {
-    assert.deepEqual(semi(serveWith('')), ['--max-semi-space-size=16']);
+  it('ships a young-generation size and an old-generation cap', () => {
+    assert.ok(SHIPPED.some((f) => f.startsWith('--max-semi-space-size=')), SHIPPED.join(' '));
+    assert.ok(oldSpaceOf(SHIPPED) > 0, SHIPPED.join(' '));
   });
 
-  it('the manifest\'s NODE_OPTIONS (an old-generation cap) adds to the binary\'s flag: both hold', () => {
+  it('without NODE_OPTIONS, serve runs with the binary\'s heap flags, each once', () => {
+    const p = serveWith('');
+    assert.deepEqual(heapFlags(p).sort(), [...SHIPPED].sort());
+    // heap_size_limit is the old-generation cap plus the young generation.
+    const oldSpace = oldSpaceOf(SHIPPED);
+    assert.ok(p.heapLimit >= oldSpace * MiB && p.heapLimit < (oldSpace + 64) * MiB, `heap limit ${p.heapLimit / MiB} MiB`);
+  });
+
+  // Flags given in NODE_OPTIONS are not in execArgv: the effective set is the re-exec's flags plus those.
+  const effective = (p: Probe, nodeOptions: string): string[] => [...heapFlags(p), ...nodeOptions.split(/\s+/).filter((a) => /^--max[-_](semi|old)[-_]space[-_]size/.test(a))].sort();
+
+  it('the manifest\'s NODE_OPTIONS leaves serve with exactly the shipped heap flags (no second value)', () => {
     const dep = parseYaml(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'deployment.yaml'), 'utf8')) as { spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } } };
     const value = dep.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
-    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(value)?.[1]);
-    assert.ok(oldSpace > 0, 'the manifest caps the old generation');
-    assert.doesNotMatch(value, /semi[-_]space/, 'the manifest does not override the binary\'s young-generation flag');
     const p = serveWith(value);
-    assert.deepEqual(semi(p), ['--max-semi-space-size=16'], 'the binary\'s flag survives');
-    // heap_size_limit is the old-generation cap plus the young generation: the NODE_OPTIONS cap holds.
-    assert.ok(p.heapLimit >= oldSpace * MiB && p.heapLimit < (oldSpace + 64) * MiB, `heap limit ${p.heapLimit / MiB} MiB for --max-old-space-size=${oldSpace}`);
+    assert.deepEqual(effective(p, value), [...SHIPPED].sort());
+    const oldSpace = oldSpaceOf(SHIPPED);
+    assert.ok(p.heapLimit >= oldSpace * MiB && p.heapLimit < (oldSpace + 64) * MiB, `heap limit ${p.heapLimit / MiB} MiB`);
   });
 
-  it('a young-generation flag the user set wins, in NODE_OPTIONS or on node\'s command line (no second value)', () => {
+  it('an old-generation cap the user set adds to the binary\'s young-generation flag: both hold', () => {
+    const p = serveWith('--max-old-space-size=384');
+    assert.deepEqual(heapFlags(p), SHIPPED.filter((f) => !f.startsWith('--max-old-space-size')), 'the re-exec adds only the flags the user did not set');
+    assert.ok(p.heapLimit >= 384 * MiB && p.heapLimit < 448 * MiB, `heap limit ${p.heapLimit / MiB} MiB for --max-old-space-size=384`);
+  });
+
+  it('a young-generation flag the user set wins, in NODE_OPTIONS or on node\'s command line; the cap is still added', () => {
     const fromEnv = serveWith('--max_semi_space_size=8');
-    assert.deepEqual(semi(fromEnv), [], 'no re-exec adds a competing value');
+    assert.deepEqual(heapFlags(fromEnv).filter((a) => /semi/.test(a)), [], 'no re-exec adds a competing value');
+    assert.ok(heapFlags(fromEnv).some((a) => a.startsWith('--max-old-space-size=')), 'the binary\'s old-generation cap still applies');
     const fromArgv = serveWith('', ['--max-semi-space-size=32']);
-    assert.deepEqual(semi(fromArgv), ['--max-semi-space-size=32']);
+    assert.deepEqual(heapFlags(fromArgv).filter((a) => /semi/.test(a)), ['--max-semi-space-size=32']);
   });
 });
