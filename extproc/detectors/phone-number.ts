@@ -22,6 +22,11 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
     maxLength: MAX,
     onNumber(tok, report) {
       const text = tok.text;
+      // Fewer than 7 digits and nothing after the token that the walk below would step over: it would stop there.
+      if (tok.digits < 7) {
+        const c = text.charCodeAt(tok.end);
+        if (c !== 32 && c !== 45 && c !== 46 && c !== 40 && c !== 41) return;
+      }
       let s = tok.start;
       const prev = s > 0 ? text.charCodeAt(s - 1) : 32;
       const plus = prev === 43;
