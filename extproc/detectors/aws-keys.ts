@@ -65,7 +65,7 @@ const KEYWORDS = ['aws_secret_access_key', 'secret_access_key', 'secretaccesskey
 const TAIL = KEYWORDS.map((k) => k.indexOf('ecret'));
 
 /**
- * Secret keys after a key id or after a keyword. The scanner's shared keyword pass finds "akia"/"asia"/"abia"/
+ * Secret keys after a key id or after a keyword. The scanner's keyword lookup finds "akia"/"asia"/"abia"/
  * "acca" and "secret" in any case; key ids must be upper case, and a keyword counts when its "ecret" is all
  * lower or all upper case (then the whole keyword is matched case-insensitively).
  */

@@ -76,8 +76,9 @@ export interface NumberDetector extends DetectorBase {
 }
 
 /**
- * Called at each case-insensitive (ASCII) occurrence of one of `keywords`. The scanner finds the keywords of all
- * keyword detectors in one shared native pass, so a keyword costs nothing on text that lacks it.
+ * Called at each case-insensitive (ASCII) occurrence of one of `keywords`. The scanner's hot loop stops at each
+ * keyword's least likely pair of neighbouring characters (its pair table), so a keyword costs nothing on text
+ * that lacks that pair; keywords are 3+ characters and not all digits.
  */
 export interface KeywordDetector extends DetectorBase {
   readonly kind: 'keyword';

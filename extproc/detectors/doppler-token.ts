@@ -5,7 +5,7 @@ import { prefixedKeywordToken } from './prefixed-token.ts';
 
 const KINDS = ['pt.', 'st.', 'sa.', 'ct.', 'scim.', 'audit.'];
 
-/** Found by the shared keyword pass ("dp."): its letters and its '.' are all common in text. */
+/** Found by the scanner's keyword lookup ("dp."): its letters and its '.' are all common in text. */
 export const dopplerToken = prefixedKeywordToken({
   id: 'secret.doppler_token',
   type: 'DOPPLER_TOKEN',

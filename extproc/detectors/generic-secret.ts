@@ -160,8 +160,8 @@ export const genericSecret: CharDetector = {
 const NETRC_ENTRY = 256;
 
 /**
- * `.netrc` entries: "machine h login u password p", on one line or several. Found at `login` (a keyword that
- * keeps the scanner's shared regexp fast, unlike `machine` or `password`), which looks forward at most
+ * `.netrc` entries: "machine h login u password p", on one line or several. Found at `login` (a keyword whose
+ * marked pair `gi` is rarer in text than any pair of `machine` or `password`), which looks forward at most
  * NETRC_ENTRY characters for the `password` token and stops at the next `login`, so every character is looked
  * at by one call.
  */

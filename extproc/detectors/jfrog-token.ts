@@ -1,4 +1,4 @@
-// JFrog: API keys ("AKCp" + 69 alphanumerics, found by the shared keyword pass: 'p' is common in text) and
+// JFrog: API keys ("AKCp" + 69 alphanumerics, found by the scanner's keyword lookup: 'p' is common in text) and
 // reference tokens (base64 of "reftkn:01:…", so they start "cmVmdGtuOjAxOj"; 64 characters; the scanner calls at
 // that prefix's rare 'j'). Identity tokens are JWTs (secret.jwt).
 import { isAlnum, randomLooking } from './chars.ts';

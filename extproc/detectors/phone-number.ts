@@ -10,6 +10,7 @@ export interface PhoneOptions {
 
 const CONTEXT = contextWords(['phone', 'tel', 'mobile', 'cell', 'call', 'fax', 'whatsapp', 'sms', 'contact', 'reach', 'number', 'dial']);
 const MAX = 24;
+const isPhoneSeparator = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 40 || c === 41;
 
 export function phoneNumber(opts: PhoneOptions): NumberDetector {
   return {
@@ -22,6 +23,13 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
     maxLength: MAX,
     onNumber(tok, report) {
       const text = tok.text;
+      // Fewer than 7 digits and no digit after the separators that follow the token: the walk below would
+      // stop there with the token's digits only.
+      if (tok.digits < 7) {
+        let k = tok.end;
+        while (k < tok.end + MAX && isPhoneSeparator(text.charCodeAt(k))) k++;
+        if (!isDigit(text.charCodeAt(k))) return;
+      }
       let s = tok.start;
       const prev = s > 0 ? text.charCodeAt(s - 1) : 32;
       const plus = prev === 43;
@@ -38,7 +46,7 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
         if (isDigit(c)) {
           digits++;
           end = j + 1;
-        } else if (c === 32 || c === 45 || c === 46 || c === 40 || c === 41) seps++;
+        } else if (isPhoneSeparator(c)) seps++;
         else break;
         j++;
       }

@@ -76,7 +76,7 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
 }
 
 /**
- * The same token shape, found by the scanner's shared keyword pass instead of a trigger character: for prefixes
+ * The same token shape, found by the scanner's keyword lookup instead of a trigger character: for prefixes
  * whose last characters are common in text ('.', or a lower-case letter), so that plain prose does not stop the
  * hot loop at every such character. The keywords are the prefixes lower-cased; the case is checked here.
  */

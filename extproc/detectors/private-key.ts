@@ -73,11 +73,14 @@ export const privateKey: CharDetector = {
   kind: 'char',
   id: 'secret.private_key',
   type: 'PRIVATE_KEY',
-  triggers: '-',
-  next: '-',
+  // The B of "-----BEGIN": a dash before a B is rare in text, while runs of dashes (rules, tables, options) are not.
+  triggers: 'B',
+  prev: '-',
+  next: 'E',
   maxLength: MAX,
-  at(text, i, report, memo) {
-    if (!hasAt(text, i, BEGIN) || (i > 0 && text.charCodeAt(i - 1) === 45)) return;
+  at(text, t, report, memo) {
+    const i = t - 5;
+    if (i < 0 || !hasAt(text, i, BEGIN) || (i > 0 && text.charCodeAt(i - 1) === 45)) return;
     const labelEnd = runEnd(text, i + BEGIN.length, isLabelChar, 40);
     const label = text.slice(i + BEGIN.length, labelEnd);
     if (!label.endsWith('PRIVATE KEY') && !label.endsWith('PRIVATE KEY BLOCK')) return;

@@ -12,10 +12,42 @@ const DIGIT_CAP = 32;
 const GROUP_OVERLAP = 6;
 /** The hot loop reads the text in windows of this many code units (and checks the clock once per window). */
 const WINDOW_CHARS = 1 << 16;
-/** Shared by every scanner: scans are synchronous and never nested. */
-const WINDOW = Buffer.allocUnsafeSlow(WINDOW_CHARS);
+/**
+ * Shared by every scanner: scans are synchronous and never nested. Byte 0 holds the code unit before the
+ * window, so the hot loop reads every pair of neighbours from the buffer.
+ */
+const WINDOW = Buffer.allocUnsafeSlow(WINDOW_CHARS + 1);
 const CHAR = 1;
 const DIGIT = 2;
+/** In the pair table: this character and the one before it may be the marked pair of a keyword. */
+const KEYWORD = 4;
+/** In the pair table: the character before this one is a trigger whose detectors admit this one after it. */
+const LATE = 8;
+/** Letter frequencies of English text (per mille, a-z): a keyword is marked by its least likely pair. */
+const LETTER_FREQ = [82, 15, 28, 43, 127, 22, 20, 61, 70, 2, 8, 40, 24, 67, 75, 19, 1, 60, 63, 91, 28, 10, 24, 2, 20, 1];
+const lowerAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
+
+/**
+ * Where a keyword's marked pair starts: the pair of neighbouring characters least likely in prose (by letter
+ * frequency; other characters count as rare). A pair whose second character could sit inside a number token
+ * (a digit after a digit, `-` or `.`) is never marked, since the hot loop skips number tokens.
+ */
+function markedPair(word: string): number {
+  const freq = (c: number): number => (c >= 97 && c <= 122 ? (LETTER_FREQ[c - 97] ?? 1) : 5);
+  let best = -1;
+  let bestScore = Infinity;
+  for (let k = 0; k + 1 < word.length; k++) {
+    const a = word.charCodeAt(k);
+    const b = word.charCodeAt(k + 1);
+    if (isDigitCode(b) && (isDigitCode(a) || a === 45 || a === 46)) continue;
+    const score = freq(a) * freq(b);
+    if (score < bestScore) {
+      best = k;
+      bestScore = score;
+    }
+  }
+  return best;
+}
 
 interface RawHit {
   d: number;
@@ -77,10 +109,11 @@ function numberEntry(d: number, det: NumberDetector): NumberEntry {
 interface KeywordEntry {
   readonly d: number;
   readonly word: string;
+  /** Where the marked pair starts in the word. */
+  readonly offset: number;
   readonly atKeyword: KeywordDetector['atKeyword'];
 }
 
-const escapeRe = (w: string): string => w.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
 export interface ScannerOptions {
   readonly limits: ScanLimits;
@@ -99,16 +132,23 @@ export class Scanner {
    * then costs one lookup where no detector's prefix fits, instead of one mask test per detector.
    */
   readonly #dispatch: (readonly Dispatch[] | undefined)[];
-  /** Per UTF-16 code unit: 0 nothing, CHAR a trigger character, DIGIT a digit (with number detectors). */
+  /** Per (trigger, character after it): the entries looked up by the next character, whose `next` admits it. */
+  readonly #late: (readonly Dispatch[] | undefined)[];
+  /**
+   * Per UTF-16 code unit: 0 nothing, CHAR a trigger character looked up by the character before it, DIGIT a
+   * digit (with number detectors).
+   */
   readonly #cls = new Uint8Array(65536);
-  /** The first 256 entries of #cls: what the Latin-1 window bytes are looked up in. */
-  readonly #cls8 = new Uint8Array(256);
+  /**
+   * Per pair of Latin-1 window bytes (previous << 8 | current), what the hot loop stops for: DIGIT for a digit,
+   * CHAR for a trigger that some detector admits after that previous character, KEYWORD when the two characters
+   * start a keyword (any letter case). Every other pair, most of any text, is 0.
+   */
+  readonly #pairs = new Uint8Array(65536);
   /** Per digit count (capped at DIGIT_CAP): the number entries whose digit window admits it. */
   readonly #numbersByDigits: readonly (readonly NumberEntry[])[];
   readonly #texts: readonly { d: number; det: TextDetector }[];
-  /** One case-insensitive alternation of every keyword detector's words: a single native pass finds them all. */
-  readonly #keywordRe: RegExp | undefined;
-  /** Per lowercase first character: the keyword entries that start with it. */
+  /** Per marked pair (lower-case first << 8 | lower-case second): the keyword entries it marks. */
   readonly #keywords: readonly (readonly KeywordEntry[] | undefined)[];
   readonly #allow: ReadonlySet<string>;
   readonly #token = new MutableToken();
@@ -126,39 +166,58 @@ export class Scanner {
     this.#allow = new Set(options.allowList ?? []);
     this.maxMatchLength = detectors.reduce((m, d) => Math.max(m, d.maxLength), 0);
     const dispatch: Dispatch[][] = Array.from({ length: 128 }, () => []);
+    const late: Dispatch[][] = Array.from({ length: 128 }, () => []);
     const numbers: NumberEntry[] = [];
     const texts: { d: number; det: TextDetector }[] = [];
-    const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(128).fill(undefined);
-    const words = new Set<string>();
+    const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(1 << 16).fill(undefined);
+    const marked = new Set<number>();
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          dispatch[c]?.push({ d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), gate: det.gate });
+          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), gate: det.gate };
+          // Looked up by the more selective neighbour: the character after the trigger when it is the tighter
+          // constraint, so the hot loop stops one character later and only where that character fits.
+          const byNext = det.next !== undefined && (det.prev === undefined || det.next.length < det.prev.length);
+          (byNext ? late : dispatch)[c]?.push(entry);
         }
       } else if (det.kind === 'number') numbers.push(numberEntry(d, det));
       else if (det.kind === 'keyword') {
         for (const word of det.keywords) {
           if (word.length < 3 || !/^[a-z0-9_.~-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
-          words.add(word);
-          (keywords[word.charCodeAt(0)] ??= []).push({ d, word, atKeyword: det.atKeyword.bind(det) });
+          const offset = markedPair(word);
+          if (offset < 0) throw new Error(`detector ${det.id}: keyword ${word} is all digits`);
+          const key = (word.charCodeAt(offset) << 8) | word.charCodeAt(offset + 1);
+          marked.add(key);
+          (keywords[key] ??= []).push({ d, word, offset, atKeyword: det.atKeyword.bind(det) });
         }
       } else texts.push({ d, det });
     });
-    // Longer words first, so that of two words at one position the regexp reports the longer (both are run).
-    const alternation = [...words].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).map(escapeRe).join('|');
-    this.#keywordRe = words.size === 0 ? undefined : new RegExp(alternation, 'gi');
     this.#keywords = keywords;
     this.#dispatch = Array.from({ length: 128 * 128 }, (_, k) => {
       const l = (dispatch[k >> 7] ?? []).filter((e) => e.prev[k & 127] === 1);
+      return l.length === 0 ? undefined : l;
+    });
+    this.#late = Array.from({ length: 128 * 128 }, (_, k) => {
+      const l = (late[k >> 7] ?? []).filter((e) => e.next[k & 127] === 1);
       return l.length === 0 ? undefined : l;
     });
     dispatch.forEach((l, c) => {
       if (l.length > 0) this.#cls[c] = CHAR;
     });
     if (numbers.length > 0) for (let c = 48; c <= 57; c++) this.#cls[c] = DIGIT;
-    this.#cls8.set(this.#cls.subarray(0, 256));
+    const pairs = this.#pairs;
+    for (let p = 0; p < 256; p++) {
+      for (let c = 0; c < 256; c++) {
+        const k = this.#cls[c] ?? 0;
+        let f = k === DIGIT || (k === CHAR && c < 128 && this.#dispatch[(c << 7) | (p & 127)] !== undefined) ? k : 0;
+        if (p < 128 && this.#late[(p << 7) | (c & 127)] !== undefined) f |= LATE;
+        pairs[(p << 8) | c] = f;
+      }
+    }
+    const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
+    for (const key of marked) for (const a of cases(key >> 8)) for (const b of cases(key & 255)) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | KEYWORD;
     this.#numbersByDigits = Array.from({ length: DIGIT_CAP + 1 }, (_, k) =>
       numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
     );
@@ -199,10 +258,6 @@ export class Scanner {
     this.#charPass(text, reporters, budget);
     // UTF-8 size: native (SIMD) counting is far cheaper than counting in the loop above.
     budget.addBytes(Buffer.byteLength(text, 'utf8'));
-    if (this.#keywordRe !== undefined) {
-      this.#keywordPass(text, this.#keywordRe, reporters);
-      budget.checkTime();
-    }
     for (const { d, det } of this.#texts) {
       det.scanText(text, reporters[d] as Report);
       budget.checkTime();
@@ -210,25 +265,11 @@ export class Scanner {
     return hits;
   }
 
-  /** Every position where a keyword starts, found by one native regexp pass (its own method, like #charPass). */
-  #keywordPass(text: string, re: RegExp, reporters: readonly Report[]): void {
-    const table = this.#keywords;
-    re.lastIndex = 0;
-    // After a match, resume one past its start: keywords may overlap.
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      const at = m.index;
-      re.lastIndex = at + 1;
-      const list = table[text.charCodeAt(at) | 32];
-      if (list !== undefined) {
-        for (const e of list) if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
-      }
-    }
-  }
-
   /**
-   * The hot loop, in its own method: one table load per code unit; plain prose (letters, spaces, punctuation,
-   * non-ASCII) is class 0. Kept apart from the keyword and text passes so V8 optimises it on its own, with
-   * feedback for every path (code after an on-stack-replaced loop otherwise deoptimises on every scan).
+   * The hot loop, in its own method: one table load per pair of neighbouring code units; plain prose (letters,
+   * spaces, punctuation, non-ASCII) stops it only at the first two characters of a keyword. Kept apart from the
+   * text passes so V8 optimises it on its own, with feedback for every path (code after an on-stack-replaced
+   * loop otherwise deoptimises on every scan).
    */
   #charPass(text: string, reporters: readonly Report[], budget: ScanBudget): void {
     const memo = new Map<string, number>();
@@ -242,26 +283,39 @@ export class Scanner {
   }
 
   /**
-   * One window: its code units as Latin-1 bytes (one byte per code unit, so indices match), since a typed-array
-   * read per character is cheaper than charCodeAt. A code unit above 255 keeps only its low byte, so a byte
-   * hit is confirmed on the text itself; a real hit is always ASCII, so none is missed. Called once per window
-   * (not once per scan), so V8 optimises it as a whole function soon, not only by on-stack replacement.
-   * Returns where the next window starts (a number token may run past `end`).
+   * One window: its code units as Latin-1 bytes after the one before it (one byte per code unit, so indices
+   * match), since a typed-array read per character is cheaper than charCodeAt. A code unit above 255 keeps only
+   * its low byte, so a byte hit is confirmed on the text itself; a real hit is always ASCII, so none is missed.
+   * The pair table stops at a trigger only where a detector admits the character before it, and at the second
+   * character of a keyword's first two, so keywords need no pass of their own. Called once per window (not
+   * once per scan), so V8 optimises it as a whole function soon, not only by on-stack replacement. Returns
+   * where the next window starts (a number token may run past `end`).
    */
   #window(text: string, base: number, end: number, reporters: readonly Report[], memo: Map<string, number>): number {
     const cls = this.#cls;
-    const cls8 = this.#cls8;
+    const pairs = this.#pairs;
     const dispatch = this.#dispatch;
     const win = WINDOW;
     const n = text.length;
-    win.write(base === 0 && end === n ? text : text.substring(base, end), 0, 'latin1');
+    win[0] = base > 0 ? text.charCodeAt(base - 1) & 255 : 0;
+    win.write(base === 0 && end === n ? text : text.substring(base, end), 1, 'latin1');
     const len = end - base;
     let j = 0;
     while (j < len) {
-      // The tight skip: window-relative indices into the buffer, which V8 compiles to a few instructions.
-      while (j < len && cls8[win[j] as number] === 0) j++;
+      // The tight skip: byte j + 1 is the code unit at base + j, byte j the one before it.
+      let w = win[j] as number;
+      let f = 0;
+      while (j < len) {
+        const x = win[j + 1] as number;
+        f = pairs[(w << 8) | x] as number;
+        if (f !== 0) break;
+        w = x;
+        j++;
+      }
       if (j >= len) break;
       const i = base + j;
+      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters);
+      if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
       const c = text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {
@@ -271,28 +325,56 @@ export class Scanner {
       if (k === CHAR) {
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
         const ds = dispatch[(c << 7) | pc];
-        if (ds !== undefined) {
-          const nc = i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0;
-          let gate: Dispatch['gate'];
-          let open = true;
-          for (let q = 0; q < ds.length; q++) {
-            const e = ds[q] as Dispatch;
-            // The next-character mask keeps most remaining triggers from reaching a detector call at all.
-            if (e.next[nc] === 0) continue;
-            if (e.gate !== undefined) {
-              if (e.gate !== gate) {
-                gate = e.gate;
-                open = gate(text, i);
-              }
-              if (!open) continue;
-            }
-            e.at(text, i, reporters[e.d] as Report, memo);
-          }
-        }
+        if (ds !== undefined) this.#run(ds, text, i, i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0, reporters, memo);
       }
       j++;
     }
     return base + j;
+  }
+
+  /** The entries looked up by the character after the trigger at i (confirmed on the text: bytes alias). */
+  #lateAt(text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
+    const c = text.charCodeAt(i);
+    if (c >= 128) return;
+    const ds = this.#late[(c << 7) | (text.charCodeAt(i + 1) & 127)];
+    if (ds === undefined) return;
+    // A trigger's previous-character mask is still checked (a mask of 128 entries, ASCII folded as above).
+    const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
+    for (let q = 0; q < ds.length; q++) {
+      const e = ds[q] as Dispatch;
+      if (e.prev[pc] === 0) continue;
+      if (e.gate !== undefined && !e.gate(text, i)) continue;
+      e.at(text, i, reporters[e.d] as Report, memo);
+    }
+  }
+
+  /** Runs the entries at trigger i whose next-character mask admits nc, each shared gate evaluated once. */
+  #run(ds: readonly Dispatch[], text: string, i: number, nc: number, reporters: readonly Report[], memo: Map<string, number>): void {
+    let gate: Dispatch['gate'];
+    let open = true;
+    for (let q = 0; q < ds.length; q++) {
+      const e = ds[q] as Dispatch;
+      // The next-character mask keeps most remaining triggers from reaching a detector call at all.
+      if (e.next[nc] === 0) continue;
+      if (e.gate !== undefined) {
+        if (e.gate !== gate) {
+          gate = e.gate;
+          open = gate(text, i);
+        }
+        if (!open) continue;
+      }
+      e.at(text, i, reporters[e.d] as Report, memo);
+    }
+  }
+
+  /** The keywords whose marked pair ends at i (in any letter case), each checked where it would start. */
+  #keywordAt(text: string, i: number, reporters: readonly Report[]): void {
+    const list = this.#keywords[(lowerAscii(text.charCodeAt(i - 1)) << 8) | lowerAscii(text.charCodeAt(i))];
+    if (list === undefined) return;
+    for (const e of list) {
+      const at = i - 1 - e.offset;
+      if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
+    }
   }
 
   /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */

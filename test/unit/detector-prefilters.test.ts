@@ -2,10 +2,14 @@
 // values straddling a window edge, and code units whose low byte looks like a trigger or a digit, are checked;
 // (2) number detectors' prefilters (digit window, group counts, the character before) only skip tokens the
 // detector would reject: a reference that tokenises independently and offers every token to every number
-// detector, unfiltered, finds exactly what the scanner finds, on seeded random text full of near-misses.
+// detector, unfiltered, finds exactly what the scanner finds, on seeded random text full of near-misses;
+// (3) the pair table of the hot loop (a trigger looked up by the character before or after it, a keyword by its
+// least likely pair of characters) only skips what the detector's masks reject: a reference that calls every
+// char detector at every trigger its masks admit and every keyword detector at every case-insensitive
+// occurrence finds exactly what the scanner finds, across window edges.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
+import type { CharDetector, KeywordDetector, NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
 import { buildDetectors, buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
 import { Scanner } from '../../extproc/detectors/scanner.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
@@ -30,6 +34,10 @@ const SAMPLES: readonly (readonly [string, string])[] = [
   ['IP_ADDRESS', 'the server ip is 8.8.4.4'],
   ['AWS_ACCESS_KEY', 'id AKIA4Q3EGRIVYW6TQSPW'],
   ['URL_PASSWORD', 'postgres://admin:s3cr3tP4ss@db.example.com'],
+  ['GCP_API_KEY', 'key AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'],
+  ['BEARER_TOKEN', 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789"'],
+  ['DATABRICKS_TOKEN', 'token dapi8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c'],
+  ['PRIVATE_KEY', '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx7Qm2Lp9Rt4Vn6\n-----END EC PRIVATE KEY-----'],
 ];
 
 const shape = (text: string, base: number): string[] =>
@@ -167,4 +175,86 @@ describe('number-detector prefilters are sound', () => {
       assert.ok(total >= 10, `${det.id}: the random corpus must hold positives (found ${total})`);
     });
   }
+});
+
+/** Every call the scanner's masks admit, made without the pair table; hits merged as the scanner merges them. */
+function referenceCharHits(det: CharDetector | KeywordDetector, text: string): string[] {
+  const hits: [number, number][] = [];
+  const report = (s: number, e: number): void => void hits.push([s, e]);
+  if (det.kind === 'char') {
+    const fits = (chars: string | undefined, c: number): boolean => chars === undefined || chars.includes(String.fromCharCode(c & 127));
+    const memo = new Map<string, number>();
+    for (let i = 0; i < text.length; i++) {
+      if (!det.triggers.includes(text.charAt(i))) continue;
+      const pc = i > 0 ? text.charCodeAt(i - 1) : 0;
+      const nc = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (!fits(det.prev, pc) || (det.next !== undefined && !fits(det.next, nc)) || (det.gate !== undefined && !det.gate(text, i))) continue;
+      det.at(text, i, report, memo);
+    }
+  } else {
+    // ASCII case folding only, written out (toLowerCase also folds letters such as U+212A KELVIN SIGN to 'k').
+    const fold = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
+    for (let i = 0; i < text.length; i++) {
+      for (const w of det.keywords) {
+        let k = 0;
+        while (k < w.length && fold(text.charCodeAt(i + k)) === w.charCodeAt(k)) k++;
+        if (k === w.length) det.atKeyword(text, i, w, report);
+      }
+    }
+  }
+  hits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const merged: [number, number][] = [];
+  for (const h of hits) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && h[0] < last[1]) last[1] = Math.max(last[1], h[1]);
+    else merged.push([h[0], h[1]]);
+  }
+  return merged.map(([s, e]) => `${s}-${e}`);
+}
+
+// Near-misses and positives for the char and keyword detectors, in mixed case, with look-alike code units
+// (U+0141 'Ł' reads as 'A', U+012D 'ĭ' as '-', U+0173 'ų' as 's') and digits next to triggers.
+const CHAR_PIECES = [
+  'AKIA4Q3EGRIVYW6TQSPW', 'akia', 'AKIA', 'Asia', 'ASIA', 'secret', 'SECRET', 'aws_secret_access_key=', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY',
+  'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe', 'AIza', 'Bearer ', 'bearer', 'BASIC ', 'Basic dXNlcjpwYXNzd29yZDEyMw==', 'abcDEF123456ghiJKL789',
+  'dapi8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c', 'DAPI', 'dp.pt.', 'dp.', 'ATATT3', 'atatt3', 'AKCp', 'akcp', 'login', 'LOGIN ', 'password ',
+  '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEAx7Qm2Lp9Rt4Vn6Bc1Zk8Hs3', '--', '-', '—',
+  'v1.0-', 'v1', 'hvs.', 'sk-', 'ghp_', 'xoxb-', 'SG.', 'glpat-', 'GR1348941', 'eyJ', 'ZXlK', 'Q~', 'sha256~', '://u:p@h', 'user@example.com',
+  'password=', 'token: ', '"apiKey": "', 'X-Api-Key: ', 'curl -u ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
+];
+
+function randomCharText(next: () => number, length: number): string {
+  let out = '';
+  while (out.length < length) {
+    const p = CHAR_PIECES[Math.floor(next() * CHAR_PIECES.length)] ?? '';
+    out += next() < 0.2 ? p.toUpperCase() : p;
+    if (next() < 0.5) out += ' ';
+  }
+  return out;
+}
+
+describe('the pair table of the hot loop is sound', () => {
+  const detectors = buildDetectors(SETTINGS).filter((d): d is CharDetector | KeywordDetector => d.kind === 'char' || d.kind === 'keyword');
+
+  it('covers keyword detectors and detectors looked up by the character after their trigger', () => {
+    assert.ok(detectors.some((d) => d.kind === 'keyword'));
+    assert.ok(detectors.some((d) => d.kind === 'char' && d.next !== undefined && d.prev === undefined));
+  });
+
+  it('every char and keyword detector finds what the unfiltered reference finds, across window edges', () => {
+    const next = rng(0x2545f491);
+    // Two texts longer than a window, so pieces straddle the edge at every alignment the generator makes.
+    const texts = [randomCharText(next, WINDOW + 4000), randomCharText(next, WINDOW + 4000)];
+    let total = 0;
+    for (const det of detectors) {
+      const single = new Scanner([det], { limits: SETTINGS.limits ?? DEFAULT_SCAN_LIMITS });
+      for (const text of texts) {
+        const want = referenceCharHits(det, text);
+        const got = single.scan(text).map((f) => `${f.start}-${f.end}`);
+        assert.deepEqual(got, want, det.id);
+        total += want.length;
+      }
+    }
+    assert.ok(total >= 50, `the random corpus must hold positives (found ${total})`);
+  });
 });
