@@ -14,8 +14,11 @@ export interface AuthzContext {
   /** The request line ext_authz decided on; ext_proc checks the request it sees matches it. */
   readonly method: string;
   readonly path: string;
-  /** ext_authz already injected the provider credential (a request without a body). */
-  readonly credentialInjected: boolean;
+  /**
+   * A request without a body: ext_authz decided it in full, ran its usage controls and injected its
+   * provider credential; ext_proc checks the request it sees has no body either.
+   */
+  readonly withoutBody: boolean;
   /** Verified JWT claims as JSON ("{}" for other identity kinds): grant conditions read them. */
   readonly claims: string;
   /** A would-deny recorded in shadow mode ("rule reason"), or "". */
@@ -35,7 +38,7 @@ export const AUTHZ_METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
 export const AUTHZ_CONTEXT_VERSION = 'tollgate.authz.v3';
 
 /** The context's fields, in the order the sealed array holds them (after the version tag). */
-export const AUTHZ_CONTEXT_FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'credential_injected', 'claims', 'shadow', 'issued_at', 'admission'] as const;
+export const AUTHZ_CONTEXT_FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'without_body', 'claims', 'shadow', 'issued_at', 'admission'] as const;
 const KINDS: ReadonlySet<string> = new Set<IdentityKind>(['api_key', 'jwt', 'spiffe']);
 
 export type ContextProblem = 'missing' | 'malformed' | 'seal' | 'expired' | 'replayed';
@@ -83,7 +86,7 @@ export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzCon
     encode(ctx) {
       const context = JSON.stringify([
         AUTHZ_CONTEXT_VERSION, ctx.identity.id, ctx.identity.tenant, ctx.identity.kind, ctx.provider, ctx.decisionId, ctx.policyRevision,
-        ctx.method, ctx.path, ctx.credentialInjected ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs), ctx.admission ?? '',
+        ctx.method, ctx.path, ctx.withoutBody ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs), ctx.admission ?? '',
       ]);
       return { context, seal: mac(context).toString('base64url') };
     },
@@ -95,17 +98,17 @@ export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzCon
       if (context === undefined || seal === undefined) return 'malformed';
       const values = parseArray(context);
       if (values === undefined) return 'malformed';
-      const [, id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadow, issuedAt, admission] = values as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
+      const [, id, tenant, kind, provider, decisionId, policyRevision, method, path, noBody, claims, shadow, issuedAt, admission] = values as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
       const issuedAtMs = Number(issuedAt);
       // Every field but shadow and admission is always set by ext_authz.
       if ([id, tenant, provider, decisionId, policyRevision, method, path, claims].includes('')) return 'malformed';
-      if (!KINDS.has(kind) || (injected !== '0' && injected !== '1') || !Number.isSafeInteger(issuedAtMs)) return 'malformed';
+      if (!KINDS.has(kind) || (noBody !== '0' && noBody !== '1') || !Number.isSafeInteger(issuedAtMs)) return 'malformed';
       const presented = Buffer.from(seal, 'base64url');
       const expected = mac(context);
       if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'seal';
       const age = nowMs - issuedAtMs;
       if (age > maxAgeMs || age < -5_000) return 'expired';
-      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, credentialInjected: injected === '1', claims, shadow, issuedAtMs, ...(admission === '' ? {} : { admission }) };
+      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, withoutBody: noBody === '1', claims, shadow, issuedAtMs, ...(admission === '' ? {} : { admission }) };
     },
   };
 }

@@ -80,7 +80,7 @@ describe('ext_authz Check', () => {
     assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['context', 'seal']);
     assert.deepEqual(Object.keys(contextValues(md)), [...AUTHZ_CONTEXT_FIELDS], 'every field, in the sealed order');
     assert.equal(contextValue(md, 'identity_kind'), 'api_key');
-    assert.equal(contextValue(md, 'credential_injected'), '0');
+    assert.equal(contextValue(md, 'without_body'), '0');
     // A request with a body: the admission field is empty (what ext_authz did for a body-less one).
     assert.equal(contextValue(md, 'admission') ?? '', '');
     assert.match(sealedFields(md).seal ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');

@@ -176,13 +176,13 @@ describe('phase request-headers: request line, size, media type, body presence',
   it('a request without a body needs no content-type', async () => {
     const state = f.state();
     const headers = { ':method': 'GET', ':path': MODELS_PATH, ':authority': 'tollgate.test', 'x-request-id': 'r-get' };
-    asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, credentialInjected: true }) })));
+    asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, withoutBody: true }) })));
     assert.equal(state.stage, 'upstream');
   });
 
   it('ext_authz saw no body but ext_proc sees one: refused', async () => {
     const state = f.state();
-    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body), { context: f.seal({ credentialInjected: true }) }))), 'authz_context_invalid');
+    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body), { context: f.seal({ withoutBody: true }) }))), 'authz_context_invalid');
     assert.equal(state.credential, undefined);
   });
 
@@ -190,7 +190,7 @@ describe('phase request-headers: request line, size, media type, body presence',
     const state = f.state();
     const headers = chatHeaders(body);
     delete headers['content-length'];
-    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ credentialInjected: false }) }))), 'authz_context_invalid');
+    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ withoutBody: false }) }))), 'authz_context_invalid');
   });
 });
 
@@ -247,7 +247,7 @@ describe('phase request-headers: the strip list and the credential lookup', () =
   it('a credential ext_authz injected (no body) stays; the rest of the strip list applies', async () => {
     const state = f.state();
     const headers = { ':method': 'GET', ':path': MODELS_PATH, ':authority': 'tollgate.test', ':scheme': 'http', 'x-request-id': 'r-models', authorization: `Bearer ${f.providerKey}`, 'x-tollgate-debug': '1', 'x-envoy-foo': 'x', accept: '*/*' };
-    const res = asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, credentialInjected: true }) })));
+    const res = asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, withoutBody: true }) })));
     const removed = removedHeaders(res, 'request_headers');
     assert.ok(!removed.includes('authorization'), 'the injected credential is not removed');
     assert.ok(removed.includes('x-tollgate-debug'));

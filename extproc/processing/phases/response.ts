@@ -21,7 +21,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   if (state.stage === 'start') {
     if (!hasAuthzMetadata(msg)) return onLocalReply(state, h);
     const ctx = await verifyAuthzContext(state, msg);
-    if (!ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'a response arrived before the body of a request that has one');
+    if (!ctx.withoutBody) throw new TollgateError('authz_context_invalid', 'a response arrived before the body of a request that has one');
     // The translator names the operation and response framing for usage, scanning and audit.
     translator(state);
     state.stage = 'upstream';
