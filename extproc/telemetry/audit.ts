@@ -12,37 +12,22 @@ export interface AuditSink {
 
 /**
  * JSON lines, one record per line, to stdout or a file (opened for append), ready for a SIEM.
- * Records written during one turn of the event loop are joined and handed to pino's asynchronous
- * destination (sonic-boom) as one write at the end of that turn (setImmediate): under load one write
- * carries many records, and a record is never held back longer than the turn that wrote it. flush()
- * hands over what is pending and drains the destination; shutdown (SIGTERM) calls it, so no record is lost.
+ * Writes go through pino's asynchronous destination (sonic-boom), which joins the records written
+ * while a write is in flight into the next one. flush() resolves once everything written so far has
+ * been written (it waits for the destination to drain); shutdown (SIGTERM) calls it, so no record is lost.
  */
 export function createAuditSink(config: AuditSinkConfig): AuditSink {
   const dest = pino.destination(config.type === 'file' ? { dest: config.path, sync: false, mkdir: true, append: true } : { dest: 1, sync: false });
-  let pending = '';
-  let scheduled = false;
-  // Lines handed to the destination and not yet written: the destination emits 'drain' once it has none.
+  // Records handed to the destination and not yet written: it emits 'drain' once it has none left.
   let writing = false;
   dest.on('drain', () => { writing = false; });
-  const handOver = (): void => {
-    scheduled = false;
-    if (pending === '') return;
-    const lines = pending;
-    pending = '';
-    writing = true;
-    dest.write(lines);
-  };
   return {
     write: (record) => {
-      pending += JSON.stringify(record) + '\n';
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(handOver);
-      }
+      writing = true;
+      dest.write(JSON.stringify(record) + '\n');
     },
     flush: () =>
       new Promise<void>((resolve) => {
-        handOver();
         if (!writing) {
           resolve();
           return;
