@@ -160,7 +160,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
           policyRevision: policy.revision,
           method: line.method,
           path: line.target,
-          credentialInjected: hasNoBody(line.headers),
+          withoutBody: hasNoBody(line.headers),
           claims: JSON.stringify(claims),
           shadow: verdict.shadow === undefined ? '' : `${verdict.shadow.rule} ${verdict.shadow.reason}`,
           issuedAtMs: Date.now(),
@@ -175,7 +175,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
         const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...envoyNamed]);
         let set: readonly HeaderToSet[] = [];
         let admitted = ctx;
-        if (ctx.credentialInjected) {
+        if (ctx.withoutBody) {
           try {
             verdict.translator.parseBody(undefined);
             const injected = await services.credentials.get(scope);

@@ -56,7 +56,7 @@ export type VaultConfig = z.infer<typeof vaultSchema>;
 
 const kvFields = { mount: mount.default('secret'), path: pathTemplate, field: field.default('api_key'), version: z.number().int().positive().optional() };
 
-/** The Vault variants of providers[].credential; the lead adds them next to env/file/none. */
+/** The Vault variants of providers[].credential; config/schema.ts puts them next to env, file and none. */
 export const vaultCredentialSourceSchemas = [
   z.strictObject({ source: z.literal('vault-kv2'), ...kvFields, as: z.enum(['api-key', 'bearer']).default('api-key') }),
   z.strictObject({ source: z.literal('vault-azure-kv2'), ...kvFields }),

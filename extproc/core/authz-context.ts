@@ -14,8 +14,11 @@ export interface AuthzContext {
   /** The request line ext_authz decided on; ext_proc checks the request it sees matches it. */
   readonly method: string;
   readonly path: string;
-  /** ext_authz already injected the provider credential (a request without a body). */
-  readonly credentialInjected: boolean;
+  /**
+   * A request without a body: ext_authz decided it in full, ran its usage controls and injected its
+   * provider credential; ext_proc checks the request it sees has no body either.
+   */
+  readonly withoutBody: boolean;
   /** Verified JWT claims as JSON ("{}" for other identity kinds): grant conditions read them. */
   readonly claims: string;
   /** A would-deny recorded in shadow mode ("rule reason"), or "". */
@@ -31,59 +34,81 @@ export interface AuthzContext {
 /** The namespace Envoy stores ext_authz dynamic metadata under, and forwards to ext_proc. */
 export const AUTHZ_METADATA_NAMESPACE = 'envoy.filters.http.ext_authz';
 
-const FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'credential_injected', 'claims', 'shadow', 'issued_at', 'admission'] as const;
+/** The version tag, the first element of the sealed array. */
+export const AUTHZ_CONTEXT_VERSION = 'tollgate.authz.v3';
+
+/** The context's fields, in the order the sealed array holds them (after the version tag). */
+export const AUTHZ_CONTEXT_FIELDS = ['identity', 'tenant', 'identity_kind', 'provider', 'decision_id', 'policy_revision', 'method', 'path', 'without_body', 'claims', 'shadow', 'issued_at', 'admission'] as const;
 const KINDS: ReadonlySet<string> = new Set<IdentityKind>(['api_key', 'jwt', 'spiffe']);
 
 export type ContextProblem = 'missing' | 'malformed' | 'seal' | 'expired' | 'replayed';
 
 /**
  * The one codec for the authz context: encode + seal on the ext_authz side, decode + verify on the
- * ext_proc side. The seal is an HMAC-SHA256 over a versioned, unambiguous (JSON array) encoding of
- * every field. Replay (single use) is the caller's job, through the state store.
+ * ext_proc side. The context travels as two string fields of the metadata struct: `context`, a JSON
+ * array `["tollgate.authz.v3", …every field in AUTHZ_CONTEXT_FIELDS order…]`, and `seal`, an
+ * HMAC-SHA256 of exactly that string (base64url). Envoy copies the struct into every ext_proc message,
+ * so two fields instead of one per value make each message smaller for Envoy to write and for the
+ * service to decode, and the seal is checked over the bytes received (nothing is re-serialized). Replay
+ * (single use) is the caller's job, through the state store.
  */
 export interface AuthzContextCodec {
-  /** Flat string fields for the dynamic metadata struct, `seal` included. */
+  /** The string fields for the dynamic metadata struct: `context` and `seal`. */
   encode(ctx: AuthzContext): Record<string, string>;
-  /** The context if every field is present and the seal verifies and it is fresh; else the problem. */
+  /**
+   * The context if both fields are present, well-formed, the seal verifies and it is fresh; else the
+   * problem. `fields` is undefined when the message carries no metadata in the namespace (or an empty struct).
+   */
   decode(fields: ((name: string) => string | undefined) | undefined, nowMs: number): AuthzContext | ContextProblem;
+}
+
+/** The sealed array's elements: the version tag, then 13 strings. */
+const ARRAY_LENGTH = 1 + AUTHZ_CONTEXT_FIELDS.length;
+
+function parseArray(context: string): string[] | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(context);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v) || v.length !== ARRAY_LENGTH || v[0] !== AUTHZ_CONTEXT_VERSION) return undefined;
+  for (const e of v) if (typeof e !== 'string') return undefined;
+  return v as string[];
 }
 
 export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzContextCodec {
   if (key.length < 32) throw new Error('the authz context key must be at least 32 bytes');
   // A KeyObject, built once: Node checks a raw Buffer key on every createHmac, at several µs a call.
   const secret = createSecretKey(key);
-  const mac = (values: readonly string[]): Buffer => createHmac('sha256', secret).update(JSON.stringify(['tollgate.authz.v2', ...values])).digest();
-  const flat = (ctx: AuthzContext): string[] => [
-    ctx.identity.id, ctx.identity.tenant, ctx.identity.kind, ctx.provider, ctx.decisionId, ctx.policyRevision,
-    ctx.method, ctx.path, ctx.credentialInjected ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs), ctx.admission ?? '',
-  ];
+  const mac = (context: string): Buffer => createHmac('sha256', secret).update(context).digest();
   return {
     encode(ctx) {
-      const values = flat(ctx);
-      const out: Record<string, string> = {};
-      FIELDS.forEach((f, i) => { out[f] = values[i] ?? ''; });
-      out.seal = mac(values).toString('base64url');
-      return out;
+      const context = JSON.stringify([
+        AUTHZ_CONTEXT_VERSION, ctx.identity.id, ctx.identity.tenant, ctx.identity.kind, ctx.provider, ctx.decisionId, ctx.policyRevision,
+        ctx.method, ctx.path, ctx.withoutBody ? '1' : '0', ctx.claims, ctx.shadow, String(ctx.issuedAtMs), ctx.admission ?? '',
+      ]);
+      return { context, seal: mac(context).toString('base64url') };
     },
     decode(get, nowMs) {
       if (get === undefined) return 'missing';
-      const values = FIELDS.map((f) => get(f));
+      const context = get('context');
       const seal = get('seal');
-      if (values.every((v) => v === undefined) && seal === undefined) return 'missing';
-      const [id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadowField, issuedAt, admissionField] = values;
-      if (id === undefined || tenant === undefined || kind === undefined || provider === undefined || decisionId === undefined || policyRevision === undefined
-        || method === undefined || path === undefined || injected === undefined || claims === undefined || issuedAt === undefined || seal === undefined) return 'malformed';
-      const shadow = shadowField ?? '';
-      const admission = admissionField ?? '';
+      // Metadata in the namespace that is not a sealed context (or only half of one).
+      if (context === undefined || seal === undefined) return 'malformed';
+      const values = parseArray(context);
+      if (values === undefined) return 'malformed';
+      const [, id, tenant, kind, provider, decisionId, policyRevision, method, path, noBody, claims, shadow, issuedAt, admission] = values as [string, string, string, string, string, string, string, string, string, string, string, string, string, string];
       const issuedAtMs = Number(issuedAt);
-      if (!KINDS.has(kind) || (injected !== '0' && injected !== '1') || !Number.isSafeInteger(issuedAtMs)) return 'malformed';
+      // Every field but shadow and admission is always set by ext_authz.
+      if ([id, tenant, provider, decisionId, policyRevision, method, path, claims].includes('')) return 'malformed';
+      if (!KINDS.has(kind) || (noBody !== '0' && noBody !== '1') || !Number.isSafeInteger(issuedAtMs)) return 'malformed';
       const presented = Buffer.from(seal, 'base64url');
-      // Envoy drops empty strings from a Struct: an empty shadow or admission field arrives absent.
-      const expected = mac([id, tenant, kind, provider, decisionId, policyRevision, method, path, injected, claims, shadow, issuedAt, admission]);
+      const expected = mac(context);
       if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return 'seal';
       const age = nowMs - issuedAtMs;
       if (age > maxAgeMs || age < -5_000) return 'expired';
-      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, credentialInjected: injected === '1', claims, shadow, issuedAtMs, ...(admission === '' ? {} : { admission }) };
+      return { identity: { id, tenant, kind: kind as IdentityKind }, provider, decisionId, policyRevision, method, path, withoutBody: noBody === '1', claims, shadow, issuedAtMs, ...(admission === '' ? {} : { admission }) };
     },
   };
 }

@@ -4,7 +4,7 @@ import type { SpiffeFailure, SpiffeResolver } from './spiffe.ts';
 /**
  * One resolver for ext_authz Check: which workload is calling.
  *
- * Precedence (DESIGN.md): mTLS principal → JWT → API key. The highest-precedence credential that
+ * Precedence (docs/security-model.md, "What fails closed"): mTLS principal → JWT → API key. The highest-precedence credential that
  * is *present* decides, and if it fails verification the request is denied: there is no falling
  * back to a weaker credential, so a bad certificate or token cannot be papered over with a key.
  *

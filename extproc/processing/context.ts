@@ -44,7 +44,8 @@ export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
 export async function verifyAuthzContext(state: RequestState, msg: ProcessingRequest): Promise<AuthzContext> {
   const { services } = state;
   const struct = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
-  const decoded = services.authzContext.decode(struct === undefined ? undefined : (name) => structString(struct, name), Date.now());
+  const present = struct?.fields !== undefined && Object.keys(struct.fields).length > 0;
+  const decoded = services.authzContext.decode(present ? (name) => structString(struct, name) : undefined, Date.now());
   // The request's one failure line (session.ts) carries the hint.
   if (decoded === 'missing') throw new TollgateError('authz_context_missing', 'no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
   let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;

@@ -12,15 +12,29 @@ export interface AuditSink {
 
 /**
  * JSON lines, one record per line, to stdout or a file (opened for append), ready for a SIEM.
- * Writes go through pino's asynchronous destination (sonic-boom); flush() drains it.
+ * Writes go through pino's asynchronous destination (sonic-boom), which joins the records written
+ * while a write is in flight into the next one. flush() resolves once everything written so far has
+ * been written (it waits for the destination to drain); shutdown (SIGTERM) calls it, so no record is lost.
  */
 export function createAuditSink(config: AuditSinkConfig): AuditSink {
   const dest = pino.destination(config.type === 'file' ? { dest: config.path, sync: false, mkdir: true, append: true } : { dest: 1, sync: false });
+  // Records handed to the destination and not yet written: it emits 'drain' once it has none left.
+  let writing = false;
+  dest.on('drain', () => { writing = false; });
   return {
-    write: (record) => { dest.write(JSON.stringify(record) + '\n'); },
+    write: (record) => {
+      writing = true;
+      dest.write(JSON.stringify(record) + '\n');
+    },
     flush: () =>
       new Promise<void>((resolve) => {
-        dest.flush(() => { resolve(); });
+        if (!writing) {
+          resolve();
+          return;
+        }
+        const done = (): void => { dest.off('drain', done); dest.off('error', done); resolve(); };
+        dest.once('drain', done);
+        dest.once('error', done);
       }),
   };
 }

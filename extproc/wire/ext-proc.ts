@@ -1,6 +1,6 @@
 // envoy.service.ext_proc.v3 messages as Tollgate reads and writes them, on top of the generated types.
 // Read side (what grpc-js decodes): the generated `__Output` types, deeply readonly. Write side: the
-// generated input types, narrowed to what Envoy honours (see DESIGN.md, "Envoy protocol traps").
+// generated input types, narrowed to what Envoy honours (the wire rules are listed in processing/responses.ts).
 import type { HeaderValue__Output as GenHeaderValueOutput } from './generated/envoy/config/core/v3/HeaderValue.ts';
 import type { HeaderValueOption as GenHeaderValueOption } from './generated/envoy/config/core/v3/HeaderValueOption.ts';
 import type { ProcessingMode as GenProcessingMode } from './generated/envoy/extensions/filters/http/ext_proc/v3/ProcessingMode.ts';

@@ -36,7 +36,7 @@ function tollgateShapedMetadata(): CheckResponse['dynamic_metadata'] {
     policyRevision: 'sha256:0000000000000000',
     method: 'POST',
     path: '/v1/chat/completions',
-    credentialInjected: false,
+    withoutBody: false,
     claims: '{}',
     shadow: '',
     issuedAtMs: Date.now(),

@@ -3,10 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { stringStruct, type Struct } from '../../extproc/wire/struct.ts';
+import { tamperedFields, type ContextFieldName } from '../helpers/authz-context.ts';
 import { startHarness, newRequestId, type Harness } from './helpers/harness.ts';
 import { headerRaw, httpStatus, parseErrorBody, requestBody, requestHeaders, type DecodedProcessingResponse } from './helpers/messages.ts';
 
-const withField = (s: Struct, key: string, value: string): Struct => ({ fields: { ...s.fields, [key]: { stringValue: value } } });
+/** The sealed context with one value changed after sealing, or a different seal. */
+const withField = (s: Struct, key: ContextFieldName | 'seal', value: string): Struct =>
+  stringStruct(key === 'seal' ? tamperedFields(s, {}, value) : tamperedFields(s, { [key]: value }));
 
 describe('sealed ext_authz context', () => {
   let h: Harness;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
-import { structString } from '../../extproc/wire/struct.ts';
+import { contextValue } from '../helpers/authz-context.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';
 import { findHeader, headerRaw, httpStatus, parseErrorBody, requestBody, requestHeaders, responseBody, responseHeaders } from './helpers/messages.ts';
 
@@ -25,7 +25,7 @@ describe('concurrent ext_proc streams', () => {
         const denied = i % 5 === 4;
         const key = denied ? h.keys.restricted : h.keys.agent;
         const authz = await h.authorize(key);
-        return { i, denied, key, authz, decisionId: structString(authz, 'decision_id')!, requestId: newRequestId(), model: denied ? 'gpt-4o' : i % 2 === 0 ? 'gpt-4o-mini' : 'gpt-4o-2024-08-06' };
+        return { i, denied, key, authz, decisionId: contextValue(authz, 'decision_id')!, requestId: newRequestId(), model: denied ? 'gpt-4o' : i % 2 === 0 ? 'gpt-4o-mini' : 'gpt-4o-2024-08-06' };
       }),
     );
     const streams = plans.map(() => h.stream());

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts';
 import { mintApiKey } from '../../extproc/authz/api-key.ts';
-import { structString } from '../../extproc/wire/struct.ts';
+import { AUTHZ_CONTEXT_FIELDS } from '../../extproc/core/authz-context.ts';
+import { contextValue, contextValues, sealedFields } from '../helpers/authz-context.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';
 import { checkRequest, findHeader, fixture, httpStatus, parseErrorBody, type DecodedCheckResponse } from './helpers/messages.ts';
 
@@ -70,16 +71,20 @@ describe('ext_authz Check', () => {
     assert.deepEqual([...removed].sort(), [...CALLER_CREDENTIAL_HEADERS].sort());
     assert.ok(!removed.some((n) => n.startsWith(':') || n === 'host'), 'ext_authz cannot remove pseudo-headers or host');
     const md = res.dynamic_metadata;
-    assert.equal(structString(md, 'identity'), 'agent-1');
-    assert.equal(structString(md, 'tenant'), 'team-a');
-    assert.equal(structString(md, 'provider'), 'openai');
-    assert.match(structString(md, 'decision_id') ?? '', /^[0-9a-f-]{36}$/);
-    assert.equal(structString(md, 'policy_revision'), h.app.policy().revision);
+    assert.equal(contextValue(md, 'identity'), 'agent-1');
+    assert.equal(contextValue(md, 'tenant'), 'team-a');
+    assert.equal(contextValue(md, 'provider'), 'openai');
+    assert.match(contextValue(md, 'decision_id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(contextValue(md, 'policy_revision'), h.app.policy().revision);
+    // Two struct fields (Envoy copies them into every ext_proc message): the context array and its seal.
+    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['context', 'seal']);
+    assert.deepEqual(Object.keys(contextValues(md)), [...AUTHZ_CONTEXT_FIELDS], 'every field, in the sealed order');
+    assert.equal(contextValue(md, 'identity_kind'), 'api_key');
+    assert.equal(contextValue(md, 'without_body'), '0');
     // A request with a body: the admission field is empty (what ext_authz did for a body-less one).
-    assert.deepEqual(Object.keys(md?.fields ?? {}).sort(), ['admission', 'claims', 'credential_injected', 'decision_id', 'identity', 'identity_kind', 'issued_at', 'method', 'path', 'policy_revision', 'provider', 'seal', 'shadow', 'tenant']);
-    assert.equal(structString(md, 'admission') ?? '', '');
-    assert.match(structString(md, 'seal') ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');
-    assert.ok(Math.abs(Number(structString(md, 'issued_at')) - Date.now()) < 5_000);
+    assert.equal(contextValue(md, 'admission') ?? '', '');
+    assert.match(sealedFields(md).seal ?? '', /^[A-Za-z0-9_-]{43}$/, 'an HMAC-SHA256 seal, base64url');
+    assert.ok(Math.abs(Number(contextValue(md, 'issued_at')) - Date.now()) < 5_000);
     assert.ok(!JSON.stringify(res).includes(h.keys.agent), 'the answer never echoes the key');
   });
 
@@ -88,7 +93,7 @@ describe('ext_authz Check', () => {
     for (const headers of [{ 'x-api-key': h.keys.agent }, { 'api-key': h.keys.agent }, { authorization: `bearer ${h.keys.agent}` }, { authorization: `Bearer ${h.keys.agent}`, 'x-api-key': h.keys.agent }]) {
       const res = await h.check(checkRequest({ path: '/openai/v1/embeddings', headers }));
       assert.equal(res.http_response, 'ok_response', JSON.stringify(headers));
-      ids.add(structString(res.dynamic_metadata, 'decision_id') ?? '');
+      ids.add(contextValue(res.dynamic_metadata, 'decision_id') ?? '');
     }
     assert.equal(ids.size, 4);
   });
@@ -167,7 +172,7 @@ describe('ext_authz Check', () => {
     results.forEach((res, i) => {
       const expected = ['ok_response', 'denied_response', 'denied_response', 'ok_response'][i % 4];
       assert.equal(res.http_response, expected, `check ${i}`);
-      if (i % 4 === 3) assert.equal(structString(res.dynamic_metadata, 'identity'), 'restricted-1');
+      if (i % 4 === 3) assert.equal(contextValue(res.dynamic_metadata, 'identity'), 'restricted-1');
     });
   });
 });
@@ -200,9 +205,9 @@ describe('ext_authz Check: usage controls for a request without a body (in-memor
       assert.equal(ok.http_response, 'ok_response', JSON.stringify(ok));
       // The credential ext_authz injects, and its metadata sealed for ext_proc's record; never the value there.
       assert.equal(findHeader(ok.ok_response?.headers, 'authorization')?.header?.value, `Bearer ${h.providerKey}`);
-      const admission = JSON.parse(structString(ok.dynamic_metadata, 'admission') ?? '{}') as { credential?: { source?: string } };
+      const admission = JSON.parse(contextValue(ok.dynamic_metadata, 'admission') ?? '{}') as { credential?: { source?: string } };
       assert.match(admission.credential?.source ?? '', /^file:/);
-      assert.ok(!(structString(ok.dynamic_metadata, 'admission') ?? '').includes(h.providerKey));
+      assert.ok(!(contextValue(ok.dynamic_metadata, 'admission') ?? '').includes(h.providerKey));
     }
     const requestId = newRequestId();
     const refused = await list(h.keys.agent, requestId);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
-import { structString } from '../../extproc/wire/struct.ts';
+import { contextValue } from '../helpers/authz-context.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';
 import { checkRequest, fixture, headerRaw, httpStatus, parseErrorBody, requestBody, requestHeaders } from './helpers/messages.ts';
 
@@ -31,7 +31,7 @@ describe('ext_proc with the credential file deleted after start', () => {
     const r2 = await s.send(requestBody(fixture('ext_proc/chat-request.json')));
     assert.equal(r2.response, 'immediate_response', JSON.stringify(r2));
     assert.equal(httpStatus(r2.immediate_response?.status), 503);
-    assert.equal(headerRaw(r2.immediate_response?.headers?.set_headers, 'x-tollgate-decision-id'), structString(authz, 'decision_id'));
+    assert.equal(headerRaw(r2.immediate_response?.headers?.set_headers, 'x-tollgate-decision-id'), contextValue(authz, 'decision_id'));
     const bodyText = r2.immediate_response?.body?.toString('utf8') ?? '';
     const body = parseErrorBody(bodyText);
     assert.equal(body.error.code, 'credential_unavailable');

@@ -5,7 +5,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { after, before, describe, it } from 'node:test';
 import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
-import { stringStruct, structString, type Struct } from '../../extproc/wire/struct.ts';
+import { stringStruct, type Struct } from '../../extproc/wire/struct.ts';
+import { contextValue } from '../helpers/authz-context.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';
 import {
   checkRequest,
@@ -76,7 +77,7 @@ describe('ext_proc Process', () => {
     const s = h.stream();
     const res = await s.send(requestHeaders(chatHeaders(key, requestId, extra), { authz }));
     assertContinue(res, 'request_headers');
-    return { s, authz, decisionId: structString(authz, 'decision_id')! };
+    return { s, authz, decisionId: contextValue(authz, 'decision_id')! };
   };
 
   const assertNoSecrets = (rec: AuditRecord | undefined): void => {
@@ -96,7 +97,7 @@ describe('ext_proc Process', () => {
   it('happy path: strips caller credentials, injects the provider credential in raw_value, audits once', async () => {
     const requestId = newRequestId();
     const authz = await h.authorize(h.keys.agent);
-    const decisionId = structString(authz, 'decision_id')!;
+    const decisionId = contextValue(authz, 'decision_id')!;
     const s = h.stream();
 
     const r1 = await s.send(
@@ -208,7 +209,7 @@ describe('ext_proc Process', () => {
     for (const name of CALLER_CREDENTIAL_HEADERS.filter((n) => n !== 'authorization')) assert.ok(check.ok_response?.headers_to_remove?.includes(name), `headers_to_remove has ${name}`);
     assert.ok(!(check.ok_response?.headers_to_remove ?? []).includes('authorization'), 'the injected header is not removed again');
     const authz = check.dynamic_metadata!;
-    assert.equal(structString(authz, 'credential_injected'), '1');
+    assert.equal(contextValue(authz, 'without_body'), '1');
     const s = h.stream();
     const r1 = await s.send(
       requestHeaders({ ':method': 'GET', ':path': '/openai/v1/models', ':authority': 'tollgate.test', 'x-request-id': requestId }, { authz, endOfStream: true }),
@@ -266,7 +267,7 @@ describe('ext_proc Process', () => {
     const authz = await h.authorize(h.keys.agent);
     const s = h.stream();
     const res = await s.send(requestHeaders(chatHeaders(h.keys.agent, requestId, { ':path': '/anthropic/v1/messages' }), { authz }));
-    assertImmediate(res, 500, 'authz_context_invalid', { decisionId: structString(authz, 'decision_id')!, requestId });
+    assertImmediate(res, 500, 'authz_context_invalid', { decisionId: contextValue(authz, 'decision_id')!, requestId });
     await s.end();
   });
 
@@ -318,7 +319,7 @@ describe('ext_proc Process', () => {
       const headers = chatHeaders(h.keys.agent, requestId, c.extra);
       if (headers['content-type'] === '') delete headers['content-type'];
       const res = await s.send(requestHeaders(headers, { authz }));
-      assertImmediate(res, c.status, c.code, { decisionId: structString(authz, 'decision_id')!, requestId });
+      assertImmediate(res, c.status, c.code, { decisionId: contextValue(authz, 'decision_id')!, requestId });
       await s.end();
       const records = await h.waitForRecords(requestId);
       assert.equal(records.length, 1);

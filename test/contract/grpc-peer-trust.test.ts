@@ -10,7 +10,7 @@ import { credentials, status, type Client, type MethodDefinition, type ServiceEr
 import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
-import { structString } from '../../extproc/wire/struct.ts';
+import { contextValue } from '../helpers/authz-context.ts';
 import { makeCa, makeLeaf, pem, type Pem } from '../helpers/certs.ts';
 import { makeSpiffePki, urlEncodedPem, type SpiffePki } from '../helpers/spiffe-certs.ts';
 import { startHarness, type Harness } from './helpers/harness.ts';
@@ -75,7 +75,7 @@ describe('a Check claiming a certificate over a plaintext port', () => {
   it('the claim is ignored, not believed: an API key beside it decides the identity', async () => {
     const res = await h.check(claimCheck({ principal: WORKLOAD }, { authorization: `Bearer ${h.keys.agent}` }));
     assert.equal(res.http_response, 'ok_response', JSON.stringify(res));
-    assert.equal(structString(res.dynamic_metadata, 'identity'), 'agent-1', 'the key\'s identity, not the claimed workload');
+    assert.equal(contextValue(res.dynamic_metadata, 'identity'), 'agent-1', 'the key\'s identity, not the claimed workload');
   });
 });
 

@@ -1,4 +1,4 @@
-// The Envoy protocol traps from DESIGN.md, checked against the real Envoy binary with a scripted
+// The Envoy protocol traps (header values, append, replaced bodies, mode_override…), checked against the real Envoy binary with a scripted
 // ext_proc server. Each test states what Envoy 1.40 does; the production builder (processing/responses.ts)
 // must be on the working side of each trap.
 import assert from 'node:assert/strict';

@@ -158,7 +158,7 @@ export interface SealOptions {
   readonly provider?: string;
   readonly method?: string;
   readonly path?: string;
-  readonly credentialInjected?: boolean;
+  readonly withoutBody?: boolean;
   readonly claims?: string;
   readonly shadow?: string;
   readonly issuedAtMs?: number;
@@ -233,7 +233,7 @@ export function phaseFixture(opts: { readonly tweak?: (c: ConfigInput) => Config
       policyRevision: policy.revision,
       method: o.method ?? 'POST',
       path: o.path ?? CHAT_PATH,
-      credentialInjected: o.credentialInjected ?? false,
+      withoutBody: o.withoutBody ?? false,
       claims: o.claims ?? '{}',
       shadow: o.shadow ?? '',
       issuedAtMs: o.issuedAtMs ?? Date.now(),

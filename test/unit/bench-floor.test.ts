@@ -92,7 +92,7 @@ describe('bench floor answers', () => {
     const res = floorCheck({ providerKey: 'sk-floor', metadata: 'tollgate' })(check({ 'content-length': '5' }));
     const fields = Object.keys(res.dynamic_metadata?.fields ?? {}).sort();
     const codec = createAuthzContextCodec(Buffer.alloc(32, 1), 1000);
-    const want = Object.keys(codec.encode({ identity: { id: 'a', tenant: 't', kind: 'api_key' }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'POST', path: '/', credentialInjected: false, claims: '{}', shadow: '', issuedAtMs: 1 })).sort();
+    const want = Object.keys(codec.encode({ identity: { id: 'a', tenant: 't', kind: 'api_key' }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'POST', path: '/', withoutBody: false, claims: '{}', shadow: '', issuedAtMs: 1 })).sort();
     assert.deepEqual(fields, want);
     assert.deepEqual(res.ok_response?.headers_to_remove, [...CALLER_CREDENTIAL_HEADERS]);
     // It must encode (the Struct is what Envoy stores and forwards to ext_proc).

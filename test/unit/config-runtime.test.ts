@@ -262,7 +262,7 @@ describe('buildRuntime: the authz context key and gRPC TLS material', () => {
 
   const minimal = (server: ConfigInput['server']): Config =>
     validateConfig({ version: 1, server, providers: [{ name: 'p', kind: 'openai', upstream: 'https://example.com', models: ['*'], credential: { source: 'none' } }], identities: [] }, 'test');
-  const ctx = { identity: { id: 'a', tenant: 't', kind: 'api_key' as const }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'GET', path: '/p/v1/models', credentialInjected: true, claims: '{}', shadow: '', issuedAtMs: Date.now() };
+  const ctx = { identity: { id: 'a', tenant: 't', kind: 'api_key' as const }, provider: 'p', decisionId: 'd', policyRevision: 'r', method: 'GET', path: '/p/v1/models', withoutBody: true, claims: '{}', shadow: '', issuedAtMs: Date.now() };
   const codec = (cfg: Config, e: Readonly<Record<string, string | undefined>>): AuthzContextCodec => createAuthzContextCodec(loadServiceMaterial(cfg, e).authzContextKey, 30_000);
   const fields = (rec: Record<string, string>) => (name: string): string | undefined => rec[name];
 

@@ -57,7 +57,7 @@ describe('phase request-body: order, framing, size, strict JSON', () => {
 
   it('a stream that begins with the body of a request ext_authz saw without one is refused', async () => {
     const state = f.state();
-    assert.equal(await thrownCode(() => send(state, requestBodyMsg(chatBody(), { context: f.seal({ credentialInjected: true }) }))), 'authz_context_invalid');
+    assert.equal(await thrownCode(() => send(state, requestBodyMsg(chatBody(), { context: f.seal({ withoutBody: true }) }))), 'authz_context_invalid');
   });
 
   it('a body that is not BUFFERED (no end_of_stream) is a protocol violation', async () => {

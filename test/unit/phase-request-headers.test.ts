@@ -8,6 +8,7 @@ import { onRequestHeaders } from '../../extproc/processing/phases/request-header
 import type { RequestState } from '../../extproc/processing/request-state.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import type { DecodedStruct } from '../../extproc/wire/struct.ts';
+import { contextValue, sealedFields, tamperedFields } from '../helpers/authz-context.ts';
 import {
   asDenial,
   asResponse,
@@ -27,7 +28,6 @@ import {
 const run = (state: RequestState, msg: ProcessingRequest): ReturnType<typeof onRequestHeaders> => onRequestHeaders(state, msg, msg.request_headers ?? {});
 
 /** The struct's fields as flat strings, to edit and re-wrap. */
-const fieldsOf = (s: DecodedStruct): Record<string, string> => Object.fromEntries(Object.entries(s.fields ?? {}).map(([k, v]) => [k, v.stringValue ?? '']));
 
 describe('phase request-headers: the sealed context', () => {
   let f: PhaseFixture;
@@ -40,11 +40,13 @@ describe('phase request-headers: the sealed context', () => {
   const cases: readonly { name: string; context: () => DecodedStruct | undefined; code: string; problem?: string }[] = [
     { name: 'no metadata at all', context: () => undefined, code: 'authz_context_missing' },
     { name: 'an empty ext_authz namespace', context: () => ({ fields: {} }), code: 'authz_context_missing' },
-    { name: 'a field missing (malformed)', context: () => { const x = fieldsOf(f.seal()); delete x.identity; return sealStruct(x); }, code: 'authz_context_invalid', problem: 'malformed' },
-    { name: 'an unknown identity kind (malformed)', context: () => sealStruct({ ...fieldsOf(f.seal()), identity_kind: 'password' }), code: 'authz_context_invalid', problem: 'malformed' },
-    { name: 'identity changed after sealing', context: () => sealStruct({ ...fieldsOf(f.seal({ identity: 'restricted-1' })), identity: 'agent-1' }), code: 'authz_context_invalid', problem: 'seal' },
-    { name: 'a made-up seal', context: () => sealStruct({ ...fieldsOf(f.seal()), seal: Buffer.alloc(32, 7).toString('base64url') }), code: 'authz_context_invalid', problem: 'seal' },
-    { name: 'a truncated seal', context: () => { const x = fieldsOf(f.seal()); return sealStruct({ ...x, seal: (x.seal ?? '').slice(0, 20) }); }, code: 'authz_context_invalid', problem: 'seal' },
+    { name: 'a field missing (malformed)', context: () => sealStruct(tamperedFields(f.seal(), { identity: undefined })), code: 'authz_context_invalid', problem: 'malformed' },
+    { name: 'a context without its seal (malformed)', context: () => sealStruct({ context: sealedFields(f.seal()).context ?? '' }), code: 'authz_context_invalid', problem: 'malformed' },
+    { name: 'a context of another version (malformed)', context: () => { const x = sealedFields(f.seal()); return sealStruct({ ...x, context: (x.context ?? '').replace('tollgate.authz.v3', 'tollgate.authz.v2') }); }, code: 'authz_context_invalid', problem: 'malformed' },
+    { name: 'an unknown identity kind (malformed)', context: () => sealStruct(tamperedFields(f.seal(), { identity_kind: 'password' })), code: 'authz_context_invalid', problem: 'malformed' },
+    { name: 'identity changed after sealing', context: () => sealStruct(tamperedFields(f.seal({ identity: 'restricted-1' }), { identity: 'agent-1' })), code: 'authz_context_invalid', problem: 'seal' },
+    { name: 'a made-up seal', context: () => sealStruct(tamperedFields(f.seal(), {}, Buffer.alloc(32, 7).toString('base64url'))), code: 'authz_context_invalid', problem: 'seal' },
+    { name: 'a truncated seal', context: () => { const s = f.seal(); return sealStruct(tamperedFields(s, {}, (sealedFields(s).seal ?? '').slice(0, 20))); }, code: 'authz_context_invalid', problem: 'seal' },
     { name: 'sealed longer ago than the maximum age', context: () => f.seal({ issuedAtMs: Date.now() - f.services.authzContextMaxAgeMs - 1_000 }), code: 'authz_context_invalid', problem: 'expired' },
     { name: 'sealed more than 5 s in the future', context: () => f.seal({ issuedAtMs: Date.now() + 10_000 }), code: 'authz_context_invalid', problem: 'expired' },
     { name: 'naming an identity the policy does not have', context: () => f.seal({ identity: 'ghost', tenant: 'team-z' }), code: 'authz_context_missing' },
@@ -74,7 +76,7 @@ describe('phase request-headers: the sealed context', () => {
     const first = f.state();
     asResponse(await run(first, requestHeadersMsg(chatHeaders(body), { context: ctx })));
     assert.equal(first.authenticated, true);
-    assert.equal(first.decisionId, ctx.fields?.decision_id?.stringValue);
+    assert.equal(first.decisionId, contextValue(ctx, 'decision_id'));
     const claims = f.store.ops('claimOnce').map((c) => c.key);
     assert.ok(claims.includes(`authz:${first.decisionId}`), 'the decision id is claimed in the state store');
     const logsBefore = f.logs.length;
@@ -174,13 +176,13 @@ describe('phase request-headers: request line, size, media type, body presence',
   it('a request without a body needs no content-type', async () => {
     const state = f.state();
     const headers = { ':method': 'GET', ':path': MODELS_PATH, ':authority': 'tollgate.test', 'x-request-id': 'r-get' };
-    asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, credentialInjected: true }) })));
+    asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, withoutBody: true }) })));
     assert.equal(state.stage, 'upstream');
   });
 
   it('ext_authz saw no body but ext_proc sees one: refused', async () => {
     const state = f.state();
-    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body), { context: f.seal({ credentialInjected: true }) }))), 'authz_context_invalid');
+    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body), { context: f.seal({ withoutBody: true }) }))), 'authz_context_invalid');
     assert.equal(state.credential, undefined);
   });
 
@@ -188,7 +190,7 @@ describe('phase request-headers: request line, size, media type, body presence',
     const state = f.state();
     const headers = chatHeaders(body);
     delete headers['content-length'];
-    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ credentialInjected: false }) }))), 'authz_context_invalid');
+    assert.equal(await thrownCode(() => run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ withoutBody: false }) }))), 'authz_context_invalid');
   });
 });
 
@@ -245,7 +247,7 @@ describe('phase request-headers: the strip list and the credential lookup', () =
   it('a credential ext_authz injected (no body) stays; the rest of the strip list applies', async () => {
     const state = f.state();
     const headers = { ':method': 'GET', ':path': MODELS_PATH, ':authority': 'tollgate.test', ':scheme': 'http', 'x-request-id': 'r-models', authorization: `Bearer ${f.providerKey}`, 'x-tollgate-debug': '1', 'x-envoy-foo': 'x', accept: '*/*' };
-    const res = asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, credentialInjected: true }) })));
+    const res = asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, withoutBody: true }) })));
     const removed = removedHeaders(res, 'request_headers');
     assert.ok(!removed.includes('authorization'), 'the injected credential is not removed');
     assert.ok(removed.includes('x-tollgate-debug'));

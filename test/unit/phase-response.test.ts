@@ -146,6 +146,32 @@ describe('phase response: leak masking and restore', () => {
   });
   after(async () => { await f.close(); });
 
+  it('a buffered JSON body is parsed once: scanning and usage read the same document (no second JSON.parse)', async () => {
+    const { state } = await upstream(f);
+    asResponse(await headers(state, { ':status': '200', 'content-type': 'application/json' }));
+    assert.equal(state.policy.dlp?.response.scan, true, 'responses are scanned');
+    const original = JSON.parse;
+    let parses = 0;
+    JSON.parse = ((...args: Parameters<typeof JSON.parse>) => { parses++; return original(...args) as unknown; }) as typeof JSON.parse;
+    let res;
+    try {
+      res = chunk(state, CHAT_RESPONSE, true);
+    } finally {
+      JSON.parse = original;
+    }
+    assert.equal(parses, 0, 'the strict parse that scanning needs is the only parse');
+    assert.equal(res.response_body?.response.body_mutation, undefined, 'unchanged');
+    assert.deepEqual(state.usage, { inputTokens: 23, outputTokens: 2, totalTokens: 25 });
+  });
+
+  it('a buffered body refused as unscannable (duplicate keys) still records the usage the provider reported', async () => {
+    const { state } = await upstream(f);
+    asResponse(await headers(state, { ':status': '200', 'content-type': 'application/json' }));
+    const body = Buffer.from('{"id":"x","id":"y","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}');
+    assert.equal(await thrownCode(() => chunk(state, body, true)), 'response_leak');
+    assert.deepEqual(state.usage, { inputTokens: 5, outputTokens: 7, totalTokens: 12 });
+  });
+
   it('buffered: a leaked secret is masked, the content-length set to the new body', async () => {
     const secret = plantStripeKey();
     const { state } = await upstream(f);

@@ -5,7 +5,7 @@ import { ScanLimitError } from '../../detectors/scan-limits.ts';
 import type { Scanner } from '../../detectors/scanner.ts';
 import { TollgateError } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
-import type { RequestTranslator } from '../../providers/index.ts';
+import type { RequestTranslator, UsageMeter } from '../../providers/index.ts';
 import { DEFAULT_MAX_DEPTH, parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
 import { maskBody, maskText } from '../../redactors/mask.ts';
 import { protectedFieldsFor } from '../../redactors/protected-fields.ts';
@@ -118,15 +118,20 @@ const unscannable = (why: string): TollgateError => new TollgateError('response_
  * scanned and restored as one text. A body that is neither (binary, invalid UTF-8, duplicate JSON keys) cannot be
  * scanned and is refused while response scanning is on. Returns the new body, or undefined when nothing changed.
  */
-export function inspectBufferedResponse(state: RequestState, body: Buffer): Buffer | undefined {
+export function inspectBufferedResponse(state: RequestState, body: Buffer, meter?: UsageMeter): Buffer | undefined {
   const dlp = state.policy.dlp;
   const scanner = dlp?.response.scan === true ? dlp.scanner : undefined;
   const restore = responseRestore(state);
-  if ((scanner === undefined && restore === undefined) || body.length === 0) return undefined;
+  if ((scanner === undefined && restore === undefined) || body.length === 0) {
+    meter?.onBody(body);
+    return undefined;
+  }
   let doc: JsonValue | undefined;
   try {
     doc = parseStrictJson(body, DEFAULT_MAX_DEPTH, 'allow');
   } catch (err) {
+    // Not strict JSON: usage is read as the provider meant it (a lenient parse), whatever happens to the body.
+    meter?.onBody(body);
     if (!(err instanceof StrictJsonError) || err.reason === 'utf8') {
       if (scanner === undefined) return undefined;
       throw unscannable('it is not UTF-8 text');
@@ -136,6 +141,8 @@ export function inspectBufferedResponse(state: RequestState, body: Buffer): Buff
       throw unscannable(`JSON ${err.reason}`);
     }
   }
+  // Usage from the same parse, before masking or restoring edits strings (usage is numbers).
+  if (doc !== undefined) meter?.onDocument(doc);
   try {
     if (doc === undefined) return inspectBufferedText(state, body.toString('utf8'), scanner, restore);
     const r = processLeaves(doc, { scanner, restore, isProtected: protectedFieldsFor(state.provider?.config.kind), tokenLists: true });

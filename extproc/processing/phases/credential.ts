@@ -8,7 +8,7 @@ import type { RequestState } from '../request-state.ts';
 /** Starts the credential lookup for this request's scope; a warm cache answers at once. */
 export function startCredential(state: RequestState): void {
   const { authz, provider } = state;
-  if (authz === undefined || provider === undefined || authz.credentialInjected || state.credential !== undefined) return;
+  if (authz === undefined || provider === undefined || authz.withoutBody || state.credential !== undefined) return;
   const credential = state.services.credentials.get({ tenant: authz.identity.tenant, identity: authz.identity.id, provider: provider.name });
   credential.catch(() => undefined); // awaited later; avoid an unhandled rejection if the request ends first
   state.credential = credential;
@@ -32,7 +32,7 @@ export function headersToStrip(state: RequestState, names: Iterable<string>): st
   const kind = state.provider?.kind;
   const strip = new Set([...CALLER_CREDENTIAL_HEADERS, ...(kind === undefined ? [] : kind.headersToRemove(names))]);
   // No provider credential is ever a cookie or proxy-authorization: those always go.
-  if (state.authz?.credentialInjected === true) for (const name of CREDENTIAL_HEADER_NAMES) if (name !== 'cookie' && name !== 'proxy-authorization') strip.delete(name);
+  if (state.authz?.withoutBody === true) for (const name of CREDENTIAL_HEADER_NAMES) if (name !== 'cookie' && name !== 'proxy-authorization') strip.delete(name);
   // Envoy refuses ext_proc mutations of x-envoy-* headers (the request would fail); ext_authz removed them.
   return [...strip].filter((n) => !n.startsWith('x-envoy-'));
 }
@@ -42,7 +42,7 @@ export function headersToStrip(state: RequestState, names: Iterable<string>): st
  * (SigV4) covers exactly what is sent.
  */
 export async function applyCredential(state: RequestState, body: Buffer | undefined): Promise<HeaderEdits> {
-  if (state.authz?.credentialInjected === true) return {};
+  if (state.authz?.withoutBody === true) return {};
   if (state.credential === undefined) throw new TollgateError('protocol_violation', 'credential requested before the request was authorized');
   const credential = await state.credential;
   try {

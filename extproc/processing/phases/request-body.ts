@@ -22,7 +22,7 @@ import { inspectRequest } from './content.ts';
 export async function onRequestBody(state: RequestState, msg: ProcessingRequest, b: HttpBody): Promise<ProcessingResponse | Denial> {
   if (state.stage === 'start') {
     const ctx = await verifyAuthzContext(state, msg);
-    if (ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'a body arrived for a request ext_authz saw without one');
+    if (ctx.withoutBody) throw new TollgateError('authz_context_invalid', 'a body arrived for a request ext_authz saw without one');
     startCredential(state);
     state.stage = 'request_body';
   }

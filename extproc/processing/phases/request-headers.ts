@@ -42,7 +42,7 @@ export async function onRequestHeaders(state: RequestState, msg: ProcessingReque
   }
   const hasBody = h.end_of_stream !== true;
   if (hasBody && !JSON_MEDIA_TYPES.has(mediaType(headers.get('content-type')) ?? '')) return { code: 'content_type_unsupported', rule: RULES.requestContentType };
-  if (hasBody === ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'ext_authz and ext_proc disagree on whether the request has a body');
+  if (hasBody === ctx.withoutBody) throw new TollgateError('authz_context_invalid', 'ext_authz and ext_proc disagree on whether the request has a body');
 
   if (!hasBody) {
     const proofDenial = await checkRequestProof(state, Buffer.alloc(0));

@@ -21,7 +21,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   if (state.stage === 'start') {
     if (!hasAuthzMetadata(msg)) return onLocalReply(state, h);
     const ctx = await verifyAuthzContext(state, msg);
-    if (!ctx.credentialInjected) throw new TollgateError('authz_context_invalid', 'a response arrived before the body of a request that has one');
+    if (!ctx.withoutBody) throw new TollgateError('authz_context_invalid', 'a response arrived before the body of a request that has one');
     // The translator names the operation and response framing for usage, scanning and audit.
     translator(state);
     state.stage = 'upstream';
@@ -71,17 +71,23 @@ export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResp
   if (!end) return responseBodyResponse();
   const raw = Buffer.concat(state.responseChunks);
   state.responseChunks = [];
-  if (state.responseCodings.length === 0) {
-    state.usageMeter?.onBody(raw);
-    finishResponse(state);
-    return responseBodyResponse(inspectBufferedResponse(state, raw));
-  }
+  if (state.responseCodings.length === 0) return responseBodyResponse(inspectAndMeter(state, raw));
   // The caller gets the decoded body, without content-encoding (Envoy still holds the buffered
   // response's headers, so the answer can change them; content-length is set to match).
   const body = decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes);
-  state.usageMeter?.onBody(body);
-  finishResponse(state);
-  return responseBodyResponse(inspectBufferedResponse(state, body) ?? body, { remove: ['content-encoding'] });
+  return responseBodyResponse(inspectAndMeter(state, body) ?? body, { remove: ['content-encoding'] });
+}
+
+/**
+ * A whole buffered body: content controls and usage from one parse. The usage is read even when the
+ * inspection refuses the response, so its record names what the provider reported.
+ */
+function inspectAndMeter(state: RequestState, body: Buffer): Buffer | undefined {
+  try {
+    return inspectBufferedResponse(state, body, state.usageMeter);
+  } finally {
+    finishResponse(state);
+  }
 }
 
 function finishResponse(state: RequestState): void {

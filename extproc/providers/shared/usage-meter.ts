@@ -9,6 +9,8 @@ import { UsageTally } from './usage.ts';
 export interface UsageMeter {
   /** A complete buffered response body. Never throws. */
   onBody(body: Buffer): void;
+  /** A complete buffered response body the caller already parsed (the response is parsed once). Never throws. */
+  onDocument(doc: JsonValue): void;
   /** One chunk of a streamed response, in order. Never throws; memory stays bounded. */
   onSseChunk(chunk: Buffer): void;
   /** The usage seen so far, if any. */
@@ -51,6 +53,10 @@ class Meter implements UsageMeter {
     if (this.#format === undefined) return;
     const doc = parse(body.toString('utf8'));
     if (doc !== undefined) this.#tally.merge(this.#format.usage(doc));
+  }
+
+  onDocument(doc: JsonValue): void {
+    if (this.#format !== undefined) this.#tally.merge(this.#format.usage(doc));
   }
 
   onSseChunk(chunk: Buffer): void {
