@@ -59,6 +59,9 @@ import { telegramBotToken } from './telegram-token.ts';
 import { datadogKey } from './datadog-key.ts';
 import { oktaToken } from './okta-token.ts';
 import { jfrogReferenceToken, jfrogToken } from './jfrog-token.ts';
+import { squareAccessToken, squareLegacyToken } from './square-token.ts';
+import { alibabaAccessKeyId, alibabaAccessKeySecret } from './alibaba-key.ts';
+import { yandexApiKey, yandexOauthToken, yandexStaticKey } from './yandex-key.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
 import { genericSecret, netrcPassword } from './generic-secret.ts';
@@ -70,6 +73,8 @@ export const VENDOR_DETECTORS: readonly Detector[] = [
   dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey,
   twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken,
   postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
+  squareAccessToken, squareLegacyToken, alibabaAccessKeyId, alibabaAccessKeySecret, yandexApiKey, yandexStaticKey,
+  yandexOauthToken,
 ];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
