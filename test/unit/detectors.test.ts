@@ -141,6 +141,9 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'DATABASE_URL=postgres://admin:p@ss#W0rd!@db.example.com:5432/app', expect: [['URL_PASSWORD', 'p@ss#W0rd!']] },
     { text: 'smtp://mailer:K7#q!zR2@smtp.example.com:587 and ftp://u:Pa55w:rd@ftp.example.org/pub', expect: [['URL_PASSWORD', 'K7#q!zR2'], ['URL_PASSWORD', 'Pa55w:rd']] },
     { text: 'redis://default:Hk2?v9@xL@cache.internal:6379/0', expect: [['URL_PASSWORD', 'Hk2?v9@xL']] },
+    // The text after an unescaped '#' is not an email address (`5fwRb@ftp.example.com`).
+    { text: 'lftp ftp://deploy:fqrSd5ch#5fwRb@ftp.example.com/public_html', expect: [['URL_PASSWORD', 'fqrSd5ch#5fwRb']] },
+    { text: 'ssh://git:T0k#3n@git.example.org/repo.git', expect: [['URL_PASSWORD', 'T0k#3n']] },
     // A path after the host, a port and query, an '@' in a path: not passwords.
     { text: 'https://u:s3cret9@host/users/@me', expect: [['URL_PASSWORD', 's3cret9']] },
     neg('see https://host.example:8080?next=/a@b or http://host:8080#frag@x and https://h.example/a:b@c'),
@@ -179,6 +182,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     // A ConfigMap, a Secret in another document, placeholders and binary data are not reported.
     neg('kind: ConfigMap\ndata:\n  config: c2stbGl2ZS1rZXk9WnE4THczTng3UGsy\n---\nkind: Secret\ndata:\n  tls.crt: AAECAwQFBgcICQoLDA0ODxAREhM=\n  note: eHh4eHh4eHh4eHh4\nstringData:\n  db: changeme\n  token: <token>\n'),
     neg('the Secret kind: Secret is what kubectl create secret generic writes'),
+    // A placeholder in base64 (`changeme`) is not a secret for the keyword = value detector either.
+    neg('kind: Secret\ndata:\n  password: Y2hhbmdlbWU=\n'),
   ],
   authorization: [
     { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
