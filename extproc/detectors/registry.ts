@@ -75,7 +75,7 @@ export const VENDOR_DETECTORS: readonly Detector[] = [
   twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken,
   postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
   squareAccessToken, squareLegacyToken, alibabaAccessKeyId, alibabaAccessKeySecret, yandexApiKey, yandexStaticKey,
-  yandexOauthToken, k8sSecret,
+  yandexOauthToken,
 ];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
@@ -86,7 +86,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   githubFineGrainedToken, gitlabToken, gitlabSession, gitlabRunnerToken, slackToken, slackWebhook, stripeKey, anthropicKey,
   openaiKey, huggingfaceToken, npmToken, ...VENDOR_DETECTORS,
   // Shapes that wrap other formats come last, so a vendor format found at the same span names the finding.
-  jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
+  jwt, jwtBase64, k8sSecret, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
   netrcPassword,
 ];
 
