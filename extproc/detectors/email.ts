@@ -36,7 +36,6 @@ export const email: CharDetector = {
     const before = s > 0 ? text.charCodeAt(s - 1) : 32;
     if (isLocalChar(before) || before === 64) return; // local part longer than 64, or a@b@c
     if ((before === 58 || before === 47) && !hasAtFold(text, s - 7, 'mailto:')) return;
-    if (inUrlUserinfo(text, s)) return;
     // Domain: labels of [A-Za-z0-9-], separated by single dots.
     let j = i + 1;
     const limit = Math.min(text.length, j + 253);
@@ -59,7 +58,7 @@ export const email: CharDetector = {
     const tld = text.slice(lastLabelStart, end);
     if (tld.length < 2 || tld.length > 24) return;
     for (let k = 0; k < tld.length; k++) if (!isAlpha(tld.charCodeAt(k))) return;
-    if (FILE_TLDS.has(tld.toLowerCase())) return;
+    if (FILE_TLDS.has(tld.toLowerCase()) || inUrlUserinfo(text, s)) return;
     report(s, end);
   },
 };

@@ -16,12 +16,12 @@ export const squareLegacyToken = prefixedToken({
   validate: (text, start, b, end) => end - b === (text.charCodeAt(start + 3) === 97 ? 22 : 43) && randomLooking(text, b, end, 3, 3.5),
 });
 
-/** Current access tokens: "EAAA" + 60, triggered at the second 'A' (an upper-case "EA" or "AA" pair). */
+/** Current access tokens: "EAAA" + 60, triggered at the first 'A' after an 'E' ("AA" is common in base64, "EA" rarer). */
 export const squareAccessToken = prefixedToken({
   id: 'secret.square_access_token',
   type: 'SQUARE_TOKEN',
   prefixes: ['EAAA'],
-  triggerAt: 2,
+  triggerAt: 1,
   body: isTokenChar,
   minBody: 60,
   maxBody: 60,

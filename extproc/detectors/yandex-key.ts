@@ -3,12 +3,11 @@
 import { isTokenChar, randomLooking } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
-/** API keys, triggered at the 'V' after a 'Q' (upper case: rare in text). */
+/** API keys, triggered at the 'N' after a 'V' (upper case: rare in text; "QV" is less so in base64). */
 export const yandexApiKey = prefixedToken({
   id: 'secret.yandex_api_key',
   type: 'YANDEX_KEY',
   prefixes: ['AQVN'],
-  triggerAt: 2,
   body: isTokenChar,
   minBody: 36,
   maxBody: 36,
