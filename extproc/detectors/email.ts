@@ -6,6 +6,23 @@ import type { CharDetector } from './detector.ts';
 const isLocalChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
 const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'css', 'js', 'mjs', 'ts', 'tsx', 'jsx', 'json', 'map', 'txt', 'md', 'pdf', 'zip', 'gz', 'tgz', 'yaml', 'yml', 'xml', 'html', 'lock', 'log']);
 
+/**
+ * Whether the local part at s sits in a URL's userinfo after an unescaped character of the password
+ * (`ftp://u:p#ss@host`): "://" and then a ':' before s, with no '/' or space between (bounded, like the URL
+ * detector's userinfo).
+ */
+function inUrlUserinfo(text: string, s: number): boolean {
+  let colon = false;
+  const low = Math.max(0, s - 300);
+  for (let k = s - 1; k >= low + 2; k--) {
+    const c = text.charCodeAt(k);
+    if (c === 47) return colon && text.charCodeAt(k - 1) === 47 && text.charCodeAt(k - 2) === 58;
+    if (c <= 32 || c === 34 || c === 39 || c === 60 || c === 62 || c === 96) return false;
+    if (c === 58) colon = true;
+  }
+  return false;
+}
+
 export const email: CharDetector = {
   kind: 'char',
   id: 'pii.email',
@@ -41,7 +58,7 @@ export const email: CharDetector = {
     const tld = text.slice(lastLabelStart, end);
     if (tld.length < 2 || tld.length > 24) return;
     for (let k = 0; k < tld.length; k++) if (!isAlpha(tld.charCodeAt(k))) return;
-    if (FILE_TLDS.has(tld.toLowerCase())) return;
+    if (FILE_TLDS.has(tld.toLowerCase()) || inUrlUserinfo(text, s)) return;
     report(s, end);
   },
 };

@@ -47,7 +47,17 @@ export function secretValue(text: string, s: number, e: number): boolean {
   const value = text.slice(s, e);
   if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http')) return false;
   for (const p of CLAIMED) if (value.startsWith(p)) return false;
-  return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase());
+  return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase()) && !encodedPlaceholder(value);
+}
+
+/** A padded base64 value (a Kubernetes Secret's `data:`) that decodes to a placeholder (`Y2hhbmdlbWU=`: changeme). */
+function encodedPlaceholder(value: string): boolean {
+  if (value.charCodeAt(value.length - 1) !== 61 || value.length % 4 !== 0 || value.length > 64) return false;
+  let k = value.length - 1;
+  while (k > value.length - 3 && value.charCodeAt(k) === 61) k--;
+  for (let j = 0; j <= k; j++) if (!isBase64Char(value.charCodeAt(j))) return false;
+  const plain = Buffer.from(value, 'base64').toString('latin1');
+  return isPasswordPlaceholder(plain) || NOT_SECRET.has(plain.toLowerCase());
 }
 
 /** docker config.json / .npmrc `auth`: base64 of printable "user:password". */

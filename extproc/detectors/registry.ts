@@ -59,6 +59,10 @@ import { telegramBotToken } from './telegram-token.ts';
 import { datadogKey } from './datadog-key.ts';
 import { oktaToken } from './okta-token.ts';
 import { jfrogReferenceToken, jfrogToken } from './jfrog-token.ts';
+import { squareAccessToken, squareLegacyToken } from './square-token.ts';
+import { alibabaAccessKeyId, alibabaAccessKeySecret } from './alibaba-key.ts';
+import { yandexApiKey, yandexOauthToken, yandexStaticKey } from './yandex-key.ts';
+import { k8sSecret } from './k8s-secret.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
 import { genericSecret, netrcPassword } from './generic-secret.ts';
@@ -70,6 +74,8 @@ export const VENDOR_DETECTORS: readonly Detector[] = [
   dopplerToken, pulumiToken, openshiftToken, agePrivateKey, atlassianToken, sendgridKey, twilioApiKey,
   twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken,
   postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
+  squareAccessToken, squareLegacyToken, alibabaAccessKeyId, alibabaAccessKeySecret, yandexApiKey, yandexStaticKey,
+  yandexOauthToken,
 ];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';
@@ -80,7 +86,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   githubFineGrainedToken, gitlabToken, gitlabSession, gitlabRunnerToken, slackToken, slackWebhook, stripeKey, anthropicKey,
   openaiKey, huggingfaceToken, npmToken, ...VENDOR_DETECTORS,
   // Shapes that wrap other formats come last, so a vendor format found at the same span names the finding.
-  jwt, jwtBase64, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
+  jwt, jwtBase64, k8sSecret, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
   netrcPassword,
 ];
 

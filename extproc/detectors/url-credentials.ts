@@ -20,6 +20,41 @@ export function isPasswordPlaceholder(pw: string): boolean {
 
 const MAX_PART = 128;
 
+/**
+ * Characters an unescaped password may hold besides userinfo characters: '@', '#', '?', ':' (people paste
+ * `p@ss#1` as typed). Not '/', whitespace, quotes or brackets, so a path, a query or the text after the URL
+ * never becomes part of it.
+ */
+const isLoosePasswordChar = (c: number): boolean => isUserinfoChar(c) || c === 58 || c === 64 || c === 35 || c === 63;
+
+/**
+ * Where the password that starts at pwStart ends: the first '@' of the run that is followed by a host which
+ * ends the run or is followed by ':' and a port digit (a host is never followed by '@', '#' or '?' inside the
+ * authority); -1 when there is none.
+ */
+function passwordEnd(text: string, pwStart: number, limit: number): number {
+  let k = pwStart;
+  while (k < limit && isLoosePasswordChar(text.charCodeAt(k))) {
+    if (text.charCodeAt(k) === 64 && k > pwStart && isHostChar(text.charCodeAt(k + 1))) {
+      let h = k + 1;
+      while (h < limit && isHostChar(text.charCodeAt(h))) h++;
+      const c = text.charCodeAt(h);
+      if (c === 93) h++;
+      const after = text.charCodeAt(h);
+      if (!isLoosePasswordChar(after) || (after === 58 && isDigit(text.charCodeAt(h + 1)))) return k;
+    }
+    k++;
+  }
+  return -1;
+}
+
+/** A port and a query or fragment (`host:8080?next=a@b.c`), not a password. */
+function isPortLike(text: string, s: number, e: number): boolean {
+  let k = s;
+  while (k < e && isDigit(text.charCodeAt(k))) k++;
+  return k > s && (k === e || text.charCodeAt(k) === 63 || text.charCodeAt(k) === 35);
+}
+
 export const urlCredentials: CharDetector = {
   kind: 'char',
   id: 'secret.url_credentials',
@@ -37,10 +72,8 @@ export const urlCredentials: CharDetector = {
     while (j < limit && isUserinfoChar(text.charCodeAt(j))) j++;
     if (text.charCodeAt(j) !== 58 || j === userStart) return;
     const pwStart = j + 1;
-    let k = pwStart;
-    while (k < limit && (isUserinfoChar(text.charCodeAt(k)) || text.charCodeAt(k) === 58)) k++;
-    if (text.charCodeAt(k) !== 64 || k === pwStart || k - pwStart > MAX_PART) return;
-    if (!isHostChar(text.charCodeAt(k + 1))) return;
+    const k = passwordEnd(text, pwStart, Math.min(limit, pwStart + MAX_PART + 1));
+    if (k < 0 || k - pwStart > MAX_PART || isPortLike(text, pwStart, k)) return;
     if (isPasswordPlaceholder(text.slice(pwStart, k))) return;
     report(pwStart, k);
   },

@@ -1,5 +1,6 @@
 // Detection coverage end to end through a real Envoy: credentials of the newer formats (vendor tokens, key
-// headers, curl passwords, keyword = value secrets, base64-wrapped JWTs) are blocked before any byte reaches the
+// headers, curl passwords, keyword = value secrets, base64-wrapped JWTs, Kubernetes Secret values, URL passwords
+// with unescaped characters) are blocked before any byte reaches the
 // upstream and the 403 names the types only; published samples and placeholders of those formats pass
 // unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder. Every value is
 // fresh per run, and no output of any process contains one.
@@ -26,7 +27,11 @@ const DB_PASS = `${fresh(12)}!x`;
 const JWT_B64 = Buffer.from(
   `${Buffer.from('{"alg":"RS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(`{"sub":"svc-${fresh(6)}","iat":1700000000}`).toString('base64url')}.${fresh(43)}`,
 ).toString('base64');
-const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64];
+const SQUARE = `EAAA${fresh(60)}`;
+const K8S_PASS = `${fresh(14)}%${fresh(3)}`;
+const K8S_DATA = Buffer.from(K8S_PASS).toString('base64');
+const URL_PASS = `${fresh(8)}#${fresh(5)}`;
+const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -37,6 +42,9 @@ const SAMPLES = [
   '-----BEGIN RSA PRIVATE KEY-----\n<paste your key here>\n-----END RSA PRIVATE KEY-----',
   'password: ${DB_PASSWORD}',
   'curl -u admin:$ADMIN_PASSWORD https://jenkins.example.org',
+  'SQUARE_APPLICATION_ID=sq0idp-Qm4vT8zL2xR7nW9kB3hY5c',
+  'ALIBABA_CLOUD_ACCESS_KEY_ID=LTAIxxxxxxxxxxxxxxxxxxxx',
+  'kind: Secret\nstringData:\n  smtp-auth: changeme\n  user: admin',
 ].join('\n');
 
 describe('detection coverage through a real Envoy', () => {
@@ -72,6 +80,9 @@ describe('detection coverage through a real Envoy', () => {
     ['an Authorization header with the Token scheme', `curl -H "Authorization: Token ${TOKEN_HEADER}" https://api.internal.example/v2`, 'API_KEY'],
     ['a curl -u password', `curl -sS -u deploy:${CURL_PASS} https://registry.example.com/v2/`, 'PASSWORD'],
     ['a base64-wrapped JWT', `apiVersion: v1\nkind: Secret\ndata:\n  token: ${JWT_B64}\n`, 'JWT'],
+    ['a Square access token', `square client: new Client({ accessToken: '${SQUARE}', environment: 'production' })`, 'SQUARE_TOKEN'],
+    ['a Kubernetes Secret data value', `why can't the pod log in?\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: smtp\ndata:\n  smtp-auth: ${K8S_DATA}\n`, 'K8S_SECRET'],
+    ['a URL password with an unescaped #', `lftp ftp://deploy:${URL_PASS}@ftp.example.com/public_html`, 'URL_PASSWORD'],
   ];
   for (const [name, prompt, type] of blocked) {
     it(`${name} is blocked: nothing reaches the upstream, the 403 names the type only`, async () => {

@@ -137,6 +137,53 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'DATABASE_URL=postgres://admin:s3cr3tP4ss@db.example.com:5432/app', expect: [['URL_PASSWORD', 's3cr3tP4ss']] },
     { text: 'amqp://svc:Zq8Lw3Nx@rabbit/vhost', expect: [['URL_PASSWORD', 'Zq8Lw3Nx']] },
     neg('postgres://user:password@localhost:5432/app redis://:${REDIS_PASSWORD}@redis:6379 https://user@host/x https://host/a:b@c'),
+    // Unescaped '@', '#', '?' and ':' in the password: the password runs to the '@' before the host.
+    { text: 'DATABASE_URL=postgres://admin:p@ss#W0rd!@db.example.com:5432/app', expect: [['URL_PASSWORD', 'p@ss#W0rd!']] },
+    { text: 'smtp://mailer:K7#q!zR2@smtp.example.com:587 and ftp://u:Pa55w:rd@ftp.example.org/pub', expect: [['URL_PASSWORD', 'K7#q!zR2'], ['URL_PASSWORD', 'Pa55w:rd']] },
+    { text: 'redis://default:Hk2?v9@xL@cache.internal:6379/0', expect: [['URL_PASSWORD', 'Hk2?v9@xL']] },
+    // The text after an unescaped '#' is not an email address (`5fwRb@ftp.example.com`).
+    { text: 'lftp ftp://deploy:fqrSd5ch#5fwRb@ftp.example.com/public_html', expect: [['URL_PASSWORD', 'fqrSd5ch#5fwRb']] },
+    { text: 'ssh://git:T0k#3n@git.example.org/repo.git', expect: [['URL_PASSWORD', 'T0k#3n']] },
+    // A path after the host, a port and query, an '@' in a path: not passwords.
+    { text: 'https://u:s3cret9@host/users/@me', expect: [['URL_PASSWORD', 's3cret9']] },
+    neg('see https://host.example:8080?next=/a@b or http://host:8080#frag@x and https://h.example/a:b@c'),
+    neg('amqp://guest:password@rabbit:5672/ and mongodb+srv://user:<password>@cluster0.example.net/db'),
+  ],
+  square: [
+    pos('SQUARE_TOKEN', 'EAAAl9Xq2mZ7vR4tK8wB3nH6yC1pF5dJ0sG-aU_eLrTqWcYiOoNbVkMhPjQxDzE2f7Bg'.slice(0, 64)),
+    pos('SQUARE_TOKEN', 'sq0atp-Qm4vT8zL2xR7nW9kB3hY5c', 'SQUARE_ACCESS_TOKEN=', ''),
+    pos('SQUARE_TOKEN', 'sq0csp-Ht6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0Sa-Eu_Ow2Ix9k', '{"client_secret": "', '"}'),
+    neg('sq0idp-Qm4vT8zL2xR7nW9kB3hY5c (application id) sq0atp-xxxxxxxxxxxxxxxxxxxxxx EAAA<your-access-token> sq0atp-Qm4vT8zL2x (short)'),
+    neg(`READ EAAAAAAAAAAA EAAA${'abcdefghij'.repeat(6)} sq0csp-${'0'.repeat(43)}`),
+  ],
+  alibaba: [
+    pos('ALIBABA_KEY', 'LTAI5tQm4vT8zL2xR7nW9kB3', 'ALIBABA_CLOUD_ACCESS_KEY_ID=', ''),
+    { text: 'ALIBABA_CLOUD_ACCESS_KEY_SECRET=Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq', expect: [['ALIBABA_KEY', 'Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq']] },
+    { text: '{"AccessKeyId": "LTAI5tHt6Kp2Wq9Zx4Lm8Rv3", "AccessKeySecret": "Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix"}', expect: [['ALIBABA_KEY', 'LTAI5tHt6Kp2Wq9Zx4Lm8Rv3'], ['ALIBABA_KEY', 'Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix']] },
+    neg('LTAIxxxxxxxxxxxxxxxxxxxx LTAI<access-key-id> ALTAIR LTAI5tQm4v (short) aliyun_access_key_secret=${ALIYUN_SECRET}'),
+  ],
+  yandex: [
+    pos('YANDEX_KEY', 'AQVNQm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm', 'YC_API_KEY=', ''),
+    pos('YANDEX_KEY', 'YCQm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8R', 'static key: ', ''),
+    pos('YANDEX_TOKEN', 'y0_AgAAAAAQm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0', 'YANDEX_OAUTH_TOKEN=', ''),
+    neg('AQVNxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx YCSB benchmark YCAJEQm4vT8zL2xR7nW9kB (key id, short) y0_<your-oauth-token> AQVN<api-key>'),
+    neg('YCABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKL (no digits or lower case)'),
+  ],
+  k8s_secret: [
+    {
+      text: 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  username: YWRtaW4=\n  password: UzNjcjN0LVA0c3MhMjAyNg==\n  host: ZGIuZXhhbXBsZS5jb20=\n  unset: Y2hhbmdlbWU=\n',
+      expect: [['K8S_SECRET', 'UzNjcjN0LVA0c3MhMjAyNg==']],
+    },
+    // kubectl's order: data before kind; stringData values by class mix and entropy.
+    {
+      text: 'apiVersion: v1\ndata:\n  token: c2stbGl2ZS1rZXk9WnE4THczTng3UGsy\nkind: Secret\n---\nkind: Secret\nstringData:\n  webhook-key: "qT7#vLp9Xz2WmK4r"\n  user: admin\n  pw: ${DB_PASSWORD}\n',
+      expect: [['K8S_SECRET', 'c2stbGl2ZS1rZXk9WnE4THczTng3UGsy'], ['K8S_SECRET', 'qT7#vLp9Xz2WmK4r']],
+    },
+    // A ConfigMap, a Secret in another document, placeholders and binary data are not reported.
+    neg('kind: ConfigMap\ndata:\n  config: c2stbGl2ZS1rZXk9WnE4THczTng3UGsy\n---\nkind: Secret\ndata:\n  tls.crt: AAECAwQFBgcICQoLDA0ODxAREhM=\n  note: eHh4eHh4eHh4eHh4\nstringData:\n  db: changeme\n  token: <token>\n'),
+    neg('the Secret kind: Secret is what kubectl create secret generic writes'),
+    // A placeholder in base64 (`changeme`) is not a secret for the keyword = value detector either.
+    neg('kind: Secret\ndata:\n  password: Y2hhbmdlbWU=\n'),
   ],
   authorization: [
     { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
