@@ -66,6 +66,8 @@ interface RawHit {
   d: number;
   start: number;
   end: number;
+  /** 1 for a hit in a decoded text (reported as the encoded run): on the same span a direct hit names the finding. */
+  decoded?: 1;
 }
 
 class MutableToken implements NumberToken {
@@ -300,7 +302,7 @@ export class Scanner {
     const rawCap = this.limits.maxFindings * 4 + 16;
     for (const run of runs) {
       for (const h of this.#passHits(run.text, 0, budget, undefined)) {
-        hits.push({ d: h.d, start: run.start, end: run.end });
+        hits.push({ d: h.d, start: run.start, end: run.end, decoded: 1 });
         if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
       }
     }
@@ -514,7 +516,7 @@ export class Scanner {
     if (hits.length === 0) return [];
     let list = hits;
     if (this.#allow.size > 0) list = list.filter((h) => !this.#allow.has(text.slice(h.start, h.end)));
-    list.sort((a, b) => a.start - b.start || b.end - a.end || a.d - b.d);
+    list.sort((a, b) => a.start - b.start || b.end - a.end || (a.decoded ?? 0) - (b.decoded ?? 0) || a.d - b.d);
     const merged: RawHit[] = [];
     let longest = 0;
     for (const h of list) {
