@@ -5,7 +5,7 @@ import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
 import { base64Run, decodeBase64, decodePercent, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
-import { normalView } from './normal-view.ts';
+import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
 const MAX_GROUPS = 24;
@@ -282,11 +282,9 @@ export class Scanner {
     const view = bytes === text.length ? undefined : normalView(text);
     if (view === undefined) return this.#textHits(text, bytes, budget);
     const hits = this.#textHits(view.text, bytes, budget);
-    const map = view.map;
     for (const h of hits) {
-      const end = (map[h.end - 1] as number) + 1;
-      h.start = map[h.start] as number;
-      h.end = end;
+      h.start = originalIndex(view, h.start);
+      h.end = originalIndex(view, h.end - 1) + 1;
     }
     return hits;
   }
