@@ -1,6 +1,7 @@
 // Detection coverage end to end through a real Envoy: credentials of the newer formats (vendor tokens, key
 // headers, curl passwords, keyword = value secrets, base64-wrapped JWTs) are blocked before any byte reaches the
-// upstream and the 403 names the types only; published samples and placeholders of those formats pass
+// upstream and the 403 names the types only (also an sk- key split by a zero-width space and an AWS key in a
+// base64-wrapped credentials file); published samples and placeholders of those formats pass
 // unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder. Every value is
 // fresh per run, and no output of any process contains one.
 import assert from 'node:assert/strict';
@@ -26,7 +27,13 @@ const DB_PASS = `${fresh(12)}!x`;
 const JWT_B64 = Buffer.from(
   `${Buffer.from('{"alg":"RS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(`{"sub":"svc-${fresh(6)}","iat":1700000000}`).toString('base64url')}.${fresh(43)}`,
 ).toString('base64');
-const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64];
+/** An OpenAI project key split by a zero-width space after `sk-` (the view removes it; the key's tail is planted). */
+const OPENAI_TAIL = fresh(40);
+const OPENAI_ZW = `sk-\u200bproj-${OPENAI_TAIL}`;
+/** An AWS access key id inside a base64-wrapped credentials line (the decoding layer reads it). */
+const AWS_ID = `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.charAt(randomInt(32))).join('')}`;
+const AWS_B64 = Buffer.from(`[default]\naws_access_key_id = ${AWS_ID}\nregion = eu-west-1\n`).toString('base64');
+const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, OPENAI_TAIL, AWS_ID, AWS_B64];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -72,6 +79,8 @@ describe('detection coverage through a real Envoy', () => {
     ['an Authorization header with the Token scheme', `curl -H "Authorization: Token ${TOKEN_HEADER}" https://api.internal.example/v2`, 'API_KEY'],
     ['a curl -u password', `curl -sS -u deploy:${CURL_PASS} https://registry.example.com/v2/`, 'PASSWORD'],
     ['a base64-wrapped JWT', `apiVersion: v1\nkind: Secret\ndata:\n  token: ${JWT_B64}\n`, 'JWT'],
+    ['an sk- key split by a zero-width space', `is this key still valid? ${OPENAI_ZW} thanks`, 'OPENAI_KEY'],
+    ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],
   ];
   for (const [name, prompt, type] of blocked) {
     it(`${name} is blocked: nothing reaches the upstream, the 403 names the type only`, async () => {
