@@ -95,7 +95,7 @@ describe('the decoding layer', () => {
   it('finds a percent-encoded sk- key and reports the encoded token', () => {
     const enc = OPENAI.replace(/-/g, '%2D');
     assert.deepEqual(found(`https://x.example/cb?key=${enc}&a=1`), [['secret.openai_api_key', enc]]);
-    const all = [...OPENAI].map((ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`).join('');
+    const all = Array.from({ length: OPENAI.length }, (_, k) => `%${OPENAI.charCodeAt(k).toString(16).toUpperCase()}`).join('');
     assert.deepEqual(found(`q=${all}`), [['secret.openai_api_key', all]]);
   });
 
