@@ -19,6 +19,16 @@ for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const inSet = (set: Uint8Array, c: number): boolean => c < 128 && set[c] === 1;
 const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
 
+/**
+ * Whether position i may lie in a base64 run of MIN_BASE64_RUN (24) characters, by a few reads: such a run
+ * holds either i to i + 11, or (ending sooner) i - 13 to i. Most camel-case words and prose fail both.
+ */
+export function mayBeBase64Run(text: string, i: number): boolean {
+  const ahead = (k: number): boolean => inSet(B64, text.charCodeAt(i + k));
+  if (ahead(11) && ahead(7) && ahead(3)) return true;
+  return i >= 13 && ahead(-13) && ahead(-9) && ahead(-5);
+}
+
 /** The run of base64 characters around i (plus its `=` padding), not starting before `from`. */
 export function base64Run(text: string, i: number, from: number): { start: number; end: number } {
   let s = i;
@@ -53,8 +63,25 @@ function printable(bytes: Buffer): boolean {
   return ok >= bytes.length * PRINTABLE_SHARE;
 }
 
+/**
+ * The first character of each 4-character group carries the top 6 bits of a byte: for printable ASCII, tab or
+ * line breaks that is `C`, `D` or `I`-`f`. A run whose first groups mostly start otherwise cannot decode to
+ * text, so most random tokens are refused after a few reads, without decoding.
+ */
+const TEXT_LEAD = new Uint8Array(128);
+for (const ch of 'CDIJKLMNOPQRSTUVWXYZabcdef') TEXT_LEAD[ch.charCodeAt(0)] = 1;
+const LEAD_GROUPS = 8;
+
+function textLeads(run: string): boolean {
+  const groups = Math.min(LEAD_GROUPS, run.length >> 2);
+  let bad = 0;
+  for (let g = 0; g < groups; g++) if (!inSet(TEXT_LEAD, run.charCodeAt(g << 2))) bad++;
+  return bad * 10 <= groups;
+}
+
 /** The decoded text of a base64 run, or undefined when it does not decode to mostly printable text. */
 export function decodeBase64(run: string): string | undefined {
+  if (!textLeads(run)) return undefined;
   const bytes = Buffer.from(run, 'base64');
   return bytes.length > 0 && printable(bytes) ? bytes.toString('latin1') : undefined;
 }

@@ -4,7 +4,7 @@
 import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
-import { base64Run, decodeBase64, decodePercent, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
+import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
 import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
@@ -375,6 +375,12 @@ export class Scanner {
       }
       if (j >= len) break;
       const i = base + j;
+      if (f === ENCODED) {
+        // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair.
+        if (i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
+        j++;
+        continue;
+      }
       if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters);
       if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
       if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
@@ -410,7 +416,7 @@ export class Scanner {
       ({ start, end } = percentRun(text, i - 1, this.#runEnd));
       decoded = decodePercent(text.slice(start, end));
     } else {
-      if (p < 97 || p > 122 || c < 65 || c > 90) return;
+      if (p < 97 || p > 122 || c < 65 || c > 90 || !mayBeBase64Run(text, i)) return;
       ({ start, end } = base64Run(text, i, this.#runEnd));
       decoded = end - start >= MIN_BASE64_RUN ? decodeBase64(text.slice(start, end)) : undefined;
     }
