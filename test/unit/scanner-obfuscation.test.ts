@@ -114,6 +114,11 @@ describe('the decoding layer', () => {
     assert.deepEqual(found(`v ${twice} w`), []);
   });
 
+  it('decodes the text of a base64 data: URL written in a prompt', () => {
+    const run = b64(`AWS_ACCESS_KEY_ID=${AWS_ID}\nAWS_REGION=eu-west-1\n`);
+    assert.deepEqual(found(`see data:text/plain;base64,${run} attached`), [['secret.aws_access_key_id', run]]);
+  });
+
   it('combines with the view: a zero-width space inside a base64 run', () => {
     const run = b64(`key=${OPENAI}\n`);
     const text = `x ${run.slice(0, 10)}${ZW}${run.slice(10)} y`;
