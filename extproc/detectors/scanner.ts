@@ -4,6 +4,8 @@
 import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
+import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
+import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
 const MAX_GROUPS = 24;
@@ -23,6 +25,8 @@ const DIGIT = 2;
 const KEYWORD = 4;
 /** In the pair table: the character before this one is a trigger whose detectors admit this one after it. */
 const LATE = 8;
+/** In the pair table: a lower-case letter before an upper-case one (inside a base64 run) or `%` before a hex digit. */
+const ENCODED = 16;
 /** Letter frequencies of English text (per mille, a-z): a keyword is marked by its least likely pair. */
 const LETTER_FREQ = [82, 15, 28, 43, 127, 22, 20, 61, 70, 2, 8, 40, 24, 67, 75, 19, 1, 60, 63, 91, 28, 10, 24, 2, 20, 1];
 const lowerAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
@@ -49,10 +53,21 @@ function markedPair(word: string): number {
   return best;
 }
 
+/** An encoded run found by the hot loop and its decoded text, scanned after the pass. */
+interface DecodedRun {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+
 interface RawHit {
   d: number;
   start: number;
   end: number;
+  /** 1 for a hit in a decoded text (reported as the encoded run): on the same span a direct hit names the finding. */
+  decoded?: 1;
 }
 
 class MutableToken implements NumberToken {
@@ -154,6 +169,10 @@ export class Scanner {
   readonly #token = new MutableToken();
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
   readonly #minDigits: number;
+  /** The encoded runs the current pass collects (undefined while a decoded text is scanned: one level only). */
+  #runs: DecodedRun[] | undefined;
+  /** Where the last encoded run the current pass looked at ends (a run is looked at once). */
+  #runEnd = 0;
 
   constructor(detectors: readonly Detector[], options: ScannerOptions) {
     const ids = new Set<string>();
@@ -218,6 +237,10 @@ export class Scanner {
     }
     const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     for (const key of marked) for (const a of cases(key >> 8)) for (const b of cases(key & 255)) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | KEYWORD;
+    // Base64 runs of the decoding layer: random base64 of MIN_BASE64_RUN characters almost always has a
+    // lower-case letter before an upper-case one, which prose rarely has; percent escapes start at `%` + hex.
+    for (let a = 97; a <= 122; a++) for (let b = 65; b <= 90; b++) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | ENCODED;
+    for (let b = 0; b < 128; b++) if (isHexCode(b)) pairs[(37 << 8) | b] = (pairs[(37 << 8) | b] ?? 0) | ENCODED;
     this.#numbersByDigits = Array.from({ length: DIGIT_CAP + 1 }, (_, k) =>
       numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
     );
@@ -248,7 +271,46 @@ export class Scanner {
     return out;
   }
 
+  /**
+   * The hits of one text, offsets into it. A non-ASCII text (its UTF-8 size differs from its length, counted
+   * natively) that holds a character the normalising view folds is scanned as its view, and each hit is mapped
+   * back to span every original character from its first to its last (hidden characters inside included).
+   */
   #rawHits(text: string, budget: ScanBudget): RawHit[] {
+    // UTF-8 size: native (SIMD) counting is far cheaper than counting in the hot loop.
+    const bytes = Buffer.byteLength(text, 'utf8');
+    const view = bytes === text.length ? undefined : normalView(text);
+    if (view === undefined) return this.#textHits(text, bytes, budget);
+    const hits = this.#textHits(view.text, bytes, budget);
+    for (const h of hits) {
+      h.start = originalIndex(view, h.start);
+      h.end = originalIndex(view, h.end - 1) + 1;
+    }
+    return hits;
+  }
+
+  /**
+   * One pass of every detector over the text, then the decoded text of each encoded run the pass found, whose
+   * hits are reported as the whole run. Decoded texts are not decoded again (one level).
+   */
+  #textHits(text: string, bytes: number, budget: ScanBudget): RawHit[] {
+    const hits = this.#passHits(text, bytes, budget, []);
+    const runs = this.#runs ?? [];
+    this.#runs = undefined;
+    const rawCap = this.limits.maxFindings * 4 + 16;
+    for (const run of runs) {
+      for (const h of this.#passHits(run.text, 0, budget, undefined)) {
+        hits.push({ d: h.d, start: run.start, end: run.end, decoded: 1 });
+        if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
+      }
+    }
+    return hits;
+  }
+
+  /** The detectors' hits on one text; encoded runs go to `runs` when given. `bytes` is counted against the cap. */
+  #passHits(text: string, bytes: number, budget: ScanBudget, runs: DecodedRun[] | undefined): RawHit[] {
+    this.#runs = runs;
+    this.#runEnd = 0;
     const hits: RawHit[] = [];
     const rawCap = this.limits.maxFindings * 4 + 16;
     const reporters: Report[] = this.detectors.map((_, d) => (start: number, end: number): void => {
@@ -256,8 +318,7 @@ export class Scanner {
       if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
     });
     this.#charPass(text, reporters, budget);
-    // UTF-8 size: native (SIMD) counting is far cheaper than counting in the loop above.
-    budget.addBytes(Buffer.byteLength(text, 'utf8'));
+    budget.addBytes(bytes);
     for (const { d, det } of this.#texts) {
       det.scanText(text, reporters[d] as Report);
       budget.checkTime();
@@ -314,8 +375,15 @@ export class Scanner {
       }
       if (j >= len) break;
       const i = base + j;
+      if (f === ENCODED) {
+        // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair.
+        if (i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
+        j++;
+        continue;
+      }
       if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters);
       if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
+      if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
       const c = text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {
@@ -330,6 +398,30 @@ export class Scanner {
       j++;
     }
     return base + j;
+  }
+
+  /**
+   * An encoded run around the pair ending at i (confirmed on the text: bytes alias): a base64 run of at least
+   * MIN_BASE64_RUN characters or a percent-encoded token, kept with its decoded text when that is printable.
+   * Each run is looked at once (later pairs inside it are skipped), so the work stays linear.
+   */
+  #encodedAt(text: string, i: number, runs: DecodedRun[]): void {
+    const p = text.charCodeAt(i - 1);
+    const c = text.charCodeAt(i);
+    let start: number;
+    let end: number;
+    let decoded: string | undefined;
+    if (p === 37) {
+      if (!isHexCode(c) || !isHexCode(text.charCodeAt(i + 1))) return;
+      ({ start, end } = percentRun(text, i - 1, this.#runEnd));
+      decoded = decodePercent(text.slice(start, end));
+    } else {
+      if (p < 97 || p > 122 || c < 65 || c > 90 || !mayBeBase64Run(text, i)) return;
+      ({ start, end } = base64Run(text, i, this.#runEnd));
+      decoded = end - start >= MIN_BASE64_RUN ? decodeBase64(text.slice(start, end)) : undefined;
+    }
+    this.#runEnd = end;
+    if (decoded !== undefined) runs.push({ start, end, text: decoded });
   }
 
   /** The entries looked up by the character after the trigger at i (confirmed on the text: bytes alias). */
@@ -428,7 +520,7 @@ export class Scanner {
     if (hits.length === 0) return [];
     let list = hits;
     if (this.#allow.size > 0) list = list.filter((h) => !this.#allow.has(text.slice(h.start, h.end)));
-    list.sort((a, b) => a.start - b.start || b.end - a.end || a.d - b.d);
+    list.sort((a, b) => a.start - b.start || b.end - a.end || (a.decoded ?? 0) - (b.decoded ?? 0) || a.d - b.d);
     const merged: RawHit[] = [];
     let longest = 0;
     for (const h of list) {

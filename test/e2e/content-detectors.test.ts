@@ -1,7 +1,8 @@
 // Detection coverage end to end through a real Envoy: credentials of the newer formats (vendor tokens, key
 // headers, curl passwords, keyword = value secrets, base64-wrapped JWTs, Kubernetes Secret values, URL passwords
-// with unescaped characters) are blocked before any byte reaches the
-// upstream and the 403 names the types only; published samples and placeholders of those formats pass
+// with unescaped characters) are blocked before any byte reaches the upstream and the 403 names the types only
+// (also an sk- key split by a zero-width space and an AWS key in a base64-wrapped credentials file); published
+// samples and placeholders of those formats pass
 // unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder. Every value is
 // fresh per run, and no output of any process contains one.
 import assert from 'node:assert/strict';
@@ -31,7 +32,13 @@ const SQUARE = `EAAA${fresh(60)}`;
 const K8S_PASS = `${fresh(14)}%${fresh(3)}`;
 const K8S_DATA = Buffer.from(K8S_PASS).toString('base64');
 const URL_PASS = `${fresh(8)}#${fresh(5)}`;
-const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS];
+/** An OpenAI project key split by a zero-width space after `sk-` (the view removes it; the key's tail is planted). */
+const OPENAI_TAIL = fresh(40);
+const OPENAI_ZW = `sk-\u200bproj-${OPENAI_TAIL}`;
+/** An AWS access key id inside a base64-wrapped credentials line (the decoding layer reads it). */
+const AWS_ID = `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.charAt(randomInt(32))).join('')}`;
+const AWS_B64 = Buffer.from(`[default]\naws_access_key_id = ${AWS_ID}\nregion = eu-west-1\n`).toString('base64');
+const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -83,6 +90,8 @@ describe('detection coverage through a real Envoy', () => {
     ['a Square access token', `square client: new Client({ accessToken: '${SQUARE}', environment: 'production' })`, 'SQUARE_TOKEN'],
     ['a Kubernetes Secret data value', `why can't the pod log in?\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: smtp\ndata:\n  smtp-auth: ${K8S_DATA}\n`, 'K8S_SECRET'],
     ['a URL password with an unescaped #', `lftp ftp://deploy:${URL_PASS}@ftp.example.com/public_html`, 'URL_PASSWORD'],
+    ['an sk- key split by a zero-width space', `is this key still valid? ${OPENAI_ZW} thanks`, 'OPENAI_KEY'],
+    ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],
   ];
   for (const [name, prompt, type] of blocked) {
     it(`${name} is blocked: nothing reaches the upstream, the 403 names the type only`, async () => {

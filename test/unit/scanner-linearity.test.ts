@@ -63,6 +63,33 @@ describe('scanner linearity', () => {
     });
   }
 
+  // The normalising view and the decoding layer: texts dense in the characters the view folds, and in encoded
+  // runs the hot loop finds (short and long base64 runs of printable text, camel-case words, percent escapes).
+  const fill = (unit: string, size: number): string => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  const obfuscated: Record<string, string> = {
+    'flagged code points': 'sk-\u200bproj-Ab3d\u00ad ana\uff20example \u2011\u00a0536\u201122 \u202eAKIA\u202c\ufeff ',
+    'base64 runs': `${b64('aws_access_key_id = AKIA0000 and then some')} ${b64('password is hunter2, token sk-x')}\n`,
+    'one long base64 run': b64('export AWS_ACCESS_KEY_ID=AKIA-not-a-key sk-proj-short ghp_short '.repeat(40)),
+    'camel-case words': 'getElementById setTimeoutHandlerForRetryBackoffPolicyX aBcDeFgHiJkLmNoPqRsTuVwXyZ ',
+    'percent escapes': 'q=sk%2Dproj%2Dnot%2Da%2Dkey&to=ana%40example&x=%41%42%43%44%45%46%47%48%49%4A%4B%4C%4D ',
+  };
+  for (const [name, unit] of Object.entries(obfuscated)) {
+    it(`${name}: bounded multiple of benign, and 2 MB ≈ 2 × 1 MB`, (t) => {
+      const oneText = fill(unit, MB);
+      const twoText = fill(unit, 2 * MB);
+      let one = cpuMs(oneText);
+      let two = cpuMs(twoText);
+      for (let attempt = 1; attempt < 3 && two / one >= 3; attempt++) {
+        one = Math.min(one, cpuMs(oneText));
+        two = Math.min(two, cpuMs(twoText));
+      }
+      t.diagnostic(`${name}: 1 MB adversarial/benign ${(one / benign).toFixed(2)}; 2 MB/1 MB ${(two / one).toFixed(2)}`);
+      assert.ok(one / benign < 25, `${name}: 1 MB adversarial/benign = ${(one / benign).toFixed(2)}`);
+      assert.ok(two / one < 3, `${name}: 2 MB / 1 MB = ${(two / one).toFixed(2)}`);
+    });
+  }
+
   it('prompt text scales linearly (4 MB ≈ 4 × 1 MB)', (t) => {
     const four = cpuMs(promptText(4 * MB), 3);
     t.diagnostic(`prompt 4 MB/1 MB ${(four / benign).toFixed(2)}`);

@@ -1,0 +1,127 @@
+// Encoded and obfuscated secrets (issue 15 item 3): the normalising view (hidden characters removed, fullwidth
+// forms, Unicode hyphens and spaces folded) and the decoding layer (base64, base64url, percent escapes). Each
+// finding's offsets are into the original text: a folded finding spans the hidden characters inside it, a
+// decoded finding spans the whole encoded run.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildScanner } from '../../extproc/detectors/registry.ts';
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(s: string): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < s.length; i++) crc = (CRC_TABLE[(crc ^ s.charCodeAt(i)) & 0xff] ?? 0) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function b62(n: number): string {
+  let s = '';
+  for (let v = n; v > 0; v = Math.floor(v / 62)) s = B62.charAt(v % 62) + s;
+  return s.padStart(6, '0');
+}
+const RAND30 = 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0';
+const GH = `ghp_${RAND30}${b62(crc32(RAND30))}`;
+const OPENAI = 'sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zQ7mK2pL9';
+const AWS_ID = 'AKIAQ3EGRT5YVXNPA4KM';
+const ZW = '\u200b';
+
+const scanner = buildScanner({});
+/** The findings as [detector, original text of the span]. */
+const found = (text: string): [string, string][] => scanner.scan(text).map((f) => [f.detector, text.slice(f.start, f.end)]);
+
+describe('the normalising view', () => {
+  const cases: readonly [string, string, string, string][] = [
+    ['a zero-width space inside an sk- key', `key: sk-${ZW}proj-${OPENAI.slice(8)} ok`, 'secret.openai_api_key', `sk-${ZW}proj-${OPENAI.slice(8)}`],
+    ['zero-width joiners inside a ghp_ token', `token ${GH.slice(0, 10)}\u200d${GH.slice(10, 20)}\u200c${GH.slice(20)} thanks`, 'secret.github_token', `${GH.slice(0, 10)}\u200d${GH.slice(10, 20)}\u200c${GH.slice(20)}`],
+    ['a word joiner and a BOM inside an AWS key id', `id ${AWS_ID.slice(0, 4)}\u2060${AWS_ID.slice(4, 12)}\ufeff${AWS_ID.slice(12)} end`, 'secret.aws_access_key_id', `${AWS_ID.slice(0, 4)}\u2060${AWS_ID.slice(4, 12)}\ufeff${AWS_ID.slice(12)}`],
+    ['soft hyphens inside an sk- key', `key sk-proj-${OPENAI.slice(8, 20)}\u00ad${OPENAI.slice(20)} end`, 'secret.openai_api_key', `sk-proj-${OPENAI.slice(8, 20)}\u00ad${OPENAI.slice(20)}`],
+    ['bidi controls inside an AWS key id', `id ${AWS_ID.slice(0, 6)}\u202e${AWS_ID.slice(6)}\u202c end`, 'secret.aws_access_key_id', `${AWS_ID.slice(0, 6)}\u202e${AWS_ID.slice(6)}`],
+    ['a fullwidth ＠ in an email', 'write to ana.lima\uff20example.com today', 'pii.email', 'ana.lima\uff20example.com'],
+    ['fullwidth letters of an email domain', 'write to ana\uff20\uff45xample.com today', 'pii.email', 'ana\uff20\uff45xample.com'],
+    ['non-breaking hyphens in a US SSN', 'my SSN is 536\u201122\u20114187 thanks', 'pii.us_ssn', '536\u201122\u20114187'],
+    ['en dashes in a US SSN', 'my SSN is 536\u201322\u20134187 thanks', 'pii.us_ssn', '536\u201322\u20134187'],
+  ];
+  for (const [name, text, detector, span] of cases) {
+    it(`finds ${name}, the span in the original text`, () => {
+      assert.deepEqual(found(text), [[detector, span]]);
+    });
+  }
+
+  it('masking the reported span removes the hidden characters with the value', () => {
+    const text = `a ${ZW}sk-${ZW}proj-${OPENAI.slice(8)}${ZW} b`;
+    const [f] = scanner.scan(text);
+    assert.ok(f !== undefined);
+    const masked = text.slice(0, f.start) + '<X>' + text.slice(f.end);
+    assert.equal(masked, `a ${ZW}<X>${ZW} b`);
+  });
+
+  it('keeps offsets right after astral characters and in scanSegments', () => {
+    const text = `😀😀 ${OPENAI.slice(0, 3)}${ZW}${OPENAI.slice(3)} é`;
+    const [f] = scanner.scanSegments([{ path: ['x'], text: 'plain', role: 'user' }, { path: ['y'], text, role: 'user' }]);
+    assert.ok(f !== undefined);
+    assert.equal(f.segment, 1);
+    assert.equal(text.slice(f.start, f.end), `${OPENAI.slice(0, 3)}${ZW}${OPENAI.slice(3)}`);
+  });
+
+  it('non-ASCII text without hidden characters is scanned as it is', () => {
+    const text = `Größe: ${OPENAI} — fin`;
+    assert.deepEqual(found(text), [['secret.openai_api_key', OPENAI]]);
+  });
+});
+
+describe('the decoding layer', () => {
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  const b64url = (s: string): string => Buffer.from(s).toString('base64url');
+  const cases: readonly [string, string, string][] = [
+    ['base64 of a credential line', `aws_access_key_id = ${AWS_ID}\n`, 'secret.aws_access_key_id'],
+    ['base64 of an sk- key alone', OPENAI, 'secret.openai_api_key'],
+  ];
+  for (const [name, plain, detector] of cases) {
+    it(`finds ${name} and reports the encoded run`, () => {
+      const run = b64(plain);
+      assert.deepEqual(found(`config: ${run} end`), [[detector, run]]);
+    });
+  }
+
+  it('finds base64url of an env line (no padding, - and _ alphabet)', () => {
+    const run = b64url(`export OPENAI_API_KEY=${OPENAI}??>`);
+    assert.match(run, /[-_]/);
+    assert.deepEqual(found(`blob=${run}`), [['secret.openai_api_key', run]]);
+  });
+
+  it('finds a percent-encoded sk- key and reports the encoded token', () => {
+    const enc = OPENAI.replace(/-/g, '%2D');
+    assert.deepEqual(found(`https://x.example/cb?key=${enc}&a=1`), [['secret.openai_api_key', enc]]);
+    const all = Array.from({ length: OPENAI.length }, (_, k) => `%${OPENAI.charCodeAt(k).toString(16).toUpperCase()}`).join('');
+    assert.deepEqual(found(`q=${all}`), [['secret.openai_api_key', all]]);
+  });
+
+  it('finds a percent-encoded email (%40)', () => {
+    assert.deepEqual(found('to=ana.lima%40example.com&x=1'), [['pii.email', 'ana.lima%40example.com']]);
+  });
+
+  it('leaves binary base64 and short runs alone', () => {
+    const binary = Buffer.from(Array.from({ length: 60 }, (_, k) => (k * 37 + 128) & 255)).toString('base64');
+    assert.deepEqual(found(`png ${binary} end`), []);
+    assert.deepEqual(found(`x ${b64('AKIA1234')} y`), []);
+  });
+
+  it('decodes one level only: base64 of base64 of a key is not a finding', () => {
+    const twice = b64(b64(`aws_access_key_id = ${AWS_ID}\n`));
+    assert.deepEqual(found(`v ${twice} w`), []);
+  });
+
+  it('decodes the text of a base64 data: URL written in a prompt', () => {
+    const run = b64(`AWS_ACCESS_KEY_ID=${AWS_ID}\nAWS_REGION=eu-west-1\n`);
+    assert.deepEqual(found(`see data:text/plain;base64,${run} attached`), [['secret.aws_access_key_id', run]]);
+  });
+
+  it('combines with the view: a zero-width space inside a base64 run', () => {
+    const run = b64(`key=${OPENAI}\n`);
+    const text = `x ${run.slice(0, 10)}${ZW}${run.slice(10)} y`;
+    assert.deepEqual(found(text), [['secret.openai_api_key', `${run.slice(0, 10)}${ZW}${run.slice(10)}`]]);
+  });
+});
