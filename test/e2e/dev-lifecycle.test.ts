@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -65,8 +65,18 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+/**
+ * Whether something listens on the loopback port. A connection whose source port is the port itself is a TCP
+ * self-connect (the kernel picked the freed ephemeral port as the source), not a listener.
+ */
 function connectable(port: number): Promise<boolean> {
-  return rawRequest(port, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n', { timeoutMs: 2_000 }).then(() => true, () => false);
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.setTimeout(2_000);
+    s.once('connect', () => { const self = s.localPort === port; s.destroy(); resolve(!self); });
+    s.once('error', () => { resolve(false); });
+    s.once('timeout', () => { s.destroy(); resolve(false); });
+  });
 }
 
 interface Dev {
