@@ -58,8 +58,13 @@ export async function runDemo(port: number): Promise<Running> {
       '',
     ].join('\n'),
   );
+  // The demo's config is embedded and generated, so there is nothing to reload; without a handler SIGHUP
+  // would end the process and leave the provider key file behind.
+  const onHup = (): void => { stack.app.logger.info('demo: SIGHUP ignored (the demo config is embedded; nothing to reload)'); };
+  process.on('SIGHUP', onHup);
   return {
     stop: async () => {
+      process.off('SIGHUP', onHup);
       await stack.stop();
       await upstream.close();
       rmSync(dir, { recursive: true, force: true });

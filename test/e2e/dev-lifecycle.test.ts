@@ -236,6 +236,42 @@ describe('tollgate dev lifecycle', () => {
     assert.deepEqual(readdirSync(tmp), [], 'dev removed its temporary directory');
   });
 
+  it('demo survives SIGHUP (its config is embedded: nothing to reload) and still serves; SIGTERM then removes its provider key', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => { probe.listen(0, '127.0.0.1', () => { resolve(); }); });
+    const address = probe.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    await new Promise<void>((resolve) => { probe.close(() => { resolve(); }); });
+    const tmp = mkdtempSync(join(dir, 'demo-hup-'));
+    const demo = spawn(process.execPath, [TOLLGATE_BIN, 'demo', '--port', String(address.port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+    let out = '';
+    let err = '';
+    demo.stderr.on('data', (b: Buffer) => { err += b.toString('utf8'); });
+    const exited = new Promise<number | null>((resolve) => demo.on('exit', (c) => { resolve(c); }));
+    try {
+      const key = await new Promise<string>((resolve, reject) => {
+        demo.stdout.on('data', (b: Buffer) => {
+          out += b.toString('utf8');
+          const m = /Your demo key \(shown once\): (\S+)/.exec(out);
+          if (m?.[1] !== undefined && out.includes('Ctrl-C stops everything')) resolve(m[1]);
+        });
+        void exited.then(() => { reject(new Error(`demo exited early: ${err}`)); });
+      });
+      assert.ok(readdirSync(tmp).some((d) => d.startsWith('tollgate-demo-')), 'the demo keeps its provider key in a temporary directory');
+      demo.kill('SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(demo.exitCode, null, `the demo is still running after SIGHUP: ${err}`);
+      const body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}';
+      const r = await rawRequest(address.port, `POST /demo/v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      assert.equal(r.status, 200, 'and still serves');
+      demo.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.deepEqual(readdirSync(tmp), [], 'the provider key file is gone');
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  });
+
   it('demo on a busy port exits 1 naming the port, and leaves no provider key file behind', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => { blocker.listen(0, '127.0.0.1', () => { resolve(); }); });
