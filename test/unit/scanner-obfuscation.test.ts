@@ -5,23 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
+import { base62 as b62, crc32 } from '../helpers/token-checksums.ts';
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(s: string): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < s.length; i++) crc = (CRC_TABLE[(crc ^ s.charCodeAt(i)) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-function b62(n: number): string {
-  let s = '';
-  for (let v = n; v > 0; v = Math.floor(v / 62)) s = B62.charAt(v % 62) + s;
-  return s.padStart(6, '0');
-}
 const RAND30 = 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0';
 const GH = `ghp_${RAND30}${b62(crc32(RAND30))}`;
 const OPENAI = 'sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zQ7mK2pL9';
