@@ -17,6 +17,7 @@ import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { parseErrorBody } from '../contract/helpers/messages.ts';
 import { startReplicas, type ReplicaStack } from '../helpers/replicas.ts';
 import { redisAvailable } from '../helpers/redis.ts';
+import { oneRecordEach } from '../helpers/assertions.ts';
 
 const RATE_LIMIT = 4;
 const WARMUP = 3;
@@ -36,18 +37,7 @@ describe('requests without a body meet the usage controls, across replicas', { s
     return { status: res.status, headers: res.headers, body: await res.text(), requestId: res.headers.get('x-request-id') ?? '' };
   };
   /** Each request id's one audit record (written when its response ends, on whichever replica). */
-  const records = async (ids: readonly string[]): Promise<AuditRecord[]> => {
-    const end = Date.now() + 5_000;
-    for (;;) {
-      const all = stack.audit();
-      const found = ids.map((id) => all.filter((r) => r.request_id === id));
-      if (found.every((f) => f.length >= 1) || Date.now() > end) {
-        found.forEach((f, i) => { assert.equal(f.length, 1, `request ${ids[i] ?? ''} has ${f.length} audit records`); });
-        return found.map((f) => f[0] as AuditRecord);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
+  const records = (ids: readonly string[]): Promise<AuditRecord[]> => oneRecordEach(() => stack.audit(), ids);
 
   before(async () => {
     stack = await startReplicas({

@@ -16,6 +16,7 @@ import {
 import { ProcStream } from '../contract/helpers/proc-stream.ts';
 import { startReplicas, type ReplicaStack } from '../helpers/replicas.ts';
 import { redisAvailable } from '../helpers/redis.ts';
+import { oneRecordEach } from '../helpers/assertions.ts';
 
 const RATE_LIMIT = 6;
 const WARMUP = 4;
@@ -45,18 +46,7 @@ describe('two replicas on one Redis, through one Envoy', { skip: redisAvailable(
     return { status: res.status, headers: res.headers, body: await res.text(), requestId: res.headers.get('x-request-id') ?? '' };
   };
   /** Waits until each request id has its audit record (written when the response ends). */
-  const records = async (ids: readonly string[]): Promise<AuditRecord[]> => {
-    const end = Date.now() + 5_000;
-    for (;;) {
-      const all = stack.audit();
-      const found = ids.map((id) => all.filter((r) => r.request_id === id));
-      if (found.every((f) => f.length >= 1) || Date.now() > end) {
-        found.forEach((f, i) => { assert.equal(f.length, 1, `request ${ids[i] ?? ''} has ${f.length} audit records`); });
-        return found.map((f) => f[0] as AuditRecord);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
+  const records = (ids: readonly string[]): Promise<AuditRecord[]> => oneRecordEach(() => stack.audit(), ids);
 
   let polls = 0;
   /** Sends steady requests until one gets `want` (10 s at most); returns the last status. */
