@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { presentsAdminToken } from './admin-token.ts';
 import { handleKillSwitch, type KillSwitchAdmin } from './kill-switch-http.ts';
 
 /** The forced credential refresh: re-read every cached credential (and vault.auth.tokenFile). Same token as the kill switch. */
@@ -15,8 +15,6 @@ export interface AdminServer {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const digest = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
 
 /**
  * /healthz (alive), /readyz (serving and not draining, with the reason when not), /metrics (Prometheus),
@@ -33,8 +31,7 @@ export async function startAdminServer(opts: {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const cr = opts.credentialRefresh;
     if (cr !== undefined && path === '/admin/credentials/refresh') {
-      const presented = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const accepted = req.method === 'POST' && presented !== undefined && timingSafeEqual(digest(Buffer.from(presented)), digest(cr.token));
+      const accepted = req.method === 'POST' && presentsAdminToken(req, cr.token);
       cr.onCall(accepted);
       if (!accepted) {
         reply(req.method === 'POST' ? 401 : 405, req.method === 'POST' ? 'unauthorized\n' : 'method not allowed\n');

@@ -1,4 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { identitySchema } from '../config/schema.ts';
@@ -7,6 +7,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { KillSwitchState } from '../state/kill-switch.ts';
 import { StateUnavailableError } from '../state/state-errors.ts';
 import { buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
+import { presentsAdminToken } from './admin-token.ts';
 
 /** The kill switch's admin API, served by the admin server when `server.admin.killSwitchToken` is set. */
 export interface KillSwitchAdmin {
@@ -38,8 +39,6 @@ const MAX_BODY_BYTES = 4096;
 /** `{"tenant": "...", "identity": "..."}`: the identity's id as the policy spells it (a SPIFFE ID with `/` too). */
 const targetSchema = z.strictObject({ tenant: identitySchema.shape.tenant.unwrap(), identity: identitySchema.shape.id });
 
-const digest = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
-
 /**
  * GET /admin/kill-switch (the disabled set), POST /admin/kill-switch/revoke and /enable with a JSON body
  * naming the pair; each with `authorization: Bearer <token>`. 401 without the token, 400 for a body that
@@ -50,8 +49,7 @@ export function handleKillSwitch(req: IncomingMessage, res: ServerResponse, path
   if (path !== KILL_SWITCH_PATH && !path.startsWith(`${KILL_SWITCH_PATH}/`)) return false;
   const method = req.method ?? '';
   const action = path === KILL_SWITCH_PATH ? 'list' : path === `${KILL_SWITCH_PATH}/revoke` ? 'revoke' : path === `${KILL_SWITCH_PATH}/enable` ? 'enable' : 'unknown';
-  const presented = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-  const authenticated = presented !== undefined && timingSafeEqual(digest(Buffer.from(presented)), digest(admin.token));
+  const authenticated = presentsAdminToken(req, admin.token);
   let target: { tenant: string; identity: string } | undefined;
   const reply = (status: number, body: unknown, reason?: ErrorCode): void => {
     admin.onCall({ action, method, path, status, authenticated, ...(target ?? {}), ...(reason === undefined ? {} : { reason }) });

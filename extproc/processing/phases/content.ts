@@ -102,7 +102,7 @@ function responseRestore(state: RequestState): RestoreMap | undefined {
   return ok && state.restore !== undefined && state.restore.size > 0 ? state.restore : undefined;
 }
 
-function countLeaks(state: RequestState, findings: readonly { readonly type: string }[], action: 'mask' | 'block'): void {
+function countLeaks(state: RequestState, findings: readonly { readonly type: string }[], action: 'mask' | 'block' | 'fail_stream'): void {
   for (const f of findings) {
     state.content.response[f.type] = (state.content.response[f.type] ?? 0) + 1;
     state.services.metrics.findings.inc({ type: f.type, direction: 'response', action });
@@ -191,10 +191,7 @@ export function sseTransformFor(state: RequestState, framing: 'sse' | 'aws-event
 /** One stream chunk through the transform; a leak that could not be masked in time (or a protected field's) fails the stream closed. */
 export function transformSseChunk(state: RequestState, sse: SseStream, chunk: Buffer, end: boolean): Buffer {
   const r = sse.push(chunk, end);
-  for (const f of r.findings) {
-    state.content.response[f.type] = (state.content.response[f.type] ?? 0) + 1;
-    state.services.metrics.findings.inc({ type: f.type, direction: 'response', action: r.failed ? 'fail_stream' : 'mask' });
-  }
+  countLeaks(state, r.findings, r.failed ? 'fail_stream' : 'mask');
   if (r.failed) throw new TollgateError('response_leak', 'a secret in the stream could not be masked before release');
   return r.output;
 }
