@@ -130,6 +130,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
     const decisionId = randomUUID();
     const line = requestLine(req);
     const requestId = line.headers['x-request-id'];
+    const withoutBody = hasNoBody(line.headers);
     const span = traceCheck(line.headers);
     let verdict: Verdict;
     let admission: BodylessAdmission | undefined;
@@ -143,7 +144,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
       const claims = resolved.ok ? resolved.identity.claims : {};
       known = verdict.allow ? { identity: verdict.identity, provider: verdict.provider.name } : { ...(verdict.identity === undefined ? {} : { identity: verdict.identity }), ...(verdict.provider === undefined ? {} : { provider: verdict.provider }) };
       // A request without a body is decided here in full: its usage controls run here too.
-      if (verdict.allow && hasNoBody(line.headers)) {
+      if (verdict.allow && withoutBody) {
         const { identity, provider } = verdict;
         admission = await admitWithoutBody(services.guards(), { identity: identity.id, tenant: identity.tenant, claims }, provider.name, `${line.method} ${verdict.translator.operation}`, services.metrics);
         if (admission.stateFailure !== undefined) {
@@ -160,7 +161,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
           policyRevision: policy.revision,
           method: line.method,
           path: line.target,
-          withoutBody: hasNoBody(line.headers),
+          withoutBody,
           claims: JSON.stringify(claims),
           shadow: verdict.shadow === undefined ? '' : `${verdict.shadow.rule} ${verdict.shadow.reason}`,
           issuedAtMs: Date.now(),
