@@ -69,6 +69,20 @@ export const auditRecordSchema = z.strictObject({
   anomaly_flags: z.array(z.enum(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint'])),
   /** Shared state was unavailable and a feature configured to fail open let the request through. */
   state_degraded: z.boolean(),
+  /**
+   * MCP servers (kind mcp): the JSON-RPC method, the tool or prompt name or resource URI (without its query), the
+   * protocol version, the called tool's pin status, and how many listed items the caller was not shown. Never
+   * arguments or results. Absent for model providers.
+   */
+  mcp: z
+    .strictObject({
+      method: z.string().max(256).nullable(),
+      name: z.string().max(256).nullable(),
+      protocol_version: z.string().max(32).nullable(),
+      pin: z.enum(['pinned', 'trusted_on_first_use', 'changed', 'unpinned']).nullable(),
+      hidden: count,
+    })
+    .optional(),
   // Hash chain fields, added by the chained sink (telemetry/audit-chain.ts) when audit.chain is on.
   replica: z.string().optional(),
   seq: z.int().positive().optional(),
@@ -123,6 +137,7 @@ export interface AuditFacts {
   readonly content?: AuditRecord['content'];
   readonly route?: AuditRecord['route'];
   readonly stateDegraded?: boolean;
+  readonly mcp?: AuditRecord['mcp'];
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
@@ -163,5 +178,6 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     route: f.route ?? null,
     anomaly_flags: f.anomalyFlags ?? [],
     state_degraded: f.stateDegraded ?? false,
+    ...(f.mcp === undefined ? {} : { mcp: f.mcp }),
   };
 }

@@ -10,6 +10,7 @@ import { responseBodyResponse, responseHeadersResponse, streamedChunkResponse } 
 import { inspectBufferedResponse, sseTransformFor, transformSseChunk } from './content.ts';
 import { translator } from './credential.ts';
 import { onEnvoyReplyMidRequest, onLocalReply } from './local-reply.ts';
+import { filterMcpList, mcpBuffersResponse } from './mcp.ts';
 
 /**
  * Response headers. A stream that starts here is either a request without a body whose request
@@ -34,7 +35,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   state.upstreamStatus = state.status;
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
   const contentType = mediaType(headers.get('content-type'));
-  state.responseStreamed = status === 200 && isStreamingContentType(contentType);
+  state.responseStreamed = status === 200 && isStreamingContentType(contentType) && !mcpBuffersResponse(state, contentType);
   // A compressed body must be decoded before anything reads it: buffered ones are (at the end), a
   // stream, or a coding Tollgate does not decode, is refused. Never passed on unread.
   const codings = parseContentEncoding(headers.get('content-encoding'));
@@ -71,10 +72,13 @@ export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResp
   if (!end) return responseBodyResponse();
   const raw = Buffer.concat(state.responseChunks);
   state.responseChunks = [];
-  if (state.responseCodings.length === 0) return responseBodyResponse(inspectAndMeter(state, raw));
+  if (state.responseCodings.length === 0) {
+    const shown = filterMcpList(state, raw);
+    return responseBodyResponse(inspectAndMeter(state, shown) ?? (shown === raw ? undefined : shown));
+  }
   // The caller gets the decoded body, without content-encoding (Envoy still holds the buffered
   // response's headers, so the answer can change them; content-length is set to match).
-  const body = decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes);
+  const body = filterMcpList(state, decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes));
   return responseBodyResponse(inspectAndMeter(state, body) ?? body, { remove: ['content-encoding'] });
 }
 
