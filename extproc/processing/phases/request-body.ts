@@ -59,12 +59,12 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
 
   // Credentials are applied last, to the final body, so a signature covers exactly what is sent.
   const credentialEdits = await applyCredential(state, translator(state).body);
-  const edits = { ...credentialEdits, remove: [...credentialEdits.remove, ...mcpHeaderRemovals(state)] };
+  const edits = { ...credentialEdits, remove: [...(credentialEdits.remove ?? []), ...mcpHeaderRemovals(state)] };
   state.stage = 'upstream';
   state.forwarded = true;
   if (routed === undefined) return requestBodyResponse(edits, inspected);
   // Envoy re-picks the route on the route header: clear_route_cache counts in request-direction answers.
-  const answer = requestBodyResponse({ set: [...(edits.set ?? []), ...routed.set], remove: [...(edits.remove ?? []), ...routed.remove] }, inspected);
+  const answer = requestBodyResponse({ set: [...(edits.set ?? []), ...routed.set], remove: [...edits.remove, ...routed.remove] }, inspected);
   const common = answer.request_body?.response;
   return common === undefined ? answer : { request_body: { response: { ...common, clear_route_cache: true } } };
 }
