@@ -50,7 +50,10 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
     state.services.credentials.invalidate({ tenant: identity.tenant, identity: identity.id, provider: state.provider.name }).catch(() => undefined);
   }
   state.stage = h.end_of_stream === true ? 'done' : 'response_body';
-  return responseHeadersResponse({ streamBody: state.responseStreamed });
+  // A stream the transform may change cannot keep a content-length (an upstream that wrote the whole stream before
+  // its headers sends one): Envoy refuses a mutated body whose length disagrees with it (a 503).
+  const unframed = state.sse !== undefined && headers.has('content-length');
+  return responseHeadersResponse({ streamBody: state.responseStreamed, ...(unframed ? { edits: { remove: ['content-length'] } } : {}) });
 }
 
 /** Response body: buffered whole (decoded first if compressed), or SSE chunk by chunk. Usage is read at the end. */
