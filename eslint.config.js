@@ -45,7 +45,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../processing/*', '../server/*', '../cli/*'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
   },
   {
-    files: ['extproc/{policy,detectors,redactors,providers,credentials,state,telemetry,wire,identity,envoy,posture}/**/*.ts'],
+    files: ['extproc/{policy,detectors,redactors,providers,credentials,state,telemetry,wire,identity,envoy,posture,mcp}/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../authz/*', '../processing/*', '../server/*', '../cli/*', '../app.ts'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
   },
   {

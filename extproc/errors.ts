@@ -64,6 +64,13 @@ export const ERROR_CATALOGUE = Object.freeze({
   response_incomplete: entry(502, GrpcStatus.ABORTED, false, 'The response did not complete.'),
   proxy_local_reply: entry(502, GrpcStatus.ABORTED, false, 'The proxy ended the request before it was processed.'),
   internal: entry(500, GrpcStatus.INTERNAL, false, 'Internal error.'),
+  jsonrpc_malformed: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'The body is not a valid MCP JSON-RPC 2.0 message.'),
+  jsonrpc_batch_refused: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'JSON-RPC batches are not part of the MCP versions Tollgate speaks; send one message per request.'),
+  mcp_protocol_version_unsupported: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'This MCP protocol version is not supported.'),
+  mcp_header_mismatch: entry(400, GrpcStatus.INVALID_ARGUMENT, true, 'The Mcp-Method, Mcp-Name or Mcp-Param-* headers are missing or do not match the request body.'),
+  mcp_method_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this MCP method on this server.'),
+  mcp_name_forbidden: entry(403, GrpcStatus.PERMISSION_DENIED, true, 'This identity may not use this tool, prompt or resource.'),
+  tool_definition_changed: entry(403, GrpcStatus.PERMISSION_DENIED, true, "This tool's definition changed since it was pinned; it is unavailable until the change is reviewed."),
 });
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -48,7 +48,8 @@ export const providerSchema = z.strictObject({
   upstream: z
     .url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL', abort: true })
     .refine((u) => { const p = new URL(u); return p.search === '' && p.hash === '' && p.username === '' && p.password === ''; }, 'must not contain a query, fragment or user info'),
-  models: z.array(modelPattern).min(1),
+  /** Required for model providers; an MCP server (kind mcp) serves no models and lists none. */
+  models: z.array(modelPattern).min(1).optional(),
   credential: credentialSourceSchema,
   timeoutSeconds: z.number().positive().max(3600).default(300),
   owner: ownerSchema.optional(),
@@ -60,6 +61,8 @@ export const providerSchema = z.strictObject({
   /** vertex: pin requests to this project and location. */
   project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/).optional(),
   location: z.string().regex(/^[a-z]+(-[a-z0-9]+)*$/).optional(),
+  /** kind mcp: the server's MCP endpoint path below the upstream URL. */
+  mcp: z.strictObject({ path: z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must be a path such as "/mcp"').max(256).default('/mcp') }).optional(),
 });
 
 const apiKeyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lower-case hex digits (see `tollgate keys mint`)');
@@ -69,10 +72,25 @@ const apiKeyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" 
  * when the CEL condition holds over the request document. `shadow`: a failing condition is recorded
  * (audit, metrics) but does not deny: try a tightening before enforcing it.
  */
+const mcpMethod = z.string().regex(/^[A-Za-z0-9_./-]{1,128}$/, 'must be an MCP method such as "tools/call"');
+const mcpNamePattern = z.string().min(1).max(1024);
+
+/**
+ * A grant's MCP rules (kind mcp servers): which methods beyond the session ones, and which tools, prompts and
+ * resources (name or URI patterns, "*" for any run of characters). Default deny: no names listed, none allowed.
+ */
+export const mcpGrantSchema = z.strictObject({
+  methods: z.array(mcpMethod).min(1).max(64).optional(),
+  tools: z.array(mcpNamePattern).max(256).default([]),
+  prompts: z.array(mcpNamePattern).max(256).default([]),
+  resources: z.array(mcpNamePattern).max(256).default([]),
+});
+
 export const grantSchema = z.strictObject({
   provider: name,
   models: z.array(modelPattern).min(1).optional(),
   operations: z.array(z.enum(OPERATIONS)).min(1).optional(),
+  mcp: mcpGrantSchema.optional(),
   when: z.string().min(1).max(4096).optional(),
   shadow: z.boolean().default(false),
 });
@@ -92,7 +110,7 @@ export const identitySchema = z.strictObject({
 });
 
 /** Kinds whose requests share one wire format: a route class may move a request only within its group. */
-export const ROUTE_KIND_GROUPS: readonly (readonly ProviderKindName[])[] = [['openai', 'openai-compatible'], ['anthropic'], ['azure-openai'], ['bedrock'], ['vertex']];
+export const ROUTE_KIND_GROUPS: readonly (readonly ProviderKindName[])[] = [['openai', 'openai-compatible'], ['anthropic'], ['azure-openai'], ['bedrock'], ['vertex'], ['mcp']];
 type ProviderKindName = (typeof PROVIDER_KINDS)[number];
 export const routeKindGroup = (kind: ProviderKindName): number => ROUTE_KIND_GROUPS.findIndex((g) => g.includes(kind));
 
@@ -241,6 +259,9 @@ export const configSchema = z
     cfg.providers.forEach((p, i) => {
       if (p.credential.source.startsWith('vault-') && cfg.vault === undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'credential'], message: 'a vault-* credential source needs the top-level vault section' });
       if (p.kind === 'bedrock' && p.region === undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'region'], message: 'is required for kind bedrock' });
+      if (p.kind !== 'mcp' && p.models === undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'models'], message: 'is required (list the models this provider serves)' });
+      if (p.kind === 'mcp' && p.models !== undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'models'], message: 'an MCP server serves no models: leave models out' });
+      if (p.kind !== 'mcp' && p.mcp !== undefined) ctx.addIssue({ code: 'custom', path: ['providers', i, 'mcp'], message: 'is only for kind mcp' });
       if (cfg.providers.findIndex((q) => q.name === p.name) !== i)
         ctx.addIssue({ code: 'custom', path: ['providers', i, 'name'], message: `duplicate provider name "${p.name}"` });
     });
@@ -273,6 +294,9 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'provider'], message: `provider "${a.provider}" is listed twice for this identity` });
         if (!providers.has(a.provider))
           ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'provider'], message: `unknown provider "${a.provider}"` });
+        const kind = providers.get(a.provider)?.kind;
+        if (a.mcp !== undefined && kind !== undefined && kind !== 'mcp') ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'mcp'], message: `provider "${a.provider}" is not an MCP server (kind mcp)` });
+        if (kind === 'mcp' && a.models !== undefined) ctx.addIssue({ code: 'custom', path: ['identities', i, 'allow', j, 'models'], message: 'an MCP server serves no models' });
       });
     });
     refineStateConfig(cfg, ctx);

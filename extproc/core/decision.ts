@@ -24,6 +24,9 @@ export const RULES = Object.freeze({
   providerRoute: 'provider.route',
   providerModels: 'provider.models',
   providerEndpoints: 'provider.endpoints',
+  mcpProtocol: 'mcp.protocol',
+  mcpHeaders: 'mcp.headers',
+  mcpPins: 'mcp.pins',
   providerCredential: 'provider.credential',
   requestJson: 'request.json',
   requestContentType: 'request.content_type',
@@ -71,6 +74,19 @@ export interface RequestDocument {
   readonly claims?: Readonly<Record<string, unknown>>;
   readonly host?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** An MCP server's JSON-RPC message (kind mcp, once the body has been read). */
+  readonly mcp?: McpDocument;
+}
+
+/** What policy reads of one MCP JSON-RPC message: never a result, and arguments only for conditions. */
+export interface McpDocument {
+  readonly kind: 'request' | 'notification' | 'response';
+  /** The method ("" for a response to a server request). */
+  readonly method: string;
+  readonly target: 'tool' | 'prompt' | 'resource' | 'task' | undefined;
+  /** Tool or prompt name, resource URI, task id. */
+  readonly name: string | undefined;
+  readonly arguments: Readonly<Record<string, unknown>> | undefined;
 }
 
 /**
@@ -82,7 +98,7 @@ export type Decision =
   | { readonly allow: false; readonly rule: RuleId; readonly reason: DenyReason; readonly policyRevision: string };
 
 /** Catalogue codes policy evaluation can deny with (a subset of errors.ts). */
-export type DenyReason = 'provider_forbidden' | 'operation_forbidden' | 'model_forbidden' | 'condition_failed' | 'policy_condition_error';
+export type DenyReason = 'provider_forbidden' | 'operation_forbidden' | 'model_forbidden' | 'condition_failed' | 'policy_condition_error' | 'mcp_method_forbidden' | 'mcp_name_forbidden' | 'tool_definition_changed';
 
 /** A denial that shadow mode (global or the grant's own) recorded instead of enforcing. */
 export interface ShadowDenial {

@@ -69,7 +69,7 @@ export const DEFAULT_CEL_LIMITS: CelLimits = Object.freeze({
 });
 
 /** The document roots a condition may name. */
-export const DOCUMENT_ROOTS = ['identity', 'claims', 'tenant', 'request', 'time', 'findings', 'usage'] as const;
+export const DOCUMENT_ROOTS = ['identity', 'claims', 'tenant', 'request', 'time', 'findings', 'usage', 'mcp'] as const;
 
 const OPERATORS = [
   '_&&_', '_||_', '!_', '_==_', '_!=_', '_<_', '_<=_', '_>_', '_>=_', '_+_', '_-_', '_*_', '_/_', '_%_', '-_',

@@ -1,5 +1,6 @@
 import { RULES, type Decision, type DenyReason, type RequestDocument, type RuleId } from '../core/decision.ts';
 import { CelInputError, prepareDocument, type PreparedDocument } from './cel.ts';
+import { checkMcp } from './mcp-rules.ts';
 import type { GrantPolicy, Policy } from './policy.ts';
 
 interface Failure {
@@ -23,13 +24,14 @@ function celDocument(doc: RequestDocument): Readonly<Record<string, unknown>> {
       headers: doc.headers ?? {},
     },
     time: doc.time,
+    ...(doc.mcp === undefined ? {} : { mcp: { method: doc.mcp.method, name: doc.mcp.name ?? '', arguments: doc.mcp.arguments ?? {} } }),
   };
 }
 
 /** One check of one rule, as `policy explain` shows it. */
 export interface TraceStep {
   readonly rule: RuleId;
-  readonly check: 'provider' | 'provider.models' | 'operations' | 'models' | 'when' | 'grant' | 'mode';
+  readonly check: 'provider' | 'provider.models' | 'operations' | 'models' | 'mcp.methods' | 'mcp.names' | 'when' | 'grant' | 'mode';
   readonly outcome: 'pass' | 'fail' | 'error' | 'not-evaluated';
   readonly detail: string;
 }
@@ -45,6 +47,20 @@ function checkGrant(grant: GrantPolicy, doc: RequestDocument, final: boolean, pr
     const ok = grant.models(doc.model);
     trace?.push({ rule, check: 'models', outcome: ok ? 'pass' : 'fail', detail: `model ${doc.model} ${ok ? 'matches' : 'does not match'} the grant's models` });
     if (!ok) return { rule, reason: 'model_forbidden' };
+  }
+  if (grant.mcp !== undefined && doc.operation === 'mcp') {
+    if (doc.mcp === undefined) {
+      // The JSON-RPC message is read with the body; without it, a final decision cannot allow (fail closed).
+      trace?.push({ rule, check: 'mcp.methods', outcome: final ? 'fail' : 'not-evaluated', detail: 'the MCP message is read from the request body' });
+      if (final) return { rule, reason: 'mcp_method_forbidden' };
+    } else {
+      const r = checkMcp(grant.mcp, doc.mcp);
+      for (const p of r.passes) trace?.push({ rule, check: p.check, outcome: 'pass', detail: p.detail });
+      if (r.failure !== undefined) {
+        trace?.push({ rule, check: r.failure.check, outcome: 'fail', detail: r.failure.detail });
+        return { rule, reason: r.failure.reason };
+      }
+    }
   }
   if (grant.when === undefined) return undefined;
   if (!final) {

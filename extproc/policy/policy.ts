@@ -5,6 +5,7 @@ import type { GrantRuleId } from '../core/decision.ts';
 import { createProviderKind, type ProviderKindModule } from '../providers/index.ts';
 import { CelCondition } from './cel.ts';
 import { compileDlp, type DlpPolicy } from './dlp.ts';
+import { compileMcpGrant, type McpGrantRules } from './mcp-rules.ts';
 import { compileRouting, type RoutingPolicy } from './routing.ts';
 
 export interface ProviderPolicy {
@@ -30,6 +31,8 @@ export interface GrantPolicy {
   readonly operationsDefault: boolean;
   readonly when: CelCondition | undefined;
   readonly shadow: boolean;
+  /** MCP servers (kind mcp): the methods and names the grant allows; undefined for model providers. */
+  readonly mcp: McpGrantRules | undefined;
 }
 
 export interface IdentityPolicy {
@@ -83,13 +86,14 @@ function providerKind(p: ProviderConfig): ProviderKindModule {
     ...(p.region === undefined ? {} : { region: p.region }),
     ...(p.project === undefined ? {} : { project: p.project }),
     ...(p.location === undefined ? {} : { location: p.location }),
+    ...(p.mcp === undefined ? {} : { mcpPath: p.mcp.path }),
   });
 }
 
 export function compilePolicy(config: Config): Policy {
   const providers = new Map<string, ProviderPolicy>();
   for (const p of config.providers) {
-    providers.set(p.name, Object.freeze({ name: p.name, config: p, kind: providerKind(p), pathPrefix: `/${p.name}/`, allowsModel: compileModelPatterns(p.models) }));
+    providers.set(p.name, Object.freeze({ name: p.name, config: p, kind: providerKind(p), pathPrefix: `/${p.name}/`, allowsModel: compileModelPatterns(p.models ?? []) }));
   }
   const identitiesByKeyHash = new Map<string, IdentityPolicy>();
   const identitiesById = new Map<string, IdentityPolicy>();
@@ -118,6 +122,7 @@ export function compilePolicy(config: Config): Policy {
         operationsDefault: a.operations === undefined,
         when,
         shadow: a.shadow,
+        mcp: providers.get(a.provider)?.config.kind === 'mcp' ? compileMcpGrant(a.mcp) : undefined,
       }));
       grants.set(a.provider, list);
     });

@@ -13,6 +13,7 @@ const CODES: Readonly<Record<ProviderErrorCode, ErrorCode>> = Object.freeze({
   model_conflict: 'model_conflict',
   // The configured credential cannot be used with this provider kind: an operator error, not the caller's.
   credential_mismatch: 'credential_unavailable',
+  protocol_version_unsupported: 'mcp_protocol_version_unsupported',
 });
 
 /** A translator error as a catalogue error; anything else passes through unchanged. */

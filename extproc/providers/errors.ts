@@ -10,7 +10,8 @@ export type ProviderErrorCode =
   | 'model_missing' // the endpoint needs a model and none was found
   | 'model_invalid' // a model failed the charset/length rule
   | 'model_conflict' // the model appears in more than one place with different values
-  | 'credential_mismatch'; // the credential kind cannot be used with this provider kind
+  | 'credential_mismatch' // the credential kind cannot be used with this provider kind
+  | 'protocol_version_unsupported'; // a protocol version header the kind does not speak (MCP-Protocol-Version)
 
 /** Proposed HTTP status per code (the lead owns the catalogue). */
 export const PROVIDER_ERROR_STATUS: Readonly<Record<ProviderErrorCode, number>> = Object.freeze({
@@ -22,6 +23,7 @@ export const PROVIDER_ERROR_STATUS: Readonly<Record<ProviderErrorCode, number>> 
   model_invalid: 400,
   model_conflict: 400,
   credential_mismatch: 500,
+  protocol_version_unsupported: 400,
 });
 
 export class ProviderError extends Error {

@@ -2,12 +2,13 @@
 import { ANTHROPIC } from './anthropic/index.ts';
 import { AZURE_OPENAI } from './azure-openai/index.ts';
 import { BEDROCK } from './bedrock/index.ts';
+import { MCP_KIND } from './mcp/index.ts';
 import { OPENAI } from './openai/index.ts';
 import { OPENAI_COMPATIBLE } from './openai-compatible/index.ts';
 import { ProviderKindModule, type KindOptions, type KindSpec } from './shared/kind.ts';
 import { VERTEX_KIND } from './vertex/index.ts';
 
-export const PROVIDER_KINDS = ['openai', 'openai-compatible', 'anthropic', 'azure-openai', 'bedrock', 'vertex'] as const;
+export const PROVIDER_KINDS = ['openai', 'openai-compatible', 'anthropic', 'azure-openai', 'bedrock', 'vertex', 'mcp'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 const SPECS: Readonly<Record<ProviderKind, KindSpec>> = Object.freeze({
@@ -17,6 +18,7 @@ const SPECS: Readonly<Record<ProviderKind, KindSpec>> = Object.freeze({
   'azure-openai': AZURE_OPENAI,
   bedrock: BEDROCK,
   vertex: VERTEX_KIND,
+  mcp: MCP_KIND,
 });
 
 /** Creates a kind once at load. Throws EndpointRuleError for a bad extra endpoint, Error for bad options. */

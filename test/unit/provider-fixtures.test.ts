@@ -145,6 +145,7 @@ const CASES: readonly Case[] = [
 const UPSTREAM: Record<ProviderKind, string> = {
   openai: 'https://api.openai.com', 'openai-compatible': 'http://127.0.0.1:11434', anthropic: 'https://api.anthropic.com',
   'azure-openai': 'https://res.openai.azure.com', bedrock: 'https://bedrock-runtime.us-east-1.amazonaws.com', vertex: 'https://us-central1-aiplatform.googleapis.com',
+  mcp: 'http://127.0.0.1:3000',
 };
 
 function translator(c: Case): RequestTranslator {

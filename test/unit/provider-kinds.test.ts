@@ -12,6 +12,7 @@ import {
 const UPSTREAM: Record<ProviderKind, string> = {
   openai: 'https://api.openai.com', 'openai-compatible': 'http://127.0.0.1:8000', anthropic: 'https://api.anthropic.com',
   'azure-openai': 'https://res.openai.azure.com', bedrock: 'https://bedrock-runtime.us-east-1.amazonaws.com', vertex: 'https://us-central1-aiplatform.googleapis.com',
+  mcp: 'http://127.0.0.1:3000',
 };
 const kindOf = (kind: ProviderKind, extra: Partial<KindOptions> = {}) => createProviderKind(kind, { upstream: new URL(UPSTREAM[kind]), region: 'us-east-1', ...extra });
 const head = (method: string, path: string, query = '') => ({ method, path, query, headers: new Map<string, string>() });
@@ -19,7 +20,7 @@ const VP = '/v1/projects/p1/locations/us-central1/publishers/google/models';
 
 describe('provider kinds', () => {
   it('the exported list names every kind, and each can be created', () => {
-    assert.deepEqual([...PROVIDER_KINDS], ['openai', 'openai-compatible', 'anthropic', 'azure-openai', 'bedrock', 'vertex']);
+    assert.deepEqual([...PROVIDER_KINDS], ['openai', 'openai-compatible', 'anthropic', 'azure-openai', 'bedrock', 'vertex', 'mcp']);
     for (const k of PROVIDER_KINDS) assert.equal(kindOf(k).kind, k);
   });
 });
@@ -294,6 +295,7 @@ describe('header allow-list toward the provider', () => {
     'azure-openai': ['openai-beta', 'x-stainless-os', 'x-ms-client-request-id'],
     bedrock: ['x-amzn-bedrock-guardrailidentifier'],
     vertex: ['x-goog-api-client'],
+    mcp: [],
   };
   const ALWAYS = [':authority', ':path', ':method', ':scheme', 'host', 'content-length', 'content-type', 'accept', 'user-agent', 'x-request-id'];
   for (const kind of PROVIDER_KINDS) {
@@ -314,6 +316,7 @@ describe('credential placement per kind', () => {
   const aws: Credential = { kind: 'aws', accessKeyId: 'AKID', secretAccessKey: new Secret('S-PLANTED'), sessionToken: undefined, meta: { source: 'test' } };
   const paths: Record<ProviderKind, string> = {
     openai: '/v1/models', 'openai-compatible': '/v1/models', anthropic: '/v1/models', 'azure-openai': '/openai/models', bedrock: '/model/m/converse', vertex: '/v1beta/models',
+    mcp: '/mcp',
   };
   const table: readonly [ProviderKind, Credential, readonly [string, string][] | 'credential_mismatch'][] = [
     ['openai', key('k-PLANTED'), [['authorization', 'Bearer k-PLANTED']]],
@@ -332,6 +335,9 @@ describe('credential placement per kind', () => {
     ['vertex', key('AIza-PLANTED'), [['x-goog-api-key', 'AIza-PLANTED']]],
     ['vertex', aws, 'credential_mismatch'],
     ['bedrock', key('k-PLANTED'), 'credential_mismatch'],
+    ['mcp', tok('t-PLANTED'), [['authorization', 'Bearer t-PLANTED']]],
+    ['mcp', key('k-PLANTED'), [['authorization', 'Bearer k-PLANTED']]],
+    ['mcp', aws, 'credential_mismatch'],
   ];
   for (const [kind, credential, expected] of table) {
     it(`${kind} with ${credential.kind} → ${typeof expected === 'string' ? expected : expected.map(([n]) => n).join(', ') || 'no header'}`, async () => {

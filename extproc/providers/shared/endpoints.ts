@@ -8,13 +8,15 @@ export const OPERATIONS = [
   'chat', 'completions', 'embeddings', 'responses', 'messages', 'moderations', 'models.list', 'models.get', 'files',
   'converse', 'converse_stream', 'invoke', 'invoke_stream', 'generate_content', 'stream_generate_content', 'count_tokens', 'custom',
   'responses.get', 'batches', 'fine_tuning', 'assistants',
+  // MCP servers (kind mcp): a JSON-RPC POST, the long-lived GET stream, and DELETE ending a session.
+  'mcp', 'mcp.listen', 'mcp.end',
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 /** How a body is read for segments and usage. "opaque": not JSON, not inspected (operators only). */
 export const BODY_FORMATS = [
   'openai-chat', 'openai-completions', 'openai-embeddings', 'openai-responses', 'openai-moderations', 'anthropic-messages',
-  'gemini', 'bedrock-converse', 'bedrock-invoke', 'generic-json', 'opaque',
+  'gemini', 'bedrock-converse', 'bedrock-invoke', 'generic-json', 'mcp-jsonrpc', 'opaque',
 ] as const;
 export type BodyFormat = (typeof BODY_FORMATS)[number];
 

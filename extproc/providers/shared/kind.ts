@@ -25,6 +25,8 @@ export interface KindOptions {
   readonly location?: string;
   /** The signing clock (tests). */
   readonly now?: () => Date;
+  /** MCP: the path of the server's MCP endpoint below the upstream URL (e.g. "/mcp"). */
+  readonly mcpPath?: string;
 }
 
 export interface KindSpec {
@@ -39,6 +41,10 @@ export interface KindSpec {
   readonly headers: HeaderAllowList;
   readonly pathPolicy: PathPolicy;
   credential(options: KindOptions): ApplyCredential;
+  /** Endpoints that depend on the provider's options (MCP: its endpoint path); replaces `endpoints` when set. */
+  endpointsFor?(options: KindOptions): readonly EndpointRule[];
+  /** Checks the request line and headers beyond the endpoint match (MCP: the protocol version); throws ProviderError. */
+  checkHead?(head: RequestHead, rule: EndpointRule): void;
 }
 
 export class ProviderKindModule {
@@ -58,7 +64,7 @@ export class ProviderKindModule {
     this.kind = spec.kind;
     this.#spec = spec;
     this.#options = options;
-    this.#compiled = [...compileEndpoints(spec.endpoints), ...compileEndpoints(options.extraEndpoints ?? [])];
+    this.#compiled = [...compileEndpoints(spec.endpointsFor?.(options) ?? spec.endpoints), ...compileEndpoints(options.extraEndpoints ?? [])];
     this.endpoints = this.#compiled.map((c) => c.rule);
     this.inferenceOperations = new Set(spec.inferenceOperations);
     this.#apply = spec.credential(options);
@@ -73,6 +79,7 @@ export class ProviderKindModule {
     const segs = splitPath(`${this.#options.upstream.pathname.replace(/\/+$/, '')}${head.path}`);
     const match = matchEndpoint(this.#compiled, head.method, segs, this.#spec.pathPolicy);
     if (match === undefined) throw new EndpointNotAllowed(head.method);
+    this.#spec.checkHead?.(head, match.endpoint.rule);
     const { project, location } = this.#options;
     if (project !== undefined && match.project !== undefined && match.project !== project) throw new EndpointNotAllowed(head.method);
     if (location !== undefined && match.location !== undefined && match.location !== location) throw new EndpointNotAllowed(head.method);

@@ -7,6 +7,7 @@ import { BEDROCK_CONVERSE, BEDROCK_INVOKE, GENERIC_JSON } from '../formats/bedro
 import type { BodyFormatHandler } from '../formats/format.ts';
 import { GEMINI } from '../formats/gemini.ts';
 import { OPENAI_CHAT, OPENAI_COMPLETIONS, OPENAI_EMBEDDINGS, OPENAI_MODERATIONS, OPENAI_RESPONSES } from '../formats/openai.ts';
+import { MCP_JSONRPC } from '../mcp/format.ts';
 import { BodyMalformed, ProviderError } from '../errors.ts';
 import type { HeaderEdits } from './credential-headers.ts';
 import type { BodyFormat, EndpointMatch, EndpointRule, Operation } from './endpoints.ts';
@@ -48,6 +49,7 @@ const FORMATS: Readonly<Record<Exclude<BodyFormat, 'opaque'>, BodyFormatHandler>
   'bedrock-converse': BEDROCK_CONVERSE,
   'bedrock-invoke': BEDROCK_INVOKE,
   'generic-json': GENERIC_JSON,
+  'mcp-jsonrpc': MCP_JSONRPC,
 };
 
 export function formatHandler(format: BodyFormat): BodyFormatHandler | undefined {
@@ -58,7 +60,7 @@ const NO_CONTENT: RequestContent = Object.freeze({ segments: [], fetches: 0, too
 
 const EVENT_STREAM_OPERATIONS: ReadonlySet<Operation> = new Set(['converse_stream', 'invoke_stream']);
 /** Operations that generate no output tokens: their reservation is the prompt alone. */
-const NO_OUTPUT_OPERATIONS: ReadonlySet<Operation> = new Set(['embeddings', 'moderations', 'count_tokens', 'models.list', 'models.get', 'files']);
+const NO_OUTPUT_OPERATIONS: ReadonlySet<Operation> = new Set(['embeddings', 'moderations', 'count_tokens', 'models.list', 'models.get', 'files', 'mcp', 'mcp.listen', 'mcp.end']);
 
 export class RequestTranslator {
   readonly operation: Operation;
