@@ -146,3 +146,32 @@ return redis.call('HDEL', KEYS[1], ARGV[1])
 export const LIST_DISABLED = script(1, `
 return redis.call('HGETALL', KEYS[1])
 `);
+
+/**
+ * KEYS[1] a server's tool pins (a hash), KEYS[2] its last-seen values (a hash), no expiry; ARGV: maxTools, then per
+ * sighting name, seen, pinIfAbsent ('' for none). Per sighting: {state, pin} with state 0 not recorded (the server
+ * has maxTools names), 1 recorded, 2 recorded and pinned now; pin '' for none.
+ */
+export const OBSERVE_TOOL_HASHES = script(2, `
+local max = tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV, 3 do
+  local name = ARGV[i]
+  if redis.call('HEXISTS', KEYS[2], name) == 0 and redis.call('HLEN', KEYS[2]) >= max then
+    out[#out + 1] = 0
+    out[#out + 1] = ''
+  else
+    redis.call('HSET', KEYS[2], name, ARGV[i + 1])
+    local set = 0
+    if ARGV[i + 2] ~= '' then set = redis.call('HSETNX', KEYS[1], name, ARGV[i + 2]) end
+    out[#out + 1] = 1 + set
+    out[#out + 1] = redis.call('HGET', KEYS[1], name) or ''
+  end
+end
+return out
+`);
+
+/** KEYS[1] pins, KEYS[2] last seen; ARGV: name. {pin, seen}, '' for absent. */
+export const TOOL_HASHES = script(2, `
+return {redis.call('HGET', KEYS[1], ARGV[1]) or '', redis.call('HGET', KEYS[2], ARGV[1]) or ''}
+`);

@@ -5,11 +5,14 @@ import { lazyModule } from '../core/lazy.ts';
 
 const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 import type { Secret } from '../core/secret.ts';
-import { ADD_DISABLED, ADD_TO_WINDOW, ADJUST_SCRIPT, LIST_DISABLED, REMOVE_DISABLED, CLAIM_ONCE, OBSERVE_BASELINE, RESERVE_SCRIPT, SLIDING_TAKE, type LuaScript } from './redis-scripts.ts';
+import {
+  ADD_DISABLED, ADD_TO_WINDOW, ADJUST_SCRIPT, LIST_DISABLED, REMOVE_DISABLED, CLAIM_ONCE, OBSERVE_BASELINE, OBSERVE_TOOL_HASHES, RESERVE_SCRIPT, SLIDING_TAKE,
+  TOOL_HASHES, type LuaScript,
+} from './redis-scripts.ts';
 import { StateUnavailableError } from './state-errors.ts';
 import {
   validateCharges, type BaselineParams, type BaselineSample, type BaselineSnapshot, type ReserveResult, type SlidingResult, type StateStore,
-  type WindowAdjustment, type WindowCharge,
+  type ToolHashRecord, type ToolHashSighting, type WindowAdjustment, type WindowCharge,
 } from './state-store.ts';
 import { assertCount, assertWindow, MAX_DECAY_STEPS, windowStart, windowTtlMs } from './window-math.ts';
 
@@ -198,6 +201,27 @@ export class RedisStateStore implements StateStore {
     return out;
   }
 
+  async observeToolHashes(server: string, sightings: readonly ToolHashSighting[], maxTools: number): Promise<readonly ToolHashRecord[]> {
+    assertCount('maxTools', maxTools);
+    if (sightings.length === 0) return [];
+    const args = sightings.flatMap((s) => [s.name, s.seen, s.pinIfAbsent ?? '']);
+    const flat = await this.#run('observeToolHashes', OBSERVE_TOOL_HASHES, this.#toolKeys(server), [maxTools, ...args]);
+    if (!Array.isArray(flat) || flat.length !== sightings.length * 2) throw new StateUnavailableError('decode', 'error');
+    return sightings.map((_, i) => {
+      const state = flat[i * 2] as unknown;
+      const pin = flat[i * 2 + 1] as unknown;
+      if ((state !== 0 && state !== 1 && state !== 2) || typeof pin !== 'string') throw new StateUnavailableError('decode', 'error');
+      return { pin: pin === '' ? undefined : pin, pinned: state === 2, recorded: state !== 0 };
+    });
+  }
+
+  async toolHashes(server: string, name: string): Promise<{ readonly pin: string | undefined; readonly seen: string | undefined }> {
+    const reply = await this.#run('toolHashes', TOOL_HASHES, this.#toolKeys(server), [name]);
+    if (!Array.isArray(reply) || reply.length !== 2 || !reply.every((x) => typeof x === 'string')) throw new StateUnavailableError('decode', 'error');
+    const [pin, seen] = reply as [string, string];
+    return { pin: pin === '' ? undefined : pin, seen: seen === '' ? undefined : seen };
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
     try {
@@ -211,6 +235,11 @@ export class RedisStateStore implements StateStore {
 
   get #disabledKey(): string {
     return `${this.#prefix}disabled`;
+  }
+
+  /** A server's pins and last-seen values; the hash tag keeps both in one slot. */
+  #toolKeys(server: string): [string, string] {
+    return [`${this.#prefix}mcp:{${server}}:pins`, `${this.#prefix}mcp:{${server}}:seen`];
   }
 
   #windowKey(key: string, windowMs: number, start: number): string {

@@ -74,9 +74,27 @@ export interface BaselineSnapshot {
   readonly newEndpoint: boolean;
 }
 
+/** One tool seen in an MCP server's tools/list: its definition's hash, and whether to pin it if it has no pin. */
+export interface ToolHashSighting {
+  readonly name: string;
+  /** What to remember as last seen (the registry stores the hash and the flags). */
+  readonly seen: string;
+  /** The hash to pin if the tool has no pin yet (trust on first use); undefined: pin nothing. */
+  readonly pinIfAbsent: string | undefined;
+}
+
+export interface ToolHashRecord {
+  /** The tool's trust-on-first-use pin after this step; undefined if it has none. */
+  readonly pin: string | undefined;
+  /** True when this step set the pin (the first sighting anywhere). */
+  readonly pinned: boolean;
+  /** False when the server already has `maxTools` names recorded and this one is new: nothing was stored. */
+  readonly recorded: boolean;
+}
+
 /**
  * Cluster-wide counters and sets: rate limits, token budgets, the replay cache, anomaly baselines, the
- * kill switch's disabled set.
+ * kill switch's disabled set, MCP tool-definition pins.
  * Every method is atomic with respect to every other caller on the same backend. The memory store
  * serves one replica; the Redis store (same interface, same behaviour, one shared test table) serves
  * several. A backend that cannot answer throws StateUnavailableError.
@@ -103,6 +121,15 @@ export interface StateStore {
   removeDisabled(member: string): Promise<boolean>;
   /** The whole disabled set, member → value. */
   listDisabled(): Promise<ReadonlyMap<string, string>>;
+  /**
+   * MCP tool-definition pins of one server (no expiry), in one atomic step for a whole tools/list page: for each
+   * sighting, stores `seen` as the tool's last-seen value and, when the tool has no pin, pins `pinIfAbsent`
+   * (set-if-absent, so two replicas that see different first definitions agree on one). A server holds at most
+   * `maxTools` names; a new name beyond that is not stored (`recorded: false`).
+   */
+  observeToolHashes(server: string, sightings: readonly ToolHashSighting[], maxTools: number): Promise<readonly ToolHashRecord[]>;
+  /** A tool's trust-on-first-use pin and last-seen value (undefined when absent). */
+  toolHashes(server: string, name: string): Promise<{ readonly pin: string | undefined; readonly seen: string | undefined }>;
   close(): Promise<void>;
 }
 
@@ -141,6 +168,8 @@ export class MemoryStateStore implements StateStore {
   readonly #slots = new Map<string, Slot>();
   readonly #baselines = new Map<string, Baseline>();
   readonly #disabled = new Map<string, string>();
+  /** Per MCP server: tool name → pin and last seen. */
+  readonly #tools = new Map<string, Map<string, { pin: string | undefined; seen: string }>>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -242,11 +271,36 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve(new Map(this.#disabled));
   }
 
+  observeToolHashes(server: string, sightings: readonly ToolHashSighting[], maxTools: number): Promise<readonly ToolHashRecord[]> {
+    assertCount('maxTools', maxTools);
+    let tools = this.#tools.get(server);
+    if (tools === undefined) this.#tools.set(server, tools = new Map<string, { pin: string | undefined; seen: string }>());
+    const out: ToolHashRecord[] = [];
+    for (const s of sightings) {
+      let t = tools.get(s.name);
+      if (t === undefined) {
+        if (tools.size >= maxTools) { out.push({ pin: undefined, pinned: false, recorded: false }); continue; }
+        tools.set(s.name, t = { pin: undefined, seen: s.seen });
+      }
+      t.seen = s.seen;
+      const pinned = t.pin === undefined && s.pinIfAbsent !== undefined;
+      if (pinned) t.pin = s.pinIfAbsent;
+      out.push({ pin: t.pin, pinned, recorded: true });
+    }
+    return Promise.resolve(out);
+  }
+
+  toolHashes(server: string, name: string): Promise<{ readonly pin: string | undefined; readonly seen: string | undefined }> {
+    const t = this.#tools.get(server)?.get(name);
+    return Promise.resolve({ pin: t?.pin, seen: t?.seen });
+  }
+
   close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#slots.clear();
     this.#baselines.clear();
     this.#disabled.clear();
+    this.#tools.clear();
     return Promise.resolve();
   }
 

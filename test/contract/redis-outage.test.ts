@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { anomalySchema, budgetSchema, rateLimitSchema } from '../../extproc/config/state-schema.ts';
 import { Secret } from '../../extproc/core/secret.ts';
+import { ToolPinRegistry } from '../../extproc/mcp/tool-pins.ts';
 import { AnomalyDetector } from '../../extproc/state/anomaly.ts';
 import { BudgetGuard } from '../../extproc/state/budgets.ts';
 import { RateLimiter } from '../../extproc/state/rate-limits.ts';
@@ -57,6 +58,8 @@ const operations: readonly [string, (s: StateStore) => Promise<unknown>][] = [
   ['adjust', (s) => s.adjust([{ key: 'b', windowMs: 60_000, windowStart: 0, delta: 1 }])],
   ['slidingTake', (s) => s.slidingTake('r', 1, 10, 1_000)],
   ['observeBaseline', (s) => s.observeBaseline('a', { bytes: 1, provider: 'p', endpoint: 'e' }, { bucketMs: 60_000, alpha: 0.2, maxDistinct: 8, idleTtlMs: 60_000 })],
+  ['observeToolHashes', (s) => s.observeToolHashes('docs', [{ name: 'echo', seen: '{}', pinIfAbsent: undefined }], 10)],
+  ['toolHashes', (s) => s.toolHashes('docs', 'echo')],
 ];
 
 describe('Redis outages', () => {
@@ -129,6 +132,10 @@ describe('Redis outages', () => {
       await failure(new AnomalyDetector(s, anomalySchema.parse({ enabled: true }), { onError: 'deny' }).observe(obs));
       const an = await new AnomalyDetector(s, anomalySchema.parse({ enabled: true, onStateError: 'allow' }), { onError: 'deny' }).observe(obs);
       assert.deepEqual([an.degraded, an.flags], [true, []]);
+
+      const pins = new ToolPinRegistry(s, { docs: {} });
+      assert.equal((await failure(pins.observeList('docs', [{ name: 'echo' }]))).err.code, 'state_unavailable');
+      assert.equal((await failure(pins.verdictForCall('docs', 'echo'))).err.code, 'state_unavailable');
     } finally {
       redis.resume();
     }
