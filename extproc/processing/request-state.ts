@@ -16,7 +16,8 @@ import type { RateTicket } from '../state/rate-limits.ts';
 import type { RestoreMap } from '../redactors/restore-map.ts';
 import type { SseStream } from '../redactors/sse-stream.ts';
 import type { Coding } from './content-encoding.ts';
-import type { McpAudit, McpExchange } from '../mcp/request.ts';
+import type { McpExchange } from '../mcp/request.ts';
+import type { ToolPinVerdict } from '../mcp/tool-pins.ts';
 
 /** Where the ext_proc stream is; each phase module accepts messages only in its stages. */
 export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
@@ -96,7 +97,7 @@ export interface RequestState {
   routedFrom: ProviderPolicy | undefined;
   sse: SseStream | undefined;
   /** An MCP server's JSON-RPC message (kind mcp, POST), and how many listed items the caller was not shown. */
-  mcp: (McpExchange & { readonly hidden: number; readonly sse?: boolean; readonly pin?: McpAudit['pin'] }) | undefined;
+  mcp: (McpExchange & { readonly hidden: number; readonly sse?: boolean; readonly pin?: ToolPinVerdict; readonly listed?: readonly ToolPinVerdict[] }) | undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import { applyCredential, startCredential, translator } from './credential.ts';
 import { admitUsage } from './usage.ts';
 import { checkRequestProof } from './proof.ts';
 import { inspectRequest } from './content.ts';
-import { mcpHeaderRemovals, parseRequestBody, withMcp } from './mcp.ts';
+import { checkToolPin, mcpHeaderRemovals, parseRequestBody, withMcp } from './mcp.ts';
 
 /**
  * Request body (BUFFERED, whole): parse it with the provider's rules, decide on the model it names,
@@ -48,6 +48,8 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
     state.shadow = decision.shadow;
     state.services.metrics.authzDecisions.inc({ decision: 'shadow_deny', reason: decision.shadow.reason, provider: provider.name });
   }
+  const pinDenial = await checkToolPin(state);
+  if (pinDenial !== undefined) return pinDenial;
 
   const inspected = inspectRequest(state, t, body);
   if (inspected !== undefined && !Buffer.isBuffer(inspected)) return inspected;

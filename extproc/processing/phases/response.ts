@@ -57,7 +57,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
 }
 
 /** Response body: buffered whole (decoded first if compressed), or SSE chunk by chunk. Usage is read at the end. */
-export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResponse {
+export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResponse | Promise<ProcessingResponse> {
   if (state.stage === 'local_reply') {
     if (b.end_of_stream === true) state.stage = 'done';
     return responseBodyResponse();
@@ -75,14 +75,23 @@ export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResp
   if (!end) return responseBodyResponse();
   const raw = Buffer.concat(state.responseChunks);
   state.responseChunks = [];
-  if (state.responseCodings.length === 0) {
-    const shown = filterMcpList(state, raw);
-    return responseBodyResponse(inspectAndMeter(state, shown) ?? (shown === raw ? undefined : shown));
-  }
-  // The caller gets the decoded body, without content-encoding (Envoy still holds the buffered
-  // response's headers, so the answer can change them; content-length is set to match).
-  const body = filterMcpList(state, decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes));
-  return responseBodyResponse(inspectAndMeter(state, body) ?? body, { remove: ['content-encoding'] });
+  if (state.mcp?.list === true) return filterMcpList(state, decoded(state, raw)).then((shown) => bufferedAnswer(state, raw, shown));
+  return bufferedAnswer(state, raw, decoded(state, raw));
+}
+
+/** The buffered body decoded (compressed upstream answers), or as it came. */
+function decoded(state: RequestState, raw: Buffer): Buffer {
+  return state.responseCodings.length === 0 ? raw : decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes);
+}
+
+/**
+ * The answer to the last buffered chunk: the body inspected (and metered), replaced when it changed. A decoded body
+ * always replaces the original, without content-encoding (Envoy still holds the buffered response's headers, so
+ * the answer can change them; content-length is set to match).
+ */
+function bufferedAnswer(state: RequestState, raw: Buffer, body: Buffer): ProcessingResponse {
+  const out = inspectAndMeter(state, body) ?? (body === raw ? undefined : body);
+  return state.responseCodings.length === 0 ? responseBodyResponse(out) : responseBodyResponse(out, { remove: ['content-encoding'] });
 }
 
 /**
