@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { RULES, type Identity, type IdentityKind, type RequestDocument, type RuleId, type ShadowDenial } from '../core/decision.ts';
+import { RULES, type Identity, type IdentityKind, type McpDocument, type RequestDocument, type RuleId, type ShadowDenial } from '../core/decision.ts';
 import { toTollgateError } from '../errors.ts';
+import { readMcpRequest } from '../mcp/request.ts';
 import { evaluateTraced, type TraceStep } from './evaluate.ts';
 import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy } from './policy.ts';
 import { asTollgateError, splitTarget, translatorFor } from './request.ts';
@@ -103,16 +104,22 @@ export function explain(policy: Policy, req: ExplainRequest): Explanation {
   if (req.body !== undefined) headers.set('content-type', headers.get('content-type') ?? 'application/json');
   let operation: string | undefined;
   let model: string | undefined;
+  let mcp: McpDocument | undefined;
   try {
     const translator = translatorFor(provider, req.method, req.path, headers);
     operation = translator.operation;
     steps.push({ rule: RULES.providerEndpoints, check: 'endpoint', outcome: 'pass', detail: `${req.method} ${path} is operation ${operation}` });
-    translator.parseBody(req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body)));
+    const body = translator.parseBody(req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body)));
     model = translator.model;
-    steps.push({ rule: RULES.requestModel, check: 'body', outcome: 'pass', detail: model === undefined ? 'no model' : `model ${model}` });
+    if (provider.config.kind === 'mcp' && body !== undefined) {
+      // An MCP server: the JSON-RPC message and its mirrored headers, read as ext_proc reads them. Tool pins live
+      // in the state store and are not part of an offline explanation.
+      mcp = readMcpRequest(body, headers, () => undefined).doc;
+      steps.push({ rule: RULES.mcpProtocol, check: 'body', outcome: 'pass', detail: `MCP ${mcp.kind} ${mcp.method || '(response)'}${mcp.name === undefined ? '' : ` ${mcp.target ?? ''} ${mcp.name}`}` });
+    } else steps.push({ rule: RULES.requestModel, check: 'body', outcome: 'pass', detail: model === undefined ? 'no model' : `model ${model}` });
   } catch (err) {
     const e = toTollgateError(asTollgateError(err));
-    const rule = operation === undefined && e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : RULES.requestModel;
+    const rule = operation === undefined && e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : provider.config.kind === 'mcp' ? RULES.mcpProtocol : RULES.requestModel;
     steps.push({ rule, check: operation === undefined ? 'endpoint' : 'body', outcome: 'fail', detail: e.code });
     return deny(rule, e.code, { identity, provider: provider.name, grants: applying, ...(operation === undefined ? {} : { operation }) });
   }
@@ -128,6 +135,7 @@ export function explain(policy: Policy, req: ExplainRequest): Explanation {
     claims: req.claims,
     host: req.headers[':authority'] ?? '',
     headers: req.headers,
+    ...(mcp === undefined ? {} : { mcp }),
   };
   const trace: TraceStep[] = [];
   const d = evaluateTraced(policy, doc, true, trace);

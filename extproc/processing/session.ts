@@ -38,6 +38,12 @@ export function ruleFor(code: ErrorCode): RuleId {
       return RULES.responseEncoding;
     case 'identity_disabled':
       return RULES.killSwitch;
+    case 'jsonrpc_malformed':
+    case 'jsonrpc_batch_refused':
+    case 'mcp_protocol_version_unsupported':
+      return RULES.mcpProtocol;
+    case 'mcp_header_mismatch':
+      return RULES.mcpHeaders;
     default:
       return RULES.internal;
   }
