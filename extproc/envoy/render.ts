@@ -70,7 +70,9 @@ function providerRoute(p: ProviderConfig): object {
       cluster: `provider_${p.name}`,
       prefix_rewrite: `${basePath}/`,
       host_rewrite_literal: url.host,
-      timeout: `${p.timeoutSeconds}s`,
+      // An MCP server's streams are long-lived (the GET stream, subscriptions/listen): no cap on the whole
+      // response, but one on silence, so a dead stream is still noticed.
+      ...(p.kind === 'mcp' ? { timeout: '0s', idle_timeout: `${p.timeoutSeconds}s` } : { timeout: `${p.timeoutSeconds}s` }),
     },
   };
 }

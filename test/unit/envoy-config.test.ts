@@ -28,7 +28,7 @@ interface Rendered {
     clusters: Cluster[];
   };
 }
-interface Route { name: string; match: { prefix: string }; request_headers_to_remove?: string[]; route: { cluster: string; prefix_rewrite?: string; host_rewrite_literal?: string; timeout?: string } }
+interface Route { name: string; match: { prefix: string }; request_headers_to_remove?: string[]; route: { cluster: string; prefix_rewrite?: string; host_rewrite_literal?: string; timeout?: string; idle_timeout?: string } }
 interface HttpFilter { name: string; typed_config: Record<string, unknown> & { failure_mode_allow?: boolean; grpc_service?: { envoy_grpc: { cluster_name: string }; timeout?: unknown }; metadata_options?: { forwarding_namespaces: { untyped: string[] } }; message_timeout?: unknown } }
 interface Cluster {
   name: string;
@@ -53,6 +53,7 @@ function config(maxRequestBodyBytes: number, maxResponseBodyBytes: number): Conf
     providers: [
       { name: 'local', kind: 'openai-compatible', upstream: 'http://127.0.0.1:8080/v1', models: ['*'], credential: { source: 'none' }, timeoutSeconds: 45 },
       { name: 'anthropic', kind: 'anthropic', upstream: 'https://api.anthropic.com', models: ['claude-*'], credential: { source: 'none' } },
+      { name: 'tools', kind: 'mcp', upstream: 'https://mcp.example.com', credential: { source: 'none' }, timeoutSeconds: 600 },
     ],
     identities: [],
   }, 't');
@@ -107,6 +108,15 @@ describe('renderEnvoyConfig', () => {
       match: { prefix: '/anthropic/' },
       request_headers_to_remove: ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'],
       route: { cluster: 'provider_anthropic', prefix_rewrite: '/', host_rewrite_literal: 'api.anthropic.com', timeout: '300s' },
+    });
+  });
+
+  it('routes an MCP server without a whole-response timeout (its streams are long-lived), with an idle timeout instead', () => {
+    assert.deepEqual(route('tools'), {
+      name: 'tools',
+      match: { prefix: '/tools/' },
+      request_headers_to_remove: ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'],
+      route: { cluster: 'provider_tools', prefix_rewrite: '/', host_rewrite_literal: 'mcp.example.com', timeout: '0s', idle_timeout: '600s' },
     });
   });
 
