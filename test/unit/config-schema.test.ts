@@ -57,7 +57,16 @@ const INVALID_CASES: Readonly<Record<string, InvalidCase>> = {
   'unknown-key-provider.yaml': {
     issues: [
       { path: 'providers[0]', message: /^Unrecognized key: "model"$/ },
-      { path: 'providers[0].models', message: /expected array, received undefined/ },
+      { path: 'providers[0].models', message: /^is required \(list the models this provider serves\)$/ },
+    ],
+  },
+  'models-missing.yaml': {
+    issues: [{ path: 'providers[0].models', message: /^is required \(list the models this provider serves\)$/ }],
+  },
+  'mcp-grant-on-model-provider.yaml': {
+    issues: [
+      { path: 'providers[1].models', message: /^an MCP server serves no models: leave models out$/ },
+      { path: 'identities[0].allow[0].mcp', message: /^provider "openai" is not an MCP server \(kind mcp\)$/ },
     ],
   },
   'unknown-key-nested.json': {

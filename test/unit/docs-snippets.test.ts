@@ -71,6 +71,7 @@ const CANNOT_RUN: readonly (readonly [string, string])[] = [
   ['docs/vault.md: kill -HUP "$(pidof tollgate)"', 'signals a running Tollgate (SIGHUP and the refresh call run in test/e2e/vault-lifecycle.test.ts)'],
   ['docs/policy.md: allow:', 'a grant list shown alone; the default operations it describes run in test/e2e/least-privilege.test.ts and test/unit/explain.test.ts'],
   ['docs/policy.md: when:', 'one grant condition, shown alone; its CEL form is exercised by test/unit/cel.test.ts'],
+  ['docs/mcp.md: const transport', 'TypeScript with the MCP SDK client; the same calls run in test/e2e/mcp.test.ts'],
 ];
 
 test('every entry of CANNOT_RUN_COMMANDS matches a command line in the docs', () => {
