@@ -69,6 +69,26 @@ export function openAiResponder(expectedBearer?: string): Responder {
   };
 }
 
+/**
+ * A minimal MCP server for the benchmark: a POST to a path ending in /mcp with a JSON-RPC `tools/call` gets a
+ * text result echoing the arguments (any other request goes to `fallback`). The bearer token is checked like
+ * the OpenAI one.
+ */
+export function mcpToolResponder(expectedBearer: string | undefined, fallback: Responder): Responder {
+  return (req) => {
+    if (req.method !== 'POST' || !req.path.endsWith('/mcp')) return fallback(req);
+    if (expectedBearer !== undefined && req.headers.authorization !== `Bearer ${expectedBearer}`) return json(401, { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'unauthorized' } });
+    let msg: { id?: unknown; method?: unknown; params?: { arguments?: unknown } };
+    try {
+      msg = JSON.parse(req.body.toString('utf8')) as typeof msg;
+    } catch {
+      return json(400, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } });
+    }
+    if (msg.method !== 'tools/call') return json(200, { jsonrpc: '2.0', id: msg.id ?? null, error: { code: -32601, message: 'Method not found' } });
+    return json(200, { jsonrpc: '2.0', id: msg.id ?? null, result: { content: [{ type: 'text', text: JSON.stringify(msg.params?.arguments ?? {}) }] } });
+  };
+}
+
 export async function startFakeUpstream(opts: { host?: string; port?: number; respond?: Responder; maxRecorded?: number } = {}): Promise<FakeUpstream> {
   const requests: RecordedRequest[] = [];
   const respond = opts.respond ?? openAiResponder();

@@ -269,6 +269,29 @@ export const SETUPS: readonly BenchSetup[] = [
     request: (base) => ({ ...base, body: chatBody(1_000_000) }),
   },
   {
+    // An MCP tools/call through the full chain, measured against the same floor as the model rows: the JSON-RPC
+    // body read and checked, the grant's tool rule, the tool pin (memory state), the arguments scanned, the
+    // server credential (the model provider's key file, sent as a bearer token) and the answer scanned.
+    name: 'mcp-call',
+    label: 'full chain, MCP tools/call',
+    tollgateReplicas: 1,
+    config: (input) => {
+      const openai = input.providers[0];
+      if (openai === undefined) throw new Error('mcp-call: the bench config has no provider to take the upstream from');
+      return {
+        ...input,
+        providers: [...input.providers, { name: 'tools', kind: 'mcp', upstream: openai.upstream, credential: openai.credential }],
+        identities: input.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [...i.allow, { provider: 'tools', mcp: { tools: ['echo'] } }] } : i)),
+      };
+    },
+    request: (base) => ({
+      ...base,
+      path: '/tools/mcp',
+      headers: { ...base.headers, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: mcpCallBody(1024),
+    }),
+  },
+  {
     // The full chain on shared state in a real Redis (loopback): the single-use claim of the authz context,
     // a request rate limit and a token budget (limits far above the load, so every request pays the Redis
     // round trips and none is refused), reserve before and settle after each request. state.timeoutMs is 250
@@ -291,6 +314,14 @@ export const SETUPS: readonly BenchSetup[] = [
     },
   },
 ];
+
+/** A JSON-RPC tools/call of the `echo` tool, exactly `bytes` bytes long (padded in its one argument). */
+export function mcpCallBody(bytes: number): string {
+  const shell = (text: string): string => JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text } } });
+  const n = bytes - Buffer.byteLength(shell(''));
+  if (n < 0) throw new Error(`mcpCallBody: ${bytes} bytes is less than the smallest body`);
+  return shell('Summarise the open tickets of the week. '.repeat(Math.ceil(n / 40) + 1).slice(0, n));
+}
 
 /** chatBody(bytes) with one email in the user message (same length, so the body is still `bytes` long). */
 export function dlpBody(bytes: number): string {

@@ -169,7 +169,7 @@ describe('bench set-ups on the rendered Envoy config', () => {
     full: ['envoy.filters.http.buffer', 'envoy.filters.http.ext_authz', 'envoy.filters.http.ext_proc', 'envoy.filters.http.router'],
   };
   // Rows that differ from the full chain only in Tollgate's config or the request keep its filters.
-  for (const name of ['dlp-8k', 'full-1m', 'redis', 'floor', 'floor-meta', 'floor-connect']) want[name] = want.full ?? [];
+  for (const name of ['dlp-8k', 'full-1m', 'redis', 'floor', 'floor-meta', 'floor-connect', 'mcp-call']) want[name] = want.full ?? [];
   want['authz-floor'] = want.authz ?? [];
   for (const s of SETUPS) {
     it(`${s.name}: only Tollgate's filters differ; the listener and the rest stay`, () => {
