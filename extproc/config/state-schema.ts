@@ -107,7 +107,8 @@ export const priceSchema = z
 export const rateLimitSchema = z.strictObject({
   name,
   per: subjectSchema,
-  unit: z.enum(['requests', 'tokens']),
+  /** requests: every request; tokens: model tokens; tool_calls: MCP tools/call messages only. */
+  unit: z.enum(['requests', 'tokens', 'tool_calls']),
   limit: z.int().positive().max(1e12),
   window: durationSchema.refine((ms) => ms <= 86_400_000, 'rate-limit windows are at most 1d; use a budget for longer'),
   only: z.array(z.string().min(1)).min(1).optional(),

@@ -7,7 +7,7 @@ import { slidingEstimate, slidingRetryAfterMs } from './window-math.ts';
 export interface RateTake {
   readonly limit: string;
   readonly subject: string;
-  readonly unit: 'requests' | 'tokens';
+  readonly unit: RateLimitConfig['unit'];
   readonly key: string;
   readonly windowMs: number;
   readonly windowStart: number;
@@ -24,7 +24,7 @@ export interface RateRefusal {
   readonly reason: 'rate_limited' | 'group_missing';
   readonly limit: string;
   readonly subject: string;
-  readonly unit: 'requests' | 'tokens';
+  readonly unit: RateLimitConfig['unit'];
   readonly max: number;
   /** The sliding estimate at refusal, before this request. */
   readonly estimate: number;
@@ -56,12 +56,14 @@ export class RateLimiter {
     return this.#limits.some((l) => l.unit === 'tokens' && subjectValues(l.per, principal, l.only)?.length !== 0);
   }
 
-  async check(principal: Principal, estimatedTokens: number): Promise<RateDecision> {
+  /** `toolCall`: the request is an MCP tools/call (limits in `tool_calls` count only those). */
+  async check(principal: Principal, estimatedTokens: number, toolCall = false): Promise<RateDecision> {
     const plan: { l: RateLimitConfig; subject: string; key: string; cost: number }[] = [];
     for (const l of this.#limits) {
+      if (l.unit === 'tool_calls' && !toolCall) continue;
       const subjects = subjectValues(l.per, principal, l.only);
       if (subjects === null) return { ok: false, refusal: { reason: 'group_missing', limit: l.name, subject: '', unit: l.unit, max: l.limit, estimate: 0, retryAfterSeconds: 0 } };
-      for (const subject of subjects) plan.push({ l, subject, key: counterKey('r', l.name, l.per, subject), cost: l.unit === 'requests' ? 1 : Math.max(0, Math.ceil(estimatedTokens)) });
+      for (const subject of subjects) plan.push({ l, subject, key: counterKey('r', l.name, l.per, subject), cost: l.unit === 'tokens' ? Math.max(0, Math.ceil(estimatedTokens)) : 1 });
     }
     if (plan.length === 0) return { ok: true, ticket: { takes: [], degraded: false } };
     const settled = await Promise.allSettled(plan.map((p) => this.#store.slidingTake(p.key, p.cost, p.l.limit, p.l.window)));

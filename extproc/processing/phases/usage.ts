@@ -2,6 +2,7 @@ import { RULES } from '../../core/decision.ts';
 import { rateDenial } from '../../state/bodyless-admission.ts';
 import { StateUnavailableError } from '../../state/state-errors.ts';
 import { BYTES_PER_TOKEN, reservationEstimate } from '../../state/reservation.ts';
+import type { RateLimiter } from '../../state/rate-limits.ts';
 import type { Principal } from '../../state/subjects.ts';
 import { logFor, type Denial, type RequestState } from '../request-state.ts';
 
@@ -25,6 +26,8 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
   const provider = state.provider?.name;
   const translator = state.translator;
   if (who === undefined || provider === undefined || translator === undefined || (rates === undefined && budgets === undefined && anomaly === undefined)) return undefined;
+  // An MCP message carries no model tokens: request and tool-call limits count it; token limits and budgets don't.
+  if (state.provider?.config.kind === 'mcp') return admitMcp(state, who);
   const bound = reservationEstimate(bodyBytes, translator.outputRequest(), prices.maxOutputTokens(provider, state.model ?? ''));
   if (bound === undefined) {
     if (budgets?.covers(who) === true) return { code: 'output_cap_required', rule: RULES.budget };
@@ -34,11 +37,9 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
   const est = bound ?? { inputTokens: Math.ceil(bodyBytes / BYTES_PER_TOKEN), outputTokens: 0 };
   try {
     if (rates !== undefined) {
-      const r = await rates.check(who, est.inputTokens + est.outputTokens);
-      if (!r.ok) return rateDenial(r.refusal);
-      if (r.ticket.takes.some((t) => t.unit === 'tokens')) state.usageEstimate = est;
-      state.rateTicket = r.ticket;
-      if (r.ticket.degraded) state.stateDegraded = true;
+      const refused = await takeRates(state, rates, who, est.inputTokens + est.outputTokens, false);
+      if (refused !== undefined) return refused;
+      if (state.rateTicket?.takes.some((t) => t.unit === 'tokens') === true) state.usageEstimate = est;
     }
     if (anomaly !== undefined) {
       const a = await anomaly.observe({ identity: who.identity, provider, endpoint: `${state.authz?.method ?? ''} ${state.translator?.operation ?? 'unknown'}`, requestBytes: bodyBytes });
@@ -63,6 +64,32 @@ export async function admitUsage(state: RequestState, bodyBytes: number): Promis
     return { code: 'state_unavailable', rule: RULES.sharedState };
   }
   return undefined;
+}
+
+/** Usage controls for a message to an MCP server: request and `tool_calls` rate limits (no tokens, no budgets). */
+async function admitMcp(state: RequestState, who: Principal): Promise<Denial | undefined> {
+  const { rates } = state.guards;
+  try {
+    return rates === undefined ? undefined : await takeRates(state, rates, who, 0, state.mcp?.message.method === 'tools/call');
+  } catch (err) {
+    return stateFailure(state, err);
+  }
+}
+
+/** The rate limits' take for this request (its ticket kept for settling), or their refusal. */
+async function takeRates(state: RequestState, rates: RateLimiter, who: Principal, tokens: number, toolCall: boolean): Promise<Denial | undefined> {
+  const r = await rates.check(who, tokens, toolCall);
+  if (!r.ok) return rateDenial(r.refusal);
+  state.rateTicket = r.ticket;
+  if (r.ticket.degraded) state.stateDegraded = true;
+  return undefined;
+}
+
+/** Shared state that is down fails closed (logged once); anything else is rethrown. */
+function stateFailure(state: RequestState, err: unknown): Denial {
+  if (!(err instanceof StateUnavailableError)) throw err;
+  logFor(state).error({ code: 'state_unavailable', operation: err.operation, reason: err.reason }, 'shared state unavailable; failing closed');
+  return { code: 'state_unavailable', rule: RULES.sharedState };
 }
 
 /**
