@@ -1,4 +1,4 @@
-import { AUTHZ_METADATA_NAMESPACE } from '../core/authz-context.ts';
+import { AUTHZ_METADATA_NAMESPACE, type AuthzContext } from '../core/authz-context.ts';
 import type { RuleId, ShadowDenial } from '../core/decision.ts';
 import { TollgateError } from '../errors.ts';
 import type { ProcessingRequest } from '../wire/ext-proc.ts';
@@ -44,25 +44,31 @@ export function hasAuthzMetadata(msg: ProcessingRequest): boolean {
  * credential is looked up. Then the request's caller and route parts are built from it, and a stream that
  * begins with the body or the response headers is checked against what ext_authz saw (body or none).
  */
-export async function open(req: ProcRequest, msg: ProcessingRequest): Promise<void> {
+export function open(req: ProcRequest, msg: ProcessingRequest): Promise<void> {
   const { services } = req;
   const struct = msg.metadata_context?.filter_metadata?.[AUTHZ_METADATA_NAMESPACE];
   const present = struct?.fields !== undefined && Object.keys(struct.fields).length > 0;
   const decoded = services.authzContext.decode(present ? (name) => structString(struct, name) : undefined, Date.now());
   // The request's one failure line (session.ts) carries the hint.
   if (decoded === 'missing') throw new TollgateError('authz_context_missing', 'no ext_authz metadata on the request: check that ext_authz runs before ext_proc and forwarding_namespaces lists envoy.filters.http.ext_authz');
-  let problem: string | undefined = typeof decoded === 'string' ? decoded : undefined;
-  if (typeof decoded !== 'string') {
-    // The seal verified: Tollgate issued this context, so its record may name the identity even if the
-    // single-use claim below refuses it or cannot be made (state store down). `authenticated` stays false.
-    req.caller = { authz: decoded, claims: {} };
-    req.decisionId = decoded.decisionId;
-    if (!(await services.state.claimOnce(`authz:${decoded.decisionId}`, services.authzContextMaxAgeMs + 5_000))) problem = 'replayed';
-  }
-  if (problem !== undefined || typeof decoded === 'string') {
-    req.log().warn({ problem }, 'refused an ext_authz context');
-    throw new TollgateError('authz_context_invalid', problem);
-  }
+  if (typeof decoded === 'string') refuse(req, decoded);
+  // The seal verified: Tollgate issued this context, so its record may name the identity even if the
+  // single-use claim below refuses it or cannot be made (state store down). `authenticated` stays false.
+  req.caller = { authz: decoded, claims: {} };
+  req.decisionId = decoded.decisionId;
+  return services.state.claimOnce(`authz:${decoded.decisionId}`, services.authzContextMaxAgeMs + 5_000).then((fresh) => {
+    if (!fresh) refuse(req, 'replayed');
+    admit(req, decoded, msg);
+  });
+}
+
+function refuse(req: ProcRequest, problem: string): never {
+  req.log().warn({ problem }, 'refused an ext_authz context');
+  throw new TollgateError('authz_context_invalid', problem);
+}
+
+/** The context is Tollgate's, fresh and used once: the request's caller and route parts, from it and the policy. */
+function admit(req: ProcRequest, decoded: AuthzContext, msg: ProcessingRequest): void {
   const provider = req.policy.providers.get(decoded.provider);
   const identity = req.policy.identitiesById.get(decoded.identity.id);
   if (provider === undefined || identity === undefined) throw new TollgateError('authz_context_missing', 'the authz context names an identity or provider this policy does not have');

@@ -60,12 +60,17 @@ export function applyCredential(req: ProcRequest, body: Buffer | undefined): Hea
   return pending instanceof Promise ? pending.then((c) => applyWith(req, c, body)) : applyWith(req, pending, body);
 }
 
-async function applyWith(req: ProcRequest, credential: Parameters<RequestTranslator['applyCredential']>[0], body: Buffer | undefined): Promise<HeaderEdits> {
+function applyWith(req: ProcRequest, credential: Parameters<RequestTranslator['applyCredential']>[0], body: Buffer | undefined): Promise<HeaderEdits> {
+  let applied;
   try {
-    const edits = await translator(req).applyCredential(credential, { body });
-    if (credential.kind !== 'none') req.credential.meta = credential.meta;
-    return { set: edits.set.map((h) => ({ name: h.name, value: headerValue(h) })), remove: edits.remove };
+    applied = translator(req).applyCredential(credential, { body });
   } catch (err) {
     throw asTollgateError(err);
   }
+  return applied.then((edits) => {
+    if (credential.kind !== 'none') req.credential.meta = credential.meta;
+    return { set: edits.set.map((h) => ({ name: h.name, value: headerValue(h) })), remove: edits.remove };
+  }, (err: unknown) => {
+    throw asTollgateError(err);
+  });
 }
