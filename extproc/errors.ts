@@ -179,6 +179,10 @@ export function ruleFor(code: ErrorCode): RuleId {
       return RULES.responseEncoding;
     case 'identity_disabled':
       return RULES.killSwitch;
+    case 'header_malformed':
+      return RULES.requestHeaders;
+    case 'endpoint_not_allowed':
+      return RULES.providerEndpoints;
     default:
       // Another refusal of what the request says (an endpoint, a model, a body the provider's rules refuse).
       return ERROR_CATALOGUE[code].userFacing ? RULES.requestModel : RULES.internal;

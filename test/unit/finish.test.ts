@@ -51,4 +51,13 @@ describe('one finish and one deny shape for ext_authz and ext_proc', () => {
     assert.deepEqual(recs.map((r) => [r.stage, r.reason]), [['proc', 'content_type_unsupported']]);
     assert.equal(await counted(f, 'proc'), before + 1);
   });
+
+  it('one error-to-rule map for both filters: specific rules where one decides, request.model for other refusals of the request, internal for failures', () => {
+    assert.equal(ruleFor('header_malformed'), 'request.headers');
+    assert.equal(ruleFor('endpoint_not_allowed'), 'provider.endpoints');
+    assert.equal(ruleFor('identity_disabled'), 'admin.kill_switch');
+    assert.equal(ruleFor('credential_unavailable'), 'provider.credential');
+    assert.equal(ruleFor('body_missing'), 'request.model');
+    assert.equal(ruleFor('internal'), 'internal');
+  });
 });
