@@ -45,8 +45,18 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../processing/*', '../server/*', '../cli/*'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
   },
   {
-    files: ['extproc/{policy,detectors,redactors,providers,credentials,state,telemetry,wire,identity,envoy,posture,mcp}/**/*.ts'],
+    files: ['extproc/{outcome,policy,detectors,redactors,providers,credentials,state,telemetry,wire,identity,envoy,posture,mcp}/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../authz/*', '../processing/*', '../server/*', '../cli/*', '../app.ts'], message: 'Dependencies point one way: server → authz/processing → the rest.' }] }] },
+  },
+  {
+    // Steps do work for the Session; the envelope, the dispatch and the bidi loop sit above them.
+    files: ['extproc/processing/steps/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../session.ts', '../handlers.ts', '../stream-handler.ts', '../../authz/*', '../../server/*', '../../cli/*'], message: 'Steps sit below the Session: they import neither it nor its dispatch.' }] }] },
+  },
+  {
+    // Audit, metrics, logs and traces see facts, never Envoy's messages; finishing a request knows no wire format either.
+    files: ['extproc/{telemetry,outcome}/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../authz/*', '../processing/*', '../server/*', '../cli/*', '../app.ts', '../wire/*'], message: 'telemetry/ and outcome/ see facts, not wire messages, and sit below authz/ and processing/.' }] }] },
   },
   {
     files: ['test/**/*.ts', 'scripts/**/*.ts'],

@@ -1,4 +1,5 @@
-import { apiKeyLookup, createCheckHandler } from './authz/check-handler.ts';
+import { createCheckHandler } from './authz/check-handler.ts';
+import { apiKeyLookup } from './identity/api-key.ts';
 import { isIP } from 'node:net';
 import type { Env } from './config/env.ts';
 import { ConfigError } from './config/load.ts';

@@ -1,4 +1,5 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { RULES, type RuleId } from './core/decision.ts';
 
 /**
  * The error catalogue. Every denial or failure Tollgate reports carries one of these codes; the code
@@ -147,4 +148,83 @@ export function denialHeaders(code: ErrorCode, requestId: string | undefined, re
     if (retryAfterSeconds !== undefined) out.push({ name: 'x-tollgate-retry-after', value: String(retryAfterSeconds) });
   }
   return out;
+}
+
+/**
+ * A refusal, the one shape wherever it is decided (ext_authz, an ext_proc step, a usage control): the
+ * catalogue code, the rule that decided, and what the answer says besides.
+ */
+export interface Denial {
+  readonly code: ErrorCode;
+  readonly rule: RuleId;
+  /** For a 429: when the caller may retry (a retry-after header). */
+  readonly retryAfterSeconds?: number;
+  /** For a content block: the data types that caused it (never values). */
+  readonly types?: readonly string[];
+}
+
+/** The rule a catalogue code is reported under when no more specific rule decided (ext_authz and ext_proc alike). */
+export function ruleFor(code: ErrorCode): RuleId {
+  switch (code) {
+    case 'body_malformed':
+    case 'model_missing':
+    case 'model_invalid':
+      return RULES.requestJson;
+    case 'body_too_large':
+      return RULES.bodyLimit;
+    case 'credential_unavailable':
+      return RULES.providerCredential;
+    case 'authz_context_missing':
+    case 'authz_context_invalid':
+      return RULES.authzContext;
+    case 'protocol_violation':
+      return RULES.protocol;
+    case 'state_unavailable':
+      return RULES.sharedState;
+    case 'response_encoding_unsupported':
+    case 'response_decode_failed':
+      return RULES.responseEncoding;
+    case 'identity_disabled':
+      return RULES.killSwitch;
+    case 'header_malformed':
+      return RULES.requestHeaders;
+    case 'endpoint_not_allowed':
+      return RULES.providerEndpoints;
+    case 'jsonrpc_malformed':
+    case 'jsonrpc_batch_refused':
+    case 'mcp_protocol_version_unsupported':
+      return RULES.mcpProtocol;
+    case 'mcp_header_mismatch':
+      return RULES.mcpHeaders;
+    default:
+      // Another refusal of what the request says (an endpoint, a model, a body the provider's rules refuse).
+      return ERROR_CATALOGUE[code].userFacing ? RULES.requestModel : RULES.internal;
+  }
+}
+
+/** A failure (thrown anywhere on the request path) as the request's denial. */
+export function denialOf(err: unknown): Denial {
+  const code = toTollgateError(err).code;
+  return { code, rule: ruleFor(code) };
+}
+
+/** The HTTP answer to a denial, the same from ext_authz and ext_proc; each encodes it in its own message. */
+export interface DenialReply {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: readonly DenialHeader[];
+  readonly body: string;
+}
+
+export function denialReply(denial: Denial, requestId: string | undefined, decisionId: string): DenialReply {
+  return {
+    code: denial.code,
+    status: ERROR_CATALOGUE[denial.code].httpStatus,
+    headers: [
+      { name: 'content-type', value: 'application/json' },
+      { name: 'x-tollgate-decision-id', value: decisionId },
+      ...denialHeaders(denial.code, requestId, denial.retryAfterSeconds),
+    ],
+    body: clientErrorBody(denial.code, requestId, denial.types),
+  };
 }

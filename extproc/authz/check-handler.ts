@@ -1,29 +1,30 @@
-import { CredentialUnavailableError } from '../credentials/broker.ts';
-import { conditionOf } from '../credentials/lifecycle-log.ts';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AuthzContext } from '../core/authz-context.ts';
 import { RULES, type Identity, type RuleId, type ShadowDenial } from '../core/decision.ts';
 import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
-import { ERROR_CATALOGUE, clientErrorBody, denialHeaders, toTollgateError, type ErrorCode } from '../errors.ts';
-import { jsonRpcDenial } from '../mcp/jsonrpc-error.ts';
+import { CredentialUnavailableError } from '../credentials/broker.ts';
+import { logNoCredential } from '../credentials/lifecycle-log.ts';
+import { denialReply, ERROR_CATALOGUE, ruleFor, toTollgateError, type Denial, type ErrorCode } from '../errors.ts';
+import { jsonRpcDenialReply } from '../mcp/jsonrpc-error.ts';
+import { finish } from '../outcome/finish.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type ProviderPolicy } from '../policy/policy.ts';
 import { asTollgateError, requestDocument, splitTarget, translatorFor } from '../policy/request.ts';
 import { headerValue, type HeaderToSet, type RequestTranslator } from '../providers/index.ts';
 import type { Services } from '../services.ts';
 import { admitWithoutBody, type BodylessAdmission } from '../state/bodyless-admission.ts';
-import { auditCredential, buildAuditRecord, type AuditRecord } from '../telemetry/audit-record.ts';
+import { auditCredential, type AuditRecord } from '../telemetry/audit-record.ts';
 import { failureFields } from '../telemetry/logger.ts';
+import { boundMetrics } from '../telemetry/metrics.ts';
 import { traceCheck } from '../telemetry/tracing.ts';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { stringStruct } from '../wire/struct.ts';
-import { hashApiKey, presentedApiKey } from './api-key.ts';
-import type { ApiKeyLookup, IdentityFailure, IdentityResolution, ResolvedIdentity } from '../identity/precedence.ts';
+import type { IdentityFailure, IdentityResolution, ResolvedIdentity } from '../identity/precedence.ts';
 
 type Verdict =
   | { readonly allow: true; readonly rule: RuleId; readonly identity: Identity; readonly provider: ProviderPolicy; readonly translator: RequestTranslator; readonly shadow: ShadowDenial | undefined }
-  | { readonly allow: false; readonly code: ErrorCode; readonly rule: RuleId; readonly identity?: Identity; readonly provider?: string; readonly retryAfterSeconds?: number | undefined };
+  | { readonly allow: false; readonly denial: Denial; readonly identity?: Identity; readonly provider?: string };
 
 interface RequestLine {
   readonly method: string;
@@ -76,37 +77,28 @@ function identityFailureCode(reason: IdentityFailure): ErrorCode {
   }
 }
 
-/** The API-key lookup the identity resolver uses, against the policy in force. */
-export function apiKeyLookup(policy: () => Policy): ApiKeyLookup {
-  return (headers) => {
-    const presented = presentedApiKey(headers);
-    if (presented.kind === 'none') return { kind: 'none' };
-    if (presented.kind === 'ambiguous') return { kind: 'fail', reason: 'credentials_ambiguous', detail: 'more than one key' };
-    if (presented.kind === 'malformed') return { kind: 'fail', reason: 'unauthenticated', detail: 'malformed key' };
-    const found = policy().identitiesByKeyHash.get(hashApiKey(presented.key));
-    return found === undefined ? { kind: 'fail', reason: 'unauthenticated', detail: 'unknown key' } : { kind: 'ok', subject: found.id, tenant: found.tenant };
-  };
-}
+const refuse = (code: ErrorCode, rule: RuleId, identity?: Identity, provider?: string): Verdict =>
+  ({ allow: false, denial: { code, rule }, ...(identity === undefined ? {} : { identity }), ...(provider === undefined ? {} : { provider }) });
 
 /** Identity, provider route, endpoint, the model the request line names, and the grants: one verdict. */
 function decide(policy: Policy, line: RequestLine, resolved: IdentityResolution, disabled: (tenant: string, identity: string) => boolean): Verdict {
-  if (!resolved.ok) return { allow: false, code: identityFailureCode(resolved.reason), rule: resolved.kind === 'api-key' || resolved.kind === 'none' ? RULES.identityApiKey : RULES.identityVerify };
+  if (!resolved.ok) return refuse(identityFailureCode(resolved.reason), resolved.kind === 'api-key' || resolved.kind === 'none' ? RULES.identityApiKey : RULES.identityVerify);
   const identity = policyIdentity(policy, resolved.identity);
-  if (identity === undefined) return { allow: false, code: 'identity_unknown', rule: RULES.identityUnknown };
-  if (disabled(identity.tenant, identity.id)) return { allow: false, code: 'identity_disabled', rule: RULES.killSwitch, identity };
+  if (identity === undefined) return refuse('identity_unknown', RULES.identityUnknown);
+  if (disabled(identity.tenant, identity.id)) return refuse('identity_disabled', RULES.killSwitch, identity);
   const { path } = splitTarget(line.target);
   const provider = providerForPath(policy, path);
-  if (provider === undefined) return { allow: false, code: 'provider_unknown', rule: RULES.providerRoute, identity };
-  if (!policy.identitiesById.get(identity.id)?.providers.has(provider.name)) return { allow: false, code: 'provider_forbidden', rule: RULES.identityAllow, identity, provider: provider.name };
+  if (provider === undefined) return refuse('provider_unknown', RULES.providerRoute, identity);
+  if (!policy.identitiesById.get(identity.id)?.providers.has(provider.name)) return refuse('provider_forbidden', RULES.identityAllow, identity, provider.name);
   let translator: RequestTranslator;
   try {
     translator = translatorFor(provider, line.method, line.target, new Map(Object.entries(line.headers)));
   } catch (err) {
     const e = toTollgateError(err);
-    return { allow: false, code: e.code, rule: e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : RULES.requestModel, identity, provider: provider.name };
+    return refuse(e.code, e.code === 'endpoint_not_allowed' ? RULES.providerEndpoints : RULES.requestModel, identity, provider.name);
   }
   const decision = evaluate(policy, requestDocument(identity, provider, line.method, line.target, translator, resolved.identity.claims, line.headers), hasNoBody(line.headers));
-  if (!decision.allow) return { allow: false, code: decision.reason, rule: decision.rule, identity, provider: provider.name };
+  if (!decision.allow) return refuse(decision.reason, decision.rule, identity, provider.name);
   return { allow: true, rule: decision.rule, identity, provider, translator, shadow: decision.shadow };
 }
 
@@ -152,7 +144,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
           services.logger.error({ ...admission.stateFailure, code: 'state_unavailable', decision_id: decisionId, request_id: requestId, identity: identity.id, tenant: identity.tenant, provider: provider.name }, 'shared state unavailable; failing closed');
           failureLogged = true;
         }
-        if (admission.denial !== undefined) verdict = { allow: false, ...admission.denial, identity, provider: provider.name };
+        if (admission.denial !== undefined) verdict = { allow: false, denial: admission.denial, identity, provider: provider.name };
       }
       if (verdict.allow) {
         const ctx: AuthzContext = {
@@ -168,7 +160,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
           issuedAtMs: Date.now(),
         };
         const scope = { tenant: ctx.identity.tenant, identity: ctx.identity.id, provider: ctx.provider };
-        // A request with no body gets its credential here (no ext_proc body phase follows); otherwise
+        // A request with no body gets its credential here (no ext_proc request-body handler follows); otherwise
         // warm the cache so a miss overlaps with Envoy starting ext_proc.
         // The caller's credentials go here, and x-envoy-* headers the caller sent (ext_proc may not
         // remove those). The rest of what the provider's allow-list refuses goes in ext_proc's
@@ -194,7 +186,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
         for (const h of set) remove.delete(h.name);
         services.metrics.authzDecisions.inc({ decision: verdict.shadow === undefined ? 'allow' : 'shadow_deny', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider });
         span.end({ decision: 'allow', reason: verdict.shadow?.reason ?? 'none', provider: ctx.provider, identity: ctx.identity.id, decisionId });
-        services.metrics.checkSeconds.observe({ decision: 'allow' }, (performance.now() - started) / 1000);
+        boundMetrics(services.metrics).checkSeconds.allow.observe((performance.now() - started) / 1000);
         return {
           status: { code: 0 },
           ok_response: {
@@ -208,21 +200,22 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
       const e = toTollgateError(err);
       // No provider credential (a request without a body): one line naming the scope and the cause, no stack.
       if (e instanceof CredentialUnavailableError) {
-        services.logger.warn({ code: e.code, decision_id: decisionId, request_id: requestId, tenant: e.scope.tenant, identity: e.scope.identity, provider: e.scope.provider, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
+        logNoCredential(services.logger, e, e.scope, { decision_id: decisionId, request_id: requestId });
         failureLogged = true;
       } else if (!e.entry.userFacing) {
         services.logger.error({ ...failureFields(e), decision_id: decisionId, request_id: requestId, identity: known.identity?.id, tenant: known.identity?.tenant, provider: known.provider }, 'ext_authz check failed');
         failureLogged = true;
       }
-      verdict = { allow: false, code: e.code, rule: e.code === 'credential_unavailable' ? RULES.providerCredential : e.entry.userFacing ? RULES.requestModel : RULES.internal, ...known };
+      verdict = { allow: false, denial: { code: e.code, rule: ruleFor(e.code) }, ...known };
     }
-    const code = verdict.code;
-    const entry = ERROR_CATALOGUE[code];
-    services.metrics.authzDecisions.inc({ decision: 'deny', reason: code, provider: verdict.provider ?? 'none' });
-    span.end({ decision: 'deny', reason: code, provider: verdict.provider, identity: verdict.identity?.id, decisionId });
+    const { denial } = verdict;
+    // An MCP server's client reads a JSON-RPC error (no id: the body was not read).
+    const reply = policy.providers.get(verdict.provider ?? '')?.config.kind === 'mcp' ? jsonRpcDenialReply(denial, undefined, requestId, decisionId) : denialReply(denial, requestId, decisionId);
+    services.metrics.authzDecisions.inc({ decision: 'deny', reason: denial.code, provider: verdict.provider ?? 'none' });
+    span.end({ decision: 'deny', reason: denial.code, provider: verdict.provider, identity: verdict.identity?.id, decisionId });
     const elapsed = performance.now() - started;
-    services.metrics.checkSeconds.observe({ decision: 'deny' }, elapsed / 1000);
-    services.audit.write(buildAuditRecord({
+    boundMetrics(services.metrics).checkSeconds.deny.observe(elapsed / 1000);
+    finish(services, {
       stage: 'authz',
       authenticated: true,
       outcome: 'denied',
@@ -232,27 +225,22 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
       provider: verdict.provider,
       method: line.method,
       path: line.target,
-      reason: code,
-      rule: verdict.rule,
-      status: entry.httpStatus,
+      reason: denial.code,
+      rule: denial.rule,
+      status: reply.status,
       totalMs: elapsed,
       tollgateMs: elapsed,
       policyRevision: policy.revision,
       anomalyFlags: admission?.anomalyFlags ?? [],
       stateDegraded: admission?.stateDegraded ?? false,
-    }));
-    services.metrics.auditRecords.inc({ stage: 'authz' });
-    if (!failureLogged) services.logger.info({ decision_id: decisionId, request_id: requestId, reason: code, rule: verdict.rule, identity: verdict.identity?.id, tenant: verdict.identity?.tenant, provider: verdict.provider }, 'request denied by ext_authz');
+    });
+    if (!failureLogged) services.logger.info({ decision_id: decisionId, request_id: requestId, reason: denial.code, rule: denial.rule, identity: verdict.identity?.id, tenant: verdict.identity?.tenant, provider: verdict.provider }, 'request denied by ext_authz');
     return {
-      status: { code: entry.grpcStatus, message: code },
+      status: { code: ERROR_CATALOGUE[denial.code].grpcStatus, message: denial.code },
       denied_response: {
-        status: { code: entry.httpStatus },
-        headers: [
-          { header: { key: 'content-type', value: 'application/json' }, append: { value: false } },
-          { header: { key: 'x-tollgate-decision-id', value: decisionId }, append: { value: false } },
-          ...denialHeaders(code, requestId, verdict.retryAfterSeconds).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
-        ],
-        body: policy.providers.get(verdict.provider ?? '')?.config.kind === 'mcp' ? jsonRpcDenial(code, undefined, { requestId, decisionId }).body : clientErrorBody(code, requestId),
+        status: { code: reply.status },
+        headers: reply.headers.map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
+        body: reply.body,
       },
     };
   };

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { hashApiKey, mintApiKey } from '../authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../identity/api-key.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig, type EnvoyRenderOptions, type ListenerTls } from '../envoy/render.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { hashApiKey, mintApiKey } from '../authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../identity/api-key.ts';
 import { validateConfig } from '../config/load.ts';
 import type { ConfigInput } from '../config/schema.ts';
 import { openAiResponder, startFakeUpstream } from '../dev/fake-upstream.ts';

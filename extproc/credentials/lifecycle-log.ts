@@ -17,6 +17,14 @@ export function conditionOf(err: unknown): string {
   return 'error';
 }
 
+/**
+ * The one line for a request refused because its provider credential could not be had (an operational
+ * condition, not a bug): no stack, the scope and the cause. ext_authz and ext_proc each add their ids.
+ */
+export function logNoCredential(logger: Logger, e: TollgateError, scope: { readonly tenant?: string | undefined; readonly identity?: string | undefined; readonly provider?: string | undefined }, extra: Readonly<Record<string, unknown>>): void {
+  logger.warn({ code: e.code, ...extra, tenant: scope.tenant, identity: scope.identity, provider: scope.provider, cause: conditionOf(e), error: e.message }, 'request failed: no provider credential');
+}
+
 /** A short message for a log line: our own errors only carry sanitised text (no token, no secret). */
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : 'failed').slice(0, 300);
 

@@ -173,6 +173,13 @@ export class Scanner {
   #runs: DecodedRun[] | undefined;
   /** Where the last encoded run the current pass looked at ends (a run is looked at once). */
   #runEnd = 0;
+  /** The hits of the current pass: the reporters below push here. */
+  #hits: RawHit[] = [];
+  /**
+   * One reporter per detector, made once: a pass only swaps `#hits`. (Made per pass, they were one closure per
+   * detector per text segment, the largest allocation of a request.)
+   */
+  readonly #reporters: readonly Report[];
 
   constructor(detectors: readonly Detector[], options: ScannerOptions) {
     const ids = new Set<string>();
@@ -246,6 +253,11 @@ export class Scanner {
     );
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     this.#texts = texts;
+    this.#reporters = detectors.map((_, d) => (start: number, end: number): void => {
+      const hits = this.#hits;
+      hits.push({ d, start, end });
+      if (hits.length > this.limits.maxFindings * 4 + 16) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
+    });
   }
 
   /** Scans one text against a fresh budget. Throws ScanLimitError when a cap is exceeded. */
@@ -312,11 +324,8 @@ export class Scanner {
     this.#runs = runs;
     this.#runEnd = 0;
     const hits: RawHit[] = [];
-    const rawCap = this.limits.maxFindings * 4 + 16;
-    const reporters: Report[] = this.detectors.map((_, d) => (start: number, end: number): void => {
-      hits.push({ d, start, end });
-      if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
-    });
+    this.#hits = hits;
+    const reporters = this.#reporters;
     this.#charPass(text, reporters, budget);
     budget.addBytes(bytes);
     for (const { d, det } of this.#texts) {

@@ -17,7 +17,7 @@ import type { SpiffeFailure, SpiffeResolver } from './spiffe.ts';
  *   still stripped before the upstream by ext_proc).
  * - A JWT is present when `authorization: Bearer <three base64url parts>` and JWT issuers are
  *   configured. A JWT together with `x-api-key`/`api-key` is ambiguous and denied, as two keys are.
- * - Otherwise the API-key lookup (the caller passes it in: authz/api-key.ts hashing and the
+ * - Otherwise the API-key lookup (the caller passes it in: identity/api-key.ts hashing and the
  *   identity table) decides; it also reports "no credential at all".
  */
 

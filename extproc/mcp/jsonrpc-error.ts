@@ -3,7 +3,7 @@
 // an unsupported version or a header/body mismatch is a 400; a request Tollgate read and refused (policy, content,
 // a changed tool definition, a limit) is answered like any refused JSON-RPC request, HTTP 200 with the error
 // (a notification or response has no id to answer, so it keeps the catalogue status); failures keep theirs (5xx).
-import { ERROR_CATALOGUE, GENERIC_CLIENT_MESSAGE, type ErrorCode } from '../errors.ts';
+import { denialHeaders, ERROR_CATALOGUE, GENERIC_CLIENT_MESSAGE, type Denial, type DenialReply, type ErrorCode } from '../errors.ts';
 
 /** JSON-RPC error codes: the spec's own, MCP's header mismatch, and one for a request Tollgate refused. */
 export const JSONRPC_CODES = Object.freeze({
@@ -24,26 +24,32 @@ const PROTOCOL: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   body_too_large: JSONRPC_CODES.invalidRequest,
 });
 
-export interface JsonRpcDenial {
-  readonly status: number;
-  readonly body: string;
-}
-
 /**
- * The HTTP status and JSON-RPC error body for a denial. `id`: the request's id (undefined: not read, a
- * notification, or a response). `jsonRpc` overrides the error code (a parse error found while reading).
+ * The answer to a denial for an MCP server: the same headers as any denial (decision id, request id, retry
+ * hint), a JSON-RPC error body and the status above. `id`: the request's id (undefined: not read, a
+ * notification, or a response). `jsonRpc` overrides the error code.
  */
-export function jsonRpcDenial(code: ErrorCode, id: string | number | undefined, extra: { readonly requestId?: string | undefined; readonly decisionId: string; readonly types?: readonly string[] | undefined; readonly jsonRpc?: number | undefined }): JsonRpcDenial {
+export function jsonRpcDenialReply(denial: Denial, id: string | number | undefined, requestId: string | undefined, decisionId: string, jsonRpc?: number): DenialReply {
+  const { code } = denial;
   const e = ERROR_CATALOGUE[code];
-  const protocol = extra.jsonRpc ?? PROTOCOL[code];
+  const protocol = jsonRpc ?? PROTOCOL[code];
   const failure = e.httpStatus >= 500;
   const rpc = protocol ?? (failure ? JSONRPC_CODES.internalError : JSONRPC_CODES.refused);
   const status = protocol !== undefined || failure || id === undefined ? e.httpStatus : 200;
   const data = {
     code,
-    decision_id: extra.decisionId,
-    ...(extra.requestId === undefined ? {} : { request_id: extra.requestId }),
-    ...(extra.types === undefined || extra.types.length === 0 ? {} : { blocked_types: extra.types }),
+    decision_id: decisionId,
+    ...(requestId === undefined ? {} : { request_id: requestId }),
+    ...(denial.types === undefined || denial.types.length === 0 ? {} : { blocked_types: denial.types }),
   };
-  return { status, body: JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: rpc, message: e.userFacing ? e.message : GENERIC_CLIENT_MESSAGE, data } }) };
+  return {
+    code,
+    status,
+    headers: [
+      { name: 'content-type', value: 'application/json' },
+      { name: 'x-tollgate-decision-id', value: decisionId },
+      ...denialHeaders(code, requestId, denial.retryAfterSeconds),
+    ],
+    body: JSON.stringify({ jsonrpc: '2.0', id: id ?? null, error: { code: rpc, message: e.userFacing ? e.message : GENERIC_CLIENT_MESSAGE, data } }),
+  };
 }

@@ -1,5 +1,5 @@
 // The content-encoding of a provider's response. Tollgate asks every upstream for `identity` (see
-// phases/request-headers.ts); an upstream that compresses anyway gets its buffered response decoded here,
+// steps/request-headers.ts); an upstream that compresses anyway gets its buffered response decoded here,
 // with a cap on the decoded size, before usage, leak scanning and restore read it. What cannot be decoded
 // is refused: a body Tollgate cannot read never reaches the caller.
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync, zstdDecompressSync } from 'node:zlib';

@@ -1,7 +1,7 @@
 // The single builder of ext_proc ProcessingResponse messages. Encodes Envoy's wire rules once:
 // header values go in raw_value only (value alone yields empty headers; both can give a 500), and the
 // deprecated `append` BoolValue is always set, false meaning overwrite (append_action is ignored).
-import { clientErrorBody, denialHeaders, ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+import type { DenialReply } from '../errors.ts';
 import type { CommonResponse, HeaderMutation, HeaderValueOption, ProcessingResponse } from '../wire/ext-proc.ts';
 
 export interface HeaderEdits {
@@ -57,34 +57,21 @@ export function streamedChunkResponse(chunk: Buffer): ProcessingResponse {
   return { response_body: { response: { status: 'CONTINUE', body_mutation: { body: chunk } } } };
 }
 
+const REQUEST_TRAILERS: ProcessingResponse = Object.freeze({ request_trailers: Object.freeze({}) });
+const RESPONSE_TRAILERS: ProcessingResponse = Object.freeze({ response_trailers: Object.freeze({}) });
+
 export function trailersResponse(direction: 'request_trailers' | 'response_trailers'): ProcessingResponse {
-  return direction === 'request_trailers' ? { request_trailers: {} } : { response_trailers: {} };
+  return direction === 'request_trailers' ? REQUEST_TRAILERS : RESPONSE_TRAILERS;
 }
 
-/** A local reply: a status, a JSON body, and the denial headers (decision id, request id, retry hint). */
-function denialReply(status: number, body: string, code: ErrorCode, requestId: string | undefined, decisionId: string, retryAfterSeconds: number | undefined): ProcessingResponse {
+/** A local reply: a denial's status, headers (request id, retry hint) and JSON error body (errors.ts `denialReply`). */
+export function errorResponse(reply: DenialReply): ProcessingResponse {
   return {
     immediate_response: {
-      status: { code: status },
-      headers: {
-        set_headers: [
-          headerOption('content-type', 'application/json'),
-          headerOption('x-tollgate-decision-id', decisionId),
-          ...denialHeaders(code, requestId, retryAfterSeconds).map((h) => headerOption(h.name, h.value)),
-        ],
-      },
-      body: Buffer.from(body, 'utf8'),
-      details: `tollgate_${code}`,
+      status: { code: reply.status },
+      headers: { set_headers: reply.headers.map((h) => headerOption(h.name, h.value)) },
+      body: Buffer.from(reply.body, 'utf8'),
+      details: `tollgate_${reply.code}`,
     },
   };
-}
-
-/** A local reply carrying a JSON-RPC error (MCP servers): its status and body from mcp/jsonrpc-error.ts. */
-export function jsonRpcErrorResponse(answer: { readonly status: number; readonly body: string }, code: ErrorCode, requestId: string | undefined, decisionId: string, retryAfterSeconds?: number): ProcessingResponse {
-  return denialReply(answer.status, answer.body, code, requestId, decisionId, retryAfterSeconds);
-}
-
-/** A local reply with the catalogue's HTTP status, a JSON error body, and the denial headers (request id, retry hint). */
-export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, extra: { readonly retryAfterSeconds?: number | undefined; readonly types?: readonly string[] | undefined } = {}): ProcessingResponse {
-  return denialReply(ERROR_CATALOGUE[code].httpStatus, clientErrorBody(code, requestId, extra.types), code, requestId, decisionId, extra.retryAfterSeconds);
 }

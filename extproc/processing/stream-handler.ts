@@ -1,19 +1,20 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { toTollgateError } from '../errors.ts';
+import { toTollgateError, type ErrorCode } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { failureFields } from '../telemetry/logger.ts';
 import type { ProcessingRequest, ProcessingResponse } from '../wire/ext-proc.ts';
-import { logFor } from './request-state.ts';
 import { Session, type StreamEnd } from './session.ts';
 
 export type ProcessCall = ServerDuplexStream<ProcessingRequest, ProcessingResponse>;
 
 /**
- * The ext_proc bidi loop: one Session per stream, one response per message, in order.
- * CANCELLED from Envoy is a normal end. An internal failure ends the stream with a non-OK status.
- * The session's audit record is written however the stream ends, once the stream has carried a
- * message: a stream that ends without any (an idle or probing client) is no request, and is only
- * counted (`tollgate_extproc_empty_streams_total`), so a flood of empty streams cannot flood the audit.
+ * The ext_proc bidi loop: one Session per stream, one response per message, strictly in order. A message
+ * the Session answers synchronously is answered at once (no Promise); one that waits holds the messages
+ * behind it in a queue until its answer is written. CANCELLED from Envoy is a normal end. An internal
+ * failure ends the stream with a non-OK status. The session's audit record is written however the stream
+ * ends, once the stream has carried a message: a stream that ends without any (an idle or probing client)
+ * is no request, and is only counted (`tollgate_extproc_empty_streams_total`), so a flood of empty streams
+ * cannot flood the audit.
  */
 export function createProcessHandler(services: Services): (call: ProcessCall) => void {
   return (call) => {
@@ -22,7 +23,11 @@ export function createProcessHandler(services: Services): (call: ProcessCall) =>
     services.metrics.activeStreams.inc();
     let closed = false;
     let failing = false;
-    const close = (end: StreamEnd, code?: Parameters<Session['close']>[1]): void => {
+    // A message is being answered asynchronously; `queue` holds what arrived meanwhile, in order.
+    let waiting = false;
+    let ended = false;
+    const queue: ProcessingRequest[] = [];
+    const close = (end: StreamEnd, code?: ErrorCode): void => {
       if (closed) return;
       closed = true;
       services.metrics.activeStreams.dec();
@@ -35,37 +40,68 @@ export function createProcessHandler(services: Services): (call: ProcessCall) =>
       close('cancelled');
     });
 
-    // Messages are handled strictly in order: each waits for the previous one's answer.
-    let chain: Promise<void> = Promise.resolve();
-    const step = async (session: Session, msg: ProcessingRequest): Promise<void> => {
-      if (closed) return;
+    const write = (response: ProcessingResponse): void => {
+      if (!call.cancelled && !call.destroyed) call.write(response);
+    };
+    const fail = (s: Session, err: unknown): void => {
+      if (call.cancelled) {
+        close('cancelled');
+        return;
+      }
+      const e = toTollgateError(err);
+      s.request.log().error(failureFields(e), 'ext_proc stream failed');
+      close('failed', e.code);
+      failing = true;
+      // Never a clean close: Envoy would carry on without us and the request would pass unprocessed.
+      call.emit('error', { code: e.entry.grpcStatus, details: `tollgate_${e.code}` });
+    };
+    const answered = (response: ProcessingResponse): void => {
+      waiting = false;
+      write(response);
+      drain();
+    };
+    const failed = (err: unknown): void => {
+      waiting = false;
+      if (session !== undefined) fail(session, err);
+      drain();
+    };
+    /** Answers one message; false when its answer is pending (the rest must wait for it). */
+    const answer = (s: Session, msg: ProcessingRequest): boolean => {
+      let out: ProcessingResponse | Promise<ProcessingResponse>;
       try {
-        const response = await session.handle(msg);
-        if (!call.cancelled && !call.destroyed) call.write(response);
+        out = s.handle(msg);
       } catch (err) {
-        if (call.cancelled) {
-          close('cancelled');
-          return;
-        }
-        const e = toTollgateError(err);
-        logFor(session.state).error(failureFields(e), 'ext_proc stream failed');
-        close('failed', e.code);
-        failing = true;
-        // Never a clean close: Envoy would carry on without us and the request would pass unprocessed.
-        call.emit('error', { code: e.entry.grpcStatus, details: `tollgate_${e.code}` });
+        fail(s, err);
+        return true;
+      }
+      if (!(out instanceof Promise)) {
+        write(out);
+        return true;
+      }
+      waiting = true;
+      out.then(answered, failed);
+      return false;
+    };
+    const drain = (): void => {
+      while (!waiting && !closed && session !== undefined) {
+        const msg = queue.shift();
+        if (msg === undefined) break;
+        answer(session, msg);
+      }
+      if (ended && !waiting && !closed && queue.length === 0) {
+        close('ended');
+        call.end();
       }
     };
     call.on('data', (msg: ProcessingRequest) => {
       if (closed) return;
       const s = (session ??= new Session(services));
-      chain = chain.then(() => step(s, msg));
+      if (waiting || queue.length > 0) queue.push(msg);
+      else answer(s, msg);
     });
     call.on('end', () => {
-      chain = chain.then(() => {
-        if (closed) return;
-        close('ended');
-        call.end();
-      });
+      ended = true;
+      drain();
     });
   };
 }

@@ -64,7 +64,7 @@ export function createMetrics(): Metrics {
     }),
     phaseSeconds: new Histogram({
       name: 'tollgate_phase_duration_seconds',
-      help: 'Time Tollgate spent answering one Envoy message, by phase.',
+      help: 'Time Tollgate spent answering one Envoy message, by message type (the phase label).',
       labelNames: ['phase'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2],
       registers,
@@ -138,4 +138,40 @@ export function stateObserver(m: Metrics): { call(operation: string, seconds: nu
       if (failure !== undefined) m.stateErrors.inc({ operation, reason: failure });
     },
   };
+}
+
+type Child<T extends { labels: (...args: never[]) => unknown }> = ReturnType<T['labels']>;
+
+/**
+ * The request path's metrics with their fixed label sets bound once per process (a child skips the label
+ * lookup on every call): audit records per stage, Check time per decision, message time per ext_proc
+ * message type. Labels that vary per request (reason, provider, model) stay on the parent metric.
+ */
+export interface BoundMetrics {
+  readonly auditRecords: Readonly<Record<'authz' | 'proc', Child<Metrics['auditRecords']>>>;
+  readonly checkSeconds: Readonly<Record<'allow' | 'deny', Child<Metrics['checkSeconds']>>>;
+  /** By ext_proc message type (the `phase` label); `unknown` for a message with none. */
+  messageSeconds(kind: string): Child<Metrics['phaseSeconds']>;
+}
+
+const bound = new WeakMap<Metrics, BoundMetrics>();
+
+export function boundMetrics(m: Metrics): BoundMetrics {
+  let b = bound.get(m);
+  if (b !== undefined) return b;
+  const messages = new Map<string, Child<Metrics['phaseSeconds']>>();
+  b = Object.freeze({
+    auditRecords: Object.freeze({ authz: m.auditRecords.labels('authz'), proc: m.auditRecords.labels('proc') }),
+    checkSeconds: Object.freeze({ allow: m.checkSeconds.labels('allow'), deny: m.checkSeconds.labels('deny') }),
+    messageSeconds(kind: string) {
+      let c = messages.get(kind);
+      if (c === undefined) {
+        c = m.phaseSeconds.labels(kind);
+        messages.set(kind, c);
+      }
+      return c;
+    },
+  });
+  bound.set(m, b);
+  return b;
 }

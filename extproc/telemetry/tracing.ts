@@ -2,7 +2,6 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attribu
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
-import type { ProcessingRequest } from '../wire/ext-proc.ts';
 
 /**
  * OpenTelemetry traces, optional and off by default (`telemetry.tracing`). The caller's W3C trace
@@ -11,7 +10,7 @@ import type { ProcessingRequest } from '../wire/ext-proc.ts';
  *
  *   tollgate.ext_authz.check          (SERVER, one per Check)
  *   tollgate.ext_proc                 (SERVER, one per ext_proc stream, i.e. per request)
- *     ├─ tollgate.ext_proc.<phase>    (INTERNAL, one per Envoy message: request_headers, request_body, …)
+ *     ├─ tollgate.ext_proc.<message>  (INTERNAL, one per Envoy message: request_headers, request_body, …)
  *     └─ <operation> <model>          (CLIENT, the model call as Envoy makes it: from the request body
  *                                      going upstream to the end of the response; GenAI semantic conventions)
  *
@@ -29,27 +28,35 @@ export interface TracingConfig {
   readonly serviceName: string;
 }
 
-/** What a phase hook reads from the request's state (processing/RequestState satisfies it). */
+/** What a message hook reads from the request (processing/ProcRequest satisfies it, so nothing is copied). */
 export interface TraceFacts {
   readonly decisionId: string;
   readonly requestId: string | undefined;
-  readonly provider: { readonly name: string; readonly config: { readonly kind: string } } | undefined;
-  readonly model: string | undefined;
-  readonly translator: { readonly operation: string } | undefined;
-  readonly usage: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
-  readonly status: number | undefined;
+  /** Where the stream is (`upstream` and `response_body` mean the request went to the provider). */
+  readonly position: string;
+  readonly route: {
+    readonly provider: { readonly name: string; readonly config: { readonly kind: string } };
+    readonly model: string | undefined;
+    readonly translator: { readonly operation: string } | undefined;
+  } | undefined;
+  readonly usage: { readonly reported: { readonly inputTokens: number; readonly outputTokens: number } | undefined };
+  readonly response: {
+    readonly status: number | undefined;
+    /** The response body never finished through ext_proc. */
+    readonly incomplete: boolean;
+  };
   readonly denial: { readonly code: string } | undefined;
-  readonly stage: string;
-  /** The response body never finished through ext_proc. */
-  readonly incomplete: boolean;
 }
 
-/** Per ext_proc stream: the stream span, one span per phase, and the model-call span. */
+/** Per ext_proc stream: the stream span, one span per message, and the model-call span. */
 export interface StreamTrace {
-  /** Opens the span for one Envoy message; the first message also opens the stream span. */
-  phase(msg: ProcessingRequest): void;
-  /** Closes the phase span opened last; starts the model-call span once the request goes upstream. */
-  phaseDone(facts: TraceFacts): void;
+  /**
+   * Opens the span for one Envoy message of type `kind`; the first message also opens the stream span,
+   * parented by the `traceparent` among `headers` (the message's headers, read once by the Session).
+   */
+  message(kind: string, headers: ReadonlyMap<string, string>): void;
+  /** Closes the message span opened last; starts the model-call span once the request goes upstream. */
+  messageDone(facts: TraceFacts): void;
   /** The stream is over (how the gRPC stream ended): closes whatever is open. Idempotent. */
   end(facts: TraceFacts, streamEnd: 'ended' | 'cancelled' | 'failed'): void;
 }
@@ -58,7 +65,7 @@ export interface CheckTrace {
   end(attrs: { readonly decision: string; readonly reason: string; readonly provider: string | undefined; readonly identity: string | undefined; readonly decisionId: string }): void;
 }
 
-const NOOP_STREAM: StreamTrace = Object.freeze({ phase: () => undefined, phaseDone: () => undefined, end: () => undefined });
+const NOOP_STREAM: StreamTrace = Object.freeze({ message: () => undefined, messageDone: () => undefined, end: () => undefined });
 const NOOP_CHECK: CheckTrace = Object.freeze({ end: () => undefined });
 
 const TRACER_NAME = 'tollgate';
@@ -87,16 +94,6 @@ export function parentFromHeaders(get: (name: string) => string | undefined): Co
   const [, version, traceId = '', spanId = '', flags = '00'] = m;
   if (version === 'ff' || (version === '00' && tp !== undefined && tp.length !== 55) || /^0+$/.test(traceId) || /^0+$/.test(spanId)) return ROOT_CONTEXT;
   return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, isRemote: true, traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED });
-}
-
-/** A header of an ext_proc headers message, by lower-case name. */
-function procHeader(msg: ProcessingRequest, name: string): string | undefined {
-  const h = msg.request_headers ?? msg.response_headers;
-  for (const hv of h?.headers?.headers ?? []) {
-    if ((hv.key ?? '').toLowerCase() !== name) continue;
-    return hv.raw_value !== undefined && hv.raw_value.length > 0 ? hv.raw_value.toString('latin1') : (hv.value ?? '');
-  }
-  return undefined;
 }
 
 export interface TracingHandle {
@@ -158,7 +155,7 @@ class ActiveStreamTrace implements StreamTrace {
   readonly #tracer: Tracer;
   #stream: Span | undefined;
   #ctx: Context = ROOT_CONTEXT;
-  #phase: Span | undefined;
+  #message: Span | undefined;
   #model: Span | undefined;
   #ended = false;
 
@@ -166,48 +163,51 @@ class ActiveStreamTrace implements StreamTrace {
     this.#tracer = t;
   }
 
-  phase(msg: ProcessingRequest): void {
+  message(kind: string, headers: ReadonlyMap<string, string>): void {
     if (this.#ended) return;
     if (this.#stream === undefined) {
-      this.#stream = this.#tracer.startSpan('tollgate.ext_proc', { kind: SpanKind.SERVER }, parentFromHeaders((n) => procHeader(msg, n)));
+      this.#stream = this.#tracer.startSpan('tollgate.ext_proc', { kind: SpanKind.SERVER }, parentFromHeaders((n) => headers.get(n)));
       this.#ctx = trace.setSpan(ROOT_CONTEXT, this.#stream);
     }
-    this.#phase = this.#tracer.startSpan(`tollgate.ext_proc.${msg.request ?? 'unknown'}`, { kind: SpanKind.INTERNAL }, this.#ctx);
+    this.#message = this.#tracer.startSpan(`tollgate.ext_proc.${kind}`, { kind: SpanKind.INTERNAL }, this.#ctx);
   }
 
-  phaseDone(facts: TraceFacts): void {
-    const p = this.#phase;
-    this.#phase = undefined;
+  messageDone(facts: TraceFacts): void {
+    const p = this.#message;
+    this.#message = undefined;
     p?.end();
     // The request is on its way to the provider: the model call starts now.
-    if (this.#model === undefined && !this.#ended && (facts.stage === 'upstream' || facts.stage === 'response_body') && facts.provider !== undefined) {
-      const op = facts.translator?.operation ?? 'custom';
+    const route = facts.route;
+    if (this.#model === undefined && !this.#ended && (facts.position === 'upstream' || facts.position === 'response_body') && route !== undefined) {
+      const op = route.translator?.operation ?? 'custom';
       const name = GENAI_OPERATION[op] ?? op;
-      const attrs: Attributes = { 'gen_ai.operation.name': name, 'gen_ai.system': GENAI_SYSTEM[facts.provider.config.kind] ?? '_OTHER', 'tollgate.provider': facts.provider.name };
-      if (facts.model !== undefined) attrs['gen_ai.request.model'] = facts.model;
-      this.#model = this.#tracer.startSpan(facts.model === undefined ? name : `${name} ${facts.model}`, { kind: SpanKind.CLIENT, attributes: attrs }, this.#ctx);
+      const attrs: Attributes = { 'gen_ai.operation.name': name, 'gen_ai.system': GENAI_SYSTEM[route.provider.config.kind] ?? '_OTHER', 'tollgate.provider': route.provider.name };
+      if (route.model !== undefined) attrs['gen_ai.request.model'] = route.model;
+      this.#model = this.#tracer.startSpan(route.model === undefined ? name : `${name} ${route.model}`, { kind: SpanKind.CLIENT, attributes: attrs }, this.#ctx);
     }
   }
 
   end(facts: TraceFacts, streamEnd: 'ended' | 'cancelled' | 'failed'): void {
     if (this.#ended) return;
-    const outcome = streamEnd === 'failed' ? 'failed' : facts.denial !== undefined ? 'denied' : facts.incomplete || facts.status === undefined ? 'cancelled' : 'completed';
+    const { status, incomplete } = facts.response;
+    const outcome = streamEnd === 'failed' ? 'failed' : facts.denial !== undefined ? 'denied' : incomplete || status === undefined ? 'cancelled' : 'completed';
     this.#ended = true;
-    this.#phase?.end();
-    this.#phase = undefined;
+    this.#message?.end();
+    this.#message = undefined;
     const m = this.#model;
     if (m !== undefined) {
-      if (facts.usage !== undefined) m.setAttributes({ 'gen_ai.usage.input_tokens': facts.usage.inputTokens, 'gen_ai.usage.output_tokens': facts.usage.outputTokens });
-      if (facts.status !== undefined) m.setAttribute('http.response.status_code', facts.status);
-      if (outcome !== 'completed' || (facts.status !== undefined && facts.status >= 400)) m.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      const usage = facts.usage.reported;
+      if (usage !== undefined) m.setAttributes({ 'gen_ai.usage.input_tokens': usage.inputTokens, 'gen_ai.usage.output_tokens': usage.outputTokens });
+      if (status !== undefined) m.setAttribute('http.response.status_code', status);
+      if (outcome !== 'completed' || (status !== undefined && status >= 400)) m.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
       m.end();
     }
     const s = this.#stream;
     if (s === undefined) return;
     const attrs: Attributes = { 'tollgate.decision_id': facts.decisionId, 'tollgate.outcome': outcome };
     if (facts.requestId !== undefined) attrs['tollgate.request_id'] = facts.requestId;
-    if (facts.provider !== undefined) attrs['tollgate.provider'] = facts.provider.name;
-    if (facts.status !== undefined) attrs['http.response.status_code'] = facts.status;
+    if (facts.route !== undefined) attrs['tollgate.provider'] = facts.route.provider.name;
+    if (status !== undefined) attrs['http.response.status_code'] = status;
     if (facts.denial !== undefined) attrs['tollgate.reason'] = facts.denial.code;
     s.setAttributes(attrs);
     if (outcome === 'failed' || outcome === 'denied') s.setStatus({ code: SpanStatusCode.ERROR, message: facts.denial?.code ?? outcome });

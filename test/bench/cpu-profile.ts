@@ -76,9 +76,9 @@ export interface PhaseRule {
 
 export const PHASE_RULES: readonly PhaseRule[] = [
   { test: /^node:internal\/modules\//, phase: 'start-up (module loading)' },
-  { test: /\/extproc\/processing\/phases\/([a-z0-9-]+)\.ts$/, phase: 'ext_proc phase $1' },
+  { test: /\/extproc\/processing\/steps\/([a-z0-9-]+)\.ts$/, phase: 'ext_proc step $1' },
   { test: /\/extproc\/authz\//, phase: 'ext_authz Check' },
-  { test: /\/extproc\/processing\//, phase: 'ext_proc stream (session, outside the phases)' },
+  { test: /\/extproc\/processing\//, phase: 'ext_proc stream (session, outside the steps)' },
   { test: /\/test\/bench\/floor-service\.ts$/, phase: 'floor handlers' },
   { test: /\/extproc\//, phase: 'Tollgate, other (server, telemetry, timers)' },
 ];

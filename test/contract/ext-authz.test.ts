@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts';
-import { mintApiKey } from '../../extproc/authz/api-key.ts';
+import { mintApiKey } from '../../extproc/identity/api-key.ts';
 import { AUTHZ_CONTEXT_FIELDS } from '../../extproc/core/authz-context.ts';
 import { contextValue, contextValues, sealedFields } from '../helpers/authz-context.ts';
 import { newRequestId, startHarness, type Harness } from './helpers/harness.ts';

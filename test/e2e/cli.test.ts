@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import { openAiResponder, startFakeUpstream, type FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
 import { TOLLGATE_BIN } from '../helpers/stack.ts';
 

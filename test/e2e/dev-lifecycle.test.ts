@@ -8,7 +8,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import { validateConfig } from '../../extproc/config/load.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import { EnvoyPortInUseError, findEnvoyBinary, findSetpriv, startEnvoy, type EnvoyProcess, type OrphanGuard } from '../../extproc/dev/envoy-process.ts';

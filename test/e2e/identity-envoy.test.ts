@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { makeSigningKey, mint } from '../helpers/jwks-server.ts';
 import { rawRequest } from '../helpers/raw-http.ts';

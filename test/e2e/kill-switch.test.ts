@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { credentials, type Client, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { parse as parseYaml, stringify } from 'yaml';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import type { Struct } from '../../extproc/wire/struct.ts';

@@ -3,7 +3,7 @@
 // with the injected provider key. Listing those operations allows them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { openAiResponder, type Responder } from '../../extproc/dev/fake-upstream.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { openAiResponder } from '../../extproc/dev/fake-upstream.ts';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { parseErrorBody } from '../contract/helpers/messages.ts';
 import { startReplicas, type ReplicaStack } from '../helpers/replicas.ts';

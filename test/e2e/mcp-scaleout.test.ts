@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import { connectMcp, resultText } from '../helpers/mcp-client.ts';
 import { startServerEverything, startTestMcpServer, type McpToolDefinition, type ServerEverything, type TestMcpServer } from '../helpers/mcp-servers.ts';
 import { startOpenBao, type OpenBao } from '../helpers/openbao.ts';

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit-record.ts';
 import { plantEmail, plantStripeKey } from '../helpers/content-values.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { credentials, type Client, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import type { Struct } from '../../extproc/wire/struct.ts';

@@ -5,7 +5,7 @@
 // with the usage seen, and denials carry `request-id` and `x-should-retry` as the OpenAI and Anthropic SDKs read them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { jsonResponse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';

@@ -1,5 +1,5 @@
 // Builders for test configurations. Keys are minted per test run; nothing here is a real secret.
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import { validateConfig } from '../../extproc/config/load.ts';
 import type { Config, ConfigInput } from '../../extproc/config/schema.ts';
 

@@ -13,7 +13,7 @@ import type { Config, ConfigInput } from '../../extproc/config/schema.ts';
 import { findEnvoyBinary, startEnvoy, type EnvoyProcess } from '../../extproc/dev/envoy-process.ts';
 import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
-import { hashApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey } from '../../extproc/identity/api-key.ts';
 import { baseConfigInput, mintTestKeys, testConfig, type TestKeys } from './config.ts';
 import { spawnTollgate, type TollgateProcess } from './stack.ts';
 

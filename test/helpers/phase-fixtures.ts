@@ -1,10 +1,10 @@
-// Fixtures for direct unit tests of the ext_proc phase modules (extproc/processing/phases/): a real
+// Fixtures for direct unit tests of the ext_proc message handlers and steps (extproc/processing/): a real
 // `Services` object built from a test config the way app.ts builds it (compiled policy, sealed-context
 // codec, memory state store, memory audit sink, metrics, a captured logger, a credential broker over an
-// in-memory source, usage guards, an identity runtime), a fresh RequestState per request, and builders
+// in-memory source, usage guards, an identity runtime), a fresh ProcRequest per request, and builders
 // for the ProcessingRequest messages Envoy sends, with a context sealed by the same codec ext_authz uses.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { Config, ConfigInput } from '../../extproc/config/schema.ts';
 import { AUTHZ_METADATA_NAMESPACE, createAuthzContextCodec, type AuthzContext } from '../../extproc/core/authz-context.ts';
 import type { Credential, CredentialScope } from '../../extproc/core/credential.ts';
@@ -12,11 +12,11 @@ import type { IdentityKind } from '../../extproc/core/decision.ts';
 import { Secret } from '../../extproc/core/secret.ts';
 import { createCredentialBroker, type CredentialBroker } from '../../extproc/credentials/broker.ts';
 import type { CredentialSource } from '../../extproc/credentials/credential-source.ts';
-import { TollgateError } from '../../extproc/errors.ts';
+import { TollgateError, type Denial } from '../../extproc/errors.ts';
 import { buildIdentityRuntime } from '../../extproc/identity/build.ts';
 import { compilePolicy } from '../../extproc/policy/policy.ts';
-import { onRequestHeaders } from '../../extproc/processing/phases/request-headers.ts';
-import { newRequestState, type Denial, type RequestState } from '../../extproc/processing/request-state.ts';
+import { dispatch } from '../../extproc/processing/session.ts';
+import { ProcRequest } from '../../extproc/processing/request.ts';
 import { bodyHmacFrom, type Services } from '../../extproc/services.ts';
 import { buildUsageGuards } from '../../extproc/state/guards.ts';
 import { KILL_SWITCH_OFF } from '../../extproc/state/kill-switch.ts';
@@ -178,7 +178,7 @@ export interface PhaseFixture {
   /** The value the "openai" source serves: a planted secret to grep for. */
   readonly providerKey: string;
   /** A new request's state, as Session builds it. */
-  state(): RequestState;
+  state(): ProcRequest;
   /** The context ext_authz would seal, and the dynamic metadata struct carrying it. */
   context(o?: SealOptions): AuthzContext;
   seal(o?: SealOptions): DecodedStruct;
@@ -249,7 +249,7 @@ export function phaseFixture(opts: { readonly tweak?: (c: ConfigInput) => Config
     sources,
     logs,
     providerKey,
-    state: () => newRequestState(services),
+    state: () => new ProcRequest(services),
     context,
     seal: (o) => sealStruct(codec.encode(context(o))),
     records,
@@ -319,15 +319,21 @@ export function chatBody(model = 'gpt-4o-mini', content = 'hello', extra: Readon
  * A new request that passed the request-headers phase with a freshly sealed context: the state the
  * request-body phase starts from. Fails the test if the headers phase did not continue.
  */
-export async function startRequest(f: PhaseFixture, body: Buffer | string, o: { readonly seal?: SealOptions; readonly headers?: Readonly<Record<string, string>> } = {}): Promise<RequestState> {
+export async function startRequest(f: PhaseFixture, body: Buffer | string, o: { readonly seal?: SealOptions; readonly headers?: Readonly<Record<string, string>> } = {}): Promise<ProcRequest> {
   const state = f.state();
   const msg = requestHeadersMsg(chatHeaders(body, o.headers), { context: f.seal(o.seal) });
-  const out = await onRequestHeaders(state, msg, msg.request_headers ?? {});
+  const out = await dispatch(state, msg);
   if (isDenial(out)) throw new Error(`request headers were denied: ${out.code}`);
   return state;
 }
 
 // ---- reading answers ----------------------------------------------------------------------------
+
+/** An answer that must have been given synchronously (a handler that waits for nothing returns no Promise). */
+export function answeredNow<T>(out: T | Promise<T>): T {
+  if (out instanceof Promise) throw new Error('expected a synchronous answer, got a Promise');
+  return out;
+}
 
 export function isDenial(r: ProcessingResponse | Denial): r is Denial {
   return 'code' in r;

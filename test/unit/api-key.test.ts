@@ -1,7 +1,7 @@
 // Tollgate API keys: minting, hashing, and finding the key a caller presented.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashApiKey, mintApiKey, presentedApiKey, type PresentedKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey, presentedApiKey, type PresentedKey } from '../../extproc/identity/api-key.ts';
 import { validateConfig } from '../../extproc/config/load.ts';
 
 describe('mintApiKey', () => {

@@ -256,15 +256,15 @@ describe("bench: Tollgate's own cost", () => {
 describe('bench CPU profile by phase', () => {
   const f = (functionName: string, url = ''): { functionName: string; url: string } => ({ functionName, url });
   const P = 'file:///w/extproc/';
-  it('the outermost ext_proc phase module holds what it calls, library code included', () => {
-    const stack = [f('processTicksAndRejections', 'node:internal/process/task_queues'), f('step', `${P}processing/stream-handler.ts`), f('handle', `${P}processing/session.ts`), f('requestBody', `${P}processing/phases/request-body.ts`), f('scan', `${P}processing/phases/content.ts`), f('detect', `${P}detectors/email.ts`), f('stringify', '')];
-    assert.equal(phaseOf(stack), 'ext_proc phase request-body');
+  it('the outermost ext_proc step module holds what it calls, library code included', () => {
+    const stack = [f('processTicksAndRejections', 'node:internal/process/task_queues'), f('step', `${P}processing/stream-handler.ts`), f('handle', `${P}processing/session.ts`), f('requestBody', `${P}processing/steps/request-body.ts`), f('scan', `${P}processing/steps/content.ts`), f('detect', `${P}detectors/email.ts`), f('stringify', '')];
+    assert.equal(phaseOf(stack), 'ext_proc step request-body');
   });
-  it('Check, the stream outside the phases, the floor, start-up, GC, transport', () => {
+  it('Check, the stream outside the steps, the floor, start-up, GC, transport', () => {
     assert.equal(phaseOf([f('onData', 'file:///w/node_modules/@grpc/grpc-js/build/src/server.js'), f('Check', `${P}server/grpc-server.ts`), f('check', `${P}authz/check-handler.ts`), f('createHmac', 'node:crypto')]), 'ext_authz Check');
-    assert.equal(phaseOf([f('onData', 'file:///w/node_modules/@grpc/grpc-js/x.js'), f('step', `${P}processing/stream-handler.ts`)]), 'ext_proc stream (session, outside the phases)');
+    assert.equal(phaseOf([f('onData', 'file:///w/node_modules/@grpc/grpc-js/x.js'), f('step', `${P}processing/stream-handler.ts`)]), 'ext_proc stream (session, outside the steps)');
     assert.equal(phaseOf([f('x', 'file:///w/node_modules/@grpc/grpc-js/x.js'), f('', 'file:///w/test/bench/floor-service.ts')]), 'floor handlers');
-    assert.equal(phaseOf([f('run', 'node:internal/modules/esm/module_job'), f('', `${P}processing/phases/request-body.ts`)]), STARTUP_PHASE);
+    assert.equal(phaseOf([f('run', 'node:internal/modules/esm/module_job'), f('', `${P}processing/steps/request-body.ts`)]), STARTUP_PHASE);
     assert.equal(phaseOf([f('(garbage collector)')]), 'GC');
     assert.equal(phaseOf([f('(program)')]), 'V8 (program)');
     assert.equal(phaseOf([f('onStreamRead', 'node:internal/stream_base_commons'), f('decode', 'file:///w/node_modules/protobufjs/x.js')]), TRANSPORT_PHASE);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey } from '../../extproc/identity/api-key.ts';
 import { ConfigError, loadConfigFile, parseConfig, validateConfig } from '../../extproc/config/load.ts';
 import { loadServiceMaterial } from '../../extproc/config/runtime.ts';
 import { createAuthzContextCodec, type AuthzContextCodec } from '../../extproc/core/authz-context.ts';

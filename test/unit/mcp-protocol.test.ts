@@ -2,9 +2,9 @@
 // name patterns, list filtering and JSON-RPC denials. Table-driven; each table has refusals next to acceptances.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TollgateError } from '../../extproc/errors.ts';
+import { TollgateError, type ErrorCode } from '../../extproc/errors.ts';
 import { checkMirroredHeaders, decodeHeaderValue, paramBindings, unverifiedMirrorHeaders } from '../../extproc/mcp/headers.ts';
-import { jsonRpcDenial } from '../../extproc/mcp/jsonrpc-error.ts';
+import { jsonRpcDenialReply } from '../../extproc/mcp/jsonrpc-error.ts';
 import { filterListAnswer } from '../../extproc/mcp/lists.ts';
 import { compileNamePatterns } from '../../extproc/mcp/name-glob.ts';
 import { isBatch, McpProtocolError, protocolVersionOf, readMessage } from '../../extproc/mcp/protocol.ts';
@@ -217,8 +217,7 @@ describe('list answers', () => {
 });
 
 describe('JSON-RPC denials', () => {
-  const ids = { decisionId: 'd-1', requestId: 'r-1' };
-  const table: readonly [Parameters<typeof jsonRpcDenial>[0], string | number | undefined, number, number][] = [
+  const table: readonly [ErrorCode, string | number | undefined, number, number][] = [
     ['mcp_name_forbidden', 5, 200, -32003],
     ['mcp_name_forbidden', undefined, 403, -32003],
     ['content_blocked', 'x', 200, -32003],
@@ -233,7 +232,7 @@ describe('JSON-RPC denials', () => {
   ];
   for (const [code, id, status, rpc] of table) {
     it(`${code} (id ${String(id)}): HTTP ${status}, JSON-RPC ${rpc}`, () => {
-      const d = jsonRpcDenial(code, id, ids);
+      const d = jsonRpcDenialReply({ code, rule: 'internal' }, id, 'r-1', 'd-1');
       assert.equal(d.status, status);
       const body = JSON.parse(d.body) as { jsonrpc: string; id: unknown; error: { code: number; message: string; data: { code: string; decision_id: string } } };
       assert.equal(body.jsonrpc, '2.0');
@@ -244,7 +243,7 @@ describe('JSON-RPC denials', () => {
     });
   }
   it('internal detail never reaches the client', () => {
-    const body = JSON.parse(jsonRpcDenial('internal', 1, ids).body) as { error: { message: string } };
+    const body = JSON.parse(jsonRpcDenialReply({ code: 'internal', rule: 'internal' }, 1, 'r-1', 'd-1').body) as { error: { message: string } };
     assert.equal(body.error.message, 'The request could not be processed.');
   });
 });

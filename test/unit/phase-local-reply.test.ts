@@ -1,19 +1,20 @@
-// Direct unit tests of the local-reply phase (extproc/processing/phases/local-reply.ts): streams that begin
+// Direct unit tests of the local-reply step (extproc/processing/steps/local-reply.ts): streams that begin
 // with response headers and carry no context. Tollgate's own ext_authz denials pass through unaudited; Envoy's
 // 413 becomes Tollgate's JSON 413 with one record; any other local reply is tagged with a decision id and
-// audited as unauthenticated. Driven through Session, which turns the phase's denial into the answer.
+// audited as unauthenticated. Driven through Session, which turns the step's denial into the answer.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { onLocalReply } from '../../extproc/processing/phases/local-reply.ts';
+import { headerMap } from '../../extproc/processing/headers.ts';
+import { onLocalReply } from '../../extproc/processing/steps/local-reply.ts';
 import { Session } from '../../extproc/processing/session.ts';
 import { chatBody, chatHeaders, isDenial, phaseFixture, requestHeadersMsg, responseBodyMsg, responseHeadersMsg, setHeader, type PhaseFixture } from '../helpers/phase-fixtures.ts';
 
-describe('phase local-reply', () => {
+describe('step local-reply', () => {
   let f: PhaseFixture;
   before(() => { f = phaseFixture(); });
   after(async () => { await f.close(); });
 
-  const recordsOf = (s: Session): ReturnType<PhaseFixture['records']> => f.records().filter((r) => r.decision_id === s.state.decisionId);
+  const recordsOf = (s: Session): ReturnType<PhaseFixture['records']> => f.records().filter((r) => r.decision_id === s.request.decisionId);
 
   it("Tollgate's own ext_authz denial (x-tollgate-decision-id) passes through, unchanged and unaudited", async () => {
     const before = f.audit.records.length;
@@ -36,7 +37,7 @@ describe('phase local-reply', () => {
     assert.equal(ir.status.code, 413);
     const body = JSON.parse(ir.body?.toString('utf8') ?? '{}') as { error?: { code?: string } };
     assert.equal(body.error?.code, 'body_too_large');
-    assert.equal(ir.headers?.set_headers?.find((h) => h.header.key === 'x-tollgate-decision-id')?.header.raw_value.toString('latin1'), s.state.decisionId);
+    assert.equal(ir.headers?.set_headers?.find((h) => h.header.key === 'x-tollgate-decision-id')?.header.raw_value.toString('latin1'), s.request.decisionId);
     s.close('ended');
     const recs = recordsOf(s);
     assert.equal(recs.length, 1);
@@ -57,7 +58,7 @@ describe('phase local-reply', () => {
       const s = new Session(f.services);
       const res = await s.handle(responseHeadersMsg({ ':status': o.status, 'content-type': 'text/plain' }, { endOfStream: o.end }));
       assert.ok(res.response_headers !== undefined, 'the reply goes on to the client');
-      assert.equal(setHeader(res, 'response_headers', 'x-tollgate-decision-id'), s.state.decisionId);
+      assert.equal(setHeader(res, 'response_headers', 'x-tollgate-decision-id'), s.request.decisionId);
       if (!o.end) assert.ok((await s.handle(responseBodyMsg('upstream request timeout', true))).response_body !== undefined);
       s.close('ended');
       const recs = recordsOf(s);
@@ -74,7 +75,8 @@ describe('phase local-reply', () => {
   it('onLocalReply on its own: the 413 is a denial for the session to answer, not an answer', () => {
     const state = f.state();
     const m = responseHeadersMsg({ ':status': '413' });
-    const out = onLocalReply(state, m.response_headers ?? {});
+    const h = m.response_headers ?? {};
+    const out = onLocalReply(state, h, headerMap(h));
     assert.ok(isDenial(out));
     assert.equal(out.code, 'body_too_large');
     assert.equal(f.audit.records.filter((r) => r.decision_id === state.decisionId).length, 0, 'the session audits the denial');

@@ -1,59 +1,66 @@
-// Direct unit tests of outcome.ts (deny, writeAudit) and session.ts (the dispatcher): exactly one audit record
+// Direct unit tests of the deny shape (errors.ts denialReply, responses.ts errorResponse) and session.ts (the
+// envelope and dispatcher, which finishes the request through outcome/finish.ts): exactly one audit record
 // per stream however it ends, every record valid against auditRecordSchema, and no secret, caller key or prompt
 // in any record or log line.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { deny, writeAudit } from '../../extproc/processing/outcome.ts';
+import { errorResponse } from '../../extproc/processing/responses.ts';
 import { Session, type StreamEnd } from '../../extproc/processing/session.ts';
 import { auditRecordSchema } from '../../extproc/telemetry/audit-record.ts';
-import type { ErrorCode } from '../../extproc/errors.ts';
+import { denialReply, type ErrorCode } from '../../extproc/errors.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
-import { chatBody, chatHeaders, phaseFixture, requestBodyMsg, requestHeadersMsg, responseBodyMsg, responseHeadersMsg, startRequest, type PhaseFixture } from '../helpers/phase-fixtures.ts';
+import { chatBody, chatHeaders, phaseFixture, requestBodyMsg, requestHeadersMsg, responseBodyMsg, responseHeadersMsg, type PhaseFixture } from '../helpers/phase-fixtures.ts';
 
 const CHAT_RESPONSE = readFileSync(new URL('../fixtures/ext_proc/chat-response.json', import.meta.url));
 const CALLER_KEY = 'tg_live_callerkey_0123456789abcdefABCDEF';
 const PROMPT_MARKER = 'phase-prompt-marker-5e1d';
 
-describe('outcome: deny and writeAudit', () => {
+describe('the deny shape and the one record of a denied request', () => {
   let f: PhaseFixture;
   before(() => { f = phaseFixture(); });
   after(async () => { await f.close(); });
 
-  it('deny(): the catalogue status, JSON body with code and request id, decision id and retry-after headers, one record', async () => {
-    const requestId = 'r-deny-1';
-    const state = await startRequest(f, chatBody(), { headers: { 'x-request-id': requestId } });
-    const res = deny(state, { code: 'rate_limited', rule: 'rateLimits', retryAfterSeconds: 7 });
-    const ir = res.immediate_response;
+  it('a denial answer: the catalogue status, JSON body with code and request id, decision id and retry-after headers', () => {
+    const ir = errorResponse(denialReply({ code: 'rate_limited', rule: 'rateLimits', retryAfterSeconds: 7 }, 'r-deny-1', 'dec-1')).immediate_response;
     assert.ok(ir !== undefined);
     assert.equal(ir.status.code, 429);
     const hdr = (n: string): string | undefined => ir.headers?.set_headers?.find((h) => h.header.key === n)?.header.raw_value.toString('latin1');
     assert.equal(hdr('content-type'), 'application/json');
-    assert.equal(hdr('x-tollgate-decision-id'), state.decisionId);
+    assert.equal(hdr('x-tollgate-decision-id'), 'dec-1');
     assert.equal(hdr('retry-after'), '7');
     const body = JSON.parse(ir.body?.toString('utf8') ?? '{}') as { error?: { code?: string; request_id?: string } };
     assert.equal(body.error?.code, 'rate_limited');
-    assert.equal(body.error.request_id, requestId);
-    assert.equal(state.stage, 'done');
-    writeAudit(state, 'completed'); // a second write is a no-op
-    const recs = f.records().filter((r) => r.decision_id === state.decisionId);
-    assert.equal(recs.length, 1);
-    assert.equal(recs[0]?.outcome, 'denied');
-    assert.equal(recs[0].decision, 'deny');
-    assert.equal(recs[0].reason, 'rate_limited');
-    assert.equal(recs[0].rule, 'rateLimits');
-    assert.equal(recs[0].http_status, 429);
-    assert.equal(recs[0].request_id, requestId);
+    assert.equal(body.error.request_id, 'r-deny-1');
   });
 
-  it('deny() for a content block names the types in the body, never a value', async () => {
-    const state = await startRequest(f, chatBody());
-    const res = deny(state, { code: 'content_blocked', rule: 'dlp.actions', types: ['STRIPE_KEY'] });
+  it('a denial answer for a content block names the types in the body, never a value', () => {
+    const res = errorResponse(denialReply({ code: 'content_blocked', rule: 'dlp.actions', types: ['STRIPE_KEY'] }, undefined, 'dec-2'));
     const text = res.immediate_response?.body?.toString('utf8') ?? '';
     assert.equal(res.immediate_response?.status.code, 403);
     assert.ok(text.includes('STRIPE_KEY'), text);
     assert.equal(res.immediate_response.headers?.set_headers?.find((h) => h.header.key === 'retry-after'), undefined);
+  });
+
+  it('a step denial through the Session: the ImmediateResponse, position done, and exactly one record (closing the stream writes no second)', async () => {
+    const requestId = 'r-deny-2';
+    const body = chatBody('gpt-4o');
+    const s = new Session(f.services);
+    await s.handle(requestHeadersMsg(chatHeaders(body, { 'x-request-id': requestId }), { context: f.seal({ identity: 'restricted-1' }) }));
+    const ir = (await s.handle(requestBodyMsg(body))).immediate_response;
+    assert.ok(ir !== undefined);
+    assert.equal(ir.status.code, 403);
+    assert.equal(ir.headers?.set_headers?.find((h) => h.header.key === 'x-tollgate-decision-id')?.header.raw_value.toString('latin1'), s.request.decisionId);
+    assert.equal(s.request.position, 'done');
+    s.close('ended');
+    const recs = f.records().filter((r) => r.decision_id === s.request.decisionId);
+    assert.equal(recs.length, 1);
+    assert.equal(recs[0]?.outcome, 'denied');
+    assert.equal(recs[0].decision, 'deny');
+    assert.equal(recs[0].reason, 'model_forbidden');
+    assert.equal(recs[0].http_status, 403);
+    assert.equal(recs[0].request_id, requestId);
   });
 });
 
@@ -103,7 +110,7 @@ describe('session: one record per stream, however it ends', () => {
         }
       }
       assert.equal(thrown, sc.throws);
-      const mine = f.audit.records.filter((r) => r.decision_id === s.state.decisionId);
+      const mine = f.audit.records.filter((r) => r.decision_id === s.request.decisionId);
       assert.equal(mine.length, 1, 'exactly one record');
       const rec = auditRecordSchema.parse(mine[0]);
       assert.equal(rec.stage, 'proc');
@@ -124,7 +131,7 @@ describe('session: one record per stream, however it ends', () => {
     const s = new Session(f.services);
     for (const m of [headers(), requestBodyMsg(body), okHeaders, responseBodyMsg(CHAT_RESPONSE)]) await s.handle(m);
     s.close('ended');
-    const rec = f.records().find((r) => r.decision_id === s.state.decisionId);
+    const rec = f.records().find((r) => r.decision_id === s.request.decisionId);
     assert.ok(rec !== undefined);
     assert.deepEqual(rec.credential, { source: 'memory:openai', version: 1 });
     assert.equal(rec.request?.body_bytes, body.length);

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CREDENTIAL_HEADER_NAMES } from '../../extproc/providers/index.ts';
-import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
-import type { RequestState } from '../../extproc/processing/request-state.ts';
+import { dispatch } from '../../extproc/processing/session.ts';
+import type { ProcRequest } from '../../extproc/processing/request.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
@@ -24,8 +24,8 @@ import {
   type PhaseFixture,
 } from '../helpers/phase-fixtures.ts';
 
-const send = (state: RequestState, msg: ProcessingRequest): ReturnType<typeof onRequestBody> => onRequestBody(state, msg, msg.request_body ?? {});
-const sendBody = (state: RequestState, body: Buffer | string, endOfStream = true): ReturnType<typeof onRequestBody> => send(state, requestBodyMsg(body, { endOfStream }));
+const send = (state: ProcRequest, msg: ProcessingRequest): ReturnType<typeof dispatch> => dispatch(state, msg);
+const sendBody = (state: ProcRequest, body: Buffer | string, endOfStream = true): ReturnType<typeof dispatch> => send(state, requestBodyMsg(body, { endOfStream }));
 
 /** Adds grants and options to the base config. */
 const withIdentities = (extra: ConfigInput['identities']) => (c: ConfigInput): ConfigInput => ({ ...c, identities: [...c.identities, ...extra] });
@@ -45,14 +45,14 @@ describe('phase request-body: order, framing, size, strict JSON', () => {
     const res = asResponse(await send(state, requestBodyMsg(body, { context: f.seal() })));
     assert.equal(state.authenticated, true);
     assert.equal(setHeader(res, 'request_body', 'authorization'), `Bearer ${f.providerKey}`);
-    assert.equal(state.stage, 'upstream');
-    assert.equal(state.model, 'gpt-4o-mini');
+    assert.equal(state.position, 'upstream');
+    assert.equal(state.route?.model, 'gpt-4o-mini');
   });
 
   it('a stream that begins with the body but has no context is refused (authz_context_missing)', async () => {
     const state = f.state();
     assert.equal(await thrownCode(() => sendBody(state, chatBody())), 'authz_context_missing');
-    assert.equal(state.credential, undefined);
+    assert.equal(state.credential.pending, undefined);
   });
 
   it('a stream that begins with the body of a request ext_authz saw without one is refused', async () => {
@@ -78,7 +78,7 @@ describe('phase request-body: order, framing, size, strict JSON', () => {
     const d = asDenial(await sendBody(state, big));
     assert.equal(d.code, 'body_too_large');
     assert.equal(d.rule, 'limits.maxRequestBodyBytes');
-    assert.deepEqual(state.request, { body_bytes: big.length, body_hmac: f.services.bodyHmac(big) });
+    assert.deepEqual(state.body, { body_bytes: big.length, body_hmac: f.services.bodyHmac(big) });
   });
 
   const malformed: readonly { name: string; body: Buffer; code: string }[] = [
@@ -97,8 +97,8 @@ describe('phase request-body: order, framing, size, strict JSON', () => {
     it(`strict parse: ${c.name} → ${c.code}, nothing applied`, async () => {
       const state = await startRequest(f, c.body);
       assert.equal(await thrownCode(() => sendBody(state, c.body)), c.code);
-      assert.equal(state.credentialMeta, undefined, 'the credential was not applied');
-      assert.notEqual(state.stage, 'upstream');
+      assert.equal(state.credential.meta, undefined, 'the credential was not applied');
+      assert.notEqual(state.position, 'upstream');
     });
   }
 });
@@ -140,9 +140,9 @@ describe('phase request-body: the final policy decision', () => {
         const d = asDenial(out);
         assert.equal(d.code, c.code);
         assert.equal(d.rule, c.rule);
-        assert.equal(state.credentialMeta, undefined, 'no credential on a denial');
+        assert.equal(state.credential.meta, undefined, 'no credential on a denial');
       }
-      assert.equal(state.model, c.model);
+      assert.equal(state.route?.model, c.model);
     });
   }
 
@@ -166,7 +166,7 @@ describe('phase request-body: global shadow mode', () => {
     const res = asResponse(await sendBody(state, body));
     assert.equal(setHeader(res, 'request_body', 'authorization'), `Bearer ${f.providerKey}`);
     assert.equal(state.shadow?.reason, 'model_forbidden');
-    assert.equal(state.stage, 'upstream');
+    assert.equal(state.position, 'upstream');
   });
 });
 
@@ -190,7 +190,7 @@ describe('phase request-body: the credential is applied last', () => {
     assert.ok(!removed.includes('authorization'));
     assert.equal(common?.body_mutation, undefined, 'an unchanged body is not replaced');
     assert.equal(setHeader(res, 'request_body', 'content-length'), undefined);
-    assert.deepEqual(state.credentialMeta, { source: 'memory:openai', version: 1 });
+    assert.deepEqual(state.credential.meta, { source: 'memory:openai', version: 1 });
   });
 
   it('a rotated credential is what the next request gets (after invalidation)', async () => {
@@ -203,7 +203,7 @@ describe('phase request-body: the credential is applied last', () => {
     const state = await startRequest(f, body);
     const res = asResponse(await sendBody(state, body));
     assert.equal(setHeader(res, 'request_body', 'authorization'), `Bearer ${next}`);
-    assert.equal(state.credentialMeta?.version, 2);
+    assert.equal(state.credential.meta?.version, 2);
   });
 
   it('a credential source that fails (nothing cached) → credential_unavailable, thrown by the phase, nothing set', async () => {
@@ -214,8 +214,8 @@ describe('phase request-body: the credential is applied last', () => {
       const body = chatBody();
       const state = await startRequest(f, body, { seal: { identity: 'restricted-1' } });
       assert.equal(await thrownCode(() => sendBody(state, body)), 'credential_unavailable');
-      assert.equal(state.credentialMeta, undefined);
-      assert.notEqual(state.stage, 'upstream');
+      assert.equal(state.credential.meta, undefined);
+      assert.notEqual(state.position, 'upstream');
     } finally {
       source.failing = false;
     }
@@ -237,7 +237,7 @@ describe('phase request-body: content controls (DLP)', () => {
     assert.ok(d.types !== undefined && d.types.length > 0, 'the types are named');
     for (const t of d.types) assert.match(t, /^[A-Z][A-Z0-9_]*$/);
     assert.equal(state.content.action, 'block');
-    assert.equal(state.credentialMeta, undefined);
+    assert.equal(state.credential.meta, undefined);
     assert.deepEqual(leaked(f.everything([d, state.content]), [secret]), []);
   });
 
@@ -255,7 +255,7 @@ describe('phase request-body: content controls (DLP)', () => {
     assert.equal(setHeader(res, 'request_body', 'authorization'), `Bearer ${f.providerKey}`);
     assert.equal(state.content.action, 'mask');
     assert.deepEqual(state.content.request, { EMAIL: 1 });
-    assert.equal(state.restore, undefined, 'restore: false keeps no map');
+    assert.equal(state.content.restore, undefined, 'restore: false keeps no map');
     assert.deepEqual(leaked(f.everything([state.content]), [email]), []);
   });
 });
@@ -272,13 +272,13 @@ describe('phase request-body: content controls with restore', () => {
     const res = asResponse(await sendBody(state, body));
     const out = replacedBody(res, 'request_body');
     assert.ok(out !== undefined && !out.toString('utf8').includes(email));
-    assert.ok(state.restore !== undefined);
-    assert.equal(state.restore.size, 1, 'one value, one placeholder');
-    const [p] = state.restore.placeholders();
+    assert.ok(state.content.restore !== undefined);
+    assert.equal(state.content.restore.size, 1, 'one value, one placeholder');
+    const [p] = state.content.restore.placeholders();
     assert.ok(p !== undefined && out.toString('utf8').includes(p));
-    assert.equal(state.restore.valueOf(p)?.reveal(), email);
-    assert.ok(!JSON.stringify(state.restore).includes(email), 'the map does not print its values');
+    assert.equal(state.content.restore.valueOf(p)?.reveal(), email);
+    assert.ok(!JSON.stringify(state.content.restore).includes(email), 'the map does not print its values');
     const other = await startRequest(f, chatBody());
-    assert.equal(other.restore, undefined, 'another request has no map');
+    assert.equal(other.content.restore, undefined, 'another request has no map');
   });
 });

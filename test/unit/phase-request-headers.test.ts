@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts';
-import { onRequestHeaders } from '../../extproc/processing/phases/request-headers.ts';
-import type { RequestState } from '../../extproc/processing/request-state.ts';
+import { dispatch } from '../../extproc/processing/session.ts';
+import type { ProcRequest } from '../../extproc/processing/request.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import type { DecodedStruct } from '../../extproc/wire/struct.ts';
 import { contextValue, sealedFields, tamperedFields } from '../helpers/authz-context.ts';
@@ -25,7 +25,7 @@ import {
   type PhaseFixture,
 } from '../helpers/phase-fixtures.ts';
 
-const run = (state: RequestState, msg: ProcessingRequest): ReturnType<typeof onRequestHeaders> => onRequestHeaders(state, msg, msg.request_headers ?? {});
+const run = (state: ProcRequest, msg: ProcessingRequest): ReturnType<typeof dispatch> => dispatch(state, msg);
 
 /** The struct's fields as flat strings, to edit and re-wrap. */
 
@@ -61,7 +61,7 @@ describe('phase request-headers: the sealed context', () => {
       const code = await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body), ctx === undefined ? {} : { context: ctx })));
       assert.equal(code, c.code);
       assert.equal(state.authenticated, false, 'nothing is vouched for');
-      assert.equal(state.credential, undefined, 'no credential lookup started');
+      assert.equal(state.credential.pending, undefined, 'no credential lookup started');
       assert.equal(fetches(), before);
       if (c.problem !== undefined) {
         const line = f.logs.slice(logsBefore).find((l) => l.includes('refused an ext_authz context'));
@@ -83,7 +83,7 @@ describe('phase request-headers: the sealed context', () => {
     const second = f.state();
     assert.equal(await thrownCode(() => run(second, requestHeadersMsg(chatHeaders(body), { context: ctx }))), 'authz_context_invalid');
     assert.ok(f.logs.slice(logsBefore).some((l) => l.includes('"problem":"replayed"')));
-    assert.equal(second.credential, undefined);
+    assert.equal(second.credential.pending, undefined);
   });
 
   it('a state store that is down fails the claim closed with state_unavailable', async () => {
@@ -115,7 +115,7 @@ describe('phase request-headers: request line, size, media type, body presence',
     it(`a request line that differs from the sealed one (${c.name}) is authz_context_invalid`, async () => {
       const state = f.state();
       assert.equal(await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body, c.headers), { context: f.seal() }))), 'authz_context_invalid');
-      assert.equal(state.stage, 'start');
+      assert.equal(state.position, 'start');
     });
   }
 
@@ -139,7 +139,7 @@ describe('phase request-headers: request line, size, media type, body presence',
       const out = await run(state, msg);
       if (c.expect === 'ok') {
         asResponse(out);
-        assert.equal(state.stage, 'request_body');
+        assert.equal(state.position, 'request_body');
       } else {
         const d = asDenial(out);
         assert.equal(d.code, 'body_too_large');
@@ -177,13 +177,13 @@ describe('phase request-headers: request line, size, media type, body presence',
     const state = f.state();
     const headers = { ':method': 'GET', ':path': MODELS_PATH, ':authority': 'tollgate.test', 'x-request-id': 'r-get' };
     asResponse(await run(state, requestHeadersMsg(headers, { endOfStream: true, context: f.seal({ method: 'GET', path: MODELS_PATH, withoutBody: true }) })));
-    assert.equal(state.stage, 'upstream');
+    assert.equal(state.position, 'upstream');
   });
 
   it('ext_authz saw no body but ext_proc sees one: refused', async () => {
     const state = f.state();
     assert.equal(await thrownCode(() => run(state, requestHeadersMsg(chatHeaders(body), { context: f.seal({ withoutBody: true }) }))), 'authz_context_invalid');
-    assert.equal(state.credential, undefined);
+    assert.equal(state.credential.pending, undefined);
   });
 
   it('ext_authz saw a body but ext_proc sees none: refused', async () => {
@@ -253,8 +253,8 @@ describe('phase request-headers: the strip list and the credential lookup', () =
     assert.ok(removed.includes('x-tollgate-debug'));
     assert.ok(!removed.includes('x-envoy-foo'));
     assert.ok(!removed.includes('accept'));
-    assert.equal(state.credential, undefined, 'no lookup: ext_authz injected the credential already');
-    assert.equal(state.stage, 'upstream');
+    assert.equal(state.credential.pending, undefined, 'no lookup: ext_authz injected the credential already');
+    assert.equal(state.position, 'upstream');
   });
 
   it('starts the credential lookup for the (tenant, identity, provider) scope, without waiting for it', async () => {
@@ -265,13 +265,13 @@ describe('phase request-headers: the strip list and the credential lookup', () =
     const requestId = 'r-lookup-1';
     asResponse(await run(state, requestHeadersMsg(chatHeaders(body, { 'x-request-id': requestId }), { context: f.seal({ identity: 'restricted-1' }) })));
     assert.equal(state.requestId, requestId);
-    assert.equal(state.stage, 'request_body');
-    assert.ok(state.credential !== undefined, 'the lookup started');
-    const credential = await state.credential;
+    assert.equal(state.position, 'request_body');
+    assert.ok(state.credential.pending !== undefined, 'the lookup started');
+    const credential = await state.credential.pending;
     assert.equal(credential.kind, 'api-key');
     assert.equal(credential.secret.reveal(), f.providerKey);
     assert.deepEqual(source.fetches.slice(before), [{ tenant: 'team-b', identity: 'restricted-1', provider: 'openai' }]);
-    assert.equal(state.credentialMeta, undefined, 'not applied yet: that happens with the body');
+    assert.equal(state.credential.meta, undefined, 'not applied yet: that happens with the body');
     assert.ok(!f.everything().includes(f.providerKey), 'the credential is in no log line or record');
   });
 
@@ -280,7 +280,7 @@ describe('phase request-headers: the strip list and the credential lookup', () =
     asResponse(await run(state, requestHeadersMsg(chatHeaders(body, { 'X-Team': 'blue' }), { context: f.seal() })));
     assert.equal(state.headers.get('x-team'), 'blue', 'names are lower-cased');
     assert.equal(state.headers.get(':path'), CHAT_PATH);
-    assert.equal(state.provider?.name, 'openai');
-    assert.equal(state.translator?.operation, 'chat');
+    assert.equal(state.route?.provider.name, 'openai');
+    assert.equal(state.route.translator?.operation, 'chat');
   });
 });

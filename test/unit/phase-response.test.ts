@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
-import { onResponseBody, onResponseHeaders } from '../../extproc/processing/phases/response.ts';
-import type { RequestState } from '../../extproc/processing/request-state.ts';
+import { dispatch } from '../../extproc/processing/session.ts';
+import type { ProcRequest } from '../../extproc/processing/request.ts';
 import type { ProcessingResponse } from '../../extproc/wire/ext-proc.ts';
 import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
 import {
+  answeredNow,
   asResponse,
   chatBody,
   phaseFixture,
@@ -28,24 +28,20 @@ import {
 const CHAT_RESPONSE = readFileSync(new URL('../fixtures/ext_proc/chat-response.json', import.meta.url)); // usage 23 + 2
 
 /** A request that passed both request phases: the state the response phase starts from. */
-async function upstream(f: PhaseFixture, body: Buffer = chatBody(), seal?: SealOptions): Promise<{ state: RequestState; sent: Buffer }> {
+async function upstream(f: PhaseFixture, body: Buffer = chatBody(), seal?: SealOptions): Promise<{ state: ProcRequest; sent: Buffer }> {
   const state = await startRequest(f, body, seal === undefined ? {} : { seal });
   const m = requestBodyMsg(body);
-  const res = asResponse(await onRequestBody(state, m, m.request_body ?? {}));
-  assert.equal(state.stage, 'upstream');
+  const res = asResponse(await dispatch(state, m));
+  assert.equal(state.position, 'upstream');
   return { state, sent: replacedBody(res, 'request_body') ?? body };
 }
 
-const headers = (state: RequestState, pairs: Pairs, endOfStream = false): ReturnType<typeof onResponseHeaders> => {
+const headers = (state: ProcRequest, pairs: Pairs, endOfStream = false): ReturnType<typeof dispatch> => {
   const m = responseHeadersMsg(pairs, { endOfStream });
-  return onResponseHeaders(state, m, m.response_headers ?? {});
+  return dispatch(state, m);
 };
-/** A response-body answer: synchronous for everything but an MCP list answer (which these tests do not send). */
-const chunk = (state: RequestState, body: Buffer | string, end = true): ProcessingResponse => {
-  const r = onResponseBody(state, responseBodyMsg(body, end).response_body ?? {});
-  if (r instanceof Promise) throw new Error('unexpected asynchronous answer');
-  return r;
-};
+// A response body is answered synchronously (no Promise): nothing in it waits.
+const chunk = (state: ProcRequest, body: Buffer | string, end = true): ProcessingResponse => asResponse(answeredNow(dispatch(state, responseBodyMsg(body, end))));
 
 const sse = (docs: readonly unknown[]): string[] => [...docs.map((d) => `data: ${JSON.stringify(d)}\n\n`), 'data: [DONE]\n\n'];
 const delta = (content: string): unknown => ({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] });
@@ -81,9 +77,9 @@ describe('phase response: streamed or buffered, usage', () => {
       const res = asResponse(await headers(state, { ':status': m.status, 'content-type': m.contentType }));
       assert.ok(res.response_headers !== undefined);
       assert.deepEqual(res.mode_override, m.streamed ? { response_body_mode: 'STREAMED' } : undefined);
-      assert.equal(state.responseStreamed, m.streamed);
-      assert.equal(state.status, Number(m.status));
-      assert.equal(state.stage, 'response_body');
+      assert.equal(state.response.streamed, m.streamed);
+      assert.equal(state.response.status, Number(m.status));
+      assert.equal(state.position, 'response_body');
     });
   }
 
@@ -93,27 +89,27 @@ describe('phase response: streamed or buffered, usage', () => {
     const half = Math.floor(CHAT_RESPONSE.length / 2);
     const r1 = chunk(state, CHAT_RESPONSE.subarray(0, half), false);
     assert.equal(r1.response_body?.response.body_mutation, undefined);
-    assert.equal(state.usage, undefined, 'not before the end');
+    assert.equal(state.usage.reported, undefined, 'not before the end');
     const r2 = chunk(state, CHAT_RESPONSE.subarray(half), true);
     assert.equal(r2.response_body?.response.body_mutation, undefined, 'unchanged');
-    assert.deepEqual(state.usage, { inputTokens: 23, outputTokens: 2, totalTokens: 25 });
-    assert.equal(state.responseBytes, CHAT_RESPONSE.length);
-    assert.equal(state.stage, 'done');
+    assert.deepEqual(state.usage.reported, { inputTokens: 23, outputTokens: 2, totalTokens: 25 });
+    assert.equal(state.response.bytes, CHAT_RESPONSE.length);
+    assert.equal(state.position, 'done');
   });
 
   it('a streamed body: usage from the SSE usage chunk, chunks answered without mutation when DLP is off', async () => {
     const { state } = await upstream(f, chatBody('gpt-4o', 'hi', { stream: true, stream_options: { include_usage: true } }));
     asResponse(await headers(state, { ':status': '200', 'content-type': 'text/event-stream' }));
-    assert.equal(state.sse, undefined, 'no transform with DLP off');
+    assert.equal(state.content.sse, undefined, 'no transform with DLP off');
     const events = sse([delta('Par'), delta('is.'), { id: 'c1', object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 } }]);
     for (const e of events) {
       const r = chunk(state, e, false);
       assert.equal(r.response_body?.response.body_mutation, undefined);
     }
-    assert.equal(state.usage, undefined);
+    assert.equal(state.usage.reported, undefined);
     chunk(state, '', true);
-    assert.deepEqual(state.usage, { inputTokens: 11, outputTokens: 3, totalTokens: 14 });
-    assert.equal(state.responseBytes, events.join('').length);
+    assert.deepEqual(state.usage.reported, { inputTokens: 11, outputTokens: 3, totalTokens: 14 });
+    assert.equal(state.response.bytes, events.join('').length);
   });
 
   it('a response body before the response headers is a protocol violation', async () => {
@@ -167,7 +163,7 @@ describe('phase response: leak masking and restore', () => {
     }
     assert.equal(parses, 0, 'the strict parse that scanning needs is the only parse');
     assert.equal(res.response_body?.response.body_mutation, undefined, 'unchanged');
-    assert.deepEqual(state.usage, { inputTokens: 23, outputTokens: 2, totalTokens: 25 });
+    assert.deepEqual(state.usage.reported, { inputTokens: 23, outputTokens: 2, totalTokens: 25 });
   });
 
   it('a buffered body refused as unscannable (duplicate keys) still records the usage the provider reported', async () => {
@@ -175,7 +171,7 @@ describe('phase response: leak masking and restore', () => {
     asResponse(await headers(state, { ':status': '200', 'content-type': 'application/json' }));
     const body = Buffer.from('{"id":"x","id":"y","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}');
     assert.equal(await thrownCode(() => chunk(state, body, true)), 'response_leak');
-    assert.deepEqual(state.usage, { inputTokens: 5, outputTokens: 7, totalTokens: 12 });
+    assert.deepEqual(state.usage.reported, { inputTokens: 5, outputTokens: 7, totalTokens: 12 });
   });
 
   it('buffered: a leaked secret is masked, the content-length set to the new body', async () => {
@@ -223,7 +219,7 @@ describe('phase response: leak masking and restore', () => {
     assert.ok(p !== undefined);
     const rh = asResponse(await headers(state, { ':status': '200', 'content-type': 'text/event-stream' }));
     assert.deepEqual(rh.mode_override, { response_body_mode: 'STREAMED' });
-    assert.ok(state.sse !== undefined, 'an SSE transform');
+    assert.ok(state.content.sse !== undefined, 'an SSE transform');
     const words = [`Writing to ${p.slice(0, 4)}`, `${p.slice(4)} now, `, `key ${secret.slice(0, 10)}`, `${secret.slice(10)} done`];
     let out = '';
     for (const e of sse(words.map(delta))) out += chunk(state, e, false).response_body?.response.body_mutation?.body?.toString('utf8') ?? '';

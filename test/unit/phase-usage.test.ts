@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
-import { onRequestHeaders } from '../../extproc/processing/phases/request-headers.ts';
-import type { RequestState } from '../../extproc/processing/request-state.ts';
-import { Session } from '../../extproc/processing/session.ts';
+import type { ProcRequest } from '../../extproc/processing/request.ts';
+import { dispatch, Session } from '../../extproc/processing/session.ts';
 import {
   asDenial,
   asResponse,
@@ -25,7 +23,7 @@ import {
 } from '../helpers/phase-fixtures.ts';
 
 const CHAT_RESPONSE = readFileSync(new URL('../fixtures/ext_proc/chat-response.json', import.meta.url)); // usage 23 + 2 = 25
-const sendBody = (state: RequestState, body: Buffer): ReturnType<typeof onRequestBody> => { const m = requestBodyMsg(body); return onRequestBody(state, m, m.request_body ?? {}); };
+const sendBody = (state: ProcRequest, body: Buffer): ReturnType<typeof dispatch> => { const m = requestBodyMsg(body); return dispatch(state, m); };
 /** Settlement runs off the request path: let its promises finish. */
 const settled = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
@@ -43,7 +41,7 @@ describe('phase usage: rate limits', () => {
     assert.equal(d.code, 'rate_limited');
     assert.equal(d.rule, 'rateLimits');
     assert.ok(d.retryAfterSeconds !== undefined && d.retryAfterSeconds >= 1 && d.retryAfterSeconds <= 20, `retry-after within two windows, the sliding estimate's horizon (${String(d.retryAfterSeconds)})`);
-    assert.equal(state.credentialMeta, undefined, 'no credential on a denial');
+    assert.equal(state.credential.meta, undefined, 'no credential on a denial');
     asResponse(await sendBody(await startRequest(f, body, { seal: { identity: 'restricted-1' } }), body));
   });
 
@@ -59,7 +57,7 @@ describe('phase usage: rate limits', () => {
     assert.match(retry ?? '', /^[1-9][0-9]*$/);
     assert.equal(ir.headers?.set_headers?.find((h) => h.header.key === 'x-should-retry')?.header.raw_value.toString('latin1'), 'true', 'a short wait is worth retrying');
     session.close('ended');
-    const recs = f.records().filter((r) => r.decision_id === session.state.decisionId);
+    const recs = f.records().filter((r) => r.decision_id === session.request.decisionId);
     assert.equal(recs.length, 1);
     assert.equal(recs[0]?.reason, 'rate_limited');
   });
@@ -102,12 +100,12 @@ describe('phase usage: budgets, settled and released', () => {
     await session.handle(responseBodyMsg(CHAT_RESPONSE));
     await settled();
     assert.equal(await f.store.counter(reserved.key, reserved.windowMs), 25, 'settled to the real usage');
-    const rec = f.records().find((r) => r.decision_id === session.state.decisionId);
+    const rec = f.records().find((r) => r.decision_id === session.request.decisionId);
     assert.deepEqual(rec?.usage, { input_tokens: 23, output_tokens: 2, total_tokens: 25 });
     const adjust = f.store.ops('adjust').at(-1)?.adjustments?.[0];
     assert.equal(adjust?.delta, 25 - reserved.amount);
     session.close('ended');
-    assert.equal(f.records().filter((r) => r.decision_id === session.state.decisionId).length, 1);
+    assert.equal(f.records().filter((r) => r.decision_id === session.request.decisionId).length, 1);
   });
 
   it('a reservation for a request that never goes out is released (credential unavailable after the reservation)', async () => {
@@ -145,7 +143,7 @@ describe('phase usage: budgets, settled and released', () => {
     session.close('cancelled');
     await settled();
     assert.equal(await f.store.counter(charge.key, charge.windowMs), before, 'the reservation stands: the request reached the provider');
-    const rec = f.records().find((r) => r.decision_id === session.state.decisionId);
+    const rec = f.records().find((r) => r.decision_id === session.request.decisionId);
     assert.equal(rec?.outcome, 'cancelled');
     assert.deepEqual(rec.usage, { input_tokens: Math.ceil(body.length / 4), output_tokens: 50, total_tokens: Math.ceil(body.length / 4) + 50, estimated: true }, 'the record shows the estimate that was charged');
   });
@@ -164,22 +162,22 @@ describe('phase usage: anomaly baselines', () => {
     const small = chatBody('gpt-4o-mini', 'hi');
     const first = await startRequest(f, small);
     asResponse(await sendBody(first, small));
-    assert.deepEqual(first.anomalyFlags, [], 'nothing before warm-up');
+    assert.deepEqual(first.usage.anomalyFlags, [], 'nothing before warm-up');
 
     const big = chatBody('gpt-4o-mini', 'x'.repeat(4_000));
     const spiking = await startRequest(f, big);
     const d = asDenial(await sendBody(spiking, big));
     assert.equal(d.code, 'anomaly_blocked');
     assert.equal(d.rule, 'anomaly.deny');
-    assert.ok(spiking.anomalyFlags.includes('prompt_size_spike'));
+    assert.ok(spiking.usage.anomalyFlags.includes('prompt_size_spike'));
 
     const embed = Buffer.from(JSON.stringify({ model: 'gpt-4o-mini', input: 'hi' }));
     const path = '/openai/v1/embeddings';
     const state = f.state();
     const m = requestHeadersMsg(chatHeaders(embed, { ':path': path }), { context: f.seal({ path }) });
-    asResponse(await onRequestHeaders(state, m, m.request_headers ?? {}));
+    asResponse(await dispatch(state, m));
     asResponse(await sendBody(state, embed));
-    assert.deepEqual(state.anomalyFlags, ['first_endpoint'], 'recorded, not denied');
+    assert.deepEqual(state.usage.anomalyFlags, ['first_endpoint'], 'recorded, not denied');
   });
 });
 
@@ -201,7 +199,7 @@ describe('phase usage: shared state down', () => {
     { op: 'observeBaseline', feature: 'anomaly baselines' },
     { op: 'reserve', feature: 'budgets' },
   ];
-  // BUG (reported): phases/usage.ts never copies a budget reservation's `degraded` into state.stateDegraded,
+  // BUG (reported): phases/usage.ts never copies a budget reservation's `degraded` into state.usage.stateDegraded,
   // so a budget that let a request through unmetered leaves the audit record's state_degraded false.
   for (const { op, feature } of ops) {
     it(`${feature}: a store that throws StateUnavailableError → 503 state_unavailable (onError deny)`, async () => {
@@ -212,7 +210,7 @@ describe('phase usage: shared state down', () => {
         const d = asDenial(await sendBody(state, body));
         assert.equal(d.code, 'state_unavailable');
         assert.equal(d.rule, 'state');
-        assert.equal(state.credentialMeta, undefined);
+        assert.equal(state.credential.meta, undefined);
         assert.ok(deny.logs.some((l) => l.includes('shared state unavailable')), 'logged');
       } finally {
         deny.store.failing.delete(op);
@@ -225,7 +223,7 @@ describe('phase usage: shared state down', () => {
       allow.store.failing.add(op);
       try {
         asResponse(await sendBody(state, body));
-        assert.equal(state.stateDegraded, true);
+        assert.equal(state.usage.stateDegraded, true);
       } finally {
         allow.store.failing.delete(op);
       }

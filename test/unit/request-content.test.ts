@@ -9,7 +9,7 @@ import type { JsonPath } from '../../extproc/core/content.ts';
 import { createProviderKind } from '../../extproc/providers/index.ts';
 import { isInlineMedia } from '../../extproc/providers/shared/request-walk.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
+import { dispatch } from '../../extproc/processing/session.ts';
 import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
 import { asDenial, asResponse, isDenial, phaseFixture, replacedBody, requestBodyMsg, startRequest, type PhaseFixture } from '../helpers/phase-fixtures.ts';
 
@@ -46,7 +46,7 @@ async function run(f: PhaseFixture, endpoint: keyof typeof PATHS, doc: object) {
   const body = Buffer.from(JSON.stringify(doc), 'utf8');
   const state = await startRequest(f, body, { seal: { provider, path }, headers: { ':path': path } });
   const msg = requestBodyMsg(body);
-  const out = await onRequestBody(state, msg, msg.request_body ?? {});
+  const out = await dispatch(state, msg);
   return { state, out };
 }
 

@@ -1,7 +1,7 @@
 // The ext_proc response builder: Envoy's wire rules for headers, bodies, mode override and local replies.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ERROR_CATALOGUE, GENERIC_CLIENT_MESSAGE, type ErrorCode } from '../../extproc/errors.ts';
+import { denialReply, ERROR_CATALOGUE, GENERIC_CLIENT_MESSAGE, ruleFor, type ErrorCode } from '../../extproc/errors.ts';
 import {
   errorResponse,
   headerOption,
@@ -92,7 +92,7 @@ describe('errorResponse', () => {
   const codes: readonly ErrorCode[] = ['body_too_large', 'model_forbidden', 'credential_unavailable', 'internal'];
   for (const code of codes) {
     it(`${code}: HTTP ${ERROR_CATALOGUE[code].httpStatus}, JSON body, content-type and decision id headers`, () => {
-      const r = errorResponse(code, 'req-9', 'dec-7');
+      const r = errorResponse(denialReply({ code, rule: ruleFor(code) }, 'req-9', 'dec-7'));
       const ir = r.immediate_response;
       assert.ok(ir);
       assert.deepEqual(Object.keys(r), ['immediate_response']);
@@ -110,7 +110,7 @@ describe('errorResponse', () => {
   }
 
   it('omits request_id from the body when there is none', () => {
-    const ir = errorResponse('body_too_large', undefined, 'dec-1').immediate_response;
+    const ir = errorResponse(denialReply({ code: 'body_too_large', rule: ruleFor('body_too_large') }, undefined, 'dec-1')).immediate_response;
     const body = JSON.parse(ir?.body?.toString('utf8') ?? '') as { error: Record<string, unknown> };
     assert.ok(!('request_id' in body.error));
   });

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { trace } from '@opentelemetry/api';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { hashApiKey, mintApiKey } from '../../extproc/authz/api-key.ts';
+import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import { parentFromHeaders, initTracing, traceCheck, traceStream, tracingEnabled, type TraceFacts } from '../../extproc/telemetry/tracing.ts';
-import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import { testConfig } from '../helpers/config.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -62,7 +61,7 @@ describe('parentFromHeaders', () => {
 });
 
 describe('one ext_proc stream, traced', () => {
-  it('stream span under the caller, a span per phase under it, the model call with GenAI attributes and usage', async () => {
+  it('stream span under the caller, a span per message under it, the model call with GenAI attributes and usage', async () => {
     const spans: ReadableSpan[] = [];
     const exporter: SpanExporter = {
       // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- ExportResultCode.SUCCESS is 0; the enum lives in @opentelemetry/core, not a direct dependency.
@@ -73,22 +72,24 @@ describe('one ext_proc stream, traced', () => {
     assert.ok(handle !== undefined);
     try {
       const t = traceStream();
-      const headers: ProcessingRequest = { request: 'request_headers', request_headers: { headers: { headers: [{ key: 'traceparent', raw_value: Buffer.from(`00-${TRACE}-${SPAN}-01`) }] } } };
+      const headers = new Map([['traceparent', `00-${TRACE}-${SPAN}-01`]]);
+      const usage: { reported: { inputTokens: number; outputTokens: number } | undefined } = { reported: undefined };
+      const response: { status: number | undefined; incomplete: boolean } = { status: undefined, incomplete: false };
       const facts: { -readonly [K in keyof TraceFacts]: TraceFacts[K] } = {
-        decisionId: 'dec-1', requestId: 'req-1', provider: { name: 'openai', config: { kind: 'openai' } }, model: 'gpt-4o-mini', translator: { operation: 'chat' },
-        usage: undefined, status: undefined, denial: undefined, stage: 'request_body', incomplete: false,
+        decisionId: 'dec-1', requestId: 'req-1', route: { provider: { name: 'openai', config: { kind: 'openai' } }, model: 'gpt-4o-mini', translator: { operation: 'chat' } },
+        usage, response, denial: undefined, position: 'request_body',
       };
-      t.phase(headers);
-      t.phaseDone(facts);
-      t.phase({ request: 'request_body' });
-      facts.stage = 'upstream';
-      t.phaseDone(facts);
-      t.phase({ request: 'response_headers' });
-      facts.stage = 'response_body';
-      facts.status = 200;
-      t.phaseDone(facts);
-      facts.usage = { inputTokens: 12, outputTokens: 8 };
-      facts.stage = 'done';
+      t.message('request_headers', headers);
+      t.messageDone(facts);
+      t.message('request_body', new Map());
+      facts.position = 'upstream';
+      t.messageDone(facts);
+      t.message('response_headers', new Map());
+      facts.position = 'response_body';
+      response.status = 200;
+      t.messageDone(facts);
+      usage.reported = { inputTokens: 12, outputTokens: 8 };
+      facts.position = 'done';
       t.end(facts, 'ended');
       t.end(facts, 'ended');
       await handle.shutdown();

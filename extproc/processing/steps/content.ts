@@ -3,7 +3,7 @@ import { RULES } from '../../core/decision.ts';
 import { decideDlp } from '../../detectors/dlp-actions.ts';
 import { ScanLimitError } from '../../detectors/scan-limits.ts';
 import type { Scanner } from '../../detectors/scanner.ts';
-import { TollgateError } from '../../errors.ts';
+import { TollgateError, type Denial } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
 import type { RequestTranslator, UsageMeter } from '../../providers/index.ts';
 import { DEFAULT_MAX_DEPTH, parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
@@ -14,7 +14,7 @@ import { RestoreMap } from '../../redactors/restore-map.ts';
 import { restoreText } from '../../redactors/restore.ts';
 import { SseStream } from '../../redactors/sse-stream.ts';
 import { leakMark } from '../../redactors/stream-scanner.ts';
-import type { Denial, RequestState } from '../request-state.ts';
+import type { ProcRequest } from '../request.ts';
 
 const addCounts = (into: Record<string, number>, counts: Readonly<Record<string, number>>): void => {
   for (const [type, n] of Object.entries(counts)) into[type] = (into[type] ?? 0) + n;
@@ -59,10 +59,11 @@ function scanDistinct(scanner: Scanner, segments: readonly TextSegment[]): Findi
  * (the translator holds it too, so credentials sign it), or undefined (unchanged). A scan over its caps fails
  * closed.
  */
-export function inspectRequest(state: RequestState, t: RequestTranslator, body: Buffer): Denial | Buffer | undefined {
-  const dlp = state.policy.dlp;
-  const { authz, provider } = state;
-  if (dlp === undefined || authz === undefined || provider === undefined) return undefined;
+export function inspectRequest(req: ProcRequest, t: RequestTranslator, body: Buffer): Denial | Buffer | undefined {
+  const dlp = req.policy.dlp;
+  const authz = req.caller?.authz;
+  const provider = req.route?.provider;
+  if (dlp === undefined || authz === undefined || provider === undefined || req.route === undefined) return undefined;
   const content = t.content();
   if (content.fetches > 0 && !dlp.allowProviderFetch) return { code: 'provider_fetch_denied', rule: RULES.providerFetch };
   const tools = content.tools.filter((tool) => !dlp.allowServerTools.has(tool));
@@ -81,14 +82,14 @@ export function inspectRequest(state: RequestState, t: RequestTranslator, body: 
   // A protected field cannot be masked: the provider would refuse it or act on a changed id. Block instead.
   const stuck = decision.mask.filter((f) => f.segment !== undefined && segments[f.segment]?.protected === true);
   const action = stuck.length > 0 ? 'block' : decision.action;
-  addCounts(state.content.request, decision.counts);
-  state.content.action = action;
-  for (const [type, n] of Object.entries(decision.counts)) state.services.metrics.findings.inc({ type, direction: 'request', action }, n);
+  addCounts(req.content.request, decision.counts);
+  req.content.action = action;
+  for (const [type, n] of Object.entries(decision.counts)) req.services.metrics.findings.inc({ type, direction: 'request', action }, n);
   if (action === 'block') return { code: 'content_blocked', rule: RULES.dlp, types: [...new Set([...decision.blockedTypes, ...stuck.map((f) => f.type)])].sort() };
-  if (decision.action === 'route' && decision.route !== undefined) state.routeClass = decision.route;
+  if (decision.action === 'route' && decision.route !== undefined) req.route.routeClass = decision.route;
   if (decision.mask.length === 0) return undefined;
   const masked = maskBody(body, segments, decision.mask, new RestoreMap());
-  if (decision.restore) state.restore = masked.restore;
+  if (decision.restore) req.content.restore = masked.restore;
   try {
     return t.setBodyBytes(masked.body);
   } catch (err) {
@@ -97,15 +98,17 @@ export function inspectRequest(state: RequestState, t: RequestTranslator, body: 
 }
 
 /** Response restore applies only to a successful answer: an error body is the provider's text, not the model's. */
-function responseRestore(state: RequestState): RestoreMap | undefined {
-  const ok = state.status !== undefined && state.status >= 200 && state.status < 300;
-  return ok && state.restore !== undefined && state.restore.size > 0 ? state.restore : undefined;
+function responseRestore(req: ProcRequest): RestoreMap | undefined {
+  const status = req.response.status;
+  const restore = req.content.restore;
+  return status !== undefined && status >= 200 && status < 300 && restore !== undefined && restore.size > 0 ? restore : undefined;
 }
 
-function countLeaks(state: RequestState, findings: readonly { readonly type: string }[], action: 'mask' | 'block' | 'fail_stream'): void {
+function countLeaks(req: ProcRequest, findings: readonly { readonly type: string }[], action: 'mask' | 'block' | 'fail_stream'): void {
+  const counts = req.content.response;
   for (const f of findings) {
-    state.content.response[f.type] = (state.content.response[f.type] ?? 0) + 1;
-    state.services.metrics.findings.inc({ type: f.type, direction: 'response', action });
+    counts[f.type] = (counts[f.type] ?? 0) + 1;
+    req.services.metrics.findings.inc({ type: f.type, direction: 'response', action });
   }
 }
 
@@ -118,10 +121,10 @@ const unscannable = (why: string): TollgateError => new TollgateError('response_
  * scanned and restored as one text. A body that is neither (binary, invalid UTF-8, duplicate JSON keys) cannot be
  * scanned and is refused while response scanning is on. Returns the new body, or undefined when nothing changed.
  */
-export function inspectBufferedResponse(state: RequestState, body: Buffer, meter?: UsageMeter): Buffer | undefined {
-  const dlp = state.policy.dlp;
+export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: UsageMeter): Buffer | undefined {
+  const dlp = req.policy.dlp;
   const scanner = dlp?.response.scan === true ? dlp.scanner : undefined;
-  const restore = responseRestore(state);
+  const restore = responseRestore(req);
   if ((scanner === undefined && restore === undefined) || body.length === 0) {
     meter?.onBody(body);
     return undefined;
@@ -144,13 +147,13 @@ export function inspectBufferedResponse(state: RequestState, body: Buffer, meter
   // Usage from the same parse, before masking or restoring edits strings (usage is numbers).
   if (doc !== undefined) meter?.onDocument(doc);
   try {
-    if (doc === undefined) return inspectBufferedText(state, body.toString('utf8'), scanner, restore);
-    const r = processLeaves(doc, { scanner, restore, isProtected: protectedFieldsFor(state.provider?.config.kind), tokenLists: true });
+    if (doc === undefined) return inspectBufferedText(req, body.toString('utf8'), scanner, restore);
+    const r = processLeaves(doc, { scanner, restore, isProtected: protectedFieldsFor(req.route?.provider.config.kind), tokenLists: true });
     if (r.blocked !== undefined) {
-      countLeaks(state, [r.blocked], 'block');
+      countLeaks(req, [r.blocked], 'block');
       throw new TollgateError('response_leak', 'a protected response field carries a finding');
     }
-    countLeaks(state, r.masked, 'mask');
+    countLeaks(req, r.masked, 'mask');
     return r.changed ? Buffer.from(JSON.stringify(doc), 'utf8') : undefined;
   } catch (err) {
     if (err instanceof ScanLimitError) throw unscannable('over the scan limits');
@@ -158,11 +161,11 @@ export function inspectBufferedResponse(state: RequestState, body: Buffer, meter
   }
 }
 
-function inspectBufferedText(state: RequestState, text: string, scanner: Scanner | undefined, restore: RestoreMap | undefined): Buffer | undefined {
+function inspectBufferedText(req: ProcRequest, text: string, scanner: Scanner | undefined, restore: RestoreMap | undefined): Buffer | undefined {
   let out = text;
   if (scanner !== undefined) {
     const found = scanner.scan(text);
-    countLeaks(state, found, 'mask');
+    countLeaks(req, found, 'mask');
     if (found.length > 0) out = maskText(text, found, new RestoreMap(), leakMark);
   }
   if (restore !== undefined) out = restoreText(out, restore).text;
@@ -173,25 +176,25 @@ function inspectBufferedText(state: RequestState, text: string, scanner: Scanner
  * The per-response stream transform (SSE or AWS event-stream: leak masking with hold-back, placeholder restore,
  * every string leaf of every event scanned), or undefined if neither scanning nor restore applies.
  */
-export function sseTransformFor(state: RequestState, framing: 'sse' | 'aws-event-stream'): SseStream | undefined {
-  const dlp = state.policy.dlp;
+export function sseTransformFor(req: ProcRequest, framing: 'sse' | 'aws-event-stream'): SseStream | undefined {
+  const dlp = req.policy.dlp;
   const scan = dlp?.response.scan === true;
-  const restore = responseRestore(state);
+  const restore = responseRestore(req);
   if (dlp === undefined || (!scan && restore === undefined)) return undefined;
   return new SseStream({
     ...(scan ? { scanner: dlp.scanner } : {}),
     ...(restore === undefined ? {} : { restore }),
     holdBack: dlp.response.holdBack,
     maxHoldBack: dlp.response.maxHoldBack,
-    isProtected: protectedFieldsFor(state.provider?.config.kind),
+    isProtected: protectedFieldsFor(req.route?.provider.config.kind),
     framing,
   });
 }
 
 /** One stream chunk through the transform; a leak that could not be masked in time (or a protected field's) fails the stream closed. */
-export function transformSseChunk(state: RequestState, sse: SseStream, chunk: Buffer, end: boolean): Buffer {
+export function transformSseChunk(req: ProcRequest, sse: SseStream, chunk: Buffer, end: boolean): Buffer {
   const r = sse.push(chunk, end);
-  countLeaks(state, r.findings, r.failed ? 'fail_stream' : 'mask');
+  countLeaks(req, r.findings, r.failed ? 'fail_stream' : 'mask');
   if (r.failed) throw new TollgateError('response_leak', 'a secret in the stream could not be masked before release');
   return r.output;
 }

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Policy } from '../policy/policy.ts';
+import type { ApiKeyLookup } from './precedence.ts';
 
 const KEY_PREFIX = 'tg_';
 const BEARER_RE = /^Bearer[ \t]+([!-~]+)$/i;
@@ -42,4 +44,16 @@ export function presentedApiKey(headers: Readonly<Record<string, string>>): Pres
   const [key] = found;
   if (found.size > 1 || key === undefined || key.includes(',')) return { kind: 'ambiguous' };
   return { kind: 'key', key };
+}
+
+/** The API-key lookup the identity resolver uses: the presented key's hash, against the policy in force. */
+export function apiKeyLookup(policy: () => Policy): ApiKeyLookup {
+  return (headers) => {
+    const presented = presentedApiKey(headers);
+    if (presented.kind === 'none') return { kind: 'none' };
+    if (presented.kind === 'ambiguous') return { kind: 'fail', reason: 'credentials_ambiguous', detail: 'more than one key' };
+    if (presented.kind === 'malformed') return { kind: 'fail', reason: 'unauthenticated', detail: 'malformed key' };
+    const found = policy().identitiesByKeyHash.get(hashApiKey(presented.key));
+    return found === undefined ? { kind: 'fail', reason: 'unauthenticated', detail: 'unknown key' } : { kind: 'ok', subject: found.id, tenant: found.tenant };
+  };
 }
