@@ -24,8 +24,17 @@ function celDocument(doc: RequestDocument): Readonly<Record<string, unknown>> {
       headers: doc.headers ?? {},
     },
     time: doc.time,
-    ...(doc.mcp === undefined ? {} : { mcp: { method: doc.mcp.method, name: doc.mcp.name ?? '', arguments: doc.mcp.arguments ?? {} } }),
+    ...mcpRoot(doc),
   };
+}
+
+/**
+ * The `mcp` root for requests to an MCP server: the message's method, name and arguments; for the GET stream and
+ * DELETE (no message) all empty, so a condition over `mcp` decides them too instead of failing on a missing root.
+ */
+function mcpRoot(doc: RequestDocument): { readonly mcp?: Readonly<Record<string, unknown>> } {
+  if (doc.mcp !== undefined) return { mcp: { method: doc.mcp.method, name: doc.mcp.name ?? '', arguments: doc.mcp.arguments ?? {} } };
+  return doc.operation === 'mcp.listen' || doc.operation === 'mcp.end' ? { mcp: { method: '', name: '', arguments: {} } } : {};
 }
 
 /** One check of one rule, as `policy explain` shows it. */
