@@ -4,6 +4,7 @@ import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../provi
 import { dlpSchema } from './dlp-schema.ts';
 import { envSource, fileSource } from './secret-source.ts';
 import { identitySectionSchema } from './identity-schema.ts';
+import { MCP_PINS_FIELDS } from './mcp-pins-schema.ts';
 import { auditChainSchema, refineStateConfig, STATE_CONFIG_SHAPE } from './state-schema.ts';
 import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
 
@@ -61,8 +62,8 @@ export const providerSchema = z.strictObject({
   /** vertex: pin requests to this project and location. */
   project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/).optional(),
   location: z.string().regex(/^[a-z]+(-[a-z0-9]+)*$/).optional(),
-  /** kind mcp: the server's MCP endpoint path below the upstream URL. */
-  mcp: z.strictObject({ path: z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must be a path such as "/mcp"').max(256).default('/mcp') }).optional(),
+  /** kind mcp: the server's MCP endpoint path below the upstream URL, and its tool-definition pins. */
+  mcp: z.strictObject({ path: z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must be a path such as "/mcp"').max(256).default('/mcp'), ...MCP_PINS_FIELDS }).optional(),
 });
 
 const apiKeyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lower-case hex digits (see `tollgate keys mint`)');
