@@ -71,6 +71,7 @@ const CANNOT_RUN: readonly (readonly [string, string])[] = [
   ['docs/vault.md: kill -HUP "$(pidof tollgate)"', 'signals a running Tollgate (SIGHUP and the refresh call run in test/e2e/vault-lifecycle.test.ts)'],
   ['docs/policy.md: allow:', 'a grant list shown alone; the default operations it describes run in test/e2e/least-privilege.test.ts and test/unit/explain.test.ts'],
   ['docs/policy.md: when:', 'one grant condition, shown alone; its CEL form is exercised by test/unit/cel.test.ts'],
+  ['docs/mcp.md: # MCP server tickets', 'output of `tollgate mcp pins`; test/contract/mcp-pins-cli.test.ts runs the command shown above it against an MCP server and compares'],
 ];
 
 test('every entry of CANNOT_RUN_COMMANDS matches a command line in the docs', () => {
