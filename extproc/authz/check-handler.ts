@@ -6,6 +6,7 @@ import type { AuthzContext } from '../core/authz-context.ts';
 import { RULES, type Identity, type RuleId, type ShadowDenial } from '../core/decision.ts';
 import { CALLER_CREDENTIAL_HEADERS } from '../core/request-context.ts';
 import { ERROR_CATALOGUE, clientErrorBody, denialHeaders, toTollgateError, type ErrorCode } from '../errors.ts';
+import { jsonRpcDenial } from '../mcp/jsonrpc-error.ts';
 import { evaluate } from '../policy/evaluate.ts';
 import { jwtSubjectKey, providerForPath, type IdentityPolicy, type Policy, type ProviderPolicy } from '../policy/policy.ts';
 import { asTollgateError, requestDocument, splitTarget, translatorFor } from '../policy/request.ts';
@@ -251,7 +252,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
           { header: { key: 'x-tollgate-decision-id', value: decisionId }, append: { value: false } },
           ...denialHeaders(code, requestId, verdict.retryAfterSeconds).map((h) => ({ header: { key: h.name, value: h.value }, append: { value: false } })),
         ],
-        body: clientErrorBody(code, requestId),
+        body: policy.providers.get(verdict.provider ?? '')?.config.kind === 'mcp' ? jsonRpcDenial(code, undefined, { requestId, decisionId }).body : clientErrorBody(code, requestId),
       },
     };
   };

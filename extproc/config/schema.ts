@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
 import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
 import { dlpSchema } from './dlp-schema.ts';
+import { MCP_PINS_FIELDS } from './mcp-pins-schema.ts';
 import { envSource, fileSource } from './secret-source.ts';
 import { identitySectionSchema } from './identity-schema.ts';
-import { MCP_PINS_FIELDS } from './mcp-pins-schema.ts';
 import { auditChainSchema, refineStateConfig, STATE_CONFIG_SHAPE } from './state-schema.ts';
 import { vaultCredentialSourceSchemas, vaultSchema } from './vault-schema.ts';
 
@@ -62,7 +62,10 @@ export const providerSchema = z.strictObject({
   /** vertex: pin requests to this project and location. */
   project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/).optional(),
   location: z.string().regex(/^[a-z]+(-[a-z0-9]+)*$/).optional(),
-  /** kind mcp: the server's MCP endpoint path below the upstream URL, and its tool-definition pins. */
+  /**
+   * kind mcp: the server's MCP endpoint path below the upstream URL, and its tool-definition pins (reviewed hashes
+   * as `tollgate mcp pins` prints them; trust on first use for the rest, kept in the state store).
+   */
   mcp: z.strictObject({ path: z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must be a path such as "/mcp"').max(256).default('/mcp'), ...MCP_PINS_FIELDS }).optional(),
 });
 

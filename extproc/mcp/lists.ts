@@ -15,8 +15,8 @@ export interface ListItem {
 }
 
 export interface ListFilter {
-  /** Called once with every item of the answer before filtering (pinning observes tool definitions here). */
-  observe?(items: readonly ListItem[]): void;
+  /** Called with the items of each list message before it is filtered (pinning observes tool definitions here). */
+  observe?(items: readonly ListItem[]): Promise<void> | void;
   /** Whether the caller may see the item. */
   keep(item: ListItem): boolean;
 }
@@ -32,7 +32,7 @@ const isObject = (v: JsonValue | undefined): v is JsonObject => typeof v === 'ob
 const unreadable = (why: string): TollgateError => new TollgateError('response_leak', `the MCP list answer could not be read: ${why}`);
 
 /** Filters one JSON-RPC message in place; returns counts, or undefined when it is not the list's result. */
-function filterMessage(msg: JsonValue, method: string, filter: ListFilter): { shown: number; hidden: number } | undefined {
+async function filterMessage(msg: JsonValue, method: string, filter: ListFilter): Promise<{ shown: number; hidden: number } | undefined> {
   const spec = LIST_METHODS[method];
   if (spec === undefined || !isObject(msg) || !isObject(msg.result)) return undefined;
   const list = msg.result[spec.key];
@@ -43,7 +43,7 @@ function filterMessage(msg: JsonValue, method: string, filter: ListFilter): { sh
     const name = item[spec.nameKey];
     return typeof name === 'string' && name !== '' ? { target: spec.target as ListItem['target'], name, item } : undefined;
   });
-  filter.observe?.(items.filter((i): i is ListItem => i !== undefined));
+  await filter.observe?.(items.filter((i): i is ListItem => i !== undefined));
   const kept = list.filter((_, k) => {
     const i = items[k];
     return i !== undefined && filter.keep(i);
@@ -57,7 +57,7 @@ function filterMessage(msg: JsonValue, method: string, filter: ListFilter): { sh
  * the result is in one of them, notifications may come first). Throws response_leak (the response is refused,
  * never passed unfiltered) when the body cannot be read.
  */
-export function filterListAnswer(body: Buffer, sse: boolean, method: string, filter: ListFilter): FilteredList {
+export async function filterListAnswer(body: Buffer, sse: boolean, method: string, filter: ListFilter): Promise<FilteredList> {
   const parse = (text: string | Buffer): JsonValue => {
     try {
       return parseStrictJson(text, DEFAULT_MAX_DEPTH, 'allow');
@@ -67,7 +67,7 @@ export function filterListAnswer(body: Buffer, sse: boolean, method: string, fil
   };
   if (!sse) {
     const doc = parse(body);
-    const r = filterMessage(doc, method, filter);
+    const r = await filterMessage(doc, method, filter);
     if (r === undefined) return { body: undefined, shown: 0, hidden: 0 };
     return { body: r.hidden === 0 ? undefined : Buffer.from(JSON.stringify(doc), 'utf8'), ...r };
   }
@@ -84,7 +84,7 @@ export function filterListAnswer(body: Buffer, sse: boolean, method: string, fil
       continue;
     }
     const doc = parse(ev.data);
-    const r = filterMessage(doc, method, filter);
+    const r = await filterMessage(doc, method, filter);
     if (r === undefined || r.hidden === 0) {
       shown += r?.shown ?? 0;
       out.push(text);

@@ -56,15 +56,6 @@ export function readMcpRequest(doc: JsonObject, headers: ReadonlyMap<string, str
   }
 }
 
-/** What the audit record says about an MCP request: never arguments or results. */
-export interface McpAudit {
-  readonly method: string | null;
-  readonly name: string | null;
-  readonly version: string | null;
-  readonly pin: 'pinned' | 'trusted_on_first_use' | 'changed' | 'unpinned' | null;
-  readonly hidden: number;
-}
-
 /** Bounded for the record: a resource URI may be long, and may carry a query (kept out, like a request path's). */
 export function auditName(name: string | undefined): string | null {
   if (name === undefined) return null;

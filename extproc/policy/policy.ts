@@ -64,6 +64,8 @@ export interface Policy {
   readonly dlp: DlpPolicy | undefined;
   /** Classification routing, or undefined when routing.classes is empty. */
   readonly routing: RoutingPolicy | undefined;
+  /** MCP servers (kind mcp) by name: their tool-definition pin settings (reviewed pins, trust on first use). */
+  readonly mcpPins: Readonly<Record<string, { readonly pins?: Readonly<Record<string, string>> | undefined; readonly trustOnFirstUse: boolean }>>;
 }
 
 export const jwtSubjectKey = (issuer: string, subject: string): string => `${issuer}\n${subject}`;
@@ -143,6 +145,7 @@ export function compilePolicy(config: Config): Policy {
     mode: config.policy.mode,
     dlp: compileDlp(config),
     routing: compileRouting(config),
+    mcpPins: Object.freeze(Object.fromEntries(config.providers.filter((p) => p.kind === 'mcp').map((p) => [p.name, { pins: p.mcp?.pins, trustOnFirstUse: p.mcp?.trustOnFirstUse ?? true }]))),
   });
 }
 

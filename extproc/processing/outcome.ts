@@ -5,6 +5,7 @@ import type { ProcessingResponse } from '../wire/ext-proc.ts';
 import { logFor, type Denial, type RequestState } from './request-state.ts';
 import { errorResponse } from './responses.ts';
 import { settleUsage } from './phases/usage.ts';
+import { mcpAuditFacts, mcpDenialResponse } from './phases/mcp.ts';
 import type { TokenUsage } from '../state/budgets.ts';
 
 /** Ends the request with Tollgate's JSON error: an ImmediateResponse, audited now. */
@@ -13,7 +14,7 @@ export function deny(state: RequestState, denial: Denial): ProcessingResponse {
   state.status = ERROR_CATALOGUE[denial.code].httpStatus;
   state.stage = 'done';
   writeAudit(state, 'denied');
-  return errorResponse(denial.code, state.requestId, state.decisionId, { retryAfterSeconds: denial.retryAfterSeconds, types: denial.types });
+  return mcpDenialResponse(state, denial) ?? errorResponse(denial.code, state.requestId, state.decisionId, { retryAfterSeconds: denial.retryAfterSeconds, types: denial.types });
 }
 
 /** The usage for the record: the provider's, or the reservation that stands for a request that went out without it. */
@@ -62,6 +63,7 @@ export function writeAudit(state: RequestState, outcome: AuditRecord['outcome'])
     route: state.routeClass === undefined || state.routedFrom === undefined ? null : { class: state.routeClass, from: state.routedFrom.name },
     content: state.content.action === undefined && Object.keys(state.content.response).length === 0 ? null : { action: state.content.action ?? 'allow', request: state.content.request, response: state.content.response },
     stateDegraded: state.stateDegraded,
+    ...mcpAuditFacts(state),
   });
   // A request that went upstream is charged its real usage (or keeps its reservation); one that did not gets it back.
   settleUsage(state, state.forwarded);

@@ -16,6 +16,8 @@ import type { RateTicket } from '../state/rate-limits.ts';
 import type { RestoreMap } from '../redactors/restore-map.ts';
 import type { SseStream } from '../redactors/sse-stream.ts';
 import type { Coding } from './content-encoding.ts';
+import type { McpExchange } from '../mcp/request.ts';
+import type { ToolPinVerdict } from '../mcp/tool-pins.ts';
 
 /** Where the ext_proc stream is; each phase module accepts messages only in its stages. */
 export type Stage = 'start' | 'request_body' | 'upstream' | 'response_body' | 'local_reply' | 'done';
@@ -94,6 +96,8 @@ export interface RequestState {
   /** The provider the caller addressed, when classification routing moved the request to another one. */
   routedFrom: ProviderPolicy | undefined;
   sse: SseStream | undefined;
+  /** An MCP server's JSON-RPC message (kind mcp, POST), and how many listed items the caller was not shown. */
+  mcp: (McpExchange & { readonly hidden: number; readonly sse?: boolean; readonly pin?: ToolPinVerdict; readonly listed?: readonly ToolPinVerdict[] }) | undefined;
 }
 
 /**
@@ -154,5 +158,6 @@ export function newRequestState(services: Services): RequestState {
     routeClass: undefined,
     routedFrom: undefined,
     sse: undefined,
+    mcp: undefined,
   };
 }

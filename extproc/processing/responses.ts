@@ -61,12 +61,11 @@ export function trailersResponse(direction: 'request_trailers' | 'response_trail
   return direction === 'request_trailers' ? { request_trailers: {} } : { response_trailers: {} };
 }
 
-/** A local reply with the catalogue's HTTP status, a JSON error body, and the denial headers (request id, retry hint). */
-export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, extra: { readonly retryAfterSeconds?: number | undefined; readonly types?: readonly string[] | undefined } = {}): ProcessingResponse {
-  const { retryAfterSeconds } = extra;
+/** A local reply: a status, a JSON body, and the denial headers (decision id, request id, retry hint). */
+function denialReply(status: number, body: string, code: ErrorCode, requestId: string | undefined, decisionId: string, retryAfterSeconds: number | undefined): ProcessingResponse {
   return {
     immediate_response: {
-      status: { code: ERROR_CATALOGUE[code].httpStatus },
+      status: { code: status },
       headers: {
         set_headers: [
           headerOption('content-type', 'application/json'),
@@ -74,8 +73,18 @@ export function errorResponse(code: ErrorCode, requestId: string | undefined, de
           ...denialHeaders(code, requestId, retryAfterSeconds).map((h) => headerOption(h.name, h.value)),
         ],
       },
-      body: Buffer.from(clientErrorBody(code, requestId, extra.types), 'utf8'),
+      body: Buffer.from(body, 'utf8'),
       details: `tollgate_${code}`,
     },
   };
+}
+
+/** A local reply carrying a JSON-RPC error (MCP servers): its status and body from mcp/jsonrpc-error.ts. */
+export function jsonRpcErrorResponse(answer: { readonly status: number; readonly body: string }, code: ErrorCode, requestId: string | undefined, decisionId: string, retryAfterSeconds?: number): ProcessingResponse {
+  return denialReply(answer.status, answer.body, code, requestId, decisionId, retryAfterSeconds);
+}
+
+/** A local reply with the catalogue's HTTP status, a JSON error body, and the denial headers (request id, retry hint). */
+export function errorResponse(code: ErrorCode, requestId: string | undefined, decisionId: string, extra: { readonly retryAfterSeconds?: number | undefined; readonly types?: readonly string[] | undefined } = {}): ProcessingResponse {
+  return denialReply(ERROR_CATALOGUE[code].httpStatus, clientErrorBody(code, requestId, extra.types), code, requestId, decisionId, extra.retryAfterSeconds);
 }

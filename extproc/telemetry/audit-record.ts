@@ -69,6 +69,24 @@ export const auditRecordSchema = z.strictObject({
   anomaly_flags: z.array(z.enum(['prompt_size_spike', 'burst', 'first_provider', 'first_endpoint'])),
   /** Shared state was unavailable and a feature configured to fail open let the request through. */
   state_degraded: z.boolean(),
+  /**
+   * MCP servers (kind mcp): the JSON-RPC method, the tool or prompt name or resource URI (without its query), the
+   * protocol version, the called tool's pin status, how many listed items the caller was not shown, and for a
+   * tools/list the changed and flagged definitions. Never arguments or results. Absent for model providers.
+   */
+  mcp: z
+    .strictObject({
+      method: z.string().max(256).nullable(),
+      name: z.string().max(256).nullable(),
+      protocol_version: z.string().max(32).nullable(),
+      pin: z.enum(['pinned', 'first_use', 'changed', 'unpinned', 'unseen', 'invalid']).nullable(),
+      hidden: count,
+      /** Listed tools whose definition differs from its pin (tool_definition_changed): old and new hash, at most 32. */
+      pin_changes: z.array(z.strictObject({ tool: z.string().max(256), pinned: z.string().max(80), current: z.string().max(80) })).max(32).optional(),
+      /** Listed tools whose definition carries invisible or control characters (zero-width, tag characters, bidi controls), at most 32. */
+      flagged: z.array(z.string().max(256)).max(32).optional(),
+    })
+    .optional(),
   // Hash chain fields, added by the chained sink (telemetry/audit-chain.ts) when audit.chain is on.
   replica: z.string().optional(),
   seq: z.int().positive().optional(),
@@ -123,6 +141,7 @@ export interface AuditFacts {
   readonly content?: AuditRecord['content'];
   readonly route?: AuditRecord['route'];
   readonly stateDegraded?: boolean;
+  readonly mcp?: AuditRecord['mcp'];
 }
 
 const round = (n: number): number => Math.round(n * 1000) / 1000;
@@ -163,5 +182,6 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     route: f.route ?? null,
     anomaly_flags: f.anomalyFlags ?? [],
     state_degraded: f.stateDegraded ?? false,
+    ...(f.mcp === undefined ? {} : { mcp: f.mcp }),
   };
 }

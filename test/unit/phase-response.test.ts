@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { onRequestBody } from '../../extproc/processing/phases/request-body.ts';
 import { onResponseBody, onResponseHeaders } from '../../extproc/processing/phases/response.ts';
 import type { RequestState } from '../../extproc/processing/request-state.ts';
+import type { ProcessingResponse } from '../../extproc/wire/ext-proc.ts';
 import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
 import {
   asResponse,
@@ -39,7 +40,12 @@ const headers = (state: RequestState, pairs: Pairs, endOfStream = false): Return
   const m = responseHeadersMsg(pairs, { endOfStream });
   return onResponseHeaders(state, m, m.response_headers ?? {});
 };
-const chunk = (state: RequestState, body: Buffer | string, end = true): ReturnType<typeof onResponseBody> => onResponseBody(state, responseBodyMsg(body, end).response_body ?? {});
+/** A response-body answer: synchronous for everything but an MCP list answer (which these tests do not send). */
+const chunk = (state: RequestState, body: Buffer | string, end = true): ProcessingResponse => {
+  const r = onResponseBody(state, responseBodyMsg(body, end).response_body ?? {});
+  if (r instanceof Promise) throw new Error('unexpected asynchronous answer');
+  return r;
+};
 
 const sse = (docs: readonly unknown[]): string[] => [...docs.map((d) => `data: ${JSON.stringify(d)}\n\n`), 'data: [DONE]\n\n'];
 const delta = (content: string): unknown => ({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] });

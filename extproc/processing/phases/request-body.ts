@@ -13,6 +13,7 @@ import { applyCredential, startCredential, translator } from './credential.ts';
 import { admitUsage } from './usage.ts';
 import { checkRequestProof } from './proof.ts';
 import { inspectRequest } from './content.ts';
+import { checkToolPin, mcpHeaderRemovals, parseRequestBody, withMcp } from './mcp.ts';
 
 /**
  * Request body (BUFFERED, whole): parse it with the provider's rules, decide on the model it names,
@@ -38,19 +39,17 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   if (proofDenial !== undefined) return proofDenial;
 
   const t = translator(state);
-  try {
-    t.parseBody(body);
-  } catch (err) {
-    throw asTollgateError(err);
-  }
+  parseRequestBody(state, t, body);
   state.model = t.model;
-  const decision = evaluate(state.policy, requestDocument(authz.identity, provider, authz.method, authz.path, t, state.claims, Object.fromEntries(state.headers)));
+  const decision = evaluate(state.policy, withMcp(state, requestDocument(authz.identity, provider, authz.method, authz.path, t, state.claims, Object.fromEntries(state.headers))));
   if (!decision.allow) return { code: decision.reason, rule: decision.rule };
   state.rule = decision.rule;
   if (decision.shadow !== undefined) {
     state.shadow = decision.shadow;
     state.services.metrics.authzDecisions.inc({ decision: 'shadow_deny', reason: decision.shadow.reason, provider: provider.name });
   }
+  const pinDenial = await checkToolPin(state);
+  if (pinDenial !== undefined) return pinDenial;
 
   const inspected = inspectRequest(state, t, body);
   if (inspected !== undefined && !Buffer.isBuffer(inspected)) return inspected;
@@ -61,12 +60,13 @@ export async function onRequestBody(state: RequestState, msg: ProcessingRequest,
   if (usageDenial !== undefined) return usageDenial;
 
   // Credentials are applied last, to the final body, so a signature covers exactly what is sent.
-  const edits = await applyCredential(state, translator(state).body);
+  const credentialEdits = await applyCredential(state, translator(state).body);
+  const edits = { ...credentialEdits, remove: [...(credentialEdits.remove ?? []), ...mcpHeaderRemovals(state)] };
   state.stage = 'upstream';
   state.forwarded = true;
   if (routed === undefined) return requestBodyResponse(edits, inspected);
   // Envoy re-picks the route on the route header: clear_route_cache counts in request-direction answers.
-  const answer = requestBodyResponse({ set: [...(edits.set ?? []), ...routed.set], remove: [...(edits.remove ?? []), ...routed.remove] }, inspected);
+  const answer = requestBodyResponse({ set: [...(edits.set ?? []), ...routed.set], remove: [...edits.remove, ...routed.remove] }, inspected);
   const common = answer.request_body?.response;
   return common === undefined ? answer : { request_body: { response: { ...common, clear_route_cache: true } } };
 }

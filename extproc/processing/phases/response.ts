@@ -10,6 +10,7 @@ import { responseBodyResponse, responseHeadersResponse, streamedChunkResponse } 
 import { inspectBufferedResponse, sseTransformFor, transformSseChunk } from './content.ts';
 import { translator } from './credential.ts';
 import { onEnvoyReplyMidRequest, onLocalReply } from './local-reply.ts';
+import { filterMcpList, mcpBuffersResponse } from './mcp.ts';
 
 /**
  * Response headers. A stream that starts here is either a request without a body whose request
@@ -34,7 +35,7 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
   state.upstreamStatus = state.status;
   // Stream only successful streaming responses (SSE, AWS event-stream); buffer the rest to inspect whole.
   const contentType = mediaType(headers.get('content-type'));
-  state.responseStreamed = status === 200 && isStreamingContentType(contentType);
+  state.responseStreamed = status === 200 && isStreamingContentType(contentType) && !mcpBuffersResponse(state, contentType);
   // A compressed body must be decoded before anything reads it: buffered ones are (at the end), a
   // stream, or a coding Tollgate does not decode, is refused. Never passed on unread.
   const codings = parseContentEncoding(headers.get('content-encoding'));
@@ -49,11 +50,14 @@ export async function onResponseHeaders(state: RequestState, msg: ProcessingRequ
     state.services.credentials.invalidate({ tenant: identity.tenant, identity: identity.id, provider: state.provider.name }).catch(() => undefined);
   }
   state.stage = h.end_of_stream === true ? 'done' : 'response_body';
-  return responseHeadersResponse({ streamBody: state.responseStreamed });
+  // A stream the transform may change cannot keep a content-length (an upstream that wrote the whole stream before
+  // its headers sends one): Envoy refuses a mutated body whose length disagrees with it (a 503).
+  const unframed = state.sse !== undefined && headers.has('content-length');
+  return responseHeadersResponse({ streamBody: state.responseStreamed, ...(unframed ? { edits: { remove: ['content-length'] } } : {}) });
 }
 
 /** Response body: buffered whole (decoded first if compressed), or SSE chunk by chunk. Usage is read at the end. */
-export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResponse {
+export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResponse | Promise<ProcessingResponse> {
   if (state.stage === 'local_reply') {
     if (b.end_of_stream === true) state.stage = 'done';
     return responseBodyResponse();
@@ -71,11 +75,23 @@ export function onResponseBody(state: RequestState, b: HttpBody): ProcessingResp
   if (!end) return responseBodyResponse();
   const raw = Buffer.concat(state.responseChunks);
   state.responseChunks = [];
-  if (state.responseCodings.length === 0) return responseBodyResponse(inspectAndMeter(state, raw));
-  // The caller gets the decoded body, without content-encoding (Envoy still holds the buffered
-  // response's headers, so the answer can change them; content-length is set to match).
-  const body = decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes);
-  return responseBodyResponse(inspectAndMeter(state, body) ?? body, { remove: ['content-encoding'] });
+  if (state.mcp?.list === true) return filterMcpList(state, decoded(state, raw)).then((shown) => bufferedAnswer(state, raw, shown));
+  return bufferedAnswer(state, raw, decoded(state, raw));
+}
+
+/** The buffered body decoded (compressed upstream answers), or as it came. */
+function decoded(state: RequestState, raw: Buffer): Buffer {
+  return state.responseCodings.length === 0 ? raw : decodeContentEncoding(raw, state.responseCodings, state.policy.limits.maxResponseBodyBytes);
+}
+
+/**
+ * The answer to the last buffered chunk: the body inspected (and metered), replaced when it changed. A decoded body
+ * always replaces the original, without content-encoding (Envoy still holds the buffered response's headers, so
+ * the answer can change them; content-length is set to match).
+ */
+function bufferedAnswer(state: RequestState, raw: Buffer, body: Buffer): ProcessingResponse {
+  const out = inspectAndMeter(state, body) ?? (body === raw ? undefined : body);
+  return state.responseCodings.length === 0 ? responseBodyResponse(out) : responseBodyResponse(out, { remove: ['content-encoding'] });
 }
 
 /**
