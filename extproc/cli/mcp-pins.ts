@@ -43,8 +43,10 @@ async function withTarget<T>(config: Config, server: string, scope: CredentialSc
   const material = loadServiceMaterial(config, env);
   const broker = createCredentialBroker(material.credentialSources, { refreshMs: 60_000, expiryMarginMs: config.vault?.expiryMarginMs ?? 30_000 });
   try {
-    await material.vault?.start();
-    const credential = await broker.get(scope);
+    const credential = await (async () => {
+      await material.vault?.start();
+      return broker.get(scope);
+    })().catch((err: unknown) => { throw new McpPinsError(`mcp pins: cannot fetch the credential of ${server}: ${(err as Error).message}`, { cause: err }); });
     const apply = MCP_KIND.credential({ upstream: url, mcpPath: url.pathname });
     const edits = await apply(credential, { method: 'POST', upstream: url, upstreamPath: url.pathname, query: '', body: undefined });
     return await use({ url, headers: Object.fromEntries(edits.set.map((h) => [h.name, headerValue(h)])) });
@@ -61,6 +63,8 @@ async function assess(config: Config, server: string, env: Env, tools: readonly 
     if (store instanceof RedisStateStore) await store.ready(config.state.backend === 'redis' ? config.state.connectTimeoutMs : undefined);
     const provider = config.providers.find((p) => p.name === server);
     return await new ToolPinRegistry(store, { [server]: provider?.mcp ?? {} }).assessList(server, tools);
+  } catch (err) {
+    throw new McpPinsError(`mcp pins: cannot read the first-use pins from the state store: ${(err as Error).message}`, { cause: err });
   } finally {
     await store.close();
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -26,6 +27,15 @@ after(async () => {
   for (const stop of stops.reverse()) await stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => { srv.listen(0, '127.0.0.1', resolve); });
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => { srv.close(() => { resolve(); }); });
+  return port;
+}
 
 interface Run { readonly status: number | null; readonly stdout: string; readonly stderr: string }
 
@@ -187,6 +197,18 @@ describe('tollgate mcp pins', () => {
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(' '));
       assert.equal(r.stdout, '');
+      assert.ok(!r.stderr.includes(TOKEN));
+    }
+    const closed = await closedPort();
+    writeFileSync(join(dir, 'token-file'), 'root\n');
+    const noVault = writeMcpConfig('no-vault.yaml', s.url, {}, { vault: { address: `http://127.0.0.1:${closed}`, auth: { method: 'token', tokenFile: join(dir, 'token-file') }, retries: 0, timeoutMs: 500 } }, {
+      source: 'vault-kv2', mount: 'secret', path: 'mcp/{provider}', field: 'token', as: 'bearer',
+    });
+    const noRedis = writeMcpConfig('no-redis.yaml', s.url, {}, { state: { backend: 'redis', host: '127.0.0.1', port: closed, connectTimeoutMs: 200 } });
+    for (const [file, message] of [[noVault, /cannot fetch the credential of docs: /], [noRedis, /cannot read the first-use pins from the state store: /]] as const) {
+      const r = await runTollgate(['mcp', 'pins', '--config', file, '--server', 'docs'], ENV);
+      assert.equal(r.status, 2, `${file}: ${r.stderr}`);
+      assert.match(r.stderr, message);
       assert.ok(!r.stderr.includes(TOKEN));
     }
     await s.stop();
