@@ -2,8 +2,8 @@
 // server's own credential (fetched as `serve` does: env, file or Vault, through the credential broker), hashes each
 // definition and compares it with the reviewed pin in the config or the trust-on-first-use pin in the state store.
 // Prints YAML to paste under the server's `mcp:` block. Exit 0: everything matches or is new; 1: a definition
-// changed, carries invisible characters, or cannot be hashed; 2: usage, configuration, or the server could not be
-// listed. Records nothing.
+// changed, carries invisible characters, or cannot be hashed; 2: it cannot check (usage, configuration, a
+// credential or state store it cannot read, a server it cannot list). Records nothing.
 import { parseArgs } from 'node:util';
 import type { Env } from '../config/env.ts';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
