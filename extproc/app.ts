@@ -3,7 +3,7 @@ import { apiKeyLookup } from './identity/api-key.ts';
 import { isIP } from 'node:net';
 import type { Env } from './config/env.ts';
 import { ConfigError } from './config/load.ts';
-import { loadServiceMaterial, readConfigFile, readSecretSource } from './config/runtime.ts';
+import { loadServiceMaterial, readConfigFile, readSecretSource, stateStoreSecrets } from './config/runtime.ts';
 import type { Config } from './config/schema.ts';
 import { createAuthzContextCodec } from './core/authz-context.ts';
 import { createCredentialBroker, type RefreshSummary } from './credentials/broker.ts';
@@ -78,8 +78,7 @@ function stateStoreFor(config: Config, env: Env, logger: Logger, metrics: Metric
   if (cfg.backend === 'memory') return createStateStore(cfg);
   return createStateStore(cfg, {
     observer: stateObserver(metrics),
-    ...(cfg.password === undefined ? {} : { password: readSecretSource('state.password', cfg.password, env) }),
-    ...(cfg.tls?.caFile === undefined ? {} : { ca: Buffer.from(readConfigFile(cfg.tls.caFile)) }),
+    ...stateStoreSecrets(cfg, env),
     // One line each way with its cause (the messages name host and port, never the password).
     onConnectionChange: (c) => {
       if (c.event === 'lost') logger.error({ cause: c.cause, ever_connected: c.everConnected }, 'redis connection lost; shared-state calls fail until it is back');

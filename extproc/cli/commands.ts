@@ -10,6 +10,8 @@ import type { Running } from './running.ts';
 import { runServe } from './serve.ts';
 import { runAuditVerify } from './audit-verify.ts';
 import { runPosture } from './posture.ts';
+import { runMcpPins } from './mcp-pins.ts';
+import { snapshotEnv } from '../config/env.ts';
 import { scanCommand, ScanUsageError } from './scan.ts';
 
 export const USAGE = `Usage: tollgate <command> [options]
@@ -46,6 +48,10 @@ Commands:
                                 inserted, reordered or edited record.
   posture --config FILE [--json] [--fail-on SEVERITY]
                                 Report the configuration against OWASP NHI Top 10, OWASP LLM Top 10 and NIST 800-207.
+  mcp pins --config FILE --server NAME [--json] [--identity ID]
+                                List an MCP server's tools with its configured credential and print each definition's
+                                hash as pasteable \`pins\` YAML, compared with the reviewed and first-use pins. Exit 1
+                                if a definition changed or carries invisible characters.
 `;
 
 /** A usage error: exit code 2 with the usage text. */
@@ -200,6 +206,11 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
     case 'audit': {
       if (rest[0] !== 'verify') throw new UsageError('expected `audit verify FILE...`');
       const r = await runAuditVerify(rest.slice(1), (m) => new UsageError(m));
+      return { kind: 'done', output: r.output, exitCode: r.exitCode };
+    }
+    case 'mcp': {
+      if (rest[0] !== 'pins') throw new UsageError('expected `mcp pins --config FILE --server NAME`');
+      const r = await runMcpPins(rest.slice(1), snapshotEnv());
       return { kind: 'done', output: r.output, exitCode: r.exitCode };
     }
     case 'posture': {

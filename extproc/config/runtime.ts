@@ -10,6 +10,7 @@ import { TollgateError } from '../errors.ts';
 import type { Env } from './env.ts';
 import { ConfigError } from './load.ts';
 import type { Config, CredentialSourceConfig } from './schema.ts';
+import type { StateSectionConfig } from './state-schema.ts';
 
 /**
  * What the process reads once at start and keeps for its lifetime: credential sources (Vault leases
@@ -64,6 +65,15 @@ export function readSecretSource(field: string, src: { readonly source: 'env'; r
   const value = text?.trim() ?? '';
   if (value === '') throw new ConfigError(`${field}: ${src.source === 'env' ? `environment variable ${src.name}` : src.path} is empty`);
   return new Secret(value);
+}
+
+/** The Redis state store's secrets, read at start: `state.password` and the `state.tls.caFile` bundle. */
+export function stateStoreSecrets(cfg: StateSectionConfig, env: Env): { readonly password?: Secret; readonly ca?: Buffer } {
+  if (cfg.backend === 'memory') return {};
+  return {
+    ...(cfg.password === undefined ? {} : { password: readSecretSource('state.password', cfg.password, env) }),
+    ...(cfg.tls?.caFile === undefined ? {} : { ca: Buffer.from(readConfigFile(cfg.tls.caFile)) }),
+  };
 }
 
 /** Reads a text file the config names (trust bundles), once at load. */

@@ -41,6 +41,8 @@ export interface TestMcpServerOptions {
   readonly secret?: string;
   /** tools/list returns at most this many tools per page, with `nextCursor` for the rest (default: all at once). */
   readonly pageSize?: number;
+  /** The tools before `extraTools` (default: echo, read_secret, lookup_ticket); tools not named so answer like `echo`. */
+  readonly tools?: readonly McpToolDefinition[];
   /** More tools (answered like `echo`), e.g. definitions carrying invisible characters. */
   readonly extraTools?: readonly McpToolDefinition[];
 }
@@ -161,7 +163,7 @@ function isInitialize(body: unknown): boolean {
  */
 export async function startTestMcpServer(options: TestMcpServerOptions = {}): Promise<TestMcpServer> {
   const state = {
-    defs: new Map<string, McpToolDefinition>([ECHO_TOOL, SECRET_TOOL, STRUCTURED_TOOL, ...(options.extraTools ?? [])].map((t) => [t.name, structuredClone(t)])),
+    defs: new Map<string, McpToolDefinition>([...(options.tools ?? [ECHO_TOOL, SECRET_TOOL, STRUCTURED_TOOL]), ...(options.extraTools ?? [])].map((t) => [t.name, structuredClone(t)])),
     secret: options.secret ?? DEFAULT_SECRET,
     pageSize: options.pageSize,
   };

@@ -72,6 +72,7 @@ const CANNOT_RUN: readonly (readonly [string, string])[] = [
   ['docs/policy.md: allow:', 'a grant list shown alone; the default operations it describes run in test/e2e/least-privilege.test.ts and test/unit/explain.test.ts'],
   ['docs/policy.md: when:', 'one grant condition, shown alone; its CEL form is exercised by test/unit/cel.test.ts'],
   ['docs/mcp.md: const transport', 'TypeScript with the MCP SDK client; the same calls run in test/e2e/mcp.test.ts'],
+  ['docs/mcp.md: # MCP server tickets', 'output of `tollgate mcp pins`; test/contract/mcp-pins-cli.test.ts runs the command shown above it against an MCP server and compares'],
 ];
 
 test('every entry of CANNOT_RUN_COMMANDS matches a command line in the docs', () => {

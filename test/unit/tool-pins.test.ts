@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { validateConfig } from '../../extproc/config/load.ts';
 import { mcpPinsSchema } from '../../extproc/config/mcp-pins-schema.ts';
 import { TOOL_DEFINITION_LIMITS } from '../../extproc/mcp/tool-hash.ts';
 import { hashToolDefinition, ToolDefinitionError, ToolPinRegistry, type ToolPinVerdict } from '../../extproc/mcp/tool-pins.ts';
@@ -254,4 +255,15 @@ describe('mcpPinsSchema', () => {
       assert.match(z.prettifyError(r.error), message);
     });
   }
+
+  it('is part of a kind mcp provider in the configuration: `providers[].mcp.pins` and `.trustOnFirstUse`', () => {
+    const config = (mcp: unknown): unknown => ({
+      version: 1, identities: [],
+      providers: [{ name: 'docs', kind: 'mcp', upstream: 'https://mcp.internal.example', credential: { source: 'none' }, mcp }],
+    });
+    const ok = validateConfig(config({ pins: { echo: PIN_A }, trustOnFirstUse: false }), 'test');
+    assert.deepEqual(ok.providers[0]?.mcp, { path: '/mcp', pins: { echo: PIN_A }, trustOnFirstUse: false });
+    assert.equal(validateConfig(config({}), 'test').providers[0]?.mcp?.trustOnFirstUse, true);
+    assert.throws(() => validateConfig(config({ pins: { echo: 'sha256:0' } }), 'test'), /must be "sha256:" and 64 lowercase hex digits[\s\S]*→ at providers\[0\]\.mcp\.pins\.echo/);
+  });
 });
