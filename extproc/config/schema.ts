@@ -318,6 +318,5 @@ export type RoutingConfig = z.infer<typeof routingSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ProviderKind = z.infer<typeof providerKindSchema>;
-export type IdentityConfig = z.infer<typeof identitySchema>;
 export type CredentialSourceConfig = z.infer<typeof credentialSourceSchema>;
 export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;

@@ -88,8 +88,6 @@ export interface BrokerOptions {
   readonly backoff?: BackoffPolicy;
   readonly scheduler?: Scheduler;
   readonly random?: () => number;
-  /** Deprecated alias for scheduler.now (kept for older callers). */
-  readonly now?: () => number;
   readonly observer?: BrokerObserver;
 }
 
@@ -145,7 +143,7 @@ const expiresAt = (c: Credential): number | undefined => credentialMeta(c)?.expi
  * and never evicts a credential that is still valid; nothing is served past expiry minus margin.
  */
 export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSource>, options: BrokerOptions): CredentialBroker {
-  const scheduler = options.scheduler ?? systemScheduler(options.now);
+  const scheduler = options.scheduler ?? systemScheduler();
   const now = (): number => scheduler.now();
   const random = options.random ?? Math.random;
   const idleMs = options.idleMs ?? 60 * 60_000;
