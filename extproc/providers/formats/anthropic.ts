@@ -3,6 +3,7 @@
 // finding blocks); in responses, redactors/protected-fields.ts says what of them may not change.
 import { asArray, asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
 import { largestCap } from '../shared/output-request.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import type { ServerTool, WalkRules } from '../shared/request-walk.ts';
 import { sum, type UsageParts } from '../shared/usage.ts';
 import type { BodyFormatHandler } from './format.ts';
@@ -21,12 +22,12 @@ function serverTool(type: string | undefined): ServerTool | undefined {
 }
 
 /**
- * Messages bodies. Protected: ids, signatures, whole thinking and redacted_thinking blocks. Inline media: a
- * content block's `source.data` when the source is base64. Provider fetches: `source.type: url`. Server tools:
- * typed tools other than bash/text_editor/memory, and `mcp_servers`.
+ * Messages bodies. Protected: the request rows of the anthropic table (ids, signatures), whole thinking and
+ * redacted_thinking blocks. Inline media: a content block's `source.data` when the source is base64. Provider
+ * fetches: `source.type: url`. Server tools: typed tools other than bash/text_editor/memory, and `mcp_servers`.
  */
 export const ANTHROPIC_RULES: WalkRules = {
-  protectedKeys: new Set(['id', 'tool_use_id', 'signature']),
+  protectedKeys: requestProtectedKeys('anthropic'),
   roles: { system: 'system' },
   object(o, path, role) {
     const n = path.length;

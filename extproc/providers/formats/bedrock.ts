@@ -2,6 +2,7 @@
 // Anthropic Messages; any other model's body is read generically (every string leaf is a segment), so no
 // text escapes inspection. reasoningContent blocks are signed: protected in requests.
 import { asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import type { WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
 import { largestCap } from '../shared/output-request.ts';
@@ -10,12 +11,12 @@ import { ANTHROPIC_MESSAGES, ANTHROPIC_RULES } from './anthropic.ts';
 import type { BodyFormatHandler } from './format.ts';
 
 /**
- * Converse bodies. Protected: tool-use ids, whole reasoningContent blocks (signed). Inline media:
- * `source.bytes` of image, document and video blocks. Provider fetches: `source.s3Location`. Server tools:
- * `toolConfig.tools[]` entries other than `toolSpec`.
+ * Converse bodies. Protected: the request rows of the bedrock-converse table (tool-use ids), whole
+ * reasoningContent blocks (signed). Inline media: `source.bytes` of image, document and video blocks. Provider
+ * fetches: `source.s3Location`. Server tools: `toolConfig.tools[]` entries other than `toolSpec`.
  */
 export const CONVERSE_RULES: WalkRules = {
-  protectedKeys: new Set(['toolUseId']),
+  protectedKeys: requestProtectedKeys('bedrock-converse'),
   roles: { system: 'system' },
   object(o, path, role) {
     const n = path.length;
@@ -53,7 +54,7 @@ export const BEDROCK_CONVERSE: BodyFormatHandler = {
 const isAnthropicBody = (doc: JsonObject): boolean => typeof doc.anthropic_version === 'string' || Array.isArray(doc.messages);
 
 /** Generic: every string leaf and key is a segment (the top-level "model" is the model rules'), nothing protected. */
-export const GENERIC_RULES: WalkRules = { protectedKeys: new Set() };
+export const GENERIC_RULES: WalkRules = { protectedKeys: requestProtectedKeys('generic') };
 
 export const GENERIC_JSON: BodyFormatHandler = {
   bodyModel: true,

@@ -5,6 +5,7 @@
 import type { JsonPath, SegmentRole } from '../../core/content.ts';
 import { asCount, asObject, type Json } from '../shared/json-walk.ts';
 import { choiceCount, largestCap } from '../shared/output-request.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import { isRemoteUrl, type ServerTool, type WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject } from '../shared/strict-json.ts';
 import { sum, type UsageParts } from '../shared/usage.ts';
@@ -69,12 +70,12 @@ function partAt(path: JsonPath, b: number): number {
 }
 
 /**
- * Gemini bodies, in either spelling. Protected: thought signatures, function call/response ids, the cached
- * content name, whole `thought: true` parts. Inline media: `inlineData.data`. Provider fetches:
+ * Gemini bodies, in either spelling. Protected: the request rows of the gemini table (thought signatures,
+ * function call/response ids, the cached content name), whole `thought: true` parts. Inline media: `inlineData.data`. Provider fetches:
  * `fileData.fileUri` outside the Files API. Server tools: every tool entry but `functionDeclarations`.
  */
 export const GEMINI_RULES: WalkRules = {
-  protectedKeys: new Set(['thoughtSignature', 'id', 'cachedContent']),
+  protectedKeys: requestProtectedKeys('gemini'),
   key: geminiKey,
   object(o, path) {
     const b = relative(path);

@@ -2,6 +2,7 @@
 // Azure OpenAI and OpenAI-compatible servers (vLLM, Ollama's /v1) speak the same formats.
 import type { JsonPath, SegmentRole } from '../../core/content.ts';
 import { asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import { isRemoteUrl, type ServerTool, type WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject } from '../shared/strict-json.ts';
 import { choiceCount, largestCap, NO_OUTPUT } from '../shared/output-request.ts';
@@ -75,12 +76,12 @@ function item(o: JsonObject): SegmentRole {
 }
 
 /**
- * Chat, completions, embeddings, moderations and Responses bodies. Protected: ids, encrypted reasoning and
- * whole Responses `reasoning` items. Inline media: `image_url.url`, `input_image.image_url`, `file_data`,
+ * Chat, completions, embeddings, moderations and Responses bodies. Protected: the request rows of the openai
+ * table (ids, encrypted reasoning) and whole Responses `reasoning` items. Inline media: `image_url.url`, `input_image.image_url`, `file_data`,
  * `input_audio.data`. Provider fetches: http(s) image URLs, `input_file.file_url`.
  */
 export const OPENAI_RULES: WalkRules = {
-  protectedKeys: new Set(['id', 'tool_call_id', 'call_id', 'previous_response_id', 'approval_request_id', 'encrypted_content', 'file_id']),
+  protectedKeys: requestProtectedKeys('openai'),
   roles: { instructions: 'system', input: 'user', prompt: 'user', suffix: 'user' },
   object(o, path, role) {
     const n = path.length;
