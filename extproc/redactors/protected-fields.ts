@@ -1,11 +1,11 @@
-// Response fields that must not change, per provider kind: the response rows of its wire formats' tables
+// Response fields that must not change, per provider kind: the response rows of its format families' tables
 // (providers/shared/protected-fields.ts, which the request side reads too), plus every id for every kind.
 // They are scanned but never masked or restored: a finding in one blocks the response (buffered) or fails the
 // stream, instead of masking it. Every other string leaf of a response is scanned and masked.
-import { responseProtectedFields, type WireFormat } from '../providers/shared/protected-fields.ts';
+import { responseProtectedFields, type FormatFamily } from '../providers/shared/protected-fields.ts';
 
-/** The wire formats whose response rows hold for each provider kind (Bedrock answers Converse and Claude bodies). */
-const RESPONSE_FORMATS: Readonly<Record<string, readonly WireFormat[]>> = Object.freeze({
+/** The format families whose response rows hold for each provider kind (Bedrock answers Converse and Claude bodies). */
+const RESPONSE_FORMATS: Readonly<Record<string, readonly FormatFamily[]>> = Object.freeze({
   openai: ['openai'],
   'azure-openai': ['openai'],
   'openai-compatible': ['openai'],

@@ -69,7 +69,7 @@ test('README.md has a row for every command in the usage text', () => {
   assert.deepEqual(missing, [], `README.md's command table has no row for: ${missing.join(', ')}`);
 });
 
-test('content-controls.md lists the protected fields of every wire format, in their directions', () => {
+test('content-controls.md lists the protected fields of every format family, in their directions', () => {
   const rows = tableAfter(read('docs/content-controls.md'), '### Protected fields');
   const directions = ['both', 'request', 'response'] as const;
   const listed = rows.map(([format, ...cells]) => ({

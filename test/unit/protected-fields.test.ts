@@ -1,4 +1,4 @@
-// The protected-fields table (one per wire format, each row with its direction) is what both sides enforce:
+// The protected-fields table (one per format family, each row with its direction) is what both sides enforce:
 // the request walk through each format's rules, the response scan through each provider kind's test. A row
 // holds in its direction and, unless another rule covers it, not in the other.
 import assert from 'node:assert/strict';
@@ -7,18 +7,18 @@ import { ANTHROPIC_RULES } from '../../extproc/providers/formats/anthropic.ts';
 import { CONVERSE_RULES, GENERIC_RULES } from '../../extproc/providers/formats/bedrock.ts';
 import { GEMINI_RULES } from '../../extproc/providers/formats/gemini.ts';
 import { OPENAI_RULES } from '../../extproc/providers/formats/openai.ts';
-import { PROTECTED_FIELDS, type WireFormat } from '../../extproc/providers/shared/protected-fields.ts';
+import { PROTECTED_FIELDS, type FormatFamily } from '../../extproc/providers/shared/protected-fields.ts';
 import { walkRequest, type WalkRules } from '../../extproc/providers/shared/request-walk.ts';
 import { protectedFieldsFor } from '../../extproc/redactors/protected-fields.ts';
 
-const REQUEST_RULES: Readonly<Record<WireFormat, WalkRules>> = { openai: OPENAI_RULES, anthropic: ANTHROPIC_RULES, gemini: GEMINI_RULES, 'bedrock-converse': CONVERSE_RULES, generic: GENERIC_RULES };
+const REQUEST_RULES: Readonly<Record<FormatFamily, WalkRules>> = { openai: OPENAI_RULES, anthropic: ANTHROPIC_RULES, gemini: GEMINI_RULES, 'bedrock-converse': CONVERSE_RULES, generic: GENERIC_RULES };
 /** The provider kinds whose responses read each table. */
-const RESPONSE_KINDS: Readonly<Record<WireFormat, readonly string[]>> = { openai: ['openai', 'azure-openai', 'openai-compatible'], anthropic: ['anthropic', 'bedrock'], gemini: ['vertex'], 'bedrock-converse': ['bedrock'], generic: [] };
-const FORMATS = Object.keys(PROTECTED_FIELDS) as WireFormat[];
+const RESPONSE_KINDS: Readonly<Record<FormatFamily, readonly string[]>> = { openai: ['openai', 'azure-openai', 'openai-compatible'], anthropic: ['anthropic', 'bedrock'], gemini: ['vertex'], 'bedrock-converse': ['bedrock'], generic: [] };
+const FORMATS = Object.keys(PROTECTED_FIELDS) as FormatFamily[];
 const VALUE = 'value-under-test';
 
 /** Whether a request of `format` protects a value under `key` (in an object the format reads no structure in). */
-function protectedInRequest(format: WireFormat, key: string): boolean {
+function protectedInRequest(format: FormatFamily, key: string): boolean {
   const segs = walkRequest({ metadata: { [key]: VALUE } }, REQUEST_RULES[format], false).segments.filter((s) => s.text === VALUE);
   assert.equal(segs.length, 1, 'the value is scanned');
   return segs[0]?.protected === true;
@@ -27,7 +27,7 @@ function protectedInRequest(format: WireFormat, key: string): boolean {
 /** What the response side adds for every kind: "id" and every "*_id" / "*Id" key. */
 const anyId = (key: string): boolean => key === 'id' || key.endsWith('_id') || key.endsWith('Id');
 
-describe('protected fields: one table per wire format, read by both directions', () => {
+describe('protected fields: one table per format family, read by both directions', () => {
   for (const format of FORMATS) {
     it(`${format}: each row holds in its direction`, () => {
       const norm = REQUEST_RULES[format].key ?? ((k: string) => k);

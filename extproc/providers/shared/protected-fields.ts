@@ -1,12 +1,12 @@
-// Fields that must not change, one table per wire format: ids, signatures, encrypted reasoning and base64
-// payloads. Changing one byte of them breaks the caller or the provider (a signature no longer verifies, an id
-// no longer resolves, audio no longer decodes), so they are scanned but never masked or restored: a finding in
-// one blocks the request or refuses the response. Each row says in which direction it holds; requests read
+// Fields that must not change, one table per format family (the body formats that share field names): ids,
+// signatures, encrypted reasoning and base64 payloads. Changing one byte of them breaks the caller or the
+// provider (a signature no longer verifies, an id no longer resolves, audio no longer decodes), so they are
+// scanned but never masked or restored: a finding in one blocks the request or refuses the response. Each row says in which direction it holds; requests read
 // the rows for `request` (providers/formats/*), responses the rows for `response` (redactors/protected-fields.ts),
 // so the two sides cannot drift apart. Whole signed blocks (thinking, reasoning items) are protected by the
 // formats' structure rules, not here. docs/content-controls.md lists the same fields.
 
-export type WireFormat = 'openai' | 'anthropic' | 'gemini' | 'bedrock-converse' | 'generic';
+export type FormatFamily = 'openai' | 'anthropic' | 'gemini' | 'bedrock-converse' | 'generic';
 
 /**
  * A key whose string value must not change. `both` holds in requests and responses. A response row may hold
@@ -18,7 +18,7 @@ export type ProtectedField =
 
 // In responses every "id" and every key ending in "_id" or "Id" is protected for every kind anyway
 // (redactors/protected-fields.ts); the ids below are listed so the request side holds them too.
-export const PROTECTED_FIELDS: Readonly<Record<WireFormat, readonly ProtectedField[]>> = Object.freeze({
+export const PROTECTED_FIELDS: Readonly<Record<FormatFamily, readonly ProtectedField[]>> = Object.freeze({
   openai: [
     { key: 'id', in: 'both' },
     { key: 'tool_call_id', in: 'both' },
@@ -56,12 +56,12 @@ export const PROTECTED_FIELDS: Readonly<Record<WireFormat, readonly ProtectedFie
   generic: [],
 });
 
-/** The keys protected in requests of a wire format. */
-export function requestProtectedKeys(format: WireFormat): ReadonlySet<string> {
+/** The keys protected in requests of a format family. */
+export function requestProtectedKeys(format: FormatFamily): ReadonlySet<string> {
   return new Set(PROTECTED_FIELDS[format].filter((f) => f.in !== 'response').map((f) => f.key));
 }
 
-/** The rows that hold in responses of these wire formats. */
-export function responseProtectedFields(formats: readonly WireFormat[]): readonly { readonly key: string; readonly holderType?: string | undefined }[] {
+/** The rows that hold in responses of these format families. */
+export function responseProtectedFields(formats: readonly FormatFamily[]): readonly { readonly key: string; readonly holderType?: string | undefined }[] {
   return formats.flatMap((format) => PROTECTED_FIELDS[format].filter((f) => f.in !== 'request').map((f) => ({ key: f.key, holderType: 'holderType' in f ? f.holderType : undefined })));
 }
