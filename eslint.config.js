@@ -31,6 +31,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ['extproc/config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/', '!../detectors/', '!../providers/', '../providers/*', '!../providers/index.ts'], message: 'config/ only parses and validates: it reads core/ and the names providers/ and detectors/ define, and builds nothing (runtime objects are built by their owners, e.g. credentials/build.ts, service-material.ts).' }] }],
+    },
+  },
+  {
     files: ['extproc/core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['../*', './*/../*'], message: 'core/ imports nothing internal.' }] }],

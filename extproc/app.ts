@@ -3,7 +3,7 @@ import { apiKeyLookup } from './identity/api-key.ts';
 import { isIP } from 'node:net';
 import type { Env } from './config/env.ts';
 import { ConfigError } from './config/load.ts';
-import { loadServiceMaterial, readConfigFile, readSecretSource, stateStoreSecrets } from './config/runtime.ts';
+import { loadServiceMaterial, readConfigFile, readSecretSource, stateStoreSecrets } from './service-material.ts';
 import type { Config } from './config/schema.ts';
 import { createAuthzContextCodec } from './core/authz-context.ts';
 import { createCredentialBroker, type RefreshSummary } from './credentials/broker.ts';

@@ -49,11 +49,11 @@ function peer(req: CheckRequest): { principal: string | undefined; certificate: 
 /** What a verified caller maps to in the policy; a verified workload with no entry is `identity_unknown`. */
 function policyIdentity(policy: Policy, resolved: ResolvedIdentity): Identity | undefined {
   let found: IdentityPolicy | undefined;
-  if (resolved.kind === 'api-key') found = policy.identitiesById.get(resolved.subject);
+  if (resolved.kind === 'api_key') found = policy.identitiesById.get(resolved.subject);
   else if (resolved.kind === 'spiffe') found = policy.identitiesBySpiffeId.get(resolved.subject);
   else found = policy.identitiesByJwtSubject.get(jwtSubjectKey(resolved.authority, resolved.subject));
   if (found === undefined) return undefined;
-  return { id: found.id, tenant: found.tenant, kind: resolved.kind === 'api-key' ? 'api_key' : resolved.kind };
+  return { id: found.id, tenant: found.tenant, kind: resolved.kind };
 }
 
 /** The catalogue code for an identity verification failure. */
@@ -82,7 +82,7 @@ const refuse = (code: ErrorCode, rule: RuleId, identity?: Identity, provider?: s
 
 /** Identity, provider route, endpoint, the model the request line names, and the grants: one verdict. */
 function decide(policy: Policy, line: RequestLine, resolved: IdentityResolution, disabled: (tenant: string, identity: string) => boolean): Verdict {
-  if (!resolved.ok) return refuse(identityFailureCode(resolved.reason), resolved.kind === 'api-key' || resolved.kind === 'none' ? RULES.identityApiKey : RULES.identityVerify);
+  if (!resolved.ok) return refuse(identityFailureCode(resolved.reason), resolved.kind === 'api_key' || resolved.kind === 'none' ? RULES.identityApiKey : RULES.identityVerify);
   const identity = policyIdentity(policy, resolved.identity);
   if (identity === undefined) return refuse('identity_unknown', RULES.identityUnknown);
   if (disabled(identity.tenant, identity.id)) return refuse('identity_disabled', RULES.killSwitch, identity);

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { Env } from '../config/env.ts';
 import { ConfigError, loadConfigFile } from '../config/load.ts';
-import { loadServiceMaterial, stateStoreSecrets } from '../config/runtime.ts';
+import { loadServiceMaterial, stateStoreSecrets } from '../service-material.ts';
 import type { Config } from '../config/schema.ts';
 import type { CredentialScope } from '../core/credential.ts';
 import { createCredentialBroker } from '../credentials/broker.ts';

@@ -50,7 +50,6 @@ export const dlpActionSchema = z.discriminatedUnion('action', [
   z.strictObject({ ...ruleBase, action: z.literal('route'), route: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a route class name such as "onprem"') }),
 ]);
 
-export type DlpAction = z.infer<typeof dlpActionSchema>;
 
 /** Defaults when no rule matches: secrets are blocked, PII is masked (not restored). */
 export const DEFAULT_DLP_ACTIONS: readonly z.input<typeof dlpActionSchema>[] = [

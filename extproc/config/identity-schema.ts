@@ -136,8 +136,5 @@ export const identitySectionSchema = z
   });
 
 export type IdentitySection = z.infer<typeof identitySectionSchema>;
-export type IdentitySectionInput = z.input<typeof identitySectionSchema>;
 export type JwtIssuerConfig = z.infer<typeof jwtIssuerSchema>;
 export type RemoteJwksConfig = z.infer<typeof remoteJwks>;
-export type TrustDomainConfig = z.infer<typeof trustDomainSchema>;
-export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];

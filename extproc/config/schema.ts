@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MODEL_PATTERN_RE } from '../core/model-pattern.ts';
-import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS } from '../providers/index.ts';
+import { BODY_FORMATS, HTTP_METHODS, OPERATIONS, PROVIDER_KINDS, routeKindGroup } from '../providers/index.ts';
 import { dlpSchema } from './dlp-schema.ts';
 import { MCP_PINS_FIELDS } from './mcp-pins-schema.ts';
 import { envSource, fileSource } from './secret-source.ts';
@@ -113,10 +113,6 @@ export const identitySchema = z.strictObject({
   reviewBy: reviewBy.optional(),
 });
 
-/** Kinds whose requests share one wire format: a route class may move a request only within its group. */
-export const ROUTE_KIND_GROUPS: readonly (readonly ProviderKindName[])[] = [['openai', 'openai-compatible'], ['anthropic'], ['azure-openai'], ['bedrock'], ['vertex'], ['mcp']];
-type ProviderKindName = (typeof PROVIDER_KINDS)[number];
-export const routeKindGroup = (kind: ProviderKindName): number => ROUTE_KIND_GROUPS.findIndex((g) => g.includes(kind));
 
 const routeClassName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a route class name such as "onprem"');
 const headerName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,126}$/, 'must be a lower-case HTTP header name');
@@ -313,7 +309,7 @@ export const configSchema = z
   });
 
 /** Routing: classes name configured providers, one per wire format; declared and DLP classes exist. */
-function refineRouting(cfg: { routing: z.infer<typeof routingSchema>; dlp: { actions: readonly { action: string; route?: string }[] } }, providers: ReadonlyMap<string, { kind: ProviderKindName }>, ctx: z.RefinementCtx): void {
+function refineRouting(cfg: { routing: z.infer<typeof routingSchema>; dlp: { actions: readonly { action: string; route?: string }[] } }, providers: ReadonlyMap<string, { kind: ProviderKind }>, ctx: z.RefinementCtx): void {
   const classes = new Set<string>();
   cfg.routing.classes.forEach((c, i) => {
     if (classes.has(c.name)) ctx.addIssue({ code: 'custom', path: ['routing', 'classes', i, 'name'], message: `duplicate route class "${c.name}"` });
@@ -346,6 +342,5 @@ export type RoutingConfig = z.infer<typeof routingSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ProviderKind = z.infer<typeof providerKindSchema>;
-export type IdentityConfig = z.infer<typeof identitySchema>;
 export type CredentialSourceConfig = z.infer<typeof credentialSourceSchema>;
 export type AuditSinkConfig = z.infer<typeof auditSinkSchema>;

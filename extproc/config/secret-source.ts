@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 // Where a secret is read from, for every section that names one (provider credentials, the authz
 // context key, the kill-switch token, the Redis password, request-proof keys, the audit chain key).
-// The config holds the place, never the value; config/runtime.ts reads it at start.
+// The config holds the place, never the value; service-material.ts reads it at start.
 
 export const envSource = z.strictObject({
   source: z.literal('env'),

@@ -155,7 +155,6 @@ export const auditChainSchema = z
   })
   .prefault({});
 
-export type AuditChainConfig = z.infer<typeof auditChainSchema>;
 
 /** Top-level fields for the main schema: `...STATE_CONFIG_SHAPE` inside its strictObject. */
 export const STATE_CONFIG_SHAPE = {
@@ -169,14 +168,12 @@ export const STATE_CONFIG_SHAPE = {
 export const stateConfigSchema = z.strictObject(STATE_CONFIG_SHAPE).superRefine((cfg, ctx) => { refineStateConfig(cfg, ctx); });
 
 export type StateSectionConfig = z.infer<typeof stateSchema>;
-export type RedisStateConfig = Extract<StateSectionConfig, { backend: 'redis' }>;
 export type BudgetConfig = z.infer<typeof budgetSchema>;
 export type PriceConfig = z.infer<typeof priceSchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 export type AnomalyConfig = z.infer<typeof anomalySchema>;
 export type AnomalyFlag = z.infer<typeof anomalyFlagSchema>;
 export type SubjectConfig = z.infer<typeof subjectSchema>;
-export type StateConfig = z.infer<typeof stateConfigSchema>;
 
 /**
  * Cross-field checks; the main schema calls this from its superRefine (passing the whole config; it

@@ -61,5 +61,3 @@ export function skipQuote(text: string, v: number): number {
   return q === 34 || q === 39 || q === 96 ? v + 1 : v;
 }
 
-/** The separators' neighbour filter: the character before '=' or ':' in an assignment (a name's last letter, a quote, a space). */
-export const BEFORE_SEPARATOR = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"\' \t';

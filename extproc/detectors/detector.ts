@@ -2,16 +2,6 @@
 // trigger characters, and it does work bounded by its own constant (maxLength) per call, so a scan is
 // linear in the input. Detectors never keep or return matched text: only offsets.
 
-/** A raw hit before allow-listing and overlap resolution. */
-export interface Hit {
-  readonly detector: string;
-  readonly type: string;
-  readonly start: number;
-  readonly end: number;
-}
-
-export type HitSink = (detectorIndex: number, start: number, end: number) => void;
-
 interface DetectorBase {
   /** Stable id, e.g. "secret.aws_access_key_id". */
   readonly id: string;

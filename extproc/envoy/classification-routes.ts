@@ -5,7 +5,8 @@
 // route after Tollgate has decided; the header itself never reaches a provider. A caller that sends the header
 // itself would match these routes before Tollgate decides: the connection manager removes it before the first
 // route match (routeHeaderEarlyMutation), and Tollgate refuses a request that still carries it (400).
-import { routeKindGroup, type Config } from '../config/schema.ts';
+import type { Config } from '../config/schema.ts';
+import { routeKindGroup } from '../providers/index.ts';
 
 const PROXY_HEADERS = ['x-forwarded-for', 'x-envoy-external-address', 'x-envoy-original-path'];
 

@@ -10,7 +10,7 @@ import { SpiffeResolver } from './spiffe.ts';
 
 /**
  * Builds the identity runtime from the validated `identity` section, once at load. File and secret
- * reading are passed in (config/runtime.ts owns them, and only config/ reads the environment), so
+ * reading are passed in (service-material.ts owns them, and only config/ reads the environment), so
  * this module does no I/O of its own except the JWKS fetches.
  */
 

@@ -61,19 +61,12 @@ export class RemoteJwks {
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #inflight: Promise<void> | undefined;
   #generation = 0;
-  #fetches = 0;
-  #failures = 0;
 
   constructor(cfg: RemoteJwksConfig, options: RemoteJwksOptions = {}) {
     this.#cfg = cfg;
     this.#now = options.now ?? Date.now;
     this.#fetch = options.fetch ?? fetch;
     this.#onEvent = options.onEvent ?? (() => undefined);
-  }
-
-  /** Fetch attempts and failures so far (for metrics and tests). */
-  get stats(): { readonly fetches: number; readonly failures: number } {
-    return { fetches: this.#fetches, failures: this.#failures };
   }
 
   /** Fetches the set once at startup; resolves whether or not that worked (requests retry). */
@@ -127,7 +120,6 @@ export class RemoteJwks {
   }
 
   async #fetchOnce(reason: JwksEvent['reason']): Promise<void> {
-    this.#fetches++;
     try {
       const jwks = await this.#download();
       const getKey = jose().createLocalJWKSet(jwks);
@@ -135,7 +127,6 @@ export class RemoteJwks {
       this.#set = { getKey, fetchedAt: this.#now(), generation: this.#generation };
       this.#onEvent({ url: this.#cfg.url, ok: true, reason, keys: jwks.keys.length });
     } catch (err) {
-      this.#failures++;
       this.#onEvent({ url: this.#cfg.url, ok: false, reason, error: describe(err) });
     }
   }

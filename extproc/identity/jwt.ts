@@ -134,11 +134,6 @@ export class JwtVerifier {
     return { hits: this.#cacheHits, size: this.#cache.size };
   }
 
-  /** JWKS fetch counters per issuer with a remote set. */
-  jwksStats(issuer: string): { readonly fetches: number; readonly failures: number } | undefined {
-    return this.#issuers.get(issuer)?.remote?.stats;
-  }
-
   async verify(token: string): Promise<JwtResult> {
     if (token.length > this.#opts.maxTokenBytes) return no('token_too_long', `token longer than ${this.#opts.maxTokenBytes} bytes`);
     const cacheKey = this.#cacheMs > 0 ? createHash('sha256').update(token).digest('base64url') : '';

@@ -21,7 +21,8 @@ import type { SpiffeFailure, SpiffeResolver } from './spiffe.ts';
  *   identity table) decides; it also reports "no credential at all".
  */
 
-export type IdentityKind = 'spiffe' | 'jwt' | 'api-key';
+import type { IdentityKind } from '../core/decision.ts';
+export type { IdentityKind };
 
 export interface ResolvedIdentity {
   readonly kind: IdentityKind;
@@ -98,9 +99,9 @@ export class IdentityResolver {
     }
     if (this.#opts.apiKey !== undefined) {
       const k = await this.#opts.apiKey(req.headers);
-      if (k.kind === 'fail') return { ok: false, kind: 'api-key', reason: k.reason, detail: k.detail };
+      if (k.kind === 'fail') return { ok: false, kind: 'api_key', reason: k.reason, detail: k.detail };
       if (k.kind === 'ok')
-        return { ok: true, identity: Object.freeze({ kind: 'api-key', subject: k.subject, authority: '', ...(k.tenant === undefined ? {} : { tenant: k.tenant }), claims: EMPTY_CLAIMS }) };
+        return { ok: true, identity: Object.freeze({ kind: 'api_key', subject: k.subject, authority: '', ...(k.tenant === undefined ? {} : { tenant: k.tenant }), claims: EMPTY_CLAIMS }) };
     }
     return { ok: false, kind: 'none', reason: 'unauthenticated', detail: 'no credential was presented' };
   }

@@ -3,7 +3,8 @@
 // its verified JWT); when several apply, the class listed first in `routing.classes` wins. The class then names
 // the provider that takes requests of this wire format; the request moves there (translator, credential scope
 // and model rules of the target) and Envoy re-picks the route on the route header Tollgate sets.
-import { routeKindGroup, type Config, type RoutingConfig } from '../config/schema.ts';
+import type { Config, RoutingConfig } from '../config/schema.ts';
+import { routeKindGroup } from '../providers/index.ts';
 
 export interface RoutingPolicy {
   /** The header Tollgate sets for Envoy's classification routes (callers may not send it). */

@@ -11,6 +11,10 @@ import { VERTEX_KIND } from './vertex/index.ts';
 export const PROVIDER_KINDS = ['openai', 'openai-compatible', 'anthropic', 'azure-openai', 'bedrock', 'vertex', 'mcp'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
+/** Kinds whose requests share one wire format: a route class may move a request only within its group. */
+export const ROUTE_KIND_GROUPS: readonly (readonly ProviderKind[])[] = [['openai', 'openai-compatible'], ['anthropic'], ['azure-openai'], ['bedrock'], ['vertex'], ['mcp']];
+export const routeKindGroup = (kind: ProviderKind): number => ROUTE_KIND_GROUPS.findIndex((g) => g.includes(kind));
+
 const SPECS: Readonly<Record<ProviderKind, KindSpec>> = Object.freeze({
   openai: OPENAI,
   'openai-compatible': OPENAI_COMPATIBLE,

@@ -1,36 +1,26 @@
-// Response fields that must not change: ids, signatures, encrypted reasoning and base64 payloads. Changing one
-// byte of them breaks the caller (a signature no longer verifies, an id no longer resolves, audio no longer
-// decodes), so they are never masked or restored. They are still scanned: a finding in one blocks the response
-// (buffered) or fails the stream, instead of masking it. The list is short and per provider kind; every other
-// string leaf of a response is scanned and masked. docs/content-controls.md lists the same fields.
+// Response fields that must not change, per provider kind: the response rows of its format families' tables
+// (providers/shared/protected-fields.ts, which the request side reads too), plus every id for every kind.
+// They are scanned but never masked or restored: a finding in one blocks the response (buffered) or fails the
+// stream, instead of masking it. Every other string leaf of a response is scanned and masked.
+import { responseProtectedFields, type FormatFamily } from '../providers/shared/protected-fields.ts';
+
+/** The format families whose response rows hold for each provider kind (Bedrock answers Converse and Claude bodies). */
+const RESPONSE_FORMATS: Readonly<Record<string, readonly FormatFamily[]>> = Object.freeze({
+  openai: ['openai'],
+  'azure-openai': ['openai'],
+  'openai-compatible': ['openai'],
+  anthropic: ['anthropic'],
+  vertex: ['gemini'],
+  bedrock: ['anthropic', 'bedrock-converse'],
+  // MCP answers: only the ids every kind protects (a JSON-RPC id; tool results carry no signed content).
+  mcp: ['generic'],
+});
 
 /** A key, optionally only inside an object whose "type" (or whose own key in its parent) is `holderType`. */
 interface ProtectedKey {
   readonly key: string;
-  readonly holderType?: string;
+  readonly holderType?: string | undefined;
 }
-
-const IDS: readonly ProtectedKey[] = [{ key: 'id' }];
-const OPENAI: readonly ProtectedKey[] = [
-  ...IDS,
-  { key: 'encrypted_content' },
-  { key: 'b64_json' },
-  { key: 'data', holderType: 'audio' },
-  { key: 'delta', holderType: 'response.audio.delta' },
-];
-const ANTHROPIC: readonly ProtectedKey[] = [...IDS, { key: 'signature' }, { key: 'data', holderType: 'redacted_thinking' }];
-const GEMINI: readonly ProtectedKey[] = [...IDS, { key: 'thoughtSignature' }, { key: 'thought_signature' }, { key: 'data', holderType: 'inlineData' }];
-// Converse: reasoningContent.signature / redactedContent; event-stream payloads carry random padding in "p".
-const BEDROCK: readonly ProtectedKey[] = [...ANTHROPIC, { key: 'redactedContent' }, { key: 'p' }];
-
-export const PROTECTED_FIELDS: Readonly<Record<string, readonly ProtectedKey[]>> = Object.freeze({
-  openai: OPENAI,
-  'azure-openai': OPENAI,
-  'openai-compatible': OPENAI,
-  anthropic: ANTHROPIC,
-  vertex: GEMINI,
-  bedrock: BEDROCK,
-});
 
 // Signed reasoning text: scanned and masked like any text, but placeholders are not restored in it (the caller
 // sends the block back verbatim and the provider checks it against its signature).
@@ -43,15 +33,15 @@ const tests = new Map<string, ProtectedTest>();
 
 /** The test for a provider kind (built once per kind); ids ("id", "*_id", "*Id") are protected for every kind, known or not. */
 export function protectedFieldsFor(kind: string | undefined): ProtectedTest {
-  const name = kind !== undefined && PROTECTED_FIELDS[kind] !== undefined ? kind : '';
+  const name = kind !== undefined && RESPONSE_FORMATS[kind] !== undefined ? kind : '';
   const known = tests.get(name);
   if (known !== undefined) return known;
-  const list = PROTECTED_FIELDS[name] ?? IDS;
+  const list = responseProtectedFields(RESPONSE_FORMATS[name] ?? []);
   const plain = new Set(list.filter((p) => p.holderType === undefined).map((p) => p.key));
   const typed = list.filter((p) => p.holderType !== undefined);
   const test: ProtectedTest = (key, holderType, holderKey) => {
     if (typeof key !== 'string') return false;
-    if (plain.has(key) || key.endsWith('_id') || key.endsWith('Id')) return true;
+    if (key === 'id' || plain.has(key) || key.endsWith('_id') || key.endsWith('Id')) return true;
     return typed.some((p) => p.key === key && (p.holderType === holderType || p.holderType === holderKey));
   };
   tests.set(name, test);

@@ -29,7 +29,6 @@ export function pushRun(out: Run[], tag: number, text: string): void {
   else out.push({ tag, text });
 }
 
-export const runsText = (runs: readonly Run[]): string => runs.map((r) => r.text).join('');
 
 export class TaggedText {
   #text = '';

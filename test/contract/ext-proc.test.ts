@@ -22,8 +22,8 @@ import {
   type DecodedProcessingResponse,
 } from './helpers/messages.ts';
 import type { ProcStream } from './helpers/proc-stream.ts';
+import { CHAT_PATH, CHAT_REQUEST_HEADERS } from '../helpers/chat-request.ts';
 
-const CHAT_PATH = '/openai/v1/chat/completions';
 const CHAT_BODY = fixture('ext_proc/chat-request.json');
 const CHAT_RESPONSE = fixture('ext_proc/chat-response.json');
 const SSE_EVENTS = fixture('ext_proc/chat-stream.sse').toString('utf8').split(/(?<=\n\n)/).filter((e) => e !== '');
@@ -35,11 +35,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Request headers as Envoy's ext_proc filter sends them (after ext_authz, which does not strip in this test). */
 function chatHeaders(key: string, requestId: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
-    ':authority': 'tollgate.test',
-    ':method': 'POST',
-    ':path': CHAT_PATH,
-    ':scheme': 'http',
-    'content-type': 'application/json',
+    ...CHAT_REQUEST_HEADERS,
     authorization: `Bearer ${key}`,
     'x-request-id': requestId,
     ...extra,

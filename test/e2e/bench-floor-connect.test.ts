@@ -4,43 +4,30 @@
 // requests with and without a body), and it must survive Envoy resetting every ext_proc stream (ADR 0006)
 // past node:http2's default reset budget, which it raises through node:http2's public options.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findEnvoyBinary } from '../../extproc/dev/envoy-process.ts';
-import { openAiResponder, startFakeUpstream, type FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
-import { startSetup, type SetupStack } from '../bench/processes.ts';
+import type { FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
+import type { SetupStack } from '../bench/processes.ts';
 import { rssBytes } from '../bench/proc.ts';
-import { baseRequest, selectSetups, type SetupContext } from '../bench/setups.ts';
-import { baseConfigInput, mintTestKeys } from '../helpers/config.ts';
+import { baseRequest, type SetupContext } from '../bench/setups.ts';
+import { startBenchHarness, type BenchHarness } from '../helpers/bench-harness.ts';
 
 describe('bench floor on connect-node through Envoy', () => {
-  const keys = mintTestKeys();
-  const providerKey = `sk-bench-${randomBytes(12).toString('hex')}`;
-  const ctx: SetupContext = { providerKey, callerKey: keys.agent };
-  let dir: string;
+  let bench: BenchHarness;
+  let providerKey: string;
+  let ctx: SetupContext;
   let upstream: FakeUpstream;
   let stack: SetupStack;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-connect-'));
-    const credFile = join(dir, 'provider-key');
-    writeFileSync(credFile, providerKey, { mode: 0o600 });
-    const authzKeyFile = join(dir, 'authz-key');
-    writeFileSync(authzKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-    upstream = await startFakeUpstream({ respond: openAiResponder(providerKey) });
-    const baseConfig = { ...baseConfigInput(keys, upstream.url, credFile), logging: { level: 'warn' as const } };
-    const envoyBin = findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN);
-    const [setup] = selectSetups(['floor-connect']);
-    stack = await startSetup(setup!, { dir, envoyBin, baseConfig, ctx, authzKeyFile, serviceNodeFlags: [], providerKeyFile: credFile, rssOf: rssBytes });
+    bench = await startBenchHarness();
+    ({ providerKey, ctx, upstream } = bench);
+    const [started] = await bench.start(['floor-connect']);
+    assert.ok(started !== undefined);
+    stack = started;
   });
 
   after(async () => {
-    await stack.stop();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.stop();
   });
 
   it('a chat request: ext_proc injects the provider key, the upstream gets the body and answers 200', async () => {

@@ -3,18 +3,11 @@
 // key and nothing else of Tollgate's work, and the probe must count the same message kinds in the floor
 // and in `tollgate serve`, so the bench compares like with like.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findEnvoyBinary } from '../../extproc/dev/envoy-process.ts';
-import { openAiResponder, startFakeUpstream, type FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
 import type { ProbeTotals } from '../bench/probe-stats.ts';
-import { startSetup, type SetupStack } from '../bench/processes.ts';
-import { rssBytes } from '../bench/proc.ts';
-import { baseRequest, selectSetups, type SetupContext } from '../bench/setups.ts';
-import { baseConfigInput, mintTestKeys } from '../helpers/config.ts';
+import type { SetupStack } from '../bench/processes.ts';
+import { baseRequest } from '../bench/setups.ts';
+import { startBenchHarness, type BenchHarness } from '../helpers/bench-harness.ts';
 
 async function probe(stack: SetupStack): Promise<ProbeTotals> {
   const port = stack.services[0]?.probePort;
@@ -25,39 +18,27 @@ async function probe(stack: SetupStack): Promise<ProbeTotals> {
 const EXT_PROC_KINDS = ['request_headers', 'request_body', 'response_headers', 'response_body'];
 
 describe('bench floor and probe through Envoy', () => {
-  const keys = mintTestKeys();
-  const providerKey = `sk-bench-${randomBytes(12).toString('hex')}`;
-  const ctx: SetupContext = { providerKey, callerKey: keys.agent };
-  let dir: string;
-  let upstream: FakeUpstream;
-  const stacks = new Map<string, SetupStack>();
+  let bench: BenchHarness;
+  let providerKey: string;
   const seen = new Map<string, { before: ProbeTotals; after: ProbeTotals; status: number; authorization: unknown; body: string }>();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-floor-'));
-    const credFile = join(dir, 'provider-key');
-    writeFileSync(credFile, providerKey, { mode: 0o600 });
-    const authzKeyFile = join(dir, 'authz-key');
-    writeFileSync(authzKeyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-    upstream = await startFakeUpstream({ respond: openAiResponder(providerKey) });
-    const baseConfig = { ...baseConfigInput(keys, upstream.url, credFile), logging: { level: 'warn' as const } };
-    const envoyBin = findEnvoyBinary(process.env.ENVOY_BIN === '' ? undefined : process.env.ENVOY_BIN);
-    for (const setup of selectSetups(['floor', 'floor-meta', 'authz-floor', 'full'])) {
-      const stack = await startSetup(setup, { dir, envoyBin, baseConfig, ctx, authzKeyFile, serviceNodeFlags: [], providerKeyFile: credFile, rssOf: rssBytes });
-      stacks.set(setup.name, stack);
-      const req = baseRequest(ctx);
+    bench = await startBenchHarness();
+    providerKey = bench.providerKey;
+    for (const name of ['floor', 'floor-meta', 'authz-floor', 'full']) {
+      const [stack] = await bench.start([name]);
+      assert.ok(stack !== undefined);
+      const req = baseRequest(bench.ctx);
       const beforeTotals = await probe(stack);
-      const recorded = upstream.requests.length;
+      const recorded = bench.upstream.requests.length;
       const res = await fetch(`${stack.url}${req.path}`, { method: req.method, headers: req.headers, body: req.body, signal: AbortSignal.timeout(10_000) });
       const body = await res.text();
-      seen.set(setup.name, { before: beforeTotals, after: await probe(stack), status: res.status, authorization: upstream.requests[recorded]?.headers.authorization, body });
+      seen.set(name, { before: beforeTotals, after: await probe(stack), status: res.status, authorization: bench.upstream.requests[recorded]?.headers.authorization, body });
     }
   });
 
   after(async () => {
-    for (const s of stacks.values()) await s.stop();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.stop();
   });
 
   for (const name of ['floor', 'floor-meta', 'authz-floor', 'full']) {

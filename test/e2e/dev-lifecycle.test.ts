@@ -14,6 +14,7 @@ import { DEFAULT_CA_FILE, renderEnvoyConfig } from '../../extproc/envoy/render.t
 import { EnvoyPortInUseError, findEnvoyBinary, findSetpriv, startEnvoy, type EnvoyProcess, type OrphanGuard } from '../../extproc/dev/envoy-process.ts';
 import { openAiResponder, startFakeUpstream, type FakeUpstream } from '../../extproc/dev/fake-upstream.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { childrenOf } from '../helpers/proc-tree.ts';
 import { TOLLGATE_BIN } from '../helpers/stack.ts';
 
 const GONE_WITHIN_MS = 5_000;
@@ -29,20 +30,6 @@ function procState(pid: number): string | undefined {
   }
 }
 const alive = (pid: number): boolean => { const s = procState(pid); return s !== undefined && s !== 'Z'; };
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return out;
-}
 
 const commOf = (pid: number): string => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
 

@@ -3,45 +3,30 @@
 // with a certificate from another CA cannot even reach Check.
 import assert from 'node:assert/strict';
 import { credentials, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { envoyServices } from '../../extproc/wire/proto.ts';
-import { makeCa, makeLeaf, pem, type Pem } from '../helpers/certs.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { pem, type Pem } from '../helpers/certs.ts';
+import { startMtlsStack, type MtlsStack } from '../helpers/mtls-stack.ts';
+import { chat } from '../helpers/stack.ts';
 
 describe('mTLS between Envoy and Tollgate', () => {
-  let dir: string;
+  let stack: MtlsStack;
   let ca: Pem;
   let envoyClient: Pem;
   let rogueClient: Pem;
-  let stack: Stack;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-mtls-'));
-    ca = makeCa(dir, 'ca');
-    const server = makeLeaf(dir, 'tollgate', ca, 'IP:127.0.0.1', 'serverAuth');
-    envoyClient = makeLeaf(dir, 'envoy', ca, 'URI:spiffe://tollgate.test/envoy', 'clientAuth');
-    const rogueCa = makeCa(dir, 'rogue-ca');
-    rogueClient = makeLeaf(dir, 'rogue', rogueCa, 'URI:spiffe://elsewhere/agent', 'clientAuth');
-    stack = await startStack({
-      tweak: (c) => ({ ...c, server: { ...c.server, grpc: { host: '127.0.0.1', port: 0, tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.certFile } } } }),
-      tollgateTls: { certFile: envoyClient.certFile, keyFile: envoyClient.keyFile, caFile: ca.certFile },
-    });
+    stack = await startMtlsStack('spiffe://tollgate.test/envoy');
+    ({ ca, envoyClient } = stack);
+    rogueClient = stack.client('rogue', 'spiffe://elsewhere/agent', true);
   });
   after(async () => {
     await stack.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('Envoy, with its client certificate, reaches Tollgate and the request goes through', async () => {
-    const r = await fetch(`${stack.url}/openai/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
-    });
-    assert.equal(r.status, 200, await r.text());
+    const r = await chat(stack);
+    assert.equal(r.status, 200, r.body);
     assert.equal(stack.upstream.requests.at(-1)?.headers.authorization, `Bearer ${stack.providerKey}`);
   });
 

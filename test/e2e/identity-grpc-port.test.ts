@@ -13,8 +13,9 @@ import { devConfig } from '../../extproc/cli/dev.ts';
 import { testConfig, baseConfigInput, mintTestKeys } from '../helpers/config.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
 import { createLogger } from '../../extproc/telemetry/logger.ts';
-import { makeCa, makeLeaf, pem, type Pem } from '../helpers/certs.ts';
-import { eventually, spawnTollgate, startStack, TOLLGATE_BIN, type Stack } from '../helpers/stack.ts';
+import { pem, type Pem } from '../helpers/certs.ts';
+import { startMtlsStack, type MtlsStack } from '../helpers/mtls-stack.ts';
+import { chat, eventually, spawnTollgate, TOLLGATE_BIN } from '../helpers/stack.ts';
 
 const ENVOY_ID = 'spiffe://tollgate.test/envoy';
 
@@ -123,35 +124,23 @@ describe('tollgate dev with SPIFFE callers', () => {
 });
 
 describe('mTLS on the gRPC port with allowedClients: only Envoy\'s identity', () => {
-  let dir: string;
+  let stack: MtlsStack;
   let ca: Pem;
   let envoyClient: Pem;
   let sameCaStranger: Pem;
-  let stack: Stack;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tollgate-allowed-'));
-    ca = makeCa(dir, 'ca');
-    const server = makeLeaf(dir, 'tollgate', ca, 'IP:127.0.0.1', 'serverAuth');
-    envoyClient = makeLeaf(dir, 'envoy', ca, `URI:${ENVOY_ID}`, 'clientAuth');
-    sameCaStranger = makeLeaf(dir, 'stranger', ca, 'URI:spiffe://tollgate.test/agent', 'clientAuth');
-    stack = await startStack({
-      tweak: (c) => ({ ...c, server: { ...c.server, grpc: { host: '127.0.0.1', port: 0, tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.certFile, allowedClients: [ENVOY_ID] } } } }),
-      tollgateTls: { certFile: envoyClient.certFile, keyFile: envoyClient.keyFile, caFile: ca.certFile },
-    });
+    stack = await startMtlsStack(ENVOY_ID, [ENVOY_ID]);
+    ({ ca, envoyClient } = stack);
+    sameCaStranger = stack.client('stranger', 'spiffe://tollgate.test/agent');
   });
   after(async () => {
     await stack.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('Envoy, presenting the allowed identity, gets requests through (ext_authz and ext_proc)', async () => {
-    const r = await fetch(`${stack.url}/openai/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [] }),
-    });
-    assert.equal(r.status, 200, await r.text());
+    const r = await chat(stack);
+    assert.equal(r.status, 200, r.body);
     assert.equal(stack.upstream.requests.at(-1)?.headers.authorization, `Bearer ${stack.providerKey}`);
   });
 

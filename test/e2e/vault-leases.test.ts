@@ -5,28 +5,14 @@
 // reaches the provider.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { openAiResponder } from '../../extproc/dev/fake-upstream.ts';
 import { setupAppRole, startOpenBao, type OpenBao } from '../helpers/openbao.ts';
-import { startStack, type Stack } from '../helpers/stack.ts';
+import { chat, metricSum } from '../helpers/stack.ts';
+import { LEASED_CREDENTIAL, LEASED_POLICY, liveLeaseIds, startVaultStack, type VaultStack } from '../helpers/vault-stack.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MARGIN_MS = 1_000;
-/** What docs/vault.md recommends for leased secrets: read the paths, revoke only leases under them (renew is in "default"). */
-const POLICY = `
-path "secret/tollgate/*" { capabilities = ["read"] }
-path "sys/leases/revoke/secret/tollgate/*" { capabilities = ["update"] }
-`;
-
-async function leaseIds(bao: OpenBao, prefix: string): Promise<string[]> {
-  const r = await bao.raw('LIST', `sys/leases/lookup/${prefix}/`);
-  if (r.status === 404) return [];
-  return (r.body as { data: { keys: string[] } }).data.keys.map((k) => `${prefix}/${k}`);
-}
 
 interface LeaseLookup { issue_time: string; expire_time: string; last_renewal: string | null; ttl: number }
 async function lookup(bao: OpenBao, leaseId: string): Promise<{ status: number; data: LeaseLookup | undefined; errors: string[] }> {
@@ -35,50 +21,29 @@ async function lookup(bao: OpenBao, leaseId: string): Promise<{ status: number; 
   return { status: r.status, data: body.data, errors: body.errors ?? [] };
 }
 
-/** A leased OpenBao, an AppRole under POLICY, and a stack whose "openai" provider reads a leased secret. */
-async function leasedStack(ttl: string, key: string): Promise<{ bao: OpenBao; stack: Stack; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-vault-leases-'));
+/** A leased OpenBao, an AppRole under LEASED_POLICY, and a stack whose "openai" provider reads a leased secret. */
+async function leasedStack(ttl: string, key: string): Promise<{ bao: OpenBao; stack: VaultStack }> {
   const bao = await startOpenBao({ env: process.env, leasedKv: true });
   await bao.api('POST', 'secret/tollgate/team-a/openai', { api_key: key, ttl });
-  const role = await setupAppRole(bao, POLICY);
-  const secretIdFile = join(dir, 'secret-id');
-  writeFileSync(secretIdFile, role.secretId, { mode: 0o600 });
-  const stack = await startStack({
-    respond: () => openAiResponder(key),
-    tweak: (c): ConfigInput => ({
-      ...c,
-      vault: { address: bao.address, auth: { method: 'approle', roleId: role.roleId, secretIdFile }, expiryMarginMs: MARGIN_MS },
-      providers: c.providers.map((p) => ({ ...p, credential: { source: 'vault-leased', path: 'secret/tollgate/{tenant}/openai', field: 'api_key' } })),
-    }),
+  const role = await setupAppRole(bao, LEASED_POLICY);
+  const stack = await startVaultStack({
+    key,
+    files: { 'secret-id': role.secretId },
+    vault: (file) => ({ address: bao.address, auth: { method: 'approle', roleId: role.roleId, secretIdFile: file('secret-id') }, expiryMarginMs: MARGIN_MS }),
+    credential: LEASED_CREDENTIAL,
   });
-  return { bao, stack, dir };
+  return { bao, stack };
 }
-
-const chat = async (stack: Stack): Promise<{ status: number; body: string }> => {
-  const r = await fetch(`${stack.url}/openai/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${stack.keys.agent}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  return { status: r.status, body: await r.text() };
-};
-
-const metric = async (stack: Stack, name: string, labels: string): Promise<number> => {
-  const text = await (await fetch(`http://127.0.0.1:${stack.tollgate.adminPort}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes(labels)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-};
 
 describe('a leased secret is renewed while requests flow, and revoked when Tollgate stops', () => {
   const key = `sk-leased-${randomBytes(12).toString('hex')}`;
   let bao: OpenBao;
-  let stack: Stack;
-  let dir: string;
+  let stack: VaultStack;
 
-  before(async () => { ({ bao, stack, dir } = await leasedStack('3s', key)); });
+  before(async () => { ({ bao, stack } = await leasedStack('3s', key)); });
   after(async () => {
     await stack.stop();
     await bao.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('requests keep succeeding across renewals of one lease (TTL 3 s, 8 s of traffic)', async () => {
@@ -91,26 +56,26 @@ describe('a leased secret is renewed while requests flow, and revoked when Tollg
     assert.ok(statuses.length >= 25, `${statuses.length} requests`);
     assert.deepEqual(statuses.filter((s) => s !== 200), []);
     assert.ok(stack.upstream.requests.every((r) => r.headers.authorization === `Bearer ${key}`));
-    const ids = await leaseIds(bao, 'secret/tollgate/team-a/openai');
+    const ids = await liveLeaseIds(bao, 'secret/tollgate/team-a/openai');
     assert.equal(ids.length, 1, 'one lease, renewed, not re-fetched');
     const l = await lookup(bao, ids[0]!);
     assert.equal(l.status, 200);
     assert.ok(l.data?.last_renewal !== null && l.data?.last_renewal !== undefined, 'renewed');
     assert.ok(Date.now() - Date.parse(l.data.issue_time) > 7_000, 'the lease has lived well past its 3 s TTL');
-    assert.ok(await metric(stack, 'tollgate_credential_lease_events_total', 'kind="renewed"') >= 2);
+    assert.ok(await metricSum(stack, 'tollgate_credential_lease_events_total', 'kind="renewed"') >= 2);
     const rec = stack.audit().filter((a) => a.http_status === 200).at(-1);
     assert.match(rec?.credential?.lease_id_hash ?? '', /^[0-9a-f]{16}$/);
     assert.ok(!JSON.stringify(stack.audit()).includes(ids[0]!.split('/').at(-1)!), 'the lease id is not in the audit log');
   });
 
   it('SIGTERM revokes the lease under a policy that may revoke only leases below secret/tollgate/', async () => {
-    const [id] = await leaseIds(bao, 'secret/tollgate/team-a/openai');
+    const [id] = await liveLeaseIds(bao, 'secret/tollgate/team-a/openai');
     assert.ok(id !== undefined);
     assert.equal(await stack.tollgate.stop(), 0);
     const l = await lookup(bao, id);
     assert.equal(l.status, 400);
     assert.deepEqual(l.errors, ['invalid lease']);
-    assert.deepEqual(await leaseIds(bao, 'secret/tollgate/team-a/openai'), []);
+    assert.deepEqual(await liveLeaseIds(bao, 'secret/tollgate/team-a/openai'), []);
     const out = stack.tollgate.output();
     for (const s of [key, id.split('/').at(-1)!]) assert.ok(!out.includes(s), 'a secret or lease id was printed');
   });
@@ -120,19 +85,17 @@ describe('Vault stopped mid-run: the cached lease serves until hard expiry minus
   const key = `sk-leased-${randomBytes(12).toString('hex')}`;
   const TTL_S = 6;
   let bao: OpenBao;
-  let stack: Stack;
-  let dir: string;
+  let stack: VaultStack;
 
-  before(async () => { ({ bao, stack, dir } = await leasedStack(`${TTL_S}s`, key)); });
+  before(async () => { ({ bao, stack } = await leasedStack(`${TTL_S}s`, key)); });
   after(async () => {
     await stack.stop();
     await bao.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves from the cache, then fails closed with credential_unavailable and sends nothing upstream', async () => {
     assert.equal((await chat(stack)).status, 200);
-    const [id] = await leaseIds(bao, 'secret/tollgate/team-a/openai');
+    const [id] = await liveLeaseIds(bao, 'secret/tollgate/team-a/openai');
     assert.ok(id !== undefined);
     const l = await lookup(bao, id);
     const lookedUpAt = Date.now();

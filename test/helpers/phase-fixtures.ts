@@ -28,9 +28,10 @@ import { createLogger } from '../../extproc/telemetry/logger.ts';
 import { createMetrics } from '../../extproc/telemetry/metrics.ts';
 import type { HttpHeaders, ProcessingRequest, ProcessingResponse } from '../../extproc/wire/ext-proc.ts';
 import type { DecodedStruct } from '../../extproc/wire/struct.ts';
+import { CHAT_PATH, CHAT_REQUEST_HEADERS } from './chat-request.ts';
 import { testConfig } from './config.ts';
 
-export const CHAT_PATH = '/openai/v1/chat/completions';
+export { CHAT_PATH } from './chat-request.ts';
 export const MODELS_PATH = '/openai/v1/models';
 
 // ---- the state store, observed ----------------------------------------------------------------
@@ -300,11 +301,7 @@ export function responseBodyMsg(body: Buffer | string, endOfStream = true): Proc
 /** The request headers of an authorized chat completion, as Envoy's ext_proc filter sends them. */
 export function chatHeaders(body: Buffer | string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
   return {
-    ':authority': 'tollgate.test',
-    ':method': 'POST',
-    ':path': CHAT_PATH,
-    ':scheme': 'http',
-    'content-type': 'application/json',
+    ...CHAT_REQUEST_HEADERS,
     'content-length': String(Buffer.byteLength(body)),
     'x-request-id': randomUUID(),
     ...extra,

@@ -126,3 +126,37 @@ export async function eventually(probe: () => boolean, deadlineMs = 5_000): Prom
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** What a chat completion through the stack answered: status, body, and Tollgate's error code if any. */
+export interface ChatReply {
+  readonly status: number;
+  readonly body: string;
+  readonly code: string | undefined;
+}
+
+/** One chat completion through Envoy as the caller holding `callerKey` (the agent's key by default). */
+export async function chat(stack: Stack, callerKey: string = stack.keys.agent): Promise<ChatReply> {
+  const r = await fetch(`${stack.url}/openai/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${callerKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  const body = await r.text();
+  let code: string | undefined;
+  try {
+    code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+  } catch {
+    code = undefined;
+  }
+  return { status: r.status, body, code };
+}
+
+/** The sum of a metric's samples whose labels include `labels` (e.g. 'kind="login"'), from Tollgate's /metrics. */
+export async function metricSum(stack: Stack, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${stack.tollgate.adminPort}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes(labels)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
+/** The JSON log lines Tollgate printed whose "event" is `event`. */
+export const logEvents = (stack: Stack, event: string): Record<string, unknown>[] =>
+  stack.tollgate.output().split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);

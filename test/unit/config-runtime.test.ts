@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashApiKey } from '../../extproc/identity/api-key.ts';
 import { ConfigError, loadConfigFile, parseConfig, validateConfig } from '../../extproc/config/load.ts';
-import { loadServiceMaterial } from '../../extproc/config/runtime.ts';
+import { loadServiceMaterial } from '../../extproc/service-material.ts';
 import { createAuthzContextCodec, type AuthzContextCodec } from '../../extproc/core/authz-context.ts';
 import { createCredentialBroker, type CredentialBroker } from '../../extproc/credentials/broker.ts';
 import { compilePolicy, policyRevisionOf, providerForPath, type Policy } from '../../extproc/policy/policy.ts';

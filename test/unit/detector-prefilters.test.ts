@@ -77,8 +77,21 @@ describe('window edges and non-ASCII code units', () => {
   });
 });
 
+/** Hits as the scanner reports them: sorted, overlapping ones merged, as "start-end". */
+function mergedSpans(hits: [number, number][]): string[] {
+  hits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const merged: [number, number][] = [];
+  for (const h of hits) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && h[0] < last[1]) last[1] = Math.max(last[1], h[1]);
+    else merged.push([h[0], h[1]]);
+  }
+  return merged.map(([s, e]) => `${s}-${e}`);
+}
+
 // Reference: digit groups joined by single ' ', '-' or '.' between digits, found by a regexp; every token is
 // offered to the detector; overlapping hits of one detector merge as the scanner merges them.
+
 function referenceHits(det: NumberDetector, text: string): string[] {
   const hits: [number, number][] = [];
   for (const m of text.matchAll(/\d+(?:[ .-]\d+)*/g)) {
@@ -100,14 +113,7 @@ function referenceHits(det: NumberDetector, text: string): string[] {
     };
     det.onNumber(tok, (s, e) => hits.push([s, e]));
   }
-  hits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  const merged: [number, number][] = [];
-  for (const h of hits) {
-    const last = merged[merged.length - 1];
-    if (last !== undefined && h[0] < last[1]) last[1] = Math.max(last[1], h[1]);
-    else merged.push([h[0], h[1]]);
-  }
-  return merged.map(([s, e]) => `${s}-${e}`);
+  return mergedSpans(hits);
 }
 
 function rng(seed: number): () => number {
@@ -209,14 +215,7 @@ function referenceCharHits(det: CharDetector | KeywordDetector, text: string): s
       }
     }
   }
-  hits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  const merged: [number, number][] = [];
-  for (const h of hits) {
-    const last = merged[merged.length - 1];
-    if (last !== undefined && h[0] < last[1]) last[1] = Math.max(last[1], h[1]);
-    else merged.push([h[0], h[1]]);
-  }
-  return merged.map(([s, e]) => `${s}-${e}`);
+  return mergedSpans(hits);
 }
 
 // Near-misses and positives for the char and keyword detectors, in mixed case, with look-alike code units

@@ -1,11 +1,13 @@
 // The core docs state facts that the code also holds: the error catalogue (security-model.md), the
-// metrics (architecture.md) and the commands (README.md). These tests read both and fail when they drift.
+// metrics (architecture.md), the commands (README.md) and the protected fields (content-controls.md). These
+// tests read both and fail when they drift.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { USAGE } from '../../extproc/cli/commands.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../extproc/errors.ts';
+import { PROTECTED_FIELDS } from '../../extproc/providers/shared/protected-fields.ts';
 import { createMetrics } from '../../extproc/telemetry/metrics.ts';
 
 const read = (rel: string): string => readFileSync(fileURLToPath(new URL(`../../${rel}`, import.meta.url)), 'utf8');
@@ -65,4 +67,18 @@ test('README.md has a row for every command in the usage text', () => {
   assert.ok(commands.length >= 12, `expected the usage text to list the commands, found ${commands.length}`);
   const missing = commands.filter((c) => !rows.some((r) => r.startsWith(`\`${c} `) || r === `\`${c}\``));
   assert.deepEqual(missing, [], `README.md's command table has no row for: ${missing.join(', ')}`);
+});
+
+test('content-controls.md lists the protected fields of every format family, in their directions', () => {
+  const rows = tableAfter(read('docs/content-controls.md'), '### Protected fields');
+  const directions = ['both', 'request', 'response'] as const;
+  const listed = rows.map(([format, ...cells]) => ({
+    format: format?.replaceAll('`', '') ?? '',
+    fields: cells.flatMap((cell, i) => [...cell.matchAll(/`([A-Za-z0-9_]+)`(?: of `([a-z_.A-Z]+)`)?/g)].map((m) => `${m[1] ?? ''}${m[2] === undefined ? '' : ` of ${m[2]}`}: ${directions[i] ?? '?'}`)).toSorted(),
+  }));
+  const table = Object.entries(PROTECTED_FIELDS).map(([format, fields]) => ({
+    format,
+    fields: fields.map((f) => `${f.key}${'holderType' in f ? ` of ${f.holderType}` : ''}: ${f.in}`).toSorted(),
+  }));
+  assert.deepEqual(listed, table);
 });

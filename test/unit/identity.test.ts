@@ -38,9 +38,9 @@ describe('IdentityResolver precedence: mTLS → JWT → API key', () => {
     { name: 'JWT alone', headers: async () => ({ authorization: `Bearer ${await mint(key, claims())}` }), want: 'jwt:oidc-workload' },
     { name: 'an invalid JWT is denied, no fallback', headers: async () => ({ authorization: `Bearer ${await mint(key, { ...claims(), aud: 'x' })}` }), want: 'fail:jwt:audience_mismatch' },
     { name: 'JWT plus an API key is ambiguous', headers: async () => ({ authorization: `Bearer ${await mint(key, claims())}`, 'x-api-key': 'tg_good' }), want: 'fail:jwt:credentials_ambiguous' },
-    { name: 'API key in x-api-key', headers: () => Promise.resolve({ 'x-api-key': 'tg_good' }), want: 'api-key:key-caller' },
-    { name: 'API key as a bearer token', headers: () => Promise.resolve({ authorization: 'Bearer tg_good' }), want: 'api-key:key-caller' },
-    { name: 'unknown API key', headers: () => Promise.resolve({ 'x-api-key': 'tg_bad' }), want: 'fail:api-key:unauthenticated' },
+    { name: 'API key in x-api-key', headers: () => Promise.resolve({ 'x-api-key': 'tg_good' }), want: 'api_key:key-caller' },
+    { name: 'API key as a bearer token', headers: () => Promise.resolve({ authorization: 'Bearer tg_good' }), want: 'api_key:key-caller' },
+    { name: 'unknown API key', headers: () => Promise.resolve({ 'x-api-key': 'tg_bad' }), want: 'fail:api_key:unauthenticated' },
     { name: 'nothing', headers: () => Promise.resolve({}), want: 'fail:none:unauthenticated' },
   ];
   for (const c of cases) {
@@ -59,7 +59,7 @@ describe('IdentityResolver precedence: mTLS → JWT → API key', () => {
 
   it('a principal from a peer that is not trusted to report it is ignored: the API key decides, or nothing does', async () => {
     const withKey = await resolver.resolve({ principal: SPIFFE, headers: { 'x-api-key': 'tg_good' } });
-    assert.ok(withKey.ok && withKey.identity.kind === 'api-key');
+    assert.ok(withKey.ok && withKey.identity.kind === 'api_key');
     const bare = await resolver.resolve({ peerTrusted: false, principal: SPIFFE, headers: {} });
     assert.ok(!bare.ok && bare.reason === 'unauthenticated' && bare.kind === 'none');
   });

@@ -1,16 +1,27 @@
 // Recorded provider bodies (test/fixtures/providers/) through the translators: model, segments with exact
-// JSON paths, response segments, and usage from buffered bodies and from streams split at any byte.
+// JSON paths, and usage from buffered bodies and from streams split at any byte. Recorded responses go through
+// the response leaf walk production uses (processLeaves): every string leaf is scanned, and the known text of
+// each (assistant content, tool calls) is maskable in place at its exact path.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { JsonPath, SegmentRole, TextSegment } from '../../extproc/core/content.ts';
 import type { Usage } from '../../extproc/core/request-context.ts';
+import type { TextDetector } from '../../extproc/detectors/detector.ts';
+import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
+import { Scanner } from '../../extproc/detectors/scanner.ts';
 import { createProviderKind, encodeEventStreamMessage, type ProviderKind, type RequestTranslator } from '../../extproc/providers/index.ts';
+import { DEFAULT_MAX_DEPTH, parseStrictJson } from '../../extproc/providers/shared/strict-json.ts';
+import { protectedFieldsFor } from '../../extproc/redactors/protected-fields.ts';
+import { processLeaves } from '../../extproc/redactors/response-leaves.ts';
+import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 
 const FIXTURES = new URL('../fixtures/providers/', import.meta.url);
 const file = (p: string): Buffer => readFileSync(new URL(p, FIXTURES));
 
 type Seg = readonly [JsonPath, SegmentRole, string];
+/** A response text at its exact path, and whether it is in a protected field (a finding there refuses the response). */
+type Leaf = readonly [JsonPath, string] | readonly [JsonPath, string, 'protected'];
 interface Case {
   readonly name: string;
   readonly kind: ProviderKind;
@@ -20,7 +31,7 @@ interface Case {
   readonly model: string;
   readonly stream: boolean;
   readonly segments: readonly Seg[];
-  readonly responses?: readonly { readonly file: string; readonly usage: Usage | undefined; readonly segments?: readonly Seg[] }[];
+  readonly responses?: readonly { readonly file: string; readonly usage: Usage | undefined; readonly leaves?: readonly Leaf[] }[];
   readonly streams?: readonly { readonly file: string; readonly usage: Usage }[];
 }
 
@@ -36,9 +47,9 @@ const CASES: readonly Case[] = [
       [['messages', 3, 'content'], 'tool', '18C and sunny'],
     ],
     responses: [
-      { file: 'openai/chat-tool-call-completion.json', usage: u(61, 15, 76), segments: [[['choices', 0, 'message', 'tool_calls', 0, 'function', 'arguments'], 'tool_call', '{"city":"Lyon"}']] },
-      { file: 'openai/chat-completion.json', usage: u(19, 10, 29), segments: [[['choices', 0, 'message', 'content'], 'assistant', 'Hello! How can I assist you today?']] },
-      { file: 'openai/error-invalid-api-key.json', usage: undefined, segments: [] },
+      { file: 'openai/chat-tool-call-completion.json', usage: u(61, 15, 76), leaves: [[['choices', 0, 'message', 'tool_calls', 0, 'function', 'arguments'], '{"city":"Lyon"}']] },
+      { file: 'openai/chat-completion.json', usage: u(19, 10, 29), leaves: [[['choices', 0, 'message', 'content'], 'Hello! How can I assist you today?']] },
+      { file: 'openai/error-invalid-api-key.json', usage: undefined, leaves: [] },
     ],
     streams: [{ file: 'openai/chat-completion-stream.txt', usage: u(9, 1, 10) }],
   },
@@ -50,13 +61,13 @@ const CASES: readonly Case[] = [
       [['input', 1, 'arguments'], 'tool_call', '{"q":"unicorns"}'],
       [['input', 2, 'output'], 'tool', 'Unicorns are mythical.'],
     ],
-    responses: [{ file: 'openai/responses.json', usage: u(36, 87, 123), segments: [[['output', 0, 'content', 0, 'text'], 'assistant', 'In a peaceful grove beneath a silver moon, a unicorn named Lumina discovered a hidden pool.']] }],
+    responses: [{ file: 'openai/responses.json', usage: u(36, 87, 123), leaves: [[['output', 0, 'content', 0, 'text'], 'In a peaceful grove beneath a silver moon, a unicorn named Lumina discovered a hidden pool.']] }],
     streams: [{ file: 'openai/responses-stream.txt', usage: u(41, 5, 46) }],
   },
   {
     name: 'OpenAI embeddings', kind: 'openai', path: '/v1/embeddings', request: Buffer.from('{"model":"text-embedding-3-small","input":["first","second"]}'), model: 'text-embedding-3-small', stream: false,
     segments: [[['input', 0], 'user', 'first'], [['input', 1], 'user', 'second']],
-    responses: [{ file: 'openai/embeddings.json', usage: u(8, 0, 8), segments: [] }],
+    responses: [{ file: 'openai/embeddings.json', usage: u(8, 0, 8), leaves: [] }],
   },
   {
     name: 'Anthropic Messages with thinking, tool use and tool result', kind: 'anthropic', path: '/v1/messages', request: 'anthropic/messages-request.json', model: 'claude-sonnet-4-20250514', stream: true,
@@ -71,17 +82,17 @@ const CASES: readonly Case[] = [
       [['messages', 2, 'content', 1, 'text'], 'user', 'Thanks. Summarise it.'],
     ],
     responses: [
-      { file: 'anthropic/messages-tool-use.json', usage: u(350, 40, 390), segments: [[['content', 1, 'text'], 'assistant', 'Checking the order.'], [['content', 2, 'input', 'order_id'], 'tool_call', '5678']] },
-      { file: 'anthropic/messages.json', usage: u(2095, 503, 2598), segments: [[['content', 0, 'text'], 'assistant', 'Hi! My name is Claude.']] },
+      { file: 'anthropic/messages-tool-use.json', usage: u(350, 40, 390), leaves: [[['content', 1, 'text'], 'Checking the order.'], [['content', 2, 'input', 'order_id'], '5678', 'protected']] },
+      { file: 'anthropic/messages.json', usage: u(2095, 503, 2598), leaves: [[['content', 0, 'text'], 'Hi! My name is Claude.']] },
       { file: 'anthropic/error-overloaded.json', usage: undefined },
-      { file: 'anthropic/gateway-502.html', usage: undefined, segments: [] },
+      { file: 'anthropic/gateway-502.html', usage: undefined },
     ],
     streams: [{ file: 'anthropic/messages-stream.txt', usage: u(592, 15, 607) }],
   },
   {
     name: 'Azure OpenAI deployment chat', kind: 'azure-openai', path: '/openai/deployments/prod-gpt4o/chat/completions', query: 'api-version=2024-10-21', request: 'azure-openai/chat-request.json', model: 'prod-gpt4o', stream: false,
     segments: [[['messages', 0, 'content'], 'system', 'You are helpful.'], [['messages', 1, 'content'], 'user', 'Hello from Azure.']],
-    responses: [{ file: 'azure-openai/chat-completion.json', usage: u(18, 7, 25), segments: [[['choices', 0, 'message', 'content'], 'assistant', 'Hello! How can I help?']] }],
+    responses: [{ file: 'azure-openai/chat-completion.json', usage: u(18, 7, 25), leaves: [[['choices', 0, 'message', 'content'], 'Hello! How can I help?']] }],
     streams: [{ file: 'azure-openai/chat-stream.txt', usage: u(18, 6, 24) }],
   },
   {
@@ -96,7 +107,7 @@ const CASES: readonly Case[] = [
     ],
     responses: [{
       file: 'bedrock/converse-response.json', usage: u(125, 60, 185),
-      segments: [[['output', 'message', 'content', 0, 'text'], 'assistant', 'Order 42 is in transit with DHL.'], [['output', 'message', 'content', 1, 'toolUse', 'input', 'channel'], 'tool_call', 'email']],
+      leaves: [[['output', 'message', 'content', 0, 'text'], 'Order 42 is in transit with DHL.'], [['output', 'message', 'content', 1, 'toolUse', 'input', 'channel'], 'email']],
     }],
   },
   {
@@ -106,7 +117,7 @@ const CASES: readonly Case[] = [
   {
     name: 'Bedrock InvokeModel (Claude body)', kind: 'bedrock', path: '/model/anthropic.claude-3-5-haiku-20241022-v1:0/invoke', request: 'bedrock/invoke-request.json', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', stream: false,
     segments: [[['system'], 'system', 'Be brief.'], [['messages', 0, 'content', 0, 'text'], 'user', 'Name a colour.']],
-    responses: [{ file: 'bedrock/invoke-response.json', usage: u(14, 4, 18), segments: [[['content', 0, 'text'], 'assistant', 'Blue.']] }],
+    responses: [{ file: 'bedrock/invoke-response.json', usage: u(14, 4, 18), leaves: [[['content', 0, 'text'], 'Blue.']] }],
   },
   {
     name: 'Bedrock InvokeModelWithResponseStream', kind: 'bedrock', path: '/model/anthropic.claude-3-5-haiku-20241022-v1:0/invoke-with-response-stream', request: 'bedrock/invoke-request.json', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', stream: true,
@@ -120,12 +131,12 @@ const CASES: readonly Case[] = [
       [['contents', 1, 'parts', 1, 'functionCall', 'args', 'country'], 'tool_call', 'Italy'],
       [['contents', 2, 'parts', 0, 'functionResponse', 'response', 'capital'], 'tool', 'Rome'],
     ],
-    responses: [{ file: 'vertex/generate-response.json', usage: u(24, 12, 36), segments: [[['candidates', 0, 'content', 'parts', 0, 'text'], 'assistant', "La capitale de l'Italie est Rome."]] }],
+    responses: [{ file: 'vertex/generate-response.json', usage: u(24, 12, 36), leaves: [[['candidates', 0, 'content', 'parts', 0, 'text'], "La capitale de l'Italie est Rome."]] }],
   },
   {
     name: 'Vertex streamGenerateContent', kind: 'vertex', path: '/v1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.0-flash-001:streamGenerateContent', query: 'alt=sse', request: 'vertex/generate-request.json', model: 'gemini-2.0-flash-001', stream: true,
     segments: [],
-    responses: [{ file: 'vertex/stream-array.json', usage: u(24, 8, 32), segments: [[[0, 'candidates', 0, 'content', 'parts', 0, 'text'], 'assistant', 'La capitale'], [[1, 'candidates', 0, 'content', 'parts', 0, 'text'], 'assistant', ' est Rome.']] }],
+    responses: [{ file: 'vertex/stream-array.json', usage: u(24, 8, 32), leaves: [[[0, 'candidates', 0, 'content', 'parts', 0, 'text'], 'La capitale'], [[1, 'candidates', 0, 'content', 'parts', 0, 'text'], ' est Rome.']] }],
     streams: [{ file: 'vertex/stream-sse.txt', usage: u(24, 8, 32) }],
   },
   {
@@ -138,7 +149,7 @@ const CASES: readonly Case[] = [
   {
     name: 'vLLM chat', kind: 'openai-compatible', path: '/v1/chat/completions', request: Buffer.from('{"model":"meta-llama/Llama-3.1-8B-Instruct","messages":[{"role":"user","content":"hi"}]}'), model: 'meta-llama/Llama-3.1-8B-Instruct', stream: false,
     segments: [[['messages', 0, 'content'], 'user', 'hi']],
-    responses: [{ file: 'openai-compatible/vllm-chat-completion.json', usage: u(12, 4, 16), segments: [[['choices', 0, 'message', 'content'], 'assistant', 'Hi there.']] }],
+    responses: [{ file: 'openai-compatible/vllm-chat-completion.json', usage: u(12, 4, 16), leaves: [[['choices', 0, 'message', 'content'], 'Hi there.']] }],
   },
 ];
 
@@ -173,6 +184,48 @@ function keysOf(v: unknown, into: Set<string>): Set<string> {
 }
 
 const asTriples = (segs: readonly TextSegment[]): Seg[] => segs.map((s) => [s.path, s.role, s.text]);
+
+function leafTexts(v: unknown, into: string[]): string[] {
+  if (typeof v === 'string') into.push(v);
+  else if (Array.isArray(v)) for (const x of v) leafTexts(x, into);
+  else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) leafTexts(x, into);
+  return into;
+}
+
+/** A real scanner whose one detector flags exactly `texts` (whole) and records every text it is given. */
+function flagging(texts: ReadonlySet<string>, seen: string[]): Scanner {
+  const detector: TextDetector = {
+    kind: 'text', id: 'test.recorded_text', type: 'RECORDED', maxLength: 1 << 20,
+    scanText(text, report) {
+      seen.push(text);
+      if (texts.has(text)) report(0, text.length);
+    },
+  };
+  return new Scanner([detector], { limits: DEFAULT_SCAN_LIMITS });
+}
+
+/**
+ * A recorded response as production scans it (processLeaves with the kind's protected fields): every string leaf
+ * is scanned; a finding in a listed text masks it at its exact path and changes nothing else, or, in a protected
+ * field, refuses the response and changes nothing.
+ */
+function assertLeaves(kind: ProviderKind, body: Buffer, want: readonly Leaf[]): void {
+  const parse = (): unknown => parseStrictJson(body, DEFAULT_MAX_DEPTH, 'allow');
+  const isProtected = protectedFieldsFor(kind);
+  const seen: string[] = [];
+  const whole = parse();
+  processLeaves(whole, { scanner: flagging(new Set(), seen), isProtected, tokenLists: true });
+  assert.deepEqual(seen.toSorted(), leafTexts(whole, []).toSorted(), 'every string leaf is scanned');
+  for (const [path, text, prot] of want) {
+    const doc = parse();
+    assert.equal(at(doc, path), text, `${JSON.stringify(path)} holds ${JSON.stringify(text)}`);
+    const expected = structuredClone(doc);
+    if (prot === undefined) (at(expected, path.slice(0, -1)) as Record<string | number, unknown>)[path.at(-1) ?? ''] = leakMark('RECORDED');
+    const r = processLeaves(doc, { scanner: flagging(new Set([text]), []), isProtected, tokenLists: true });
+    assert.equal(r.blocked !== undefined, prot === 'protected', `a finding in ${JSON.stringify(path)} ${prot === undefined ? 'is masked' : 'refuses the response'}`);
+    assert.deepEqual(doc, expected);
+  }
+}
 
 /** Bedrock event lists become AWS event-stream frames; SSE transcripts stay as they are. */
 function streamBytes(name: string): Buffer {
@@ -228,11 +281,7 @@ for (const c of CASES) {
         const meter = t.usageMeter();
         meter.onBody(file(r.file));
         assert.deepEqual(meter.usage(), r.usage);
-        if (r.segments !== undefined) {
-          const segs = t.responseSegments(file(r.file));
-          assert.deepEqual(asTriples(segs), r.segments);
-          for (const s of segs) assert.equal(at(JSON.parse(file(r.file).toString('utf8')), s.path), s.text);
-        }
+        if (r.leaves !== undefined) assertLeaves(c.kind, file(r.file), r.leaves);
       });
     }
     for (const s of c.streams ?? []) {

@@ -7,7 +7,7 @@ import { ConfigError } from '../../extproc/config/load.ts';
 import { classificationRoutes, routeHeaderEarlyMutation } from '../../extproc/envoy/classification-routes.ts';
 import { compilePolicy } from '../../extproc/policy/policy.ts';
 import { chooseRoute, compileRouting } from '../../extproc/policy/routing.ts';
-import { routeKindGroup } from '../../extproc/config/schema.ts';
+import { routeKindGroup } from '../../extproc/providers/index.ts';
 import { baseConfigInput, mintTestKeys, testConfig } from '../helpers/config.ts';
 
 const base = baseConfigInput(mintTestKeys(), 'https://api.openai.example/v1', '/dev/null');

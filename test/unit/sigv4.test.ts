@@ -162,7 +162,7 @@ describe('SigV4: Bedrock requests signed by the translator', () => {
     assert.equal(edits.set.some((h) => h.name === 'x-amz-security-token'), false, 'no session token, no header');
   });
 
-  it('the signature covers the final, redacted body (setBody), not the original', async () => {
+  it('the signature covers the final, redacted body (setBodyBytes), not the original', async () => {
     const path = '/model/amazon.nova-lite-v1%3A0/converse';
     const t = bedrock().newRequest({ method: 'POST', path, query: '', headers: new Map() });
     const doc = t.parseBody(BODY);
@@ -172,7 +172,7 @@ describe('SigV4: Bedrock requests signed by the translator', () => {
     assert.deepEqual(seg.path, ['messages', 0, 'content', 0, 'text']);
     const redacted = structuredClone(doc);
     ((((redacted.messages as unknown[])[0] as { content: { text: string }[] }).content)[0] as { text: string }).text = 'My card is <CARD_1>';
-    const finalBody = t.setBody(redacted);
+    const finalBody = t.setBodyBytes(Buffer.from(JSON.stringify(redacted)));
     assert.equal(t.body, finalBody);
     const edits = await t.applyCredential(awsCredential('AKIDEXAMPLE', SECRET, TOKEN), { body: t.body });
     assert.equal(verifySigV4(received(edits, 'bedrock-runtime.us-east-1.amazonaws.com', path, finalBody), SECRET, { normalize: true }), true);

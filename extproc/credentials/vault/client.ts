@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { Secret } from '../../core/secret.ts';
 import { VaultError } from './errors.ts';
 import { splitPath, vaultPath, type VaultPath } from './paths.ts';
-import { authEnvelope, kv2Read, leaseRenew, secretEnvelope, tokenLookup, type AuthInfo, type SecretEnvelope } from './responses.ts';
+import { kv2Read, leaseRenew, secretEnvelope, type AuthInfo, type SecretEnvelope } from './responses.ts';
 import type { VaultRequest, VaultTransport } from './transport.ts';
 
 export interface Kv2Secret {
@@ -32,8 +32,6 @@ export interface VaultClient {
   write(op: string, segments: readonly string[], body: Readonly<Record<string, unknown>>): Promise<SecretEnvelope>;
   leaseRenew(leaseId: Secret, incrementS?: number): Promise<LeaseInfo>;
   leaseRevoke(leaseId: Secret): Promise<void>;
-  tokenLookupSelf(): Promise<{ ttlS: number; renewable: boolean }>;
-  tokenRenewSelf(incrementS?: number): Promise<AuthInfo>;
 }
 
 export function parseResponse<T extends z.ZodType>(op: string, schema: T, body: unknown): z.infer<T> {
@@ -97,14 +95,6 @@ export function createVaultClient(transport: VaultTransport, auth: TokenProvider
       await call(byPath === undefined
         ? { op: 'lease_revoke', method: 'PUT', path: vaultPath('sys', 'leases', 'revoke'), body: { lease_id: id } }
         : { op: 'lease_revoke', method: 'PUT', path: byPath });
-    },
-    async tokenLookupSelf() {
-      const r = parseResponse('token_lookup_self', tokenLookup, await call({ op: 'token_lookup_self', method: 'GET', path: vaultPath('auth', 'token', 'lookup-self') }));
-      return { ttlS: r.data.ttl, renewable: r.data.renewable ?? false };
-    },
-    async tokenRenewSelf(incrementS) {
-      const body = await call({ op: 'token_renew_self', method: 'POST', path: vaultPath('auth', 'token', 'renew-self'), body: incrementS === undefined ? {} : { increment: `${incrementS}s` } });
-      return parseResponse('token_renew_self', authEnvelope, body).auth;
     },
   };
 }

@@ -54,5 +54,3 @@ export function compilePathTemplate(template: string): (values: TemplateValues) 
   return (values) => parts.map((p) => ('literal' in p ? p.literal : checkSegment(values[p.placeholder], p.placeholder)));
 }
 
-/** True if the template uses a placeholder (the credential then differs per scope). */
-export const templateUses = (template: string, name: keyof TemplateValues): boolean => template.split('/').includes(`{${name}}`);

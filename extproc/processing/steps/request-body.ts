@@ -1,6 +1,6 @@
 import { RULES, type RequestDocument } from '../../core/decision.ts';
 import type { Denial } from '../../errors.ts';
-import { routeKindGroup } from '../../config/schema.ts';
+import { routeKindGroup } from '../../providers/index.ts';
 import { evaluate } from '../../policy/evaluate.ts';
 import { asTollgateError, requestDocument, translatorFor } from '../../policy/request.ts';
 import { chooseRoute } from '../../policy/routing.ts';

@@ -1,45 +1,12 @@
 // Anthropic Messages (also the body of Bedrock InvokeModel for Claude, and of Vertex rawPredict).
 // Thinking and redacted_thinking blocks are signed by the provider: in requests they are protected (scanned, a
-// finding blocks); in responses they are not segments.
-import type { SegmentRole } from '../../core/content.ts';
-import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
+// finding blocks); in responses, redactors/protected-fields.ts says what of them may not change.
+import { asArray, asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
 import { largestCap } from '../shared/output-request.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import type { ServerTool, WalkRules } from '../shared/request-walk.ts';
 import { sum, type UsageParts } from '../shared/usage.ts';
 import type { BodyFormatHandler } from './format.ts';
-
-function blocks(sink: SegmentSink, content: Json, path: (string | number)[], role: SegmentRole): void {
-  if (typeof content === 'string') {
-    sink.text(content, path, role);
-    return;
-  }
-  asArray(content).forEach((b, j) => {
-    const block = asObject(b);
-    if (block === undefined) return;
-    const p = [...path, j];
-    switch (asString(block.type)) {
-      case 'text':
-        sink.text(block.text, [...p, 'text'], role);
-        break;
-      case 'tool_use':
-      case 'server_tool_use':
-        sink.leaves(block.input, [...p, 'input'], 'tool_call');
-        break;
-      case 'tool_result':
-        blocks(sink, block.content, [...p, 'content'], 'tool');
-        break;
-      case 'document': {
-        const source = asObject(block.source);
-        if (asString(source?.type) === 'text') sink.text(source?.data, [...p, 'source', 'data'], role);
-        else if (asString(source?.type) === 'content') blocks(sink, source?.content, [...p, 'source', 'content'], role);
-        break;
-      }
-      default:
-        // thinking, redacted_thinking (signed), image, search results: not text we may touch.
-        break;
-    }
-  });
-}
 
 // Anthropic-defined tools the caller executes itself; every other typed tool runs at Anthropic.
 const CLIENT_TOOL = /^(?:bash|text_editor|memory)_/;
@@ -55,12 +22,12 @@ function serverTool(type: string | undefined): ServerTool | undefined {
 }
 
 /**
- * Messages bodies. Protected: ids, signatures, whole thinking and redacted_thinking blocks. Inline media: a
- * content block's `source.data` when the source is base64. Provider fetches: `source.type: url`. Server tools:
- * typed tools other than bash/text_editor/memory, and `mcp_servers`.
+ * Messages bodies. Protected: the request rows of the anthropic table (ids, signatures), whole thinking and
+ * redacted_thinking blocks. Inline media: a content block's `source.data` when the source is base64. Provider
+ * fetches: `source.type: url`. Server tools: typed tools other than bash/text_editor/memory, and `mcp_servers`.
  */
 export const ANTHROPIC_RULES: WalkRules = {
-  protectedKeys: new Set(['id', 'tool_use_id', 'signature']),
+  protectedKeys: requestProtectedKeys('anthropic'),
   roles: { system: 'system' },
   object(o, path, role) {
     const n = path.length;
@@ -98,11 +65,6 @@ export function anthropicUsage(u: Json): UsageParts | undefined {
 export const ANTHROPIC_MESSAGES: BodyFormatHandler = {
   bodyModel: true,
   requestRules: () => ANTHROPIC_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    blocks(sink, asObject(doc)?.content, ['content'], 'assistant');
-    return sink.out;
-  },
   outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_tokens), choices: 1 }),
   usage: (doc) => anthropicUsage(asObject(doc)?.usage),
   streamUsage(event, doc) {

@@ -1,8 +1,8 @@
 // Bedrock Converse (and ConverseStream events), and InvokeModel bodies: Anthropic-shaped bodies are read as
 // Anthropic Messages; any other model's body is read generically (every string leaf is a segment), so no
-// text escapes inspection. reasoningContent blocks are signed: protected in requests, not response segments.
-import type { SegmentRole } from '../../core/content.ts';
-import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
+// text escapes inspection. reasoningContent blocks are signed: protected in requests.
+import { asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import type { WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
 import { largestCap } from '../shared/output-request.ts';
@@ -10,33 +10,13 @@ import type { UsageParts } from '../shared/usage.ts';
 import { ANTHROPIC_MESSAGES, ANTHROPIC_RULES } from './anthropic.ts';
 import type { BodyFormatHandler } from './format.ts';
 
-function content(sink: SegmentSink, c: Json, path: (string | number)[], role: SegmentRole): void {
-  asArray(c).forEach((b, j) => {
-    const block = asObject(b);
-    if (block === undefined) return;
-    const at = [...path, j];
-    sink.text(block.text, [...at, 'text'], role);
-    if (block.toolUse !== undefined) sink.leaves(asObject(block.toolUse)?.input, [...at, 'toolUse', 'input'], 'tool_call');
-    const result = asObject(block.toolResult);
-    if (result !== undefined) {
-      asArray(result.content).forEach((r, k) => {
-        const item = asObject(r);
-        sink.text(item?.text, [...at, 'toolResult', 'content', k, 'text'], 'tool');
-        if (item?.json !== undefined) sink.leaves(item.json, [...at, 'toolResult', 'content', k, 'json'], 'tool');
-      });
-    }
-    const guard = asObject(asObject(block.guardContent)?.text);
-    sink.text(guard?.text, [...at, 'guardContent', 'text', 'text'], role);
-  });
-}
-
 /**
- * Converse bodies. Protected: tool-use ids, whole reasoningContent blocks (signed). Inline media:
- * `source.bytes` of image, document and video blocks. Provider fetches: `source.s3Location`. Server tools:
- * `toolConfig.tools[]` entries other than `toolSpec`.
+ * Converse bodies. Protected: the request rows of the bedrock-converse table (tool-use ids), whole
+ * reasoningContent blocks (signed). Inline media: `source.bytes` of image, document and video blocks. Provider
+ * fetches: `source.s3Location`. Server tools: `toolConfig.tools[]` entries other than `toolSpec`.
  */
 export const CONVERSE_RULES: WalkRules = {
-  protectedKeys: new Set(['toolUseId']),
+  protectedKeys: requestProtectedKeys('bedrock-converse'),
   roles: { system: 'system' },
   object(o, path, role) {
     const n = path.length;
@@ -66,11 +46,6 @@ export const BEDROCK_CONVERSE: BodyFormatHandler = {
   bodyModel: false,
   outputRequest: (doc) => ({ maxTokens: largestCap(asObject(doc.inferenceConfig)?.maxTokens), choices: 1 }),
   requestRules: () => CONVERSE_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    content(sink, asObject(asObject(asObject(doc)?.output)?.message)?.content, ['output', 'message', 'content'], 'assistant');
-    return sink.out;
-  },
   usage: (doc) => converseUsage(asObject(doc)?.usage),
   // ConverseStream: the `metadata` event's payload holds usage.
   streamUsage: (event, doc) => (event === undefined || event === 'metadata' ? converseUsage(asObject(doc)?.usage) : undefined),
@@ -79,7 +54,7 @@ export const BEDROCK_CONVERSE: BodyFormatHandler = {
 const isAnthropicBody = (doc: JsonObject): boolean => typeof doc.anthropic_version === 'string' || Array.isArray(doc.messages);
 
 /** Generic: every string leaf and key is a segment (the top-level "model" is the model rules'), nothing protected. */
-export const GENERIC_RULES: WalkRules = { protectedKeys: new Set() };
+export const GENERIC_RULES: WalkRules = { protectedKeys: requestProtectedKeys('generic') };
 
 export const GENERIC_JSON: BodyFormatHandler = {
   bodyModel: true,
@@ -92,11 +67,6 @@ export const GENERIC_JSON: BodyFormatHandler = {
     return { maxTokens: largestCap(doc.max_tokens, doc.max_gen_len, doc.max_new_tokens, doc.maxTokens, titan?.maxTokenCount, nova?.max_new_tokens, nova?.maxTokens, ollama?.num_predict), choices: 1 };
   },
   requestRules: () => GENERIC_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    sink.leaves(doc, [], 'other');
-    return sink.out;
-  },
   usage: () => undefined,
   streamUsage: () => undefined,
 };
@@ -111,10 +81,6 @@ export const BEDROCK_INVOKE: BodyFormatHandler = {
   bodyModel: false,
   outputRequest: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_MESSAGES.outputRequest(doc) : GENERIC_JSON.outputRequest(doc)),
   requestRules: (doc) => (isAnthropicBody(doc) ? ANTHROPIC_RULES : GENERIC_RULES),
-  responseSegments(doc: JsonValue) {
-    const o = asObject(doc);
-    return o !== undefined && asString(o.type) === 'message' ? ANTHROPIC_MESSAGES.responseSegments(doc) : GENERIC_JSON.responseSegments(doc);
-  },
   usage: (doc) => ANTHROPIC_MESSAGES.usage(doc) ?? converseUsage(asObject(doc)?.usage),
   // invoke-with-response-stream: `chunk` events whose payload {"bytes": base64} holds the model's own event.
   streamUsage(event, doc) {

@@ -1,5 +1,4 @@
-// What a body format knows: where the text is in requests and responses, and where usage is.
-import type { TextSegment } from '../../core/content.ts';
+// What a body format knows: how its requests are walked, the output they ask for, and where usage is.
 import type { WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject, JsonValue } from '../shared/strict-json.ts';
 import type { OutputRequest } from '../shared/output-request.ts';
@@ -10,7 +9,6 @@ export interface BodyFormatHandler {
   readonly bodyModel: boolean;
   /** How the request document is walked: every string leaf and key is scanned; these rules add roles, protected fields, media, fetches and server tools. */
   requestRules(doc: JsonObject): WalkRules;
-  responseSegments(doc: JsonValue): TextSegment[];
   /** The output the request asks for at most (its cap and number of outputs): the reservation's bound. */
   outputRequest(doc: JsonObject): OutputRequest;
   /** Usage in a complete (buffered) response document. */

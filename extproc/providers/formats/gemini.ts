@@ -1,25 +1,15 @@
 // Gemini generateContent / streamGenerateContent / countTokens / embedContent (Vertex AI and the Gemini API).
 // Parts marked `thought: true` are the model's signed reasoning: protected in requests (scanned, a finding
-// blocks), not segments in responses. Requests may spell every field in camelCase or as its proto name
+// blocks). Requests may spell every field in camelCase or as its proto name
 // (snake_case): both are read alike.
 import type { JsonPath, SegmentRole } from '../../core/content.ts';
-import { asArray, asCount, asObject, SegmentSink, type Json } from '../shared/json-walk.ts';
+import { asCount, asObject, type Json } from '../shared/json-walk.ts';
 import { choiceCount, largestCap } from '../shared/output-request.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import { isRemoteUrl, type ServerTool, type WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject } from '../shared/strict-json.ts';
 import { sum, type UsageParts } from '../shared/usage.ts';
 import type { BodyFormatHandler } from './format.ts';
-
-function parts(sink: SegmentSink, content: Json, path: (string | number)[], role: SegmentRole): void {
-  asArray(asObject(content)?.parts).forEach((p, j) => {
-    const part = asObject(p);
-    if (part === undefined || part.thought === true) return;
-    const at = [...path, 'parts', j];
-    sink.text(part.text, [...at, 'text'], role);
-    if (part.functionCall !== undefined) sink.leaves(asObject(part.functionCall)?.args, [...at, 'functionCall', 'args'], 'tool_call');
-    if (part.functionResponse !== undefined) sink.leaves(asObject(part.functionResponse)?.response, [...at, 'functionResponse', 'response'], 'tool');
-  });
-}
 
 const roleOf = (r: Json): SegmentRole => (r === 'model' ? 'assistant' : r === 'function' ? 'tool' : 'user');
 
@@ -80,12 +70,12 @@ function partAt(path: JsonPath, b: number): number {
 }
 
 /**
- * Gemini bodies, in either spelling. Protected: thought signatures, function call/response ids, the cached
- * content name, whole `thought: true` parts. Inline media: `inlineData.data`. Provider fetches:
+ * Gemini bodies, in either spelling. Protected: the request rows of the gemini table (thought signatures,
+ * function call/response ids, the cached content name), whole `thought: true` parts. Inline media: `inlineData.data`. Provider fetches:
  * `fileData.fileUri` outside the Files API. Server tools: every tool entry but `functionDeclarations`.
  */
 export const GEMINI_RULES: WalkRules = {
-  protectedKeys: new Set(['thoughtSignature', 'id', 'cachedContent']),
+  protectedKeys: requestProtectedKeys('gemini'),
   key: geminiKey,
   object(o, path) {
     const b = relative(path);
@@ -119,10 +109,6 @@ function usageOf(doc: Json): UsageParts | undefined {
   return { input, output, total };
 }
 
-function responseSegments(doc: Json, base: (string | number)[], sink: SegmentSink): void {
-  asArray(asObject(doc)?.candidates).forEach((c, i) => { parts(sink, asObject(c)?.content, [...base, 'candidates', i, 'content'], 'assistant'); });
-}
-
 export const GEMINI: BodyFormatHandler = {
   bodyModel: true,
   // The Gemini API reads proto JSON: the config and its fields in camelCase or snake_case alike.
@@ -134,13 +120,6 @@ export const GEMINI: BodyFormatHandler = {
     };
   },
   requestRules: () => GEMINI_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    // streamGenerateContent without alt=sse answers one JSON array of chunks.
-    if (Array.isArray(doc)) doc.forEach((chunk, k) => { responseSegments(chunk, [k], sink); });
-    else responseSegments(doc, [], sink);
-    return sink.out;
-  },
   usage(doc) {
     if (!Array.isArray(doc)) return usageOf(doc);
     let last: UsageParts | undefined;

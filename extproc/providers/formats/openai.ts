@@ -1,7 +1,8 @@
 // OpenAI formats: chat completions, completions, embeddings, moderations and the Responses API.
 // Azure OpenAI and OpenAI-compatible servers (vLLM, Ollama's /v1) speak the same formats.
 import type { JsonPath, SegmentRole } from '../../core/content.ts';
-import { asArray, asCount, asObject, asString, SegmentSink, type Json } from '../shared/json-walk.ts';
+import { asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
+import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import { isRemoteUrl, type ServerTool, type WalkRules } from '../shared/request-walk.ts';
 import type { JsonObject } from '../shared/strict-json.ts';
 import { choiceCount, largestCap, NO_OUTPUT } from '../shared/output-request.ts';
@@ -43,49 +44,6 @@ function usageOf(doc: Json): UsageParts | undefined {
   return openAiUsage(o.usage) ?? openAiUsage(asObject(o.response)?.usage);
 }
 
-function chatMessage(sink: SegmentSink, m: Json, path: (string | number)[]): void {
-    const msg = asObject(m);
-    if (msg === undefined) return;
-    const role = chatRole(msg.role);
-    const content = msg.content;
-    if (typeof content === 'string') sink.text(content, [...path, 'content'], role);
-    else asArray(content).forEach((p, j) => { sink.text(asObject(p)?.text, [...path, 'content', j, 'text'], role); });
-    sink.text(msg.refusal, [...path, 'refusal'], role);
-    asArray(msg.tool_calls).forEach((c, k) => {
-      sink.text(asObject(asObject(c)?.function)?.arguments, [...path, 'tool_calls', k, 'function', 'arguments'], 'tool_call');
-    });
-    sink.text(asObject(msg.function_call)?.arguments, [...path, 'function_call', 'arguments'], 'tool_call');
-}
-
-function stringOrList(sink: SegmentSink, v: Json, path: (string | number)[], role: SegmentRole): void {
-  if (typeof v === 'string') sink.text(v, path, role);
-  else asArray(v).forEach((item, i) => {
-    if (typeof item === 'string') sink.text(item, [...path, i], role);
-    else sink.text(asObject(item)?.text, [...path, i, 'text'], role);
-  });
-}
-
-function responsesItems(sink: SegmentSink, items: Json, base: (string | number)[]): void {
-  asArray(items).forEach((it, i) => {
-    const item = asObject(it);
-    if (item === undefined) return;
-    const path = [...base, i];
-    const type = asString(item.type);
-    if (type === 'function_call' || type === 'custom_tool_call') {
-      sink.text(item.arguments, [...path, 'arguments'], 'tool_call');
-      sink.text(item.input, [...path, 'input'], 'tool_call');
-    } else if (type === 'function_call_output' || type === 'custom_tool_call_output') {
-      stringOrList(sink, item.output, [...path, 'output'], 'tool');
-    } else if (type === 'reasoning') {
-      // Reasoning items may carry encrypted content the provider verifies: never touched.
-    } else {
-      const role = chatRole(item.role);
-      if (typeof item.content === 'string') sink.text(item.content, [...path, 'content'], role);
-      else asArray(item.content).forEach((p, j) => { sink.text(asObject(p)?.text, [...path, 'content', j, 'text'], role); });
-    }
-  });
-}
-
 // Tools the caller runs itself; every other tool type is run by the provider (unknown types too).
 const CLIENT_TOOLS: ReadonlySet<string> = new Set(['function', 'custom', 'local_shell', 'shell', 'apply_patch']);
 
@@ -118,12 +76,12 @@ function item(o: JsonObject): SegmentRole {
 }
 
 /**
- * Chat, completions, embeddings, moderations and Responses bodies. Protected: ids, encrypted reasoning and
- * whole Responses `reasoning` items. Inline media: `image_url.url`, `input_image.image_url`, `file_data`,
+ * Chat, completions, embeddings, moderations and Responses bodies. Protected: the request rows of the openai
+ * table (ids, encrypted reasoning) and whole Responses `reasoning` items. Inline media: `image_url.url`, `input_image.image_url`, `file_data`,
  * `input_audio.data`. Provider fetches: http(s) image URLs, `input_file.file_url`.
  */
 export const OPENAI_RULES: WalkRules = {
-  protectedKeys: new Set(['id', 'tool_call_id', 'call_id', 'previous_response_id', 'approval_request_id', 'encrypted_content', 'file_id']),
+  protectedKeys: requestProtectedKeys('openai'),
   roles: { instructions: 'system', input: 'user', prompt: 'user', suffix: 'user' },
   object(o, path, role) {
     const n = path.length;
@@ -158,11 +116,6 @@ export const OPENAI_CHAT: BodyFormatHandler = {
   // Ollama's native /api/chat reads this format too: its cap is options.num_predict.
   outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_tokens, doc.max_completion_tokens, asObject(doc.options)?.num_predict), choices: choiceCount(doc.n) }),
   requestRules: () => OPENAI_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    asArray(asObject(doc)?.choices).forEach((c, i) => { chatMessage(sink, asObject(c)?.message, ['choices', i, 'message']); });
-    return sink.out;
-  },
 };
 
 export const OPENAI_COMPLETIONS: BodyFormatHandler = {
@@ -170,18 +123,12 @@ export const OPENAI_COMPLETIONS: BodyFormatHandler = {
   // best_of completions are generated (and billed) server-side, n of them returned.
   outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_tokens), choices: choiceCount(doc.n, doc.best_of) }),
   requestRules: () => OPENAI_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    asArray(asObject(doc)?.choices).forEach((c, i) => { sink.text(asObject(c)?.text, ['choices', i, 'text'], 'assistant'); });
-    return sink.out;
-  },
 };
 
 export const OPENAI_EMBEDDINGS: BodyFormatHandler = {
   ...base,
   outputRequest: () => NO_OUTPUT,
   requestRules: () => OPENAI_RULES,
-  responseSegments: () => [],
 };
 
 export const OPENAI_MODERATIONS: BodyFormatHandler = OPENAI_EMBEDDINGS;
@@ -190,10 +137,5 @@ export const OPENAI_RESPONSES: BodyFormatHandler = {
   ...base,
   outputRequest: (doc) => ({ maxTokens: largestCap(doc.max_output_tokens), choices: 1 }),
   requestRules: () => OPENAI_RULES,
-  responseSegments(doc) {
-    const sink = new SegmentSink();
-    responsesItems(sink, asObject(doc)?.output, ['output']);
-    return sink.out;
-  },
 };
 

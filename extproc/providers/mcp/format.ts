@@ -11,7 +11,6 @@ const ENVELOPE = new Set(['jsonrpc', 'id', 'method', 'name', 'uri', 'protocolVer
 export const MCP_JSONRPC: BodyFormatHandler = {
   bodyModel: false,
   requestRules: () => ({ protectedKeys: ENVELOPE }),
-  responseSegments: () => [],
   outputRequest: () => NO_OUTPUT,
   usage: () => undefined,
   streamUsage: () => undefined,

@@ -9,7 +9,6 @@ import { ProviderError } from '../errors.ts';
  * Hugging Face / Ollama names (`meta-llama/Llama-3.1-8B`, `llama3.1:8b`).
  */
 export const MODEL_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
-export const MODEL_NAME_MAX = 200;
 
 export type ModelSource = 'body' | 'path' | 'query';
 

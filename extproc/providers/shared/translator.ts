@@ -1,5 +1,5 @@
 // The per-request translator, built from a kind's spec: endpoint match, model resolution from path, query
-// and body, segments, body replacement, credential application, usage and response segments.
+// and body, segments, body replacement, credential application and usage.
 import type { TextSegment } from '../../core/content.ts';
 import type { Credential } from '../../core/credential.ts';
 import { ANTHROPIC_MESSAGES } from '../formats/anthropic.ts';
@@ -166,22 +166,6 @@ export class RequestTranslator {
   }
 
   /**
-   * Replaces the body (after redaction) and returns the bytes to send. The model may not change: a
-   * redactor that touched it would otherwise unlock a model the policy never checked.
-   */
-  setBody(doc: JsonObject): Buffer {
-    if (this.#format === undefined) throw new Error('an opaque body cannot be replaced');
-    const before = this.#format.bodyModel ? this.#doc?.model : undefined;
-    const after = this.#format.bodyModel ? doc.model : undefined;
-    if (before !== after) throw new ProviderError('model_conflict', 'the replaced body changes the model');
-    const bytes = Buffer.from(JSON.stringify(doc), 'utf8');
-    this.#doc = doc;
-    this.#content = undefined;
-    this.#body = bytes;
-    return bytes;
-  }
-
-  /**
    * Replaces the body with bytes a redactor produced by splicing strings into the original (every other
    * byte unchanged). They are parsed with the same strict rules; the model may not change.
    */
@@ -202,7 +186,7 @@ export class RequestTranslator {
     return bytes;
   }
 
-  /** The body bytes to send (the original, or the last setBody result). */
+  /** The body bytes to send (the original, or the last setBodyBytes result). */
   get body(): Buffer | undefined {
     return this.#body;
   }
@@ -215,18 +199,6 @@ export class RequestTranslator {
   /** A stateful reader of the response's usage, for a buffered body or stream chunks as they pass. */
   usageMeter(): UsageMeter {
     return newUsageMeter(this.#format, this.streamFraming);
-  }
-
-  /** Text segments of a buffered JSON response (assistant content, tool calls); [] if not JSON. */
-  responseSegments(body: Buffer): TextSegment[] {
-    if (this.#format === undefined) return [];
-    let doc;
-    try {
-      doc = JSON.parse(body.toString('utf8')) as JsonObject;
-    } catch {
-      return [];
-    }
-    return this.#format.responseSegments(doc);
   }
 }
 
