@@ -84,8 +84,11 @@ export interface KeywordDetector extends DetectorBase {
   readonly kind: 'keyword';
   /** Lowercase ASCII words (at least 3 characters of a-z, 0-9, `_`, `-`, `.`, `~`). */
   readonly keywords: readonly string[];
-  /** `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs). */
-  atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void): void;
+  /**
+   * `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs).
+   * `memo` is fresh for each scanned text (as for char detectors); callers outside the scanner may omit it.
+   */
+  atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void, memo?: Map<string, number>): void;
 }
 
 /** A detector that scans the whole text itself (custom operator patterns on V8's linear engine). */

@@ -381,7 +381,7 @@ export class Scanner {
         j++;
         continue;
       }
-      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters);
+      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters, memo);
       if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
       if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
       const c = text.charCodeAt(i);
@@ -460,12 +460,12 @@ export class Scanner {
   }
 
   /** The keywords whose marked pair ends at i (in any letter case), each checked where it would start. */
-  #keywordAt(text: string, i: number, reporters: readonly Report[]): void {
+  #keywordAt(text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
     const list = this.#keywords[(lowerAscii(text.charCodeAt(i - 1)) << 8) | lowerAscii(text.charCodeAt(i))];
     if (list === undefined) return;
     for (const e of list) {
       const at = i - 1 - e.offset;
-      if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
+      if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report, memo);
     }
   }
 

@@ -33,6 +33,9 @@ const SQUARE = `EAAA${fresh(60)}`;
 const K8S_PASS = `${fresh(14)}%${fresh(3)}`;
 const K8S_DATA = Buffer.from(K8S_PASS).toString('base64');
 const URL_PASS = `${fresh(8)}#${fresh(5)}`;
+const YANDEX_IAM = `t1.9euelZ${fresh(120, `${ALNUM}_-`)}.${fresh(86, `${ALNUM}_-`)}`;
+const K8S_JSON_PASS = `${fresh(13)}&${fresh(4)}`;
+const K8S_JSON_DATA = Buffer.from(K8S_JSON_PASS).toString('base64');
 /** An OpenAI project key split by a zero-width space after `sk-` (the view removes it; the key's tail is planted). */
 const OPENAI_TAIL = fresh(40);
 const OPENAI_ZW = `sk-\u200bproj-${OPENAI_TAIL}`;
@@ -44,7 +47,7 @@ const FILE_PASS = `${fresh(14)}$x`;
 const envFile = (password: string, extra = ''): string => `# staging\nDB_HOST=db.internal\nDB_PASSWORD=${password}\n${extra}`;
 const ENV_FILE = `data:text/plain;base64,${Buffer.from(envFile(FILE_PASS)).toString('base64')}`;
 const AWS_FILE = `data:text/plain;base64,${Buffer.from(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`)).toString('base64')}`;
-const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30)];
+const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30)];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -97,6 +100,8 @@ describe('detection coverage through a real Envoy', () => {
     ['a Kubernetes Secret data value', `why can't the pod log in?\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: smtp\ndata:\n  smtp-auth: ${K8S_DATA}\n`, 'K8S_SECRET'],
     ['a URL password with an unescaped #', `lftp ftp://deploy:${URL_PASS}@ftp.example.com/public_html`, 'URL_PASSWORD'],
     ['an sk- key split by a zero-width space', `is this key still valid? ${OPENAI_ZW} thanks`, 'OPENAI_KEY'],
+    ['a Yandex Cloud IAM token', `curl -H "Authorization: Bearer ${YANDEX_IAM}" https://llm.api.cloud.yandex.net/foundationModels/v1/completion`, 'YANDEX_TOKEN'],
+    ['a Kubernetes Secret written as JSON', `kubectl get secret smtp -o json:\n${JSON.stringify({ apiVersion: 'v1', data: { 'smtp-auth': K8S_JSON_DATA }, kind: 'Secret', metadata: { name: 'smtp' } }, null, 2)}`, 'K8S_SECRET'],
     ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],
   ];
   for (const [name, prompt, type] of blocked) {

@@ -153,6 +153,13 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     pos('YANDEX_TOKEN', 'y0_AgAAAAAQm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0', 'YANDEX_OAUTH_TOKEN=', ''),
     neg('AQVNxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx YCSB benchmark YCAJEQm4vT8zL2xR7nW9kB (key id, short) y0_<your-oauth-token> AQVN<api-key>'),
     neg('YCABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKL (no digits or lower case)'),
+    // IAM tokens: "t1." + base64url payload + "." + an 86-character signature.
+    pos('YANDEX_TOKEN', 't1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-.gPf3so4McXjI8zuzxpTwpeekiHVMQWZUooXpEb2ChP0wbnuAsIKruny4JIbc2IjlHoXSnFDmVnPt5jYci8UbDQ', 'Authorization: Bearer ', ''),
+    pos('YANDEX_TOKEN', 't1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-.gPf3so4McXjI8zuzxpTwpeekiHVMQWZUooXpEb2ChP0wbnuAsIKruny4JIbc2IjlHoXSnFDmVnPt5jYci8UbDQ', '{"iamToken": "', '", "expiresAt": "2026-12-07T23:00:00Z"}'),
+    // Cut short in documentation, a signature one character short, a placeholder body, no signature at all.
+    neg('"iamToken": "t1.9euelZqYk5KMj5GTkp...", see the docs; IAM_TOKEN=t1.<token>'),
+    neg('t1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-.gPf3so4McXjI8zuzxpTwpeekiHVMQWZUooXpEb2ChP0wbnuAsIKruny4JIbc2IjlHoXSnFDmVnPt5jYci8UbD'),
+    neg(`t1.${'x'.repeat(120)}.${'x'.repeat(86)} and t1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-`),
   ],
   k8s_secret: [
     {
@@ -169,6 +176,20 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('the Secret kind: Secret is what kubectl create secret generic writes'),
     // A placeholder in base64 (`changeme`) is not a secret for the keyword = value detector either.
     neg('kind: Secret\ndata:\n  password: Y2hhbmdlbWU=\n'),
+    // JSON (kubectl -o json: data before kind), compact and pretty, stringData too; a List's items.
+    {
+      text: '{\n  "apiVersion": "v1",\n  "data": {\n    "password": "UzNjcjN0LVA0c3MhMjAyNg==",\n    "user": "YWRtaW4="\n  },\n  "kind": "Secret",\n  "metadata": {"name": "db", "labels": {"kind": "db"}},\n  "stringData": {"webhook-key": "qT7#vLp9Xz2WmK4r", "pw": "changeme"},\n  "type": "Opaque"\n}',
+      expect: [['K8S_SECRET', 'UzNjcjN0LVA0c3MhMjAyNg=='], ['K8S_SECRET', 'qT7#vLp9Xz2WmK4r']],
+    },
+    {
+      text: '{"kind":"List","items":[{"kind":"ConfigMap","data":{"c":"c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}},{"data":{"token":"c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"},"kind":"Secret"}]}',
+      expect: [['K8S_SECRET', 'c2stbGl2ZS1rZXk9WnE4THczTng3UGsy']],
+    },
+    // A ConfigMap, placeholders and binary data in JSON, a data map nested deeper, a "kind" that is not a member.
+    neg('{"kind": "ConfigMap", "data": {"config": "c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}}'),
+    neg('{"kind": "Secret", "data": {"password": "Y2hhbmdlbWU=", "tls.crt": "AAECAwQFBgcICQoLDA0ODxAREhM="}, "stringData": {"token": "${TOKEN}"}}'),
+    neg('{"kind": "Secret", "metadata": {"annotations": {"data": {"x": "c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}}}}'),
+    neg('["kind", "Secret", {"data": {"x": "c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}}]'),
   ],
   authorization: [
     { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
