@@ -122,6 +122,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'DATABASE_URL=postgres://admin:s3cr3tP4ss@db.example.com:5432/app', expect: [['URL_PASSWORD', 's3cr3tP4ss']] },
     { text: 'amqp://svc:Zq8Lw3Nx@rabbit/vhost', expect: [['URL_PASSWORD', 'Zq8Lw3Nx']] },
     neg('postgres://user:password@localhost:5432/app redis://:${REDIS_PASSWORD}@redis:6379 https://user@host/x https://host/a:b@c'),
+    // Placeholders the token filter refuses: runs, alphabet runs, marker words.
+    neg('postgres://app:xxxxxxxxxxxx@db:5432/a amqp://w:000000000000@mq/ redis://default:abcdefghijkl@cache:6379 ftp://d:YOUR_PASSWORD_HERE@ftp.example.com/'),
     // Unescaped '@', '#', '?' and ':' in the password: the password runs to the '@' before the host.
     { text: 'DATABASE_URL=postgres://admin:p@ss#W0rd!@db.example.com:5432/app', expect: [['URL_PASSWORD', 'p@ss#W0rd!']] },
     { text: 'smtp://mailer:K7#q!zR2@smtp.example.com:587 and ftp://u:Pa55w:rd@ftp.example.org/pub', expect: [['URL_PASSWORD', 'K7#q!zR2'], ['URL_PASSWORD', 'Pa55w:rd']] },
@@ -215,6 +217,7 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -X GET \\\n  -u svc:pA55w0rd-9 \\\n  https://x', expect: [['PASSWORD', 'pA55w0rd-9']] },
     neg('curl -u admin:$PASSWORD https://x; curl -u user:<password> x; curl --user admin: x; curl -u admin x\nsudo -u postgres:x psql'),
     neg('curl https://x\n-u admin:S3cr3t (another command)'),
+    neg('curl -u admin:xxxxxxxxxxxx https://x; curl --user "deploy:XXXXXXXXXXXX" https://y; curl -u ci:YOUR_API_KEY_HERE https://z; curl -u a:abcdefghijkl x'),
     // Two commands on one line, the second after the first's answer was remembered.
     { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
     neg('curl https://x\necho -u a:Zq8Lw3Nx7P'),
