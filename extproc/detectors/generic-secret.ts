@@ -20,7 +20,7 @@ const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c ===
  * Values in a format a vendor detector owns: that detector decides (a sample or a test key it rejects is not
  * reported here as a generic secret instead).
  */
-const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ', 't1.'];
+const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
 const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
 
 /** Whether text[s, e) passes the value gate (see the header comment). */
@@ -45,8 +45,8 @@ export function secretValue(text: string, s: number, e: number): boolean {
   // A digit or a symbol, or a long random mixed-case run; `my-app-secret`, `DefaultPassword`, `FlattenedJWSInput` are names.
   if (!(m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e)))) return false;
   const value = text.slice(s, e);
-  // Templates, URLs, and samples cut short in documentation (`t1.9euelZqP...`).
-  if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http') || value.endsWith('...') || value.endsWith('\u2026')) return false;
+  // Templates (also after a prefix: `t1.<token>`), URLs, and samples cut short in documentation (`t1.9euelZqP...`).
+  if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http') || value.endsWith('...') || value.endsWith('\u2026')) return false;
   for (const p of CLAIMED) if (value.startsWith(p)) return false;
   return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase()) && !encodedPlaceholder(value);
 }
