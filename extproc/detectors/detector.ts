@@ -72,6 +72,12 @@ export interface NumberDetector extends DetectorBase {
    * scanner tabulates it once per ASCII code and once, as 128, for all others: it must treat every code ≥ 128 alike.
    */
   readonly prev?: (c: number) => boolean;
+  /**
+   * Tokens with fewer than `below` digits are passed only when the code unit after the token passes `next` and
+   * the one after that passes `then` (a detector that reads on past a short token for more digits, such as a
+   * phone number, needs separators and a digit there). Tabulated like `prev`: every code ≥ 128 alike.
+   */
+  readonly shortTokens?: { readonly below: number; readonly next: (c: number) => boolean; readonly then: (c: number) => boolean };
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
 }
 

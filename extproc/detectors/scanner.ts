@@ -4,7 +4,7 @@
 import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
-import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
+import { B64, base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
 import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
@@ -60,6 +60,11 @@ interface DecodedRun {
   readonly text: string;
 }
 
+/** mayBeBase64Run on the window bytes around byte b (12 bytes each way must be in the window). */
+const mayBeRunBytes = (win: Buffer, b: number): boolean =>
+  (B64[win[b + 11] as number] === 1 && B64[win[b + 7] as number] === 1 && B64[win[b + 3] as number] === 1) ||
+  (B64[win[b - 13] as number] === 1 && B64[win[b - 9] as number] === 1 && B64[win[b - 5] as number] === 1);
+
 const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 interface RawHit {
@@ -110,15 +115,25 @@ interface NumberEntry {
   readonly counts: number;
   /** Per code before the token (ASCII, or 128 for any other): 1 when the detector may accept. */
   readonly prev: Uint8Array;
+  /** Tokens with fewer digits than this are passed only when `shortNext` and `shortThen` admit the two codes after the token. */
+  readonly shortBelow: number;
+  readonly shortNext: Uint8Array;
+  readonly shortThen: Uint8Array;
   readonly onNumber: NumberDetector['onNumber'];
 }
 
 function numberEntry(d: number, det: NumberDetector): NumberEntry {
   const prev = new Uint8Array(129);
-  for (let c = 0; c <= 128; c++) prev[c] = det.prev === undefined || det.prev(c) ? 1 : 0;
+  const shortNext = new Uint8Array(129);
+  const shortThen = new Uint8Array(129);
+  for (let c = 0; c <= 128; c++) {
+    prev[c] = det.prev === undefined || det.prev(c) ? 1 : 0;
+    shortNext[c] = det.shortTokens === undefined || det.shortTokens.next(c) ? 1 : 0;
+    shortThen[c] = det.shortTokens === undefined || det.shortTokens.then(c) ? 1 : 0;
+  }
   let counts = 0;
   for (let k = 1; k <= MAX_GROUPS; k++) if (det.groupCounts === undefined || det.groupCounts.includes(k)) counts |= 1 << k;
-  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, counts, prev, onNumber: det.onNumber.bind(det) };
+  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, counts, prev, shortBelow: det.shortTokens?.below ?? 0, shortNext, shortThen, onNumber: det.onNumber.bind(det) };
 }
 
 interface KeywordEntry {
@@ -376,8 +391,10 @@ export class Scanner {
       if (j >= len) break;
       const i = base + j;
       if (f === ENCODED) {
-        // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair.
-        if (i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
+        // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair. Inside the
+        // window, mayBeBase64Run's reads are made on the bytes first (a byte that aliases a non-ASCII code unit
+        // can only let a place through to the check on the text, never turn one away).
+        if (i >= this.#runEnd && this.#runs !== undefined && (w === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, this.#runs);
         j++;
         continue;
       }
@@ -507,9 +524,15 @@ export class Scanner {
     const nums = this.#numbersByDigits[digits < DIGIT_CAP ? digits : DIGIT_CAP] as readonly NumberEntry[];
     const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
     const p = pc < 128 ? pc : 128;
+    // The two code units after the token (0 past the end of the text), for the short-token prefilter.
+    const nc = j < n ? text.charCodeAt(j) : 0;
+    const q = nc < 128 ? nc : 128;
+    const tc = j + 1 < n ? text.charCodeAt(j + 1) : 0;
+    const r = tc < 128 ? tc : 128;
     for (let k = 0; k < nums.length; k++) {
       const e = nums[k] as NumberEntry;
       if (digits < e.minDigits || digits > e.maxDigits || ((e.counts >>> count) & 1) === 0 || e.prev[p] === 0) continue;
+      if (digits < e.shortBelow && (e.shortNext[q] === 0 || e.shortThen[r] === 0)) continue;
       e.onNumber(tok, reporters[e.d] as Report);
     }
     return resume > i ? resume : j;
