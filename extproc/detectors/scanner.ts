@@ -184,6 +184,12 @@ export class Scanner {
   readonly #token = new MutableToken();
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
   readonly #minDigits: number;
+  /**
+   * Per code before a token (ASCII, or 128 for any other): the smallest minDigits over the number detectors
+   * whose `prev` admits it. A lone group shorter than that (`sha256`, `utf8` after a lower-case letter) reaches
+   * no detector, and the hot loop steps over it without building a token.
+   */
+  readonly #minDigitsAfter = new Int32Array(129);
   /** The encoded runs the current pass collects (undefined while a decoded text is scanned: one level only). */
   #runs: DecodedRun[] | undefined;
   /** Where the last encoded run the current pass looked at ends (a run is looked at once). */
@@ -260,6 +266,7 @@ export class Scanner {
       numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
     );
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
+    for (let c = 0; c <= 128; c++) this.#minDigitsAfter[c] = numbers.reduce((m, e) => (e.prev[c] === 1 ? Math.min(m, e.minDigits) : m), DIGIT_CAP + 1);
     this.#texts = texts;
   }
 
@@ -404,6 +411,16 @@ export class Scanner {
       const c = text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {
+        const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
+        let e = i + 1;
+        while (e < n && isDigitCode(text.charCodeAt(e))) e++;
+        const after = e < n ? text.charCodeAt(e) : 0;
+        // A lone group too short for every detector that admits the character before it (a single separator
+        // and a digit would continue the token): nothing to build.
+        if (e - i < (this.#minDigitsAfter[pc < 128 ? pc : 128] as number) && !((after === 32 || after === 45 || after === 46) && isDigitCode(text.charCodeAt(e + 1)))) {
+          j = e - base;
+          continue;
+        }
         j = this.#numberToken(text, i, reporters) - base;
         continue;
       }
