@@ -185,11 +185,11 @@ export class Scanner {
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
   readonly #minDigits: number;
   /**
-   * Per code before a token (ASCII, or 128 for any other): the smallest minDigits over the number detectors
-   * whose `prev` admits it. A lone group shorter than that (`sha256`, `utf8` after a lower-case letter) reaches
-   * no detector, and the hot loop steps over it without building a token.
+   * Per pair of codes before and after a token (each ASCII, or 128 for any other; at before * 129 + after): the
+   * fewest digits any number detector accepts there, by its `prev` and `shortTokens` prefilters. A lone group
+   * with fewer (`sha256`, `utf8`, `[0]`, `42,`) reaches no detector: the hot loop steps over it.
    */
-  readonly #minDigitsAfter = new Int32Array(129);
+  readonly #minDigitsAround = new Uint8Array(129 * 129);
   /** The encoded runs the current pass collects (undefined while a decoded text is scanned: one level only). */
   #runs: DecodedRun[] | undefined;
   /** Where the last encoded run the current pass looked at ends (a run is looked at once). */
@@ -266,7 +266,12 @@ export class Scanner {
       numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
     );
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
-    for (let c = 0; c <= 128; c++) this.#minDigitsAfter[c] = numbers.reduce((m, e) => (e.prev[c] === 1 ? Math.min(m, e.minDigits) : m), DIGIT_CAP + 1);
+    for (let b = 0; b <= 128; b++) {
+      for (let a = 0; a <= 128; a++) {
+        const need = (e: NumberEntry): number => (e.prev[b] === 0 ? DIGIT_CAP + 1 : e.shortNext[a] === 1 ? e.minDigits : Math.max(e.minDigits, e.shortBelow));
+        this.#minDigitsAround[b * 129 + a] = Math.min(DIGIT_CAP + 1, ...numbers.map(need));
+      }
+    }
     this.#texts = texts;
   }
 
@@ -415,9 +420,9 @@ export class Scanner {
         let e = i + 1;
         while (e < n && isDigitCode(text.charCodeAt(e))) e++;
         const after = e < n ? text.charCodeAt(e) : 0;
-        // A lone group too short for every detector that admits the character before it (a single separator
+        // A lone group too short for every detector that admits the characters around it (a single separator
         // and a digit would continue the token): nothing to build.
-        if (e - i < (this.#minDigitsAfter[pc < 128 ? pc : 128] as number) && !((after === 32 || after === 45 || after === 46) && isDigitCode(text.charCodeAt(e + 1)))) {
+        if (e - i < (this.#minDigitsAround[(pc < 128 ? pc : 128) * 129 + (after < 128 ? after : 128)] as number) && !((after === 32 || after === 45 || after === 46) && isDigitCode(text.charCodeAt(e + 1)))) {
           j = e - base;
           continue;
         }
