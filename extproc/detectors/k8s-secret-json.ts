@@ -3,8 +3,8 @@
 // characters) and reads the object's members forwards (at most 2 × WINDOW): the string values of its `data`
 // map are reported when they decode to text that looks like a secret, those of `stringData` when they look like
 // one themselves (the gates of the YAML reader). A `"kind"` member met earlier in the same object owns it (its
-// own trigger reads it), and every read in one text draws on one budget of a few times the text's length, so
-// nested or repeated manifests cannot make the scan quadratic.
+// own trigger reads it), and every read in one text draws on one budget of about the text's length, so nested
+// or repeated manifests cannot make the scan quadratic.
 import { decodedText, secretLooking } from './k8s-secret-values.ts';
 
 const WINDOW = 16384;
@@ -93,7 +93,10 @@ function readMap(text: string, j: number, hi: number, base64: boolean, report: (
   }
 }
 
-/** Reads the members of the object at `start` (up to hi); returns how many characters were read. */
+/**
+ * Reads the members of the object at `start` (up to hi); returns how many characters were read (all of them up
+ * to hi when a string does not close: the search for its quote may have read that far).
+ */
 function readObject(text: string, start: number, hi: number, report: (s: number, e: number) => void): number {
   let depth = 1;
   let k = start + 1;
@@ -101,7 +104,7 @@ function readObject(text: string, start: number, hi: number, report: (s: number,
     const c = text.charCodeAt(k);
     if (c === 34) {
       const e = stringEnd(text, k, hi);
-      if (e < 0) break;
+      if (e < 0) return hi - start;
       const colon = depth === 1 ? skipWs(text, e, hi) : -1;
       if (colon >= 0 && text.charCodeAt(colon) === 58) {
         const isData = e - k === 6 && text.startsWith('"data"', k);
@@ -136,7 +139,7 @@ export function jsonSecretAt(text: string, i: number, report: (s: number, e: num
   if (k < 5 || !text.startsWith('"kind"', k - 5)) return;
   const kindAt = k - 5;
   const used = memo?.get(BUDGET) ?? 0;
-  if (used > 2 * text.length + 4 * WINDOW) return;
+  if (used > text.length + 4 * WINDOW) return;
   const lowest = Math.max(0, kindAt - WINDOW);
   const start = objectStart(text, kindAt, lowest);
   let read = kindAt - (start < 0 ? lowest : start);
