@@ -217,6 +217,10 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -X GET \\\n  -u svc:pA55w0rd-9 \\\n  https://x', expect: [['PASSWORD', 'pA55w0rd-9']] },
     neg('curl -u admin:$PASSWORD https://x; curl -u user:<password> x; curl --user admin: x; curl -u admin x\nsudo -u postgres:x psql'),
     neg('curl https://x\n-u admin:S3cr3t (another command)'),
+    // An API key as the user with no password, and a token with no user.
+    { text: 'curl https://api.example.com/v1/charges -u Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6:', expect: [['PASSWORD', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
+    { text: 'curl -u ":d2LkV78zLx!t" https://localhost:9200', expect: [['PASSWORD', 'd2LkV78zLx!t']] },
+    neg('curl -u admin: https://x; curl -u $API_KEY: https://y; curl -u "deploy-bot:" https://z'),
     neg('curl -u admin:xxxxxxxxxxxx https://x; curl --user "deploy:XXXXXXXXXXXX" https://y; curl -u ci:YOUR_API_KEY_HERE https://z; curl -u a:abcdefghijkl x'),
     // Two commands on one line, the second after the first's answer was remembered.
     { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
