@@ -100,7 +100,7 @@ function scanJson(scanner: Scanner, raw: string, format: RequestFormat | undefin
   }
   const found = scanner.scanSegments(segs).map((f) => {
     const seg = segs[f.segment ?? 0];
-    return { ...plain(f), path: [...(seg?.path ?? [])], ...(seg?.key === true ? { key: true } : {}), ...(seg?.protected === true && seg.key !== true ? { protected: true } : {}) };
+    return { ...plain(f), path: [...(seg?.path ?? [])], ...(seg?.key === true ? { key: true } : {}), ...(seg?.protected === true && seg.key !== true ? { protected: true } : {}), ...(seg?.inline === undefined ? {} : { media: seg.inline.mediaType }) };
   });
   return JSON.stringify({ mode: 'json', ...(format === undefined ? {} : { format }), count: found.length, findings: found, ...extra });
 }

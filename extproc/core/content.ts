@@ -1,4 +1,5 @@
-// What providers extract from bodies and detectors find in them. Imports nothing internal.
+// What providers extract from bodies and detectors find in them. Imports nothing internal but its own helpers.
+import type { InlineText } from './inline-text.ts';
 
 /** A JSON location: object keys and array indices from the document root. */
 export type JsonPath = readonly (string | number)[];
@@ -19,6 +20,11 @@ export interface TextSegment {
   readonly protected?: true;
   /** The text is an object key (at `path`), not a string value: it can be scanned, never masked. */
   readonly key?: true;
+  /**
+   * The text is the decoded content of the inline media string at `path` (a text file sent as base64): masking
+   * re-encodes the masked text in the same form.
+   */
+  readonly inline?: InlineText;
 }
 
 /** Server-side tool categories: the provider runs them, and what they fetch or send never passes Tollgate. */

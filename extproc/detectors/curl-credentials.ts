@@ -1,9 +1,11 @@
 // Passwords on curl command lines: `curl -u user:pass …`, `--user user:pass`, `--user=user:pass`, quoted or
 // not, on one line or continued with a backslash. The password is reported (the user stays readable), unless
-// it is a placeholder (`$PASS`, `<password>`, `****`). The scanner calls at the option's '-' (a trigger it has
+// it is a placeholder (`$PASS`, `<password>`, `****`); with no user (`-u :token`) too; with no password
+// (`-u KEY:`, an API key as the user) the user is reported when it looks like a secret. The scanner calls at the option's '-' (a trigger it has
 // anyway); the `curl` before it is found backwards, remembering the previous answer, so a scan stays linear.
 import { hasAtFold, isAlnum } from './chars.ts';
 import type { CharDetector } from './detector.ts';
+import { secretValue } from './generic-secret.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 
 const MAX_COMMAND = 4096;
@@ -26,7 +28,12 @@ function userPass(text: string, v: number, report: (s: number, e: number) => voi
     if (c === 58 && colon < 0) colon = e;
   }
   if (quoted && text.charCodeAt(e) !== q) return e;
-  if (colon <= s || colon + 1 >= e) return e;
+  if (colon < 0) return e;
+  if (colon + 1 >= e) {
+    // `-u KEY:`: an API key sent as the user with no password; reported when it passes the keyword = value gate.
+    if (colon > s && secretValue(text, s, colon)) report(s, colon);
+    return e;
+  }
   if (!isPasswordPlaceholder(text.slice(colon + 1, e))) report(colon + 1, e);
   return e;
 }

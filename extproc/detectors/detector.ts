@@ -62,6 +62,12 @@ export interface NumberDetector extends DetectorBase {
    * scanner tabulates it once per ASCII code and once, as 128, for all others: it must treat every code ≥ 128 alike.
    */
   readonly prev?: (c: number) => boolean;
+  /**
+   * Tokens with fewer than `below` digits are passed only when the code unit after the token passes `next` and
+   * the one after that passes `then` (a detector that reads on past a short token for more digits, such as a
+   * phone number, needs separators and a digit there). Tabulated like `prev`: every code ≥ 128 alike.
+   */
+  readonly shortTokens?: { readonly below: number; readonly next: (c: number) => boolean; readonly then: (c: number) => boolean };
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
 }
 
@@ -74,8 +80,11 @@ export interface KeywordDetector extends DetectorBase {
   readonly kind: 'keyword';
   /** Lowercase ASCII words (at least 3 characters of a-z, 0-9, `_`, `-`, `.`, `~`). */
   readonly keywords: readonly string[];
-  /** `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs). */
-  atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void): void;
+  /**
+   * `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs).
+   * `memo` is fresh for each scanned text (as for char detectors); callers outside the scanner may omit it.
+   */
+  atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void, memo?: Map<string, number>): void;
 }
 
 /** A detector that scans the whole text itself (custom operator patterns on V8's linear engine). */

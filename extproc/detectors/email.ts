@@ -28,6 +28,10 @@ export const email: CharDetector = {
   id: 'pii.email',
   type: 'EMAIL',
   triggers: '@',
+  // A local-part character before the '@' and a domain label's first character after it (the detector returns
+  // at once otherwise): decorators, npm scopes and `@ ` never reach it.
+  prev: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-',
+  next: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789',
   maxLength: 64 + 1 + 253,
   at(text, i, report) {
     let s = runStart(text, i, isLocalChar, 64);

@@ -9,8 +9,8 @@ export const MIN_BASE64_RUN = 24;
 /** Decoded text is scanned only when at least this share of its bytes is printable ASCII or whitespace. */
 const PRINTABLE_SHARE = 0.9;
 
-/** Base64 and base64url characters (both alphabets: a run is decoded leniently as either). */
-const B64 = new Uint8Array(128);
+/** Base64 and base64url characters (both alphabets: a run is decoded leniently as either), by code below 256. */
+export const B64 = new Uint8Array(256);
 for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') B64[ch.charCodeAt(0)] = 1;
 /** Characters of a percent-encoded token: unreserved characters and the escapes themselves. */
 const PCT = new Uint8Array(128);

@@ -45,7 +45,8 @@ export function secretValue(text: string, s: number, e: number): boolean {
   // A digit or a symbol, or a long random mixed-case run; `my-app-secret`, `DefaultPassword`, `FlattenedJWSInput` are names.
   if (!(m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e)))) return false;
   const value = text.slice(s, e);
-  if (value.includes('${') || value.includes('{{') || value.includes('://') || value.startsWith('http')) return false;
+  // Templates (also after a prefix: `t1.<token>`), URLs, and samples cut short in documentation (`t1.9euelZqP...`).
+  if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http') || value.endsWith('...') || value.endsWith('\u2026')) return false;
   for (const p of CLAIMED) if (value.startsWith(p)) return false;
   return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase()) && !encodedPlaceholder(value);
 }

@@ -1,4 +1,4 @@
-// Kubernetes Secret manifests (YAML): the values under `data:` (base64) and `stringData:` (plain) of a
+// Kubernetes Secret manifests (YAML here; JSON in k8s-secret-json.ts): the values under `data:` (base64) and `stringData:` (plain) of a
 // document whose `kind:` is `Secret`. The scanner calls at the keyword `secret` (shared with the AWS secret key
 // detector, so no extra stop of the hot loop); the detector checks that it is the value of a `kind:` key, then
 // reads the document's lines backwards and forwards, each way up to the nearest `---` or `kind:` line (so a run
@@ -7,17 +7,16 @@
 // A `data:` value is reported (its encoded span) when it decodes to printable text that looks like a secret;
 // a `stringData:` value when it passes the same gate. Placeholders (`changeme`, `${PASS}`, `<password>`,
 // `xxxx`) and plain words (`admin`, `db.example.com`) are not reported. Binary values are left to other detectors.
-import { entropy, isAlnum, isDigit, isLower, isUpper, looksLikePlaceholder } from './chars.ts';
+import { isAlnum } from './chars.ts';
 import type { KeywordDetector } from './detector.ts';
-import { isPasswordPlaceholder } from './url-credentials.ts';
+import { jsonSecretAt } from './k8s-secret-json.ts';
+import { decodedText, secretLooking } from './k8s-secret-values.ts';
 
 const WINDOW = 16384;
 const MAX_VALUE = 8192;
-const MIN_SECRET = 8;
 
 const isSpace = (c: number): boolean => c === 32 || c === 9;
 const isKeyChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 95 || c === 45;
-const isBase64Char = (c: number): boolean => isAlnum(c) || c === 43 || c === 47;
 
 /** Start of the line holding i, or `lowest` when the line starts before it. */
 function lineStart(text: string, i: number, lowest: number): number {
@@ -52,37 +51,6 @@ function isKeyLine(text: string, s: number, e: number, ind: number, word: string
 /** Whether the line is a document separator or another `kind:` line at any indent (where reading stops). */
 function isBoundary(text: string, s: number, e: number): boolean {
   return text.startsWith('---', s) || text.startsWith('kind:', s + indentOf(text, s, e));
-}
-
-/** Printable text that looks like a secret: 8+ characters, two character classes, entropy, no placeholder. */
-function secretLooking(text: string, s: number, e: number): boolean {
-  if (e - s < MIN_SECRET) return false;
-  let upper = 0;
-  let lower = 0;
-  let digit = 0;
-  let symbol = 0;
-  for (let k = s; k < e; k++) {
-    const c = text.charCodeAt(k);
-    if (c < 32 || c === 127) { if (c !== 9 && c !== 10 && c !== 13) return false; }
-    else if (isUpper(c)) upper = 1;
-    else if (isLower(c)) lower = 1;
-    else if (isDigit(c)) digit = 1;
-    else if (c !== 46 && c !== 45 && c !== 32) symbol = 1;
-  }
-  if (upper + lower + digit + symbol < 2 || entropy(text, s, e) < 2.8) return false;
-  return !looksLikePlaceholder(text, s, e) && !isPasswordPlaceholder(text.slice(s, e));
-}
-
-/** The decoded text of the base64 value [s, e), or undefined when it is not base64 of printable text. */
-function decodedText(text: string, s: number, e: number): string | undefined {
-  let n = e;
-  while (n > s && text.charCodeAt(n - 1) === 61 && e - n < 2) n--;
-  for (let k = s; k < n; k++) if (!isBase64Char(text.charCodeAt(k))) return undefined;
-  if ((e - s) % 4 !== 0 && n !== e) return undefined;
-  if ((n - s) % 4 === 1) return undefined;
-  const bytes = Buffer.from(text.slice(s, e), 'base64');
-  for (const b of bytes) if (b >= 128) return undefined;
-  return bytes.toString('latin1');
 }
 
 /** The value of the `key: value` line [s, e) at indent > ind, unquoted: [start, end), or undefined. */
@@ -130,9 +98,11 @@ export const k8sSecret: KeywordDetector = {
   type: 'K8S_SECRET',
   keywords: ['secret'],
   maxLength: MAX_VALUE,
-  atKeyword(text, i, _keyword, report) {
-    // `kind: Secret` (optionally quoted), alone on its line; only the indentation before `kind:`.
+  atKeyword(text, i, _keyword, report, memo) {
     if (!text.startsWith('Secret', i)) return;
+    // JSON: `"kind": "Secret"` as a member of an object (k8s-secret-json.ts).
+    jsonSecretAt(text, i, report, memo);
+    // YAML: `kind: Secret` (optionally quoted), alone on its line; only the indentation before `kind:`.
     let after = i + 6;
     if (text.charCodeAt(after) === 34 || text.charCodeAt(after) === 39) after++;
     while (after < text.length && isSpace(text.charCodeAt(after))) after++;

@@ -18,6 +18,8 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
     minDigits: 1,
     // '+' and '(' pass: the detector then looks one further back.
     prev: (c) => !isAlnum(c) && c !== 46 && c !== 45,
+    // A token of fewer than 7 digits counts only if separators and more digits follow it (the check below).
+    shortTokens: { below: 7, next: isPhoneSeparator, then: (c) => isPhoneSeparator(c) || isDigit(c) },
     id: 'pii.phone_number',
     type: 'PHONE_NUMBER',
     maxLength: MAX,

@@ -61,7 +61,7 @@ import { oktaToken } from './okta-token.ts';
 import { jfrogReferenceToken, jfrogToken } from './jfrog-token.ts';
 import { squareAccessToken, squareLegacyToken } from './square-token.ts';
 import { alibabaAccessKeyId, alibabaAccessKeySecret } from './alibaba-key.ts';
-import { yandexApiKey, yandexOauthToken, yandexStaticKey } from './yandex-key.ts';
+import { yandexApiKey, yandexIamToken, yandexOauthToken, yandexStaticKey } from './yandex-key.ts';
 import { k8sSecret } from './k8s-secret.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
@@ -75,7 +75,7 @@ export const VENDOR_DETECTORS: readonly Detector[] = [
   twilioAuthToken, shopifyToken, pypiToken, sentryToken, grafanaToken, newrelicKey, linearKey, notionToken,
   postmanKey, planetscaleToken, telegramBotToken, datadogKey, oktaToken, jfrogToken, jfrogReferenceToken,
   squareAccessToken, squareLegacyToken, alibabaAccessKeyId, alibabaAccessKeySecret, yandexApiKey, yandexStaticKey,
-  yandexOauthToken,
+  yandexOauthToken, yandexIamToken,
 ];
 
 export type Locale = 'us' | 'gb' | 'es' | 'de';

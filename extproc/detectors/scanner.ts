@@ -4,7 +4,7 @@
 import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
-import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
+import { B64, base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
 import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
@@ -60,6 +60,11 @@ interface DecodedRun {
   readonly text: string;
 }
 
+/** mayBeBase64Run on the window bytes around byte b (12 bytes each way must be in the window). */
+const mayBeRunBytes = (win: Buffer, b: number): boolean =>
+  (B64[win[b + 11] as number] === 1 && B64[win[b + 7] as number] === 1 && B64[win[b + 3] as number] === 1) ||
+  (B64[win[b - 13] as number] === 1 && B64[win[b - 9] as number] === 1 && B64[win[b - 5] as number] === 1);
+
 const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 interface RawHit {
@@ -110,15 +115,25 @@ interface NumberEntry {
   readonly counts: number;
   /** Per code before the token (ASCII, or 128 for any other): 1 when the detector may accept. */
   readonly prev: Uint8Array;
+  /** Tokens with fewer digits than this are passed only when `shortNext` and `shortThen` admit the two codes after the token. */
+  readonly shortBelow: number;
+  readonly shortNext: Uint8Array;
+  readonly shortThen: Uint8Array;
   readonly onNumber: NumberDetector['onNumber'];
 }
 
 function numberEntry(d: number, det: NumberDetector): NumberEntry {
   const prev = new Uint8Array(129);
-  for (let c = 0; c <= 128; c++) prev[c] = det.prev === undefined || det.prev(c) ? 1 : 0;
+  const shortNext = new Uint8Array(129);
+  const shortThen = new Uint8Array(129);
+  for (let c = 0; c <= 128; c++) {
+    prev[c] = det.prev === undefined || det.prev(c) ? 1 : 0;
+    shortNext[c] = det.shortTokens === undefined || det.shortTokens.next(c) ? 1 : 0;
+    shortThen[c] = det.shortTokens === undefined || det.shortTokens.then(c) ? 1 : 0;
+  }
   let counts = 0;
   for (let k = 1; k <= MAX_GROUPS; k++) if (det.groupCounts === undefined || det.groupCounts.includes(k)) counts |= 1 << k;
-  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, counts, prev, onNumber: det.onNumber.bind(det) };
+  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, counts, prev, shortBelow: det.shortTokens?.below ?? 0, shortNext, shortThen, onNumber: det.onNumber.bind(det) };
 }
 
 interface KeywordEntry {
@@ -169,6 +184,12 @@ export class Scanner {
   readonly #token = new MutableToken();
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
   readonly #minDigits: number;
+  /**
+   * Per pair of codes before and after a token (each ASCII, or 128 for any other; at before * 129 + after): the
+   * fewest digits any number detector accepts there, by its `prev` and `shortTokens` prefilters. A lone group
+   * with fewer (`sha256`, `utf8`, `[0]`, `42,`) reaches no detector: the hot loop steps over it.
+   */
+  readonly #minDigitsAround = new Uint8Array(129 * 129);
   /** The encoded runs the current pass collects (undefined while a decoded text is scanned: one level only). */
   #runs: DecodedRun[] | undefined;
   /** Where the last encoded run the current pass looked at ends (a run is looked at once). */
@@ -252,6 +273,12 @@ export class Scanner {
       numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
     );
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
+    for (let b = 0; b <= 128; b++) {
+      for (let a = 0; a <= 128; a++) {
+        const need = (e: NumberEntry): number => (e.prev[b] === 0 ? DIGIT_CAP + 1 : e.shortNext[a] === 1 ? e.minDigits : Math.max(e.minDigits, e.shortBelow));
+        this.#minDigitsAround[b * 129 + a] = Math.min(DIGIT_CAP + 1, ...numbers.map(need));
+      }
+    }
     this.#texts = texts;
     this.#reporters = detectors.map((_, d) => (start: number, end: number): void => {
       const hits = this.#hits;
@@ -385,17 +412,29 @@ export class Scanner {
       if (j >= len) break;
       const i = base + j;
       if (f === ENCODED) {
-        // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair.
-        if (i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
+        // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair. Inside the
+        // window, mayBeBase64Run's reads are made on the bytes first (a byte that aliases a non-ASCII code unit
+        // can only let a place through to the check on the text, never turn one away).
+        if (i >= this.#runEnd && this.#runs !== undefined && (w === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, this.#runs);
         j++;
         continue;
       }
-      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters);
+      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters, memo);
       if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
       if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
       const c = text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {
+        const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
+        let e = i + 1;
+        while (e < n && isDigitCode(text.charCodeAt(e))) e++;
+        const after = e < n ? text.charCodeAt(e) : 0;
+        // A lone group too short for every detector that admits the characters around it (a single separator
+        // and a digit would continue the token): nothing to build.
+        if (e - i < (this.#minDigitsAround[(pc < 128 ? pc : 128) * 129 + (after < 128 ? after : 128)] as number) && !((after === 32 || after === 45 || after === 46) && isDigitCode(text.charCodeAt(e + 1)))) {
+          j = e - base;
+          continue;
+        }
         j = this.#numberToken(text, i, reporters) - base;
         continue;
       }
@@ -469,12 +508,12 @@ export class Scanner {
   }
 
   /** The keywords whose marked pair ends at i (in any letter case), each checked where it would start. */
-  #keywordAt(text: string, i: number, reporters: readonly Report[]): void {
+  #keywordAt(text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
     const list = this.#keywords[(lowerAscii(text.charCodeAt(i - 1)) << 8) | lowerAscii(text.charCodeAt(i))];
     if (list === undefined) return;
     for (const e of list) {
       const at = i - 1 - e.offset;
-      if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report);
+      if (hasAtFold(text, at, e.word)) e.atKeyword(text, at, e.word, reporters[e.d] as Report, memo);
     }
   }
 
@@ -516,9 +555,15 @@ export class Scanner {
     const nums = this.#numbersByDigits[digits < DIGIT_CAP ? digits : DIGIT_CAP] as readonly NumberEntry[];
     const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
     const p = pc < 128 ? pc : 128;
+    // The two code units after the token (0 past the end of the text), for the short-token prefilter.
+    const nc = j < n ? text.charCodeAt(j) : 0;
+    const q = nc < 128 ? nc : 128;
+    const tc = j + 1 < n ? text.charCodeAt(j + 1) : 0;
+    const r = tc < 128 ? tc : 128;
     for (let k = 0; k < nums.length; k++) {
       const e = nums[k] as NumberEntry;
       if (digits < e.minDigits || digits > e.maxDigits || ((e.counts >>> count) & 1) === 0 || e.prev[p] === 0) continue;
+      if (digits < e.shortBelow && (e.shortNext[q] === 0 || e.shortThen[r] === 0)) continue;
       e.onNumber(tok, reporters[e.d] as Report);
     }
     return resume > i ? resume : j;

@@ -1,6 +1,6 @@
 // Passwords in URLs: scheme://user:password@host. The finding covers the password only, so the masked URL
 // still shows scheme, user and host. Documentation placeholders ("password", "****", "${PASS}") are ignored.
-import { isAlnum, isDigit, isLower, runStart } from './chars.ts';
+import { isAlnum, isDigit, isLower, looksLikePlaceholder, runStart } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 const isSchemeChar = (c: number): boolean => isLower(c) || isDigit(c) || c === 43 || c === 46 || c === 45 || (c >= 65 && c <= 90);
@@ -10,12 +10,15 @@ const isHostChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 ||
 
 const PLACEHOLDERS = new Set(['password', 'pass', 'passwd', 'pwd', 'secret', 'changeme', 'xxx', 'xxxx', 'xxxxxx', '***', '****', '******', '********', '...', 'token', 'pw', 'mypassword', 'yourpassword', 'your_password', 'example']);
 
-/** Whether a password is a documentation placeholder (`password`, `****`, `${PASS}`, `<pass>`...). */
+/**
+ * Whether a password is a documentation placeholder (`password`, `****`, `${PASS}`, `<pass>`, and what the
+ * token placeholder filter refuses: `xxxxxxxx`, `00000000`, `abcdefgh…`, `YOUR_PASSWORD_HERE`, `example`...).
+ */
 export function isPasswordPlaceholder(pw: string): boolean {
   if (PLACEHOLDERS.has(pw.toLowerCase())) return true;
   const c = pw.charCodeAt(0);
   // ${VAR}, $VAR, {{var}}, %s, [password]
-  return c === 36 || c === 123 || c === 37 || c === 91 || c === 60 || /^\*+$/.test(pw);
+  return c === 36 || c === 123 || c === 37 || c === 91 || c === 60 || /^\*+$/.test(pw) || looksLikePlaceholder(pw, 0, pw.length);
 }
 
 const MAX_PART = 128;

@@ -1,8 +1,10 @@
 // Masking: replace each finding inside its JSON string with a typed, numbered placeholder ("<EMAIL_1>"; the
 // same value gets the same placeholder throughout the request), splice the new strings into the original body
-// and return the new bytes with the restore map. Only strings listed as segments are touched; a segment whose
+// and return the new bytes with the restore map. A text file sent as inline base64 is masked in its decoded text
+// and re-encoded. Only strings listed as segments are touched; a segment whose
 // text does not match the body at its path is refused (MaskError), never guessed at.
 import type { Finding, TextSegment } from '../core/content.ts';
+import { encodeInlineText } from '../core/inline-text.ts';
 import { pathKey, splice, walkStrings } from './json-strings.ts';
 import { placeholdersIn, RestoreMap } from './restore-map.ts';
 
@@ -73,7 +75,9 @@ export function maskBody(body: Buffer | string, segments: readonly TextSegment[]
     if (list === undefined) return;
     const key = pathKey(seg.path);
     if (replacements.has(key)) throw new MaskError('two segments share one JSON path');
-    replacements.set(key, { text: maskText(seg.text, list, map, options.mark), original: seg.text });
+    const text = maskText(seg.text, list, map, options.mark);
+    // Text decoded from inline media goes back in the form it came in (same data: header, alphabet).
+    replacements.set(key, seg.inline === undefined ? { text, original: seg.text } : { text: encodeInlineText(seg.inline, text), original: seg.inline.source });
     for (const f of list) counts[f.type] = (counts[f.type] ?? 0) + 1;
   });
   const edits: { start: number; end: number; text: string }[] = [];

@@ -1,6 +1,7 @@
 // Scores the built-in secret detectors on the labelled evaluation set (test/fixtures/detectors/eval-set.ts):
-// per family, recall on realistic-format positives and the false-positive rate on that family's negatives
-// (placeholders, samples, malformed values) and on technical text. Not a timing benchmark.
+// per family, recall on realistic-format positives and the false-positive rate on the negatives that imitate
+// that family (placeholders generated from its prefix and length, written samples, malformed values), and on
+// technical text. Not a timing benchmark.
 //   node test/bench/detection-eval.ts [--markdown]
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { markdownTable, score } from '../fixtures/detectors/eval-set.ts';

@@ -3,7 +3,8 @@
 // with unescaped characters) are blocked before any byte reaches the upstream and the 403 names the types only
 // (also an sk- key split by a zero-width space and an AWS key in a base64-wrapped credentials file); published
 // samples and placeholders of those formats pass
-// unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder. Every value is
+// unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder, also inside a
+// text file sent as base64 `file_data` (re-encoded). Every value is
 // fresh per run, and no output of any process contains one.
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -32,13 +33,21 @@ const SQUARE = `EAAA${fresh(60)}`;
 const K8S_PASS = `${fresh(14)}%${fresh(3)}`;
 const K8S_DATA = Buffer.from(K8S_PASS).toString('base64');
 const URL_PASS = `${fresh(8)}#${fresh(5)}`;
+const YANDEX_IAM = `t1.9euelZ${fresh(120, `${ALNUM}_-`)}.${fresh(86, `${ALNUM}_-`)}`;
+const K8S_JSON_PASS = `${fresh(13)}&${fresh(4)}`;
+const K8S_JSON_DATA = Buffer.from(K8S_JSON_PASS).toString('base64');
 /** An OpenAI project key split by a zero-width space after `sk-` (the view removes it; the key's tail is planted). */
 const OPENAI_TAIL = fresh(40);
 const OPENAI_ZW = `sk-\u200bproj-${OPENAI_TAIL}`;
 /** An AWS access key id inside a base64-wrapped credentials line (the decoding layer reads it). */
 const AWS_ID = `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.charAt(randomInt(32))).join('')}`;
 const AWS_B64 = Buffer.from(`[default]\naws_access_key_id = ${AWS_ID}\nregion = eu-west-1\n`).toString('base64');
-const PLANTED = [GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64];
+/** A text file sent inline as `file_data`: an .env with a keyword = value secret (masked) or an AWS key (blocked). */
+const FILE_PASS = `${fresh(14)}$x`;
+const envFile = (password: string, extra = ''): string => `# staging\nDB_HOST=db.internal\nDB_PASSWORD=${password}\n${extra}`;
+const ENV_FILE = `data:text/plain;base64,${Buffer.from(envFile(FILE_PASS)).toString('base64')}`;
+const AWS_FILE = `data:text/plain;base64,${Buffer.from(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`)).toString('base64')}`;
+const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30)];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -67,7 +76,7 @@ describe('detection coverage through a real Envoy', () => {
     await stack.stop();
   });
 
-  const chat = async (content: string): Promise<{ status: number; text: string }> => {
+  const chat = async (content: string | object[]): Promise<{ status: number; text: string }> => {
     const res = await fetch(`${stack.url}/openai/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys.agent}` },
@@ -91,6 +100,8 @@ describe('detection coverage through a real Envoy', () => {
     ['a Kubernetes Secret data value', `why can't the pod log in?\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: smtp\ndata:\n  smtp-auth: ${K8S_DATA}\n`, 'K8S_SECRET'],
     ['a URL password with an unescaped #', `lftp ftp://deploy:${URL_PASS}@ftp.example.com/public_html`, 'URL_PASSWORD'],
     ['an sk- key split by a zero-width space', `is this key still valid? ${OPENAI_ZW} thanks`, 'OPENAI_KEY'],
+    ['a Yandex Cloud IAM token', `curl -H "Authorization: Bearer ${YANDEX_IAM}" https://llm.api.cloud.yandex.net/foundationModels/v1/completion`, 'YANDEX_TOKEN'],
+    ['a Kubernetes Secret written as JSON', `kubectl get secret smtp -o json:\n${JSON.stringify({ apiVersion: 'v1', data: { 'smtp-auth': K8S_JSON_DATA }, kind: 'Secret', metadata: { name: 'smtp' } }, null, 2)}`, 'K8S_SECRET'],
     ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],
   ];
   for (const [name, prompt, type] of blocked) {
@@ -123,6 +134,28 @@ describe('detection coverage through a real Envoy', () => {
     assert.equal(lastContent(), 'why does login fail? settings: user=app, password=<GENERIC_SECRET_1>, host=db.internal');
     assert.ok(!got.body.includes(DB_PASS));
     assert.equal(got.headers['content-length'], String(got.body.length));
+  });
+
+  const fileMessage = (fileData: string): object[] => [{ type: 'text', text: 'why does the app not connect?' }, { type: 'file', file: { filename: '.env', file_data: fileData } }];
+
+  it('a secret in a text file sent as file_data is masked inside the file: the upstream gets it re-encoded without the secret', async () => {
+    const r = await chat(fileMessage(ENV_FILE));
+    assert.equal(r.status, 200, r.text);
+    const got = stack.cloud.requests.at(-1);
+    assert.ok(got !== undefined);
+    const sent = (JSON.parse(got.body.toString('utf8')) as { messages: { content: { file?: { file_data: string } }[] }[] }).messages[0]?.content[1]?.file?.file_data ?? '';
+    assert.ok(sent.startsWith('data:text/plain;base64,'), sent.slice(0, 40));
+    assert.equal(Buffer.from(sent.slice('data:text/plain;base64,'.length), 'base64').toString('utf8'), envFile('<GENERIC_SECRET_1>'));
+    assert.deepEqual(leaked(got.body.toString('utf8'), [FILE_PASS, ENV_FILE.slice(30)]), []);
+    assert.equal(got.headers['content-length'], String(got.body.length));
+  });
+
+  it('a secret the policy blocks, in a text file sent as file_data, blocks the request: nothing reaches the upstream', async () => {
+    const seen = stack.cloud.requests.length;
+    const r = await chat(fileMessage(AWS_FILE));
+    assert.equal(r.status, 403, r.text);
+    assert.deepEqual((JSON.parse(r.text) as { error: { blocked_types: string[] } }).error.blocked_types, ['AWS_ACCESS_KEY']);
+    assert.equal(stack.cloud.requests.length, seen, 'nothing reached the upstream');
   });
 
   it('no output of any process contains a planted value', async () => {

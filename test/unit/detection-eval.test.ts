@@ -1,6 +1,6 @@
 // Holds the detection targets on the labelled evaluation set (test/fixtures/detectors/eval-set.ts): recall
-// ≥ 0.95 on every family's realistic-format positives, and false positives ≤ 5% over the negatives
-// (placeholders, documentation-style samples, malformed values, technical text). `node
+// ≥ 0.95 on every family's realistic-format positives, and false positives ≤ 5% on every family's negatives
+// (placeholders generated from its format, documentation-style samples, malformed values) and overall. `node
 // test/bench/detection-eval.ts` prints the same scores as a table.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -23,6 +23,13 @@ describe('detection evaluation set', () => {
   for (const r of rows.filter((x) => x.positives > 0)) {
     it(`${r.family}: recall ≥ 0.95`, () => {
       assert.ok(r.found / r.positives >= 0.95, `${r.family}: ${r.found}/${r.positives}`);
+    });
+  }
+
+  for (const r of rows) {
+    it(`${r.family}: false positives ≤ 5% over at least 20 negatives (placeholders and samples of its format)`, () => {
+      assert.ok(r.negatives >= 20, `${r.family}: ${r.negatives} negatives`);
+      assert.ok(r.falsePositives / r.negatives <= 0.05, `${r.family}: ${r.falsePositives}/${r.negatives}`);
     });
   }
 

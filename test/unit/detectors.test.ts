@@ -122,6 +122,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'DATABASE_URL=postgres://admin:s3cr3tP4ss@db.example.com:5432/app', expect: [['URL_PASSWORD', 's3cr3tP4ss']] },
     { text: 'amqp://svc:Zq8Lw3Nx@rabbit/vhost', expect: [['URL_PASSWORD', 'Zq8Lw3Nx']] },
     neg('postgres://user:password@localhost:5432/app redis://:${REDIS_PASSWORD}@redis:6379 https://user@host/x https://host/a:b@c'),
+    // Placeholders the token filter refuses: runs, alphabet runs, marker words.
+    neg('postgres://app:xxxxxxxxxxxx@db:5432/a amqp://w:000000000000@mq/ redis://default:abcdefghijkl@cache:6379 ftp://d:YOUR_PASSWORD_HERE@ftp.example.com/'),
     // Unescaped '@', '#', '?' and ':' in the password: the password runs to the '@' before the host.
     { text: 'DATABASE_URL=postgres://admin:p@ss#W0rd!@db.example.com:5432/app', expect: [['URL_PASSWORD', 'p@ss#W0rd!']] },
     { text: 'smtp://mailer:K7#q!zR2@smtp.example.com:587 and ftp://u:Pa55w:rd@ftp.example.org/pub', expect: [['URL_PASSWORD', 'K7#q!zR2'], ['URL_PASSWORD', 'Pa55w:rd']] },
@@ -153,6 +155,13 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     pos('YANDEX_TOKEN', 'y0_AgAAAAAQm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0', 'YANDEX_OAUTH_TOKEN=', ''),
     neg('AQVNxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx YCSB benchmark YCAJEQm4vT8zL2xR7nW9kB (key id, short) y0_<your-oauth-token> AQVN<api-key>'),
     neg('YCABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKL (no digits or lower case)'),
+    // IAM tokens: "t1." + base64url payload + "." + an 86-character signature.
+    pos('YANDEX_TOKEN', 't1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-.gPf3so4McXjI8zuzxpTwpeekiHVMQWZUooXpEb2ChP0wbnuAsIKruny4JIbc2IjlHoXSnFDmVnPt5jYci8UbDQ', 'Authorization: Bearer ', ''),
+    pos('YANDEX_TOKEN', 't1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-.gPf3so4McXjI8zuzxpTwpeekiHVMQWZUooXpEb2ChP0wbnuAsIKruny4JIbc2IjlHoXSnFDmVnPt5jYci8UbDQ', '{"iamToken": "', '", "expiresAt": "2026-12-07T23:00:00Z"}'),
+    // Cut short in documentation, a signature one character short, a placeholder body, no signature at all.
+    neg('"iamToken": "t1.9euelZqYk5KMj5GTkp...", see the docs; IAM_TOKEN=t1.<token>'),
+    neg('t1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-.gPf3so4McXjI8zuzxpTwpeekiHVMQWZUooXpEb2ChP0wbnuAsIKruny4JIbc2IjlHoXSnFDmVnPt5jYci8UbD'),
+    neg(`t1.${'x'.repeat(120)}.${'x'.repeat(86)} and t1.9euelZqSz4Qm4vT8zL2xR7nW9kB3hY5cHt6Kp2Wq9Zx4Lm8Rv3Nb7Cy1Df5Gj0SaEuOw2Ix9k-e8Gdi5m_t3z9xsKDWD57wZ2Lmb-`),
   ],
   k8s_secret: [
     {
@@ -169,6 +178,20 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('the Secret kind: Secret is what kubectl create secret generic writes'),
     // A placeholder in base64 (`changeme`) is not a secret for the keyword = value detector either.
     neg('kind: Secret\ndata:\n  password: Y2hhbmdlbWU=\n'),
+    // JSON (kubectl -o json: data before kind), compact and pretty, stringData too; a List's items.
+    {
+      text: '{\n  "apiVersion": "v1",\n  "data": {\n    "password": "UzNjcjN0LVA0c3MhMjAyNg==",\n    "user": "YWRtaW4="\n  },\n  "kind": "Secret",\n  "metadata": {"name": "db", "labels": {"kind": "db"}},\n  "stringData": {"webhook-key": "qT7#vLp9Xz2WmK4r", "pw": "changeme"},\n  "type": "Opaque"\n}',
+      expect: [['K8S_SECRET', 'UzNjcjN0LVA0c3MhMjAyNg=='], ['K8S_SECRET', 'qT7#vLp9Xz2WmK4r']],
+    },
+    {
+      text: '{"kind":"List","items":[{"kind":"ConfigMap","data":{"c":"c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}},{"data":{"token":"c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"},"kind":"Secret"}]}',
+      expect: [['K8S_SECRET', 'c2stbGl2ZS1rZXk9WnE4THczTng3UGsy']],
+    },
+    // A ConfigMap, placeholders and binary data in JSON, a data map nested deeper, a "kind" that is not a member.
+    neg('{"kind": "ConfigMap", "data": {"config": "c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}}'),
+    neg('{"kind": "Secret", "data": {"password": "Y2hhbmdlbWU=", "tls.crt": "AAECAwQFBgcICQoLDA0ODxAREhM="}, "stringData": {"token": "${TOKEN}"}}'),
+    neg('{"kind": "Secret", "metadata": {"annotations": {"data": {"x": "c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}}}}'),
+    neg('["kind", "Secret", {"data": {"x": "c2stbGl2ZS1rZXk9WnE4THczTng3UGsy"}}]'),
   ],
   authorization: [
     { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
@@ -194,6 +217,11 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -X GET \\\n  -u svc:pA55w0rd-9 \\\n  https://x', expect: [['PASSWORD', 'pA55w0rd-9']] },
     neg('curl -u admin:$PASSWORD https://x; curl -u user:<password> x; curl --user admin: x; curl -u admin x\nsudo -u postgres:x psql'),
     neg('curl https://x\n-u admin:S3cr3t (another command)'),
+    // An API key as the user with no password, and a token with no user.
+    { text: 'curl https://api.example.com/v1/charges -u Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6:', expect: [['PASSWORD', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
+    { text: 'curl -u ":d2LkV78zLx!t" https://localhost:9200', expect: [['PASSWORD', 'd2LkV78zLx!t']] },
+    neg('curl -u admin: https://x; curl -u $API_KEY: https://y; curl -u "deploy-bot:" https://z'),
+    neg('curl -u admin:xxxxxxxxxxxx https://x; curl --user "deploy:XXXXXXXXXXXX" https://y; curl -u ci:YOUR_API_KEY_HERE https://z; curl -u a:abcdefghijkl x'),
     // Two commands on one line, the second after the first's answer was remembered.
     { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
     neg('curl https://x\necho -u a:Zq8Lw3Nx7P'),

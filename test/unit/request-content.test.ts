@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { JsonPath } from '../../extproc/core/content.ts';
 import { createProviderKind } from '../../extproc/providers/index.ts';
-import { isInlineMedia } from '../../extproc/providers/shared/request-walk.ts';
+import { CONVERSE_RULES } from '../../extproc/providers/formats/bedrock.ts';
+import { isInlineMedia, walkRequest } from '../../extproc/providers/shared/request-walk.ts';
+import { maskBody } from '../../extproc/redactors/mask.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { dispatch } from '../../extproc/processing/session.ts';
 import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
@@ -264,5 +266,129 @@ describe('the walk', () => {
       [['messages', 0, 'role'], 'user', 'user'], [['messages', 0, 'content'], 'user', 'a'],
       [['messages', 1, 'role'], 'user', 'user'], [['messages', 1, 'content'], 'user', 'b'],
     ]);
+  });
+});
+
+// Issue 15, item 3: a text file sent as inline base64 is decoded and scanned; a masked finding is masked in the
+// decoded text and the payload re-encoded in the same form; a blocked one blocks; binary payloads pass as media.
+describe('text inside inline media', () => {
+  let f: PhaseFixture;
+  let small: PhaseFixture;
+  before(() => {
+    f = phaseFixture({ tweak: withProviders({ enabled: true }) });
+    small = phaseFixture({ tweak: withProviders({ enabled: true, limits: { maxInputBytes: 1024 } }) });
+  });
+  after(async () => {
+    await f.close();
+    await small.close();
+  });
+
+  const FILE = (v: string): string => `# deploy notes\nowner: ${v}\nregion: eu-west-1\n`;
+  const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
+  /** A text whose base64 has both `-` and `_` in the URL-safe alphabet (and `+`, `/` in the standard one). */
+  const URLSAFE = (v: string): string => `${FILE(v)}~~~???>>>`;
+  const b64url = (s: string): string => {
+    const u = Buffer.from(s).toString('base64url');
+    return u.padEnd(Math.ceil(u.length / 4) * 4, '=');
+  };
+
+  interface MediaCase {
+    readonly name: string;
+    readonly endpoint: keyof typeof PATHS;
+    readonly doc: (payload: string) => object;
+    readonly path: JsonPath;
+    /** The string the case puts in the media field for a file text. */
+    readonly encode: (text: string) => string;
+    /** Decodes that string back to its text. */
+    readonly decode?: (s: string) => string;
+  }
+  const dataUrl = (type: string) => (text: string): string => `data:${type};base64,${b64(text)}`;
+  const fromDataUrl = (type: string) => (s: string): string => {
+    assert.ok(s.startsWith(`data:${type};base64,`), `the data: header stays: ${s.slice(0, 40)}`);
+    return Buffer.from(s.slice(s.indexOf(',') + 1), 'base64').toString('utf8');
+  };
+  const CASES: readonly MediaCase[] = [
+    { name: 'OpenAI chat file_data (text/plain)', endpoint: 'chat', doc: (p) => chat({}, [{ role: 'user', content: [{ type: 'text', text: 'why?' }, { type: 'file', file: { filename: 'notes.txt', file_data: p } }] }]), path: ['messages', 0, 'content', 1, 'file', 'file_data'], encode: dataUrl('text/plain'), decode: fromDataUrl('text/plain') },
+    { name: 'OpenAI chat image_url (image/svg+xml)', endpoint: 'chat', doc: (p) => chat({}, [{ role: 'user', content: [{ type: 'image_url', image_url: { url: p } }] }]), path: ['messages', 0, 'content', 0, 'image_url', 'url'], encode: dataUrl('image/svg+xml'), decode: fromDataUrl('image/svg+xml') },
+    { name: 'Responses input_file (application/json with charset)', endpoint: 'responses', doc: (p) => responses({ input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.json', file_data: p }] }] }), path: ['input', 0, 'content', 0, 'file_data'], encode: dataUrl('application/json;charset=utf-8'), decode: fromDataUrl('application/json;charset=utf-8') },
+    { name: 'Anthropic document block (text/plain)', endpoint: 'messages', doc: (p) => claude({}, [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'text/plain', data: p } }, { type: 'text', text: 'sum' }] }]), path: ['messages', 0, 'content', 0, 'source', 'data'], encode: b64 },
+    { name: 'Gemini inlineData (application/json)', endpoint: 'generate', doc: (p) => part({ inlineData: { mimeType: 'application/json', data: p } }), path: ['contents', 1, 'parts', 0, 'inlineData', 'data'], encode: b64 },
+    { name: 'Gemini inline_data (proto names, text/csv, URL-safe alphabet kept)', endpoint: 'generate', doc: (p) => part({ inline_data: { mime_type: 'text/csv', data: p } }), path: ['contents', 1, 'parts', 0, 'inline_data', 'data'], encode: (t) => b64url(URLSAFE(t)), decode: (s) => {
+      assert.match(s, /^[A-Za-z0-9_-]+=*$/, 'the URL-safe alphabet stays');
+      return Buffer.from(s, 'base64url').toString('utf8');
+    } },
+  ];
+  const plain = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
+
+  for (const c of CASES) {
+    it(`${c.name}: an email in the file is masked in its text and the payload re-encoded`, async () => {
+      const payload = c.encode(FILE(EMAIL));
+      const { state, out } = await run(f, c.endpoint, c.doc(payload));
+      const body = replacedBody(asResponse(out), 'request_body');
+      assert.ok(body !== undefined, 'the body is replaced');
+      const got = at(JSON.parse(body.toString('utf8')), c.path);
+      assert.equal(typeof got, 'string');
+      const want = c.encode(FILE('<EMAIL_1>'));
+      assert.equal((c.decode ?? plain)(String(got)), (c.decode ?? plain)(want), 'the decoded text has the placeholder');
+      assert.ok(isInlineMedia(String(got)), 'still strict base64 (or a data: URL of it)');
+      assert.ok(!body.toString('utf8').includes(EMAIL));
+      assert.deepEqual(state.content.request, { EMAIL: 1 });
+    });
+  }
+
+  it('a secret the policy blocks, in a text file, blocks the request', async () => {
+    const akia = plantAwsKeyId();
+    for (const c of CASES) {
+      const d = asDenial((await run(f, c.endpoint, c.doc(c.encode(`[default]\naws_access_key_id = ${akia}\n`)))).out);
+      assert.equal(d.code, 'content_blocked', c.name);
+      assert.deepEqual(d.types, ['AWS_ACCESS_KEY'], c.name);
+    }
+  });
+
+  it('binary payloads pass as media: a non-text type, no declared type, or a text type that is not UTF-8', async () => {
+    const text = FILE(EMAIL);
+    const docs: [keyof typeof PATHS, object][] = [
+      ['chat', CASES[0]!.doc(`data:application/pdf;base64,${b64(text)}`)],
+      ['chat', CASES[0]!.doc(b64(text))],
+      ['chat', CASES[0]!.doc(`data:text/plain;base64,${b64(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text)]))}`)],
+      ['messages', CASES[3]!.doc(b64(Buffer.concat([Buffer.from(text), Buffer.from([0xc3])])))],
+      ['generate', part({ inlineData: { mimeType: 'application/octet-stream', data: b64(text) } })],
+    ];
+    for (const [endpoint, doc] of docs) {
+      const r = await run(f, endpoint, doc);
+      assert.ok(!isDenial(r.out), JSON.stringify(doc).slice(0, 120));
+      assert.equal(replacedBody(asResponse(r.out), 'request_body'), undefined, 'the body is not changed');
+      assert.deepEqual(r.state.content.request, {});
+    }
+  });
+
+  it('a text file inside a protected subtree blocks instead of being re-encoded', async () => {
+    const doc = responses({ input: [{ type: 'reasoning', id: 'rs_1', encrypted_content: 'gAAAA', content: [{ type: 'input_file', file_data: dataUrl('text/plain')(FILE(EMAIL)) }] }] });
+    const d = asDenial((await run(f, 'responses', doc)).out);
+    assert.equal(d.code, 'content_blocked');
+    assert.deepEqual(d.types, ['EMAIL']);
+  });
+
+  it('decoded text counts toward dlp.limits.maxInputBytes: a text file over it is refused, the same bytes as an image pass', async () => {
+    const big = `${'lorem ipsum dolor sit amet '.repeat(60)}\n`;
+    const d = asDenial((await run(small, 'generate', part({ inlineData: { mimeType: 'text/plain', data: b64(big) } }))).out);
+    assert.equal(d.code, 'scan_limit_exceeded');
+    assert.ok(!isDenial((await run(small, 'generate', part({ inlineData: { mimeType: 'image/png', data: b64(big) } }))).out));
+  });
+
+  it('Bedrock Converse: a txt document is decoded and re-encoded, a pdf one is left as media', () => {
+    const doc = (format: string, text: string) => ({ messages: [{ role: 'user', content: [{ document: { format, name: 'notes', source: { bytes: b64(text) } } }, { text: 'sum' }] }] });
+    const txt = doc('txt', FILE(EMAIL));
+    const segs = walkRequest(txt, CONVERSE_RULES, false).segments;
+    const seg = segs.findIndex((s) => s.inline !== undefined);
+    const found = segs[seg];
+    assert.ok(found !== undefined);
+    assert.equal(found.text, FILE(EMAIL));
+    assert.deepEqual(found.path, ['messages', 0, 'content', 0, 'document', 'source', 'bytes']);
+    const start = FILE('').length - '\nregion: eu-west-1\n'.length;
+    const masked = maskBody(JSON.stringify(txt), segs, [{ detector: 'pii.email', type: 'EMAIL', start, end: start + EMAIL.length, segment: seg }]);
+    assert.deepEqual(JSON.parse(masked.body.toString('utf8')), doc('txt', FILE('<EMAIL_1>')));
+    assert.ok(!walkRequest(doc('pdf', FILE(EMAIL)), CONVERSE_RULES, false).segments.some((s) => s.text.includes(EMAIL)));
+    assert.ok(!walkRequest(doc('constructor', FILE(EMAIL)), CONVERSE_RULES, false).segments.some((s) => s.text.includes(EMAIL)));
   });
 });

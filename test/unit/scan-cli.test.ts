@@ -67,6 +67,14 @@ describe('tollgate scan', () => {
     await assert.rejects(scanCommand(['--format', 'nope'], stdin('{}')), (e: unknown) => e instanceof ScanUsageError && /--format must be one of/.test(e.message));
   });
 
+  it('--format: a text file sent as inline base64 is decoded; its finding says "media" and has offsets into the decoded text', async () => {
+    const text = `# notes\nSTRIPE=${SECRET}\n`;
+    const body = { contents: [{ role: 'user', parts: [{ inline_data: { mime_type: 'text/plain', data: Buffer.from(text).toString('base64') } }, { inlineData: { mimeType: 'image/png', data: Buffer.from(text).toString('base64') } }] }] };
+    const out = JSON.parse(await scanCommand(['--format', 'gemini'], stdin(JSON.stringify(body)))) as Out;
+    const start = text.indexOf(SECRET);
+    assert.deepEqual(out.findings, [{ detector: 'secret.stripe_live_key', type: 'STRIPE_KEY', start, end: start + SECRET.length, path: ['contents', 0, 'parts', 0, 'inline_data', 'data'], media: 'text/plain' }]);
+  });
+
   it('--text scans JSON input as plain text', async () => {
     const input = JSON.stringify({ t: 'a@b.org' });
     const out = JSON.parse(await scanCommand(['--text'], stdin(input))) as Out;

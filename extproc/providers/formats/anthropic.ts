@@ -23,7 +23,8 @@ function serverTool(type: string | undefined): ServerTool | undefined {
 
 /**
  * Messages bodies. Protected: the request rows of the anthropic table (ids, signatures), whole thinking and
- * redacted_thinking blocks. Inline media: a content block's `source.data` when the source is base64. Provider
+ * redacted_thinking blocks. Inline media: a content block's `source.data` when the source is base64
+ * (decoded and scanned when `media_type` is text). Provider
  * fetches: `source.type: url`. Server tools: typed tools other than bash/text_editor/memory, and `mcp_servers`.
  */
 export const ANTHROPIC_RULES: WalkRules = {
@@ -40,7 +41,7 @@ export const ANTHROPIC_RULES: WalkRules = {
     if (role === 'tool_call') return undefined; // tool input is free-form: no structure is read in it
     if (path.at(-1) === 'source' && typeof path.at(-2) === 'number' && (path[0] === 'messages' || path[0] === 'system')) {
       const type = asString(o.type);
-      if (type === 'base64') return { media: 'data' };
+      if (type === 'base64') return { media: 'data', mediaType: asString(o.media_type) };
       return type === 'url' ? { fetch: true } : undefined;
     }
     if (typeof path.at(-1) !== 'number') return undefined;

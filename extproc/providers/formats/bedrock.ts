@@ -10,15 +10,23 @@ import type { UsageParts } from '../shared/usage.ts';
 import { ANTHROPIC_MESSAGES, ANTHROPIC_RULES } from './anthropic.ts';
 import type { BodyFormatHandler } from './format.ts';
 
+/** The media type of a document block's bytes, from its `format` (text formats only). */
+const DOCUMENT_TEXT: ReadonlyMap<string, string> = new Map([['txt', 'text/plain'], ['md', 'text/markdown'], ['csv', 'text/csv'], ['html', 'text/html']]);
+const documentType = (block: string | number | undefined, o: JsonObject | undefined): string | undefined => {
+  const format = block === 'document' ? asString(o?.format) : undefined;
+  return format === undefined ? undefined : DOCUMENT_TEXT.get(format);
+};
+
 /**
  * Converse bodies. Protected: the request rows of the bedrock-converse table (tool-use ids), whole
- * reasoningContent blocks (signed). Inline media: `source.bytes` of image, document and video blocks. Provider
+ * reasoningContent blocks (signed). Inline media: `source.bytes` of image, document and video blocks
+ * (a txt/md/csv/html document's text is decoded and scanned). Provider
  * fetches: `source.s3Location`. Server tools: `toolConfig.tools[]` entries other than `toolSpec`.
  */
 export const CONVERSE_RULES: WalkRules = {
   protectedKeys: requestProtectedKeys('bedrock-converse'),
   roles: { system: 'system' },
-  object(o, path, role) {
+  object(o, path, role, parent) {
     const n = path.length;
     if (n === 2 && path[0] === 'messages') return { role: o.role === 'assistant' ? 'assistant' : 'user' };
     if (n === 3 && path[0] === 'toolConfig' && path[1] === 'tools') return Object.keys(o).every((k) => k === 'toolSpec' || k === 'cachePoint') ? undefined : { tools: ['other'] };
@@ -27,7 +35,7 @@ export const CONVERSE_RULES: WalkRules = {
     if (last === 'toolUse') return { role: 'tool_call' };
     if (last === 'toolResult') return { role: 'tool' };
     if (last === 'reasoningContent') return { protect: true };
-    if (last === 'source' && typeof path.at(-3) === 'number' && path[0] === 'messages') return { media: 'bytes', fetch: o.s3Location !== undefined };
+    if (last === 'source' && typeof path.at(-3) === 'number' && path[0] === 'messages') return { media: 'bytes', mediaType: documentType(path.at(-2), parent), fetch: o.s3Location !== undefined };
     return undefined;
   },
 };

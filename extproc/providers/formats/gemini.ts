@@ -3,7 +3,7 @@
 // blocks). Requests may spell every field in camelCase or as its proto name
 // (snake_case): both are read alike.
 import type { JsonPath, SegmentRole } from '../../core/content.ts';
-import { asCount, asObject, type Json } from '../shared/json-walk.ts';
+import { asCount, asObject, asString, type Json } from '../shared/json-walk.ts';
 import { choiceCount, largestCap } from '../shared/output-request.ts';
 import { requestProtectedKeys } from '../shared/protected-fields.ts';
 import { isRemoteUrl, type ServerTool, type WalkRules } from '../shared/request-walk.ts';
@@ -71,7 +71,8 @@ function partAt(path: JsonPath, b: number): number {
 
 /**
  * Gemini bodies, in either spelling. Protected: the request rows of the gemini table (thought signatures,
- * function call/response ids, the cached content name), whole `thought: true` parts. Inline media: `inlineData.data`. Provider fetches:
+ * function call/response ids, the cached content name), whole `thought: true` parts. Inline media: `inlineData.data` (decoded and scanned when `mimeType`
+ * is text). Provider fetches:
  * `fileData.fileUri` outside the Files API. Server tools: every tool entry but `functionDeclarations`.
  */
 export const GEMINI_RULES: WalkRules = {
@@ -90,7 +91,7 @@ export const GEMINI_RULES: WalkRules = {
     const last = keyAt(path, -1);
     if (last === 'functionCall' || last === 'executableCode') return { role: 'tool_call' };
     if (last === 'functionResponse' || last === 'codeExecutionResult') return { role: 'tool' };
-    if (last === 'inlineData') return { media: 'data' };
+    if (last === 'inlineData') return { media: 'data', mediaType: asString(o.mimeType ?? o.mime_type) };
     if (last === 'fileData') {
       const uri = o.fileUri ?? o.file_uri;
       return { fetch: isRemoteUrl(uri) && !(typeof uri === 'string' && FILES_API.test(uri)) };

@@ -4,6 +4,7 @@
 // must not change (ids, signatures, signed reasoning), which findings block instead of mask, inline media bytes,
 // and what asks the provider to fetch a URL or run a server-side tool. Nothing a format does not know is skipped.
 import type { JsonPath, SegmentRole, ServerTool, TextSegment } from '../../core/content.ts';
+import { decodeInlineText } from '../../core/inline-text.ts';
 
 export type { ServerTool };
 import type { JsonObject, JsonValue } from './strict-json.ts';
@@ -14,8 +15,13 @@ export interface ObjectInfo {
   readonly role?: SegmentRole;
   /** The whole subtree must not change (signed or encrypted reasoning): its findings block. */
   readonly protect?: boolean;
-  /** The member holding inline media (base64 or a base64 data: URL): not scanned while it is exactly that. */
+  /**
+   * The member holding inline media (base64 or a base64 data: URL): not scanned while it is exactly that,
+   * unless its media type is text (then its decoded text is scanned and masked in place, re-encoded).
+   */
   readonly media?: string;
+  /** The media type the format declares beside the payload (a data: URL declares its own). */
+  readonly mediaType?: string | undefined;
   /** The object asks the provider to fetch a URL. */
   readonly fetch?: boolean;
   /** Server-side tools the object enables. */
@@ -29,8 +35,11 @@ export interface WalkRules {
   readonly roles?: Readonly<Record<string, SegmentRole>>;
   /** Spelling a key is compared in (Gemini accepts proto snake_case names as well as camelCase). */
   readonly key?: (k: string) => string;
-  /** Called on each object with its path (read only; do not keep it) and the role inherited. */
-  object?(o: JsonObject, path: JsonPath, role: SegmentRole): ObjectInfo | undefined;
+  /**
+   * Called on each object with its path (read only; do not keep it), the role inherited and the object that
+   * holds it as a member (undefined at the root and for array elements).
+   */
+  object?(o: JsonObject, path: JsonPath, role: SegmentRole, parent: JsonObject | undefined): ObjectInfo | undefined;
 }
 
 export interface RequestContent {
@@ -59,7 +68,9 @@ const same = (k: string): string => k;
 
 /**
  * Walks `doc`: every string value is a segment at its exact path; every distinct key is a protected segment
- * (`key: true`). `skipModel` leaves the top-level "model" out (the model rules check it, and it never changes).
+ * (`key: true`). Inline media of a text type is a segment of its decoded text (`inline` says how to re-encode
+ * it); other inline media is skipped. `skipModel` leaves the top-level "model" out (the model rules check it,
+ * and it never changes).
  */
 export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolean): RequestContent {
   const segments: TextSegment[] = [];
@@ -74,22 +85,27 @@ export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolea
     segments.push({ path: path.slice(), text, role, ...(prot ? { protected: true } : {}), ...(key ? { key: true } : {}) });
   };
 
-  const value = (v: JsonValue, role: SegmentRole, prot: boolean, media: boolean): void => {
+  /** `media`: the value sits where the format puts inline media; its declared type ('' when none). */
+  const value = (v: JsonValue, role: SegmentRole, prot: boolean, media: string | undefined, parent: JsonObject | undefined): void => {
     if (typeof v === 'string') {
-      if (!(media && isInlineMedia(v))) emit(v, role, prot || media, false);
+      if (media === undefined || !isInlineMedia(v)) emit(v, role, prot || media !== undefined, false);
+      else {
+        const decoded = decodeInlineText(v, media === '' ? undefined : media);
+        if (decoded !== undefined) segments.push({ path: path.slice(), text: decoded.text, role, ...(prot ? { protected: true } : {}), inline: decoded.inline });
+      }
     } else if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         path.push(i);
-        value(v[i] as JsonValue, role, prot, false);
+        value(v[i] as JsonValue, role, prot, undefined, undefined);
         path.pop();
       }
     } else if (typeof v === 'object' && v !== null) {
-      object(v, role, prot);
+      object(v, role, prot, parent);
     }
   };
 
-  const object = (o: JsonObject, inherited: SegmentRole, inheritedProt: boolean): void => {
-    const info = rules.object?.(o, path, inherited);
+  const object = (o: JsonObject, inherited: SegmentRole, inheritedProt: boolean, parent: JsonObject | undefined): void => {
+    const info = rules.object?.(o, path, inherited, parent);
     const role = info?.role ?? inherited;
     const prot = inheritedProt || info?.protect === true;
     if (info?.fetch === true) fetches++;
@@ -103,11 +119,11 @@ export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolea
       }
       const n = norm(k);
       const memberRole = path.length === 1 ? (rules.roles?.[n] ?? role) : role;
-      value(o[k] as JsonValue, memberRole, prot || rules.protectedKeys.has(n), info?.media === k);
+      value(o[k] as JsonValue, memberRole, prot || rules.protectedKeys.has(n), info?.media === k ? (info.mediaType ?? '') : undefined, o);
       path.pop();
     }
   };
 
-  object(doc, 'other', false);
+  object(doc, 'other', false, undefined);
   return { segments, fetches, tools };
 }
