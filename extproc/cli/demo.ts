@@ -44,6 +44,11 @@ export async function runDemo(port: number): Promise<Running> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // Installed before the banner: whoever reads it may signal at once. The demo's config is embedded and generated, so
+  // there is nothing to reload; without a handler SIGHUP would end the process and leave the provider key file
+  // behind.
+  const onHup = (): void => { stack.app.logger.info('demo: SIGHUP ignored (the demo config is embedded; nothing to reload)'); };
+  process.on('SIGHUP', onHup);
   process.stdout.write(
     [
       `tollgate dev: envoy listening on ${stack.url}`,
@@ -58,10 +63,6 @@ export async function runDemo(port: number): Promise<Running> {
       '',
     ].join('\n'),
   );
-  // The demo's config is embedded and generated, so there is nothing to reload; without a handler SIGHUP
-  // would end the process and leave the provider key file behind.
-  const onHup = (): void => { stack.app.logger.info('demo: SIGHUP ignored (the demo config is embedded; nothing to reload)'); };
-  process.on('SIGHUP', onHup);
   return {
     stop: async () => {
       process.off('SIGHUP', onHup);

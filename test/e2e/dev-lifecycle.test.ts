@@ -247,7 +247,8 @@ describe('tollgate dev lifecycle', () => {
       assert.ok(readdirSync(tmp).some((d) => d.startsWith('tollgate-demo-')), 'the demo keeps its provider key in a temporary directory');
       demo.kill('SIGHUP');
       await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.equal(demo.exitCode, null, `the demo is still running after SIGHUP: ${err}`);
+      // A process ended by a signal has no exit code: check both.
+      assert.deepEqual({ code: demo.exitCode, signal: demo.signalCode }, { code: null, signal: null }, `the demo is still running after SIGHUP: ${err}`);
       const body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}';
       const r = await rawRequest(address.port, `POST /demo/v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer ${key}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
       assert.equal(r.status, 200, 'and still serves');
