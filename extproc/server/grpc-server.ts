@@ -1,7 +1,9 @@
 import { Server, ServerCredentials, status, type ChannelOptions, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
-import { envoyServices } from '../wire/proto.ts';
+import { envoyServices, prebuiltEncoder, withResponseEncoder, type ResponseEncoder } from '../wire/proto.ts';
+import { encodeCheckOk } from '../wire/check-ok-encoding.ts';
+import { isFixedAnswer } from '../processing/responses.ts';
 import type { ProcessCall } from '../processing/stream-handler.ts';
 import { raiseStreamResetBudget } from './stream-reset-budget.ts';
 
@@ -60,11 +62,14 @@ function credentialsFor(tls: GrpcServerOptions['tls']): ServerCredentials {
   return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true);
 }
 
+/** An allow in the shape Check builds is encoded directly (the most frequent answer); anything else generically. */
+const encodeCheck: ResponseEncoder = (answer, generic) => encodeCheckOk(answer as CheckResponse) ?? generic(answer);
+
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server(grpcServerOptions(opts.maxMessageBytes, opts.maxConcurrentStreams));
   raiseStreamResetBudget(server);
   const services = envoyServices();
-  server.addService(services.authorization, {
+  server.addService(withResponseEncoder(services.authorization, 'Check', encodeCheck), {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
       // With mTLS and an allow-list of clients, only Envoy's own certificate may ask for a decision.
       const ctx = call.getAuthContext();
@@ -91,7 +96,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
       );
     },
   });
-  server.addService(services.externalProcessor, { Process: opts.process });
+  server.addService(withResponseEncoder(services.externalProcessor, 'Process', prebuiltEncoder(isFixedAnswer)), { Process: opts.process });
 
   const statusMap: ServingStatusMap = { '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING', [EXT_PROC_SERVICE]: 'SERVING' };
   const health = new HealthImplementation(statusMap);

@@ -52,3 +52,28 @@ export function envoyServices(): EnvoyServices {
   });
   return cached;
 }
+
+/** Encodes one answer of a method; `generic` is the proto-loader encoding, for the answers it does not handle itself. */
+export type ResponseEncoder = (answer: unknown, generic: (answer: unknown) => Buffer) => Buffer;
+
+/** `service` with `method`'s answers encoded by `encode`. grpc-js takes the serializer from the registered definition. */
+export function withResponseEncoder(service: ServiceDefinition, method: string, encode: ResponseEncoder): ServiceDefinition {
+  const def = service[method];
+  if (def === undefined) throw new Error(`method ${method} not in the service`);
+  const generic = def.responseSerialize;
+  return { ...service, [method]: { ...def, responseSerialize: (answer: unknown) => encode(answer, generic) } };
+}
+
+/**
+ * An encoder for answers that never change (`isFixed`, recognised by identity, so they must be frozen):
+ * each is encoded once and its bytes are passed through after; every other answer is encoded as usual.
+ */
+export function prebuiltEncoder(isFixed: (answer: object) => boolean): ResponseEncoder {
+  const bytes = new WeakMap<object, Buffer>();
+  return (answer, generic) => {
+    if (typeof answer !== 'object' || answer === null || !isFixed(answer)) return generic(answer);
+    let b = bytes.get(answer);
+    if (b === undefined) bytes.set(answer, (b = generic(answer)));
+    return b;
+  };
+}

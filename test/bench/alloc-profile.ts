@@ -55,7 +55,8 @@ async function drive(h: Harness, n: number, concurrency: number): Promise<void> 
 }
 
 export async function allocProfile(o: AllocProfileOptions): Promise<AllocProfileResult> {
-  const h = await startHarness({ logLevel: 'silent', tweak: (c) => (o.dlp ? c : { ...c, dlp: { enabled: false } }) });
+  // The heap sampler slows every function down: the scan's time limit is raised so a loaded machine does not refuse a response.
+  const h = await startHarness({ logLevel: 'silent', tweak: (c) => ({ ...c, dlp: o.dlp ? { limits: { maxScanMs: 10_000 } } : { enabled: false } }) });
   const inspector = new Session();
   inspector.connect();
   try {
