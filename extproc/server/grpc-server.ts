@@ -2,7 +2,7 @@ import { Server, ServerCredentials, status, type ChannelOptions, type sendUnaryD
 import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
 import { envoyServices, prebuiltEncoder, withResponseEncoder, type ResponseEncoder } from '../wire/proto.ts';
-import { encodeCheckOk } from '../wire/check-ok-encoding.ts';
+import { encodeCheckOk, encodeProcessingAnswer } from '../wire/answer-encoding.ts';
 import { isFixedAnswer } from '../processing/responses.ts';
 import type { ProcessCall } from '../processing/stream-handler.ts';
 import { raiseStreamResetBudget } from './stream-reset-budget.ts';
@@ -96,7 +96,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
       );
     },
   });
-  server.addService(withResponseEncoder(services.externalProcessor, 'Process', prebuiltEncoder(isFixedAnswer)), { Process: opts.process });
+  server.addService(withResponseEncoder(services.externalProcessor, 'Process', prebuiltEncoder(isFixedAnswer, encodeProcessingAnswer)), { Process: opts.process });
 
   const statusMap: ServingStatusMap = { '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING', [EXT_PROC_SERVICE]: 'SERVING' };
   const health = new HealthImplementation(statusMap);

@@ -65,13 +65,15 @@ export function withResponseEncoder(service: ServiceDefinition, method: string, 
 }
 
 /**
- * An encoder for answers that never change (`isFixed`, recognised by identity, so they must be frozen):
- * each is encoded once and its bytes are passed through after; every other answer is encoded as usual.
+ * An encoder for answers that never change (`isFixed`, recognised by identity, so they must be frozen): each
+ * is encoded once and its bytes are passed through after. Every other answer goes to `direct`, and to the
+ * generic encoding if `direct` does not handle it (returns undefined).
  */
-export function prebuiltEncoder(isFixed: (answer: object) => boolean): ResponseEncoder {
+export function prebuiltEncoder(isFixed: (answer: object) => boolean, direct: (answer: never) => Buffer | undefined = () => undefined): ResponseEncoder {
   const bytes = new WeakMap<object, Buffer>();
   return (answer, generic) => {
-    if (typeof answer !== 'object' || answer === null || !isFixed(answer)) return generic(answer);
+    if (typeof answer !== 'object' || answer === null) return generic(answer);
+    if (!isFixed(answer)) return direct(answer as never) ?? generic(answer);
     let b = bytes.get(answer);
     if (b === undefined) bytes.set(answer, (b = generic(answer)));
     return b;

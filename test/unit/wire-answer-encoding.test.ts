@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MethodDefinition } from '@grpc/grpc-js';
-import { requestBodyResponse, requestHeadersResponse, responseBodyResponse, responseHeadersResponse, trailersResponse, isFixedAnswer } from '../../extproc/processing/responses.ts';
-import { encodeCheckOk } from '../../extproc/wire/check-ok-encoding.ts';
+import { errorResponse, headerOption, requestBodyResponse, requestHeadersResponse, streamedChunkResponse, responseBodyResponse, responseHeadersResponse, trailersResponse, isFixedAnswer } from '../../extproc/processing/responses.ts';
+import { encodeCheckOk, encodeProcessingAnswer } from '../../extproc/wire/answer-encoding.ts';
 import type { CheckResponse } from '../../extproc/wire/ext-authz.ts';
+import type { ProcessingResponse } from '../../extproc/wire/ext-proc.ts';
 import { envoyServices, prebuiltEncoder, withResponseEncoder } from '../../extproc/wire/proto.ts';
 import { stringStruct } from '../../extproc/wire/struct.ts';
 
@@ -61,4 +62,40 @@ test('fixed ext_proc answers: what the builders return with no edits, frozen, en
   assert.equal(isFixedAnswer(edited), false);
   assert.notEqual(registered.responseSerialize(edited), registered.responseSerialize(edited));
   assert.deepEqual(registered.responseSerialize(edited), process.responseSerialize(edited));
+});
+
+test('ext_proc answers with header and body mutations are encoded directly, to the generic encoding byte for byte', () => {
+  const process = services.externalProcessor.Process!;
+  const edits = { set: [{ name: 'authorization', value: 'Bearer sk-é✓' }, { name: 'x-empty', value: '' }], remove: ['x-api-key', 'cookie'] };
+  const answers: ProcessingResponse[] = [
+    requestHeadersResponse(edits),
+    requestHeadersResponse({ remove: ['cookie'] }),
+    requestBodyResponse(edits, Buffer.from('{"model":"gpt-4o-mini"}')),
+    requestBodyResponse(undefined, Buffer.alloc(0)),
+    { request_body: { response: { status: 'CONTINUE', header_mutation: { set_headers: [headerOption('x-tollgate-route', 'b')] }, clear_route_cache: true } } },
+    responseHeadersResponse({ streamBody: false, edits: { set: [{ name: 'x-tollgate-decision-id', value: 'd-1' }] } }),
+    responseBodyResponse(Buffer.from('{"choices":[]}'), { remove: ['content-encoding'] }),
+    streamedChunkResponse(Buffer.from('data: {}\n\n')),
+    { response_body: {} } as unknown as ProcessingResponse,
+  ];
+  for (const a of answers) {
+    const mine = encodeProcessingAnswer(a);
+    assert.ok(mine !== undefined, JSON.stringify(a));
+    assert.deepEqual(mine, process.responseSerialize(a), JSON.stringify(a));
+  }
+});
+
+test('any other ext_proc answer is left to the generic encoder', () => {
+  const others: unknown[] = [
+    errorResponse({ status: 403, code: 'model_forbidden', headers: [{ name: 'x-request-id', value: 'r' }], body: '{}' }),
+    responseHeadersResponse({ streamBody: true, edits: { set: [{ name: 'a', value: 'b' }] } }),
+    { request_body: { response: { status: 'CONTINUE_AND_REPLACE', body_mutation: { body: Buffer.from('x') } } } },
+    { request_headers: { response: { status: 'CONTINUE', header_mutation: { set_headers: [{ header: { key: 'a', value: 'b' } }] } } } },
+    { request_headers: { response: { status: 'CONTINUE', trailers: { headers: [] } } } },
+    { request_headers: { response: {} }, dynamic_metadata: { fields: {} } },
+    { request_trailers: {} },
+    { toString: {} },
+    {},
+  ];
+  for (const o of others) assert.equal(encodeProcessingAnswer(o as ProcessingResponse), undefined, JSON.stringify(o));
 });
