@@ -1,11 +1,16 @@
-// A small protobuf writer for the few answers Tollgate encodes itself (wire/answer-encoding.ts): the message is
-// given as its fields, sizes are computed first, and the bytes are written into one Buffer of exactly that size.
+// A small protobuf writer for the few answers Tollgate encodes itself (wire/answer-encoding.ts). An encoder
+// describes its message once, as calls on a ProtoSink; it runs twice, first on a sizer (every nested length),
+// then on a writer filling one Buffer of exactly that size. Nothing else is allocated per message.
 
-/**
- * One field of a message, in the order it is written (field-number order, as protobufjs writes): a string,
- * bytes, a varint (a non-negative integer or a boolean) or a nested message.
- */
-export type Field = readonly [number, string | Uint8Array | number | boolean | readonly Field[]];
+/** Fields in field-number order (as protobufjs writes them). Varints: non-negative integers or booleans. */
+export interface ProtoSink {
+  string(field: number, s: string): void;
+  bytes(field: number, b: Uint8Array): void;
+  varint(field: number, n: number | boolean): void;
+  /** A nested message: its fields follow, up to the matching end(). */
+  begin(field: number): void;
+  end(): void;
+}
 
 const VARINT = 0;
 const LEN = 2;
@@ -19,60 +24,83 @@ function varintSize(n: number): number {
   return size;
 }
 
-function contentSize(v: Field[1]): number {
-  if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
-  if (v instanceof Uint8Array) return v.length;
-  if (typeof v === 'number' || typeof v === 'boolean') return varintSize(Number(v));
-  return messageSize(v);
+const tagSize = (field: number): number => varintSize(field << 3);
+
+class Sizer implements ProtoSink {
+  total = 0;
+  /** The length of every nested message, in the order begin() was called. */
+  readonly sizes: number[] = [];
+  readonly #stack: number[] = [];
+  string(field: number, s: string): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.total += tagSize(field) + varintSize(n) + n;
+  }
+  bytes(field: number, b: Uint8Array): void {
+    this.total += tagSize(field) + varintSize(b.length) + b.length;
+  }
+  varint(field: number, n: number | boolean): void {
+    this.total += tagSize(field) + varintSize(Number(n));
+  }
+  begin(field: number): void {
+    this.#stack.push(this.total + tagSize(field), this.sizes.length);
+    this.sizes.push(0);
+    this.total = 0;
+  }
+  end(): void {
+    const index = this.#stack.pop() ?? 0;
+    const outer = this.#stack.pop() ?? 0;
+    const inner = this.total;
+    this.sizes[index] = inner;
+    this.total = outer + varintSize(inner) + inner;
+  }
 }
 
-function fieldSize(field: number, v: Field[1]): number {
-  const tag = varintSize(field << 3);
-  const n = contentSize(v);
-  return typeof v === 'number' || typeof v === 'boolean' ? tag + n : tag + varintSize(n) + n;
-}
-
-function messageSize(fields: readonly Field[]): number {
-  let size = 0;
-  for (const [field, v] of fields) size += fieldSize(field, v);
-  return size;
-}
-
-class Out {
+class Writer implements ProtoSink {
   readonly buf: Buffer;
   at = 0;
-  constructor(size: number) {
+  #next = 0;
+  readonly #sizes: readonly number[];
+  constructor(size: number, sizes: readonly number[]) {
     this.buf = Buffer.allocUnsafe(size);
+    this.#sizes = sizes;
   }
-  varint(n: number): void {
+  #raw(n: number): void {
     while (n >= 0x80) {
       this.buf[this.at++] = (n % 128) | 0x80;
       n = Math.floor(n / 128);
     }
     this.buf[this.at++] = n;
   }
-  message(fields: readonly Field[]): void {
-    for (const [field, v] of fields) {
-      if (typeof v === 'number' || typeof v === 'boolean') {
-        this.varint((field << 3) | VARINT);
-        this.varint(Number(v));
-        continue;
-      }
-      this.varint((field << 3) | LEN);
-      this.varint(contentSize(v));
-      if (typeof v === 'string') this.at += this.buf.write(v, this.at, 'utf8');
-      else if (v instanceof Uint8Array) {
-        this.buf.set(v, this.at);
-        this.at += v.length;
-      } else this.message(v);
-    }
+  string(field: number, s: string): void {
+    this.#raw((field << 3) | LEN);
+    this.#raw(Buffer.byteLength(s, 'utf8'));
+    this.at += this.buf.write(s, this.at, 'utf8');
+  }
+  bytes(field: number, b: Uint8Array): void {
+    this.#raw((field << 3) | LEN);
+    this.#raw(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+  varint(field: number, n: number | boolean): void {
+    this.#raw((field << 3) | VARINT);
+    this.#raw(Number(n));
+  }
+  begin(field: number): void {
+    this.#raw((field << 3) | LEN);
+    this.#raw(this.#sizes[this.#next++] ?? 0);
+  }
+  end(): void {
+    // The length went first, in begin().
   }
 }
 
-/** The message's bytes. Numbers must be non-negative integers. */
-export function encodeMessage(fields: readonly Field[]): Buffer {
-  const out = new Out(messageSize(fields));
-  out.message(fields);
-  if (out.at !== out.buf.length) throw new Error('protobuf writer: size mismatch');
-  return out.buf;
+/** The bytes of the message `write` describes (it is called twice, and must describe the same fields both times). */
+export function encodeMessage<T>(value: T, write: (value: T, sink: ProtoSink) => void): Buffer {
+  const sizer = new Sizer();
+  write(value, sizer);
+  const writer = new Writer(sizer.total, sizer.sizes);
+  write(value, writer);
+  if (writer.at !== writer.buf.length) throw new Error('protobuf writer: size mismatch');
+  return writer.buf;
 }
