@@ -2,6 +2,7 @@
 // header values go in raw_value only (value alone yields empty headers; both can give a 500), and the
 // deprecated `append` BoolValue is always set, false meaning overwrite (append_action is ignored).
 import type { DenialReply } from '../errors.ts';
+import { fixedAnswer } from '../wire/answer-encoding.ts';
 import type { CommonResponse, HeaderMutation, HeaderValueOption, ProcessingResponse } from '../wire/ext-proc.ts';
 
 export interface HeaderEdits {
@@ -33,35 +34,14 @@ function common(edits: HeaderEdits | undefined, replacedBody?: Buffer): CommonRe
   };
 }
 
-const FIXED = new WeakSet<object>();
-
-function deepFreeze(o: object): void {
-  for (const v of Object.values(o)) if (typeof v === 'object' && v !== null && !Buffer.isBuffer(v)) deepFreeze(v as object);
-  Object.freeze(o);
-}
-
-/**
- * An answer that never changes, shared by every request: frozen all the way down, and marked so the gRPC
- * server encodes it once and sends those bytes after (server/grpc-server.ts, wire/proto.ts `prebuiltEncoder`).
- */
-export function fixedAnswer(answer: ProcessingResponse): ProcessingResponse {
-  deepFreeze(answer);
-  FIXED.add(answer);
-  return answer;
-}
-
-export function isFixedAnswer(answer: object): boolean {
-  return FIXED.has(answer);
-}
-
 const CONTINUE = { status: 'CONTINUE' } as const;
-const REQUEST_HEADERS_CONTINUE = fixedAnswer({ request_headers: { response: CONTINUE } });
-const REQUEST_BODY_CONTINUE = fixedAnswer({ request_body: { response: CONTINUE } });
-const RESPONSE_HEADERS_CONTINUE = fixedAnswer({ response_headers: { response: CONTINUE } });
-const RESPONSE_HEADERS_STREAMED = fixedAnswer({ response_headers: { response: CONTINUE }, mode_override: { response_body_mode: 'STREAMED' } });
-const RESPONSE_BODY_CONTINUE = fixedAnswer({ response_body: { response: CONTINUE } });
-const REQUEST_TRAILERS = fixedAnswer({ request_trailers: {} });
-const RESPONSE_TRAILERS = fixedAnswer({ response_trailers: {} });
+const REQUEST_HEADERS_CONTINUE = fixedAnswer<ProcessingResponse>({ request_headers: { response: CONTINUE } });
+const REQUEST_BODY_CONTINUE = fixedAnswer<ProcessingResponse>({ request_body: { response: CONTINUE } });
+const RESPONSE_HEADERS_CONTINUE = fixedAnswer<ProcessingResponse>({ response_headers: { response: CONTINUE } });
+const RESPONSE_HEADERS_STREAMED = fixedAnswer<ProcessingResponse>({ response_headers: { response: CONTINUE }, mode_override: { response_body_mode: 'STREAMED' } });
+const RESPONSE_BODY_CONTINUE = fixedAnswer<ProcessingResponse>({ response_body: { response: CONTINUE } });
+const REQUEST_TRAILERS = fixedAnswer<ProcessingResponse>({ request_trailers: {} });
+const RESPONSE_TRAILERS = fixedAnswer<ProcessingResponse>({ response_trailers: {} });
 
 // The builders below return these very answers whenever an answer has no edits.
 export function requestHeadersResponse(edits?: HeaderEdits): ProcessingResponse {

@@ -1,9 +1,7 @@
 import { Server, ServerCredentials, status, type ChannelOptions, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
 import type { CheckRequest, CheckResponse } from '../wire/ext-authz.ts';
-import { envoyServices, prebuiltEncoder, withResponseEncoder, type ResponseEncoder } from '../wire/proto.ts';
-import { encodeCheckOk, encodeProcessingAnswer } from '../wire/answer-encoding.ts';
-import { isFixedAnswer } from '../processing/responses.ts';
+import { envoyServices } from '../wire/proto.ts';
 import type { ProcessCall } from '../processing/stream-handler.ts';
 import { raiseStreamResetBudget } from './stream-reset-budget.ts';
 
@@ -62,14 +60,11 @@ function credentialsFor(tls: GrpcServerOptions['tls']): ServerCredentials {
   return ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.cert, private_key: tls.key }], true);
 }
 
-/** An allow in the shape Check builds is encoded directly (the most frequent answer); anything else generically. */
-const encodeCheck: ResponseEncoder = (answer, generic) => encodeCheckOk(answer as CheckResponse) ?? generic(answer);
-
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server(grpcServerOptions(opts.maxMessageBytes, opts.maxConcurrentStreams));
   raiseStreamResetBudget(server);
   const services = envoyServices();
-  server.addService(withResponseEncoder(services.authorization, 'Check', encodeCheck), {
+  server.addService(services.authorization, {
     Check: (call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) => {
       // With mTLS and an allow-list of clients, only Envoy's own certificate may ask for a decision.
       const ctx = call.getAuthContext();
@@ -96,7 +91,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
       );
     },
   });
-  server.addService(withResponseEncoder(services.externalProcessor, 'Process', prebuiltEncoder(isFixedAnswer, encodeProcessingAnswer)), { Process: opts.process });
+  server.addService(services.externalProcessor, { Process: opts.process });
 
   const statusMap: ServingStatusMap = { '': 'SERVING', [AUTHZ_SERVICE]: 'SERVING', [EXT_PROC_SERVICE]: 'SERVING' };
   const health = new HealthImplementation(statusMap);

@@ -10,6 +10,27 @@ import { encodeMessage, type ProtoSink } from './proto-writer.ts';
 
 type Obj = Record<string, unknown>;
 
+const FIXED = new WeakSet<object>();
+
+function deepFreeze(o: object): void {
+  for (const v of Object.values(o)) if (typeof v === 'object' && v !== null && !Buffer.isBuffer(v)) deepFreeze(v as object);
+  Object.freeze(o);
+}
+
+/**
+ * An answer that never changes, shared by every request: frozen all the way down, and marked so that it is
+ * encoded once and those bytes are sent after (`prebuiltEncoder` in proto.ts).
+ */
+export function fixedAnswer<T extends object>(answer: T): T {
+  deepFreeze(answer);
+  FIXED.add(answer);
+  return answer;
+}
+
+export function isFixedAnswer(answer: object): boolean {
+  return FIXED.has(answer);
+}
+
 /** `o` is a plain object whose own keys are all in `keys`. */
 function only(o: unknown, keys: readonly string[]): o is Obj {
   if (typeof o !== 'object' || o === null || Object.getPrototypeOf(o) !== Object.prototype) return false;
