@@ -2,6 +2,7 @@
 // header values go in raw_value only (value alone yields empty headers; both can give a 500), and the
 // deprecated `append` BoolValue is always set, false meaning overwrite (append_action is ignored).
 import type { DenialReply } from '../errors.ts';
+import { fixedAnswer } from '../wire/answer-encoding.ts';
 import type { CommonResponse, HeaderMutation, HeaderValueOption, ProcessingResponse } from '../wire/ext-proc.ts';
 
 export interface HeaderEdits {
@@ -22,8 +23,10 @@ function mutation(edits: HeaderEdits | undefined, replacedBody: Buffer | undefin
   return { ...(set.length > 0 ? { set_headers: set } : {}), ...(remove.length > 0 ? { remove_headers: [...remove] } : {}) };
 }
 
+/** The shared CONTINUE when there is nothing to change, so the builders can answer with a fixed answer. */
 function common(edits: HeaderEdits | undefined, replacedBody?: Buffer): CommonResponse {
   const header_mutation = mutation(edits, replacedBody);
+  if (header_mutation === undefined && replacedBody === undefined) return CONTINUE;
   return {
     status: 'CONTINUE',
     ...(header_mutation === undefined ? {} : { header_mutation }),
@@ -31,34 +34,46 @@ function common(edits: HeaderEdits | undefined, replacedBody?: Buffer): CommonRe
   };
 }
 
+const CONTINUE = { status: 'CONTINUE' } as const;
+const REQUEST_HEADERS_CONTINUE = fixedAnswer<ProcessingResponse>({ request_headers: { response: CONTINUE } });
+const REQUEST_BODY_CONTINUE = fixedAnswer<ProcessingResponse>({ request_body: { response: CONTINUE } });
+const RESPONSE_HEADERS_CONTINUE = fixedAnswer<ProcessingResponse>({ response_headers: { response: CONTINUE } });
+const RESPONSE_HEADERS_STREAMED = fixedAnswer<ProcessingResponse>({ response_headers: { response: CONTINUE }, mode_override: { response_body_mode: 'STREAMED' } });
+const RESPONSE_BODY_CONTINUE = fixedAnswer<ProcessingResponse>({ response_body: { response: CONTINUE } });
+const REQUEST_TRAILERS = fixedAnswer<ProcessingResponse>({ request_trailers: {} });
+const RESPONSE_TRAILERS = fixedAnswer<ProcessingResponse>({ response_trailers: {} });
+
+// The builders below return these very answers whenever an answer has no edits.
 export function requestHeadersResponse(edits?: HeaderEdits): ProcessingResponse {
-  return { request_headers: { response: common(edits) } };
+  const response = common(edits);
+  return response === CONTINUE ? REQUEST_HEADERS_CONTINUE : { request_headers: { response } };
 }
 
 export function requestBodyResponse(edits?: HeaderEdits, replacedBody?: Buffer): ProcessingResponse {
-  return { request_body: { response: common(edits, replacedBody) } };
+  const response = common(edits, replacedBody);
+  return response === CONTINUE ? REQUEST_BODY_CONTINUE : { request_body: { response } };
 }
 
 /** `streamBody` switches the response body to STREAMED; Envoy honours mode_override only here. */
 export function responseHeadersResponse(options: { readonly streamBody: boolean; readonly edits?: HeaderEdits }): ProcessingResponse {
+  const response = common(options.edits);
+  if (response === CONTINUE) return options.streamBody ? RESPONSE_HEADERS_STREAMED : RESPONSE_HEADERS_CONTINUE;
   return {
-    response_headers: { response: common(options.edits) },
+    response_headers: { response },
     ...(options.streamBody ? { mode_override: { response_body_mode: 'STREAMED' } } : {}),
   };
 }
 
 /** A buffered response body, optionally replaced (content-length then set to match), with header edits. */
 export function responseBodyResponse(replacedBody?: Buffer, edits?: HeaderEdits): ProcessingResponse {
-  return { response_body: { response: common(edits, replacedBody) } };
+  const response = common(edits, replacedBody);
+  return response === CONTINUE ? RESPONSE_BODY_CONTINUE : { response_body: { response } };
 }
 
 /** A STREAMED response chunk replaced by `chunk` (Envoy drops content-length for streamed bodies itself). */
 export function streamedChunkResponse(chunk: Buffer): ProcessingResponse {
   return { response_body: { response: { status: 'CONTINUE', body_mutation: { body: chunk } } } };
 }
-
-const REQUEST_TRAILERS: ProcessingResponse = Object.freeze({ request_trailers: Object.freeze({}) });
-const RESPONSE_TRAILERS: ProcessingResponse = Object.freeze({ response_trailers: Object.freeze({}) });
 
 export function trailersResponse(direction: 'request_trailers' | 'response_trailers'): ProcessingResponse {
   return direction === 'request_trailers' ? REQUEST_TRAILERS : RESPONSE_TRAILERS;

@@ -1,6 +1,8 @@
 import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
+import { encodeCheckOk, encodeProcessingAnswer, isFixedAnswer } from './answer-encoding.ts';
+import type { CheckResponse } from './ext-authz.ts';
 
 /** Envoy's protos, vendored and pinned (proto/VERSIONS). */
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/vendor', import.meta.url));
@@ -44,6 +46,10 @@ export function envoyServices(): EnvoyServices {
   const root = loadPackageDefinition(loadSync([EXT_PROC_PROTO, EXT_AUTHZ_PROTO], LOADER_OPTIONS));
   const ExternalProcessorClient = lookup(root, 'envoy.service.ext_proc.v3.ExternalProcessor');
   const AuthorizationClient = lookup(root, 'envoy.service.auth.v3.Authorization');
+  // The answers Tollgate sends most are encoded directly, installed on the shared definitions so that whatever
+  // wraps their serializers (the bench probe) sees every answer; any other answer is encoded generically.
+  encodeWith(AuthorizationClient.service, 'Check', (answer, generic) => encodeCheckOk(answer as CheckResponse) ?? generic(answer));
+  encodeWith(ExternalProcessorClient.service, 'Process', prebuiltEncoder(isFixedAnswer, encodeProcessingAnswer));
   cached = Object.freeze({
     externalProcessor: ExternalProcessorClient.service,
     authorization: AuthorizationClient.service,
@@ -51,4 +57,31 @@ export function envoyServices(): EnvoyServices {
     AuthorizationClient,
   });
   return cached;
+}
+
+/** Encodes one answer of a method; `generic` is the proto-loader encoding, for the answers it does not handle itself. */
+type ResponseEncoder = (answer: unknown, generic: (answer: unknown) => Buffer) => Buffer;
+
+/** Sets `method`'s response serializer to `encode`, over the generic one. grpc-js takes it from the registered definition. */
+function encodeWith(service: ServiceDefinition, method: string, encode: ResponseEncoder): void {
+  const def = service[method];
+  if (def === undefined) throw new Error(`method ${method} not in the service`);
+  const generic = def.responseSerialize;
+  (def as { responseSerialize: (answer: unknown) => Buffer }).responseSerialize = (answer: unknown) => encode(answer, generic);
+}
+
+/**
+ * An encoder for answers that never change (`isFixed`, recognised by identity, so they must be frozen): each
+ * is encoded once and its bytes are passed through after. Every other answer goes to `direct`, and to the
+ * generic encoding if `direct` does not handle it (returns undefined).
+ */
+function prebuiltEncoder(isFixed: (answer: object) => boolean, direct: (answer: never) => Buffer | undefined = () => undefined): ResponseEncoder {
+  const bytes = new WeakMap<object, Buffer>();
+  return (answer, generic) => {
+    if (typeof answer !== 'object' || answer === null) return generic(answer);
+    if (!isFixed(answer)) return direct(answer as never) ?? generic(answer);
+    let b = bytes.get(answer);
+    if (b === undefined) bytes.set(answer, (b = generic(answer)));
+    return b;
+  };
 }

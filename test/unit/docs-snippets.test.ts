@@ -64,6 +64,7 @@ const CANNOT_RUN: readonly (readonly [string, string])[] = [
   ['docs/benchmarks.md: interface BenchSetup', 'TypeScript excerpt of test/bench/setups.ts (test/unit/bench-helpers.test.ts keeps them in step)'],
   ['docs/benchmarks.md: { name:', 'TypeScript excerpt of test/bench/setups.ts'],
   ['docs/benchmarks.md: npm run bench', 'a load test: never run in the unit suite'],
+  ['docs/benchmarks.md: node test/bench/alloc-profile.ts', 'a 40-second profile run; a short run of the same tool is in test/unit/bench-alloc-profile.test.ts'],
   ['docs/deploy.md: docker build', 'needs Docker'],
   ['docs/vault.md: # Kubernetes: the role binds', 'needs a Vault or OpenBao server with Kubernetes and JWT auth (the AppRole part runs in test/unit/deploy-compose.test.ts)'],
   ['docs/vault.md: # tollgate: KV v2 provider keys', 'a Vault policy (HCL), needs a Vault server'],

@@ -41,12 +41,21 @@ export function translator(req: ProcRequest, headers: ReadonlyMap<string, string
  */
 export function headersToStrip(req: ProcRequest, names: Iterable<string>): string[] {
   const kind = req.route?.provider.kind;
-  const strip = new Set([...CALLER_CREDENTIAL_HEADERS, ...(kind === undefined ? [] : kind.headersToRemove(names))]);
-  // No provider credential is ever a cookie or proxy-authorization: those always go.
-  if (req.caller?.authz.withoutBody === true) for (const name of CREDENTIAL_HEADER_NAMES) if (name !== 'cookie' && name !== 'proxy-authorization') strip.delete(name);
-  // Envoy refuses ext_proc mutations of x-envoy-* headers (the request would fail); ext_authz removed them.
-  return [...strip].filter((n) => !n.startsWith('x-envoy-'));
+  const withoutBody = req.caller?.authz.withoutBody === true;
+  // The caller's credential headers, in order, then the kind's refusals not already listed (one array, no sets).
+  const strip = [...(withoutBody ? STRIP_WITHOUT_BODY : STRIP_WITH_BODY)];
+  for (const name of kind === undefined ? [] : kind.headersToRemove(names)) {
+    if (strip.includes(name) || (withoutBody && KEPT_WITHOUT_BODY.has(name)) || name.startsWith('x-envoy-')) continue;
+    strip.push(name);
+  }
+  return strip;
 }
+
+// No provider credential is ever a cookie or proxy-authorization: those always go.
+const KEPT_WITHOUT_BODY: ReadonlySet<string> = new Set(CREDENTIAL_HEADER_NAMES.filter((n) => n !== 'cookie' && n !== 'proxy-authorization'));
+// Envoy refuses ext_proc mutations of x-envoy-* headers (the request would fail); ext_authz removed them.
+const STRIP_WITH_BODY: readonly string[] = Object.freeze([...new Set(CALLER_CREDENTIAL_HEADERS)].filter((n) => !n.startsWith('x-envoy-')));
+const STRIP_WITHOUT_BODY: readonly string[] = Object.freeze(STRIP_WITH_BODY.filter((n) => !KEPT_WITHOUT_BODY.has(n)));
 
 /**
  * The credential edits for the upstream request: applied last, to the final body, so a signature

@@ -46,7 +46,8 @@ export function newRequestId(): string {
   return randomUUID();
 }
 
-export async function startHarness(opts: { tweak?: (c: ConfigInput) => ConfigInput } = {}): Promise<Harness> {
+/** `logLevel` is the server's (default debug, every line kept in `logs`); a profile run passes a quieter one. */
+export async function startHarness(opts: { tweak?: (c: ConfigInput) => ConfigInput; logLevel?: string } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-contract-'));
   const keys = mintTestKeys();
   const providerKey = `sk-contract-${randomBytes(18).toString('hex')}`;
@@ -55,7 +56,7 @@ export async function startHarness(opts: { tweak?: (c: ConfigInput) => ConfigInp
   let input = baseConfigInput(keys, UNUSED_UPSTREAM, credentialFile);
   if (opts.tweak !== undefined) input = opts.tweak(input);
   const logs: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => { logs.push(line); } });
+  const logger = createLogger(opts.logLevel ?? 'debug', { write: (line: string) => { logs.push(line); } });
   const audit = new MemoryAuditSink();
   const app = createApp(testConfig(input), { env: {}, audit, logger });
   const listening = await app.start();
