@@ -73,9 +73,12 @@ export const subjectSchema = z.union([
 export const budgetSchema = z.strictObject({
   name,
   per: subjectSchema,
-  /** tokens: total tokens; cost: money in the price catalog's currency (USD), from `prices`. */
-  metric: z.enum(['tokens', 'cost']),
-  /** For tokens a whole number; for cost an amount such as 25.50 (kept internally in micro-units). */
+  /**
+   * tokens: total tokens; cost: money in the price catalog's currency (USD), from `prices` (both: model
+   * requests only); tool_calls: MCP tools/call messages only.
+   */
+  metric: z.enum(['tokens', 'cost', 'tool_calls']),
+  /** For tokens and tool_calls a whole number; for cost an amount such as 25.50 (kept internally in micro-units). */
   limit: z.number().positive().max(1e12),
   window: durationSchema,
   /** Only these subject values (identity ids, tenants or claim values); absent = every subject. */
@@ -193,7 +196,7 @@ export function refineStateConfig(
   unique('budgets', cfg.budgets);
   unique('rateLimits', cfg.rateLimits);
   cfg.budgets.forEach((b, i) => {
-    if (b.metric === 'tokens' && !Number.isInteger(b.limit)) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'limit'], message: 'a token budget must be a whole number' });
+    if (b.metric !== 'cost' && !Number.isInteger(b.limit)) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'limit'], message: `a ${b.metric === 'tokens' ? 'token' : 'tool_calls'} budget must be a whole number` });
     if (b.metric === 'cost' && !cfg.prices.some((p) => p.inputPerMTok !== undefined)) ctx.addIssue({ code: 'custom', path: ['budgets', i, 'metric'], message: 'a cost budget needs a price catalog (prices)' });
   });
 }

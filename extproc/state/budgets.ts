@@ -13,11 +13,11 @@ export interface TokenUsage {
 export interface BudgetCharge {
   readonly budget: string;
   readonly subject: string;
-  readonly metric: 'tokens' | 'cost';
+  readonly metric: BudgetConfig['metric'];
   readonly key: string;
   readonly windowMs: number;
   readonly windowStart: number;
-  /** What was reserved: tokens, or micro-units of money. */
+  /** What was reserved: tokens, micro-units of money, or one tool call. */
   readonly reserved: number;
   readonly limit: number;
   /** The counter after the reservation. */
@@ -36,7 +36,7 @@ export interface BudgetRefusal {
   readonly reason: 'budget_exceeded' | 'unpriced_model' | 'group_missing';
   readonly budget: string;
   readonly subject: string;
-  readonly metric: 'tokens' | 'cost';
+  readonly metric: BudgetConfig['metric'];
   readonly limit: number;
   readonly used: number;
   /** Epoch ms when the refusing window ends. */
@@ -91,11 +91,15 @@ export class PriceCatalog {
   }
 }
 
+type Plan = { budget: BudgetConfig; subject: string; charge: WindowCharge }[];
+
 /**
- * Token and money budgets: reserve an upper-bound estimate before the request (all budgets at once,
- * all or nothing, atomically in the store), settle the real usage after. Concurrent requests can never
+ * Token, money and tool-call budgets: reserve an upper-bound estimate before the request (all budgets at
+ * once, all or nothing, atomically in the store), settle the real usage after. Concurrent requests can never
  * reserve past a limit together; a settle above its estimate can overshoot by the difference, so
  * estimates should be upper bounds (max_tokens). Usage the provider does not report keeps the estimate.
+ * Model requests count against `tokens` and `cost` budgets; MCP tools/call messages against `tool_calls`
+ * budgets (one each), and nothing else does.
  */
 export class BudgetGuard {
   readonly #store: StateStore;
@@ -114,14 +118,21 @@ export class BudgetGuard {
     return this.#prices;
   }
 
-  /** Whether any budget applies to this principal (or would refuse it for a missing group). */
+  /** Whether any token or cost budget applies to this principal (or would refuse it for a missing group). */
   covers(principal: Principal): boolean {
-    return this.#budgets.some((b) => subjectValues(b.per, principal, b.only)?.length !== 0);
+    return this.#budgets.some((b) => b.metric !== 'tool_calls' && subjectValues(b.per, principal, b.only)?.length !== 0);
   }
 
+  /** Whether any `tool_calls` budget is configured (MCP tools/call messages are then reserved against). */
+  get countsToolCalls(): boolean {
+    return this.#budgets.some((b) => b.metric === 'tool_calls');
+  }
+
+  /** A model request: its token estimate (or its cost) against every matching `tokens` and `cost` budget. */
   async reserve(principal: Principal, provider: string, model: string, estimate: TokenUsage): Promise<BudgetDecision> {
-    const plan: { budget: BudgetConfig; subject: string; charge: WindowCharge }[] = [];
+    const plan: Plan = [];
     for (const budget of this.#budgets) {
+      if (budget.metric === 'tool_calls') continue;
       const subjects = subjectValues(budget.per, principal, budget.only);
       if (subjects === null) return { ok: false, refusal: refusal('group_missing', budget, '', 0, 0, 0) };
       for (const subject of subjects) {
@@ -136,6 +147,23 @@ export class BudgetGuard {
         plan.push({ budget, subject, charge: { key: counterKey('b', budget.name, budget.per, subject), windowMs: budget.window, amount, limit } });
       }
     }
+    return this.#take(plan, provider, model);
+  }
+
+  /** An MCP tools/call to `server`: one call against every matching `tool_calls` budget. */
+  async reserveToolCall(principal: Principal, server: string): Promise<BudgetDecision> {
+    const plan: Plan = [];
+    for (const budget of this.#budgets) {
+      if (budget.metric !== 'tool_calls') continue;
+      const subjects = subjectValues(budget.per, principal, budget.only);
+      if (subjects === null) return { ok: false, refusal: refusal('group_missing', budget, '', 0, 0, 0) };
+      for (const subject of subjects) plan.push({ budget, subject, charge: { key: counterKey('b', budget.name, budget.per, subject), windowMs: budget.window, amount: 1, limit: budget.limit } });
+    }
+    return this.#take(plan, server, '');
+  }
+
+  /** Reserves the whole plan in one atomic step of the store, or reports the refusing window. */
+  async #take(plan: Plan, provider: string, model: string): Promise<BudgetDecision> {
     if (plan.length === 0) return { ok: true, reservation: { charges: [], provider, model, degraded: false } };
     let result;
     try {
@@ -172,22 +200,27 @@ export class BudgetGuard {
 
   /**
    * Replaces each reservation with the real usage (null: usage unknown, keep the estimate). Returns the
-   * cost of `actual` in micro-units when priced, for metrics and the audit record.
+   * cost of `actual` in micro-units when priced, for metrics and the audit record. A tool call that went
+   * out stays charged as reserved.
    */
   async settle(reservation: BudgetReservation, actual: TokenUsage | null): Promise<{ costMicro: number | undefined }> {
     const costMicro = actual === null ? undefined : this.#prices.costMicro(reservation.provider, reservation.model, actual);
-    if (actual === null || reservation.charges.length === 0) return { costMicro };
-    const adjustments: WindowAdjustment[] = reservation.charges.map((c) => {
-      const real = c.metric === 'tokens' ? actual.inputTokens + actual.outputTokens : (costMicro ?? c.reserved);
-      return { key: c.key, windowMs: c.windowMs, windowStart: c.windowStart, delta: real - c.reserved };
-    });
-    await this.#store.adjust(adjustments);
+    if (actual === null) return { costMicro };
+    await this.#adjust(reservation, (c) => (c.metric === 'tool_calls' ? c.reserved : c.metric === 'tokens' ? actual.inputTokens + actual.outputTokens : (costMicro ?? c.reserved)));
     return { costMicro };
   }
 
   /** Gives a reservation back in full (the request was refused or failed before reaching the provider). */
   async release(reservation: BudgetReservation): Promise<void> {
-    await this.settle(reservation, { inputTokens: 0, outputTokens: 0 });
+    await this.#adjust(reservation, () => 0);
+  }
+
+  /** Moves each charge from what was reserved to `real(charge)`. */
+  async #adjust(reservation: BudgetReservation, real: (c: BudgetCharge) => number): Promise<void> {
+    const adjustments: WindowAdjustment[] = reservation.charges
+      .map((c) => ({ key: c.key, windowMs: c.windowMs, windowStart: c.windowStart, delta: real(c) - c.reserved }))
+      .filter((a) => a.delta !== 0);
+    if (adjustments.length > 0) await this.#store.adjust(adjustments);
   }
 }
 

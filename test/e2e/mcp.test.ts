@@ -25,6 +25,8 @@ describe('MCP servers through a real Envoy and Tollgate', () => {
   const secret = plantStripeKey();
   const serverTokens: Record<Mode, string> = { json: `mcp-json-${randomBytes(12).toString('hex')}`, sse: `mcp-sse-${randomBytes(12).toString('hex')}` };
   const toolsOnly = mintApiKey();
+  /** An identity with a budget of two tool calls (issue 16 item 7). */
+  const metered = mintApiKey();
   let servers: Record<Mode, TestMcpServer>;
   let stack: Stack;
   const clients: Client[] = [];
@@ -57,7 +59,9 @@ describe('MCP servers through a real Envoy and Tollgate', () => {
           identities: [
             ...c.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [...i.allow, grant('json'), grant('sse')] } : i)),
             { id: 'tools-only', tenant: 'team-d', apiKeyHashes: [hashApiKey(toolsOnly)], allow: [{ provider: 'tools-json', mcp: { tools: ['echo'] } }, { provider: 'tools-sse', mcp: { tools: ['echo'] } }] },
+            { id: 'metered', tenant: 'team-d', apiKeyHashes: [hashApiKey(metered)], allow: [{ provider: 'tools-json', mcp: { tools: ['echo'] } }] },
           ],
+          budgets: [...(c.budgets ?? []), { name: 'metered-calls', per: 'identity', metric: 'tool_calls', limit: 2, window: '30d', only: ['metered'] }],
           dlp: { actions: [{ detectors: ['EMAIL'], action: 'mask', restore: true }, { detectors: ['secret.*'], action: 'block' }] },
         };
       },
@@ -229,6 +233,24 @@ describe('MCP servers through a real Envoy and Tollgate', () => {
     assert.equal(call.rule, 'mcp.pins');
     assert.equal(call.mcp?.pin, 'changed');
     assert.ok(stack.audit().some((a) => a.mcp?.flagged?.includes(SNEAKY.name) === true), 'the zero-width character is flagged');
+  });
+
+  it('a tool_calls budget of 2: the third tools/call is refused with budget_exceeded, lists still go through', async () => {
+    const via = await through('json', metered);
+    const calls = (tag: string): number => servers.json.requests.filter((r) => r.body.includes(tag)).length;
+    const tag = `metered-${randomBytes(4).toString('hex')}`;
+    for (const i of [1, 2]) assert.match(textOf(await via.callTool({ name: 'echo', arguments: { text: `${tag}-${i}` } })), new RegExp(`${tag}-${i}`));
+    await assert.rejects(via.callTool({ name: 'echo', arguments: { text: `${tag}-3` } }), (err: Error & { code?: number; data?: { code?: string } }) => {
+      assert.equal(err.code, -32003, err.message);
+      assert.equal(err.data?.code, 'budget_exceeded');
+      return true;
+    });
+    assert.equal(calls(`${tag}-3`), 0, 'the server never saw the third call');
+    assert.deepEqual((await via.listTools()).tools.map((t) => t.name), ['echo'], 'tools/list does not count against the budget');
+    await eventually(() => stack.audit().some((a) => a.identity === 'metered' && a.outcome === 'denied'));
+    const denied = stack.audit().filter((a) => a.identity === 'metered' && a.outcome === 'denied');
+    assert.equal(denied.length, 1);
+    assert.deepEqual({ reason: denied[0]?.reason, rule: denied[0]?.rule, method: denied[0]?.mcp?.method }, { reason: 'budget_exceeded', rule: 'budgets', method: 'tools/call' });
   });
 
   it('fails closed when Tollgate is down: Envoy answers 503 and the server receives nothing', async () => {

@@ -1,5 +1,6 @@
 // Usage controls for MCP servers: a `tool_calls` rate limit counts tools/call messages only; `requests`
-// limits count every message. (Token limits and budgets do not apply to MCP: processing/phases/usage.ts.)
+// limits count every message. (Token limits and token/cost budgets do not apply to MCP: processing/steps/usage.ts;
+// tool_calls budgets: mcp-budget.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rateLimitSchema } from '../../extproc/config/state-schema.ts';

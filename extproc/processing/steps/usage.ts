@@ -3,7 +3,7 @@ import type { Denial } from '../../errors.ts';
 import { observeAnomaly, rateDenial } from '../../state/bodyless-admission.ts';
 import { StateUnavailableError } from '../../state/state-errors.ts';
 import { BYTES_PER_TOKEN, reservationEstimate } from '../../state/reservation.ts';
-import type { TokenUsage } from '../../state/budgets.ts';
+import type { BudgetDecision, TokenUsage } from '../../state/budgets.ts';
 import type { RateLimiter } from '../../state/rate-limits.ts';
 import type { Principal } from '../../state/subjects.ts';
 import type { Admitted } from '../request.ts';
@@ -54,14 +54,9 @@ async function reserve(req: Admitted, who: Principal, provider: string, bodyByte
       if (a.denial !== undefined) return a.denial;
     }
     if (budgets !== undefined) {
-      const b = await budgets.reserve(who, provider, req.route.model ?? '', est);
-      if (!b.ok) {
-        const reason = b.refusal.reason;
-        return reason === 'budget_exceeded' ? { code: 'budget_exceeded', rule: RULES.budget, retryAfterSeconds: b.refusal.retryAfterSeconds } : { code: reason === 'unpriced_model' ? 'model_unpriced' : 'group_missing', rule: RULES.budget };
-      }
-      usage.reservation = b.reservation;
-      if (b.reservation.charges.length > 0) usage.estimate = est;
-      if (b.reservation.degraded) usage.stateDegraded = true;
+      const refused = holdBudgets(req, await budgets.reserve(who, provider, req.route.model ?? '', est));
+      if (refused !== undefined) return refused;
+      if ((usage.reservation?.charges.length ?? 0) > 0) usage.estimate = est;
     }
   } catch (err) {
     return stateFailure(req, err);
@@ -70,14 +65,34 @@ async function reserve(req: Admitted, who: Principal, provider: string, bodyByte
 }
 
 /**
- * Usage controls for a message to an MCP server: request rate limits, and `tool_calls` limits for a tools/call.
- * An MCP message carries no model tokens: token limits and budgets do not apply. Synchronous without limits.
+ * Usage controls for a message to an MCP server: request rate limits, and for a tools/call `tool_calls`
+ * limits and then `tool_calls` budgets (one call reserved; kept once the call went out, released if it is
+ * refused before: outcome/finish.ts). An MCP message carries no model tokens: token limits and token and
+ * cost budgets do not apply. Synchronous without limits.
  */
 export function admitMcpUsage(req: Admitted, toolCall: boolean): Denial | undefined | Promise<Denial | undefined> {
-  const { rates } = req.guards;
-  if (rates === undefined) return undefined;
+  const { rates, budgets } = req.guards;
+  const countBudgets = toolCall && budgets?.countsToolCalls === true;
+  if (rates === undefined && !countBudgets) return undefined;
   const { authz, claims } = req.caller;
-  return takeRates(req, rates, { identity: authz.identity.id, tenant: authz.identity.tenant, claims }, 0, toolCall).catch((err: unknown) => stateFailure(req, err));
+  const who: Principal = { identity: authz.identity.id, tenant: authz.identity.tenant, claims };
+  const admit = async (): Promise<Denial | undefined> => {
+    const refused = rates === undefined ? undefined : await takeRates(req, rates, who, 0, toolCall);
+    if (refused !== undefined || !countBudgets) return refused;
+    return holdBudgets(req, await budgets.reserveToolCall(who, req.route.provider.name));
+  };
+  return admit().catch((err: unknown) => stateFailure(req, err));
+}
+
+/** Keeps a granted budget reservation on the request (settled or released when it ends), or its refusal. */
+function holdBudgets(req: Admitted, b: BudgetDecision): Denial | undefined {
+  if (!b.ok) {
+    const reason = b.refusal.reason;
+    return reason === 'budget_exceeded' ? { code: 'budget_exceeded', rule: RULES.budget, retryAfterSeconds: b.refusal.retryAfterSeconds } : { code: reason === 'unpriced_model' ? 'model_unpriced' : 'group_missing', rule: RULES.budget };
+  }
+  req.usage.reservation = b.reservation;
+  if (b.reservation.degraded) req.usage.stateDegraded = true;
+  return undefined;
 }
 
 /** The rate limits' take for this request (its ticket kept for settling), or their refusal. */
