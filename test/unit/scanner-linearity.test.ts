@@ -52,8 +52,9 @@ describe('scanner linearity', () => {
       let one = cpuMs(oneText);
       let two = cpuMs(twoText);
       // A disturbed measurement (GC, another process) can only make a ratio look worse; a quadratic
-      // scanner stays near 4 on every attempt, so take the best of up to three before judging.
-      for (let attempt = 1; attempt < 3 && two / one >= 3; attempt++) {
+      // scanner stays near 4 on every attempt, so take the best of up to five before judging (the JSON
+      // Secret reader's times vary 2-3x run to run with GC, on a linear 4 MB/1 MB of about 4).
+      for (let attempt = 1; attempt < 5 && two / one >= 3; attempt++) {
         one = Math.min(one, cpuMs(oneText));
         two = Math.min(two, cpuMs(twoText));
       }
