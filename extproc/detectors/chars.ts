@@ -27,6 +27,11 @@ export function runEnd(text: string, i: number, pred: (c: number) => boolean, ma
   return j;
 }
 
+/** True when every character of [s, e) is a `pred` character. */
+export function allChars(text: string, s: number, e: number, pred: (c: number) => boolean): boolean {
+  return runEnd(text, s, pred, e - s) >= e;
+}
+
 /** Index of the first character of the run of `pred` characters ending just before i, at most `max` back. */
 export function runStart(text: string, i: number, pred: (c: number) => boolean, max: number): number {
   const limit = Math.max(0, i - max);

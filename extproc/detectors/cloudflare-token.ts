@@ -1,14 +1,9 @@
 // Cloudflare: Origin CA keys ("v1.0-" + 24 hex + "-" + 146 hex, a fixed layout), and API tokens (40 of
 // [A-Za-z0-9_-]) or global API keys (37 lowercase hex), which have no prefix and count only as the value of a
 // name that says Cloudflare (`CLOUDFLARE_API_TOKEN=…`, `CF_API_KEY: …`, `X-Auth-Key: …`).
-import { boundaryAt, hasAt, isHexLower, isTokenChar, randomLooking, runEnd } from './chars.ts';
+import { allChars, boundaryAt, hasAt, isHexLower, isTokenChar, randomLooking, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 import { namedValue } from './named-value.ts';
-
-const isHexRun = (text: string, s: number, e: number): boolean => {
-  for (let k = s; k < e; k++) if (!isHexLower(text.charCodeAt(k))) return false;
-  return true;
-};
 
 const ORIGIN = 'v1.0-';
 
@@ -40,5 +35,5 @@ export const cloudflareApiToken = namedValue({
   body: isTokenChar,
   lengths: [37, 40],
   // 40-character API tokens, or 37-hex global API keys.
-  validate: (text, s, e) => (e - s === 40 ? randomLooking(text, s, e, 3, 4) : isHexRun(text, s, e) && randomLooking(text, s, e, 2, 3.2)),
+  validate: (text, s, e) => (e - s === 40 ? randomLooking(text, s, e, 3, 4) : allChars(text, s, e, isHexLower) && randomLooking(text, s, e, 2, 3.2)),
 });

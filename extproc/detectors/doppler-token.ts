@@ -1,6 +1,6 @@
 // Doppler tokens: personal (dp.pt.), service (dp.st.[config.]), service account (dp.sa.), CLI (dp.ct.), SCIM
 // (dp.scim.) and audit (dp.audit.), ending in 40-44 alphanumerics.
-import { isAlnum, isTokenChar, randomLooking } from './chars.ts';
+import { allChars, isAlnum, isTokenChar, randomLooking } from './chars.ts';
 import { prefixedKeywordToken } from './prefixed-token.ts';
 
 const KINDS = ['pt.', 'st.', 'sa.', 'ct.', 'scim.', 'audit.'];
@@ -19,7 +19,6 @@ export const dopplerToken = prefixedKeywordToken({
     const last = text.lastIndexOf('.', end - 1);
     const t = last >= b ? last + 1 : b;
     if (end - t < 40 || end - t > 44) return false;
-    for (let k = t; k < end; k++) if (!isAlnum(text.charCodeAt(k))) return false;
-    return randomLooking(text, t, end, 3, 4);
+    return allChars(text, t, end, isAlnum) && randomLooking(text, t, end, 3, 4);
   },
 });

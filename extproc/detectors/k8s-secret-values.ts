@@ -1,6 +1,6 @@
 // The value gates shared by the YAML and JSON readers of Kubernetes Secret manifests: a plain value must look
 // like a secret; a `data` value must be base64 of printable text that does.
-import { entropy, isAlnum, isDigit, isLower, isUpper, looksLikePlaceholder } from './chars.ts';
+import { allChars, entropy, isAlnum, isDigit, isLower, isUpper, looksLikePlaceholder } from './chars.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 
 const MIN_SECRET = 8;
@@ -29,7 +29,7 @@ export function secretLooking(text: string, s: number, e: number): boolean {
 export function decodedText(text: string, s: number, e: number): string | undefined {
   let n = e;
   while (n > s && text.charCodeAt(n - 1) === 61 && e - n < 2) n--;
-  for (let k = s; k < n; k++) if (!isBase64Char(text.charCodeAt(k))) return undefined;
+  if (!allChars(text, s, n, isBase64Char)) return undefined;
   if ((e - s) % 4 !== 0 && n !== e) return undefined;
   if ((n - s) % 4 === 1) return undefined;
   const bytes = Buffer.from(text.slice(s, e), 'base64');

@@ -1,5 +1,5 @@
 // Linear API keys: "lin_api_" + 40 alphanumerics; OAuth tokens "lin_oauth_" + 64 lowercase hex.
-import { isAlnum, isHexLower, randomLooking } from './chars.ts';
+import { allChars, isAlnum, isHexLower, randomLooking } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const linearKey = prefixedToken({
@@ -12,7 +12,6 @@ export const linearKey = prefixedToken({
   validate: (text, start, b, end) => {
     if (text.charCodeAt(start + 4) === 97) return end - b === 40 && randomLooking(text, b, end, 3, 4);
     if (end - b !== 64) return false;
-    for (let k = b; k < end; k++) if (!isHexLower(text.charCodeAt(k))) return false;
-    return randomLooking(text, b, end, 2, 3);
+    return allChars(text, b, end, isHexLower) && randomLooking(text, b, end, 2, 3);
   },
 });

@@ -1,6 +1,6 @@
 // Sentry auth tokens: organisation tokens ("sntrys_" + base64 of a JSON object + "_" + 43 base64 characters)
 // and user tokens ("sntryu_" + 64 lowercase hex).
-import { isBase64Char, isHexLower, isTokenChar, randomLooking } from './chars.ts';
+import { allChars, isBase64Char, isHexLower, isTokenChar, randomLooking } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const sentryToken = prefixedToken({
@@ -14,8 +14,7 @@ export const sentryToken = prefixedToken({
   validate: (text, start, b, end) => {
     if (text.charCodeAt(start + 5) === 117) {
       if (end - b !== 64) return false;
-      for (let k = b; k < end; k++) if (!isHexLower(text.charCodeAt(k))) return false;
-      return randomLooking(text, b, end, 2, 3);
+      return allChars(text, b, end, isHexLower) && randomLooking(text, b, end, 2, 3);
     }
     const us = text.lastIndexOf('_', end - 1);
     if (us < b + 16 || end - us - 1 !== 43 || !text.startsWith('eyJ', b)) return false;
