@@ -1,6 +1,6 @@
 // Atlassian API tokens: "ATATT3" + about 180 characters of [A-Za-z0-9_=-] ending in "=" + 8 upper-case hex
 // (a checksum field).
-import { isTokenChar, randomLooking } from './chars.ts';
+import { allChars, isTokenChar, randomLooking } from './chars.ts';
 import { prefixedKeywordToken } from './prefixed-token.ts';
 
 const isHexUpper = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70);
@@ -15,7 +15,7 @@ export const atlassianToken = prefixedKeywordToken({
   after: isTokenChar,
   validate: (text, _s, b, end) => {
     if (text.charCodeAt(end - 9) !== 61) return false;
-    for (let k = end - 8; k < end; k++) if (!isHexUpper(text.charCodeAt(k))) return false;
+    if (!allChars(text, end - 8, end, isHexUpper)) return false;
     return randomLooking(text, b, end - 9, 3, 4.5);
   },
 });

@@ -1,6 +1,6 @@
 // Microsoft Entra ID (Azure AD) application client secrets: 3 characters, a digit, "Q~", then 31-34 characters
 // of [A-Za-z0-9_~.-] (40 in all today). The scanner calls at the '~' after 'Q'.
-import { boundaryAt, isAlnum, isDigit, randomLooking, runEnd } from './chars.ts';
+import { allChars, boundaryAt, isAlnum, isDigit, randomLooking, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 const isSecretChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 126 || c === 46 || c === 45;
@@ -15,7 +15,7 @@ export const azureAdClientSecret: CharDetector = {
   at(text, i, report) {
     const s = i - 5;
     if (s < 0 || !isDigit(text.charCodeAt(i - 2))) return;
-    for (let k = s; k < i - 2; k++) if (!isSecretChar(text.charCodeAt(k))) return;
+    if (!allChars(text, s, i - 2, isSecretChar)) return;
     if (!boundaryAt(text, s - 1, isSecretChar)) return;
     let end = runEnd(text, i + 1, isSecretChar, 36);
     if (end - i - 1 > 35 || !boundaryAt(text, end, isSecretChar)) return;

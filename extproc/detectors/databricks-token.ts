@@ -1,5 +1,5 @@
 // Databricks personal access tokens: "dapi" + 32 lowercase hex, optionally "-" and a digit.
-import { isDigit, isHexLower, randomLooking } from './chars.ts';
+import { allChars, isDigit, isHexLower, randomLooking } from './chars.ts';
 import { prefixedKeywordToken } from './prefixed-token.ts';
 
 export const databricksToken = prefixedKeywordToken({
@@ -10,7 +10,7 @@ export const databricksToken = prefixedKeywordToken({
   minBody: 32,
   maxBody: 34,
   validate: (text, _s, b, end) => {
-    for (let k = b; k < b + 32; k++) if (!isHexLower(text.charCodeAt(k))) return false;
+    if (!allChars(text, b, b + 32, isHexLower)) return false;
     if (end - b !== 32 && !(end - b === 34 && text.charCodeAt(b + 32) === 45 && isDigit(text.charCodeAt(b + 33)))) return false;
     return randomLooking(text, b, b + 32, 2, 3);
   },

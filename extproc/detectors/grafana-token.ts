@@ -1,6 +1,6 @@
 // Grafana: Grafana Cloud access policy tokens ("glc_" + base64 of a JSON object) and service-account tokens
 // ("glsa_" + 32 alphanumerics + "_" + 8 hex).
-import { isAlnum, isBase64Char, isHex, randomLooking } from './chars.ts';
+import { allChars, isAlnum, isBase64Char, isHex, randomLooking } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
 export const grafanaToken = prefixedToken({
@@ -14,8 +14,8 @@ export const grafanaToken = prefixedToken({
   validate: (text, start, b, end) => {
     if (text.charCodeAt(start + 2) === 115) {
       if (end - b !== 41 || text.charCodeAt(b + 32) !== 95) return false;
-      for (let k = b; k < b + 32; k++) if (!isAlnum(text.charCodeAt(k))) return false;
-      for (let k = b + 33; k < end; k++) if (!isHex(text.charCodeAt(k))) return false;
+      if (!allChars(text, b, b + 32, isAlnum)) return false;
+      if (!allChars(text, b + 33, end, isHex)) return false;
       return randomLooking(text, b, b + 32, 3, 4);
     }
     return end - b >= 48 && text.startsWith('eyJ', b) && Buffer.from(text.slice(b, b + 16), 'base64').toString('latin1').startsWith('{"');
