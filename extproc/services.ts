@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey } from 'node:crypto';
+import { hmacSha256 } from './core/digest.ts';
 import type { AuthzContextCodec } from './core/authz-context.ts';
 import type { CredentialBroker } from './credentials/broker.ts';
 import type { IdentityRuntime } from './identity/build.ts';
@@ -38,6 +38,6 @@ export interface Services {
 
 /** A body HMAC keyed by a key derived from `secret` (the authz context key), so replicas agree. */
 export function bodyHmacFrom(secret: Buffer): (body: Buffer) => string {
-  const key = createSecretKey(createHmac('sha256', secret).update('tollgate.audit.body-hmac.v1').digest());
-  return (body) => createHmac('sha256', key).update(body).digest('hex');
+  const mac = hmacSha256(hmacSha256(secret)('tollgate.audit.body-hmac.v1'));
+  return (body) => mac(body).toString('hex');
 }

@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { hmacSha256 } from './digest.ts';
 import type { IdentityKind } from './decision.ts';
 
 /**
@@ -79,9 +80,7 @@ function parseArray(context: string): string[] | undefined {
 
 export function createAuthzContextCodec(key: Buffer, maxAgeMs: number): AuthzContextCodec {
   if (key.length < 32) throw new Error('the authz context key must be at least 32 bytes');
-  // A KeyObject, built once: Node checks a raw Buffer key on every createHmac, at several µs a call.
-  const secret = createSecretKey(key);
-  const mac = (context: string): Buffer => createHmac('sha256', secret).update(context).digest();
+  const mac = hmacSha256(key);
   return {
     encode(ctx) {
       const context = JSON.stringify([

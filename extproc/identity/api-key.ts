@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../core/digest.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { ApiKeyLookup } from './precedence.ts';
 
@@ -11,7 +12,7 @@ export function mintApiKey(): string {
 }
 
 export function hashApiKey(key: string): string {
-  return 'sha256:' + createHash('sha256').update(key, 'utf8').digest('hex');
+  return 'sha256:' + sha256Hex(key);
 }
 
 export type PresentedKey =
