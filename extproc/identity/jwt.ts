@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { JWTHeaderParameters, FlattenedJWSInput, JWTVerifyGetKey } from 'jose';
 import { lazyModule } from '../core/lazy.ts';
 
@@ -136,7 +136,7 @@ export class JwtVerifier {
 
   async verify(token: string): Promise<JwtResult> {
     if (token.length > this.#opts.maxTokenBytes) return no('token_too_long', `token longer than ${this.#opts.maxTokenBytes} bytes`);
-    const cacheKey = this.#cacheMs > 0 ? createHash('sha256').update(token).digest('base64url') : '';
+    const cacheKey = this.#cacheMs > 0 ? hash('sha256', token, 'base64url') : '';
     const hit = cacheKey === '' ? undefined : this.#cache.get(cacheKey);
     if (hit !== undefined) {
       const now = this.#now();

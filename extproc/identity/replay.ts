@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Replay protection for JWT `jti`s and request-proof nonces, through the one method of the
@@ -30,7 +30,7 @@ export class ReplayGuard {
 
   /** Claims `(scope, id)` for `ttlMs` (clamped to [1 s, maxTtl]). */
   async claim(namespace: 'jti' | 'nonce', scope: string, id: string, ttlMs: number): Promise<ReplayOutcome> {
-    const key = `${namespace}:${createHash('sha256').update(scope).update('\n').update(id).digest('base64url')}`;
+    const key = `${namespace}:${hash('sha256', `${scope}\n${id}`, 'base64url')}`;
     const ttl = Math.min(Math.max(Math.ceil(ttlMs), 1_000), this.#maxTtlMs);
     try {
       return (await this.#store.claimOnce(key, ttl)) ? 'fresh' : 'replayed';

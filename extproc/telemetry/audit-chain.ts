@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { hmacSha256, sha256Hex } from '../core/digest.ts';
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { appendFile, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -80,12 +80,17 @@ function canon(value: unknown, skip: string | undefined): string {
   }
 }
 
+/** One MAC function per chain key, made on first use (the padded key is derived once, not per record). */
+const macs = new WeakMap<Secret, (text: string) => Buffer>();
+
 /** The `hash` of a record: the digest of its canonical form without the `hash` member. */
 export function chainHash(record: object, algorithm: ChainAlgorithm, key: Secret | undefined): string {
   const text = canon(record, 'hash');
-  if (algorithm === 'sha256') return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+  if (algorithm === 'sha256') return `sha256:${sha256Hex(text)}`;
   if (key === undefined) throw new TypeError('hmac-sha256 needs a key');
-  return `hmac-sha256:${createHmac('sha256', key.reveal()).update(text).digest('hex')}`;
+  let mac = macs.get(key);
+  if (mac === undefined) macs.set(key, (mac = hmacSha256(Buffer.from(key.reveal(), 'utf8'))));
+  return `hmac-sha256:${mac(text).toString('hex')}`;
 }
 
 const REPLICA_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
