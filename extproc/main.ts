@@ -1,11 +1,11 @@
-// Process entry: signals and exit codes, nothing else.
+// Process entry: signals and exit codes, nothing else. bin/tollgate.mjs calls main(); importing this module runs nothing.
 import { ConfigError } from './config/load.ts';
 import { runCommand, UsageError, USAGE } from './cli/commands.ts';
 
 const write = (stream: NodeJS.WriteStream, text: string): Promise<void> =>
   new Promise((resolve) => { stream.write(text, () => { resolve(); }); });
 
-async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[]): Promise<number> {
   let result;
   try {
     result = await runCommand(argv);
@@ -46,6 +46,3 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   });
 }
-
-process.exitCode = await main(process.argv.slice(2));
-process.exit();

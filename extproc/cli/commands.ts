@@ -1,3 +1,4 @@
+import { flushCompileCache, getCompileCacheDir } from 'node:module';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { hashApiKey, mintApiKey } from '../identity/api-key.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -48,6 +49,8 @@ Commands:
                                 inserted, reordered or edited record.
   posture --config FILE [--json] [--fail-on SEVERITY]
                                 Report the configuration against OWASP NHI Top 10, OWASP LLM Top 10 and NIST 800-207.
+  cache warm                    Write Node's compile cache for every module serve loads, and exit (for images with a
+                                read-only install: docs/operations.md, Start-up and the compile cache).
   mcp pins --config FILE --server NAME [--json] [--identity ID]
                                 List an MCP server's tools with its configured credential and print each definition's
                                 hash as pasteable \`pins\` YAML, compared with the reviewed and first-use pins. Exit 1
@@ -212,6 +215,14 @@ export async function runCommand(argv: readonly string[]): Promise<CommandResult
       if (rest[0] !== 'pins') throw new UsageError('expected `mcp pins --config FILE --server NAME`');
       const r = await runMcpPins(rest.slice(1), snapshotEnv());
       return { kind: 'done', output: r.output, exitCode: r.exitCode };
+    }
+    case 'cache': {
+      if (rest[0] !== 'warm' || rest.length !== 1) throw new UsageError('expected `cache warm`');
+      // Every module serve loads at start is imported by now (main.ts imports this module, which imports serve's).
+      const dir = getCompileCacheDir();
+      if (dir === undefined) return { kind: 'done', output: 'tollgate: the compile cache is off (NODE_DISABLE_COMPILE_CACHE); nothing written\n', exitCode: 1 };
+      flushCompileCache();
+      return done(`compile cache written to ${dir}\n`);
     }
     case 'posture': {
       const r = runPosture(rest);

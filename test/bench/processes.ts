@@ -111,8 +111,15 @@ export interface ServiceChild extends Child {
   readonly probePort: number | undefined;
 }
 
+/**
+ * Tollgate and the floor both read the compile cache `serve` uses (bin/tollgate.mjs): named in the environment
+ * so that it is on before the probe (a TypeScript module preloaded with --import) is loaded, or that module
+ * alone would bring the type stripper back into both.
+ */
+const SERVICE_ENV: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(PROJECT_ROOT, '.cache', 'node-compile') };
+
 async function startService(what: string, args: readonly string[], ready: RegExp, withProbe: boolean): Promise<{ t: ReturnType<typeof track>; m: RegExpExecArray; probePort: number | undefined }> {
-  const t = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), what);
+  const t = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: SERVICE_ENV }), what);
   try {
     const m = await waitForLine(what, t.out, t.exited, ready, 20_000);
     // The probe listens while the service starts; its line may still be on its way.

@@ -99,6 +99,21 @@ describe('Dockerfile', () => {
     assert.deepEqual(JSON.parse(final.find((i) => i.op === 'CMD')?.args ?? 'null'), ['serve', '--config', '/etc/tollgate/config.yaml']);
   });
 
+  it('fills the compile cache as the service user before dropping root, then leaves it root-owned and read-only', () => {
+    // Node keeps a compile cache per user ID: one written by root would never be read by the service user.
+    const user = final.find((i) => i.op === 'USER')?.args ?? '';
+    const [uid, gid] = user.split(':');
+    const userIndex = final.findIndex((i) => i.op === 'USER');
+    const warm = final.findIndex((i) => i.op === 'RUN' && i.args.includes('cache warm'));
+    assert.ok(warm >= 0 && warm < userIndex, 'a RUN with `cache warm` before USER');
+    const steps = (final[warm]?.args ?? '').split('&&').map((c) => c.trim().replace(/\s+/g, ' '));
+    const at = (re: RegExp): number => steps.findIndex((c) => re.test(c));
+    const warmStep = at(/ cache warm$/);
+    assert.match(steps[warmStep] ?? '', new RegExp(`^setpriv --reuid=${uid ?? ''} --regid=${gid ?? ''} --clear-groups node bin/tollgate\\.mjs cache warm$`));
+    assert.ok(at(/^chown \S+:\S+ \.cache\/node-compile$/) < warmStep, 'the folder is the service user\'s while it is written');
+    assert.ok(at(/^chown -R root:root \.cache$/) > warmStep && at(/^chmod -R a\+rX,a-w \.cache$/) > warmStep, 'then root-owned and read-only');
+  });
+
   it("sets no heap flags of its own, so serve runs with its measured ones (HEAP_FLAGS in bin/tollgate.mjs)", () => {
     // A heap flag in NODE_OPTIONS would replace serve's, and node flags before bin/tollgate.mjs could not be
     // overridden by the operator's NODE_OPTIONS.
