@@ -1,7 +1,11 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import { lazyModule } from '../core/lazy.ts';
+
+// The SDK, the exporter and their dependencies (about 300 modules) load only when tracing is on.
+const exporterModule = lazyModule<typeof import('@opentelemetry/exporter-trace-otlp-http')>('@opentelemetry/exporter-trace-otlp-http');
+const resourcesModule = lazyModule<typeof import('@opentelemetry/resources')>('@opentelemetry/resources');
+const sdkModule = lazyModule<typeof import('@opentelemetry/sdk-trace')>('@opentelemetry/sdk-trace');
 
 /**
  * OpenTelemetry traces, optional and off by default (`telemetry.tracing`). The caller's W3C trace
@@ -107,7 +111,9 @@ export interface TracingHandle {
  */
 export function initTracing(cfg: TracingConfig, options: { exporter?: SpanExporter; scheduledDelayMs?: number } = {}): TracingHandle | undefined {
   if (!cfg.enabled) return undefined;
-  const exporter = options.exporter ?? new OTLPTraceExporter({ url: cfg.endpoint, timeoutMillis: 5_000 });
+  const { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } = sdkModule();
+  const { resourceFromAttributes } = resourcesModule();
+  const exporter = options.exporter ?? new (exporterModule().OTLPTraceExporter)({ url: cfg.endpoint, timeoutMillis: 5_000 });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': cfg.serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(cfg.sampleRatio) }),

@@ -44,6 +44,7 @@ async function serveUntilReady(e: NodeJS.ProcessEnv): Promise<string> {
 }
 
 describe('compile cache', () => {
+  let serveLog = '';
   it('`cache warm` fills the cache serve reads: the same V8 flags, and every TypeScript module serve loads at start', async () => {
     const dir = join(work, 'cache');
     const warm = spawnSync(process.execPath, [BIN, 'cache', 'warm'], { env: env({ NODE_COMPILE_CACHE: dir }), encoding: 'utf8' });
@@ -55,11 +56,18 @@ describe('compile cache', () => {
     assert.equal(written, serveDir);
     assert.ok(readdirSync(written).length > 200, `only ${readdirSync(written).length} entries`);
 
-    const log = await serveUntilReady(env({ NODE_COMPILE_CACHE: dir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }));
-    const misses = [...log.matchAll(/no transpile cache for StrippedTypeScript (\S+)/g)].map((m) => m[1]);
-    const hits = [...log.matchAll(/retrieving transpile cache for StrippedTypeScript \S+\.\.\.success/g)].length;
+    serveLog = await serveUntilReady(env({ NODE_COMPILE_CACHE: dir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }));
+    const misses = [...serveLog.matchAll(/no transpile cache for StrippedTypeScript (\S+)/g)].map((m) => m[1]);
+    const hits = [...serveLog.matchAll(/retrieving transpile cache for StrippedTypeScript \S+\.\.\.success/g)].length;
     assert.deepEqual(misses, [], 'modules serve had to strip itself');
     assert.ok(hits > 100, `only ${hits} modules read from the cache`);
+  });
+
+  it('serve loads no optional package its config does not use (the demo config: no tracing, Vault, Redis, JWT, CEL or MCP)', () => {
+    // The cache's debug log names every module the process compiled, packages included.
+    assert.ok(serveLog.includes('/node_modules/zod/'), 'the log lists package modules');
+    const optional = ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', 'ioredis', 'node-vault', 'jose', '@bufbuild/cel', '@bufbuild/re2', '@modelcontextprotocol/sdk'];
+    assert.deepEqual(optional.filter((p) => serveLog.includes(`/node_modules/${p}/`)), []);
   });
 
   it("is on by default, in the install's .cache/node-compile", () => {
