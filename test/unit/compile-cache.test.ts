@@ -63,10 +63,10 @@ describe('compile cache', () => {
     assert.ok(hits > 100, `only ${hits} modules read from the cache`);
   });
 
-  it('serve loads no optional package its config does not use (the demo config: no tracing, Vault, Redis, JWT, CEL or MCP)', () => {
+  it('serve loads no optional package its config does not use (the demo config: no tracing, Vault, Redis, JWT, CEL, MCP or Bedrock)', () => {
     // The cache's debug log names every module the process compiled, packages included.
     assert.ok(serveLog.includes('/node_modules/zod/'), 'the log lists package modules');
-    const optional = ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', 'ioredis', 'node-vault', 'jose', '@bufbuild/cel', '@bufbuild/re2', '@modelcontextprotocol/sdk'];
+    const optional = ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', 'ioredis', 'node-vault', 'jose', '@bufbuild/cel', '@bufbuild/re2', '@modelcontextprotocol/sdk', '@smithy/signature-v4'];
     assert.deepEqual(optional.filter((p) => serveLog.includes(`/node_modules/${p}/`)), []);
   });
 

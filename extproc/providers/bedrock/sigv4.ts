@@ -2,12 +2,15 @@
 // Only the headers named here are signed: host, x-amz-date, x-amz-security-token, x-amz-content-sha256 and
 // any `extraHeaders` the caller of this function passes. Envoy adds x-forwarded-*, x-request-id and
 // x-envoy-* after ext_proc, so nothing else may be signed.
-import { Hash } from '@smithy/hash-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { lazyModule } from '../../core/lazy.ts';
 import type { AwsCredential } from '../../core/credential.ts';
 import { Secret } from '../../core/secret.ts';
 import type { HeaderToSet } from '../shared/credential-headers.ts';
+
+// Loaded on the first signature: only a deployment with a Bedrock provider pays for them.
+const hashNode = lazyModule<typeof import('@smithy/hash-node')>('@smithy/hash-node');
+const protocolHttp = lazyModule<typeof import('@smithy/protocol-http')>('@smithy/protocol-http');
+const signatureV4 = lazyModule<typeof import('@smithy/signature-v4')>('@smithy/signature-v4');
 
 export interface SigV4Request {
   readonly method: string;
@@ -48,6 +51,9 @@ export function queryMap(raw: string): Record<string, string | string[]> {
 
 /** Signs and returns the headers to set: authorization and x-amz-* (secret-bearing values wrapped). */
 export async function signSigV4(req: SigV4Request, credential: AwsCredential, opts: SigV4Options): Promise<HeaderToSet[]> {
+  const { SignatureV4 } = signatureV4();
+  const { HttpRequest } = protocolHttp();
+  const { Hash } = hashNode();
   const signer = new SignatureV4({
     service: opts.service,
     region: opts.region,
