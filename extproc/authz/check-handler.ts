@@ -102,6 +102,9 @@ function decide(policy: Policy, line: RequestLine, resolved: IdentityResolution,
   return { allow: true, rule: decision.rule, identity, provider, translator, shadow: decision.shadow };
 }
 
+/** x-envoy-* in any case (Envoy hands ext_authz lower-case names; the kind's list lower-cases them too). */
+const ENVOY_HEADER = /^x-envoy-/i;
+
 /** True when the request carries no body: Envoy's buffer filter runs first and sets content-length for any body. */
 function hasNoBody(headers: Readonly<Record<string, string>>): boolean {
   const cl = headers['content-length'];
@@ -165,7 +168,7 @@ export function createCheckHandler(services: Services): (req: CheckRequest, peer
         // The caller's credentials go here, and x-envoy-* headers the caller sent (ext_proc may not
         // remove those). The rest of what the provider's allow-list refuses goes in ext_proc's
         // request-headers answer, after grant conditions (evaluated with the body) could read it.
-        const envoyNamed = verdict.provider.kind.headersToRemove(Object.keys(line.headers)).filter((n) => n.startsWith('x-envoy-'));
+        const envoyNamed = verdict.provider.kind.headersToRemove(Object.keys(line.headers).filter((n) => ENVOY_HEADER.test(n)));
         const remove = new Set([...CALLER_CREDENTIAL_HEADERS, ...envoyNamed]);
         let set: readonly HeaderToSet[] = [];
         let admitted = ctx;
