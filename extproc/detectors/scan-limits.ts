@@ -6,7 +6,10 @@ export interface ScanLimits {
   readonly maxInputBytes: number;
   /** Findings for one request, after overlapping hits are merged. */
   readonly maxFindings: number;
-  /** Wall-clock milliseconds for one request's scan. */
+  /**
+   * Milliseconds of CPU time one request's scan may take on Tollgate's thread. Time the thread did not run (a
+   * loaded machine, other processes) does not count: a busy host must not turn into refused requests.
+   */
   readonly maxScanMs: number;
 }
 
@@ -24,16 +27,26 @@ export class ScanLimitError extends Error {
   }
 }
 
+/** CPU time this thread has used, in milliseconds (user and system). */
+export function threadCpuMs(): number {
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** What is left of the limits during one request's scan; shared by all its segments. */
 export class ScanBudget {
   readonly limits: ScanLimits;
-  readonly deadline: number;
+  /** The CPU clock (threadCpuMs) when the scan began. */
+  readonly cpuStart: number;
+  /** Wall-clock time before which the CPU budget cannot be spent: checkTime reads the CPU clock only after it. */
+  #wallDeadline: number;
   bytes = 0;
   findings = 0;
 
-  constructor(limits: ScanLimits, now: number = performance.now()) {
+  constructor(limits: ScanLimits, now: number = performance.now(), cpuStart: number = threadCpuMs()) {
     this.limits = limits;
-    this.deadline = now + limits.maxScanMs;
+    this.cpuStart = cpuStart;
+    this.#wallDeadline = now + limits.maxScanMs;
   }
 
   /** Before scanning: a text with more characters than the bytes left is over the cap whatever its encoding. */
@@ -52,7 +65,16 @@ export class ScanBudget {
     if (this.findings > this.limits.maxFindings) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
   }
 
+  /**
+   * Throws once the scan has used more than maxScanMs of CPU. Cheap while the wall clock says the budget
+   * cannot be spent yet (CPU time never runs faster than the wall clock); after that, the thread's CPU clock
+   * decides, and a scan that was only waiting for the CPU gets a new wall-clock bound for what it has left.
+   */
   checkTime(): void {
-    if (performance.now() > this.deadline) throw new ScanLimitError('time', `scan took longer than ${this.limits.maxScanMs} ms`);
+    const now = performance.now();
+    if (now <= this.#wallDeadline) return;
+    const used = threadCpuMs() - this.cpuStart;
+    if (used > this.limits.maxScanMs) throw new ScanLimitError('time', `scan took longer than ${this.limits.maxScanMs} ms of CPU`);
+    this.#wallDeadline = now + (this.limits.maxScanMs - used);
   }
 }

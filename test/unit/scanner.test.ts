@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
 import { compileLinear, CustomPatternError, customDetector, literalPrefix } from '../../extproc/detectors/custom-pattern.ts';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
-import { ScanBudget, ScanLimitError, DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
+import { ScanBudget, ScanLimitError, DEFAULT_SCAN_LIMITS, threadCpuMs } from '../../extproc/detectors/scan-limits.ts';
 import { Scanner } from '../../extproc/detectors/scanner.ts';
 import { luhnValid, mod97Valid, runValidator } from '../../extproc/detectors/validators.ts';
 
@@ -37,12 +37,35 @@ describe('scan caps fail closed', () => {
     assert.throws(() => s.scan(`${ten} u10@example.com`), (e: unknown) => e instanceof ScanLimitError && e.limit === 'findings');
   });
 
-  it('time: a scan past its deadline throws', () => {
+  it('time: a scan past its CPU budget throws', () => {
     const s = buildScanner({ limits: limits({ maxScanMs: 1, maxInputBytes: 64 * 1024 * 1024 }) });
-    const budget = new ScanBudget(s.limits, performance.now() - 10);
+    const budget = new ScanBudget(s.limits, performance.now() - 10, threadCpuMs() - 10);
     assert.throws(() => s.scan('hello', budget), (e: unknown) => e instanceof ScanLimitError && e.limit === 'time');
     // A large input is interrupted mid-scan, not only checked at the end.
     assert.throws(() => s.scan('a@b.co '.repeat(5_000_000)), (e: unknown) => e instanceof ScanLimitError);
+  });
+});
+
+describe('scan time is CPU time', () => {
+  // The thread blocks without using CPU: what a starved process sees when the machine is busy.
+  const blockFor = (ms: number): void => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };
+  const spinFor = (ms: number): void => { const end = threadCpuMs() + ms; while (threadCpuMs() < end) { /* CPU */ } };
+
+  it('time the thread did not run is not charged to the scan (a loaded machine refuses nothing)', () => {
+    const budget = new ScanBudget(limits({ maxScanMs: 20 }));
+    blockFor(60);
+    budget.checkTime();
+    blockFor(60);
+    budget.checkTime();
+  });
+
+  it('CPU spent past the budget throws, also after the thread waited', () => {
+    const budget = new ScanBudget(limits({ maxScanMs: 20 }));
+    blockFor(30);
+    spinFor(10);
+    budget.checkTime();
+    spinFor(15);
+    assert.throws(() => { budget.checkTime(); }, (e: unknown) => e instanceof ScanLimitError && e.limit === 'time');
   });
 });
 
