@@ -68,6 +68,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     pos('GCP_API_KEY', 'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'),
     neg(`AIza${'a'.repeat(35)} AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX AIzaSyYOUR_API_KEY_HERE_0123456789abcd`),
     neg('AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQ (38) AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQeX (40)'),
+    // The sample key in the Firebase Android SDK's FirebaseOptions javadoc.
+    neg('FirebaseOptions.Builder().setApiKey("AIzaSyDdVgKwhZl0sTTTLZ7iTmt1r3N2cJLnaDk")'),
     { text: '{"type": "service_account", "project_id": "demo", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd", "client_email": "x"}', expect: [['GCP_SERVICE_ACCOUNT', '3f2504e04f8911d39a0c0305e82c3301aabbccdd']] },
     neg('{"type": "user", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd"}'),
   ],
