@@ -101,6 +101,11 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
   slack: [
     pos('SLACK_TOKEN', 'xoxb-482910375126-7302918465521-AbCdEfGhIjKlMnOpQrStUvWx'),
     pos('SLACK_TOKEN', 'xoxo-482910375126-7302918465521-Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6'),
+    pos('SLACK_TOKEN', 'xoxp-482910375126-7302918465521-7302918465007-9c41e0b7d2a85f36c1e4b09d7a2f5e83'),
+    pos('SLACK_TOKEN', 'xoxp-1-Mi0yLTc0MjkxMDM3NTEyNi03MzAyOTE4NDY1NTIxLWZmZjEyMw', 'rotating: xoxe.', ''),
+    // Hand-written ids, and a user token whose secret part is cut off.
+    neg('"token": "xoxp-4321-4321-4321-9c41e0b7d2a85f36c1e4b09d7a2f5e83"'),
+    neg('"token": "xoxp-482910375126-7302918465521-7302918465007-################"'),
     pos('SLACK_WEBHOOK', 'hooks.slack.com/services/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', 'https://', ''),
     neg('xoxb-your-token-here and xoxb_placeholder and hooks.slack.com/services/'),
     neg('https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx'),
