@@ -110,6 +110,11 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('xoxb-your-token-here and xoxb_placeholder and hooks.slack.com/services/'),
     neg('https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx'),
   ],
+  bedrock: [
+    pos('BEDROCK_API_KEY', `ABSK${Buffer.from('BedrockAPIKey-q7zk-at-480213579246:Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9Ff1Gg3Hh5Ii7Jj9Kk').toString('base64')}`),
+    // The shape of the AWS documentation's sample: a real prefix, then EXAMPLE over and over.
+    neg(`AWS_BEARER_TOKEN_BEDROCK=ABSK${Buffer.from('BedrockAPIKey-').toString('base64')}${'EXAMPLEKEY'.repeat(8)}`),
+  ],
   stripe: [pos('STRIPE_KEY', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'), pos('STRIPE_KEY', 'rk_live_51Hc6Jd1Fg0Zq8Lw3Nx7Pk2Rv5'), neg('sk_test_4eC39HqLyjWDarjtT1zdp7dc pk_live_4eC39HqLyjWDarjtT1zdp7dc sk_live_lowercaseonlyletters')],
   openai: [
     pos('OPENAI_KEY', OPENAI),
