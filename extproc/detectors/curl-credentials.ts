@@ -1,6 +1,6 @@
 // Passwords on curl command lines: `curl -u user:pass …`, `--user user:pass`, `--user=user:pass`, quoted or
 // not, on one line or continued with a backslash. The password is reported (the user stays readable), unless
-// it is a placeholder (`$PASS`, `<password>`, `****`); with no user (`-u :token`) too; with no password
+// it is a placeholder (`$PASS`, `<password>`, `****`, `<user:pass>`, the user's own name); with no user (`-u :token`) too; with no password
 // (`-u KEY:`, an API key as the user) the user is reported when it looks like a secret. The scanner calls at the option's '-' (a trigger it has
 // anyway); the `curl` before it is found backwards, remembering the previous answer, so a scan stays linear.
 import { hasAtFold, isAlnum } from './chars.ts';
@@ -34,7 +34,10 @@ function userPass(text: string, v: number, report: (s: number, e: number) => voi
     if (colon > s && secretValue(text, s, colon)) report(s, colon);
     return e;
   }
-  if (!isPasswordPlaceholder(text.slice(colon + 1, e))) report(colon + 1, e);
+  // `<user:password>` is a template; a password equal to the user (`test:test`) is a demo login.
+  if (text.charCodeAt(s) === 60) return e;
+  const password = text.slice(colon + 1, e);
+  if (!isPasswordPlaceholder(password) && password !== text.slice(s, colon)) report(colon + 1, e);
   return e;
 }
 

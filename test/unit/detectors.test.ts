@@ -237,6 +237,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     // Two commands on one line, the second after the first's answer was remembered.
     { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
     neg('curl https://x\necho -u a:Zq8Lw3Nx7P'),
+    // Templates and demo logins: the whole pair in angle brackets, one character repeated, the user's own name.
+    neg('curl -u <admin:secret99> https://x; curl --user "aaa:bbb" https://y; curl -s -u \'demo:demo\' https://z'),
   ],
   generic: [
     { text: 'DB_PASSWORD=Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
