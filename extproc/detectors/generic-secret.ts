@@ -9,7 +9,7 @@
 // value is reported.
 import { classMix, entropy, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
-import { assignmentAt } from './assignment.ts';
+import { assignmentAt, nameHas, nameStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
 
@@ -46,7 +46,10 @@ export function secretValue(text: string, s: number, e: number): boolean {
   if (!(m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e)))) return false;
   const value = text.slice(s, e);
   // Templates (also after a prefix: `t1.<token>`), URLs, and samples cut short in documentation (`t1.9euelZqP...`).
-  if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http') || value.endsWith('...') || value.endsWith('\u2026')) return false;
+  if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http')) return false;
+  // Elided (`ops_eyJzaWdu...`, `abc..[Redacted]`, `t1.9eue…`), a package coordinate (`jjwt-jackson-0.11.2`), or the
+  // text of another assignment caught between quotes (`"api_token = "`).
+  if (value.includes('..') || value.includes('\u2026') || /^[A-Za-z]+(?:-[A-Za-z]+)*-\d+(?:\.\d+)+$/.test(value) || / [=:]$/.test(value)) return false;
   for (const p of CLAIMED) if (value.startsWith(p)) return false;
   return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase()) && !encodedPlaceholder(value);
 }
@@ -101,6 +104,7 @@ function valueAt(text: string, v: number): [number, number] {
   return [v, e];
 }
 
+const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
 const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'];
 
 /**
@@ -162,8 +166,12 @@ export const genericSecret: CharDetector = {
     if (a === undefined) return;
     const name = keywordBefore(text, a.nameEnd);
     if (name === undefined) return;
+    // Values meant to be public (`publicToken`, `NEXT_PUBLIC_API_KEY`, `publishableKey`) and anti-forgery tokens
+    // (`csrf_token`, `X-XSRF-TOKEN`), which pages embed for every visitor, are not credentials.
+    if (nameHas(text, nameStart(text, a.nameEnd), a.nameEnd, NOT_CREDENTIALS)) return;
     const [s, end] = valueAt(text, a.value);
-    if (end < 0) return;
+    // A bare value cut off with an ellipsis (`ops_eyJzaWdu...`): the trailing dots are not part of it.
+    if (end < 0 || (text.charCodeAt(end) === 46 && text.charCodeAt(end + 1) === 46)) return;
     if (name === 'auth' ? authEntryAt(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
   },
 };

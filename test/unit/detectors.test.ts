@@ -258,6 +258,13 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('password_hash: $2b$12$KIXQJ1y7yqzE6aBc9dEfGhO; csrf_token: {{ csrf_token() }}; pwd: /home/user/project; auth: true; author: Jane Doe'),
     neg(`token: ${GH_BAD}; STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc; api_key: YOUR_API_KEY; password=xxxxxxxxxxxx`),
     neg('{"auths": {"ghcr.io": {"auth": "dGhpcyBpcyBub3QgYSBwYWlyIGF0IGFsbA=="}}}'),
+    // Elided values, in the shapes of a README or a redacted log.
+    neg('export API_TOKEN=Zq8Lw3Nx7Pk2Rv5Tm9Yb4...\nsecret: "Hc6Jd1Fg0Aa1..[REDACTED]"; password: Tq9#mZ2v\u2026'),
+    // Public by design, or anti-forgery tokens every page visitor gets.
+    neg('publicToken = "Rb1Xc6Vz3KHf5Jg0Ya2Wn7"; NEXT_PUBLIC_API_KEY=Pk2Rv5Tm9Yb4Hc6Jd1Fg0A; publishableKey: "Vz3KHf5Jg0Ya2Wn7Rb1X"'),
+    neg('<meta name="csrf-token" content="x"> csrf-token=Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga+Pq4/Ls9Tm2Wn7==; "X-XSRF-TOKEN": "Wn7Rb1Xc6Vz3Kd8Hf5Jg"'),
+    // A package coordinate after a group id that ends in "token", and another assignment's text between quotes.
+    neg('deps = "org.keycloak.token:keycloak-core-24.0.3"\ntoken = "session_token = " + suffix'),
   ],
   vendor_shapes: [
     pos('JFROG_TOKEN', `cmVmdGtuOjAxOj${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeFfGgHh1Ii2Jj'.slice(0, 50)}`),
