@@ -1,15 +1,18 @@
 // Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
 // api key or access key (optionally followed by "key": `secret_key`, `secretKey`), in any of the shapes people
 // paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
-// code (`token = '…'`, `Password: "…"`, `:=`, `=>`), `.netrc` (`login u password p`), `.npmrc`
+// code (`token = '…'`, `Password: "…"`, `:=`, `=>`, `?=`, `??=`, `.=`, `::=`, `env["X"] = …`, `var x string = …`,
+// `val x: String = …`), XML elements (`<password>…</password>`), calls and lists that pair a quoted name with a
+// quoted value (`System.setProperty("db.password", "…")`), `.netrc` (`login u password p`), `.npmrc`
 // (`//registry/:_authToken=…`, `_auth=…`, `_password=…`), `.pypirc` and docker `config.json` (`"auth": "<base64
 // of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits, a digit or a symbol
 // (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
-// `config.db.password`), a path or URL, or a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`). Only the
-// value is reported.
-import { classMix, entropy, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
+// `config.db.password`), a path or URL, a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`), elided
+// (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
+// `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials. Only the value is reported.
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
-import { assignmentAt, nameHas, nameStart } from './assignment.ts';
+import { assignmentAt, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
 
@@ -141,38 +144,117 @@ function nameEndingAt(text: string, end: number, whole: boolean): string | undef
 }
 
 /**
- * Called at each '=' and ':' after a letter, a quote or a space: the name is read backwards (assignment.ts), so
- * keywords cost nothing where no separator follows them.
+ * `var token string = "…"`, `val token: String = "…"`: where the name ends when the word before the '=' (and a
+ * space) is a string type; `end` otherwise.
+ */
+function declaredNameEnd(text: string, end: number): number {
+  if (text.charCodeAt(end) !== 32) return end;
+  const w = hasAtFold(text, end - 6, 'string') ? end - 6 : hasAt(text, end - 3, 'str') ? end - 3 : -1;
+  if (w < 0 || text.charCodeAt(w - 1) !== 32) return end;
+  let k = w - 1;
+  while (k > w - 4 && text.charCodeAt(k - 1) === 32) k--;
+  return text.charCodeAt(k - 1) === 58 ? k - 1 : k;
+}
+
+/** Reports the value text[s, e) of a credential name when it passes that name's gate. */
+function reportValue(text: string, name: string, s: number, e: number, report: (s: number, e: number) => void): void {
+  if (name === 'auth' ? authEntryAt(text, s, e) && e - s >= 8 : secretValue(text, s, e)) report(s, e);
+}
+
+const isElementNameChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45 || c === 46 || c === 58;
+const MAX_ELEMENT_NAME = 48;
+
+/**
+ * At the '>' of an XML element named like a credential: `<password>v</password>`, `<apiToken>\n  v\n</apiToken>`.
+ * The value runs to the end of its line or the next '<', and the element must close right after it.
+ */
+function elementAt(text: string, t: number, report: (s: number, e: number) => void): void {
+  const name = keywordBefore(text, t);
+  if (name === undefined) return;
+  const ns = runStart(text, t, isElementNameChar, MAX_ELEMENT_NAME);
+  if (text.charCodeAt(ns - 1) !== 60) return;
+  const limit = Math.min(text.length, t + 1 + 64 + MAX + 1);
+  let v = t + 1;
+  while (v < limit && isSpace(text.charCodeAt(v))) v++;
+  let k = v;
+  while (k < limit && k - v <= MAX && text.charCodeAt(k) !== 60 && text.charCodeAt(k) !== 10) k++;
+  let e = k;
+  while (e > v && isSpace(text.charCodeAt(e - 1))) e--;
+  while (k < limit && isSpace(text.charCodeAt(k))) k++;
+  // The closing tag: `</` + the same name + `>`.
+  const n = t - ns;
+  if (text.charCodeAt(k) !== 60 || text.charCodeAt(k + 1) !== 47 || text.charCodeAt(k + 2 + n) !== 62) return;
+  for (let j = 0; j < n; j++) if (text.charCodeAt(k + 2 + j) !== text.charCodeAt(ns + j)) return;
+  reportValue(text, name, v, e, report);
+}
+
+/**
+ * At the ',' of a quoted name and value passed together: `System.setProperty("db.password", "…")`,
+ * `os.environ.setdefault('API_TOKEN', '…')`, `Map.of("secret", "…")`, `["token", "…"]`.
+ */
+function pairAt(text: string, t: number, report: (s: number, e: number) => void): void {
+  const q = text.charCodeAt(t - 1);
+  if (q !== 34 && q !== 39) return;
+  const name = keywordBefore(text, t - 1);
+  if (name === undefined) return;
+  const ns = nameStart(text, t - 1);
+  const open = text.charCodeAt(ns - 2);
+  if (text.charCodeAt(ns - 1) !== q || !(open === 40 || open === 91 || open === 123 || open === 44 || open === 32)) return;
+  let v = t + 1;
+  while (v < t + 4 && text.charCodeAt(v) === 32) v++;
+  const c = text.charCodeAt(v);
+  if ((c !== 34 && c !== 39) || nameHas(text, ns, t - 1, NOT_CREDENTIALS)) return;
+  const [s, e] = valueAt(text, v);
+  if (e < 0) return;
+  // In a list of names or samples the next item is a name or a sentence: short lower-case words
+  // (`'x-amz-content-sha256'`), another credential name (`'aws_secret_access_key='`), or words with spaces.
+  const value = text.slice(s, e);
+  if (/^[a-z][a-z0-9]{0,9}(?:[-_.][a-z][a-z0-9]{0,9}){2,}$/.test(value) || /\s|password|secret|token/i.test(value)) return;
+  reportValue(text, name, s, e, report);
+}
+
+/**
+ * Called at each '=' and ':' after a letter, a quote, a space or an operator character (`?=`, `.=`, `::=`), at
+ * '>' after a letter (XML elements) and at ',' after a quote (name and value passed together). The name is read
+ * backwards (assignment.ts), so keywords cost nothing where no separator follows them.
  */
 export const genericSecret: CharDetector = {
   kind: 'char',
   id: 'secret.generic_secret',
   type: 'GENERIC_SECRET',
-  triggers: '=:',
-  prev: 'dtnyhDTNYH"\' \t',
+  triggers: '=:>,',
+  prev: 'dtnyhDTNYH"\' \t?.:]',
   maxLength: MAX,
   at(text, t, report) {
+    const c = text.charCodeAt(t);
+    if (c === 62 || c === 44) {
+      if (c === 62) elementAt(text, t, report);
+      else pairAt(text, t, report);
+      return;
+    }
     // The name's end first (constant work, and most names are not credential names).
-    let e = t;
-    while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
-    const q = text.charCodeAt(e - 1);
-    const quotedName = q === 34 || q === 39;
-    if (quotedName) e--;
+    const e = declaredNameEnd(text, nameEndBefore(text, operatorStart(text, t)));
     if (keywordBefore(text, e) === undefined) return;
-    // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator: not a value.
+    // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator is not a value, nor
+    // is the string after `"?token=" + …`; `token="v"` is.
+    const quotedName = text.charCodeAt(e) === 34 || text.charCodeAt(e) === 39;
     const after = text.charCodeAt(t + 1);
-    if (!quotedName && (after === 34 || after === 39 || after === 96)) return;
+    if (!quotedName && (after === 34 || after === 39 || after === 96)) {
+      const first = text.charCodeAt(t + 2);
+      if (c === 58 || after === 96 || first === after || first === 32 || first === 43 || first === 46 || first === 44 || first === 41 || first === 59) return;
+    }
     const a = assignmentAt(text, t);
     if (a === undefined) return;
-    const name = keywordBefore(text, a.nameEnd);
+    const nameEnd = declaredNameEnd(text, a.nameEnd);
+    const name = keywordBefore(text, nameEnd);
     if (name === undefined) return;
     // Values meant to be public (`publicToken`, `NEXT_PUBLIC_API_KEY`, `publishableKey`) and anti-forgery tokens
     // (`csrf_token`, `X-XSRF-TOKEN`), which pages embed for every visitor, are not credentials.
-    if (nameHas(text, nameStart(text, a.nameEnd), a.nameEnd, NOT_CREDENTIALS)) return;
+    if (nameHas(text, nameStart(text, nameEnd), nameEnd, NOT_CREDENTIALS)) return;
     const [s, end] = valueAt(text, a.value);
     // A bare value cut off with an ellipsis (`ops_eyJzaWdu...`): the trailing dots are not part of it.
     if (end < 0 || (text.charCodeAt(end) === 46 && text.charCodeAt(end + 1) === 46)) return;
-    if (name === 'auth' ? authEntryAt(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
+    reportValue(text, name, s, end, report);
   },
 };
 

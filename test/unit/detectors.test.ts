@@ -258,6 +258,21 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('password_hash: $2b$12$KIXQJ1y7yqzE6aBc9dEfGhO; csrf_token: {{ csrf_token() }}; pwd: /home/user/project; auth: true; author: Jane Doe'),
     neg(`token: ${GH_BAD}; STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc; api_key: YOUR_API_KEY; password=xxxxxxxxxxxx`),
     neg('{"auths": {"ghcr.io": {"auth": "dGhpcyBpcyBub3QgYSBwYWlyIGF0IGFsbA=="}}}'),
+    // Assignment syntaxes of make, PHP, BNF-style configs, JavaScript, Go and Kotlin; subscripts; XML elements;
+    // calls that take a name and a value.
+    { text: 'REGISTRY_TOKEN ?= k2Vd9Lq0Xw7Zr4Tp1Nb6', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    { text: '$dbPassword .= "Tq9#mZ2vLp4x";', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'service_secret ::= "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nservice_token :::= Hc6Jd1Fg0Aa1Bb3Cc5', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'opts.token ??= "k2Vd9Lq0Xw7Zr4Tp1Nb6"; webhookToken="Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'var webhookSecret string = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nval apiToken: String = "Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'os.environ["DB_PASSWORD"] = "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: '<server>\n  <password>Tq9#mZ2vLp4x</password>\n</server>\n<apiToken>\n    k2Vd9Lq0Xw7Zr4Tp1Nb6\n</apiToken>', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    { text: 'System.setProperty("jdbc.password", "Tq9#mZ2vLp4x"); os.environ.setdefault(\'API_TOKEN\', \'k2Vd9Lq0Xw7Zr4Tp1Nb6\')', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    // Not assignments: string building, comparisons, other operators, elements that do not close, lists of names.
+    neg('url = "https://x/?access_token=" + accessToken + "&scope=read"; q = \'?token=\'+tokenValue12; s = "password=" . $pw9'),
+    neg('if (a.secret != "k2Vd9Lq0Xw7Zr4Tp1Nb6") {} x = m["token"] == "k2Vd9Lq0Xw7Zr4Tp1Nb6"; n += token; std::string token;'),
+    neg('<token>k2Vd9Lq0Xw7Zr4Tp1Nb6</tokens> <password>k2Vd9Lq0Xw7Zr4Tp1Nb6 and more text; ["password", "password_confirmation"]; [\'x-amz-security-token\', \'x-amz-content-sha256\']'),
+    neg('[\'DEPLOY_TOKEN\', \'token dapi8f3c2a1b9d7e6f5a4b3c\'], ["secret", "aws_secret_access_key="]'),
     // Elided values, in the shapes of a README or a redacted log.
     neg('export API_TOKEN=Zq8Lw3Nx7Pk2Rv5Tm9Yb4...\nsecret: "Hc6Jd1Fg0Aa1..[REDACTED]"; password: Tq9#mZ2v\u2026'),
     // Public by design, or anti-forgery tokens every page visitor gets.
