@@ -1,5 +1,6 @@
 // Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
-// api key or access key (optionally followed by "key": `secret_key`, `secretKey`), in any of the shapes people
+// api key, access key or private key (optionally followed by "key": `secret_key`, `secretKey`; or numbered:
+// `api_token_2`), in any of the shapes people
 // paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
 // code (`token = '…'`, `Password: "…"`, `:=`, `=>`, `?=`, `??=`, `.=`, `::=`, `env["X"] = …`, `var x string = …`,
 // `val x: String = …`), XML elements (`<password>…</password>`), calls and lists that pair a quoted name with a
@@ -10,7 +11,7 @@
 // `config.db.password`), a path or URL, a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`), elided
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials. Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase, runStart } from './chars.ts';
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, looksLikePlaceholder, randomCase, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
 import { assignmentAt, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
@@ -23,7 +24,7 @@ const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c ===
  * Values in a format a vendor detector owns: that detector decides (a sample or a test key it rejects is not
  * reported here as a generic secret instead).
  */
-const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
+const CLAIMED = ['-----BEGIN', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
 const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
 
 /** Whether text[s, e) passes the value gate (see the header comment). */
@@ -50,9 +51,10 @@ export function secretValue(text: string, s: number, e: number): boolean {
   const value = text.slice(s, e);
   // Templates (also after a prefix: `t1.<token>`), URLs, and samples cut short in documentation (`t1.9euelZqP...`).
   if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http')) return false;
-  // Elided (`ops_eyJzaWdu...`, `abc..[Redacted]`, `t1.9eue…`), a package coordinate (`jjwt-jackson-0.11.2`), or the
+  // Elided (`ops_eyJzaWdu...`, `abc..[Redacted]`, `t1.9eue…`), a generic type (`Awaited<ReturnType<…>>`), a
+  // package coordinate (`jjwt-jackson-0.11.2`), or the
   // text of another assignment caught between quotes (`"api_token = "`).
-  if (value.includes('..') || value.includes('\u2026') || /^[A-Za-z]+(?:-[A-Za-z]+)*-\d+(?:\.\d+)+$/.test(value) || / [=:]$/.test(value)) return false;
+  if (value.includes('..') || value.includes('\u2026') || /^[A-Za-z_$][\w$.]*</.test(value) || /^[A-Za-z]+(?:-[A-Za-z]+)*-\d+(?:\.\d+)+$/.test(value) || / [=:]$/.test(value)) return false;
   for (const p of CLAIMED) if (value.startsWith(p)) return false;
   return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase()) && !encodedPlaceholder(value);
 }
@@ -108,7 +110,7 @@ function valueAt(text: string, v: number): [number, number] {
 }
 
 const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
-const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'];
+const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'auth'];
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
@@ -121,7 +123,14 @@ function keywordBefore(text: string, e: number): string | undefined {
     const c = text.charCodeAt(k - 1);
     if (c === 95 || c === 45) k--;
   }
-  return nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+  const name = nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+  if (name !== undefined || !isDigit(text.charCodeAt(e - 1))) return name;
+  // A numbered name (`api_token_2`, `password1`): the keyword before the number.
+  let d = e - 1;
+  while (d > e - 4 && isDigit(text.charCodeAt(d - 1))) d--;
+  if (isDigit(text.charCodeAt(d - 1))) return undefined;
+  const c = text.charCodeAt(d - 1);
+  return keywordBefore(text, c === 95 || c === 45 ? d - 1 : d);
 }
 
 /** Per lower-case last letter: the names ending in it. */

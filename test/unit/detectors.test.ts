@@ -237,6 +237,7 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     // Two commands on one line, the second after the first's answer was remembered.
     { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
     neg('curl https://x\necho -u a:Zq8Lw3Nx7P'),
+    { text: "curl --user deploy:'Tq9#mZ2vLp4x' -X PATCH https://x", expect: [['PASSWORD', 'Tq9#mZ2vLp4x']] },
     // Templates and demo logins: the whole pair in angle brackets, one character repeated, the user's own name.
     neg('curl -u <admin:secret99> https://x; curl --user "aaa:bbb" https://y; curl -s -u \'demo:demo\' https://z'),
   ],
@@ -266,10 +267,15 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'opts.token ??= "k2Vd9Lq0Xw7Zr4Tp1Nb6"; webhookToken="Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
     { text: 'var webhookSecret string = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nval apiToken: String = "Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
     { text: 'os.environ["DB_PASSWORD"] = "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    // Numbered names, and private keys written as a value rather than a PEM block (a PEM is the private-key detector's).
+    { text: 'api_token_2 = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\npassword1 : Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'signing_private_key: Hc6Jd1Fg0Aa1+Bb3Cc5/Dd7=', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1+Bb3Cc5/Dd7=']] },
+    { text: '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----\\n"}', expect: [['PRIVATE_KEY', '-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----']] },
     { text: '<server>\n  <password>Tq9#mZ2vLp4x</password>\n</server>\n<apiToken>\n    k2Vd9Lq0Xw7Zr4Tp1Nb6\n</apiToken>', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
     { text: 'System.setProperty("jdbc.password", "Tq9#mZ2vLp4x"); os.environ.setdefault(\'API_TOKEN\', \'k2Vd9Lq0Xw7Zr4Tp1Nb6\')', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
     // Not assignments: string building, comparisons, other operators, elements that do not close, lists of names.
     neg('url = "https://x/?access_token=" + accessToken + "&scope=read"; q = \'?token=\'+tokenValue12; s = "password=" . $pw9'),
+    neg('let privateKey: Awaited<ReturnType<typeof generateKeyPair>>; let apiToken: Promise<string> | undefined;'),
     neg('if (a.secret != "k2Vd9Lq0Xw7Zr4Tp1Nb6") {} x = m["token"] == "k2Vd9Lq0Xw7Zr4Tp1Nb6"; n += token; std::string token;'),
     neg('<token>k2Vd9Lq0Xw7Zr4Tp1Nb6</tokens> <password>k2Vd9Lq0Xw7Zr4Tp1Nb6 and more text; ["password", "password_confirmation"]; [\'x-amz-security-token\', \'x-amz-content-sha256\']'),
     neg('[\'DEPLOY_TOKEN\', \'token dapi8f3c2a1b9d7e6f5a4b3c\'], ["secret", "aws_secret_access_key="]'),
