@@ -27,6 +27,17 @@ const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c ===
 const CLAIMED = ['-----BEGIN', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
 const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
 
+/**
+ * Vault's tokens before 1.10 (`s.` service, `b.` batch, `r.` recovery + 24 base62 characters) read like a member
+ * access (`s.Xyz…`), yet the random tail (digits and both cases) says otherwise.
+ */
+function legacyVaultToken(text: string, s: number, e: number): boolean {
+  if (e - s !== 26 || text.charCodeAt(s + 1) !== 46 || !'sbr'.includes(text.charAt(s))) return false;
+  for (let k = s + 2; k < e; k++) if (!isAlnum(text.charCodeAt(k))) return false;
+  const m = classMix(text, s + 2, e);
+  return m.digit > 0 && m.upper > 0 && m.lower > 0;
+}
+
 /** Whether text[s, e) passes the value gate (see the header comment). */
 export function secretValue(text: string, s: number, e: number): boolean {
   const n = e - s;
@@ -36,7 +47,7 @@ export function secretValue(text: string, s: number, e: number): boolean {
   if (c0 === 36 || c0 === 37 || c0 === 123 || c0 === 60 || c0 === 91 || c0 === 64 || c0 === 38 || c0 === 42 || c0 === 40 || c0 === 33 || c0 === 47 || c0 === 126) return false;
   if (c0 === 46 && text.charCodeAt(s + 1) === 47) return false;
   // Cheap shape checks before any copy of the value.
-  if (isCodeReference(text, s, e) || looksLikePlaceholder(text, s, e)) return false;
+  if ((isCodeReference(text, s, e) && !legacyVaultToken(text, s, e)) || looksLikePlaceholder(text, s, e)) return false;
   const h = entropy(text, s, e);
   if (h < 3) return false;
   const m = classMix(text, s, e);

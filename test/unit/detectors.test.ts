@@ -267,6 +267,9 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'opts.token ??= "k2Vd9Lq0Xw7Zr4Tp1Nb6"; webhookToken="Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
     { text: 'var webhookSecret string = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nval apiToken: String = "Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
     { text: 'os.environ["DB_PASSWORD"] = "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    // Vault tokens from before 1.10 look like a member access (`s.Abc…`) but are not one.
+    { text: 'vault_token = "s.Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9"\ntoken: b.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6', expect: [['GENERIC_SECRET', 's.Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9'], ['GENERIC_SECRET', 'b.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
+    neg('token: s.accessTokenFromHeader; secret = s.clientSecretValue; password: r.body.newPassword1'),
     // Numbered names, and private keys written as a value rather than a PEM block (a PEM is the private-key detector's).
     { text: 'api_token_2 = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\npassword1 : Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
     { text: 'signing_private_key: Hc6Jd1Fg0Aa1+Bb3Cc5/Dd7=', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1+Bb3Cc5/Dd7=']] },
