@@ -168,7 +168,8 @@ function nameEndingAt(text: string, end: number, whole: boolean): string | undef
  * space) is a string type; `end` otherwise.
  */
 function declaredNameEnd(text: string, end: number): number {
-  if (text.charCodeAt(end) !== 32) return end;
+  const last = text.charCodeAt(end - 1) | 32;
+  if ((last !== 103 && last !== 114) || text.charCodeAt(end) !== 32) return end;
   const w = hasAtFold(text, end - 6, 'string') ? end - 6 : hasAt(text, end - 3, 'str') ? end - 3 : -1;
   if (w < 0 || text.charCodeAt(w - 1) !== 32) return end;
   let k = w - 1;
@@ -208,10 +209,7 @@ function elementAt(text: string, t: number, report: (s: number, e: number) => vo
   reportValue(text, name, v, e, report);
 }
 
-/**
- * At the ',' of a quoted name and value passed together: `System.setProperty("db.password", "…")`,
- * `os.environ.setdefault('API_TOKEN', '…')`, `Map.of("secret", "…")`, `["token", "…"]`.
- */
+/** At the ',' of a quoted name and value passed together (see genericSecretPair). */
 function pairAt(text: string, t: number, report: (s: number, e: number) => void): void {
   const q = text.charCodeAt(t - 1);
   if (q !== 34 && q !== 39) return;
@@ -234,27 +232,37 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
 }
 
 /**
- * Called at each '=' and ':' after a letter, a quote, a space or an operator character (`?=`, `.=`, `::=`), at
- * '>' after a letter (XML elements) and at ',' after a quote (name and value passed together). The name is read
- * backwards (assignment.ts), so keywords cost nothing where no separator follows them.
+ * Called at each '=' and ':' after a letter, a quote, a space or an operator character (`?=`, `.=`; `::=` and
+ * `:::=` at their first ':', so a ':' after ':' costs nothing, as in `arn:aws:s3:::`), and at '>' after a letter
+ * (XML elements). The name is read backwards (assignment.ts), so keywords cost nothing where no separator follows
+ * them.
  */
 export const genericSecret: CharDetector = {
   kind: 'char',
   id: 'secret.generic_secret',
   type: 'GENERIC_SECRET',
-  triggers: '=:>,',
-  prev: 'dtnyhDTNYH"\' \t?.:]',
+  triggers: '=:>',
+  prev: 'dtnyhDTNYH"\' \t?.]',
   maxLength: MAX,
-  at(text, t, report) {
-    const c = text.charCodeAt(t);
-    if (c === 62 || c === 44) {
-      if (c === 62) elementAt(text, t, report);
-      else pairAt(text, t, report);
+  at(text, t0, report) {
+    const c = text.charCodeAt(t0);
+    if (c === 62) {
+      elementAt(text, t0, report);
       return;
     }
+    let t = t0;
+    if (c === 58 && text.charCodeAt(t + 1) === 58) {
+      const k = text.charCodeAt(t + 2) === 58 ? t + 3 : t + 2;
+      if (text.charCodeAt(k) !== 61) return;
+      t = k;
+    }
     // The name's end first (constant work, and most names are not credential names).
-    const e = declaredNameEnd(text, nameEndBefore(text, operatorStart(text, t)));
-    if (keywordBefore(text, e) === undefined) return;
+    let e = nameEndBefore(text, operatorStart(text, t));
+    if (keywordBefore(text, e) === undefined) {
+      const d = declaredNameEnd(text, e);
+      if (d === e || keywordBefore(text, d) === undefined) return;
+      e = d;
+    }
     // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator is not a value, nor
     // is the string after `"?token=" + …`; `token="v"` is.
     const quotedName = text.charCodeAt(e) === 34 || text.charCodeAt(e) === 39;
@@ -275,6 +283,23 @@ export const genericSecret: CharDetector = {
     // A bare value cut off with an ellipsis (`ops_eyJzaWdu...`): the trailing dots are not part of it.
     if (end < 0 || (text.charCodeAt(end) === 46 && text.charCodeAt(end + 1) === 46)) return;
     reportValue(text, name, s, end, report);
+  },
+};
+
+/**
+ * A quoted name and value passed together: `System.setProperty("db.password", "…")`,
+ * `os.environ.setdefault('API_TOKEN', '…')`, `Map.of("secret", "…")`, `["token", "…"]`. Called at each ',' right
+ * after a quote (its own detector, so the commas of prose cost nothing); the same gates as keyword = value.
+ */
+export const genericSecretPair: CharDetector = {
+  kind: 'char',
+  id: 'secret.generic_secret_pair',
+  type: 'GENERIC_SECRET',
+  triggers: ',',
+  prev: '"\'',
+  maxLength: MAX,
+  at: (text, t, report) => {
+    pairAt(text, t, report);
   },
 };
 
