@@ -3,8 +3,9 @@
 // `api_token_2`), in any of the shapes people
 // paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
 // code (`token = '…'`, `Password: "…"`, `:=`, `=>`, `?=`, `??=`, `.=`, `::=`, `env["X"] = …`, `var x string = …`,
-// `val x: String = …`), XML elements (`<password>…</password>`), calls and lists that pair a quoted name with a
-// quoted value (`System.setProperty("db.password", "…")`), `.netrc` (`login u password p`), `.npmrc`
+// `val x: String = …`), XML elements (`<password>…</password>`, `<entry key="password">…</entry>`, `<add
+// key="ApiToken" value="…"/>`), calls and lists that pair a quoted name with a quoted value
+// (`System.setProperty("db.password", "…")`, secret.generic_secret_pair), `.netrc` (`login u password p`), `.npmrc`
 // (`//registry/:_authToken=…`, `_auth=…`, `_password=…`), `.pypirc` and docker `config.json` (`"auth": "<base64
 // of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits, a digit or a symbol
 // (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
@@ -190,10 +191,14 @@ const MAX_ELEMENT_NAME = 48;
  * The value runs to the end of its line or the next '<', and the element must close right after it.
  */
 function elementAt(text: string, t: number, report: (s: number, e: number) => void): void {
-  const name = keywordBefore(text, t);
+  const q = text.charCodeAt(t - 1);
+  const attribute = q === 34 || q === 39;
+  // `<entry key="password">v</entry>`: the name is the key attribute's value.
+  const end = attribute ? t - 1 : t;
+  const name = keywordBefore(text, end);
   if (name === undefined) return;
-  const ns = runStart(text, t, isElementNameChar, MAX_ELEMENT_NAME);
-  if (text.charCodeAt(ns - 1) !== 60) return;
+  const ns = runStart(text, end, isElementNameChar, MAX_ELEMENT_NAME);
+  if (attribute ? text.charCodeAt(ns - 1) !== q || !hasAtFold(text, ns - 5, 'key=') : text.charCodeAt(ns - 1) !== 60) return;
   const limit = Math.min(text.length, t + 1 + 64 + MAX + 1);
   let v = t + 1;
   while (v < limit && isSpace(text.charCodeAt(v))) v++;
@@ -202,11 +207,32 @@ function elementAt(text: string, t: number, report: (s: number, e: number) => vo
   let e = k;
   while (e > v && isSpace(text.charCodeAt(e - 1))) e--;
   while (k < limit && isSpace(text.charCodeAt(k))) k++;
-  // The closing tag: `</` + the same name + `>`.
-  const n = t - ns;
-  if (text.charCodeAt(k) !== 60 || text.charCodeAt(k + 1) !== 47 || text.charCodeAt(k + 2 + n) !== 62) return;
-  for (let j = 0; j < n; j++) if (text.charCodeAt(k + 2 + j) !== text.charCodeAt(ns + j)) return;
+  // The closing tag: `</` + the same name + `>` (any name after an attribute).
+  if (text.charCodeAt(k) !== 60 || text.charCodeAt(k + 1) !== 47) return;
+  if (!attribute) {
+    const n = t - ns;
+    if (text.charCodeAt(k + 2 + n) !== 62) return;
+    for (let j = 0; j < n; j++) if (text.charCodeAt(k + 2 + j) !== text.charCodeAt(ns + j)) return;
+  }
   reportValue(text, name, v, e, report);
+}
+
+/**
+ * At the '=' of a `key` attribute whose value names a credential and is followed by a `value` attribute
+ * (.NET `<add key="ApiToken" value="…" />`): the value attribute is reported.
+ */
+function keyAttributeAt(text: string, t: number, report: (s: number, e: number) => void): void {
+  const q = text.charCodeAt(t + 1);
+  if ((q !== 34 && q !== 39) || isAlnum(text.charCodeAt(t - 4))) return;
+  let close = t + 2;
+  while (close < t + 2 + MAX_ELEMENT_NAME && isElementNameChar(text.charCodeAt(close))) close++;
+  if (text.charCodeAt(close) !== q) return;
+  const name = keywordBefore(text, close);
+  if (name === undefined || nameHas(text, t + 2, close, NOT_CREDENTIALS)) return;
+  const v = close + 1 + (text.charCodeAt(close + 1) === 32 ? 1 : 0);
+  if (!hasAtFold(text, v, 'value=')) return;
+  const [s, e] = valueAt(text, v + 6);
+  if (e >= 0 && text.charCodeAt(v + 6) === q) reportValue(text, name, s, e, report);
 }
 
 /** At the ',' of a quoted name and value passed together (see genericSecretPair). */
@@ -259,6 +285,7 @@ export const genericSecret: CharDetector = {
     // The name's end first (constant work, and most names are not credential names).
     let e = nameEndBefore(text, operatorStart(text, t));
     if (keywordBefore(text, e) === undefined) {
+      if (e === t && hasAtFold(text, t - 3, 'key')) keyAttributeAt(text, t, report);
       const d = declaredNameEnd(text, e);
       if (d === e || keywordBefore(text, d) === undefined) return;
       e = d;

@@ -276,6 +276,10 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----\\n"}', expect: [['PRIVATE_KEY', '-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----']] },
     { text: '<server>\n  <password>Tq9#mZ2vLp4x</password>\n</server>\n<apiToken>\n    k2Vd9Lq0Xw7Zr4Tp1Nb6\n</apiToken>', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
     { text: 'System.setProperty("jdbc.password", "Tq9#mZ2vLp4x"); os.environ.setdefault(\'API_TOKEN\', \'k2Vd9Lq0Xw7Zr4Tp1Nb6\')', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    // Attribute forms: .NET appSettings and Java properties XML.
+    { text: '<appSettings>\n  <add key="PageSize" value="50" />\n  <add key="PaymentsApiToken" value="k2Vd9Lq0Xw7Zr4Tp1Nb6" />\n</appSettings>', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    { text: '<properties>\n  <entry key="db.password">Tq9#mZ2vLp4x</entry>\n</properties>', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    neg('<add key="PublicToken" value="k2Vd9Lq0Xw7Zr4Tp1Nb6" /> <add key="Theme" value="k2Vd9Lq0Xw7Zr4Tp1Nb6" /> <entry key="password">${DB_PASS}</entry> <entry key="secret">Tq9#mZ2vLp4x'),
     // Not assignments: string building, comparisons, other operators, elements that do not close, lists of names.
     neg('url = "https://x/?access_token=" + accessToken + "&scope=read"; q = \'?token=\'+tokenValue12; s = "password=" . $pw9'),
     neg('let privateKey: Awaited<ReturnType<typeof generateKeyPair>>; let apiToken: Promise<string> | undefined;'),
