@@ -126,23 +126,31 @@ const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_ke
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
- * or undefined. `auth` counts only as the whole name (`"auth"`, `_auth`), not inside author/oauth.
+ * or after a number (`api_token_2`, `password1`); undefined when none. `auth` counts only as the whole name
+ * (`"auth"`, `_auth`), not inside author/oauth.
  */
 function keywordBefore(text: string, e: number): string | undefined {
+  const name = keywordEndingAt(text, e);
+  return name !== undefined || !isDigit(text.charCodeAt(e - 1)) ? name : numberedKeyword(text, e);
+}
+
+function keywordEndingAt(text: string, e: number): string | undefined {
   let k = e;
   if (e >= 3 && hasAtFold(text, e - 3, 'key')) {
     k = e - 3;
     const c = text.charCodeAt(k - 1);
     if (c === 95 || c === 45) k--;
   }
-  const name = nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
-  if (name !== undefined || !isDigit(text.charCodeAt(e - 1))) return name;
-  // A numbered name (`api_token_2`, `password1`): the keyword before the number.
+  return nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+}
+
+/** The keyword before a number of 1-3 digits (and a `_` or `-`) that ends at `e`. */
+function numberedKeyword(text: string, e: number): string | undefined {
   let d = e - 1;
-  while (d > e - 4 && isDigit(text.charCodeAt(d - 1))) d--;
+  while (d > e - 3 && isDigit(text.charCodeAt(d - 1))) d--;
   if (isDigit(text.charCodeAt(d - 1))) return undefined;
   const c = text.charCodeAt(d - 1);
-  return keywordBefore(text, c === 95 || c === 45 ? d - 1 : d);
+  return keywordEndingAt(text, c === 95 || c === 45 ? d - 1 : d);
 }
 
 /** Per lower-case last letter: the names ending in it. */
@@ -285,7 +293,7 @@ export const genericSecret: CharDetector = {
     // The name's end first (constant work, and most names are not credential names).
     let e = nameEndBefore(text, operatorStart(text, t));
     if (keywordBefore(text, e) === undefined) {
-      if (e === t && hasAtFold(text, t - 3, 'key')) keyAttributeAt(text, t, report);
+      if (e === t && (text.charCodeAt(t - 1) | 32) === 121 && hasAtFold(text, t - 3, 'key')) keyAttributeAt(text, t, report);
       const d = declaredNameEnd(text, e);
       if (d === e || keywordBefore(text, d) === undefined) return;
       e = d;
