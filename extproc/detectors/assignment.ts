@@ -20,6 +20,33 @@ export interface Assignment {
 const result: Assignment = { nameEnd: 0, value: 0, keyish: false };
 
 /**
+ * Where the assignment operator whose '=' is at t starts: before `?=` and `??=` (make, JavaScript), `.=` (PHP) and
+ * `::=`, `:::=` (make, BNF); t itself otherwise (`:=` is found at its ':').
+ */
+export function operatorStart(text: string, t: number): number {
+  if (text.charCodeAt(t) !== 61) return t;
+  const p = text.charCodeAt(t - 1);
+  if (p === 63) return text.charCodeAt(t - 2) === 63 ? t - 2 : t - 1;
+  if (p === 46) return t - 1;
+  if (p !== 58 || text.charCodeAt(t - 2) !== 58) return t;
+  return text.charCodeAt(t - 3) === 58 ? t - 3 : t - 2;
+}
+
+/**
+ * Where the name before the operator at `op` ends, after spaces, a closing quote and a subscript's bracket
+ * (`"name": v`, `env["NAME"] = v`, `$config['name'] = v`); how far back it looked is bounded.
+ */
+export function nameEndBefore(text: string, op: number): number {
+  let e = op;
+  while (e > op - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+  if (text.charCodeAt(e - 1) === 93 && isQuote(text.charCodeAt(e - 2))) e--;
+  if (isQuote(text.charCodeAt(e - 1))) e--;
+  return e;
+}
+
+const isQuote = (c: number): boolean => c === 34 || c === 39;
+
+/**
  * The assignment whose separator is at t ('=' or ':'), or undefined for `==`, `::` and separators without a
  * name. Constant work. The result is shared: read it before the next call.
  */
@@ -30,10 +57,7 @@ export function assignmentAt(text: string, t: number): Assignment | undefined {
   let v = t + 1;
   // `:=` and `=>` assign; `!=`, `<=`, `>=` compare.
   if ((c === 58 && d === 61) || (c === 61 && d === 62)) v++;
-  let e = t;
-  while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
-  const q = text.charCodeAt(e - 1);
-  if (q === 34 || q === 39) e--;
+  const e = nameEndBefore(text, operatorStart(text, t));
   if (!isNameChar(text.charCodeAt(e - 1))) return undefined;
   while (v < text.length && v < t + 6 && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
   result.nameEnd = e;

@@ -1,6 +1,7 @@
 // Amazon Bedrock API keys. Long-term keys are "ABSK" + base64 of "BedrockAPIKey-<id>-at-<account>:<secret>";
 // short-term keys are "bedrock-api-key-" + base64 of a presigned "bedrock.amazonaws.com/?Action=CallWithBearerToken…"
-// URL. Both are decoded and must carry that text, so other ABSK… strings do not match.
+// URL. Both are decoded and must carry that text, so other ABSK… strings do not match. The body is base64, so
+// the shared placeholder filter is off; a body that spells EXAMPLE (as AWS documentation samples do) is refused.
 import { isBase64Char } from './chars.ts';
 import { prefixedToken } from './prefixed-token.ts';
 
@@ -18,5 +19,6 @@ export const bedrockApiKey = prefixedToken({
   after: isBase64Char,
   placeholders: false,
   validate: (text, start, b, end) =>
-    text.charCodeAt(start) === 65 ? decodedStartsWith(text, b, end, 'BedrockAPIKey-') : decodedStartsWith(text, b, end, 'bedrock.amazonaws.com/'),
+    (text.charCodeAt(start) === 65 ? decodedStartsWith(text, b, end, 'BedrockAPIKey-') : decodedStartsWith(text, b, end, 'bedrock.amazonaws.com/')) &&
+    !text.slice(b, end).includes('EXAMPLE'),
 });

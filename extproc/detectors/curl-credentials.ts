@@ -1,6 +1,6 @@
 // Passwords on curl command lines: `curl -u user:pass …`, `--user user:pass`, `--user=user:pass`, quoted or
-// not, on one line or continued with a backslash. The password is reported (the user stays readable), unless
-// it is a placeholder (`$PASS`, `<password>`, `****`); with no user (`-u :token`) too; with no password
+// not (also `user:'pass'`), on one line or continued with a backslash. The password is reported (the user stays readable), unless
+// it is a placeholder (`$PASS`, `<password>`, `****`, `<user:pass>`, the user's own name); with no user (`-u :token`) too; with no password
 // (`-u KEY:`, an API key as the user) the user is reported when it looks like a secret. The scanner calls at the option's '-' (a trigger it has
 // anyway); the `curl` before it is found backwards, remembering the previous answer, so a scan stays linear.
 import { hasAtFold, isAlnum } from './chars.ts';
@@ -29,12 +29,24 @@ function userPass(text: string, v: number, report: (s: number, e: number) => voi
   }
   if (quoted && text.charCodeAt(e) !== q) return e;
   if (colon < 0) return e;
+  // `user:'pass'` (the shell joins the two words): the quoted password after the colon.
+  const pq = text.charCodeAt(e);
+  if (!quoted && colon + 1 === e && (pq === 34 || pq === 39)) {
+    let close = e + 1;
+    while (close < limit && text.charCodeAt(close) !== pq && text.charCodeAt(close) !== 10) close++;
+    if (text.charCodeAt(close) !== pq) return e;
+    if (!isPasswordPlaceholder(text.slice(e + 1, close))) report(e + 1, close);
+    return close + 1;
+  }
   if (colon + 1 >= e) {
     // `-u KEY:`: an API key sent as the user with no password; reported when it passes the keyword = value gate.
     if (colon > s && secretValue(text, s, colon)) report(s, colon);
     return e;
   }
-  if (!isPasswordPlaceholder(text.slice(colon + 1, e))) report(colon + 1, e);
+  // `<user:password>` is a template; a password equal to the user (`test:test`) is a demo login.
+  if (text.charCodeAt(s) === 60) return e;
+  const password = text.slice(colon + 1, e);
+  if (!isPasswordPlaceholder(password) && password !== text.slice(s, colon)) report(colon + 1, e);
   return e;
 }
 

@@ -1,8 +1,29 @@
-// Google Cloud: API keys (AIza + 35 base64url characters) and service-account key files. In a service-account
+// Google Cloud: API keys (AIza + 35 base64url characters; the Firebase SDK's published samples are not reported) and service-account key files. In a service-account
 // JSON the private key itself is caught by the private-key detector; this one reports the private_key_id value
 // when "service_account" appears within 400 characters before it.
 import { boundaryAt, contextWords, hasAt, hasContextWord, isBase64UrlChar, isDigit, looksLikePlaceholder, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
+
+/**
+ * Sample keys published in the Firebase Android SDK's own sources (github.com/firebase/firebase-android-sdk:
+ * the FirebaseOptions javadoc and the test fixtures of firebase-common, -installations, -messaging, -perf,
+ * -appdistribution, -config and -dataconnect's google-services.json). They are in every copy of that repository
+ * and in tutorials copied from it: documentation, not credentials.
+ */
+const FIREBASE_SDK_SAMPLES = new Set([
+  'AIzaSyDdVgKwhZl0sTTTLZ7iTmt1r3N2cJLnaDk',
+  'AIzaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0',
+  'AIzayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A',
+  'AIzaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ',
+  'AIzaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM',
+  'AIzaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY',
+  'AIzaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4',
+  'AIzaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c',
+  'AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs',
+  'AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU',
+  'AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g',
+  'AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw',
+]);
 
 export const gcpApiKey: CharDetector = {
   kind: 'char',
@@ -14,7 +35,8 @@ export const gcpApiKey: CharDetector = {
   at(text, i, report) {
     if (!hasAt(text, i, 'AIza') || !boundaryAt(text, i - 1, isBase64UrlChar)) return;
     const end = runEnd(text, i + 4, isBase64UrlChar, 36);
-    if (end - i === 39 && boundaryAt(text, end, isBase64UrlChar) && !looksLikePlaceholder(text, i + 4, end)) report(i, end);
+    if (end - i !== 39 || !boundaryAt(text, end, isBase64UrlChar) || looksLikePlaceholder(text, i + 4, end)) return;
+    if (!FIREBASE_SDK_SAMPLES.has(text.slice(i, end))) report(i, end);
   },
 };
 

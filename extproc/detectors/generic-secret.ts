@@ -1,15 +1,20 @@
 // Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
-// api key or access key (optionally followed by "key": `secret_key`, `secretKey`), in any of the shapes people
+// api key, access key or private key (optionally followed by "key": `secret_key`, `secretKey`; or numbered:
+// `api_token_2`), in any of the shapes people
 // paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
-// code (`token = '…'`, `Password: "…"`, `:=`, `=>`), `.netrc` (`login u password p`), `.npmrc`
+// code (`token = '…'`, `Password: "…"`, `:=`, `=>`, `?=`, `??=`, `.=`, `::=`, `env["X"] = …`, `var x string = …`,
+// `val x: String = …`), XML elements (`<password>…</password>`, `<entry key="password">…</entry>`, `<add
+// key="ApiToken" value="…"/>`), calls and lists that pair a quoted name with a quoted value
+// (`System.setProperty("db.password", "…")`, secret.generic_secret_pair), `.netrc` (`login u password p`), `.npmrc`
 // (`//registry/:_authToken=…`, `_auth=…`, `_password=…`), `.pypirc` and docker `config.json` (`"auth": "<base64
 // of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits, a digit or a symbol
 // (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
-// `config.db.password`), a path or URL, or a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`). Only the
-// value is reported.
-import { classMix, entropy, hasAtFold, isAlnum, isBase64Char, isCodeReference, looksLikePlaceholder, randomCase } from './chars.ts';
+// `config.db.password`), a path or URL, a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`), elided
+// (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
+// `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials. Only the value is reported.
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, looksLikePlaceholder, randomCase, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
-import { assignmentAt } from './assignment.ts';
+import { assignmentAt, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
 
@@ -20,8 +25,19 @@ const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 10 || c ===
  * Values in a format a vendor detector owns: that detector decides (a sample or a test key it rejects is not
  * reported here as a generic secret instead).
  */
-const CLAIMED = ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
+const CLAIMED = ['-----BEGIN', 'ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_', 'glpat-', 'sk-', 'sk_test_', 'pk_test_', 'pk_live_', 'rk_test_', 'xox', 'AKIA', 'ASIA', 'AIza', 'hf_', 'npm_', 'eyJ'];
 const NOT_SECRET = new Set(['changeme', 'changeit', 'password1', 'secret123', 'required', 'optional', 'undefined', 'string', 'null', 'none', 'true', 'false']);
+
+/**
+ * Vault's tokens before 1.10 (`s.` service, `b.` batch, `r.` recovery + 24 base62 characters) read like a member
+ * access (`s.Xyz…`), yet the random tail (digits and both cases) says otherwise.
+ */
+function legacyVaultToken(text: string, s: number, e: number): boolean {
+  if (e - s !== 26 || text.charCodeAt(s + 1) !== 46 || !'sbr'.includes(text.charAt(s))) return false;
+  for (let k = s + 2; k < e; k++) if (!isAlnum(text.charCodeAt(k))) return false;
+  const m = classMix(text, s + 2, e);
+  return m.digit > 0 && m.upper > 0 && m.lower > 0;
+}
 
 /** Whether text[s, e) passes the value gate (see the header comment). */
 export function secretValue(text: string, s: number, e: number): boolean {
@@ -32,7 +48,7 @@ export function secretValue(text: string, s: number, e: number): boolean {
   if (c0 === 36 || c0 === 37 || c0 === 123 || c0 === 60 || c0 === 91 || c0 === 64 || c0 === 38 || c0 === 42 || c0 === 40 || c0 === 33 || c0 === 47 || c0 === 126) return false;
   if (c0 === 46 && text.charCodeAt(s + 1) === 47) return false;
   // Cheap shape checks before any copy of the value.
-  if (isCodeReference(text, s, e) || looksLikePlaceholder(text, s, e)) return false;
+  if ((isCodeReference(text, s, e) && !legacyVaultToken(text, s, e)) || looksLikePlaceholder(text, s, e)) return false;
   const h = entropy(text, s, e);
   if (h < 3) return false;
   const m = classMix(text, s, e);
@@ -46,7 +62,11 @@ export function secretValue(text: string, s: number, e: number): boolean {
   if (!(m.digit > 0 || strong > 0 || (m.upper >= 2 && m.lower >= 2 && n >= 16 && h >= 3.5 && randomCase(text, s, e)))) return false;
   const value = text.slice(s, e);
   // Templates (also after a prefix: `t1.<token>`), URLs, and samples cut short in documentation (`t1.9euelZqP...`).
-  if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http') || value.endsWith('...') || value.endsWith('\u2026')) return false;
+  if (value.includes('${') || value.includes('{{') || /<[\w -]+>/.test(value) || value.includes('://') || value.startsWith('http')) return false;
+  // Elided (`ops_eyJzaWdu...`, `abc..[Redacted]`, `t1.9eue…`), a generic type (`Awaited<ReturnType<…>>`), a
+  // package coordinate (`jjwt-jackson-0.11.2`), or the
+  // text of another assignment caught between quotes (`"api_token = "`).
+  if (value.includes('..') || value.includes('\u2026') || /^[A-Za-z_$][\w$.]*</.test(value) || /^[A-Za-z]+(?:-[A-Za-z]+)*-\d+(?:\.\d+)+$/.test(value) || / [=:]$/.test(value)) return false;
   for (const p of CLAIMED) if (value.startsWith(p)) return false;
   return !isPasswordPlaceholder(value) && !NOT_SECRET.has(value.toLowerCase()) && !encodedPlaceholder(value);
 }
@@ -101,13 +121,20 @@ function valueAt(text: string, v: number): [number, number] {
   return [v, e];
 }
 
-const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'auth'];
+const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
+const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'auth'];
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
- * or undefined. `auth` counts only as the whole name (`"auth"`, `_auth`), not inside author/oauth.
+ * or after a number (`api_token_2`, `password1`); undefined when none. `auth` counts only as the whole name
+ * (`"auth"`, `_auth`), not inside author/oauth.
  */
 function keywordBefore(text: string, e: number): string | undefined {
+  const name = keywordEndingAt(text, e);
+  return name !== undefined || !isDigit(text.charCodeAt(e - 1)) ? name : numberedKeyword(text, e);
+}
+
+function keywordEndingAt(text: string, e: number): string | undefined {
   let k = e;
   if (e >= 3 && hasAtFold(text, e - 3, 'key')) {
     k = e - 3;
@@ -115,6 +142,15 @@ function keywordBefore(text: string, e: number): string | undefined {
     if (c === 95 || c === 45) k--;
   }
   return nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+}
+
+/** The keyword before a number of 1-3 digits (and a `_` or `-`) that ends at `e`. */
+function numberedKeyword(text: string, e: number): string | undefined {
+  let d = e - 1;
+  while (d > e - 3 && isDigit(text.charCodeAt(d - 1))) d--;
+  if (isDigit(text.charCodeAt(d - 1))) return undefined;
+  const c = text.charCodeAt(d - 1);
+  return keywordEndingAt(text, c === 95 || c === 45 ? d - 1 : d);
 }
 
 /** Per lower-case last letter: the names ending in it. */
@@ -137,34 +173,168 @@ function nameEndingAt(text: string, end: number, whole: boolean): string | undef
 }
 
 /**
- * Called at each '=' and ':' after a letter, a quote or a space: the name is read backwards (assignment.ts), so
- * keywords cost nothing where no separator follows them.
+ * `var token string = "…"`, `val token: String = "…"`: where the name ends when the word before the '=' (and a
+ * space) is a string type; `end` otherwise.
+ */
+function declaredNameEnd(text: string, end: number): number {
+  const last = text.charCodeAt(end - 1) | 32;
+  if ((last !== 103 && last !== 114) || text.charCodeAt(end) !== 32) return end;
+  const w = hasAtFold(text, end - 6, 'string') ? end - 6 : hasAt(text, end - 3, 'str') ? end - 3 : -1;
+  if (w < 0 || text.charCodeAt(w - 1) !== 32) return end;
+  let k = w - 1;
+  while (k > w - 4 && text.charCodeAt(k - 1) === 32) k--;
+  return text.charCodeAt(k - 1) === 58 ? k - 1 : k;
+}
+
+/** Reports the value text[s, e) of a credential name when it passes that name's gate. */
+function reportValue(text: string, name: string, s: number, e: number, report: (s: number, e: number) => void): void {
+  if (name === 'auth' ? authEntryAt(text, s, e) && e - s >= 8 : secretValue(text, s, e)) report(s, e);
+}
+
+const isElementNameChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45 || c === 46 || c === 58;
+const MAX_ELEMENT_NAME = 48;
+
+/**
+ * At the '>' of an XML element named like a credential: `<password>v</password>`, `<apiToken>\n  v\n</apiToken>`.
+ * The value runs to the end of its line or the next '<', and the element must close right after it.
+ */
+function elementAt(text: string, t: number, report: (s: number, e: number) => void): void {
+  const q = text.charCodeAt(t - 1);
+  const attribute = q === 34 || q === 39;
+  // `<entry key="password">v</entry>`: the name is the key attribute's value.
+  const end = attribute ? t - 1 : t;
+  const name = keywordBefore(text, end);
+  if (name === undefined) return;
+  const ns = runStart(text, end, isElementNameChar, MAX_ELEMENT_NAME);
+  if (attribute ? text.charCodeAt(ns - 1) !== q || !hasAtFold(text, ns - 5, 'key=') : text.charCodeAt(ns - 1) !== 60) return;
+  const limit = Math.min(text.length, t + 1 + 64 + MAX + 1);
+  let v = t + 1;
+  while (v < limit && isSpace(text.charCodeAt(v))) v++;
+  let k = v;
+  while (k < limit && k - v <= MAX && text.charCodeAt(k) !== 60 && text.charCodeAt(k) !== 10) k++;
+  let e = k;
+  while (e > v && isSpace(text.charCodeAt(e - 1))) e--;
+  while (k < limit && isSpace(text.charCodeAt(k))) k++;
+  // The closing tag: `</` + the same name + `>` (any name after an attribute).
+  if (text.charCodeAt(k) !== 60 || text.charCodeAt(k + 1) !== 47) return;
+  if (!attribute) {
+    const n = t - ns;
+    if (text.charCodeAt(k + 2 + n) !== 62) return;
+    for (let j = 0; j < n; j++) if (text.charCodeAt(k + 2 + j) !== text.charCodeAt(ns + j)) return;
+  }
+  reportValue(text, name, v, e, report);
+}
+
+/**
+ * At the '=' of a `key` attribute whose value names a credential and is followed by a `value` attribute
+ * (.NET `<add key="ApiToken" value="…" />`): the value attribute is reported.
+ */
+function keyAttributeAt(text: string, t: number, report: (s: number, e: number) => void): void {
+  const q = text.charCodeAt(t + 1);
+  if ((q !== 34 && q !== 39) || isAlnum(text.charCodeAt(t - 4))) return;
+  let close = t + 2;
+  while (close < t + 2 + MAX_ELEMENT_NAME && isElementNameChar(text.charCodeAt(close))) close++;
+  if (text.charCodeAt(close) !== q) return;
+  const name = keywordBefore(text, close);
+  if (name === undefined || nameHas(text, t + 2, close, NOT_CREDENTIALS)) return;
+  const v = close + 1 + (text.charCodeAt(close + 1) === 32 ? 1 : 0);
+  if (!hasAtFold(text, v, 'value=')) return;
+  const [s, e] = valueAt(text, v + 6);
+  if (e >= 0 && text.charCodeAt(v + 6) === q) reportValue(text, name, s, e, report);
+}
+
+/** At the ',' of a quoted name and value passed together (see genericSecretPair). */
+function pairAt(text: string, t: number, report: (s: number, e: number) => void): void {
+  const q = text.charCodeAt(t - 1);
+  if (q !== 34 && q !== 39) return;
+  const name = keywordBefore(text, t - 1);
+  if (name === undefined) return;
+  const ns = nameStart(text, t - 1);
+  const open = text.charCodeAt(ns - 2);
+  if (text.charCodeAt(ns - 1) !== q || !(open === 40 || open === 91 || open === 123 || open === 44 || open === 32)) return;
+  let v = t + 1;
+  while (v < t + 4 && text.charCodeAt(v) === 32) v++;
+  const c = text.charCodeAt(v);
+  if ((c !== 34 && c !== 39) || nameHas(text, ns, t - 1, NOT_CREDENTIALS)) return;
+  const [s, e] = valueAt(text, v);
+  if (e < 0) return;
+  // In a list of names or samples the next item is a name or a sentence: short lower-case words
+  // (`'x-amz-content-sha256'`), another credential name (`'aws_secret_access_key='`), or words with spaces.
+  const value = text.slice(s, e);
+  if (/^[a-z][a-z0-9]{0,9}(?:[-_.][a-z][a-z0-9]{0,9}){2,}$/.test(value) || /\s|password|secret|token/i.test(value)) return;
+  reportValue(text, name, s, e, report);
+}
+
+/**
+ * Called at each '=' and ':' after a letter, a quote, a space or an operator character (`?=`, `.=`; `::=` and
+ * `:::=` at their first ':', so a ':' after ':' costs nothing, as in `arn:aws:s3:::`), and at '>' after a letter
+ * (XML elements). The name is read backwards (assignment.ts), so keywords cost nothing where no separator follows
+ * them.
  */
 export const genericSecret: CharDetector = {
   kind: 'char',
   id: 'secret.generic_secret',
   type: 'GENERIC_SECRET',
-  triggers: '=:',
-  prev: 'dtnyhDTNYH"\' \t',
+  triggers: '=:>',
+  prev: 'dtnyhDTNYH"\' \t?.]',
   maxLength: MAX,
-  at(text, t, report) {
+  at(text, t0, report) {
+    const c = text.charCodeAt(t0);
+    if (c === 62) {
+      elementAt(text, t0, report);
+      return;
+    }
+    let t = t0;
+    if (c === 58 && text.charCodeAt(t + 1) === 58) {
+      const k = text.charCodeAt(t + 2) === 58 ? t + 3 : t + 2;
+      if (text.charCodeAt(k) !== 61) return;
+      t = k;
+    }
     // The name's end first (constant work, and most names are not credential names).
-    let e = t;
-    while (e > t - 3 && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
-    const q = text.charCodeAt(e - 1);
-    const quotedName = q === 34 || q === 39;
-    if (quotedName) e--;
-    if (keywordBefore(text, e) === undefined) return;
-    // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator: not a value.
+    let e = nameEndBefore(text, operatorStart(text, t));
+    if (keywordBefore(text, e) === undefined) {
+      if (e === t && (text.charCodeAt(t - 1) | 32) === 121 && hasAtFold(text, t - 3, 'key')) keyAttributeAt(text, t, report);
+      const d = declaredNameEnd(text, e);
+      if (d === e || keywordBefore(text, d) === undefined) return;
+      e = d;
+    }
+    // `X-Api-Key:` inside a quoted or code span whose quote closes right after the separator is not a value, nor
+    // is the string after `"?token=" + …`; `token="v"` is.
+    const quotedName = text.charCodeAt(e) === 34 || text.charCodeAt(e) === 39;
     const after = text.charCodeAt(t + 1);
-    if (!quotedName && (after === 34 || after === 39 || after === 96)) return;
+    if (!quotedName && (after === 34 || after === 39 || after === 96)) {
+      const first = text.charCodeAt(t + 2);
+      if (c === 58 || after === 96 || first === after || first === 32 || first === 43 || first === 46 || first === 44 || first === 41 || first === 59) return;
+    }
     const a = assignmentAt(text, t);
     if (a === undefined) return;
-    const name = keywordBefore(text, a.nameEnd);
+    const nameEnd = declaredNameEnd(text, a.nameEnd);
+    const name = keywordBefore(text, nameEnd);
     if (name === undefined) return;
+    // Values meant to be public (`publicToken`, `NEXT_PUBLIC_API_KEY`, `publishableKey`) and anti-forgery tokens
+    // (`csrf_token`, `X-XSRF-TOKEN`), which pages embed for every visitor, are not credentials.
+    if (nameHas(text, nameStart(text, nameEnd), nameEnd, NOT_CREDENTIALS)) return;
     const [s, end] = valueAt(text, a.value);
-    if (end < 0) return;
-    if (name === 'auth' ? authEntryAt(text, s, end) && end - s >= 8 : secretValue(text, s, end)) report(s, end);
+    // A bare value cut off with an ellipsis (`ops_eyJzaWdu...`): the trailing dots are not part of it.
+    if (end < 0 || (text.charCodeAt(end) === 46 && text.charCodeAt(end + 1) === 46)) return;
+    reportValue(text, name, s, end, report);
+  },
+};
+
+/**
+ * A quoted name and value passed together: `System.setProperty("db.password", "…")`,
+ * `os.environ.setdefault('API_TOKEN', '…')`, `Map.of("secret", "…")`, `["token", "…"]`. Called at each ',' right
+ * after a quote (its own detector, so the commas of prose cost nothing); the same gates as keyword = value.
+ */
+export const genericSecretPair: CharDetector = {
+  kind: 'char',
+  id: 'secret.generic_secret_pair',
+  type: 'GENERIC_SECRET',
+  triggers: ',',
+  prev: '"\'',
+  maxLength: MAX,
+  at: (text, t, report) => {
+    pairAt(text, t, report);
   },
 };
 

@@ -18,7 +18,8 @@ export function isPasswordPlaceholder(pw: string): boolean {
   if (PLACEHOLDERS.has(pw.toLowerCase())) return true;
   const c = pw.charCodeAt(0);
   // ${VAR}, $VAR, {{var}}, %s, [password]
-  return c === 36 || c === 123 || c === 37 || c === 91 || c === 60 || /^\*+$/.test(pw) || looksLikePlaceholder(pw, 0, pw.length);
+  // One character over and over (`****`, `yyy`), or what the token placeholder filter refuses.
+  return c === 36 || c === 123 || c === 37 || c === 91 || c === 60 || /^(.)\1*$/s.test(pw) || looksLikePlaceholder(pw, 0, pw.length);
 }
 
 const MAX_PART = 128;

@@ -3,10 +3,9 @@
 // that family (placeholders generated from its prefix and length, written samples, malformed values), and on
 // technical text. Not a timing benchmark.
 //   node test/bench/detection-eval.ts [--markdown]
-import { buildScanner } from '../../extproc/detectors/registry.ts';
-import { markdownTable, score } from '../fixtures/detectors/eval-set.ts';
+import { evalScanner, markdownTable, score } from '../fixtures/detectors/eval-set.ts';
 
-const scanner = buildScanner();
+const scanner = evalScanner();
 const rows = score((text) => scanner.scan(text));
 if (process.argv.includes('--markdown')) process.stdout.write(`${markdownTable(rows)}\n`);
 else {

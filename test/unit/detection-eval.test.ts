@@ -4,10 +4,9 @@
 // test/bench/detection-eval.ts` prints the same scores as a table.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildScanner } from '../../extproc/detectors/registry.ts';
-import { FAMILIES, NEGATIVES, positives, score } from '../fixtures/detectors/eval-set.ts';
+import { evalScanner, FAMILIES, NEGATIVES, positives, score } from '../fixtures/detectors/eval-set.ts';
 
-const scanner = buildScanner();
+const scanner = evalScanner();
 const rows = score((text) => scanner.scan(text));
 
 describe('detection evaluation set', () => {

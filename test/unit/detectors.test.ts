@@ -68,6 +68,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     pos('GCP_API_KEY', 'AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'),
     neg(`AIza${'a'.repeat(35)} AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX AIzaSyYOUR_API_KEY_HERE_0123456789abcd`),
     neg('AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQ (38) AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQeX (40)'),
+    // The sample key in the Firebase Android SDK's FirebaseOptions javadoc.
+    neg('FirebaseOptions.Builder().setApiKey("AIzaSyDdVgKwhZl0sTTTLZ7iTmt1r3N2cJLnaDk")'),
     { text: '{"type": "service_account", "project_id": "demo", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd", "client_email": "x"}', expect: [['GCP_SERVICE_ACCOUNT', '3f2504e04f8911d39a0c0305e82c3301aabbccdd']] },
     neg('{"type": "user", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd"}'),
   ],
@@ -99,9 +101,19 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
   slack: [
     pos('SLACK_TOKEN', 'xoxb-482910375126-7302918465521-AbCdEfGhIjKlMnOpQrStUvWx'),
     pos('SLACK_TOKEN', 'xoxo-482910375126-7302918465521-Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6'),
+    pos('SLACK_TOKEN', 'xoxp-482910375126-7302918465521-7302918465007-9c41e0b7d2a85f36c1e4b09d7a2f5e83'),
+    pos('SLACK_TOKEN', 'xoxp-1-Mi0yLTc0MjkxMDM3NTEyNi03MzAyOTE4NDY1NTIxLWZmZjEyMw', 'rotating: xoxe.', ''),
+    // Hand-written ids, and a user token whose secret part is cut off.
+    neg('"token": "xoxp-4321-4321-4321-9c41e0b7d2a85f36c1e4b09d7a2f5e83"'),
+    neg('"token": "xoxp-482910375126-7302918465521-7302918465007-################"'),
     pos('SLACK_WEBHOOK', 'hooks.slack.com/services/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', 'https://', ''),
     neg('xoxb-your-token-here and xoxb_placeholder and hooks.slack.com/services/'),
     neg('https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx'),
+  ],
+  bedrock: [
+    pos('BEDROCK_API_KEY', `ABSK${Buffer.from('BedrockAPIKey-q7zk-at-480213579246:Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9Ff1Gg3Hh5Ii7Jj9Kk').toString('base64')}`),
+    // The shape of the AWS documentation's sample: a real prefix, then EXAMPLE over and over.
+    neg(`AWS_BEARER_TOKEN_BEDROCK=ABSK${Buffer.from('BedrockAPIKey-').toString('base64')}${'EXAMPLEKEY'.repeat(8)}`),
   ],
   stripe: [pos('STRIPE_KEY', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'), pos('STRIPE_KEY', 'rk_live_51Hc6Jd1Fg0Zq8Lw3Nx7Pk2Rv5'), neg('sk_test_4eC39HqLyjWDarjtT1zdp7dc pk_live_4eC39HqLyjWDarjtT1zdp7dc sk_live_lowercaseonlyletters')],
   openai: [
@@ -225,6 +237,9 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     // Two commands on one line, the second after the first's answer was remembered.
     { text: 'curl -u a:Zq8Lw3Nx7P https://x && curl -s --user b:Hc6Jd1Fg0A https://y', expect: [['PASSWORD', 'Zq8Lw3Nx7P'], ['PASSWORD', 'Hc6Jd1Fg0A']] },
     neg('curl https://x\necho -u a:Zq8Lw3Nx7P'),
+    { text: "curl --user deploy:'Tq9#mZ2vLp4x' -X PATCH https://x", expect: [['PASSWORD', 'Tq9#mZ2vLp4x']] },
+    // Templates and demo logins: the whole pair in angle brackets, one character repeated, the user's own name.
+    neg('curl -u <admin:secret99> https://x; curl --user "aaa:bbb" https://y; curl -s -u \'demo:demo\' https://z'),
   ],
   generic: [
     { text: 'DB_PASSWORD=Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
@@ -244,6 +259,40 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('password_hash: $2b$12$KIXQJ1y7yqzE6aBc9dEfGhO; csrf_token: {{ csrf_token() }}; pwd: /home/user/project; auth: true; author: Jane Doe'),
     neg(`token: ${GH_BAD}; STRIPE_SECRET_KEY=sk_test_4eC39HqLyjWDarjtT1zdp7dc; api_key: YOUR_API_KEY; password=xxxxxxxxxxxx`),
     neg('{"auths": {"ghcr.io": {"auth": "dGhpcyBpcyBub3QgYSBwYWlyIGF0IGFsbA=="}}}'),
+    // Assignment syntaxes of make, PHP, BNF-style configs, JavaScript, Go and Kotlin; subscripts; XML elements;
+    // calls that take a name and a value.
+    { text: 'REGISTRY_TOKEN ?= k2Vd9Lq0Xw7Zr4Tp1Nb6', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    { text: '$dbPassword .= "Tq9#mZ2vLp4x";', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'service_secret ::= "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nservice_token :::= Hc6Jd1Fg0Aa1Bb3Cc5', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'opts.token ??= "k2Vd9Lq0Xw7Zr4Tp1Nb6"; webhookToken="Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'var webhookSecret string = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nval apiToken: String = "Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'os.environ["DB_PASSWORD"] = "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    // Vault tokens from before 1.10 look like a member access (`s.Abc…`) but are not one.
+    { text: 'vault_token = "s.Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9"\ntoken: b.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6', expect: [['GENERIC_SECRET', 's.Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9'], ['GENERIC_SECRET', 'b.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
+    neg('token: s.accessTokenFromHeader; secret = s.clientSecretValue; password: r.body.newPassword1'),
+    // Numbered names, and private keys written as a value rather than a PEM block (a PEM is the private-key detector's).
+    { text: 'api_token_2 = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\npassword1 : Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'signing_private_key: Hc6Jd1Fg0Aa1+Bb3Cc5/Dd7=', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1+Bb3Cc5/Dd7=']] },
+    { text: '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----\\n"}', expect: [['PRIVATE_KEY', '-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----']] },
+    { text: '<server>\n  <password>Tq9#mZ2vLp4x</password>\n</server>\n<apiToken>\n    k2Vd9Lq0Xw7Zr4Tp1Nb6\n</apiToken>', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    { text: 'System.setProperty("jdbc.password", "Tq9#mZ2vLp4x"); os.environ.setdefault(\'API_TOKEN\', \'k2Vd9Lq0Xw7Zr4Tp1Nb6\')', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    // Attribute forms: .NET appSettings and Java properties XML.
+    { text: '<appSettings>\n  <add key="PageSize" value="50" />\n  <add key="PaymentsApiToken" value="k2Vd9Lq0Xw7Zr4Tp1Nb6" />\n</appSettings>', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    { text: '<properties>\n  <entry key="db.password">Tq9#mZ2vLp4x</entry>\n</properties>', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    neg('<add key="PublicToken" value="k2Vd9Lq0Xw7Zr4Tp1Nb6" /> <add key="Theme" value="k2Vd9Lq0Xw7Zr4Tp1Nb6" /> <entry key="password">${DB_PASS}</entry> <entry key="secret">Tq9#mZ2vLp4x'),
+    // Not assignments: string building, comparisons, other operators, elements that do not close, lists of names.
+    neg('url = "https://x/?access_token=" + accessToken + "&scope=read"; q = \'?token=\'+tokenValue12; s = "password=" . $pw9'),
+    neg('let privateKey: Awaited<ReturnType<typeof generateKeyPair>>; let apiToken: Promise<string> | undefined;'),
+    neg('if (a.secret != "k2Vd9Lq0Xw7Zr4Tp1Nb6") {} x = m["token"] == "k2Vd9Lq0Xw7Zr4Tp1Nb6"; n += token; std::string token;'),
+    neg('<token>k2Vd9Lq0Xw7Zr4Tp1Nb6</tokens> <password>k2Vd9Lq0Xw7Zr4Tp1Nb6 and more text; ["password", "password_confirmation"]; [\'x-amz-security-token\', \'x-amz-content-sha256\']'),
+    neg('[\'DEPLOY_TOKEN\', \'token dapi8f3c2a1b9d7e6f5a4b3c\'], ["secret", "aws_secret_access_key="]'),
+    // Elided values, in the shapes of a README or a redacted log.
+    neg('export API_TOKEN=Zq8Lw3Nx7Pk2Rv5Tm9Yb4...\nsecret: "Hc6Jd1Fg0Aa1..[REDACTED]"; password: Tq9#mZ2v\u2026'),
+    // Public by design, or anti-forgery tokens every page visitor gets.
+    neg('publicToken = "Rb1Xc6Vz3KHf5Jg0Ya2Wn7"; NEXT_PUBLIC_API_KEY=Pk2Rv5Tm9Yb4Hc6Jd1Fg0A; publishableKey: "Vz3KHf5Jg0Ya2Wn7Rb1X"'),
+    neg('<meta name="csrf-token" content="x"> csrf-token=Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga+Pq4/Ls9Tm2Wn7==; "X-XSRF-TOKEN": "Wn7Rb1Xc6Vz3Kd8Hf5Jg"'),
+    // A package coordinate after a group id that ends in "token", and another assignment's text between quotes.
+    neg('deps = "org.keycloak.token:keycloak-core-24.0.3"\ntoken = "session_token = " + suffix'),
   ],
   vendor_shapes: [
     pos('JFROG_TOKEN', `cmVmdGtuOjAxOj${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeFfGgHh1Ii2Jj'.slice(0, 50)}`),

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BUILTIN_DETECTOR_IDS, buildScanner } from '../../extproc/detectors/registry.ts';
-import { markdownTable, score } from '../fixtures/detectors/eval-set.ts';
+import { BUILTIN_DETECTOR_IDS } from '../../extproc/detectors/registry.ts';
+import { evalScanner, markdownTable, score } from '../fixtures/detectors/eval-set.ts';
 
 const read = (rel: string): string => readFileSync(fileURLToPath(new URL(`../../${rel}`, import.meta.url)), 'utf8');
 
@@ -25,7 +25,7 @@ test('extproc/detectors/README.md has a row for every built-in secret detector',
 });
 
 test('docs/content-controls.md holds the evaluation table the script prints', () => {
-  const scanner = buildScanner();
+  const scanner = evalScanner();
   const table = markdownTable(score((text) => scanner.scan(text)));
   assert.ok(read('docs/content-controls.md').includes(`\n${table}\n`), `expected the table:\n${table}`);
 });
