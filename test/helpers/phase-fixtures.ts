@@ -30,13 +30,14 @@ import type { HttpHeaders, ProcessingRequest, ProcessingResponse } from '../../e
 import type { DecodedStruct } from '../../extproc/wire/struct.ts';
 import { CHAT_PATH, CHAT_REQUEST_HEADERS } from './chat-request.ts';
 import { testConfig } from './config.ts';
+import { windowTotal } from './window-counter.ts';
 
 export { CHAT_PATH } from './chat-request.ts';
 export const MODELS_PATH = '/openai/v1/models';
 
 // ---- the state store, observed ----------------------------------------------------------------
 
-export type StoreOp = 'addToWindow' | 'claimOnce' | 'reserve' | 'adjust' | 'slidingTake' | 'observeBaseline';
+export type StoreOp = 'claimOnce' | 'reserve' | 'adjust' | 'slidingTake' | 'observeBaseline';
 
 export interface StoreCall {
   readonly op: StoreOp;
@@ -61,10 +62,6 @@ export class RecordingStateStore extends MemoryStateStore {
     return this.failing.has(call.op) ? Promise.reject(new StateUnavailableError(call.op, 'unavailable')) : undefined;
   }
 
-  override addToWindow(key: string, by: number, windowMs: number): Promise<number> {
-    return this.#gate({ op: 'addToWindow', key }) ?? super.addToWindow(key, by, windowMs);
-  }
-
   override claimOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.#gate({ op: 'claimOnce', key }) ?? super.claimOnce(key, ttlMs);
   }
@@ -87,7 +84,7 @@ export class RecordingStateStore extends MemoryStateStore {
 
   /** The current value of a fixed-window counter, read without recording a call. */
   counter(key: string, windowMs: number): Promise<number> {
-    return super.addToWindow(key, 0, windowMs);
+    return windowTotal((charges) => super.reserve(charges), key, windowMs);
   }
 
   ops(op: StoreOp): StoreCall[] {
