@@ -13,8 +13,6 @@ export interface CredentialBroker {
    * Silent: no lookup is counted; the request's own get() counts it and reports its failure.
    */
   prefetch(scope: CredentialScope): void;
-  /** A usable cached credential, or undefined: never waits, never calls a source. */
-  peek(scope: CredentialScope): Credential | undefined;
   /** The provider rejected the credential (e.g. 401): re-read it now. Resolves when the re-read settles. */
   invalidate(scope: CredentialScope): Promise<void>;
   /**
@@ -478,14 +476,6 @@ export function createCredentialBroker(sources: ReadonlyMap<string, CredentialSo
       const known = negative.get(key);
       if (usable(key) !== undefined || (known !== undefined && known.until > now())) return;
       void loading(key, source, scope);
-    },
-
-    peek(scope) {
-      if (closed || isDisabledScope(scope)) return undefined;
-      const hit = usable(scopeKey(scope));
-      if (hit === undefined) return undefined;
-      hit.lastUsed = now();
-      return hit.credential;
     },
 
     async invalidate(scope) {

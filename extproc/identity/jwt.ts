@@ -102,7 +102,6 @@ export class JwtVerifier {
   readonly #cache = new Map<string, CachedToken>();
   readonly #cacheMs: number;
   readonly #cacheEntries: number;
-  #cacheHits = 0;
 
   constructor(opts: JwtVerifierOptions) {
     this.#cacheMs = (opts.verifiedCache?.seconds ?? 60) * 1000;
@@ -129,11 +128,6 @@ export class JwtVerifier {
     await Promise.all([...this.#issuers.values()].map(async (i) => { await i.remote?.warm(); }));
   }
 
-  /** Verified-token cache: hits so far and current size (for metrics and tests). */
-  get cacheStats(): { readonly hits: number; readonly size: number } {
-    return { hits: this.#cacheHits, size: this.#cache.size };
-  }
-
   async verify(token: string): Promise<JwtResult> {
     if (token.length > this.#opts.maxTokenBytes) return no('token_too_long', `token longer than ${this.#opts.maxTokenBytes} bytes`);
     const cacheKey = this.#cacheMs > 0 ? hash('sha256', token, 'base64url') : '';
@@ -142,7 +136,6 @@ export class JwtVerifier {
       const now = this.#now();
       const skewMs = (this.#issuers.get(hit.token.issuer)?.cfg.clockSkewSeconds ?? 0) * 1000;
       if (now < hit.until && now <= hit.token.expiresAt + skewMs) {
-        this.#cacheHits++;
         return { ok: true, token: hit.token };
       }
       this.#cache.delete(cacheKey);

@@ -24,6 +24,11 @@ export interface ListFilter {
 export interface FilteredList {
   /** The new body, or undefined when nothing was hidden. */
   readonly body: Buffer | undefined;
+  /**
+   * A JSON answer's document as the client receives it (filtered, and what `body` serializes when set), so the
+   * response scan reads it instead of parsing the body again. Undefined for an SSE answer.
+   */
+  readonly document: JsonValue | undefined;
   readonly shown: number;
   readonly hidden: number;
 }
@@ -68,8 +73,8 @@ export async function filterListAnswer(body: Buffer, sse: boolean, method: strin
   if (!sse) {
     const doc = parse(body);
     const r = await filterMessage(doc, method, filter);
-    if (r === undefined) return { body: undefined, shown: 0, hidden: 0 };
-    return { body: r.hidden === 0 ? undefined : Buffer.from(JSON.stringify(doc), 'utf8'), ...r };
+    if (r === undefined) return { body: undefined, document: doc, shown: 0, hidden: 0 };
+    return { body: r.hidden === 0 ? undefined : Buffer.from(JSON.stringify(doc), 'utf8'), document: doc, ...r };
   }
   const { events, rest } = splitEvents(body.length > 0 && !body.toString('latin1').endsWith('\n\n') ? Buffer.concat([body, Buffer.from('\n\n')]) : body);
   if (rest.toString('utf8').trim() !== '') throw unreadable('a partial SSE event');
@@ -96,5 +101,5 @@ export async function filterListAnswer(body: Buffer, sse: boolean, method: strin
     const lines = text.replace(/(\r?\n)+$/, '').split(/\r?\n/).filter((l) => !l.startsWith('data:'));
     out.push(`${[...lines, `data: ${JSON.stringify(doc)}`].join('\n')}\n\n`);
   }
-  return { body: hidden === 0 ? undefined : Buffer.from(out.join(''), 'utf8'), shown, hidden };
+  return { body: hidden === 0 ? undefined : Buffer.from(out.join(''), 'utf8'), document: undefined, shown, hidden };
 }

@@ -37,7 +37,7 @@ export { CREDENTIAL_HEADER_NAMES, headerValue, type HeaderEdits, type HeaderToSe
 export { BODY_FORMATS, EndpointRuleError, HTTP_METHODS, OPERATIONS, type BodyFormat, type EndpointRule, type HttpMethod, type Operation } from './shared/endpoints.ts';
 export { BodyMalformed, EndpointNotAllowed, PROVIDER_ERROR_STATUS, ProviderError, type ProviderErrorCode } from './errors.ts';
 export { isValidModelName, MODEL_NAME_RE } from './shared/model-name.ts';
-export { DEFAULT_MAX_DEPTH, parseStrictJson, parseStrictJsonObject, StrictJsonError, type JsonObject, type JsonValue } from './shared/strict-json.ts';
+export { decodeUtf8Strict, DEFAULT_MAX_DEPTH, parseStrictJson, parseStrictJsonObject, StrictJsonError, type JsonObject, type JsonValue } from './shared/strict-json.ts';
 export { encodeEventStreamMessage } from './shared/eventstream.ts';
 
 /** Content types of streamed responses whose usage the meter reads chunk by chunk. */

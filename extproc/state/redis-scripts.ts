@@ -17,13 +17,6 @@ function script(keys: number, source: string): LuaScript {
   return { source, keys, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-/** KEYS[1] counter; ARGV: by, ttlMs. */
-export const ADD_TO_WINDOW = script(1, `
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return v
-`);
-
 /** KEYS[1] claim; ARGV: now, ttlMs. The value is the claim's expiry on the callers' clock. */
 export const CLAIM_ONCE = script(1, `
 local now = tonumber(ARGV[1])

@@ -6,7 +6,7 @@ import { lazyModule } from '../core/lazy.ts';
 const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 import type { Secret } from '../core/secret.ts';
 import {
-  ADD_DISABLED, ADD_TO_WINDOW, ADJUST_SCRIPT, LIST_DISABLED, REMOVE_DISABLED, CLAIM_ONCE, OBSERVE_BASELINE, OBSERVE_TOOL_HASHES, RESERVE_SCRIPT, SLIDING_TAKE,
+  ADD_DISABLED, ADJUST_SCRIPT, LIST_DISABLED, REMOVE_DISABLED, CLAIM_ONCE, OBSERVE_BASELINE, OBSERVE_TOOL_HASHES, RESERVE_SCRIPT, SLIDING_TAKE,
   TOOL_HASHES, type LuaScript,
 } from './redis-scripts.ts';
 import { StateUnavailableError } from './state-errors.ts';
@@ -131,13 +131,6 @@ export class RedisStateStore implements StateStore {
     await this.#bounded('ready', ms, async () => {
       if (this.#client.status !== 'ready') await new Promise<void>((resolve) => { this.#client.once('ready', () => { resolve(); }); });
     });
-  }
-
-  async addToWindow(key: string, by: number, windowMs: number): Promise<number> {
-    assertWindow(windowMs);
-    const now = this.#now();
-    const k = this.#windowKey(key, windowMs, windowStart(now, windowMs));
-    return num(await this.#run('addToWindow', ADD_TO_WINDOW, [k], [by, windowTtlMs(now, windowMs)]));
   }
 
   async claimOnce(key: string, ttlMs: number): Promise<boolean> {

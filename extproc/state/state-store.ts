@@ -100,8 +100,6 @@ export interface ToolHashRecord {
  * several. A backend that cannot answer throws StateUnavailableError.
  */
 export interface StateStore {
-  /** Adds `by` to the counter for `key` in the fixed window of `windowMs` containing now; returns the new total. */
-  addToWindow(key: string, by: number, windowMs: number): Promise<number>;
   /** True the first time `key` is claimed within `ttlMs`; false while an earlier claim lives (replay). */
   claimOnce(key: string, ttlMs: number): Promise<boolean>;
   /**
@@ -177,13 +175,6 @@ export class MemoryStateStore implements StateStore {
     this.#now = options.now ?? Date.now;
     this.#sweeper = setInterval(() => { this.#sweep(); }, options.sweepMs ?? 30_000);
     this.#sweeper.unref();
-  }
-
-  addToWindow(key: string, by: number, windowMs: number): Promise<number> {
-    const now = this.#now();
-    const slot = this.#window(key, windowMs, windowStart(now, windowMs), now, true);
-    slot.value += by;
-    return Promise.resolve(slot.value);
   }
 
   claimOnce(key: string, ttlMs: number): Promise<boolean> {

@@ -15,6 +15,7 @@ import { RedisStateStore } from '../../extproc/state/redis-store.ts';
 import { StateUnavailableError } from '../../extproc/state/state-errors.ts';
 import { MemoryStateStore, type StateStore } from '../../extproc/state/state-store.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { addToWindow } from '../helpers/window-counter.ts';
 
 const TIMEOUT_MS = 100;
 let redis: TestRedis;
@@ -52,7 +53,6 @@ async function eventually(fn: () => Promise<boolean>, ms = 5_000): Promise<numbe
 
 // Every operation, so each one's failure path is checked.
 const operations: readonly [string, (s: StateStore) => Promise<unknown>][] = [
-  ['addToWindow', (s) => s.addToWindow('k', 1, 1_000)],
   ['claimOnce', (s) => s.claimOnce(`c-${randomUUID()}`, 1_000)],
   ['reserve', (s) => s.reserve([{ key: 'b', windowMs: 60_000, amount: 1, limit: 10 }])],
   ['adjust', (s) => s.adjust([{ key: 'b', windowMs: 60_000, windowStart: 0, delta: 1 }])],
@@ -74,7 +74,7 @@ describe('Redis outages', () => {
   it('paused (SIGSTOP): every operation fails with a timeout near timeoutMs, not a hang; it recovers on SIGCONT', async () => {
     const s = store();
     await s.ready();
-    assert.equal(await s.addToWindow('k', 1, 60_000), 1);
+    assert.equal(await addToWindow(s, 'k', 1, 60_000), 1);
     const took: string[] = [];
     redis.pause();
     try {
@@ -88,14 +88,14 @@ describe('Redis outages', () => {
     } finally {
       redis.resume();
     }
-    await eventually(async () => (await s.addToWindow('k', 1, 60_000)) >= 2);
+    await eventually(async () => (await addToWindow(s, 'k', 1, 60_000)) >= 2);
   });
 
   it('down: every operation fails at once as unavailable; after a restart the store reconnects by itself', async () => {
     const s = store();
     await s.ready();
     await redis.stop();
-    await eventually(async () => { try { await s.addToWindow('x', 1, 1_000); return false; } catch { return true; } });
+    await eventually(async () => { try { await addToWindow(s, 'x', 1, 1_000); return false; } catch { return true; } });
     const took: string[] = [];
     for (const [name, op] of operations) {
       const { err, ms } = await failure(op(s));
@@ -106,7 +106,7 @@ describe('Redis outages', () => {
     }
     process.stderr.write(`redis down: ${took.join(', ')}\n`);
     await redis.start();
-    const recoveredMs = await eventually(async () => (await s.addToWindow('after', 1, 60_000)) === 1);
+    const recoveredMs = await eventually(async () => (await addToWindow(s, 'after', 1, 60_000)) === 1);
     assert.ok(recoveredMs < 3_000);
     assert.equal(s.connected, true);
   });
@@ -156,11 +156,11 @@ describe('Redis outages', () => {
     try {
       const bad = make(wrong);
       await new Promise((r) => setTimeout(r, 200));
-      const { err } = await failure(bad.addToWindow('k', 1, 1_000));
+      const { err } = await failure(addToWindow(bad, 'k', 1, 1_000));
       assert.equal(err.reason, 'unavailable');
       const good = make(right);
       await good.ready();
-      assert.equal(await good.addToWindow('k', 1, 1_000), 1);
+      assert.equal(await addToWindow(good, 'k', 1, 1_000), 1);
       const text = [err.message, String(err.stack), String(err.cause), JSON.stringify(err), ...seen, ...connectionErrors].join('\n');
       assert.ok(seen.length > 0, 'the refused AUTH was reported to the callback');
       for (const pw of [right, wrong]) assert.ok(!text.includes(pw), 'a password leaked into an error');

@@ -11,6 +11,7 @@ import { RateLimiter } from '../../extproc/state/rate-limits.ts';
 import { RedisStateStore } from '../../extproc/state/redis-store.ts';
 import { MemoryStateStore, type BaselineParams, type StateStore } from '../../extproc/state/state-store.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { addToWindow, windowTotal } from '../helpers/window-counter.ts';
 
 interface Clock { now: number }
 interface Backend {
@@ -50,10 +51,10 @@ const anomalyConfig = anomalySchema.parse({ enabled: true, warmupRequests: 10, w
 
 const cases: readonly Case[] = [
   {
-    name: 'addToWindow adds within a fixed window and starts again in the next',
+    name: 'a fixed-window counter adds within its window and starts again in the next',
     async run([s], clock) {
       const steps: readonly [number, number, number][] = [[0, 1, 1], [0, 2, 3], [500, 10, 13], [999, 1, 14], [1_000, 1, 1], [3_500, 7, 7]];
-      for (const [t, by, total] of steps) { clock.now = T0 + t; assert.equal(await s.addToWindow('k', by, 1_000), total, `at +${t}`); }
+      for (const [t, by, total] of steps) { clock.now = T0 + t; assert.equal(await addToWindow(s, 'k', by, 1_000), total, `at +${t}`); }
     },
   },
   {
@@ -106,13 +107,13 @@ const cases: readonly Case[] = [
       assert.equal(start, T0);
       clock.now = T0 + 1_500; // settle after the window rolled over: the old window is charged
       await b.adjust([{ key: 'k', windowMs: 1_000, windowStart: start, delta: -60 }]);
-      assert.equal(await a.addToWindow('k', 0, 1_000), 0, 'the current window is untouched');
+      assert.equal(await windowTotal(a, 'k', 1_000), 0, 'the current window is untouched');
       clock.now = T0 + 999;
-      assert.equal(await a.addToWindow('k', 0, 1_000), 40);
+      assert.equal(await windowTotal(a, 'k', 1_000), 40);
       await a.adjust([{ key: 'k', windowMs: 1_000, windowStart: start, delta: -1_000 }]);
-      assert.equal(await b.addToWindow('k', 0, 1_000), 0);
+      assert.equal(await windowTotal(b, 'k', 1_000), 0);
       await a.adjust([{ key: 'never-reserved', windowMs: 1_000, windowStart: start, delta: 5 }]);
-      assert.equal(await b.addToWindow('never-reserved', 0, 1_000), 0, 'adjust does not create counters');
+      assert.equal(await windowTotal(b, 'never-reserved', 1_000), 0, 'adjust does not create counters');
     },
   },
   {
@@ -122,7 +123,7 @@ const cases: readonly Case[] = [
       const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).reserve([{ key: 'budget', windowMs: 86_400_000, amount: 7, limit: 1_000 }])));
       const granted = results.filter((r) => r.granted).length;
       assert.equal(granted, Math.floor(1_000 / 7));
-      assert.equal(await a.addToWindow('budget', 0, 86_400_000), granted * 7);
+      assert.equal(await windowTotal(a, 'budget', 86_400_000), granted * 7);
       assert.ok(Math.max(...results.map((r) => r.windows[0]?.used ?? 0)) <= 1_000);
     },
   },
@@ -166,14 +167,14 @@ const cases: readonly Case[] = [
       assert.equal(d2.refusal.resetAt, T0 + 86_400_000);
       assert.equal(d2.refusal.retryAfterSeconds, 19 * 3_600 - 1);
       await gb.settle(d1.reservation, { inputTokens: 100, outputTokens: 50 });
-      assert.equal(await a.addToWindow('b:ident-tokens:identity:agent-1', 0, 86_400_000), 150);
+      assert.equal(await windowTotal(a, 'b:ident-tokens:identity:agent-1', 86_400_000), 150);
       const d3 = await gb.reserve(who, 'openai', 'gpt-4o', { inputTokens: 400, outputTokens: 400 });
       assert.ok(!d3.ok);
       assert.deepEqual([d3.refusal.budget, d3.refusal.metric, d3.refusal.used, d3.refusal.resetAt], ['group-money', 'cost', 750, T0 + 3_600_000 * 6]);
       const d4 = await ga.reserve({ ...who, claims: { groups: 'ml' } }, 'openai', 'gpt-4o', { inputTokens: 400, outputTokens: 100 });
       assert.ok(d4.ok);
       await ga.release(d4.reservation);
-      assert.equal(await b.addToWindow('b:ident-tokens:identity:agent-1', 0, 86_400_000), 150);
+      assert.equal(await windowTotal(b, 'b:ident-tokens:identity:agent-1', 86_400_000), 150);
       const d5 = await ga.reserve(who, 'openai', 'o3', { inputTokens: 1, outputTokens: 1 });
       assert.ok(!d5.ok);
       assert.equal(d5.refusal.reason, 'unpriced_model');
@@ -198,7 +199,7 @@ const cases: readonly Case[] = [
       await la.settleTokens(r1.ticket, 100);
       const r3 = await lb.check(who, 200);
       assert.ok(r3.ok, 'settling to the real count frees the estimate');
-      assert.equal(await a.addToWindow('r:rpm:identity:agent-1', 0, 60_000), 2, 'the refused request took nothing');
+      assert.equal(await windowTotal(a, 'r:rpm:identity:agent-1', 60_000), 2, 'the refused request took nothing');
       assert.ok((await la.check(who, 1)).ok);
       const r5 = await lb.check(who, 1);
       assert.ok(!r5.ok);

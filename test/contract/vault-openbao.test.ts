@@ -12,6 +12,7 @@ import type { Credential, CredentialScope, CredentialSource } from '../../extpro
 import { createVaultRuntime, type VaultRuntime } from '../../extproc/credentials/vault/build.ts';
 import { VaultError } from '../../extproc/credentials/vault/errors.ts';
 import { tollgateRejection } from '../helpers/assertions.ts';
+import { servedAtOnce } from '../helpers/credentials.ts';
 import { ROOT_TOKEN, setupAppRole, setupJwt, startOpenBao, type OpenBao } from '../helpers/openbao.ts';
 
 const reveal = (c: Credential | undefined): string | undefined => (c === undefined || c.kind === 'none' || c.kind === 'aws' ? undefined : c.secret.reveal());
@@ -146,14 +147,14 @@ describe('OpenBao: KV v2 rotation through the broker', { timeout: 30_000 }, () =
     assert.equal(reveal(v1), 'sk-rot-1');
     await kv.api('POST', 'secret/data/tollgate/rotating', { data: { api_key: 'sk-rot-2' } });
     await sleep(600);
-    const v2 = b.peek(scope('a'));
+    const v2 = servedAtOnce(b, scope('a'));
     assert.equal(reveal(v2), 'sk-rot-2', 'the background re-read picked up the new version');
     assert.equal(meta(v2)?.version, (meta(v1)?.version ?? 0) + 1);
     await kv.api('POST', 'secret/data/tollgate/rotating', { data: { api_key: 'sk-rot-3' } });
     await b.invalidate(scope('a'));
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-rot-3', 'invalidate (a provider 401) re-reads now');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-rot-3', 'invalidate (a provider 401) re-reads now');
     const before = calls.length;
-    for (let i = 0; i < 1000; i++) assert.ok(b.peek(scope('a')) !== undefined);
+    for (let i = 0; i < 1000; i++) assert.ok(servedAtOnce(b, scope('a')) !== undefined);
     assert.equal(calls.length, before, '1000 warm lookups, zero Vault calls');
     await b.close();
   });
@@ -177,8 +178,8 @@ describe('OpenBao: leased secrets', { timeout: 30_000 }, () => {
     await sleep(3_200);
     assert.ok(events.includes('renewed'), events.join(','));
     assert.ok(calls.includes('lease_renew:ok'));
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-leased', 'still served past the first TTL');
-    assert.ok((meta(b.peek(scope('a')))?.expiresAt ?? 0) > Date.now());
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-leased', 'still served past the first TTL');
+    assert.ok((meta(servedAtOnce(b, scope('a')))?.expiresAt ?? 0) > Date.now());
     await b.close();
     assert.deepEqual(await leaseKeys(leased, 'secret/tollgate/renewing'), [], 'revoked on close');
     const lookup = await leased.raw('PUT', 'sys/leases/lookup', { lease_id: `secret/tollgate/renewing/${leaseId}` });
@@ -196,10 +197,10 @@ describe('OpenBao: leased secrets', { timeout: 30_000 }, () => {
     assert.deepEqual(await b.revokeIdentity('team-a', 'agent-1'), { revoked: 1 });
     assert.deepEqual(await leaseKeys(leased, 'secret/tollgate/agent-1'), []);
     assert.equal((await leaseKeys(leased, 'secret/tollgate/agent-2')).length, 1);
-    assert.equal(b.peek(scope('agent-1')), undefined);
+    assert.equal(servedAtOnce(b, scope('agent-1')), undefined);
     // A disabled identity is refused as such (403), not as a retryable credential outage (503).
     assert.equal((await tollgateRejection(b.get(scope('agent-1')))).code, 'identity_disabled');
-    assert.equal(reveal(b.peek(scope('agent-2'))), 'sk-agent-2');
+    assert.equal(reveal(servedAtOnce(b, scope('agent-2'))), 'sk-agent-2');
     await b.close();
   });
 
@@ -213,9 +214,9 @@ describe('OpenBao: leased secrets', { timeout: 30_000 }, () => {
     const expiresAt = meta(c)?.expiresAt ?? 0;
     await doomed.stop();
     await sleep(Math.max(0, expiresAt - 1_000 - Date.now() - 300));
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-doomed', 'served while unexpired, Vault down');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-doomed', 'served while unexpired, Vault down');
     await sleep(expiresAt - 1_000 - Date.now() + 50);
-    assert.equal(b.peek(scope('a')), undefined, 'never served past expiry minus margin');
+    assert.equal(servedAtOnce(b, scope('a')), undefined, 'never served past expiry minus margin');
     const err = await tollgateRejection(b.get(scope('a')));
     assert.equal(err.code, 'credential_unavailable');
     assert.equal(err.entry.httpStatus, 503);

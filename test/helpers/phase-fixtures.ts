@@ -15,7 +15,7 @@ import type { CredentialSource } from '../../extproc/credentials/credential-sour
 import { TollgateError, type Denial } from '../../extproc/errors.ts';
 import { buildIdentityRuntime } from '../../extproc/identity/build.ts';
 import { compilePolicy } from '../../extproc/policy/policy.ts';
-import { dispatch } from '../../extproc/processing/session.ts';
+import { dispatch, Session } from '../../extproc/processing/session.ts';
 import { ProcRequest } from '../../extproc/processing/request.ts';
 import { bodyHmacFrom, type Services } from '../../extproc/services.ts';
 import { buildUsageGuards } from '../../extproc/state/guards.ts';
@@ -30,13 +30,14 @@ import type { HttpHeaders, ProcessingRequest, ProcessingResponse } from '../../e
 import type { DecodedStruct } from '../../extproc/wire/struct.ts';
 import { CHAT_PATH, CHAT_REQUEST_HEADERS } from './chat-request.ts';
 import { testConfig } from './config.ts';
+import { windowTotal } from './window-counter.ts';
 
 export { CHAT_PATH } from './chat-request.ts';
 export const MODELS_PATH = '/openai/v1/models';
 
 // ---- the state store, observed ----------------------------------------------------------------
 
-export type StoreOp = 'addToWindow' | 'claimOnce' | 'reserve' | 'adjust' | 'slidingTake' | 'observeBaseline';
+export type StoreOp = 'claimOnce' | 'reserve' | 'adjust' | 'slidingTake' | 'observeBaseline';
 
 export interface StoreCall {
   readonly op: StoreOp;
@@ -61,10 +62,6 @@ export class RecordingStateStore extends MemoryStateStore {
     return this.failing.has(call.op) ? Promise.reject(new StateUnavailableError(call.op, 'unavailable')) : undefined;
   }
 
-  override addToWindow(key: string, by: number, windowMs: number): Promise<number> {
-    return this.#gate({ op: 'addToWindow', key }) ?? super.addToWindow(key, by, windowMs);
-  }
-
   override claimOnce(key: string, ttlMs: number): Promise<boolean> {
     return this.#gate({ op: 'claimOnce', key }) ?? super.claimOnce(key, ttlMs);
   }
@@ -87,7 +84,7 @@ export class RecordingStateStore extends MemoryStateStore {
 
   /** The current value of a fixed-window counter, read without recording a call. */
   counter(key: string, windowMs: number): Promise<number> {
-    return super.addToWindow(key, 0, windowMs);
+    return windowTotal((charges) => super.reserve(charges), key, windowMs);
   }
 
   ops(op: StoreOp): StoreCall[] {
@@ -322,6 +319,30 @@ export async function startRequest(f: PhaseFixture, body: Buffer | string, o: { 
   const out = await dispatch(state, msg);
   if (isDenial(out)) throw new Error(`request headers were denied: ${out.code}`);
   return state;
+}
+
+// ---- MCP ---------------------------------------------------------------------------------------
+
+/** The fixture plus an MCP server "tools" (kind mcp) that agent-1 may use as `grant` says (default: call echo). */
+export function mcpFixture(extra: Partial<ConfigInput> = {}, grant: Readonly<Record<string, readonly string[]>> = { tools: ['echo'] }): PhaseFixture {
+  return phaseFixture({
+    tweak: (c) => ({
+      ...c,
+      ...extra,
+      providers: [...c.providers, { name: 'tools', kind: 'mcp', upstream: 'http://127.0.0.1:9', credential: { source: 'env', name: 'UNUSED_IN_PHASE_TESTS' } }],
+      identities: c.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [...i.allow, { provider: 'tools', mcp: grant }] } : i)),
+    }),
+  });
+}
+
+/** One JSON-RPC POST from agent-1 to the "tools" server through a new Session (headers, then the whole body). */
+export async function sendMcpRequest(f: PhaseFixture, body: Buffer): Promise<Session> {
+  const session = new Session(f.services);
+  const headers = { ':authority': 'tollgate.test', ':method': 'POST', ':path': '/tools/mcp', ':scheme': 'http', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(body.length), 'mcp-protocol-version': '2025-11-25' };
+  const h = await session.handle(requestHeadersMsg(headers, { context: f.seal({ provider: 'tools', path: '/tools/mcp' }) }));
+  if (h.immediate_response !== undefined) throw new Error('the MCP request headers were denied');
+  await session.handle(requestBodyMsg(body, { endOfStream: true }));
+  return session;
 }
 
 // ---- reading answers ----------------------------------------------------------------------------

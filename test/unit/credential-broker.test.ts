@@ -10,6 +10,7 @@ import { backoffDelay, MAX_TIMER_MS, renewDelay, systemScheduler } from '../../e
 import { VaultError } from '../../extproc/credentials/vault/errors.ts';
 import { TollgateError } from '../../extproc/errors.ts';
 import { tollgateRejection } from '../helpers/assertions.ts';
+import { servedAtOnce } from '../helpers/credentials.ts';
 import { manualScheduler, settle, type ManualScheduler } from '../helpers/fake-vault.ts';
 
 const REFRESH_MS = 5_000;
@@ -97,7 +98,7 @@ describe('credential broker: cache and single-flight', () => {
     assert.equal(src.calls.length, 1);
     for (const r of results) assert.equal(r, cred);
     assert.equal(await b.get(scope('agent-1')), cred, 'then served from cache');
-    assert.equal(b.peek(scope('agent-1')), cred, 'and peek sees it synchronously');
+    assert.equal(servedAtOnce(b, scope('agent-1')), cred, 'and a lookup is answered at once');
     assert.equal(src.calls.length, 1);
   });
 
@@ -111,7 +112,7 @@ describe('credential broker: cache and single-flight', () => {
     assert.equal(reveal(a1), 'key-for-team-a/agent-1');
     assert.equal(reveal(a2), 'key-for-team-a/agent-2');
     assert.equal(reveal(b1), 'key-for-team-b/agent-1');
-    assert.equal(reveal(b.peek(scope('agent-2'))), 'key-for-team-a/agent-2');
+    assert.equal(reveal(servedAtOnce(b, scope('agent-2'))), 'key-for-team-a/agent-2');
     assert.equal(reveal(await b.get(scope('agent-1'))), 'key-for-team-a/agent-1');
     assert.equal(src.calls.length, 3);
   });
@@ -124,11 +125,14 @@ describe('credential broker: cache and single-flight', () => {
     assert.equal(src.calls.length, 2);
   });
 
-  it('peek on a cold scope returns undefined and calls no source', () => {
+  it('a lookup on a cold scope waits for the one fetch; once cached it is answered at once, with no source call', async () => {
     const src = fakeSource(() => Promise.resolve(apiKey('x')));
     const b = broker(src, manualScheduler());
-    assert.equal(b.peek(scope('a')), undefined);
-    assert.equal(src.calls.length, 0);
+    const cold = b.lookup(scope('a'));
+    assert.ok(cold instanceof Promise, 'a miss is a Promise');
+    assert.equal(reveal(await cold), 'x');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'x');
+    assert.equal(src.calls.length, 1);
   });
 });
 
@@ -140,11 +144,11 @@ describe('credential broker: background refresh', () => {
     assert.equal(reveal(await b.get(scope('a'))), 'sk-1');
     assert.deepEqual(sched.pending(), [REFRESH_MS * 0.9], 'one refresh timer at 90 % of refreshMs with random=0');
     await sched.advance(REFRESH_MS * 0.9 - 1);
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-1');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-1');
     assert.equal(src.calls.length, 1);
     await sched.advance(1);
     assert.equal(src.calls.length, 2, 'refreshed by the timer, not by a request');
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-2', 'the rotated value is served without any caller waiting');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-2', 'the rotated value is served without any caller waiting');
   });
 
   const jitter: readonly [number, number][] = [[0, 0.7], [0.5, 0.7 + 0.05 / 3], [0.999_999, 0.7 + 0.1 / 3]];
@@ -162,7 +166,7 @@ describe('credential broker: background refresh', () => {
       await sched.advance(1);
       assert.equal(src.renews, 1);
       assert.equal(src.calls.length, 1, 'renewed, not re-fetched');
-      const exp = credentialMeta(b.peek(scope('a')) ?? apiKey('x'))?.expiresAt;
+      const exp = credentialMeta(servedAtOnce(b, scope('a')) ?? apiKey('x'))?.expiresAt;
       assert.equal(exp, sched.now() + HOUR, 'the renewed expiry is served');
     });
   }
@@ -197,7 +201,7 @@ describe('credential broker: background refresh', () => {
     await sched.advance(sched.pending()[0] ?? 0);
     assert.equal(src.renews, 2);
     assert.equal(src.calls.length, 2, 'a fresh lease was fetched');
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-leased-2');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-leased-2');
     assert.deepEqual([...src.live].sort(), ['lease-1', 'lease-2'], 'the old lease lives on for in-flight requests');
     await sched.advance(10_000);
     assert.deepEqual(src.revoked, ['lease-1']);
@@ -219,24 +223,24 @@ describe('credential broker: background refresh', () => {
     await sched.advance(89_999 - (sched.now() - issuedAt));
     assert.ok(failures.length >= 2, `refresh retried: ${failures.length}`);
     assert.deepEqual(failures, failures.map((_x, i) => i + 1), 'consecutive failures are counted');
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-leased-1', 'still served 1 ms before expiry minus margin');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-leased-1', 'still served 1 ms before expiry minus margin');
     await sched.advance(1);
-    assert.equal(b.peek(scope('a')), undefined, 'never served at expiry minus margin');
+    assert.equal(servedAtOnce(b, scope('a')), undefined, 'never served at expiry minus margin');
     const err = await tollgateRejection(b.get(scope('a')));
     assert.equal(err.code, 'credential_unavailable');
     vaultUp = true;
     assert.equal(reveal(await b.get(scope('a'))), 'sk-leased-2', 'recovers once Vault answers');
   });
 
-  it('re-checks expiry on every peek, even with no timer firing', async () => {
+  it('re-checks expiry on every lookup, even with no timer firing', async () => {
     const sched = manualScheduler();
     const src = fakeSource(() => Promise.resolve(apiKey('sk', sched.now() + MARGIN_MS + 1_000)));
     const b = broker(src, sched);
     await b.get(scope('a'));
     sched.set(sched.now() + 999);
-    assert.equal(reveal(b.peek(scope('a'))), 'sk');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk');
     sched.set(sched.now() + 1);
-    assert.equal(b.peek(scope('a')), undefined);
+    assert.equal(servedAtOnce(b, scope('a')), undefined);
   });
 
   const expired: readonly [string, number][] = [
@@ -254,8 +258,8 @@ describe('credential broker: background refresh', () => {
       assert.match(err.message, /fake:test returned a credential that lives \d+ s, not longer than the expiry margin/);
       // Remembered: the next request fails at once without asking the source again.
       await tollgateRejection(b.get(scope('a')));
+      assert.equal(servedAtOnce(b, scope('a')), undefined);
       assert.equal(src.calls.length, 1);
-      assert.equal(b.peek(scope('a')), undefined);
     });
   }
 
@@ -269,7 +273,7 @@ describe('credential broker: background refresh', () => {
     assert.equal(src.renews, 0);
     assert.deepEqual(src.revoked, ['lease-1']);
     assert.ok(events.includes('idle_dropped'));
-    assert.equal(b.peek(scope('a')), undefined);
+    assert.equal(servedAtOnce(b, scope('a')), undefined);
   });
 
   it('invalidate() re-reads at once, serves the new value, and is rate-limited', async () => {
@@ -278,12 +282,12 @@ describe('credential broker: background refresh', () => {
     const b = broker(src, sched, { invalidateMinIntervalMs: 5_000, refreshMs: HOUR });
     await b.get(scope('a'));
     await b.invalidate(scope('a'));
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-2');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-2');
     await b.invalidate(scope('a'));
     assert.equal(src.calls.length, 2, 'a second 401 within 5 s does not hammer Vault');
     await sched.advance(5_000);
     await b.invalidate(scope('a'));
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-3');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-3');
   });
 
   it('invalidate() that fails keeps the still-valid credential', async () => {
@@ -292,7 +296,7 @@ describe('credential broker: background refresh', () => {
     const b = broker(src, sched);
     await b.get(scope('a'));
     await b.invalidate(scope('a'));
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-1');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-1');
   });
 });
 
@@ -369,12 +373,12 @@ describe('credential broker: kill switch and close', () => {
     assert.deepEqual(src.revoked, ['lease-1']);
     assert.deepEqual(other.revoked, ['lease-1']);
     assert.ok(b.isDisabled('team-a', 'agent-1'));
-    assert.equal(b.peek(scope('agent-1')), undefined);
+    assert.equal(servedAtOnce(b, scope('agent-1')), undefined);
     const err = await tollgateRejection(b.get(scope('agent-1')));
     assert.ok(err instanceof IdentityDisabledError);
     assert.equal(err.code, 'identity_disabled', '403, never a retryable 503');
     assert.equal(src.calls.length, 2, 'a disabled identity costs no Vault call');
-    assert.equal(reveal(b.peek(scope('agent-2'))), 'sk-leased-2', 'another identity keeps its credential');
+    assert.equal(reveal(servedAtOnce(b, scope('agent-2'))), 'sk-leased-2', 'another identity keeps its credential');
     assert.ok(!b.isDisabled('team-b', 'agent-1'), 'the same identity name in another tenant is not disabled');
     b.enableIdentity('team-a', 'agent-1');
     assert.equal(reveal(await b.get(scope('agent-1'))), 'sk-leased-3', 're-enabled: a fresh lease');
@@ -523,8 +527,8 @@ describe('credential broker: negative cache and forced refresh', () => {
     missing = false;
     const r = await b.refreshAll({ cause: 'test' });
     assert.deepEqual(r, { refreshed: 1, failed: 1, forgotten: 1 });
-    assert.match(reveal(b.peek(scope('a'))) ?? '', /^sk-a-[4-9]$/, 'a re-read');
-    assert.equal(reveal(b.peek(scope('b'))), 'sk-b-2', 'b keeps serving what it had');
+    assert.match(reveal(servedAtOnce(b, scope('a'))) ?? '', /^sk-a-[4-9]$/, 'a re-read');
+    assert.equal(reveal(servedAtOnce(b, scope('b'))), 'sk-b-2', 'b keeps serving what it had');
     assert.match(reveal(await b.get(scope('gone'))) ?? '', /^sk-gone-/, 'the forgotten path is asked again');
   });
 
@@ -535,7 +539,7 @@ describe('credential broker: negative cache and forced refresh', () => {
     await b.get(scope('a'));
     const r = await b.refreshAll({ leasesOnly: true, cause: 'relogin' });
     assert.equal(r.refreshed, 1);
-    assert.equal(reveal(b.peek(scope('a'))), 'sk-leased-2');
+    assert.equal(reveal(servedAtOnce(b, scope('a'))), 'sk-leased-2');
     await sched.advance(1_000);
     assert.deepEqual(src.revoked, ['lease-1']);
     const kv = fakeSource((_s, n) => Promise.resolve(apiKey(`sk-kv-${n}`)));

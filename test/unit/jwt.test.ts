@@ -189,31 +189,62 @@ describe('JwtVerifier: jti replay', () => {
 });
 
 describe('JwtVerifier: verified-token cache', () => {
-  it('a reused token skips the signature check; exp is still enforced; the cache is bounded', async () => {
-    let now = NOW * 1000;
-    const v = new JwtVerifier({ issuers: [issuer()], maxTokenBytes: 8192, now: () => now, verifiedCache: { seconds: 60, entries: 2 } });
-    const t = await mint(es, { ...base(), exp: NOW + 100 });
-    assert.equal((await v.verify(t)).ok, true);
-    assert.deepEqual(v.cacheStats, { hits: 0, size: 1 });
-    assert.equal((await v.verify(t)).ok, true);
-    assert.equal(v.cacheStats.hits, 1);
+  /**
+   * A verifier on a remote JWKS (a fake fetch) that starts with the ES256 key. A token served from the cache is
+   * not checked against the key set, so once `dropKey` has rotated the set to the RS256 key only, an ES256 token
+   * passes only when it is a cache hit; a fresh check says key_unknown.
+   */
+  function rotating(cache: { readonly seconds: number; readonly entries: number }) {
+    let keys = [es];
+    const clock = { t: NOW * 1000 };
+    const cfg = issuer({ jwks: { remote: { url: 'https://issuer.test/jwks.json', minRefreshIntervalSeconds: 1 } } });
+    const fetch = (): Promise<Response> => Promise.resolve(Response.json({ keys: keys.map((k) => k.publicJwk) }));
+    const v = new JwtVerifier({ issuers: [cfg], maxTokenBytes: 8192, now: () => clock.t, fetch, verifiedCache: cache });
+    const check = async (token: string): Promise<string> => { const r = await v.verify(token); return r.ok ? 'ok' : r.reason; };
+    const dropKey = async (): Promise<void> => {
+      keys = [rs];
+      clock.t += 2_000; // past the 1 s refetch interval
+      // A kid the cached set lacks makes the verifier fetch the rotated set (a jti keeps this token out of the cache).
+      assert.equal(await check(await mint(rs, { ...base(), jti: 'rotation' })), 'ok', 'the rotated set is in place');
+    };
+    return { check, clock, dropKey };
+  }
+
+  it('a reused token skips the signature check, for at most the cache TTL; exp is still enforced', async () => {
+    const r = rotating({ seconds: 60, entries: 10 });
+    const t = await mint(es, base());
+    const shortLived = await mint(es, { ...base(), sub: 'short', exp: NOW + 10 });
     // One changed signature byte is a different token: a full check, which fails, and is not cached.
     const tampered = `${t.slice(0, -2)}${t.endsWith('AA') ? 'BB' : 'AA'}`;
-    const bad = await v.verify(tampered);
-    assert.ok(!bad.ok && bad.reason === 'signature_invalid');
-    assert.deepEqual(v.cacheStats, { hits: 1, size: 1 });
-    // Past the cache TTL: verified afresh (a miss), then cached again.
-    now += 61_000;
-    assert.equal((await v.verify(t)).ok, true);
-    assert.deepEqual(v.cacheStats, { hits: 1, size: 1 });
-    // Past exp + skew the cached entry is refused as expired.
-    now = (NOW + 131) * 1000;
-    const late = await v.verify(t);
-    assert.ok(!late.ok && late.reason === 'expired');
-    // At most `entries` tokens are held.
-    now = NOW * 1000;
-    for (const sub of ['a', 'b', 'c']) assert.equal((await v.verify(await mint(es, { ...base(), sub }))).ok, true);
-    assert.equal(v.cacheStats.size, 2);
+    assert.deepEqual([await r.check(t), await r.check(shortLived), await r.check(tampered)], ['ok', 'ok', 'signature_invalid']);
+    await r.dropKey();
+    assert.equal(await r.check(await mint(es, { ...base(), sub: 'fresh' })), 'key_unknown', 'a token not seen before is checked against the new set');
+    assert.equal(await r.check(t), 'ok', 'the reused token is served from the cache');
+    assert.equal(await r.check(tampered), 'key_unknown', 'the failed token was not cached');
+    // Past exp + skew (30 s) a cached token is refused as expired, before the cache TTL ends.
+    r.clock.t = (NOW + 41) * 1000;
+    assert.equal(await r.check(shortLived), 'expired');
+    // Past the cache TTL the token is verified afresh: the removed key stops working.
+    r.clock.t = (NOW + 61) * 1000;
+    assert.equal(await r.check(t), 'key_unknown');
+  });
+
+  it('holds at most `entries` tokens, dropping the oldest', async () => {
+    const r = rotating({ seconds: 60, entries: 2 });
+    const tokens = await Promise.all(['a', 'b', 'c'].map((sub) => mint(es, { ...base(), sub })));
+    for (const t of tokens) assert.equal(await r.check(t), 'ok');
+    await r.dropKey();
+    const after: string[] = [];
+    for (const t of tokens) after.push(await r.check(t));
+    assert.deepEqual(after, ['key_unknown', 'ok', 'ok']);
+  });
+
+  it('seconds: 0 turns the cache off', async () => {
+    const r = rotating({ seconds: 0, entries: 10 });
+    const t = await mint(es, base());
+    assert.equal(await r.check(t), 'ok');
+    await r.dropKey();
+    assert.equal(await r.check(t), 'key_unknown');
   });
 
   it('a token with jti is verified and claimed on every use, never served from the cache', async () => {

@@ -4,11 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { budgetSchema, stateConfigSchema } from '../../extproc/config/state-schema.ts';
-import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { Session } from '../../extproc/processing/session.ts';
 import { BudgetGuard } from '../../extproc/state/budgets.ts';
 import { MemoryStateStore } from '../../extproc/state/state-store.ts';
-import { phaseFixture, requestBodyMsg, requestHeadersMsg, type PhaseFixture } from '../helpers/phase-fixtures.ts';
+import { mcpFixture, sendMcpRequest, type PhaseFixture } from '../helpers/phase-fixtures.ts';
 
 const who = { identity: 'agent-1', tenant: 'team-a', claims: {} };
 const CALLS = { name: 'calls', per: 'identity', metric: 'tool_calls', limit: 2, window: '30d' } as const;
@@ -41,26 +39,10 @@ describe('tool_calls budgets: config and the guard', () => {
   });
 });
 
-/** An MCP server "tools" that agent-1 may call echo on, with these budgets and rate limits. */
-function mcpFixture(extra: Pick<ConfigInput, 'budgets' | 'rateLimits'>): PhaseFixture {
-  return phaseFixture({
-    tweak: (c) => ({
-      ...c,
-      ...extra,
-      providers: [...c.providers, { name: 'tools', kind: 'mcp', upstream: 'http://127.0.0.1:9', credential: { source: 'env', name: 'UNUSED_IN_PHASE_TESTS' } }],
-      identities: c.identities.map((i) => (i.id === 'agent-1' ? { ...i, allow: [...i.allow, { provider: 'tools', mcp: { tools: ['echo'] } }] } : i)),
-    }),
-  });
-}
-
 /** One JSON-RPC message through Session, then the stream ends: the reason it was refused for, if it was. */
 async function send(f: PhaseFixture, method: string, params: Record<string, unknown>): Promise<{ denied: string | undefined }> {
   const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 7, method, params }));
-  const session = new Session(f.services);
-  const headers = { ':authority': 'tollgate.test', ':method': 'POST', ':path': '/tools/mcp', ':scheme': 'http', 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(body.length), 'mcp-protocol-version': '2025-11-25' };
-  const h = await session.handle(requestHeadersMsg(headers, { context: f.seal({ provider: 'tools', path: '/tools/mcp' }) }));
-  assert.equal(h.immediate_response, undefined, 'the headers went through');
-  await session.handle(requestBodyMsg(body, { endOfStream: true }));
+  const session = await sendMcpRequest(f, body);
   session.close('ended');
   await new Promise((r) => setTimeout(r, 5)); // settlement runs off the request path
   const rec = f.records().filter((r) => r.decision_id === session.request.decisionId);

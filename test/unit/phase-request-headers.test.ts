@@ -244,6 +244,18 @@ describe('phase request-headers: the strip list and the credential lookup', () =
     assert.equal(res.mode_override, undefined);
   });
 
+  it('removes only headers the message carries: through Envoy, Check already removed the caller\'s credentials', async () => {
+    // What ext_proc sees after Check's headers_to_remove (checked through Envoy 1.40: the caller's authorization
+    // and cookie are not in the message); one refused header is left, so the list is not just empty.
+    const afterCheck = Object.fromEntries(Object.entries(callerSent).filter(([n]) => !CALLER_CREDENTIAL_HEADERS.includes(n)));
+    const sent = chatHeaders(body, afterCheck);
+    const res = asResponse(await run(f.state(), requestHeadersMsg(sent, { context: f.seal() })));
+    const removed = removedHeaders(res, 'request_headers');
+    for (const n of CALLER_CREDENTIAL_HEADERS) assert.ok(!removed.includes(n), `no removal of ${n}, which the message does not carry`);
+    assert.deepEqual(removed.filter((n) => !(n in sent)), [], 'every removal names a header of the message');
+    for (const n of mustRemove.filter((m) => m in sent)) assert.ok(removed.includes(n), `removes ${n}`);
+  });
+
   it('a credential ext_authz injected (no body) stays; the rest of the strip list applies', async () => {
     const state = f.state();
     const headers = { ':method': 'GET', ':path': MODELS_PATH, ':authority': 'tollgate.test', ':scheme': 'http', 'x-request-id': 'r-models', authorization: `Bearer ${f.providerKey}`, 'x-tollgate-debug': '1', 'x-envoy-foo': 'x', accept: '*/*' };

@@ -8,6 +8,7 @@ import { PriceCatalog } from '../../extproc/state/budgets.ts';
 import { MemoryStateStore, type BaselineSnapshot } from '../../extproc/state/state-store.ts';
 import { MAX_CLAIM_VALUES, subjectValues } from '../../extproc/state/subjects.ts';
 import { slidingEstimate, slidingRetryAfterMs } from '../../extproc/state/window-math.ts';
+import { windowTotal } from '../helpers/window-counter.ts';
 
 describe('slidingRetryAfterMs', () => {
   /** The first ms from `elapsed` at which a take of `cost` fits, by stepping the clock (no other traffic). */
@@ -120,7 +121,7 @@ describe('MemoryStateStore expiry', () => {
       now = 2_000; // the window [0, 1000) is kept until 2000 for the sliding estimate, then dropped
       await s.adjust([{ key: 'k', windowMs: 1_000, windowStart: 0, delta: 3 }]);
       now = 500;
-      assert.equal(await s.addToWindow('k', 0, 1_000), 0, 'the expired counter was not recreated');
+      assert.equal(await windowTotal(s, 'k', 1_000), 0, 'the expired counter was not recreated');
       const p = { bucketMs: 1_000, alpha: 0.5, maxDistinct: 4, idleTtlMs: 10_000 };
       now = 0;
       await s.observeBaseline('a', { bytes: 10, provider: 'p', endpoint: 'e' }, p);

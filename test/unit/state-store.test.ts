@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStateStore } from '../../extproc/state/state-store.ts';
+import { addToWindow, windowTotal } from '../helpers/window-counter.ts';
 
 function withStore(start: number, fn: (store: MemoryStateStore, setNow: (t: number) => void) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -15,7 +16,7 @@ function withStore(start: number, fn: (store: MemoryStateStore, setNow: (t: numb
   };
 }
 
-describe('MemoryStateStore.addToWindow', () => {
+describe('MemoryStateStore fixed-window counters', () => {
   it('adds up within a window and resets on the next one', withStore(10_000, async (store, setNow) => {
     const steps: readonly [number, number, number][] = [
       // [now, by, expected total]
@@ -29,30 +30,30 @@ describe('MemoryStateStore.addToWindow', () => {
     ];
     for (const [t, by, total] of steps) {
       setNow(t);
-      assert.equal(await store.addToWindow('rate:agent-1', by, 1_000), total, `at ${t}`);
+      assert.equal(await addToWindow(store, 'rate:agent-1', by, 1_000), total, `at ${t}`);
     }
   }));
 
   it('keeps keys apart', withStore(0, async (store) => {
-    assert.equal(await store.addToWindow('a', 5, 60_000), 5);
-    assert.equal(await store.addToWindow('b', 1, 60_000), 1);
-    assert.equal(await store.addToWindow('a', 1, 60_000), 6);
+    assert.equal(await addToWindow(store, 'a', 5, 60_000), 5);
+    assert.equal(await addToWindow(store, 'b', 1, 60_000), 1);
+    assert.equal(await addToWindow(store, 'a', 1, 60_000), 6);
   }));
 
   it('aligns windows to multiples of windowMs, not to the first add', withStore(59_000, async (store, setNow) => {
-    assert.equal(await store.addToWindow('k', 1, 60_000), 1);
+    assert.equal(await addToWindow(store, 'k', 1, 60_000), 1);
     setNow(60_000);
-    assert.equal(await store.addToWindow('k', 1, 60_000), 1);
+    assert.equal(await addToWindow(store, 'k', 1, 60_000), 1);
   }));
 
-  it('adding 0 reads the current total', withStore(0, async (store) => {
-    await store.addToWindow('k', 3, 1_000);
-    assert.equal(await store.addToWindow('k', 0, 1_000), 3);
+  it('a reservation of 0 reads the current total', withStore(0, async (store) => {
+    await addToWindow(store, 'k', 3, 1_000);
+    assert.equal(await windowTotal(store, 'k', 1_000), 3);
   }));
 
   it('keeps counters of the same key with different window lengths apart', withStore(60_000, async (store) => {
-    assert.equal(await store.addToWindow('tokens:agent-1', 100, 1_000), 100);
-    assert.equal(await store.addToWindow('tokens:agent-1', 1, 60_000), 1);
+    assert.equal(await addToWindow(store, 'tokens:agent-1', 100, 1_000), 100);
+    assert.equal(await addToWindow(store, 'tokens:agent-1', 1, 60_000), 1);
   }));
 });
 
@@ -76,7 +77,7 @@ describe('MemoryStateStore.claimOnce', () => {
   it('keeps keys apart, and apart from window counters', withStore(0, async (store) => {
     assert.equal(await store.claimOnce('x', 1_000), true);
     assert.equal(await store.claimOnce('y', 1_000), true);
-    assert.equal(await store.addToWindow('x', 1, 1_000), 1);
+    assert.equal(await addToWindow(store, 'x', 1, 1_000), 1);
     assert.equal(await store.claimOnce('x', 1_000), false);
   }));
 

@@ -21,6 +21,7 @@ import { vaultAwsSource, vaultAzureKv2Source, vaultGcpSource, vaultKv2Source } f
 import { createVaultTransport, type VaultTransportOptions } from '../../extproc/credentials/vault/transport.ts';
 import { createLogger } from '../../extproc/telemetry/logger.ts';
 import { makeCa, makeLeaf, pem } from '../helpers/certs.ts';
+import { servedAtOnce } from '../helpers/credentials.ts';
 import { startFakeVault, type FakeVault } from '../helpers/fake-vault.ts';
 
 const ROOT = 'hvs.PLANTED-root-token-0123456789';
@@ -168,7 +169,7 @@ describe('Vault faults', () => {
     await b.get(SCOPE);
     fake.fault({ status: 503, path: '/v1/secret/' });
     await new Promise((r) => setTimeout(r, 200));
-    const c1 = b.peek(SCOPE);
+    const c1 = servedAtOnce(b, SCOPE);
     assert.equal(c1?.kind === 'api-key' ? c1.secret.reveal() : undefined, API_KEY);
     const err = await b.get({ ...SCOPE, identity: 'cold' }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof Error && /credential_unavailable/.test(err.message));

@@ -6,7 +6,7 @@ import type { Scanner } from '../../detectors/scanner.ts';
 import { TollgateError, type Denial } from '../../errors.ts';
 import { asTollgateError } from '../../policy/request.ts';
 import type { RequestTranslator, UsageMeter } from '../../providers/index.ts';
-import { DEFAULT_MAX_DEPTH, parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
+import { decodeUtf8Strict, DEFAULT_MAX_DEPTH, parseStrictJson, StrictJsonError, type JsonValue } from '../../providers/index.ts';
 import { maskBody, maskText } from '../../redactors/mask.ts';
 import { protectedFieldsFor } from '../../redactors/protected-fields.ts';
 import { processLeaves } from '../../redactors/response-leaves.ts';
@@ -115,13 +115,24 @@ function countLeaks(req: ProcRequest, findings: readonly { readonly type: string
 const unscannable = (why: string): TollgateError => new TollgateError('response_leak', `the response could not be scanned: ${why}`);
 
 /**
+ * What an earlier step of this response already read of the buffered body (the MCP list filter), so it is not
+ * read twice: the JSON document the body serializes (scanned, and masked in place), or that the body is an SSE
+ * stream (scanned as text: it is not one JSON document).
+ */
+export type ReadBody = { readonly json: JsonValue } | { readonly sse: true };
+
+/** Text whose first character after JSON whitespace can begin a JSON value (an SSE field name cannot). */
+const MAY_BE_JSON = /^[ \t\n\r]*[-[{"0-9tfn]/;
+
+/**
  * A buffered response of any status, JSON or not. JSON: every string leaf is scanned; leaks are masked (never
  * restorable) and then, in a 2xx answer, the request's placeholders are restored, both outside protected fields;
  * a leak in a protected field refuses the response. UTF-8 text that is not JSON (file content, error pages) is
  * scanned and restored as one text. A body that is neither (binary, invalid UTF-8, duplicate JSON keys) cannot be
  * scanned and is refused while response scanning is on. Returns the new body, or undefined when nothing changed.
+ * `read`: what an earlier step already read of `body` (see ReadBody).
  */
-export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: UsageMeter): Buffer | undefined {
+export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: UsageMeter, read?: ReadBody): Buffer | undefined {
   const dlp = req.policy.dlp;
   const scanner = dlp?.response.scan === true ? dlp.scanner : undefined;
   const restore = responseRestore(req);
@@ -130,8 +141,16 @@ export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: 
     return undefined;
   }
   let doc: JsonValue | undefined;
+  let text: string | undefined;
   try {
-    doc = parseStrictJson(body, DEFAULT_MAX_DEPTH, 'allow');
+    if (read === undefined) doc = parseStrictJson(body, DEFAULT_MAX_DEPTH, 'allow');
+    else if ('json' in read) doc = read.json;
+    else {
+      // An SSE stream is text, not JSON; a body that only came labelled as one is still read as JSON.
+      text = decodeUtf8Strict(body);
+      if (MAY_BE_JSON.test(text)) doc = parseStrictJson(text, DEFAULT_MAX_DEPTH, 'allow');
+      else meter?.onBody(body);
+    }
   } catch (err) {
     // Not strict JSON: usage is read as the provider meant it (a lenient parse), whatever happens to the body.
     meter?.onBody(body);
@@ -147,7 +166,7 @@ export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: 
   // Usage from the same parse, before masking or restoring edits strings (usage is numbers).
   if (doc !== undefined) meter?.onDocument(doc);
   try {
-    if (doc === undefined) return inspectBufferedText(req, body.toString('utf8'), scanner, restore);
+    if (doc === undefined) return inspectBufferedText(req, text ?? body.toString('utf8'), scanner, restore);
     const r = processLeaves(doc, { scanner, restore, isProtected: protectedFieldsFor(req.route?.provider.config.kind), tokenLists: true });
     if (r.blocked !== undefined) {
       countLeaks(req, [r.blocked], 'block');

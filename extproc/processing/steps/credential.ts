@@ -35,16 +35,18 @@ export function translator(req: ProcRequest, headers: ReadonlyMap<string, string
 }
 
 /**
- * Headers that never travel upstream: the caller's credentials and whatever the provider kind does not
- * allow. When ext_authz already swapped the credential (a request without a body), the credential
+ * Headers of this request-headers message that never travel upstream: the caller's credentials and whatever the
+ * provider kind does not allow. Only names the message carries are listed: Envoy applies Check's answer (which
+ * removes every caller credential header) before it sends the headers here, and removing an absent header
+ * changes nothing. When ext_authz already swapped the credential (a request without a body), the credential
  * headers now hold the provider's credential: ext_authz removed the caller's, so they stay.
  */
-export function headersToStrip(req: ProcRequest, names: Iterable<string>): string[] {
+export function headersToStrip(req: ProcRequest, headers: ReadonlyMap<string, string>): string[] {
   const kind = req.route?.provider.kind;
   const withoutBody = req.caller?.authz.withoutBody === true;
   // The caller's credential headers, in order, then the kind's refusals not already listed (one array, no sets).
-  const strip = [...(withoutBody ? STRIP_WITHOUT_BODY : STRIP_WITH_BODY)];
-  for (const name of kind === undefined ? [] : kind.headersToRemove(names)) {
+  const strip = (withoutBody ? STRIP_WITHOUT_BODY : STRIP_WITH_BODY).filter((name) => headers.has(name));
+  for (const name of kind === undefined ? [] : kind.headersToRemove(headers.keys())) {
     if (strip.includes(name) || (withoutBody && KEPT_WITHOUT_BODY.has(name)) || name.startsWith('x-envoy-')) continue;
     strip.push(name);
   }

@@ -12,6 +12,7 @@ import { asTollgateError } from '../../policy/request.ts';
 import type { AuditFacts } from '../../telemetry/audit-record.ts';
 import type { RequestStep } from '../pipeline.ts';
 import type { Admitted, ProcRequest } from '../request.ts';
+import type { ReadBody } from './content.ts';
 import { translator } from './credential.ts';
 import { policyStep } from './request-body.ts';
 import { admitMcpUsage } from './usage.ts';
@@ -99,11 +100,11 @@ export function bufferListAnswer(req: ProcRequest, contentType: string | undefin
  * registry first (trust-on-first-use pins, last-seen hashes, shared through the state store). Under
  * policy.mode shadow nothing is hidden; what would have been is counted.
  */
-export async function filterMcpList(req: ProcRequest, body: Buffer): Promise<Buffer> {
+export async function filterMcpList(req: ProcRequest, body: Buffer): Promise<{ readonly body: Buffer; readonly read?: ReadBody }> {
   const { mcp, route } = req;
   const authz = req.caller?.authz;
   // Only a successful answer is a list; an error answer is the server's and is inspected like any other.
-  if (mcp?.list !== true || route === undefined || authz === undefined || mcp.message.method === undefined || req.response.status !== 200) return body;
+  if (mcp?.list !== true || route === undefined || authz === undefined || mcp.message.method === undefined || req.response.status !== 200) return { body };
   const server = route.provider.name;
   const grants = (req.policy.identitiesById.get(authz.identity.id)?.providers.get(server) ?? []).flatMap((g) => (g.mcp === undefined ? [] : [g.mcp]));
   const bindings = toolBindingsFor(req.policy);
@@ -129,7 +130,8 @@ export async function filterMcpList(req: ProcRequest, body: Buffer): Promise<Buf
   });
   mcp.hidden = hidden;
   mcp.listed = listed;
-  return r.body ?? body;
+  // The response scan reads what the filter read: the JSON document, or an SSE stream as text (not JSON).
+  return { body: r.body ?? body, read: r.document === undefined ? { sse: true } : { json: r.document } };
 }
 
 /** A denial as a JSON-RPC error, answering the request's id when it has one. */

@@ -57,6 +57,6 @@ function admitHeaders(req: Admitted, headers: ReadonlyMap<string, string>, hasBo
   startCredential(req);
   req.position = hasBody ? 'request_body' : 'upstream';
   // The caller's accept-encoding is replaced, not removed: without one, an upstream may pick any coding.
-  const remove = headersToStrip(req, headers.keys()).filter((n) => n !== UPSTREAM_ACCEPT_ENCODING.name);
+  const remove = headersToStrip(req, headers).filter((n) => n !== UPSTREAM_ACCEPT_ENCODING.name);
   return requestHeadersResponse({ set: SET_ACCEPT_ENCODING, remove });
 }

@@ -7,7 +7,7 @@ import { mediaType } from '../headers.ts';
 import type { Answer } from '../pipeline.ts';
 import type { ProcRequest } from '../request.ts';
 import { responseBodyResponse, responseHeadersResponse, streamedChunkResponse } from '../responses.ts';
-import { inspectBufferedResponse, sseTransformFor, transformSseChunk } from './content.ts';
+import { inspectBufferedResponse, sseTransformFor, transformSseChunk, type ReadBody } from './content.ts';
 import { onEnvoyReplyMidRequest } from './local-reply.ts';
 
 const ENCODING_UNSUPPORTED: Denial = Object.freeze({ code: 'response_encoding_unsupported', rule: RULES.responseEncoding });
@@ -63,10 +63,13 @@ export function onResponseBody(req: ProcRequest, b: HttpBody): ProcessingRespons
   return Buffer.isBuffer(raw) ? bufferedAnswer(req, raw, decoded(req, raw)) : raw;
 }
 
-/** onResponseBody, with `transform` applied to a whole buffered body before it is inspected (MCP list filtering). */
-export function onResponseBodyThen(req: ProcRequest, b: HttpBody, transform: (req: ProcRequest, body: Buffer) => Promise<Buffer>): ProcessingResponse | Promise<ProcessingResponse> {
+/**
+ * onResponseBody, with `transform` applied to a whole buffered body before it is inspected (MCP list filtering).
+ * What the transform already read of its result (`read`) is handed to the inspection, which does not parse it again.
+ */
+export function onResponseBodyThen(req: ProcRequest, b: HttpBody, transform: (req: ProcRequest, body: Buffer) => Promise<{ readonly body: Buffer; readonly read?: ReadBody }>): ProcessingResponse | Promise<ProcessingResponse> {
   const raw = takeBody(req, b);
-  return Buffer.isBuffer(raw) ? transform(req, decoded(req, raw)).then((body) => bufferedAnswer(req, raw, body)) : raw;
+  return Buffer.isBuffer(raw) ? transform(req, decoded(req, raw)).then((t) => bufferedAnswer(req, raw, t.body, t.read)) : raw;
 }
 
 /** A streamed chunk's answer, or a buffered chunk's (CONTINUE until the end); at the end, the whole buffered body. */
@@ -103,8 +106,8 @@ function decoded(req: ProcRequest, raw: Buffer): Buffer {
  * replaces the original, without content-encoding (Envoy still holds the buffered response's headers, so the
  * answer can change them; content-length is set to match).
  */
-function bufferedAnswer(req: ProcRequest, raw: Buffer, body: Buffer): ProcessingResponse {
-  const out = inspectAndMeter(req, body) ?? (body === raw ? undefined : body);
+function bufferedAnswer(req: ProcRequest, raw: Buffer, body: Buffer, read?: ReadBody): ProcessingResponse {
+  const out = inspectAndMeter(req, body, read) ?? (body === raw ? undefined : body);
   return req.response.codings.length === 0 ? responseBodyResponse(out) : responseBodyResponse(out ?? body, REMOVE_CONTENT_ENCODING);
 }
 
@@ -114,9 +117,9 @@ const EMPTY = Buffer.alloc(0);
  * A whole buffered body: content controls and usage from one parse. The usage is read even when the
  * inspection refuses the response, so its record names what the provider reported.
  */
-function inspectAndMeter(req: ProcRequest, body: Buffer): Buffer | undefined {
+function inspectAndMeter(req: ProcRequest, body: Buffer, read?: ReadBody): Buffer | undefined {
   try {
-    return inspectBufferedResponse(req, body, req.usage.meter);
+    return inspectBufferedResponse(req, body, req.usage.meter, read);
   } finally {
     finishResponse(req);
   }
