@@ -438,12 +438,22 @@ export class Scanner {
       // The tight skip: byte j + 1 is the code unit at base + j, byte j the one before it.
       let w = win[j] as number;
       let f = 0;
-      while (j < len) {
+      // Two pairs per turn (half the loop tests), then the last pair of the window.
+      while (j + 1 < len) {
         const x = win[j + 1] as number;
         f = pairs[(w << 8) | x] as number;
         if (f !== 0) break;
-        w = x;
-        j++;
+        w = win[j + 2] as number;
+        f = pairs[(x << 8) | w] as number;
+        if (f !== 0) {
+          j++;
+          break;
+        }
+        j += 2;
+      }
+      if (f === 0 && j < len) {
+        f = pairs[(w << 8) | (win[j + 1] as number)] as number;
+        if (f === 0) j++;
       }
       if (j >= len) break;
       const i = base + j;
