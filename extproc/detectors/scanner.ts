@@ -125,7 +125,7 @@ const code129 = (c: number): number => (c < 128 ? c : 128);
  * detectors to call with three loads and two ANDs instead of four tests per detector.
  */
 class NumberMasks {
-  /** Per digit count (capped at DIGIT_CAP): entries whose digit window admits it. */
+  /** Per digit count (capped at DIGIT_CAP): entries whose digit window admits it (at the cap: some count from there on). */
   readonly byDigits = new Uint32Array(DIGIT_CAP + 1);
   /** Per group count (1 to MAX_GROUPS). */
   readonly byCount = new Uint32Array(MAX_GROUPS + 1);
@@ -142,7 +142,7 @@ class NumberMasks {
       const bit = (1 << k) >>> 0;
       const det = e.det;
       for (let n = 0; n <= DIGIT_CAP; n++) {
-        if (n >= e.minDigits && (n === DIGIT_CAP || n <= e.maxDigits)) this.byDigits[n] = ((this.byDigits[n] ?? 0) | bit) >>> 0;
+        if (n >= e.minDigits && n <= e.maxDigits) this.byDigits[n] = ((this.byDigits[n] ?? 0) | bit) >>> 0;
         if (n < e.shortBelow) this.shortByDigits[n] = ((this.shortByDigits[n] ?? 0) | bit) >>> 0;
       }
       for (let n = 1; n <= MAX_GROUPS; n++) if (det.groupCounts === undefined || det.groupCounts.includes(n)) this.byCount[n] = ((this.byCount[n] ?? 0) | bit) >>> 0;
@@ -607,6 +607,8 @@ export class Scanner {
       const low = m & -m;
       m ^= low;
       const e = nums[31 - Math.clz32(low)] as NumberEntry;
+      // Past the cap the mask holds every entry that takes some count from there on.
+      if (digits > e.maxDigits) continue;
       e.onNumber(tok, reporters[e.d] as Report);
     }
     return resume > i ? resume : j;
