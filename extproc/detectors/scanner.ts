@@ -138,6 +138,8 @@ class NumberMasks {
 
   constructor(entries: readonly NumberEntry[]) {
     if (entries.length > 32) throw new Error('at most 32 number detectors');
+    // shortByDigits is indexed by the capped digit count: a bound past the cap would be applied to longer tokens.
+    for (const e of entries) if (e.shortBelow > DIGIT_CAP) throw new Error(`detector ${e.det.id}: shortTokens.below must be ${DIGIT_CAP} or less`);
     entries.forEach((e, k) => {
       const bit = (1 << k) >>> 0;
       const det = e.det;
