@@ -153,7 +153,12 @@ export function classMix(text: string, start: number, end: number): { upper: num
 
 /** Words that mark a documentation sample or a template, in the letter cases they are written in. */
 const PLACEHOLDER_WORDS = ['example', 'EXAMPLE', 'Example', 'sample', 'SAMPLE', 'placeholder', 'PLACEHOLDER', 'dummy', 'DUMMY', 'xxxx', 'XXXX', 'your', 'YOUR', 'redacted', 'REDACTED'];
-const PLACEHOLDER_FIRST = new Set(PLACEHOLDER_WORDS.map((w) => w.charCodeAt(0)));
+/** Per ASCII code: the marker words that start with it (undefined for none), so a character costs one load. */
+const PLACEHOLDER_BY_FIRST: readonly (readonly string[] | undefined)[] = (() => {
+  const t: (string[] | undefined)[] = new Array<string[] | undefined>(128).fill(undefined);
+  for (const w of PLACEHOLDER_WORDS) (t[w.charCodeAt(0)] ??= []).push(w);
+  return t;
+})();
 
 /**
  * Whether text[start, end) looks like a placeholder rather than random key material: a run of 6 equal
@@ -184,9 +189,8 @@ export function looksLikePlaceholder(text: string, start: number, end: number): 
     else if (word === 1 && (seen1 & m) === 0) { seen1 |= m; distinct++; }
     else if (word === 2 && (seen2 & m) === 0) { seen2 |= m; distinct++; }
     else if (word === 3 && (seen3 & m) === 0) { seen3 |= m; distinct++; }
-    if (PLACEHOLDER_FIRST.has(c)) {
-      for (const w of PLACEHOLDER_WORDS) if (i + w.length <= end && text.startsWith(w, i)) return true;
-    }
+    const words = c < 128 ? PLACEHOLDER_BY_FIRST[c] : undefined;
+    if (words !== undefined) for (const w of words) if (i + w.length <= end && text.startsWith(w, i)) return true;
   }
   return end - start >= 16 && distinct < 6;
 }

@@ -65,7 +65,8 @@ export interface NumberDetector extends DetectorBase {
   /**
    * Tokens with fewer than `below` digits are passed only when the code unit after the token passes `next` and
    * the one after that passes `then` (a detector that reads on past a short token for more digits, such as a
-   * phone number, needs separators and a digit there). Tabulated like `prev`: every code ≥ 128 alike.
+   * phone number, needs separators and a digit there). Tabulated like `prev`: every code ≥ 128 alike. `below` is
+   * at most 32.
    */
   readonly shortTokens?: { readonly below: number; readonly next: (c: number) => boolean; readonly then: (c: number) => boolean };
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;

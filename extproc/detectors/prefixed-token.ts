@@ -53,6 +53,16 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
   const chars = (off: number): string => [...new Set(spec.prefixes.map((p) => p.charAt(at(p) + off)))].join('');
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
   const next = spec.triggerAt === undefined ? undefined : chars(1);
+  // Per (character before the trigger << 16 | trigger): the prefixes with those two there, with the trigger's index.
+  const byPair = new Map<number, (readonly [string, number])[]>();
+  for (const p of spec.prefixes) {
+    const k = at(p);
+    if (k < 1) continue; // no character before the trigger inside the prefix: never matched
+    const key = (p.charCodeAt(k - 1) << 16) | p.charCodeAt(k);
+    const list = byPair.get(key) ?? [];
+    list.push([p, k]);
+    byPair.set(key, list);
+  }
   return {
     kind: 'char',
     id: spec.id,
@@ -62,11 +72,10 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
     ...(next === undefined ? {} : { next }),
     maxLength: maxPrefix + spec.maxBody,
     at(text, i, report) {
-      const c = text.charCodeAt(i);
-      const prev = text.charCodeAt(i - 1);
-      for (const p of spec.prefixes) {
-        const k = at(p);
-        if (p.charCodeAt(k) !== c || p.charCodeAt(k - 1) !== prev) continue;
+      // The trigger and the character before it, as one number, picked the prefixes that can end here.
+      const list = byPair.get((text.charCodeAt(i - 1) << 16) | text.charCodeAt(i));
+      if (list === undefined) return;
+      for (const [p, k] of list) {
         const start = i - k;
         if (start < 0 || !hasAt(text, start, p)) continue;
         if (matchAt(spec, text, start, p, report)) return;

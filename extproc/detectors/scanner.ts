@@ -111,29 +111,55 @@ interface NumberEntry {
   readonly d: number;
   readonly minDigits: number;
   readonly maxDigits: number;
-  /** Bit k set: tokens of k groups are passed. */
-  readonly counts: number;
-  /** Per code before the token (ASCII, or 128 for any other): 1 when the detector may accept. */
-  readonly prev: Uint8Array;
-  /** Tokens with fewer digits than this are passed only when `shortNext` and `shortThen` admit the two codes after the token. */
+  /** Tokens with fewer digits than this are passed only when `short` admits the two codes after the token. */
   readonly shortBelow: number;
-  readonly shortNext: Uint8Array;
-  readonly shortThen: Uint8Array;
   readonly onNumber: NumberDetector['onNumber'];
+  readonly det: NumberDetector;
+}
+
+/** A code as the number prefilters tabulate it: ASCII as is, every other code as 128. */
+const code129 = (c: number): number => (c < 128 ? c : 128);
+
+/**
+ * The number detectors' prefilters as bit masks over the entries (bit k: entry k), so a token finds the
+ * detectors to call with three loads and two ANDs instead of four tests per detector.
+ */
+class NumberMasks {
+  /** Per digit count (capped at DIGIT_CAP): entries whose digit window admits it (at the cap: some count from there on). */
+  readonly byDigits = new Uint32Array(DIGIT_CAP + 1);
+  /** Per group count (1 to MAX_GROUPS). */
+  readonly byCount = new Uint32Array(MAX_GROUPS + 1);
+  /** Per code before the token (code129). */
+  readonly byPrev = new Uint32Array(129);
+  /** Per digit count: entries for which a token this short must pass the short-token test. */
+  readonly shortByDigits = new Uint32Array(DIGIT_CAP + 1);
+  /** Per pair of codes after the token (code129 each, at next * 129 + then): entries whose short-token test fails. */
+  readonly shortFails = new Uint32Array(129 * 129);
+
+  constructor(entries: readonly NumberEntry[]) {
+    if (entries.length > 32) throw new Error('at most 32 number detectors');
+    // shortByDigits is indexed by the capped digit count: a bound past the cap would be applied to longer tokens.
+    for (const e of entries) if (e.shortBelow > DIGIT_CAP) throw new Error(`detector ${e.det.id}: shortTokens.below must be ${DIGIT_CAP} or less`);
+    entries.forEach((e, k) => {
+      const bit = (1 << k) >>> 0;
+      const det = e.det;
+      for (let n = 0; n <= DIGIT_CAP; n++) {
+        if (n >= e.minDigits && n <= e.maxDigits) this.byDigits[n] = ((this.byDigits[n] ?? 0) | bit) >>> 0;
+        if (n < e.shortBelow) this.shortByDigits[n] = ((this.shortByDigits[n] ?? 0) | bit) >>> 0;
+      }
+      for (let n = 1; n <= MAX_GROUPS; n++) if (det.groupCounts === undefined || det.groupCounts.includes(n)) this.byCount[n] = ((this.byCount[n] ?? 0) | bit) >>> 0;
+      for (let c = 0; c <= 128; c++) if (det.prev === undefined || det.prev(c)) this.byPrev[c] = ((this.byPrev[c] ?? 0) | bit) >>> 0;
+      const short = det.shortTokens;
+      if (short === undefined) return;
+      for (let a = 0; a <= 128; a++) {
+        for (let b = 0; b <= 128; b++) if (!short.next(a) || !short.then(b)) this.shortFails[a * 129 + b] = ((this.shortFails[a * 129 + b] ?? 0) | bit) >>> 0;
+      }
+    });
+  }
 }
 
 function numberEntry(d: number, det: NumberDetector): NumberEntry {
-  const prev = new Uint8Array(129);
-  const shortNext = new Uint8Array(129);
-  const shortThen = new Uint8Array(129);
-  for (let c = 0; c <= 128; c++) {
-    prev[c] = det.prev === undefined || det.prev(c) ? 1 : 0;
-    shortNext[c] = det.shortTokens === undefined || det.shortTokens.next(c) ? 1 : 0;
-    shortThen[c] = det.shortTokens === undefined || det.shortTokens.then(c) ? 1 : 0;
-  }
-  let counts = 0;
-  for (let k = 1; k <= MAX_GROUPS; k++) if (det.groupCounts === undefined || det.groupCounts.includes(k)) counts |= 1 << k;
-  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, counts, prev, shortBelow: det.shortTokens?.below ?? 0, shortNext, shortThen, onNumber: det.onNumber.bind(det) };
+  return { d, minDigits: det.minDigits, maxDigits: det.maxDigits ?? Infinity, shortBelow: det.shortTokens?.below ?? 0, onNumber: det.onNumber.bind(det), det };
 }
 
 interface KeywordEntry {
@@ -157,11 +183,12 @@ export class Scanner {
   /** The longest match any detector can report. */
   readonly maxMatchLength: number;
   /**
-   * Per (trigger, character before it): the dispatch entries whose `prev` admits that character, at
-   * trigger * 128 + (previous & 127); undefined when none. A trigger shared by many detectors (`_`, `-`, `:`)
-   * then costs one lookup where no detector's prefix fits, instead of one mask test per detector.
+   * Per (trigger, character before it), at trigger * 128 + (previous & 127): per character after it (& 127),
+   * the dispatch entries whose `prev` and `next` admit those two; undefined when no entry admits the one
+   * before. A trigger shared by many detectors (`_`, `-`, `:`) then costs one lookup where no detector's prefix
+   * fits, and a stop calls its entries with no mask test per entry.
    */
-  readonly #dispatch: (readonly Dispatch[] | undefined)[];
+  readonly #dispatch: (readonly (readonly Dispatch[] | undefined)[] | undefined)[];
   /** Per (trigger, character after it): the entries looked up by the next character, whose `next` admits it. */
   readonly #late: (readonly Dispatch[] | undefined)[];
   /**
@@ -175,8 +202,8 @@ export class Scanner {
    * start a keyword (any letter case). Every other pair, most of any text, is 0.
    */
   readonly #pairs = new Uint8Array(65536);
-  /** Per digit count (capped at DIGIT_CAP): the number entries whose digit window admits it. */
-  readonly #numbersByDigits: readonly (readonly NumberEntry[])[];
+  readonly #numbers: readonly NumberEntry[];
+  readonly #numberMasks: NumberMasks;
   readonly #texts: readonly { d: number; det: TextDetector }[];
   /** Per marked pair (lower-case first << 8 | lower-case second): the keyword entries it marks. */
   readonly #keywords: readonly (readonly KeywordEntry[] | undefined)[];
@@ -242,9 +269,21 @@ export class Scanner {
       } else texts.push({ d, det });
     });
     this.#keywords = keywords;
+    // Lists with the same entries share one table by the next character.
+    const byNext = new Map<string, (readonly Dispatch[] | undefined)[]>();
     this.#dispatch = Array.from({ length: 128 * 128 }, (_, k) => {
       const l = (dispatch[k >> 7] ?? []).filter((e) => e.prev[k & 127] === 1);
-      return l.length === 0 ? undefined : l;
+      if (l.length === 0) return undefined;
+      const key = l.map((e) => e.d).join(',');
+      let table = byNext.get(key);
+      if (table === undefined) {
+        table = Array.from({ length: 128 }, (_, nc) => {
+          const m = l.filter((e) => e.next[nc] === 1);
+          return m.length === 0 ? undefined : m;
+        });
+        byNext.set(key, table);
+      }
+      return table;
     });
     this.#late = Array.from({ length: 128 * 128 }, (_, k) => {
       const l = (late[k >> 7] ?? []).filter((e) => e.next[k & 127] === 1);
@@ -269,13 +308,12 @@ export class Scanner {
     // lower-case letter before an upper-case one, which prose rarely has; percent escapes start at `%` + hex.
     for (let a = 97; a <= 122; a++) for (let b = 65; b <= 90; b++) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | ENCODED;
     for (let b = 0; b < 128; b++) if (isHexCode(b)) pairs[(37 << 8) | b] = (pairs[(37 << 8) | b] ?? 0) | ENCODED;
-    this.#numbersByDigits = Array.from({ length: DIGIT_CAP + 1 }, (_, k) =>
-      numbers.filter((e) => k >= e.minDigits && (k === DIGIT_CAP || k <= e.maxDigits)),
-    );
+    this.#numbers = numbers;
+    this.#numberMasks = new NumberMasks(numbers);
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     for (let b = 0; b <= 128; b++) {
       for (let a = 0; a <= 128; a++) {
-        const need = (e: NumberEntry): number => (e.prev[b] === 0 ? DIGIT_CAP + 1 : e.shortNext[a] === 1 ? e.minDigits : Math.max(e.minDigits, e.shortBelow));
+        const need = (e: NumberEntry): number => (e.det.prev !== undefined && !e.det.prev(b) ? DIGIT_CAP + 1 : e.det.shortTokens === undefined || e.det.shortTokens.next(a) ? e.minDigits : Math.max(e.minDigits, e.shortBelow));
         this.#minDigitsAround[b * 129 + a] = Math.min(DIGIT_CAP + 1, ...numbers.map(need));
       }
     }
@@ -402,12 +440,22 @@ export class Scanner {
       // The tight skip: byte j + 1 is the code unit at base + j, byte j the one before it.
       let w = win[j] as number;
       let f = 0;
-      while (j < len) {
+      // Two pairs per turn (half the loop tests), then the last pair of the window.
+      while (j + 1 < len) {
         const x = win[j + 1] as number;
         f = pairs[(w << 8) | x] as number;
         if (f !== 0) break;
-        w = x;
-        j++;
+        w = win[j + 2] as number;
+        f = pairs[(x << 8) | w] as number;
+        if (f !== 0) {
+          j++;
+          break;
+        }
+        j += 2;
+      }
+      if (f === 0 && j < len) {
+        f = pairs[(w << 8) | (win[j + 1] as number)] as number;
+        if (f === 0) j++;
       }
       if (j >= len) break;
       const i = base + j;
@@ -435,13 +483,13 @@ export class Scanner {
           j = e - base;
           continue;
         }
-        j = this.#numberToken(text, i, reporters) - base;
+        j = this.#numberToken(text, i, e, reporters) - base;
         continue;
       }
       if (k === CHAR) {
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
-        const ds = dispatch[(c << 7) | pc];
-        if (ds !== undefined) this.#run(ds, text, i, i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0, reporters, memo);
+        const ds = dispatch[(c << 7) | pc]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0];
+        if (ds !== undefined) this.#run(ds, text, i, reporters, memo);
       }
       j++;
     }
@@ -488,14 +536,12 @@ export class Scanner {
     }
   }
 
-  /** Runs the entries at trigger i whose next-character mask admits nc, each shared gate evaluated once. */
-  #run(ds: readonly Dispatch[], text: string, i: number, nc: number, reporters: readonly Report[], memo: Map<string, number>): void {
+  /** Runs the entries at trigger i (their masks admit its neighbours), each shared gate evaluated once. */
+  #run(ds: readonly Dispatch[], text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
     let gate: Dispatch['gate'];
     let open = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      // The next-character mask keeps most remaining triggers from reaching a detector call at all.
-      if (e.next[nc] === 0) continue;
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;
@@ -518,19 +564,18 @@ export class Scanner {
   }
 
   /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
-  #numberToken(text: string, i: number, reporters: readonly Report[]): number {
+  #numberToken(text: string, i: number, firstEnd: number, reporters: readonly Report[]): number {
     const tok = this.#token;
     const starts = tok.starts;
     const ends = tok.ends;
     const n = text.length;
     let count = 0;
     let digits = 0;
-    let j = i;
+    let j = firstEnd;
     let resume = -1;
-    for (;;) {
-      const gs = j;
-      let c = 0;
-      while (j < n && (c = text.charCodeAt(j)) >= 48 && c <= 57) j++;
+    // The first group's end is known from the hot loop; c is the code unit after each group.
+    let c = j < n ? text.charCodeAt(j) : 0;
+    for (let gs = i; ; ) {
       starts[count] = gs;
       ends[count] = j;
       count++;
@@ -544,7 +589,8 @@ export class Scanner {
         resume = starts[MAX_GROUPS - GROUP_OVERLAP] ?? j;
         break;
       }
-      j++;
+      gs = ++j;
+      while (j < n && (c = text.charCodeAt(j)) >= 48 && c <= 57) j++;
     }
     if (digits < this.#minDigits) return resume > i ? resume : j;
     tok.text = text;
@@ -552,18 +598,19 @@ export class Scanner {
     tok.end = j;
     tok.count = count;
     tok.digits = digits;
-    const nums = this.#numbersByDigits[digits < DIGIT_CAP ? digits : DIGIT_CAP] as readonly NumberEntry[];
-    const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
-    const p = pc < 128 ? pc : 128;
+    const masks = this.#numberMasks;
+    const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
+    let m = (masks.byDigits[dk] as number) & (masks.byCount[count] as number) & (masks.byPrev[code129(i > 0 ? text.charCodeAt(i - 1) : 32)] as number);
+    const short = m & (masks.shortByDigits[dk] as number);
     // The two code units after the token (0 past the end of the text), for the short-token prefilter.
-    const nc = j < n ? text.charCodeAt(j) : 0;
-    const q = nc < 128 ? nc : 128;
-    const tc = j + 1 < n ? text.charCodeAt(j + 1) : 0;
-    const r = tc < 128 ? tc : 128;
-    for (let k = 0; k < nums.length; k++) {
-      const e = nums[k] as NumberEntry;
-      if (digits < e.minDigits || digits > e.maxDigits || ((e.counts >>> count) & 1) === 0 || e.prev[p] === 0) continue;
-      if (digits < e.shortBelow && (e.shortNext[q] === 0 || e.shortThen[r] === 0)) continue;
+    if (short !== 0) m &= ~(short & (masks.shortFails[code129(j < n ? text.charCodeAt(j) : 0) * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
+    const nums = this.#numbers;
+    while (m !== 0) {
+      const low = m & -m;
+      m ^= low;
+      const e = nums[31 - Math.clz32(low)] as NumberEntry;
+      // Past the cap the mask holds every entry that takes some count from there on.
+      if (digits > e.maxDigits) continue;
       e.onNumber(tok, reporters[e.d] as Report);
     }
     return resume > i ? resume : j;

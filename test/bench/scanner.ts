@@ -1,8 +1,19 @@
 // Scanner micro-benchmark: MB/s for the full built-in detector set on realistic prompt text, on adversarial
 // near-miss input (per family and mixed), and the linearity ratios. Run: node test/bench/scanner.ts
+// With --compare <other checkout> [--size <KiB>] [--samples <n>]: that checkout's scanner against this one,
+// interleaved in one process (scanner-compare.ts), for before/after figures on a machine others load.
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
 import { ADVERSARIAL_UNITS, adversarialText, promptText, proseText } from '../fixtures/detectors/corpus.ts';
+import { compareScanners } from './scanner-compare.ts';
+
+const { values: flags } = parseArgs({ options: { compare: { type: 'string' }, size: { type: 'string', default: '64' }, samples: { type: 'string', default: '80' } } });
+if (flags.compare !== undefined) {
+  await compareScanners(flags.compare, Number(flags.size), Number(flags.samples));
+  process.exit(0);
+}
 
 const MB = 1024 * 1024;
 const scanner = buildScanner({
@@ -35,6 +46,8 @@ const row = (name: string, text: string): number => {
 // tiering the hot functions up (a 1 MB scan is too few calls for it).
 const warm = [promptText(8 * 1024), adversarialText(8 * 1024), proseText(8 * 1024)];
 for (let k = 0; k < 3000; k++) for (const w of warm) scanner.scan(w);
+// CPU time still rises when other processes share the cores (caches, memory bandwidth): say how loaded it was.
+process.stdout.write(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
 
 const p1 = row('prompt text', promptText(MB));
 const p8 = row('prompt text', promptText(8 * MB));

@@ -167,6 +167,33 @@ describe('number-detector prefilters are sound', () => {
     );
   });
 
+  it('a number detector is called only with tokens its digit window, group counts and character before admit', () => {
+    const calls: { digits: number; count: number; prev: number }[] = [];
+    const spy: NumberDetector = {
+      kind: 'number',
+      id: 'test.spy',
+      type: 'SPY',
+      maxLength: 64,
+      minDigits: 4,
+      maxDigits: 12,
+      groupCounts: [1, 4],
+      prev: (c) => c === 32,
+      onNumber(tok) {
+        calls.push({ digits: tok.digits, count: tok.count, prev: tok.start > 0 ? tok.text.charCodeAt(tok.start - 1) : 32 });
+      },
+    };
+    const single = new Scanner([spy], { limits: SETTINGS.limits ?? DEFAULT_SCAN_LIMITS });
+    // Runs past the scanner's digit cap (32) included: those share one table entry. Commas end the tokens.
+    const runs = [3, 4, 12, 13, 31, 32, 33, 40, 64].flatMap((n) => [` ${'7'.repeat(n)}`, ` x${'7'.repeat(n)}`]);
+    const text = [...runs, ' 1.2.3.4', ' 10.20.30.40.50', ' 1234 5678 9012', ' 1.2.3.4444444444'].join(',');
+    single.scan(text);
+    assert.deepEqual(calls, [
+      { digits: 4, count: 1, prev: 32 },
+      { digits: 12, count: 1, prev: 32 },
+      { digits: 4, count: 4, prev: 32 },
+    ]);
+  });
+
   for (const det of numberDetectors) {
     it(`${det.id}: the scanner finds what the unfiltered reference finds`, () => {
       const single = new Scanner([det], { limits: SETTINGS.limits ?? DEFAULT_SCAN_LIMITS });

@@ -91,6 +91,20 @@ describe('allow-list and overlaps', () => {
     const d = customDetector({ id: 'custom.x', type: 'X', pattern: 'x[0-9]+' });
     assert.throws(() => new Scanner([d, d], { limits: DEFAULT_SCAN_LIMITS }), /duplicate/);
   });
+
+  it('a number detector whose short-token bound is past the 32-digit cap is refused with its id', () => {
+    const num = (below: number) => ({
+      kind: 'number' as const,
+      id: 'test.num',
+      type: 'NUM',
+      maxLength: 40,
+      minDigits: 1,
+      shortTokens: { below, next: () => true, then: () => true },
+      onNumber: () => undefined,
+    });
+    assert.doesNotThrow(() => new Scanner([num(32)], { limits: DEFAULT_SCAN_LIMITS }));
+    assert.throws(() => new Scanner([num(33)], { limits: DEFAULT_SCAN_LIMITS }), /test\.num: shortTokens\.below/);
+  });
 });
 
 describe('segments', () => {
