@@ -47,7 +47,7 @@ describe('an MCP list answer: filtered, then scanned, from one read', () => {
     });
   }
 
-  it('SSE: the events are parsed by the filter only; the scan reads the filtered stream as text, once', async () => {
+  it('SSE: the filter parses the events; the scan reads the filtered stream through the SSE transform, decoding it once', async () => {
     const f = mcpFixture({ dlp: {} });
     const secret = plantStripeKey();
     const body = `event: message\ndata: ${JSON.stringify(answer(secret))}\n\n`;
@@ -56,6 +56,21 @@ describe('an MCP list answer: filtered, then scanned, from one read', () => {
     assert.ok(!out.includes(secret), 'the leak is masked');
     assert.ok(!out.includes('delete_everything'), 'the hidden tool is gone');
     assert.equal(strictDecodes, 1);
+    await f.close();
+  });
+
+  it('SSE: a JSON escape inside an event does not hide the leak (each event is read as the client will read it)', async () => {
+    const f = mcpFixture({ dlp: {} });
+    const secret = plantStripeKey();
+    // "\u0073k_live_...": the event's text holds no "sk_live_", the client's JSON parse of its data does.
+    // Nothing hidden, so the filter forwards the event as the server wrote it.
+    const data = JSON.stringify(answer(secret, false)).replace(secret, `\\u0073${secret.slice(1)}`);
+    assert.ok(!data.includes(secret));
+    const { out } = await listThrough(f, 'text/event-stream', `event: message\ndata: ${data}\n\n`);
+    assert.ok(out.startsWith('event: message\ndata: '), out);
+    const event = JSON.parse(out.slice('event: message\ndata: '.length)) as { result: { tools: { name: string; description: string }[] } };
+    assert.deepEqual(event.result.tools.map((t) => t.name), ['echo']);
+    assert.match(event.result.tools[0]?.description ?? '', /^say it back; key \[REDACTED:STRIPE_KEY\]$/);
     await f.close();
   });
 

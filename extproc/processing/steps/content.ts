@@ -117,7 +117,7 @@ const unscannable = (why: string): TollgateError => new TollgateError('response_
 /**
  * What an earlier step of this response already read of the buffered body (the MCP list filter), so it is not
  * read twice: the JSON document the body serializes (scanned, and masked in place), or that the body is an SSE
- * stream (scanned as text: it is not one JSON document).
+ * stream (it goes through the streamed answers' transform: each event's fields, as the client will parse them).
  */
 export type ReadBody = { readonly json: JsonValue } | { readonly sse: true };
 
@@ -142,14 +142,16 @@ export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: 
   }
   let doc: JsonValue | undefined;
   let text: string | undefined;
+  let sse = false;
   try {
     if (read === undefined) doc = parseStrictJson(body, DEFAULT_MAX_DEPTH, 'allow');
     else if ('json' in read) doc = read.json;
     else {
-      // An SSE stream is text, not JSON; a body that only came labelled as one is still read as JSON.
+      // An SSE stream goes through the streamed answers' transform (each event's fields scanned as the client's
+      // JSON parse will read them, escapes included); a body that only came labelled as SSE is read as JSON.
       text = decodeUtf8Strict(body);
       if (MAY_BE_JSON.test(text)) doc = parseStrictJson(text, DEFAULT_MAX_DEPTH, 'allow');
-      else meter?.onBody(body);
+      else sse = true;
     }
   } catch (err) {
     // Not strict JSON: usage is read as the provider meant it (a lenient parse), whatever happens to the body.
@@ -162,6 +164,10 @@ export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: 
       if (scanner === undefined) return undefined;
       throw unscannable(`JSON ${err.reason}`);
     }
+  }
+  if (sse) {
+    meter?.onBody(body);
+    return inspectBufferedSse(req, body);
   }
   // Usage from the same parse, before masking or restoring edits strings (usage is numbers).
   if (doc !== undefined) meter?.onDocument(doc);
@@ -178,6 +184,14 @@ export function inspectBufferedResponse(req: ProcRequest, body: Buffer, meter?: 
     if (err instanceof ScanLimitError) throw unscannable('over the scan limits');
     throw err;
   }
+}
+
+/** A whole SSE answer as one last chunk of a stream: the new body, or undefined when no event changed. */
+function inspectBufferedSse(req: ProcRequest, body: Buffer): Buffer | undefined {
+  const sse = sseTransformFor(req, 'sse');
+  if (sse === undefined) return undefined;
+  const out = transformSseChunk(req, sse, body, true);
+  return out.equals(body) ? undefined : out;
 }
 
 function inspectBufferedText(req: ProcRequest, text: string, scanner: Scanner | undefined, restore: RestoreMap | undefined): Buffer | undefined {
