@@ -352,7 +352,8 @@ describe('tollgate dev lifecycle', () => {
       const ms = await timeUntilGone(envoyPid, GONE_WITHIN_MS);
       assert.notEqual(ms, undefined, `envoy (pid ${envoyPid}) outlived its parent by more than ${GONE_WITHIN_MS} ms`);
       t.diagnostic(`envoy gone ${ms} ms after its parent's SIGKILL`);
-      assert.equal(await connectable(port), false);
+      // No port check here: with the process gone its listener is closed, and the freed ephemeral port may already
+      // be another test file's (a CI run saw it connectable again within the check).
     });
   }
 });
