@@ -59,29 +59,23 @@ describe('an MCP list answer: filtered, then scanned, from one read', () => {
     await f.close();
   });
 
-  it('SSE: a JSON escape inside an event does not hide the leak (each event is read as the client will read it)', async () => {
-    const f = mcpFixture({ dlp: {} });
-    const secret = plantStripeKey();
-    // "\u0073k_live_...": the event's text holds no "sk_live_", the client's JSON parse of its data does.
-    // Nothing hidden, so the filter forwards the event as the server wrote it.
-    const data = JSON.stringify(answer(secret, false)).replace(secret, `\\u0073${secret.slice(1)}`);
-    assert.ok(!data.includes(secret));
-    const { out } = await listThrough(f, 'text/event-stream', `event: message\ndata: ${data}\n\n`);
-    assert.ok(out.startsWith('event: message\ndata: '), out);
-    const event = JSON.parse(out.slice('event: message\ndata: '.length)) as { result: { tools: { name: string; description: string }[] } };
-    assert.deepEqual(event.result.tools.map((t) => t.name), ['echo']);
-    assert.match(event.result.tools[0]?.description ?? '', /^say it back; key \[REDACTED:STRIPE_KEY\]$/);
-    await f.close();
-  });
-
-  it('a JSON answer labelled as SSE is still scanned as JSON (a JSON escape does not hide the leak)', async () => {
-    const f = mcpFixture({ dlp: {} });
-    const secret = plantStripeKey();
-    // "\u0073k_live_...": the text holds no "sk_live_", the decoded JSON string does.
-    const body = JSON.stringify(answer(secret, false)).replace(secret, `\\u0073${secret.slice(1)}`);
-    assert.ok(!body.includes(secret));
-    const { out } = await listThrough(f, 'text/event-stream', body);
-    assert.match(out, /say it back; key \[REDACTED:STRIPE_KEY\]/);
-    await f.close();
-  });
+  // "\u0073k_live_...": the text Tollgate receives holds no "sk_live_", the client's JSON parse of it does. Nothing
+  // is hidden, so the filter forwards the answer as the server wrote it.
+  const escapedCases: { name: string; frame: (data: string) => string; unframe: (out: string) => string }[] = [
+    { name: 'SSE: a JSON escape inside an event does not hide the leak (each event is read as the client will read it)', frame: (d) => `event: message\ndata: ${d}\n\n`, unframe: (o) => o.slice('event: message\ndata: '.length) },
+    { name: 'a JSON answer labelled as SSE is still scanned as JSON (a JSON escape does not hide the leak)', frame: (d) => d, unframe: (o) => o },
+  ];
+  for (const c of escapedCases) {
+    it(c.name, async () => {
+      const f = mcpFixture({ dlp: {} });
+      const secret = plantStripeKey();
+      const data = JSON.stringify(answer(secret, false)).replace(secret, `\\u0073${secret.slice(1)}`);
+      assert.ok(!data.includes(secret));
+      const { out } = await listThrough(f, 'text/event-stream', c.frame(data));
+      const doc = JSON.parse(c.unframe(out)) as { result: { tools: { name: string; description: string }[] } };
+      assert.deepEqual(doc.result.tools.map((t) => t.name), ['echo']);
+      assert.match(doc.result.tools[0]?.description ?? '', /^say it back; key \[REDACTED:STRIPE_KEY\]$/);
+      await f.close();
+    });
+  }
 });
