@@ -130,7 +130,7 @@ export async function filterMcpList(req: ProcRequest, body: Buffer): Promise<{ r
   });
   mcp.hidden = hidden;
   mcp.listed = listed;
-  // The response scan reads what the filter read: the JSON document, or an SSE stream as text (not JSON).
+  // The response scan reads what the filter read: the JSON document, or an SSE stream (through the SSE transform).
   return { body: r.body ?? body, read: r.document === undefined ? { sse: true } : { json: r.document } };
 }
 
