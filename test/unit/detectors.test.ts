@@ -70,6 +70,10 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQ (38) AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQeX (40)'),
     // The sample key in the Firebase Android SDK's FirebaseOptions javadoc.
     neg('FirebaseOptions.Builder().setApiKey("AIzaSyDdVgKwhZl0sTTTLZ7iTmt1r3N2cJLnaDk")'),
+    // Keys the SDK's history holds: a firebase-storage test fixture (2018) and firebase-dataconnect's
+    // google-services.json (2024).
+    neg('new FirebaseOptions.Builder().setApiKey("AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM").setApplicationId("fooey")'),
+    neg('"api_key": [{ "current_key": "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE" }]'),
     { text: '{"type": "service_account", "project_id": "demo", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd", "client_email": "x"}', expect: [['GCP_SERVICE_ACCOUNT', '3f2504e04f8911d39a0c0305e82c3301aabbccdd']] },
     neg('{"type": "user", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd"}'),
   ],
