@@ -297,6 +297,18 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('<meta name="csrf-token" content="x"> csrf-token=Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga+Pq4/Ls9Tm2Wn7==; "X-XSRF-TOKEN": "Wn7Rb1Xc6Vz3Kd8Hf5Jg"'),
     // A package coordinate after a group id that ends in "token", and another assignment's text between quotes.
     neg('deps = "org.keycloak.token:keycloak-core-24.0.3"\ntoken = "session_token = " + suffix'),
+    // Credential names: creds and credential(s), a credential word before a word for its value, a vendor whose keys
+    // have no prefix named alone (with a token-shaped value).
+    { text: 'creds = Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J\n"credentials" : "2cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee50"', expect: [['GENERIC_SECRET', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J'], ['GENERIC_SECRET', '2cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee50']] },
+    { text: 'mySecretString=Hc6Jd1Fg0Aa1Bb3Cc5Dd\nsecret_value: "k2Vd9Lq0Xw7Zr4Tp1Nb6"\n<credential>Tq9#mZ2vLp4x</credential>', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5Dd'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'cloudflare: "0fe7ee5fc324bdb2e1142a21c402364f9572b"\nauth = ("artifactory", "qkur3jq64nq6puxcmlzkruykqh7dx297gq8zxqyxjxvf2olds7qtuacojs106xdi")', expect: [['GENERIC_SECRET', '0fe7ee5fc324bdb2e1142a21c402364f9572b'], ['GENERIC_SECRET', 'qkur3jq64nq6puxcmlzkruykqh7dx297gq8zxqyxjxvf2olds7qtuacojs106xdi']] },
+    neg('fetch(url, { credentials: "include" }); credentials: \'same-origin\'; creds = get_creds(profile); secretName: prod-db-credentials-2; tokenizer_value: cl100k_base'),
+    neg('cohere: command-r-plus-08-2024; datadog: agent_7_52_0_linux_amd64_build; cloudflare: enabled; cloudflare: "zone-2"; datadog: { site: datadoghq.eu }; jfrog: "https://acme.jfrog.io/artifactory"; my_cloudflare_zone: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J'),
+    // Types in code after a credential name are not values.
+    neg('function f(msg: In, credential: Uint8Array): Out {}\nconst credential: AuditRecord[\'credential\'] = x;\nlet token: Base64String | undefined; let secret: Sha256Hash = h;'),
+    // Hex keys of 16-23 characters: their entropy is capped by the count of distinct digits (2.75 bits, not 3).
+    { text: 'curl -H "Token: cee737443e210471" https://x\napi_token=9d19bdd0b6cc60d5d3', expect: [['GENERIC_SECRET', 'cee737443e210471'], ['GENERIC_SECRET', '9d19bdd0b6cc60d5d3']] },
+    neg('token: aaaa1111bbbb2222; api_token=1a1a1a1a2b2b2b2b; secret: ABCDEF12abcdef12ab'),
   ],
   vendor_shapes: [
     pos('JFROG_TOKEN', `cmVmdGtuOjAxOj${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeFfGgHh1Ii2Jj'.slice(0, 50)}`),
