@@ -213,6 +213,11 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
     { text: 'Authorization: Basic dXNlcjpzM2NyM3Q=', expect: [['BASIC_AUTH', 'dXNlcjpzM2NyM3Q=']] },
     neg('bearer tokens are short-lived; Basic authentication; Bearer $TOKEN; Basic SGVsbG8gV29ybGQh (no colon); Bearer abcdefghijklmnopqrst (letters only)'),
+    // After an Authorization header name, a Basic value is a credential also with an empty password or bytes that
+    // are not printable; in prose it must decode to printable user:pass.
+    { text: "curl -H 'Authorization: Basic Y2ktcmVhZGVyOg==' https://x", expect: [['BASIC_AUTH', 'Y2ktcmVhZGVyOg==']] },
+    { text: '{"headers": {"authorization": "Basic c3ZjLTdLcTI6WnA5lXhXM21SOHRM"}}', expect: [['BASIC_AUTH', 'c3ZjLTdLcTI6WnA5lXhXM21SOHRM']] },
+    neg('the value Basic Y2ktcmVhZGVyOg== and Basic c3ZjLTdLcTI6WnA5lXhXM21SOHRM in prose; Authorization: Basic SGVsbG8gV29ybGQh; X-Authorization: Basic OmFiYw=='),
     { text: 'curl -H "Authorization: Token 9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c" https://x', expect: [['API_KEY', '9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c']] },
     { text: 'Authorization: Api-Token dt0c01.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6', expect: [['API_KEY', 'dt0c01.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
     { text: 'authorization: SSWS 00Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDd\n', expect: [['API_KEY', '00Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDd']] },
