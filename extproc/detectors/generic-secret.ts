@@ -311,7 +311,8 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
   if (name === undefined) return;
   const ns = nameStart(text, t - 1);
   const open = text.charCodeAt(ns - 2);
-  if (text.charCodeAt(ns - 1) !== q || !(open === 40 || open === 91 || open === 123 || open === 44 || open === 32)) return;
+  // After an opening bracket, a comma or a space, or at the start of a line (a CSV row).
+  if (text.charCodeAt(ns - 1) !== q || !(ns < 2 || open === 40 || open === 91 || open === 123 || open === 44 || open === 32 || open === 10)) return;
   let v = t + 1;
   while (v < t + 4 && text.charCodeAt(v) === 32) v++;
   const c = text.charCodeAt(v);

@@ -307,6 +307,9 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'creds = Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J\n"credentials" : "2cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee50"', expect: [['GENERIC_SECRET', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J'], ['GENERIC_SECRET', '2cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee50']] },
     { text: 'mySecretString=Hc6Jd1Fg0Aa1Bb3Cc5Dd\nsecret_value: "k2Vd9Lq0Xw7Zr4Tp1Nb6"\n<credential>Tq9#mZ2vLp4x</credential>', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5Dd'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
     { text: 'cloudflare: "0fe7ee5fc324bdb2e1142a21c402364f9572b"\nauth = ("artifactory", "qkur3jq64nq6puxcmlzkruykqh7dx297gq8zxqyxjxvf2olds7qtuacojs106xdi")', expect: [['GENERIC_SECRET', '0fe7ee5fc324bdb2e1142a21c402364f9572b'], ['GENERIC_SECRET', 'qkur3jq64nq6puxcmlzkruykqh7dx297gq8zxqyxjxvf2olds7qtuacojs106xdi']] },
+    // A quoted name and value at the start of the text or of a line (CSV rows).
+    { text: '"jfrog", "Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9"\n"password", "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    neg('"password", "password_confirmation"\n"token", "the token of the session"\nx"secret", "Tq9#mZ2vLp4x"'),
     neg('fetch(url, { credentials: "include" }); credentials: \'same-origin\'; creds = get_creds(profile); secretName: prod-db-credentials-2; tokenizer_value: cl100k_base'),
     neg('cohere: command-r-plus-08-2024; datadog: agent_7_52_0_linux_amd64_build; cloudflare: enabled; cloudflare: "zone-2"; datadog: { site: datadoghq.eu }; jfrog: "https://acme.jfrog.io/artifactory"; my_cloudflare_zone: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J'),
     // Types in code after a credential name are not values.
