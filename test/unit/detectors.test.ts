@@ -225,6 +225,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: '{"headers": {"x-api-key": "Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga"}}', expect: [['API_KEY', 'Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga']] },
     { text: "curl -H 'apikey: 7Hs3Jd5Fw0GaPq4Ls9Tm2Wn7R' -H 'X-Octopus-ApiKey: API-ZQ8LW3NX7PK2RV5TM9YB4HC6JD' x", expect: [['API_KEY', '7Hs3Jd5Fw0GaPq4Ls9Tm2Wn7R'], ['API_KEY', 'API-ZQ8LW3NX7PK2RV5TM9YB4HC6JD']] },
     { text: 'Api-Token: Wn7Rb1Xc6Vz3Kd8Hf5Jg0Ya2', expect: [['API_KEY', 'Wn7Rb1Xc6Vz3Kd8Hf5Jg0Ya2']] },
+    // A 16-digit hex key whose entropy (2.86 bits) the count of distinct digits caps.
+    { text: "curl -H 'x-api-key: cee737443e210471' https://x", expect: [['API_KEY', 'cee737443e210471']] },
     neg('Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7'),
     neg('Authorization: Digest username="Mufasa", realm="api", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"'),
     neg('the Authorization header; x-api-key: $API_KEY; apikey: <your-api-key>; Authorization: Token YOUR_TOKEN_HERE_123456; api-key: xxxxxxxxxxxxxxxxxxxxxxxx'),
