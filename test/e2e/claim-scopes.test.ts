@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { mint } from '../helpers/jwks-server.ts';
 import { AUDIENCE, chatBody, errorCode, ISSUER, plainRequest, startIdentityStack, type IdentityStack } from '../helpers/identity-stack.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const SUBJECT = 'claims-agent';
 
@@ -40,8 +41,8 @@ describe('claim-scoped budgets and claim arrays, through a real Envoy', () => {
     assert.equal(errorCode(missing), 'group_missing');
     assert.equal(missing.headers['x-should-retry'], 'false');
     assert.deepEqual(counts(), before);
-    const rec = s.audit().find((a) => a.request_id === missing.headers['x-request-id']);
-    assert.equal(rec?.reason, 'group_missing');
+    const rec = await awaitRecord(s, String(missing.headers['x-request-id']));
+    assert.equal(rec.reason, 'group_missing');
     assert.equal(rec.rule, 'budgets');
   });
 

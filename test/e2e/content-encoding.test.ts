@@ -10,6 +10,7 @@ import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const STRIPE = plantStripeKey();
 const EMAIL = plantEmail();
@@ -55,7 +56,7 @@ describe('compressed responses through a real Envoy', () => {
     });
     return { status: res.status, text: await res.text(), headers: res.headers };
   };
-  const auditFor = (requestId: string | null): AuditRecord | undefined => stack.audit().find((a) => a.request_id === requestId);
+  const auditFor = (requestId: string | null): Promise<AuditRecord> => awaitRecord(stack, requestId);
 
   it('the upstream is asked for identity, not for what the caller accepts', async () => {
     const r = await chat('plain, please');
@@ -82,8 +83,7 @@ describe('compressed responses through a real Envoy', () => {
       const doc = JSON.parse(r.text) as { choices: { message: { content: string } }[] };
       assert.equal(doc.choices[0]?.message.content, `Here it is: ${leakMark('STRIPE_KEY')}. Echo: ${coding} please`);
       assert.deepEqual(leaked(r.text, [STRIPE]), []);
-      const a = auditFor(r.headers.get('x-request-id'));
-      assert.ok(a !== undefined, 'an audit record for the request');
+      const a = await auditFor(r.headers.get('x-request-id'));
       assert.equal(a.outcome, 'completed');
       assert.deepEqual(a.usage, { input_tokens: 11, output_tokens: 13, total_tokens: 24 });
       assert.deepEqual(a.content?.response, { STRIPE_KEY: 1 });
@@ -116,8 +116,7 @@ describe('compressed responses through a real Envoy', () => {
       assert.equal(res.headers.get('content-encoding'), null);
       assert.equal((JSON.parse(raw.toString('utf8')) as { error: { code: string } }).error.code, code);
       assert.deepEqual(leaked(raw.toString('latin1'), [STRIPE]), []);
-      const a = auditFor(res.headers.get('x-request-id'));
-      assert.ok(a !== undefined, 'an audit record for the request');
+      const a = await auditFor(res.headers.get('x-request-id'));
       assert.equal(a.outcome, 'denied');
       assert.equal(a.reason, code);
       assert.equal(a.rule, 'response.encoding');

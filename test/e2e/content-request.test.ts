@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
-import { eventually } from '../helpers/stack.ts';
+import { awaitRecord, eventually } from '../helpers/stack.ts';
 
 const EMAIL = plantEmail();
 const STRIPE = plantStripeKey();
@@ -219,9 +219,8 @@ describe('content controls on requests through a real Envoy', () => {
       assert.equal(stack.cloud.requests.length, seen);
       const id = r.headers.get('x-request-id');
       assert.ok(id !== null, 'the denial carries the request id');
-      await eventually(() => stack.audit().some((a) => a.request_id === id));
-      const rec = stack.audit().find((a) => a.request_id === id);
-      assert.equal(rec?.reason, d.code);
+      const rec = await awaitRecord(stack, id);
+      assert.equal(rec.reason, d.code);
       assert.equal(rec.rule, d.code === 'provider_fetch_denied' ? 'dlp.allowProviderFetch' : 'dlp.allowServerTools');
     });
   }

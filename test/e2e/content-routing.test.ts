@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jsonResponse, openAiSse, startContentStack, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantEmail, plantSsn } from '../helpers/content-values.ts';
-import { eventually } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const SSN = plantSsn();
 const EMAIL = plantEmail();
@@ -61,9 +61,8 @@ describe('classification routing through a real Envoy', () => {
     assert.ok(text.includes(SSN), 'routed, not masked: the on-prem model sees the value');
     assert.ok(text.includes('<EMAIL_1>') && !text.includes(EMAIL));
     assert.equal(got.headers['content-length'], String(got.body.length));
-    await eventually(() => stack.audit().some((a) => a.request_id === r.requestId));
-    const rec = stack.audit().find((a) => a.request_id === r.requestId);
-    assert.equal(rec?.provider, 'onprem');
+    const rec = await awaitRecord(stack, r.requestId);
+    assert.equal(rec.provider, 'onprem');
     assert.equal(rec.content?.action, 'route');
     assert.equal(rec.content.request.US_SSN, 1);
     assert.deepEqual(rec.route, { class: 'onprem', from: 'openai' });

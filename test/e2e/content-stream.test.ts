@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantAwsKeyId, plantStripeKey } from '../helpers/content-values.ts';
-import { eventually } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const STRIPE = plantStripeKey();
 const AKIA = plantAwsKeyId();
@@ -94,9 +94,8 @@ describe('leak scanning of responses through a real Envoy', () => {
     assert.ok(!raw.includes(JWT), 'the token never reaches the caller whole');
     assert.ok(failed || !raw.includes('[DONE]'), 'the stream did not end cleanly');
     const rid = res.headers.get('x-request-id');
-    await eventually(() => stack.audit().some((a) => a.request_id === rid));
-    const rec = stack.audit().find((a) => a.request_id === rid);
-    assert.equal(rec?.reason, 'response_leak');
+    const rec = await awaitRecord(stack, rid);
+    assert.equal(rec.reason, 'response_leak');
     assert.equal(rec.content?.response.JWT, 1);
   });
 

@@ -10,6 +10,7 @@ import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { makeSigningKey, mint } from '../helpers/jwks-server.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { AUDIENCE, chatBody, errorCode, ISSUER, OTHER_TRUST_DOMAIN, plainRequest, startIdentityStack, TRUST_DOMAIN, type IdentityStack } from '../helpers/identity-stack.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const headerKey = mintApiKey();
 const JWT_SUBJECT = 'agent-7';
@@ -158,8 +159,8 @@ describe('identity and policy through real Envoys', () => {
       const no = await plainRequest(s, '/openai/models', { headers: { authorization: `Bearer ${headerKey}`, 'x-purpose': 'prod' } });
       assert.equal(no.status, 403, no.body);
       assert.equal(errorCode(no), 'condition_failed');
-      const denial = s.audit().find((a) => a.identity === 'header-agent' && a.outcome === 'denied');
-      assert.equal(denial?.rule, 'identities[header-agent].allow[0]', 'the audit record names the deciding grant');
+      const denial = await awaitRecord(s, (a) => a.identity === 'header-agent' && a.outcome === 'denied');
+      assert.equal(denial.rule, 'identities[header-agent].allow[0]', 'the audit record names the deciding grant');
     });
 
     const unsanctioned: { name: string; path: string; body: string | undefined; code: string }[] = [

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import { openAiSse, startContentStack, type ContentStack } from '../helpers/content-stack.ts';
 import { leaked, plantStripeKey } from '../helpers/content-values.ts';
-import { eventually } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const PAUSE_MS = 10_500;
 const STRIPE = plantStripeKey();
@@ -66,9 +66,7 @@ describe('a stream with a pause over 10 s between chunks (real Envoy)', () => {
     assert.equal((await fetch(`${stack.envoy.adminUrl}/ready`)).status, 200);
     assert.equal(await Promise.race([stack.envoy.exited.then(() => 'exited'), Promise.resolve('running')]), 'running');
 
-    await eventually(() => stack.audit().some((a) => a.request_id === requestId));
-    const rec = stack.audit().find((a) => a.request_id === requestId);
-    assert.ok(rec !== undefined);
+    const rec = await awaitRecord(stack, requestId);
     assert.equal(rec.outcome, 'completed');
     assert.equal(rec.http_status, 200);
     assert.equal(rec.response?.streamed, true);

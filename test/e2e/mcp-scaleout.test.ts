@@ -15,6 +15,7 @@ import { startServerEverything, startTestMcpServer, type McpToolDefinition, type
 import { startOpenBao, type OpenBao } from '../helpers/openbao.ts';
 import { redisAvailable } from '../helpers/redis.ts';
 import { startReplicas, type ReplicaStack } from '../helpers/replicas.ts';
+import { awaitRecord } from '../helpers/stack.ts';
 
 const DEPLOY: McpToolDefinition = { name: 'deploy', description: 'Deploys the current build.', inputSchema: { type: 'object', properties: {} } };
 
@@ -78,8 +79,8 @@ describe('MCP on two replicas sharing Redis, with the server credential from Ope
     assert.equal(got.length, 1);
     assert.equal(got[0]!.headers.authorization, `Bearer ${serverToken}`);
     assert.ok(!JSON.stringify(server.requests).includes(stack.keys.agent));
-    const rec = stack.audit().find((a) => a.mcp?.name === 'echo' && a.provider === 'tools' && a.outcome === 'completed');
-    assert.equal(rec?.credential?.source, 'vault-kv2:secret/mcp/team-a/tools', 'the tenant\'s path, metadata only');
+    const rec = await awaitRecord(stack, (a) => a.mcp?.name === 'echo' && a.provider === 'tools' && a.outcome === 'completed');
+    assert.equal(rec.credential?.source, 'vault-kv2:secret/mcp/team-a/tools', 'the tenant\'s path, metadata only');
     assert.ok(!JSON.stringify(stack.audit()).includes(serverToken), 'the server token never reaches an audit record');
   });
 

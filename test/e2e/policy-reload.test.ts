@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { awaitRecord, eventually, type Stack, startStack } from '../helpers/stack.ts';
 
 describe('policy hot reload and shadow mode through Envoy', () => {
   let stack: Stack;
@@ -65,8 +65,8 @@ describe('policy hot reload and shadow mode through Envoy', () => {
     assert.equal((await chat('gpt-4o-mini')).status, 200);
     assert.equal(stack.tollgate.child.pid, pid, 'same process');
     assert.equal(stack.tollgate.child.exitCode, null);
-    const record = stack.audit().find((a) => a.request_id === denied.requestId);
-    assert.equal(record?.policy_revision, rev, 'the audit record names the new revision');
+    const record = await awaitRecord(stack, denied.requestId);
+    assert.equal(record.policy_revision, rev, 'the audit record names the new revision');
   });
 
   it('a broken policy file is refused, logged, and the old policy stays in force', async () => {
@@ -89,11 +89,11 @@ describe('policy hot reload and shadow mode through Envoy', () => {
     const rev = await reloadTo(withAgentGrant({ models: ['gpt-4o-mini'] }, { mode: 'shadow' }), from);
     const r = await chat('gpt-4o');
     assert.equal(r.status, 200, r.body);
-    const record = stack.audit().find((a) => a.request_id === r.requestId);
-    assert.deepEqual(record?.shadow, { rule: 'identities[agent-1].allow[0]', reason: 'model_forbidden' });
+    const record = await awaitRecord(stack, r.requestId);
+    assert.deepEqual(record.shadow, { rule: 'identities[agent-1].allow[0]', reason: 'model_forbidden' });
     assert.equal(record.policy_revision, rev);
     const clean = await chat('gpt-4o-mini');
-    assert.equal(stack.audit().find((a) => a.request_id === clean.requestId)?.shadow, null, 'an allowed request has no shadow entry');
+    assert.equal((await awaitRecord(stack, clean.requestId)).shadow, null, 'an allowed request has no shadow entry');
   });
 
   it('a shadow grant: its failing condition is audited, not enforced; enforcing it then denies', async () => {
@@ -101,7 +101,7 @@ describe('policy hot reload and shadow mode through Envoy', () => {
     await reloadTo(withAgentGrant({ when: 'request.model == "gpt-4o-mini"', shadow: true }), from);
     const r = await chat('gpt-4o');
     assert.equal(r.status, 200, r.body);
-    assert.deepEqual(stack.audit().find((a) => a.request_id === r.requestId)?.shadow, { rule: 'identities[agent-1].allow[0]', reason: 'condition_failed' });
+    assert.deepEqual((await awaitRecord(stack, r.requestId)).shadow, { rule: 'identities[agent-1].allow[0]', reason: 'condition_failed' });
     const from2 = (await readyz()).revision;
     await reloadTo(withAgentGrant({ when: 'request.model == "gpt-4o-mini"' }), from2);
     const enforced = await chat('gpt-4o');

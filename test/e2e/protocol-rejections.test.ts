@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect as http2Connect } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
-import { eventually, startStack, type Stack } from '../helpers/stack.ts';
+import { awaitRecord, type Stack, startStack } from '../helpers/stack.ts';
 
 const BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}';
 
@@ -142,9 +142,8 @@ describe('Envoy\'s own protocol rejections reach the client (real Envoy + Tollga
     assert.equal(r.status, 200, await r.text());
     assert.equal(stack.upstream.requests.at(-1)?.headers.authorization, `Bearer ${stack.providerKey}`, 'ext_proc injected the provider credential');
     const requestId = r.headers.get('x-request-id');
-    await eventually(() => stack.audit().some((a) => a.request_id === requestId));
-    const rec = stack.audit().find((a) => a.request_id === requestId);
-    assert.equal(rec?.stage, 'proc');
+    const rec = await awaitRecord(stack, requestId);
+    assert.equal(rec.stage, 'proc');
     assert.equal(rec.identity, 'agent-1');
     assert.equal(rec.http_status, 200);
   });

@@ -9,7 +9,7 @@ import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { jsonResponse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
-import { eventually } from '../helpers/stack.ts';
+import { awaitRecord, eventually } from '../helpers/stack.ts';
 
 const IDS = ['m5-agent', 'n-agent', 'gem-agent', 'par-agent', 'done-agent', 'rl-agent'] as const;
 type Id = (typeof IDS)[number];
@@ -97,9 +97,7 @@ describe('budgets and token limits as upper bounds, through a real Envoy', () =>
   const code = (r: Reply): string | undefined => (JSON.parse(r.text) as { error?: { code?: string } }).error?.code;
   const recordOf = async (r: Reply): Promise<AuditRecord> => {
     const id = r.headers.get('x-request-id');
-    await eventually(() => stack.audit().some((a) => a.request_id === id));
-    const rec = stack.audit().find((a) => a.request_id === id);
-    assert.ok(rec !== undefined);
+    const rec = await awaitRecord(stack, id);
     return rec;
   };
   const inputOf = (body: Json): number => Math.ceil(Buffer.byteLength(JSON.stringify(body)) / 4);
@@ -186,9 +184,8 @@ describe('budgets and token limits as upper bounds, through a real Envoy', () =>
     }
     assert.ok(seen.includes('data: [DONE]'), 'the client saw [DONE]');
     controller.abort(); // what the OpenAI SDKs do at [DONE]
-    await eventually(() => stack.audit().some((a) => a.request_id === requestId));
-    const rec = stack.audit().find((a) => a.request_id === requestId);
-    assert.equal(rec?.outcome, 'completed');
+    const rec = await awaitRecord(stack, requestId);
+    assert.equal(rec.outcome, 'completed');
     assert.equal(rec.reason, null);
     assert.deepEqual(rec.usage, { input_tokens: 5, output_tokens: 7, total_tokens: 12 }, 'the usage event that passed before [DONE]');
   });
