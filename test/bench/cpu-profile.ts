@@ -69,7 +69,10 @@ export function byPackage(p: CpuProfile, top = 12): SelfTime[] {
  * library code (grpc-js, protobufjs, node:internal) belongs to the Tollgate frame that called it.
  */
 export interface PhaseRule {
+  /** Tested on the frame's URL. */
   readonly test: RegExp;
+  /** When given, the frame's function name must match it too. */
+  readonly name?: RegExp;
   /** The phase name; `$1` is replaced by the first group of `test`. */
   readonly phase: string;
 }
@@ -83,6 +86,28 @@ export const PHASE_RULES: readonly PhaseRule[] = [
   { test: /\/extproc\//, phase: 'Tollgate, other (server, telemetry, timers)' },
 ];
 
+/**
+ * The same samples by the kind of work instead of the request phase, for "where does Tollgate's own cost go":
+ * the answers' writes (grpc-js and HTTP/2 under Tollgate's write calls, which the floor makes as well), digests,
+ * metrics, the audit record, the DLP scan, JSON parsing, then what is left of Check and of ext_proc, and the
+ * protobuf decoding of what Envoy sent (generated decoders, no Tollgate frame needed).
+ */
+export const WORK_RULES: readonly PhaseRule[] = [
+  { test: /^node:internal\/modules\//, phase: 'start-up (module loading)' },
+  { test: /\/extproc\/processing\/stream-handler\.ts$/, name: /^write$/, phase: 'writing ext_proc answers (grpc-js, HTTP/2)' },
+  { test: /\/extproc\/server\/grpc-server\.ts$/, name: /callback/, phase: 'writing Check answers (grpc-js, HTTP/2)' },
+  { test: /\/extproc\/core\/digest\.ts$/, phase: 'HMAC and SHA-256' },
+  { test: /\/node_modules\/prom-client\//, phase: 'metrics (prom-client)' },
+  { test: /\/extproc\/telemetry\/audit/, phase: 'audit record (build, serialize, write)' },
+  { test: /\/extproc\/(?:detectors|redactors)\//, phase: 'DLP scan (request and response)' },
+  { test: /\/extproc\/providers\/shared\/(?:strict-json|request-walk)\.ts$/, phase: 'JSON parse and walk' },
+  { test: /^$/, name: /\$(?:decode|toObject)$/, phase: 'decoding what Envoy sent (protobuf)' },
+  { test: /\/extproc\/authz\//, phase: 'Check, the rest (identity, policy, seal)' },
+  { test: /\/extproc\/processing\//, phase: 'ext_proc, the rest (session, steps, answers built)' },
+  { test: /\/test\/bench\/floor-service\.ts$/, phase: 'floor handlers' },
+  { test: /\/extproc\//, phase: 'Tollgate, other (server, telemetry, timers)' },
+];
+
 /** Samples with no rule: gRPC transport (grpc-js, HTTP/2, protobuf), the event loop and Node internals. */
 export const TRANSPORT_PHASE = 'transport and runtime (no Tollgate frame)';
 export const STARTUP_PHASE = 'start-up (module loading)';
@@ -92,6 +117,14 @@ export const STARTUP_PHASE = 'start-up (module loading)';
  * (the decoding under them is transport, as without the probe); only the probe's own frames are its own.
  */
 const PROBE_FRAME = /\/test\/bench\/probe(?:-stats)?\.ts$/;
+
+/**
+ * Frames that only pass a message through to its decoder: the probe's wrappers, and Tollgate's Process decoder
+ * (wire/proto.ts), which splits the forwarded metadata off before the generic decoding. What runs under them is
+ * decoding (transport), as it was before either existed.
+ */
+const passThrough = (f: { readonly url: string; readonly functionName: string }): boolean =>
+  PROBE_FRAME.test(f.url) || (f.functionName === 'requestDeserialize' && /\/extproc\/wire\/proto\.ts$/.test(f.url));
 export const PROBE_PHASE = 'bench probe (its own frames)';
 
 /** The phase of one stack, listed from its root to the sampled frame. */
@@ -104,9 +137,9 @@ export function phaseOf(stack: readonly { readonly url: string; readonly functio
   if (leaf !== undefined && PROBE_FRAME.test(leaf.url)) return PROBE_PHASE;
   for (const rule of rules) {
     for (const f of stack) {
-      if (PROBE_FRAME.test(f.url)) continue;
+      if (passThrough(f)) continue;
       const m = rule.test.exec(f.url);
-      if (m !== null) return rule.phase.replace('$1', m[1] ?? '');
+      if (m !== null && (rule.name === undefined || rule.name.test(f.functionName))) return rule.phase.replace('$1', m[1] ?? '');
     }
   }
   return TRANSPORT_PHASE;

@@ -17,7 +17,7 @@ import { findEnvoyBinary, pinnedEnvoyVersion } from '../../extproc/dev/envoy-pro
 import { baseConfigInput, mintTestKeys } from '../helpers/config.ts';
 import { chartPng, type ChartBar } from './chart.ts';
 import { parseBenchArgs, USAGE, type BenchOptions } from './cli.ts';
-import { byFunction, byPackage, byPhase, STARTUP_PHASE, type CpuProfile } from './cpu-profile.ts';
+import { byFunction, byPackage, byPhase, STARTUP_PHASE, WORK_RULES, type CpuProfile } from './cpu-profile.ts';
 import { measureWindow, type Load, type WindowResult } from './measure.ts';
 import { SERVE_NODE_FLAGS, startSetup, startUpstream, type Child, type SetupStack } from './processes.ts';
 import { rssBytes } from './proc.ts';
@@ -200,12 +200,15 @@ async function run(opts: BenchOptions): Promise<void> {
       const fns = byFunction(p, 15);
       const pkgs = byPackage(p, 10);
       const phases = byPhase(p);
+      const work = byPhase(p, WORK_RULES);
       // The profile covers the process's whole life: CPU per request divides by every Check it answered.
       const pid = Number(/-(\d+)\.cpuprofile$/.exec(f)?.[1]);
       const requests = checksByPid.get(pid) ?? 0;
       const perRequest = (ms: number, name: string): number => (requests > 0 && name !== STARTUP_PHASE ? (ms * 1000) / requests : NaN);
-      profiles[f] = { requests, byPhase: phases.map((x) => ({ ...x, usPerRequest: perRequest(x.selfMs, x.name) })), byPackage: pkgs, byFunction: fns };
-      process.stdout.write(`\nCPU profile ${f} (self time, share of busy time; ${requests} requests over its life):\n  phases: ${phases.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%${Number.isFinite(perRequest(x.selfMs, x.name)) ? ` ${perRequest(x.selfMs, x.name).toFixed(0)} µs/req` : ''}`).join(', ')}\n  packages: ${pkgs.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%`).join(', ')}\n${fns.map((x) => `  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.name}`).join('\n')}\n`);
+      const withPerRequest = (xs: typeof phases): (typeof phases[number] & { usPerRequest: number })[] => xs.map((x) => ({ ...x, usPerRequest: perRequest(x.selfMs, x.name) }));
+      const line = (xs: typeof phases): string => xs.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%${Number.isFinite(perRequest(x.selfMs, x.name)) ? ` ${perRequest(x.selfMs, x.name).toFixed(0)} µs/req` : ''}`).join(', ');
+      profiles[f] = { requests, byPhase: withPerRequest(phases), byWork: withPerRequest(work), byPackage: pkgs, byFunction: fns };
+      process.stdout.write(`\nCPU profile ${f} (self time, share of busy time; ${requests} requests over its life):\n  phases: ${line(phases)}\n  work: ${line(work)}\n  packages: ${pkgs.map((x) => `${x.name} ${(x.share * 100).toFixed(1)}%`).join(', ')}\n${fns.map((x) => `  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.name}`).join('\n')}\n`);
     }
   }
 

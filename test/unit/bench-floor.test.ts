@@ -10,7 +10,7 @@ import { CALLER_CREDENTIAL_HEADERS } from '../../extproc/core/request-context.ts
 import type { CheckRequest } from '../../extproc/wire/ext-authz.ts';
 import type { ProcessingRequest } from '../../extproc/wire/ext-proc.ts';
 import { envoyServices } from '../../extproc/wire/proto.ts';
-import { byPhase, phaseOf, PROBE_PHASE, STARTUP_PHASE, TRANSPORT_PHASE, type CpuProfile } from '../bench/cpu-profile.ts';
+import { byPhase, phaseOf, PROBE_PHASE, STARTUP_PHASE, TRANSPORT_PHASE, WORK_RULES, type CpuProfile } from '../bench/cpu-profile.ts';
 import { connectFloorAnswer, connectFloorCheck, envoyRegistry } from '../bench/floor-connect-service.ts';
 import { floorAnswer, floorCheck } from '../bench/floor-service.ts';
 import type { WindowResult } from '../bench/measure.ts';
@@ -276,6 +276,28 @@ describe('bench CPU profile by phase', () => {
     assert.equal(phaseOf([grpc, wrapper, f('decode', 'file:///w/node_modules/protobufjs/x.js')]), TRANSPORT_PHASE);
     assert.equal(phaseOf([grpc, wrapper]), PROBE_PHASE);
     assert.equal(phaseOf([grpc, wrapper, f('answerKind', 'file:///w/test/bench/probe-stats.ts')]), PROBE_PHASE);
+  });
+  it("Tollgate's Process decoder passes through like the probe: the decoding under it is transport", () => {
+    const grpc = f('onData', 'file:///w/node_modules/@grpc/grpc-js/x.js');
+    const decoder = f('requestDeserialize', `${P}wire/proto.ts`);
+    assert.equal(phaseOf([grpc, decoder, f('ProcessingRequest$decode')]), TRANSPORT_PHASE);
+    assert.equal(phaseOf([grpc, decoder, f('splitField', `${P}wire/proto-split.ts`)]), 'Tollgate, other (server, telemetry, timers)');
+  });
+  it('by kind of work: writes, digests, metrics, audit, scan, JSON and decoding before the phase that called them', () => {
+    const grpc = f('onData', 'file:///w/node_modules/@grpc/grpc-js/x.js');
+    const stream = f('answer', `${P}processing/stream-handler.ts`);
+    const work = (...frames: { functionName: string; url: string }[]): string => phaseOf([grpc, ...frames], WORK_RULES);
+    assert.equal(work(stream, f('write', `${P}processing/stream-handler.ts`), f('sendMessage', 'file:///w/node_modules/@grpc/grpc-js/y.js')), 'writing ext_proc answers (grpc-js, HTTP/2)');
+    assert.equal(work(f('Check.answer.then.callback.code', `${P}server/grpc-server.ts`), f('respond', 'node:internal/http2/core')), 'writing Check answers (grpc-js, HTTP/2)');
+    assert.equal(work(f('Check', `${P}server/grpc-server.ts`), f('check', `${P}authz/check-handler.ts`), f('encode', `${P}core/authz-context.ts`), f('', `${P}core/digest.ts`), f('Hash', 'node:internal/crypto/hash')), 'HMAC and SHA-256');
+    assert.equal(work(stream, f('handle', `${P}processing/session.ts`), f('#done', `${P}processing/session.ts`), f('observe', 'file:///w/node_modules/prom-client/lib/histogram.js')), 'metrics (prom-client)');
+    assert.equal(work(stream, f('finish', `${P}outcome/finish.ts`), f('write', `${P}telemetry/audit.ts`)), 'audit record (build, serialize, write)');
+    assert.equal(work(stream, f('run', `${P}processing/steps/content.ts`), f('scan', `${P}detectors/scanner.ts`)), 'DLP scan (request and response)');
+    assert.equal(work(stream, f('parseStrictJson', `${P}providers/shared/strict-json.ts`)), 'JSON parse and walk');
+    assert.equal(work(stream, f('open', `${P}processing/open.ts`), f('get', `${P}wire/proto.ts`), f('Struct$decode')), 'decoding what Envoy sent (protobuf)');
+    assert.equal(work(f('requestDeserialize', `${P}wire/proto.ts`), f('CheckRequest$decode')), 'decoding what Envoy sent (protobuf)');
+    assert.equal(work(stream, f('headerMap', `${P}processing/headers.ts`)), 'ext_proc, the rest (session, steps, answers built)');
+    assert.equal(work(f('onStreamRead', 'node:internal/stream_base_commons')), TRANSPORT_PHASE);
   });
   it('byPhase walks the profile tree and sums self time per phase, idle left out', () => {
     const node = (id: number, functionName: string, url: string, children: number[] = []): CpuProfile['nodes'][number] & { children: number[] } => ({ id, callFrame: { functionName, url, lineNumber: 0 }, children });
