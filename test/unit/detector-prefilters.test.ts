@@ -6,9 +6,11 @@
 // (3) the pair table of the hot loop (a trigger looked up by the character before or after it, a keyword by its
 // least likely pair of characters) only skips what the detector's masks reject: a reference that calls every
 // char detector at every trigger its masks admit and every keyword detector at every case-insensitive
-// occurrence finds exactly what the scanner finds, across window edges.
+// occurrence finds exactly what the scanner finds, across window edges; (4) the context-word lookup (one table
+// load per character) finds what a plain search of every word at every place finds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { contextWords, hasContextWord } from '../../extproc/detectors/chars.ts';
 import type { CharDetector, KeywordDetector, NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
 import { buildDetectors, buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
 import { normalView, originalIndex, type NormalView } from '../../extproc/detectors/normal-view.ts';
@@ -291,5 +293,46 @@ describe('the pair table of the hot loop is sound', () => {
       }
     }
     assert.ok(total >= 50, `the random corpus must hold positives (found ${total})`);
+  });
+});
+
+describe('context words', () => {
+  const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  /** Every word at every place of [from, to), whole words inside the window (its edges count as non-letters). */
+  function reference(text: string, from: number, to: number, words: readonly string[]): boolean {
+    const a = Math.max(0, from);
+    const b = Math.min(text.length, to);
+    for (let k = a; k < b; k++) {
+      for (const w of words) {
+        const e = k + w.length;
+        if (e > b || text.slice(k, e).toLowerCase() !== w) continue;
+        if ((k === a || !isLetter(text.charCodeAt(k - 1))) && (e === b || !isLetter(text.charCodeAt(e)))) return true;
+      }
+    }
+    return false;
+  }
+
+  it('a window holds a context word exactly when a search of every word at every place finds one', () => {
+    const lists = [
+      ['phone', 'tel', 'call', 'number', 'ss#', 'ss #', 'tax-id', '9to5', '#tag'],
+      ['social security', 'ssn', 'taxpayer'],
+    ];
+    const pieces = ['phone', 'PHONE', 'Tel', 'tel:', 'xtel', 'telx', 'call', 'CALLS', 'number', 'ss#', 'SS #', 'Tax-ID', '9to5',
+      '#tag', 'social', 'Social Security', 'ssn', 'taxpayer', ' ', '-', '.', ':', '#', '1', 'é', 'Ł', 'a', 'Z'];
+    const next = rng(0x51ed270b);
+    let found = 0;
+    for (const list of lists) {
+      const cw = contextWords(list);
+      for (let k = 0; k < 2000; k++) {
+        let text = '';
+        while (text.length < 60) text += pieces[Math.floor(next() * pieces.length)] ?? '';
+        const from = Math.floor(next() * 70) - 10;
+        const to = from + Math.floor(next() * 50);
+        const want = reference(text, from, to, cw.words);
+        assert.equal(hasContextWord(text, from, to, cw), want, `${JSON.stringify(text)} [${from}, ${to})`);
+        if (want) found++;
+      }
+    }
+    assert.ok(found >= 500 && found <= 3500, `the random windows must hold both outcomes (${found} of 4000 with a word)`);
   });
 });
