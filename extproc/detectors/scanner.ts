@@ -207,6 +207,13 @@ export class Scanner {
   readonly #texts: readonly { d: number; det: TextDetector }[];
   /** Per marked pair (lower-case first << 8 | lower-case second): the keyword entries it marks. */
   readonly #keywords: readonly (readonly KeywordEntry[] | undefined)[];
+  /**
+   * Per pair of window bytes that marks a keyword (as in the pair table): bit (code & 31) for each character
+   * that follows the pair in one of its keywords, all bits when the pair ends a keyword. The hot loop looks
+   * keywords up only where the byte after the pair has its bit (letters of either case share a bit), so common
+   * pairs (`be` of bearer, `gi` of login) cost one load where the third character does not fit.
+   */
+  readonly #keywordNext = new Uint32Array(65536);
   readonly #allow: ReadonlySet<string>;
   readonly #token = new MutableToken();
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
@@ -245,6 +252,7 @@ export class Scanner {
     const texts: { d: number; det: TextDetector }[] = [];
     const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(1 << 16).fill(undefined);
     const marked = new Set<number>();
+    const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
         for (const ch of det.triggers) {
@@ -264,6 +272,8 @@ export class Scanner {
           if (offset < 0) throw new Error(`detector ${det.id}: keyword ${word} is all digits`);
           const key = (word.charCodeAt(offset) << 8) | word.charCodeAt(offset + 1);
           marked.add(key);
+          const third = offset + 2 < word.length ? 1 << (word.charCodeAt(offset + 2) & 31) : -1;
+          for (const a of cases(key >> 8)) for (const b of cases(key & 255)) this.#keywordNext[(a << 8) | b] = ((this.#keywordNext[(a << 8) | b] ?? 0) | third) >>> 0;
           (keywords[key] ??= []).push({ d, word, offset, atKeyword: det.atKeyword.bind(det) });
         }
       } else texts.push({ d, det });
@@ -302,7 +312,6 @@ export class Scanner {
         pairs[(p << 8) | c] = f;
       }
     }
-    const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     for (const key of marked) for (const a of cases(key >> 8)) for (const b of cases(key & 255)) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | KEYWORD;
     // Base64 runs of the decoding layer: random base64 of MIN_BASE64_RUN characters almost always has a
     // lower-case letter before an upper-case one, which prose rarely has; percent escapes start at `%` + hex.
@@ -467,9 +476,15 @@ export class Scanner {
         j++;
         continue;
       }
-      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters, memo);
+      // The byte after the pair (confirmed on the text by #keywordAt); past the window, the code unit's low byte.
+      if ((f & KEYWORD) !== 0 && i > 0 && (((this.#keywordNext[((win[j] as number) << 8) | (win[j + 1] as number)] as number) >>> ((j + 1 < len ? (win[j + 2] as number) : text.charCodeAt(i + 1)) & 31)) & 1) !== 0) this.#keywordAt(text, i, reporters, memo);
       if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
       if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
+      // Neither a digit nor a trigger by its byte: neither by its code unit (a byte is the code unit's low byte).
+      if ((f & (DIGIT | CHAR)) === 0) {
+        j++;
+        continue;
+      }
       const c = text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {

@@ -39,6 +39,8 @@ const SAMPLES: readonly (readonly [string, string])[] = [
   ['URL_PASSWORD', 'postgres://admin:s3cr3tP4ss@db.example.com'],
   ['GCP_API_KEY', 'key AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'],
   ['BEARER_TOKEN', 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789"'],
+  // A keyword alone (no header line around it), so its marked pair and the character after it meet the edge.
+  ['BEARER_TOKEN', 'bearer abcDEF123456ghiJKL789'],
   ['DATABRICKS_TOKEN', 'token dapi8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c'],
   ['PRIVATE_KEY', '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx7Qm2Lp9Rt4Vn6\n-----END EC PRIVATE KEY-----'],
 ];
