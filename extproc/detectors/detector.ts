@@ -20,6 +20,12 @@ export interface CharDetector extends DetectorBase {
   /** When set, the scanner calls `at` only if the character after the trigger is one of these (ASCII). */
   readonly next?: string;
   /**
+   * When set, the scanner calls `at` only if the character two before the trigger is one of these (ASCII):
+   * checked after `prev` and `next` admitted the stop, before the call (for prefixes such as `xoxb-`, whose `-`
+   * follows a letter that ends many words).
+   */
+  readonly prev2?: string;
+  /**
    * When set, a shared precheck: detectors with the same `gate` function that trigger at one character are
    * skipped together when it fails, and it runs once for all of them (vendor names on assignments).
    */

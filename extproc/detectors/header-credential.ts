@@ -45,6 +45,8 @@ function valueEnd(text: string, v: number): number {
 }
 
 const NAMES = ['authorization', 'apikey', 'api-key', 'api-token', 'auth-token', 'private-token', 'access-token', 'subscription-key'];
+/** The names' last letters: before the ':' stands one of them (either case), a closing quote or spaces. */
+const LAST_LETTERS = [...new Set(NAMES.map((n) => n.slice(-1)))].join('');
 
 /** The header name (one of NAMES) that ends just before `e`, case-insensitively and as a whole name part. */
 function nameBefore(text: string, e: number): string | undefined {
@@ -68,7 +70,7 @@ export const headerCredential: CharDetector = {
   id: 'secret.header_credential',
   type: 'API_KEY',
   triggers: ':',
-  prev: 'nyeNYE"\' \t',
+  prev: `${LAST_LETTERS}${LAST_LETTERS.toUpperCase()}"' \t`,
   maxLength: MAX,
   at(text, colon, report) {
     let e = colon;

@@ -95,6 +95,8 @@ interface Dispatch {
   /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
   readonly prev: Uint8Array;
   readonly next: Uint8Array;
+  /** 1 for each ASCII code allowed two before the trigger; undefined when the detector sets no constraint. */
+  readonly prev2: Uint8Array | undefined;
   readonly gate: CharDetector['gate'];
 }
 
@@ -258,7 +260,7 @@ export class Scanner {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), gate: det.gate };
+          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), prev2: det.prev2 === undefined ? undefined : mask(det.prev2), gate: det.gate };
           // Looked up by the more selective neighbour: the character after the trigger when it is the tighter
           // constraint, so the hot loop stops one character later and only where that character fits.
           const byNext = det.next !== undefined && (det.prev === undefined || det.next.length < det.prev.length);
@@ -545,7 +547,7 @@ export class Scanner {
     const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      if (e.prev[pc] === 0) continue;
+      if (e.prev[pc] === 0 || (e.prev2 !== undefined && e.prev2[text.charCodeAt(i - 2) & 127] === 0)) continue;
       if (e.gate !== undefined && !e.gate(text, i)) continue;
       e.at(text, i, reporters[e.d] as Report, memo);
     }
@@ -557,6 +559,8 @@ export class Scanner {
     let open = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
+      // Two before the trigger (NaN & 127 = 0 before the text's start: no prefix holds code 0).
+      if (e.prev2 !== undefined && e.prev2[text.charCodeAt(i - 2) & 127] === 0) continue;
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;
