@@ -266,6 +266,15 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
 }
 
 /**
+ * What a credential name ends in, as keywordBefore and declaredNameEnd read it, in either case: a name's last
+ * letter, the `y` of a `key` suffix, a number's digit, or the `g` / `r` of a declared `string` / `str` type.
+ */
+const NAME_LAST = new Set([...NAMES.map((n) => n.charCodeAt(n.length - 1)), 121, 103, 114]);
+const isNameLast = (c: number): boolean => isDigit(c) || NAME_LAST.has(c | 32);
+/** What may stand between a name and its separator (read backwards by nameEndBefore and operatorStart). */
+const isBetween = (c: number): boolean => c === 34 || c === 39 || c === 32 || c === 9 || c === 63 || c === 46 || c === 93 || c === 58;
+
+/**
  * Called at each '=' and ':' after a letter, a quote, a space or an operator character (`?=`, `.=`; `::=` and
  * `:::=` at their first ':', so a ':' after ':' costs nothing, as in `arn:aws:s3:::`), and at '>' after a letter
  * (XML elements). The name is read backwards (assignment.ts), so keywords cost nothing where no separator follows
@@ -277,6 +286,8 @@ export const genericSecret: CharDetector = {
   type: 'GENERIC_SECRET',
   triggers: '=:>',
   prev: 'dtnyhDTNYH"\' \t?.]',
+  // Through a quote, spaces or an operator character, the name's last character or more of those.
+  before: (p2, p) => !isBetween(p) || isNameLast(p2) || isBetween(p2),
   maxLength: MAX,
   at(text, t0, report) {
     const c = text.charCodeAt(t0);
@@ -332,6 +343,7 @@ export const genericSecretPair: CharDetector = {
   type: 'GENERIC_SECRET',
   triggers: ',',
   prev: '"\'',
+  before: (p2) => isNameLast(p2),
   maxLength: MAX,
   at: (text, t, report) => {
     pairAt(text, t, report);

@@ -95,8 +95,8 @@ interface Dispatch {
   /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
   readonly prev: Uint8Array;
   readonly next: Uint8Array;
-  /** 1 for each ASCII code allowed two before the trigger; undefined when the detector sets no constraint. */
-  readonly prev2: Uint8Array | undefined;
+  /** The detector's `before` as a bit set over BEFORE_PAIRS; undefined when it sets none. */
+  readonly before: Uint32Array | undefined;
   readonly gate: CharDetector['gate'];
 }
 
@@ -109,6 +109,27 @@ function mask(chars: string | undefined): Uint8Array {
 
 const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 
+/** A code as the number prefilters and `before` tabulate it: ASCII as is, every other code (and NaN: none) as 128. */
+const code129 = (c: number): number => (c < 128 ? c : 128);
+
+/** A CharDetector's `before` over every pair of codes (code129 each, at prev2 * 129 + prev), one bit per pair. */
+function beforeSet(before: NonNullable<CharDetector['before']>): Uint32Array {
+  const set = new Uint32Array(Math.ceil((129 * 129) / 32));
+  for (let a = 0; a <= 128; a++) {
+    for (let b = 0; b <= 128; b++) {
+      const k = a * 129 + b;
+      if (before(a, b)) set[k >> 5] = ((set[k >> 5] ?? 0) | (1 << (k & 31))) >>> 0;
+    }
+  }
+  return set;
+}
+
+/** Whether the two code units before the trigger at i are in a `before` set (NaN before the text: 128). */
+function admitsBefore(set: Uint32Array, text: string, i: number): boolean {
+  const k = code129(text.charCodeAt(i - 2)) * 129 + code129(text.charCodeAt(i - 1));
+  return (((set[k >> 5] as number) >>> (k & 31)) & 1) !== 0;
+}
+
 interface NumberEntry {
   readonly d: number;
   readonly minDigits: number;
@@ -119,8 +140,6 @@ interface NumberEntry {
   readonly det: NumberDetector;
 }
 
-/** A code as the number prefilters tabulate it: ASCII as is, every other code as 128. */
-const code129 = (c: number): number => (c < 128 ? c : 128);
 
 /**
  * The number detectors' prefilters as bit masks over the entries (bit k: entry k), so a token finds the
@@ -257,10 +276,11 @@ export class Scanner {
     const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
+        const before = det.before === undefined ? undefined : beforeSet(det.before);
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), prev2: det.prev2 === undefined ? undefined : mask(det.prev2), gate: det.gate };
+          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), before, gate: det.gate };
           // Looked up by the more selective neighbour: the character after the trigger when it is the tighter
           // constraint, so the hot loop stops one character later and only where that character fits.
           const byNext = det.next !== undefined && (det.prev === undefined || det.next.length < det.prev.length);
@@ -547,7 +567,7 @@ export class Scanner {
     const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      if (e.prev[pc] === 0 || (e.prev2 !== undefined && e.prev2[text.charCodeAt(i - 2) & 127] === 0)) continue;
+      if (e.prev[pc] === 0 || (e.before !== undefined && !admitsBefore(e.before, text, i))) continue;
       if (e.gate !== undefined && !e.gate(text, i)) continue;
       e.at(text, i, reporters[e.d] as Report, memo);
     }
@@ -559,8 +579,7 @@ export class Scanner {
     let open = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      // Two before the trigger (NaN & 127 = 0 before the text's start: no prefix holds code 0).
-      if (e.prev2 !== undefined && e.prev2[text.charCodeAt(i - 2) & 127] === 0) continue;
+      if (e.before !== undefined && !admitsBefore(e.before, text, i)) continue;
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;

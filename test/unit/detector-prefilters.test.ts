@@ -7,8 +7,8 @@
 // least likely pair of characters and the character after it) only skips what the detector's masks reject: a
 // reference that calls every char detector at every trigger its masks admit and every keyword detector at every
 // case-insensitive occurrence finds exactly what the scanner finds, across window edges; the masks that only
-// save calls (the character two before a trigger, the header names' last letters) are left out of the
-// reference, so they are shown to lose nothing; (4) the context-word lookup (one table
+// save calls (`before`, the two characters before a trigger; the header names' last letters as `prev`) are
+// left out of the reference, so they are shown to lose nothing; (4) the context-word lookup (one table
 // load per character) finds what a plain search of every word at every place finds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -228,7 +228,7 @@ const PREV_ONLY_SAVES_CALLS = new Set(['secret.header_credential']);
 
 /**
  * Every call the scanner's masks admit, made without the pair table; hits merged as the scanner merges them.
- * `prev2` is not applied (nor `prev` where it only saves calls): those masks must lose nothing.
+ * `before` is not applied (nor `prev` where it only saves calls): those masks must lose nothing.
  */
 function referenceCharHits(det: CharDetector | KeywordDetector, text: string): string[] {
   const hits: [number, number][] = [];
@@ -265,7 +265,9 @@ const CHAR_PIECES = [
   'dapi8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c', 'DAPI', 'dp.pt.', 'dp.', 'ATATT3', 'atatt3', 'AKCp', 'akcp', 'login', 'LOGIN ', 'password ',
   '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEAx7Qm2Lp9Rt4Vn6Bc1Zk8Hs3', '--', '-', '—',
   'v1.0-', 'v1', 'hvs.', 'sk-', 'ghp_', 'xoxb-', 'SG.', 'glpat-', 'GR1348941', 'eyJ', 'ZXlK', 'Q~', 'sha256~', '://u:p@h', 'user@example.com',
-  'password=', 'token: ', '"apiKey": "', 'X-Api-Key: ', 'curl -u ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
+  'password=', 'token: ', '"apiKey": "', 'X-Api-Key: ', 'curl -u ', 'var token string = "', 'val secret: String = ',
+  '"api_token_2": "', 'password1 = ', '("db.password", "', "['api_token_2', '", '<password>', 'key="secret_2" value="',
+  'token  = ', '"token" : "', 'env["TOKEN"] = "', "$cfg['password']=", 'secret ??= ', 'password .= ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
 ];
 
 function randomCharText(next: () => number, length: number): string {
