@@ -5,8 +5,8 @@
 import { hasAtFold, isAlnum, runStart } from './chars.ts';
 
 /** The longest name read backwards from a separator. */
-const MAX_NAME = 48;
-const isNameChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45 || c === 46;
+export const MAX_NAME = 48;
+export const isNameChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45 || c === 46;
 
 /** Where an assignment's name ends and its value starts (after spaces); constant work to compute. */
 export interface Assignment {

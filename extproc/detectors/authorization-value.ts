@@ -1,7 +1,8 @@
 // HTTP authorization values written out in text: "Bearer <token>" and "Basic <base64 of user:password>".
 // A bearer token must look like a credential (16+ characters, digits or mixed case, some entropy), so prose
-// such as "bearer tokens" or "Basic authentication" does not match. A basic value must decode to "user:pass".
-import { boundaryAt, classMix, entropy, isAlnum, isBase64Char, runEnd } from './chars.ts';
+// such as "bearer tokens" or "Basic authentication" does not match. A basic value must decode to "user:pass", or
+// after an `Authorization` header name to a user name and a ':' (an empty password, bytes not printable).
+import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isBase64Char, runEnd } from './chars.ts';
 import type { KeywordDetector } from './detector.ts';
 import { decodesToUserPass } from './validators.ts';
 
@@ -63,7 +64,37 @@ function basicAt(text: string, i: number, report: (s: number, e: number) => void
     }
     const n = end - v;
     if (n < 8 || n > 1024 || n % 4 !== 0 || !boundaryAt(text, end, isBase64Char)) return;
-    if (decodesToUserPass(text.slice(v, end))) report(v, end);
+    const b64 = text.slice(v, end);
+    if (decodesToUserPass(b64) || (afterAuthorizationName(text, i) && decodesToUserColon(b64))) report(v, end);
+}
+
+const isQuote = (c: number): boolean => c === 34 || c === 39;
+
+/**
+ * Whether the scheme at i is the value of an `Authorization` header (`Authorization: Basic`, `"authorization":
+ * "Basic`): there the value is a credential by construction, also with an empty password (a key sent as the
+ * user, `key:`) or bytes that are not printable.
+ */
+function afterAuthorizationName(text: string, i: number): boolean {
+  let k = i;
+  if (isQuote(text.charCodeAt(k - 1))) k--;
+  while (k > i - 5 && (text.charCodeAt(k - 1) === 32 || text.charCodeAt(k - 1) === 9)) k--;
+  if (text.charCodeAt(k - 1) !== 58) return false;
+  k--;
+  if (isQuote(text.charCodeAt(k - 1))) k--;
+  return k >= 13 && hasAtFold(text, k - 13, 'authorization') && !isAlnum(text.charCodeAt(k - 14));
+}
+
+/** Base64 of a user name of 3+ printable characters, a ':' and anything after it. */
+function decodesToUserColon(b64: string): boolean {
+  const raw = Buffer.from(b64, 'base64').toString('latin1');
+  const colon = raw.indexOf(':');
+  if (colon < 3) return false;
+  for (let k = 0; k < colon; k++) {
+    const c = raw.charCodeAt(k);
+    if (c <= 32 || c > 126) return false;
+  }
+  return true;
 }
 
 export const basicAuth: KeywordDetector = {

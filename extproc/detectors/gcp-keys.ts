@@ -7,8 +7,10 @@ import type { CharDetector } from './detector.ts';
 /**
  * Sample keys published in the Firebase Android SDK's own sources (github.com/firebase/firebase-android-sdk:
  * the FirebaseOptions javadoc and the test fixtures of firebase-common, -installations, -messaging, -perf,
- * -appdistribution, -config and -dataconnect's google-services.json). They are in every copy of that repository
- * and in tutorials copied from it: documentation, not credentials.
+ * -appdistribution, -config and -dataconnect's google-services.json), and four that its history holds: the
+ * firebase-storage test fixtures of 2018-2019 (TestUtil.java from the initial open-source commit, the androidTest
+ * IntegrationTest and StorageRegistrarTest) and firebase-dataconnect's google-services.json of 2024. They are in
+ * every clone of that repository and in tutorials and ports copied from it: documentation, not credentials.
  */
 const FIREBASE_SDK_SAMPLES = new Set([
   'AIzaSyDdVgKwhZl0sTTTLZ7iTmt1r3N2cJLnaDk',
@@ -23,6 +25,11 @@ const FIREBASE_SDK_SAMPLES = new Set([
   'AIzaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU',
   'AIzaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g',
   'AIzaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw',
+  // From the history.
+  'AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM',
+  'AIzaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU',
+  'AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE',
+  'AIzaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY',
 ]);
 
 export const gcpApiKey: CharDetector = {

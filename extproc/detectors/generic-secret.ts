@@ -1,20 +1,22 @@
 // Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
-// api key, access key or private key (optionally followed by "key": `secret_key`, `secretKey`; or numbered:
-// `api_token_2`), in any of the shapes people
+// api key, access key, private key, credential(s) or creds (optionally followed by a word for the value: `key`,
+// `string`, `value`, `text`: `secret_key`, `mySecretString`; or numbered: `api_token_2`), or to a vendor whose
+// keys have no prefix named alone (`cloudflare: "…"`, with a token-shaped value), in any of the shapes people
 // paste: env files and shell (`DB_PASSWORD=…`, `export X="…"`), YAML (`password: …`), JSON (`"apiKey": "…"`),
 // code (`token = '…'`, `Password: "…"`, `:=`, `=>`, `?=`, `??=`, `.=`, `::=`, `env["X"] = …`, `var x string = …`,
 // `val x: String = …`), XML elements (`<password>…</password>`, `<entry key="password">…</entry>`, `<add
 // key="ApiToken" value="…"/>`), calls and lists that pair a quoted name with a quoted value
 // (`System.setProperty("db.password", "…")`, secret.generic_secret_pair), `.netrc` (`login u password p`), `.npmrc`
 // (`//registry/:_authToken=…`, `_auth=…`, `_password=…`), `.pypirc` and docker `config.json` (`"auth": "<base64
-// of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits, a digit or a symbol
+// of user:pass>"`). The value must look like a secret: 8-200 characters, entropy ≥ 3 bits (2.75 for short hex), a digit or a symbol
 // (other than the `-_./` of names) or else 16+ characters of mixed case, and not a reference (`${X}`, `$X`, `{{ x }}`, `<x>`, `os.environ…`,
 // `config.db.password`), a path or URL, a placeholder (`changeme`, `********`, `xxxx`, `EXAMPLE`), elided
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
-// `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials. Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, looksLikePlaceholder, randomCase, runStart } from './chars.ts';
+// `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
+// (`credential: Uint8Array)`). Only the value is reported.
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, looksLikePlaceholder, randomCase, runEnd, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
-import { assignmentAt, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
+import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
 
@@ -39,6 +41,30 @@ function legacyVaultToken(text: string, s: number, e: number): boolean {
   return m.digit > 0 && m.upper > 0 && m.lower > 0;
 }
 
+const SHORT_HEX = 24;
+
+/**
+ * Entropy h of text[s, e) of at least 3 bits, or 2.75 for 16-23 hex characters of one case with digits and
+ * letters: the count of distinct symbols caps a short value's entropy, and 3 bits would refuse 14% of random
+ * 16-character hex keys (3% of 20) where 2.75 refuses 2% (0.2%). Exported for the header detector's gate.
+ */
+export function enoughEntropy(text: string, s: number, e: number, h: number): boolean {
+  if (h >= 3) return true;
+  const n = e - s;
+  if (h < 2.75 || n < 16 || n >= SHORT_HEX) return false;
+  let digits = 0;
+  let lower = 0;
+  let upper = 0;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (isDigit(c)) digits++;
+    else if (c >= 97 && c <= 102) lower++;
+    else if (c >= 65 && c <= 70) upper++;
+    else return false;
+  }
+  return digits > 0 && (lower === 0) !== (upper === 0);
+}
+
 /** Whether text[s, e) passes the value gate (see the header comment). */
 export function secretValue(text: string, s: number, e: number): boolean {
   const n = e - s;
@@ -50,7 +76,7 @@ export function secretValue(text: string, s: number, e: number): boolean {
   // Cheap shape checks before any copy of the value.
   if ((isCodeReference(text, s, e) && !legacyVaultToken(text, s, e)) || looksLikePlaceholder(text, s, e)) return false;
   const h = entropy(text, s, e);
-  if (h < 3) return false;
+  if (!enoughEntropy(text, s, e, h)) return false;
   const m = classMix(text, s, e);
   // Symbols other than the separators of names and slugs (`-`, `_`, `.`, `/`, space).
   let strong = 0;
@@ -121,8 +147,18 @@ function valueAt(text: string, v: number): [number, number] {
   return [v, e];
 }
 
+const NO_MEMO = new Map<string, number>();
+/** What genericSecret is called after: the last letters of its keywords, a quote, a space, an operator's first character. */
+const PREV = 'dtnyhDTNYH"\' \t?.]';
 const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
-const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'auth'];
+/**
+ * Vendors whose keys have no prefix of their own, named alone (`cloudflare: "…"`, `"artifactory", "…"`): only as
+ * the whole name, and the value must have a token's shape (tokenShaped).
+ */
+const VENDORS = ['cloudflare', 'artifactory', 'jfrog', 'datadog', 'cohere', 'pagerduty', 'mailgun'];
+/** Words after a credential word that name its value (`mySecretString`, `secret_value`, `tokenText`), as `key` does. */
+const VALUE_WORDS = ['key', 'string', 'value', 'text'];
+const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
@@ -135,14 +171,22 @@ function keywordBefore(text: string, e: number): string | undefined {
 }
 
 function keywordEndingAt(text: string, e: number): string | undefined {
-  let k = e;
-  if (e >= 3 && hasAtFold(text, e - 3, 'key')) {
-    k = e - 3;
-    const c = text.charCodeAt(k - 1);
-    if (c === 95 || c === 45) k--;
-  }
-  return nameEndingAt(text, e, true) ?? (k === e ? undefined : nameEndingAt(text, k, false));
+  const whole = nameEndingAt(text, e, true);
+  if (whole !== undefined) return whole;
+  const w = VALUE_WORD_BY_LAST[text.charCodeAt(e - 1) | 32];
+  if (w === undefined || e < w.length || !hasAtFold(text, e - w.length, w)) return undefined;
+  let k = e - w.length;
+  const c = text.charCodeAt(k - 1);
+  if (c === 95 || c === 45) k--;
+  return nameEndingAt(text, k, false);
 }
+
+/** Per lower-case last letter: the VALUE_WORDS word ending in it (their last letters differ). */
+const VALUE_WORD_BY_LAST: readonly (string | undefined)[] = (() => {
+  const t: string[] = [];
+  for (const w of VALUE_WORDS) t[w.charCodeAt(w.length - 1)] = w;
+  return t;
+})();
 
 /** The keyword before a number of 1-3 digits (and a `_` or `-`) that ends at `e`. */
 function numberedKeyword(text: string, e: number): string | undefined {
@@ -166,7 +210,7 @@ function nameEndingAt(text: string, end: number, whole: boolean): string | undef
   for (const name of list) {
     const s = end - name.length;
     if (s < 0 || !hasAtFold(text, s, name)) continue;
-    if (name === 'auth' && (!whole || isAlnum(text.charCodeAt(s - 1)))) continue;
+    if ((name === 'auth' || VENDORS.includes(name)) && (!whole || isAlnum(text.charCodeAt(s - 1)))) continue;
     return name;
   }
   return undefined;
@@ -188,7 +232,23 @@ function declaredNameEnd(text: string, end: number): number {
 
 /** Reports the value text[s, e) of a credential name when it passes that name's gate. */
 function reportValue(text: string, name: string, s: number, e: number, report: (s: number, e: number) => void): void {
-  if (name === 'auth' ? authEntryAt(text, s, e) && e - s >= 8 : secretValue(text, s, e)) report(s, e);
+  if (name === 'auth' ? authEntryAt(text, s, e) && e - s >= 8 : secretValue(text, s, e) && (!VENDORS.includes(name) || tokenShaped(text, s, e))) report(s, e);
+}
+
+/**
+ * A token's shape: 20+ characters of [A-Za-z0-9_-] with digits and letters; with `-` or `_` only in mixed case
+ * (a base64url token), as one-case words and numbers joined by them are names and versions (`command-r-08-2024`).
+ */
+function tokenShaped(text: string, s: number, e: number): boolean {
+  if (e - s < 20) return false;
+  let separators = 0;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 45 || c === 95) separators++;
+    else if (!isAlnum(c)) return false;
+  }
+  const m = classMix(text, s, e);
+  return m.digit > 0 && m.upper + m.lower > 0 && (separators === 0 || (m.upper > 0 && m.lower > 0));
 }
 
 const isElementNameChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45 || c === 46 || c === 58;
@@ -251,7 +311,8 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
   if (name === undefined) return;
   const ns = nameStart(text, t - 1);
   const open = text.charCodeAt(ns - 2);
-  if (text.charCodeAt(ns - 1) !== q || !(open === 40 || open === 91 || open === 123 || open === 44 || open === 32)) return;
+  // After an opening bracket, a comma or a space, or at the start of a line (a CSV row).
+  if (text.charCodeAt(ns - 1) !== q || !(ns < 2 || open === 40 || open === 91 || open === 123 || open === 44 || open === 32 || open === 10)) return;
   let v = t + 1;
   while (v < t + 4 && text.charCodeAt(v) === 32) v++;
   const c = text.charCodeAt(v);
@@ -266,13 +327,27 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
 }
 
 /**
+/**
  * What a credential name ends in, as keywordBefore and declaredNameEnd read it, in either case: a name's last
- * letter, the `y` of a `key` suffix, a number's digit, or the `g` / `r` of a declared `string` / `str` type.
+ * letter, a value word's (`key`, `string`...), a number's digit, or the `g` / `r` of a declared `string` / `str` type.
  */
-const NAME_LAST = new Set([...NAMES.map((n) => n.charCodeAt(n.length - 1)), 121, 103, 114]);
+const NAME_LAST = new Set([...[...NAMES, ...VALUE_WORDS].map((n) => n.charCodeAt(n.length - 1)), 103, 114]);
 const isNameLast = (c: number): boolean => isDigit(c) || NAME_LAST.has(c | 32);
 /** What may stand between a name and its separator (read backwards by nameEndBefore and operatorStart). */
 const isBetween = (c: number): boolean => c === 34 || c === 39 || c === 32 || c === 9 || c === 63 || c === 46 || c === 93 || c === 58;
+
+/**
+ * A bare value after ':' that is a type in code, not a value: an indexed type (`AuditRecord['credential']`) or
+ * one followed by what ends a parameter or starts an initialiser (`credential: Uint8Array)`, `token: Buffer =`,
+ * `creds: Creds | null`).
+ */
+function typeAnnotation(text: string, e: number): boolean {
+  if (text.charCodeAt(e - 1) === 91) return true;
+  let k = e;
+  while (k < e + 3 && text.charCodeAt(k) === 32) k++;
+  const c = text.charCodeAt(k);
+  return c === 41 || c === 124 || c === 38 || c === 62 || (c === 61 && text.charCodeAt(k + 1) !== 61 && k > e);
+}
 
 /**
  * Called at each '=' and ':' after a letter, a quote, a space or an operator character (`?=`, `.=`; `::=` and
@@ -285,7 +360,7 @@ export const genericSecret: CharDetector = {
   id: 'secret.generic_secret',
   type: 'GENERIC_SECRET',
   triggers: '=:>',
-  prev: 'dtnyhDTNYH"\' \t?.]',
+  prev: PREV,
   // Through a quote, spaces or an operator character, the name's last character or more of those.
   before: (p2, p) => !isBetween(p) || isNameLast(p2) || isBetween(p2),
   maxLength: MAX,
@@ -328,9 +403,33 @@ export const genericSecret: CharDetector = {
     const [s, end] = valueAt(text, a.value);
     // A bare value cut off with an ellipsis (`ops_eyJzaWdu...`): the trailing dots are not part of it.
     if (end < 0 || (text.charCodeAt(end) === 46 && text.charCodeAt(end + 1) === 46)) return;
+    if (c === 58 && s === a.value && typeAnnotation(text, end)) return;
     reportValue(text, name, s, end, report);
   },
 };
+
+/**
+ * Names whose last character is not one genericSecret is called after (`credentials:`, `creds=`,
+ * `mySecretString=`, `secret_value:`, `cloudflare:`): found at a keyword inside the name (`cred` and `secret` at
+ * the pair `cr`, where the scanner already stops for the AWS secret key's `secret`; `jfrog` at `jf`,
+ * `cloudflare` at `fl`), the name read forward to its separator, which is then read as genericSecret reads it.
+ * Adding those last letters to genericSecret's `prev` instead cost 9% on prompt text (`https:` alone).
+ */
+export const genericSecretName: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.generic_secret_name',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  keywords: ['cred', 'secret', 'cloudflare', 'jfrog'],
+  atKeyword(text, i, keyword, report, memo = NO_MEMO) {
+    // A separator right after the name (after a space, a quote or an operator's first character, genericSecret
+    // is called there itself).
+    const e = runEnd(text, i + keyword.length, isNameChar, MAX_NAME);
+    const c = text.charCodeAt(e);
+    if ((c === 61 || c === 58 || c === 62) && !PREV.includes(text.charAt(e - 1))) genericSecret.at(text, e, report, memo);
+  },
+};
+
 
 /**
  * A quoted name and value passed together: `System.setProperty("db.password", "…")`,

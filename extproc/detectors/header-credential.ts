@@ -3,11 +3,12 @@
 // (`Token …`, `Api-Token …`, `SSWS …`, a bare key), and the value of key headers (`apikey:`, `x-api-key:`,
 // `api-token:`, `X-Octopus-ApiKey:`, `private-token:`, `x-auth-token:`, `access-token:`,
 // `Ocp-Apim-Subscription-Key:`). The value must look like a credential: 16+ token characters with digits or random
-// mixed case (not a CamelCase type name), entropy ≥ 3 bits, no placeholder shape, no `key=value` parameters (SigV4, Digest), no code reference
+// mixed case (not a CamelCase type name), entropy ≥ 3 bits (2.75 for 16-23 hex digits), no placeholder shape, no `key=value` parameters (SigV4, Digest), no code reference
 // (`process.env.API_KEY`). Only the value
 // is reported.
 import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isAlpha, isCodeReference, looksLikePlaceholder, randomCase, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
+import { enoughEntropy } from './generic-secret.ts';
 
 const isValueChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 46 || c === 95 || c === 126 || c === 43 || c === 47 || c === 61 || c === 58;
 const isSchemeChar = (c: number): boolean => isAlnum(c) || c === 45;
@@ -34,7 +35,7 @@ export function credentialLike(text: string, v: number, end: number): boolean {
   }
   const m = classMix(text, v, end);
   if (m.digit === 0 && (m.upper === 0 || m.lower === 0 || !randomCase(text, v, end))) return false;
-  return entropy(text, v, end) >= 3 && !looksLikePlaceholder(text, v, end) && !isCodeReference(text, v, end);
+  return enoughEntropy(text, v, end, entropy(text, v, end)) && !looksLikePlaceholder(text, v, end) && !isCodeReference(text, v, end);
 }
 
 /** Index past the header value's credential starting at v, or -1. */

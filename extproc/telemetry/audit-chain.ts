@@ -80,7 +80,7 @@ function canon(value: unknown, skip: string | undefined): string {
   }
 }
 
-/** One MAC function per chain key, made on first use (the key becomes a KeyObject once, not per record). */
+/** One MAC function per chain key, made on first use (the padded key is absorbed once, not per record). */
 const macs = new WeakMap<Secret, (text: string) => Buffer>();
 
 /** The `hash` of a record: the digest of its canonical form without the `hash` member. */

@@ -3,6 +3,8 @@ import { loadSync, type Options } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import { encodeCheckOk, encodeProcessingAnswer, isFixedAnswer } from './answer-encoding.ts';
 import type { CheckResponse } from './ext-authz.ts';
+import type { ProcessingRequest } from './ext-proc.ts';
+import { splitField } from './proto-split.ts';
 
 /** Envoy's protos, vendored and pinned (proto/VERSIONS). */
 export const PROTO_ROOT = fileURLToPath(new URL('../../proto/vendor', import.meta.url));
@@ -50,6 +52,7 @@ export function envoyServices(): EnvoyServices {
   // wraps their serializers (the bench probe) sees every answer; any other answer is encoded generically.
   encodeWith(AuthorizationClient.service, 'Check', (answer, generic) => encodeCheckOk(answer as CheckResponse) ?? generic(answer));
   encodeWith(ExternalProcessorClient.service, 'Process', prebuiltEncoder(isFixedAnswer, encodeProcessingAnswer));
+  decodeMetadataLazily(ExternalProcessorClient.service);
   cached = Object.freeze({
     externalProcessor: ExternalProcessorClient.service,
     authorization: AuthorizationClient.service,
@@ -69,6 +72,46 @@ function encodeWith(service: ServiceDefinition, method: string, encode: Response
   const generic = def.responseSerialize;
   (def as { responseSerialize: (answer: unknown) => Buffer }).responseSerialize = (answer: unknown) => encode(answer, generic);
 }
+
+/** ProcessingRequest's `metadata_context` (envoy.config.core.v3.Metadata). */
+const METADATA_CONTEXT_FIELD = 8;
+
+/**
+ * Envoy copies the forwarded dynamic metadata (the sealed authz context) into every ext_proc message, and only a
+ * stream's first message reads it (processing/open.ts). Process requests are decoded without it; `metadata_context`
+ * is a getter that decodes it on first access, with the same decoder and options as the rest. A malformed
+ * metadata record fails there, on the message that reads it (the session denies the request); on a later message
+ * it is never decoded, as protobuf leaves a field nobody reads.
+ */
+function decodeMetadataLazily(service: ServiceDefinition): void {
+  const def = service['Process'];
+  if (def === undefined) throw new Error('method Process not in the service');
+  const generic = def.requestDeserialize as (buf: Buffer) => ProcessingRequest;
+  // One getter for every message (no closure per message): the record's bytes wait under RAW_METADATA.
+  const lazy: PropertyDescriptor = Object.freeze({
+    enumerable: true,
+    configurable: true,
+    get(this: LazyMetadata): ProcessingRequest['metadata_context'] {
+      const raw = this[RAW_METADATA];
+      if (raw === undefined) return undefined;
+      const metadata = generic(raw).metadata_context;
+      Object.defineProperty(this, 'metadata_context', { value: metadata, enumerable: true });
+      this[RAW_METADATA] = undefined;
+      return metadata;
+    },
+  });
+  (def as { requestDeserialize: (buf: Buffer) => ProcessingRequest }).requestDeserialize = (buf) => {
+    const split = splitField(buf, METADATA_CONTEXT_FIELD);
+    if (split === undefined) return generic(buf);
+    const msg = generic(split.rest) as LazyMetadata;
+    msg[RAW_METADATA] = split.taken;
+    Object.defineProperty(msg, 'metadata_context', lazy);
+    return msg;
+  };
+}
+
+const RAW_METADATA = Symbol('raw metadata_context');
+type LazyMetadata = ProcessingRequest & { [RAW_METADATA]?: Buffer | undefined };
 
 /**
  * An encoder for answers that never change (`isFixed`, recognised by identity, so they must be frozen): each

@@ -267,7 +267,8 @@ const CHAR_PIECES = [
   'v1.0-', 'v1', 'hvs.', 'sk-', 'ghp_', 'xoxb-', 'SG.', 'glpat-', 'GR1348941', 'eyJ', 'ZXlK', 'Q~', 'sha256~', '://u:p@h', 'user@example.com',
   'password=', 'token: ', '"apiKey": "', 'X-Api-Key: ', 'curl -u ', 'var token string = "', 'val secret: String = ',
   '"api_token_2": "', 'password1 = ', '("db.password", "', "['api_token_2', '", '<password>', 'key="secret_2" value="',
-  'token  = ', '"token" : "', 'env["TOKEN"] = "', "$cfg['password']=", 'secret ??= ', 'password .= ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
+  'token  = ', '"token" : "', 'env["TOKEN"] = "', "$cfg['password']=", 'secret ??= ', 'password .= ',
+  '"credentials": "', "'secret_value' = '", 'mySecretString = "', '"cloudflare": "', '"jfrog" : "', 'creds = ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
 ];
 
 function randomCharText(next: () => number, length: number): string {

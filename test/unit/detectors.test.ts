@@ -70,6 +70,10 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQ (38) AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQeX (40)'),
     // The sample key in the Firebase Android SDK's FirebaseOptions javadoc.
     neg('FirebaseOptions.Builder().setApiKey("AIzaSyDdVgKwhZl0sTTTLZ7iTmt1r3N2cJLnaDk")'),
+    // Keys the SDK's history holds: a firebase-storage test fixture (2018) and firebase-dataconnect's
+    // google-services.json (2024).
+    neg('new FirebaseOptions.Builder().setApiKey("AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM").setApplicationId("fooey")'),
+    neg('"api_key": [{ "current_key": "AIzaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE" }]'),
     { text: '{"type": "service_account", "project_id": "demo", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd", "client_email": "x"}', expect: [['GCP_SERVICE_ACCOUNT', '3f2504e04f8911d39a0c0305e82c3301aabbccdd']] },
     neg('{"type": "user", "private_key_id": "3f2504e04f8911d39a0c0305e82c3301aabbccdd"}'),
   ],
@@ -209,6 +213,11 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789" https://x', expect: [['BEARER_TOKEN', 'abcDEF123456ghiJKL789']] },
     { text: 'Authorization: Basic dXNlcjpzM2NyM3Q=', expect: [['BASIC_AUTH', 'dXNlcjpzM2NyM3Q=']] },
     neg('bearer tokens are short-lived; Basic authentication; Bearer $TOKEN; Basic SGVsbG8gV29ybGQh (no colon); Bearer abcdefghijklmnopqrst (letters only)'),
+    // After an Authorization header name, a Basic value is a credential also with an empty password or bytes that
+    // are not printable; in prose it must decode to printable user:pass.
+    { text: "curl -H 'Authorization: Basic Y2ktcmVhZGVyOg==' https://x", expect: [['BASIC_AUTH', 'Y2ktcmVhZGVyOg==']] },
+    { text: '{"headers": {"authorization": "Basic c3ZjLTdLcTI6WnA5lXhXM21SOHRM"}}', expect: [['BASIC_AUTH', 'c3ZjLTdLcTI6WnA5lXhXM21SOHRM']] },
+    neg('the value Basic Y2ktcmVhZGVyOg== and Basic c3ZjLTdLcTI6WnA5lXhXM21SOHRM in prose; Authorization: Basic SGVsbG8gV29ybGQh; X-Authorization: Basic OmFiYw=='),
     { text: 'curl -H "Authorization: Token 9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c" https://x', expect: [['API_KEY', '9f2c4e1a7b3d8f6e0c5a2b9d4e7f1a3c']] },
     { text: 'Authorization: Api-Token dt0c01.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6', expect: [['API_KEY', 'dt0c01.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
     { text: 'authorization: SSWS 00Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDd\n', expect: [['API_KEY', '00Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDd']] },
@@ -216,6 +225,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: '{"headers": {"x-api-key": "Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga"}}', expect: [['API_KEY', 'Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga']] },
     { text: "curl -H 'apikey: 7Hs3Jd5Fw0GaPq4Ls9Tm2Wn7R' -H 'X-Octopus-ApiKey: API-ZQ8LW3NX7PK2RV5TM9YB4HC6JD' x", expect: [['API_KEY', '7Hs3Jd5Fw0GaPq4Ls9Tm2Wn7R'], ['API_KEY', 'API-ZQ8LW3NX7PK2RV5TM9YB4HC6JD']] },
     { text: 'Api-Token: Wn7Rb1Xc6Vz3Kd8Hf5Jg0Ya2', expect: [['API_KEY', 'Wn7Rb1Xc6Vz3Kd8Hf5Jg0Ya2']] },
+    // A 16-digit hex key whose entropy (2.86 bits) the count of distinct digits caps.
+    { text: "curl -H 'x-api-key: cee737443e210471' https://x", expect: [['API_KEY', 'cee737443e210471']] },
     neg('Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7'),
     neg('Authorization: Digest username="Mufasa", realm="api", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"'),
     neg('the Authorization header; x-api-key: $API_KEY; apikey: <your-api-key>; Authorization: Token YOUR_TOKEN_HERE_123456; api-key: xxxxxxxxxxxxxxxxxxxxxxxx'),
@@ -293,6 +304,21 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     neg('<meta name="csrf-token" content="x"> csrf-token=Lp9Rt4Vn6Bc1Zk8Hs3Jd5Fw0Ga+Pq4/Ls9Tm2Wn7==; "X-XSRF-TOKEN": "Wn7Rb1Xc6Vz3Kd8Hf5Jg"'),
     // A package coordinate after a group id that ends in "token", and another assignment's text between quotes.
     neg('deps = "org.keycloak.token:keycloak-core-24.0.3"\ntoken = "session_token = " + suffix'),
+    // Credential names: creds and credential(s), a credential word before a word for its value, a vendor whose keys
+    // have no prefix named alone (with a token-shaped value).
+    { text: 'creds = Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J\n"credentials" : "2cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee50"', expect: [['GENERIC_SECRET', 'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J'], ['GENERIC_SECRET', '2cbe54014c2b54b95523cf6941fa1c257c6f561c5cb347611a3ce9d97dcbee50']] },
+    { text: 'mySecretString=Hc6Jd1Fg0Aa1Bb3Cc5Dd\nsecret_value: "k2Vd9Lq0Xw7Zr4Tp1Nb6"\n<credential>Tq9#mZ2vLp4x</credential>', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5Dd'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    { text: 'cloudflare: "0fe7ee5fc324bdb2e1142a21c402364f9572b"\nauth = ("artifactory", "qkur3jq64nq6puxcmlzkruykqh7dx297gq8zxqyxjxvf2olds7qtuacojs106xdi")', expect: [['GENERIC_SECRET', '0fe7ee5fc324bdb2e1142a21c402364f9572b'], ['GENERIC_SECRET', 'qkur3jq64nq6puxcmlzkruykqh7dx297gq8zxqyxjxvf2olds7qtuacojs106xdi']] },
+    // A quoted name and value at the start of the text or of a line (CSV rows).
+    { text: '"jfrog", "Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9"\n"password", "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    neg('"password", "password_confirmation"\n"token", "the token of the session"\nx"secret", "Tq9#mZ2vLp4x"'),
+    neg('fetch(url, { credentials: "include" }); credentials: \'same-origin\'; creds = get_creds(profile); secretName: prod-db-credentials-2; tokenizer_value: cl100k_base'),
+    neg('cohere: command-r-plus-08-2024; datadog: agent_7_52_0_linux_amd64_build; cloudflare: enabled; cloudflare: "zone-2"; datadog: { site: datadoghq.eu }; jfrog: "https://acme.jfrog.io/artifactory"; my_cloudflare_zone: Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6J'),
+    // Types in code after a credential name are not values.
+    neg('function f(msg: In, credential: Uint8Array): Out {}\nconst credential: AuditRecord[\'credential\'] = x;\nlet token: Base64String | undefined; let secret: Sha256Hash = h;'),
+    // Hex keys of 16-23 characters: their entropy is capped by the count of distinct digits (2.75 bits, not 3).
+    { text: 'curl -H "Token: cee737443e210471" https://x\napi_token=9d19bdd0b6cc60d5d3', expect: [['GENERIC_SECRET', 'cee737443e210471'], ['GENERIC_SECRET', '9d19bdd0b6cc60d5d3']] },
+    neg('token: aaaa1111bbbb2222; api_token=1a1a1a1a2b2b2b2b; secret: ABCDEF12abcdef12ab'),
   ],
   vendor_shapes: [
     pos('JFROG_TOKEN', `cmVmdGtuOjAxOj${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeFfGgHh1Ii2Jj'.slice(0, 50)}`),
