@@ -63,19 +63,29 @@ export interface ContextWords {
   readonly byFirst: readonly (readonly string[] | undefined)[];
   /** Some word is empty or not ASCII: every window takes the lower-cased copy path. */
   readonly copyOnly: boolean;
+  /** Per ASCII code: ALPHA for a letter, WORD_START when some word starts with it (in either letter case). */
+  readonly flags: Uint8Array;
 }
+
+const ALPHA = 1;
+const WORD_START = 2;
 
 /** Compiles context words (lower-cased here; operator words may be any text). */
 export function contextWords(list: readonly string[]): ContextWords {
   const words = list.map((w) => w.toLowerCase());
   const byFirst: (string[] | undefined)[] = new Array<string[] | undefined>(128).fill(undefined);
+  const flags = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) if (isAlpha(c)) flags[c] = ALPHA;
   let copyOnly = false;
   for (const w of words) {
     if (w.length === 0) copyOnly = true;
     for (let k = 0; k < w.length; k++) if (w.charCodeAt(k) >= 128) copyOnly = true;
-    (byFirst[w.charCodeAt(0) & 127] ??= []).push(w);
+    const c = w.charCodeAt(0) & 127;
+    (byFirst[c] ??= []).push(w);
+    flags[c] = (flags[c] ?? 0) | WORD_START;
+    if (isLower(c)) flags[c - 32] = (flags[c - 32] ?? 0) | WORD_START;
   }
-  return { words, byFirst, copyOnly };
+  return { words, byFirst, copyOnly, flags };
 }
 
 /**
@@ -89,18 +99,23 @@ export function hasContextWord(text: string, from: number, to: number, cw: Conte
   const b = Math.min(text.length, to);
   if (b <= a) return false;
   if (cw.copyOnly) return hasContextWordCopy(text, a, b, cw.words);
-  const byFirst = cw.byFirst;
+  const flags = cw.flags;
+  // One table load per character: words are looked up only where one may start after a non-letter (the first
+  // character of the window counts as such).
+  let afterAlpha = false;
   for (let k = a; k < b; k++) {
-    let c = text.charCodeAt(k);
+    const c = text.charCodeAt(k);
     if (c >= 128) return hasContextWordCopy(text, a, b, cw.words);
-    if (c >= 65 && c <= 90) c += 32;
-    const list = byFirst[c];
-    if (list === undefined) continue;
-    if (k > a && isAlpha(text.charCodeAt(k - 1))) continue;
-    for (const w of list) {
-      const e = k + w.length;
-      if (e <= b && hasAtFold(text, k, w) && (e === b || !isAlpha(text.charCodeAt(e)))) return true;
+    const f = flags[c] as number;
+    if ((f & WORD_START) !== 0 && !afterAlpha) {
+      const list = cw.byFirst[c <= 90 && c >= 65 ? c + 32 : c] as readonly string[];
+      for (let q = 0; q < list.length; q++) {
+        const w = list[q] as string;
+        const e = k + w.length;
+        if (e <= b && hasAtFold(text, k, w) && (e === b || !isAlpha(text.charCodeAt(e)))) return true;
+      }
     }
+    afterAlpha = (f & ALPHA) !== 0;
   }
   return false;
 }

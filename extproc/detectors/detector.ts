@@ -20,6 +20,15 @@ export interface CharDetector extends DetectorBase {
   /** When set, the scanner calls `at` only if the character after the trigger is one of these (ASCII). */
   readonly next?: string;
   /**
+   * When set, the scanner calls `at` only if this admits the two code units before the trigger: `prev2` two
+   * before it, `prev` just before it, each an ASCII code as it is, or 128 for any other code unit and for none
+   * (before the text's start). Tabulated once when the scanner is built, checked after `prev` and `next`
+   * admitted the stop: it only saves calls (a prefix such as `xoxb-`, whose `-` follows a letter that ends many
+   * words; a name read backwards from a separator, through a closing quote or spaces), so it must admit every
+   * pair at which `at` could report.
+   */
+  readonly before?: (prev2: number, prev: number) => boolean;
+  /**
    * When set, a shared precheck: detectors with the same `gate` function that trigger at one character are
    * skipped together when it fails, and it runs once for all of them (vendor names on assignments).
    */

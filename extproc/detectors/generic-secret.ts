@@ -327,6 +327,16 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
 }
 
 /**
+/**
+ * What a credential name ends in, as keywordBefore and declaredNameEnd read it, in either case: a name's last
+ * letter, a value word's (`key`, `string`...), a number's digit, or the `g` / `r` of a declared `string` / `str` type.
+ */
+const NAME_LAST = new Set([...[...NAMES, ...VALUE_WORDS].map((n) => n.charCodeAt(n.length - 1)), 103, 114]);
+const isNameLast = (c: number): boolean => isDigit(c) || NAME_LAST.has(c | 32);
+/** What may stand between a name and its separator (read backwards by nameEndBefore and operatorStart). */
+const isBetween = (c: number): boolean => c === 34 || c === 39 || c === 32 || c === 9 || c === 63 || c === 46 || c === 93 || c === 58;
+
+/**
  * A bare value after ':' that is a type in code, not a value: an indexed type (`AuditRecord['credential']`) or
  * one followed by what ends a parameter or starts an initialiser (`credential: Uint8Array)`, `token: Buffer =`,
  * `creds: Creds | null`).
@@ -351,6 +361,8 @@ export const genericSecret: CharDetector = {
   type: 'GENERIC_SECRET',
   triggers: '=:>',
   prev: PREV,
+  // Through a quote, spaces or an operator character, the name's last character or more of those.
+  before: (p2, p) => !isBetween(p) || isNameLast(p2) || isBetween(p2),
   maxLength: MAX,
   at(text, t0, report) {
     const c = text.charCodeAt(t0);
@@ -430,6 +442,7 @@ export const genericSecretPair: CharDetector = {
   type: 'GENERIC_SECRET',
   triggers: ',',
   prev: '"\'',
+  before: (p2) => isNameLast(p2),
   maxLength: MAX,
   at: (text, t, report) => {
     pairAt(text, t, report);

@@ -46,6 +46,11 @@ function valueEnd(text: string, v: number): number {
 }
 
 const NAMES = ['authorization', 'apikey', 'api-key', 'api-token', 'auth-token', 'private-token', 'access-token', 'subscription-key'];
+/** The names' last letters: before the ':' stands one of them (either case), a closing quote or spaces. */
+const LAST_LETTERS = [...new Set(NAMES.map((n) => n.slice(-1)))].join('');
+const isLastLetter = (c: number): boolean => LAST_LETTERS.includes(String.fromCharCode(c | 32));
+const isQuote = (c: number): boolean => c === 34 || c === 39;
+const isBlank = (c: number): boolean => c === 32 || c === 9;
 
 /** The header name (one of NAMES) that ends just before `e`, case-insensitively and as a whole name part. */
 function nameBefore(text: string, e: number): string | undefined {
@@ -69,7 +74,9 @@ export const headerCredential: CharDetector = {
   id: 'secret.header_credential',
   type: 'API_KEY',
   triggers: ':',
-  prev: 'nyeNYE"\' \t',
+  prev: `${LAST_LETTERS}${LAST_LETTERS.toUpperCase()}"' \t`,
+  // After a quote, the name's last letter; after a space, another space, a quote or that letter (see `at`).
+  before: (p2, p) => isLastLetter(p) || (isQuote(p) && isLastLetter(p2)) || (isBlank(p) && (isBlank(p2) || isQuote(p2) || isLastLetter(p2))),
   maxLength: MAX,
   at(text, colon, report) {
     let e = colon;

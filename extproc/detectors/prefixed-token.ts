@@ -53,6 +53,9 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
   const chars = (off: number): string => [...new Set(spec.prefixes.map((p) => p.charAt(at(p) + off)))].join('');
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
   const next = spec.triggerAt === undefined ? undefined : chars(1);
+  // Two before the trigger, when every prefix has a character there.
+  const prev2 = spec.prefixes.every((p) => at(p) >= 2) ? chars(-2) : undefined;
+  const before = prev2 === undefined ? undefined : (p2: number): boolean => prev2.includes(String.fromCharCode(p2));
   // Per (character before the trigger << 16 | trigger): the prefixes with those two there, with the trigger's index.
   const byPair = new Map<number, (readonly [string, number])[]>();
   for (const p of spec.prefixes) {
@@ -70,6 +73,7 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
     triggers: chars(0),
     prev: chars(-1),
     ...(next === undefined ? {} : { next }),
+    ...(before === undefined ? {} : { before }),
     maxLength: maxPrefix + spec.maxBody,
     at(text, i, report) {
       // The trigger and the character before it, as one number, picked the prefixes that can end here.

@@ -95,6 +95,8 @@ interface Dispatch {
   /** 1 for each ASCII code allowed before / after the trigger (all 1 when the detector sets no constraint). */
   readonly prev: Uint8Array;
   readonly next: Uint8Array;
+  /** The detector's `before` as a bit set over BEFORE_PAIRS; undefined when it sets none. */
+  readonly before: Uint32Array | undefined;
   readonly gate: CharDetector['gate'];
 }
 
@@ -107,6 +109,27 @@ function mask(chars: string | undefined): Uint8Array {
 
 const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
 
+/** A code as the number prefilters and `before` tabulate it: ASCII as is, every other code (and NaN: none) as 128. */
+const code129 = (c: number): number => (c < 128 ? c : 128);
+
+/** A CharDetector's `before` over every pair of codes (code129 each, at prev2 * 129 + prev), one bit per pair. */
+function beforeSet(before: NonNullable<CharDetector['before']>): Uint32Array {
+  const set = new Uint32Array(Math.ceil((129 * 129) / 32));
+  for (let a = 0; a <= 128; a++) {
+    for (let b = 0; b <= 128; b++) {
+      const k = a * 129 + b;
+      if (before(a, b)) set[k >> 5] = ((set[k >> 5] ?? 0) | (1 << (k & 31))) >>> 0;
+    }
+  }
+  return set;
+}
+
+/** Whether the two code units before the trigger at i are in a `before` set (NaN before the text: 128). */
+function admitsBefore(set: Uint32Array, text: string, i: number): boolean {
+  const k = code129(text.charCodeAt(i - 2)) * 129 + code129(text.charCodeAt(i - 1));
+  return (((set[k >> 5] as number) >>> (k & 31)) & 1) !== 0;
+}
+
 interface NumberEntry {
   readonly d: number;
   readonly minDigits: number;
@@ -117,8 +140,6 @@ interface NumberEntry {
   readonly det: NumberDetector;
 }
 
-/** A code as the number prefilters tabulate it: ASCII as is, every other code as 128. */
-const code129 = (c: number): number => (c < 128 ? c : 128);
 
 /**
  * The number detectors' prefilters as bit masks over the entries (bit k: entry k), so a token finds the
@@ -207,6 +228,13 @@ export class Scanner {
   readonly #texts: readonly { d: number; det: TextDetector }[];
   /** Per marked pair (lower-case first << 8 | lower-case second): the keyword entries it marks. */
   readonly #keywords: readonly (readonly KeywordEntry[] | undefined)[];
+  /**
+   * Per pair of window bytes that marks a keyword (as in the pair table): bit (code & 31) for each character
+   * that follows the pair in one of its keywords, all bits when the pair ends a keyword. The hot loop looks
+   * keywords up only where the byte after the pair has its bit (letters of either case share a bit), so common
+   * pairs (`be` of bearer, `gi` of login) cost one load where the third character does not fit.
+   */
+  readonly #keywordNext = new Uint32Array(65536);
   readonly #allow: ReadonlySet<string>;
   readonly #token = new MutableToken();
   /** The smallest minDigits over the number detectors: shorter tokens skip them all. */
@@ -245,12 +273,14 @@ export class Scanner {
     const texts: { d: number; det: TextDetector }[] = [];
     const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(1 << 16).fill(undefined);
     const marked = new Set<number>();
+    const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
+        const before = det.before === undefined ? undefined : beforeSet(det.before);
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), gate: det.gate };
+          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), before, gate: det.gate };
           // Looked up by the more selective neighbour: the character after the trigger when it is the tighter
           // constraint, so the hot loop stops one character later and only where that character fits.
           const byNext = det.next !== undefined && (det.prev === undefined || det.next.length < det.prev.length);
@@ -264,6 +294,8 @@ export class Scanner {
           if (offset < 0) throw new Error(`detector ${det.id}: keyword ${word} is all digits`);
           const key = (word.charCodeAt(offset) << 8) | word.charCodeAt(offset + 1);
           marked.add(key);
+          const third = offset + 2 < word.length ? 1 << (word.charCodeAt(offset + 2) & 31) : -1;
+          for (const a of cases(key >> 8)) for (const b of cases(key & 255)) this.#keywordNext[(a << 8) | b] = ((this.#keywordNext[(a << 8) | b] ?? 0) | third) >>> 0;
           (keywords[key] ??= []).push({ d, word, offset, atKeyword: det.atKeyword.bind(det) });
         }
       } else texts.push({ d, det });
@@ -302,7 +334,6 @@ export class Scanner {
         pairs[(p << 8) | c] = f;
       }
     }
-    const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     for (const key of marked) for (const a of cases(key >> 8)) for (const b of cases(key & 255)) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | KEYWORD;
     // Base64 runs of the decoding layer: random base64 of MIN_BASE64_RUN characters almost always has a
     // lower-case letter before an upper-case one, which prose rarely has; percent escapes start at `%` + hex.
@@ -467,9 +498,15 @@ export class Scanner {
         j++;
         continue;
       }
-      if ((f & KEYWORD) !== 0 && i > 0) this.#keywordAt(text, i, reporters, memo);
+      // The byte after the pair (confirmed on the text by #keywordAt); past the window, the code unit's low byte.
+      if ((f & KEYWORD) !== 0 && i > 0 && (((this.#keywordNext[((win[j] as number) << 8) | (win[j + 1] as number)] as number) >>> ((j + 1 < len ? (win[j + 2] as number) : text.charCodeAt(i + 1)) & 31)) & 1) !== 0) this.#keywordAt(text, i, reporters, memo);
       if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
       if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
+      // Neither a digit nor a trigger by its byte: neither by its code unit (a byte is the code unit's low byte).
+      if ((f & (DIGIT | CHAR)) === 0) {
+        j++;
+        continue;
+      }
       const c = text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {
@@ -530,7 +567,7 @@ export class Scanner {
     const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      if (e.prev[pc] === 0) continue;
+      if (e.prev[pc] === 0 || (e.before !== undefined && !admitsBefore(e.before, text, i))) continue;
       if (e.gate !== undefined && !e.gate(text, i)) continue;
       e.at(text, i, reporters[e.d] as Report, memo);
     }
@@ -542,6 +579,7 @@ export class Scanner {
     let open = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
+      if (e.before !== undefined && !admitsBefore(e.before, text, i)) continue;
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;

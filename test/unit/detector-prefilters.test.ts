@@ -4,11 +4,15 @@
 // detector would reject: a reference that tokenises independently and offers every token to every number
 // detector, unfiltered, finds exactly what the scanner finds, on seeded random text full of near-misses;
 // (3) the pair table of the hot loop (a trigger looked up by the character before or after it, a keyword by its
-// least likely pair of characters) only skips what the detector's masks reject: a reference that calls every
-// char detector at every trigger its masks admit and every keyword detector at every case-insensitive
-// occurrence finds exactly what the scanner finds, across window edges.
+// least likely pair of characters and the character after it) only skips what the detector's masks reject: a
+// reference that calls every char detector at every trigger its masks admit and every keyword detector at every
+// case-insensitive occurrence finds exactly what the scanner finds, across window edges; the masks that only
+// save calls (`before`, the two characters before a trigger; the header names' last letters as `prev`) are
+// left out of the reference, so they are shown to lose nothing; (4) the context-word lookup (one table
+// load per character) finds what a plain search of every word at every place finds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { contextWords, hasContextWord } from '../../extproc/detectors/chars.ts';
 import type { CharDetector, KeywordDetector, NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
 import { buildDetectors, buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
 import { normalView, originalIndex, type NormalView } from '../../extproc/detectors/normal-view.ts';
@@ -37,6 +41,8 @@ const SAMPLES: readonly (readonly [string, string])[] = [
   ['URL_PASSWORD', 'postgres://admin:s3cr3tP4ss@db.example.com'],
   ['GCP_API_KEY', 'key AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe'],
   ['BEARER_TOKEN', 'curl -H "Authorization: Bearer abcDEF123456ghiJKL789"'],
+  // A keyword alone (no header line around it), so its marked pair and the character after it meet the edge.
+  ['BEARER_TOKEN', 'bearer abcDEF123456ghiJKL789'],
   ['DATABRICKS_TOKEN', 'token dapi8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c'],
   ['PRIVATE_KEY', '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx7Qm2Lp9Rt4Vn6\n-----END EC PRIVATE KEY-----'],
 ];
@@ -217,7 +223,13 @@ const mapBack = (span: string, view: NormalView): string => {
   return `${originalIndex(view, s)}-${originalIndex(view, e - 1) + 1}`;
 };
 
-/** Every call the scanner's masks admit, made without the pair table; hits merged as the scanner merges them. */
+/** Detectors whose `prev` only saves calls (the detector rejects every other character there itself). */
+const PREV_ONLY_SAVES_CALLS = new Set(['secret.header_credential']);
+
+/**
+ * Every call the scanner's masks admit, made without the pair table; hits merged as the scanner merges them.
+ * `before` is not applied (nor `prev` where it only saves calls): those masks must lose nothing.
+ */
 function referenceCharHits(det: CharDetector | KeywordDetector, text: string): string[] {
   const hits: [number, number][] = [];
   const report = (s: number, e: number): void => void hits.push([s, e]);
@@ -228,7 +240,7 @@ function referenceCharHits(det: CharDetector | KeywordDetector, text: string): s
       if (!det.triggers.includes(text.charAt(i))) continue;
       const pc = i > 0 ? text.charCodeAt(i - 1) : 0;
       const nc = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (!fits(det.prev, pc) || (det.next !== undefined && !fits(det.next, nc)) || (det.gate !== undefined && !det.gate(text, i))) continue;
+      if ((!PREV_ONLY_SAVES_CALLS.has(det.id) && !fits(det.prev, pc)) || (det.next !== undefined && !fits(det.next, nc)) || (det.gate !== undefined && !det.gate(text, i))) continue;
       det.at(text, i, report, memo);
     }
   } else {
@@ -253,7 +265,10 @@ const CHAR_PIECES = [
   'dapi8f3c2a1b9d7e6f5a4b3c2d1e0f9a8b7c', 'DAPI', 'dp.pt.', 'dp.', 'ATATT3', 'atatt3', 'AKCp', 'akcp', 'login', 'LOGIN ', 'password ',
   '-----BEGIN RSA PRIVATE KEY-----', '-----END RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEAx7Qm2Lp9Rt4Vn6Bc1Zk8Hs3', '--', '-', '—',
   'v1.0-', 'v1', 'hvs.', 'sk-', 'ghp_', 'xoxb-', 'SG.', 'glpat-', 'GR1348941', 'eyJ', 'ZXlK', 'Q~', 'sha256~', '://u:p@h', 'user@example.com',
-  'password=', 'token: ', '"apiKey": "', 'X-Api-Key: ', 'curl -u ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
+  'password=', 'token: ', '"apiKey": "', 'X-Api-Key: ', 'curl -u ', 'var token string = "', 'val secret: String = ',
+  '"api_token_2": "', 'password1 = ', '("db.password", "', "['api_token_2', '", '<password>', 'key="secret_2" value="',
+  'token  = ', '"token" : "', 'env["TOKEN"] = "', "$cfg['password']=", 'secret ??= ', 'password .= ',
+  '"credentials": "', "'secret_value' = '", 'mySecretString = "', '"cloudflare": "', '"jfrog" : "', 'creds = ', 'Ł', 'ĭ', 'ų', 'é', '1', '42', ' ', '\n', '=', ':', '"', "'",
 ];
 
 function randomCharText(next: () => number, length: number): string {
@@ -291,5 +306,46 @@ describe('the pair table of the hot loop is sound', () => {
       }
     }
     assert.ok(total >= 50, `the random corpus must hold positives (found ${total})`);
+  });
+});
+
+describe('context words', () => {
+  const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  /** Every word at every place of [from, to), whole words inside the window (its edges count as non-letters). */
+  function reference(text: string, from: number, to: number, words: readonly string[]): boolean {
+    const a = Math.max(0, from);
+    const b = Math.min(text.length, to);
+    for (let k = a; k < b; k++) {
+      for (const w of words) {
+        const e = k + w.length;
+        if (e > b || text.slice(k, e).toLowerCase() !== w) continue;
+        if ((k === a || !isLetter(text.charCodeAt(k - 1))) && (e === b || !isLetter(text.charCodeAt(e)))) return true;
+      }
+    }
+    return false;
+  }
+
+  it('a window holds a context word exactly when a search of every word at every place finds one', () => {
+    const lists = [
+      ['phone', 'tel', 'call', 'number', 'ss#', 'ss #', 'tax-id', '9to5', '#tag'],
+      ['social security', 'ssn', 'taxpayer'],
+    ];
+    const pieces = ['phone', 'PHONE', 'Tel', 'tel:', 'xtel', 'telx', 'call', 'CALLS', 'number', 'ss#', 'SS #', 'Tax-ID', '9to5',
+      '#tag', 'social', 'Social Security', 'ssn', 'taxpayer', ' ', '-', '.', ':', '#', '1', 'é', 'Ł', 'a', 'Z'];
+    const next = rng(0x51ed270b);
+    let found = 0;
+    for (const list of lists) {
+      const cw = contextWords(list);
+      for (let k = 0; k < 2000; k++) {
+        let text = '';
+        while (text.length < 60) text += pieces[Math.floor(next() * pieces.length)] ?? '';
+        const from = Math.floor(next() * 70) - 10;
+        const to = from + Math.floor(next() * 50);
+        const want = reference(text, from, to, cw.words);
+        assert.equal(hasContextWord(text, from, to, cw), want, `${JSON.stringify(text)} [${from}, ${to})`);
+        if (want) found++;
+      }
+    }
+    assert.ok(found >= 500 && found <= 3500, `the random windows must hold both outcomes (${found} of 4000 with a word)`);
   });
 });
