@@ -274,9 +274,11 @@ export class Scanner {
     const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(1 << 16).fill(undefined);
     const marked = new Set<number>();
     const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
+    const beforeSets = new Map<NonNullable<CharDetector['before']>, Uint32Array>();
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
-        const before = det.before === undefined ? undefined : beforeSet(det.before);
+        // Detectors that share a `before` function share its set, so a stop evaluates it once for them (#run).
+        const before = det.before === undefined ? undefined : (beforeSets.get(det.before) ?? beforeSets.set(det.before, beforeSet(det.before)).get(det.before));
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
@@ -573,13 +575,24 @@ export class Scanner {
     }
   }
 
-  /** Runs the entries at trigger i (their masks admit its neighbours), each shared gate evaluated once. */
+  /**
+   * Runs the entries at trigger i (their masks admit its neighbours), each shared `before` set and gate evaluated
+   * once for a run of entries that share it.
+   */
   #run(ds: readonly Dispatch[], text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
     let gate: Dispatch['gate'];
     let open = true;
+    let before: Dispatch['before'];
+    let admitted = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      if (e.before !== undefined && !admitsBefore(e.before, text, i)) continue;
+      if (e.before !== undefined) {
+        if (e.before !== before) {
+          before = e.before;
+          admitted = admitsBefore(before, text, i);
+        }
+        if (!admitted) continue;
+      }
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;
