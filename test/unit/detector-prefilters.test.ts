@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contextWords, hasContextWord } from '../../extproc/detectors/chars.ts';
-import type { CharDetector, KeywordDetector, NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
+import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
 import { buildDetectors, buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
 import { normalView, originalIndex, type NormalView } from '../../extproc/detectors/normal-view.ts';
 import { Scanner } from '../../extproc/detectors/scanner.ts';
@@ -313,7 +313,12 @@ describe('the pair table of the hot loop is sound', () => {
     const all = buildDetectors(SETTINGS);
     const shared = all.filter((d) => d.kind === 'char' && d.before !== undefined && all.some((o) => o !== d && o.kind === 'char' && o.before === d.before));
     assert.ok(shared.length >= 2, 'some detectors share a before function');
-    const own = all.map((d) => (d.kind === 'char' ? { ...d, before: undefined } : d));
+    const own = all.map((d): Detector => {
+      if (d.kind !== 'char') return d;
+      const copy: { -readonly [K in keyof CharDetector]: CharDetector[K] } = { ...d };
+      delete copy.before;
+      return copy;
+    });
     const limits = SETTINGS.limits ?? DEFAULT_SCAN_LIMITS;
     const text = randomCharText(rng(0x5bd1e995), WINDOW + 4000);
     const got = new Scanner(all, { limits }).scan(text);
