@@ -20,6 +20,8 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
     prev: (c) => !isAlnum(c) && c !== 46 && c !== 45,
     // A token of fewer than 7 digits counts only if separators and more digits follow it (the check below).
     shortTokens: { below: 7, next: isPhoneSeparator, then: (c) => isPhoneSeparator(c) || isDigit(c) },
+    // One group without '+' needs a separator after it (the first check in onNumber).
+    lone: { around: (p, c) => p === 43 || isPhoneSeparator(c) },
     id: 'pii.phone_number',
     type: 'PHONE_NUMBER',
     maxLength: MAX,
