@@ -78,6 +78,12 @@ export interface NumberDetector extends DetectorBase {
    * at most 32.
    */
   readonly shortTokens?: { readonly below: number; readonly next: (c: number) => boolean; readonly then: (c: number) => boolean };
+  /**
+   * Tokens of one group (no separator inside: `1717171717`, `123456789012`) are passed only when their digit
+   * count is in `digits` (each below 32) and the code units before and after the token pass `around` (0 after the
+   * end of the text; tabulated like `prev`). Most digit runs of technical text are single groups.
+   */
+  readonly lone?: { readonly digits?: readonly number[]; readonly around?: (prev: number, next: number) => boolean };
   onNumber(tok: NumberToken, report: (start: number, end: number) => void): void;
 }
 

@@ -333,6 +333,18 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
  */
 const NAME_LAST = new Set([...[...NAMES, ...VALUE_WORDS].map((n) => n.charCodeAt(n.length - 1)), 103, 114]);
 const isNameLast = (c: number): boolean => isDigit(c) || NAME_LAST.has(c | 32);
+/**
+ * The last two letters (lower case, at first * 128 + second) of every name and value word and of the declared
+ * types `string` / `str`: a name ending otherwise, and not in a digit, has no keyword before it (keywordBefore,
+ * declaredNameEnd and the `key` attribute all compare one of those words ending there).
+ */
+const NAME_ENDS = new Uint8Array(128 * 128);
+for (const w of [...NAMES, ...VALUE_WORDS, 'string', 'str']) NAME_ENDS[w.charCodeAt(w.length - 2) * 128 + w.charCodeAt(w.length - 1)] = 1;
+const foldAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c & 127);
+const mayEndName = (text: string, e: number): boolean => {
+  const last = text.charCodeAt(e - 1);
+  return isDigit(last) || NAME_ENDS[foldAscii(text.charCodeAt(e - 2)) * 128 + foldAscii(last)] === 1;
+};
 /** What may stand between a name and its separator (read backwards by nameEndBefore and operatorStart). */
 const isBetween = (c: number): boolean => c === 34 || c === 39 || c === 32 || c === 9 || c === 63 || c === 46 || c === 93 || c === 58;
 
@@ -376,8 +388,9 @@ export const genericSecret: CharDetector = {
       if (text.charCodeAt(k) !== 61) return;
       t = k;
     }
-    // The name's end first (constant work, and most names are not credential names).
+    // The name's end first (constant work, and most names are not credential names): its last two letters.
     let e = nameEndBefore(text, operatorStart(text, t));
+    if (!mayEndName(text, e)) return;
     if (keywordBefore(text, e) === undefined) {
       if (e === t && (text.charCodeAt(t - 1) | 32) === 121 && hasAtFold(text, t - 3, 'key')) keyAttributeAt(text, t, report);
       const d = declaredNameEnd(text, e);

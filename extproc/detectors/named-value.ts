@@ -23,6 +23,19 @@ function keyishAssignment(text: string, t: number): boolean {
   return assignmentAt(text, t)?.keyish === true;
 }
 
+/**
+ * What the gate needs two characters before the separator: through a closing quote, the last letter of key,
+ * token or secret (y, n, t); after one of those letters (no quote), the `e` before it. One function for every
+ * detector of this factory, so the scanner evaluates it once per separator for all of them.
+ */
+function keyishBefore(p2: number, p: number): boolean {
+  if (p === 34 || p === 39) {
+    const l = p2 | 32;
+    return l === 121 || l === 110 || l === 116;
+  }
+  return (p2 | 32) === 101;
+}
+
 export function namedValue(spec: NamedValueSpec): CharDetector {
   const max = Math.max(...spec.lengths);
   return {
@@ -34,6 +47,7 @@ export function namedValue(spec: NamedValueSpec): CharDetector {
     // keyword = value detector: it keeps the most common separator in code from costing five more calls).
     prev: 'yYnNtT"\'',
     maxLength: max,
+    before: keyishBefore,
     gate: keyishAssignment,
     at(text, t, report) {
       const a = assignmentAt(text, t);

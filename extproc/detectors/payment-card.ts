@@ -48,6 +48,8 @@ function shapeOk(tok: NumberToken, g: number, n: number): boolean {
 export const paymentCard: NumberDetector = {
   kind: 'number',
   minDigits: 12,
+  // One group: 12-19 digits (the check below).
+  lone: { digits: [12, 13, 14, 15, 16, 17, 18, 19] },
   id: 'pii.payment_card',
   type: 'CARD_NUMBER',
   maxLength: 19 + 4,

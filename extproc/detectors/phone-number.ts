@@ -20,6 +20,8 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
     prev: (c) => !isAlnum(c) && c !== 46 && c !== 45,
     // A token of fewer than 7 digits counts only if separators and more digits follow it (the check below).
     shortTokens: { below: 7, next: isPhoneSeparator, then: (c) => isPhoneSeparator(c) || isDigit(c) },
+    // One group without '+' needs a separator after it (the first check in onNumber).
+    lone: { around: (p, c) => p === 43 || isPhoneSeparator(c) },
     id: 'pii.phone_number',
     type: 'PHONE_NUMBER',
     maxLength: MAX,
@@ -35,6 +37,9 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
       let s = tok.start;
       const prev = s > 0 ? text.charCodeAt(s - 1) : 32;
       const plus = prev === 43;
+      // Without '+', a number needs a separator: a single group not followed by one (`1717171717171 ms`) has
+      // none, and a dotted quad is an address. Both settled from the token before the walk below.
+      if (!plus && (tok.count === 1 ? !isPhoneSeparator(text.charCodeAt(tok.end)) : tok.count === 4 && text.charCodeAt(tok.ends[0] ?? 0) === 46)) return;
       if (plus || prev === 40) s--;
       const before = s > 0 ? text.charCodeAt(s - 1) : 32;
       if (isAlnum(before) || before === 46 || before === 45 || before === 43) return;
@@ -54,7 +59,6 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
       }
       if (text.charCodeAt(end) === 41) end++;
       if (digits < 7 || digits > 15 || isAlnum(text.charCodeAt(end)) || (!plus && seps === 0)) return;
-      if (!plus && tok.count === 4 && text.charCodeAt(tok.ends[0] ?? 0) === 46) return; // dotted quad
       if (opts.requireContext && !hasContextWord(text, s - 40, s, CONTEXT)) return;
       report(s, end);
     },

@@ -156,6 +156,10 @@ class NumberMasks {
   readonly shortByDigits = new Uint32Array(DIGIT_CAP + 1);
   /** Per pair of codes after the token (code129 each, at next * 129 + then): entries whose short-token test fails. */
   readonly shortFails = new Uint32Array(129 * 129);
+  /** Per digit count (capped): entries whose `lone.digits` refuses a single group of that many digits. */
+  readonly loneDigitsFail = new Uint32Array(DIGIT_CAP + 1);
+  /** Per pair of codes around a single group (code129 each, at prev * 129 + next): entries whose `lone.around` fails. */
+  readonly loneAroundFail = new Uint32Array(129 * 129);
 
   constructor(entries: readonly NumberEntry[]) {
     if (entries.length > 32) throw new Error('at most 32 number detectors');
@@ -170,6 +174,17 @@ class NumberMasks {
       }
       for (let n = 1; n <= MAX_GROUPS; n++) if (det.groupCounts === undefined || det.groupCounts.includes(n)) this.byCount[n] = ((this.byCount[n] ?? 0) | bit) >>> 0;
       for (let c = 0; c <= 128; c++) if (det.prev === undefined || det.prev(c)) this.byPrev[c] = ((this.byPrev[c] ?? 0) | bit) >>> 0;
+      const lone = det.lone;
+      if (lone?.digits !== undefined) {
+        if (lone.digits.some((n) => n >= DIGIT_CAP)) throw new Error(`detector ${det.id}: lone.digits must be below ${DIGIT_CAP}`);
+        for (let n = 0; n <= DIGIT_CAP; n++) if (!lone.digits.includes(n)) this.loneDigitsFail[n] = ((this.loneDigitsFail[n] ?? 0) | bit) >>> 0;
+      }
+      const around = lone?.around;
+      if (around !== undefined) {
+        for (let a = 0; a <= 128; a++) {
+          for (let b = 0; b <= 128; b++) if (!around(a, b)) this.loneAroundFail[a * 129 + b] = ((this.loneAroundFail[a * 129 + b] ?? 0) | bit) >>> 0;
+        }
+      }
       const short = det.shortTokens;
       if (short === undefined) return;
       for (let a = 0; a <= 128; a++) {
@@ -274,9 +289,11 @@ export class Scanner {
     const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(1 << 16).fill(undefined);
     const marked = new Set<number>();
     const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
+    const beforeSets = new Map<NonNullable<CharDetector['before']>, Uint32Array>();
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
-        const before = det.before === undefined ? undefined : beforeSet(det.before);
+        // Detectors that share a `before` function share its set, so a stop evaluates it once for them (#run).
+        const before = det.before === undefined ? undefined : (beforeSets.get(det.before) ?? beforeSets.set(det.before, beforeSet(det.before)).get(det.before));
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
@@ -573,13 +590,24 @@ export class Scanner {
     }
   }
 
-  /** Runs the entries at trigger i (their masks admit its neighbours), each shared gate evaluated once. */
+  /**
+   * Runs the entries at trigger i (their masks admit its neighbours), each shared `before` set and gate evaluated
+   * once for a run of entries that share it.
+   */
   #run(ds: readonly Dispatch[], text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
     let gate: Dispatch['gate'];
     let open = true;
+    let before: Dispatch['before'];
+    let admitted = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      if (e.before !== undefined && !admitsBefore(e.before, text, i)) continue;
+      if (e.before !== undefined) {
+        if (e.before !== before) {
+          before = e.before;
+          admitted = admitsBefore(before, text, i);
+        }
+        if (!admitted) continue;
+      }
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;
@@ -638,10 +666,13 @@ export class Scanner {
     tok.digits = digits;
     const masks = this.#numberMasks;
     const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
-    let m = (masks.byDigits[dk] as number) & (masks.byCount[count] as number) & (masks.byPrev[code129(i > 0 ? text.charCodeAt(i - 1) : 32)] as number);
+    const prev = code129(i > 0 ? text.charCodeAt(i - 1) : 32);
+    let m = (masks.byDigits[dk] as number) & (masks.byCount[count] as number) & (masks.byPrev[prev] as number);
+    // The code unit after the token (0 past the end of the text), for the lone-group and short-token prefilters.
+    const next = code129(j < n ? text.charCodeAt(j) : 0);
+    if (count === 1) m &= ~((masks.loneDigitsFail[dk] as number) | (masks.loneAroundFail[prev * 129 + next] as number));
     const short = m & (masks.shortByDigits[dk] as number);
-    // The two code units after the token (0 past the end of the text), for the short-token prefilter.
-    if (short !== 0) m &= ~(short & (masks.shortFails[code129(j < n ? text.charCodeAt(j) : 0) * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
+    if (short !== 0) m &= ~(short & (masks.shortFails[next * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
     const nums = this.#numbers;
     while (m !== 0) {
       const low = m & -m;

@@ -19,6 +19,7 @@ export const usSsn: NumberDetector = {
   minDigits: 9,
   // Nine digits together, or AAA-GG-SSSS somewhere in a run of three groups or more.
   groupCounts: Array.from({ length: 24 }, (_, k) => k + 1).filter((k) => k !== 2),
+  lone: { digits: [9] },
   id: 'pii.us_ssn',
   type: 'US_SSN',
   maxLength: 11,

@@ -277,6 +277,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'service_secret ::= "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nservice_token :::= Hc6Jd1Fg0Aa1Bb3Cc5', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
     { text: 'opts.token ??= "k2Vd9Lq0Xw7Zr4Tp1Nb6"; webhookToken="Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
     { text: 'var webhookSecret string = "k2Vd9Lq0Xw7Zr4Tp1Nb6"\nval apiToken: String = "Hc6Jd1Fg0Aa1Bb3Cc5"', expect: [['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    // A Python annotation: the name before `: str` (the name's end is read through the type).
+    { text: 'db_password: str = "Qm7xV2pL9sK4wT8zR3"', expect: [['GENERIC_SECRET', 'Qm7xV2pL9sK4wT8zR3']] },
     { text: 'os.environ["DB_PASSWORD"] = "Tq9#mZ2vLp4x"', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
     // Vault tokens from before 1.10 look like a member access (`s.Abc…`) but are not one.
     { text: 'vault_token = "s.Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9"\ntoken: b.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6', expect: [['GENERIC_SECRET', 's.Hc6Jd1Fg0Aa1Bb3Cc5Dd7Ee9'], ['GENERIC_SECRET', 'b.Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6']] },
