@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { mint } from '../helpers/jwks-server.ts';
 import { AUDIENCE, chatBody, errorCode, ISSUER, plainRequest, startIdentityStack, type IdentityStack } from '../helpers/identity-stack.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const SUBJECT = 'claims-agent';
 

@@ -10,7 +10,7 @@ import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const STRIPE = plantStripeKey();
 const EMAIL = plantEmail();

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
-import { awaitRecord, eventually } from '../helpers/stack.ts';
+import { eventually } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const EMAIL = plantEmail();
 const STRIPE = plantStripeKey();

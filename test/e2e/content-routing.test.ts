@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jsonResponse, openAiSse, startContentStack, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantEmail, plantSsn } from '../helpers/content-values.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const SSN = plantSsn();
 const EMAIL = plantEmail();

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantAwsKeyId, plantStripeKey } from '../helpers/content-values.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const STRIPE = plantStripeKey();
 const AKIA = plantAwsKeyId();

@@ -10,7 +10,7 @@ import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { makeSigningKey, mint } from '../helpers/jwks-server.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { AUDIENCE, chatBody, errorCode, ISSUER, OTHER_TRUST_DOMAIN, plainRequest, startIdentityStack, TRUST_DOMAIN, type IdentityStack } from '../helpers/identity-stack.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const headerKey = mintApiKey();
 const JWT_SUBJECT = 'agent-7';

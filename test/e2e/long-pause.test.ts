@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { leakMark } from '../../extproc/redactors/stream-scanner.ts';
 import { openAiSse, startContentStack, type ContentStack } from '../helpers/content-stack.ts';
 import { leaked, plantStripeKey } from '../helpers/content-values.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const PAUSE_MS = 10_500;
 const STRIPE = plantStripeKey();

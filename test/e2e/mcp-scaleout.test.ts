@@ -15,7 +15,7 @@ import { startServerEverything, startTestMcpServer, type McpToolDefinition, type
 import { startOpenBao, type OpenBao } from '../helpers/openbao.ts';
 import { redisAvailable } from '../helpers/redis.ts';
 import { startReplicas, type ReplicaStack } from '../helpers/replicas.ts';
-import { awaitRecord } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const DEPLOY: McpToolDefinition = { name: 'deploy', description: 'Deploys the current build.', inputSchema: { type: 'object', properties: {} } };
 

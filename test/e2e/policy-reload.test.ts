@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
-import { awaitRecord, eventually, type Stack, startStack } from '../helpers/stack.ts';
+import { eventually, type Stack, startStack } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 describe('policy hot reload and shadow mode through Envoy', () => {
   let stack: Stack;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { connect as http2Connect } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
-import { awaitRecord, type Stack, startStack } from '../helpers/stack.ts';
+import { type Stack, startStack } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}';
 

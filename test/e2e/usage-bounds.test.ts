@@ -9,7 +9,8 @@ import { hashApiKey, mintApiKey } from '../../extproc/identity/api-key.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import type { AuditRecord } from '../../extproc/telemetry/audit.ts';
 import { jsonResponse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
-import { awaitRecord, eventually } from '../helpers/stack.ts';
+import { eventually } from '../helpers/stack.ts';
+import { awaitRecord } from '../helpers/assertions.ts';
 
 const IDS = ['m5-agent', 'n-agent', 'gem-agent', 'par-agent', 'done-agent', 'rl-agent'] as const;
 type Id = (typeof IDS)[number];

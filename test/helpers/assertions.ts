@@ -29,3 +29,19 @@ export async function oneRecordEach(audit: () => readonly AuditRecord[], ids: re
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * The audit record of one request (by id: exactly one, as oneRecordEach) or the first record `match` accepts, waiting
+ * up to `deadlineMs`: records are written asynchronously, so one read right after the response may not be there yet.
+ */
+export async function awaitRecord(stack: { audit(): readonly AuditRecord[] }, match: string | null | ((a: AuditRecord) => boolean), deadlineMs = 5_000): Promise<AuditRecord> {
+  if (match === null) assert.fail('the response carries no request id');
+  if (typeof match === 'string') return (await oneRecordEach(() => stack.audit(), [match], deadlineMs))[0] as AuditRecord;
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const found = stack.audit().find(match);
+    if (found !== undefined) return found;
+    if (Date.now() > end) assert.fail('no audit record matched in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -127,18 +127,6 @@ export async function eventually(probe: () => boolean, deadlineMs = 5_000): Prom
   }
 }
 
-/**
- * The first audit record `match` accepts (a request id, or a predicate) once it is in `stack.audit()`. Tollgate writes
- * records asynchronously, so a record read right after the response may not be on disk yet: wait for it.
- */
-export async function awaitRecord(stack: { audit(): readonly AuditRecord[] }, match: string | null | ((a: AuditRecord) => boolean), deadlineMs = 5_000): Promise<AuditRecord> {
-  const accept = typeof match === 'function' ? match : (a: AuditRecord): boolean => a.request_id === match;
-  let found: AuditRecord | undefined;
-  await eventually(() => (found = stack.audit().find(accept)) !== undefined, deadlineMs);
-  if (found === undefined) throw new Error('no audit record');
-  return found;
-}
-
 /** What a chat completion through the stack answered: status, body, and Tollgate's error code if any. */
 export interface ChatReply {
   readonly status: number;
