@@ -14,7 +14,7 @@
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, looksLikePlaceholder, randomCase, runEnd, runStart } from './chars.ts';
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, looksLikePlaceholder, randomCase, runEnd, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
@@ -52,17 +52,9 @@ export function enoughEntropy(text: string, s: number, e: number, h: number): bo
   if (h >= 3) return true;
   const n = e - s;
   if (h < 2.75 || n < 16 || n >= SHORT_HEX) return false;
-  let digits = 0;
-  let lower = 0;
-  let upper = 0;
-  for (let k = s; k < e; k++) {
-    const c = text.charCodeAt(k);
-    if (isDigit(c)) digits++;
-    else if (c >= 97 && c <= 102) lower++;
-    else if (c >= 65 && c <= 70) upper++;
-    else return false;
-  }
-  return digits > 0 && (lower === 0) !== (upper === 0);
+  for (let k = s; k < e; k++) if (!isHex(text.charCodeAt(k))) return false;
+  const m = classMix(text, s, e);
+  return m.digit > 0 && (m.lower === 0) !== (m.upper === 0);
 }
 
 /** Whether text[s, e) passes the value gate (see the header comment). */
