@@ -180,17 +180,17 @@ class NumberMasks {
         for (let n = 0; n <= DIGIT_CAP; n++) if (!lone.digits.includes(n)) this.loneDigitsFail[n] = ((this.loneDigitsFail[n] ?? 0) | bit) >>> 0;
       }
       const around = lone?.around;
-      if (around !== undefined) {
-        for (let a = 0; a <= 128; a++) {
-          for (let b = 0; b <= 128; b++) if (!around(a, b)) this.loneAroundFail[a * 129 + b] = ((this.loneAroundFail[a * 129 + b] ?? 0) | bit) >>> 0;
-        }
-      }
+      if (around !== undefined) markFailingPairs(this.loneAroundFail, bit, (a, b) => !around(a, b));
       const short = det.shortTokens;
-      if (short === undefined) return;
-      for (let a = 0; a <= 128; a++) {
-        for (let b = 0; b <= 128; b++) if (!short.next(a) || !short.then(b)) this.shortFails[a * 129 + b] = ((this.shortFails[a * 129 + b] ?? 0) | bit) >>> 0;
-      }
+      if (short !== undefined) markFailingPairs(this.shortFails, bit, (a, b) => !short.next(a) || !short.then(b));
     });
+  }
+}
+
+/** Sets `bit` at a * 129 + b in `table` for every pair of codes (code129 each) that `fails`. */
+function markFailingPairs(table: Uint32Array, bit: number, fails: (a: number, b: number) => boolean): void {
+  for (let a = 0; a <= 128; a++) {
+    for (let b = 0; b <= 128; b++) if (fails(a, b)) table[a * 129 + b] = ((table[a * 129 + b] ?? 0) | bit) >>> 0;
   }
 }
 
