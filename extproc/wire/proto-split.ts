@@ -1,6 +1,7 @@
 // Reads a protobuf message's top level just far enough to take one length-delimited field out of it, so that
 // the rest can be decoded without it and the field decoded later, if at all (wire/proto.ts: Envoy's forwarded
-// metadata, which only a stream's first message needs).
+// metadata, which only a stream's first message needs). Not @bufbuild/protobuf's BinaryReader, a dependency
+// already: it allocates a tag pair and a view per field, and measured 650 against 250 ns per ext_proc message.
 
 const VARINT = 0;
 const I64 = 1;
