@@ -319,7 +319,6 @@ function pairAt(text: string, t: number, report: (s: number, e: number) => void)
 }
 
 /**
-/**
  * What a credential name ends in, as keywordBefore and declaredNameEnd read it, in either case: a name's last
  * letter, a value word's (`key`, `string`...), a number's digit, or the `g` / `r` of a declared `string` / `str` type.
  */
@@ -434,7 +433,6 @@ export const genericSecretName: KeywordDetector = {
     if ((c === 61 || c === 58 || c === 62) && !PREV.includes(text.charAt(e - 1))) genericSecret.at(text, e, report, memo);
   },
 };
-
 
 /**
  * A quoted name and value passed together: `System.setProperty("db.password", "…")`,
