@@ -2,7 +2,7 @@
 // `'name' => 'value'`, header lines. Detectors that key on the name (keyword = value secrets, vendor formats
 // without a prefix) trigger on the separator ('=' or ':') and read the name backwards from it, so names cost
 // nothing where no separator follows them. Every scan here is bounded by a small constant.
-import { hasAtFold, isAlnum, runStart } from './chars.ts';
+import { hasAtFold, isAlnum, isQuote, runStart } from './chars.ts';
 
 /** The longest name read backwards from a separator. */
 export const MAX_NAME = 48;
@@ -44,7 +44,6 @@ export function nameEndBefore(text: string, op: number): number {
   return e;
 }
 
-const isQuote = (c: number): boolean => c === 34 || c === 39;
 
 /**
  * The assignment whose separator is at t ('=' or ':'), or undefined for `==`, `::` and separators without a

@@ -2,9 +2,9 @@
 // A bearer token must look like a credential (16+ characters, digits or mixed case, some entropy), so prose
 // such as "bearer tokens" or "Basic authentication" does not match. A basic value must decode to "user:pass", or
 // after an `Authorization` header name to a user name and a ':' (an empty password, bytes not printable).
-import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isBase64Char, runEnd } from './chars.ts';
+import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isBase64Char, isQuote, runEnd } from './chars.ts';
 import type { KeywordDetector } from './detector.ts';
-import { decodesToUserPass } from './validators.ts';
+import { decodesToUserColon, decodesToUserPass } from './validators.ts';
 
 /** The scanner finds the keyword in any case; it counts when all letters after the first share one case. */
 function tailOneCase(text: string, i: number, n: number): boolean {
@@ -68,7 +68,6 @@ function basicAt(text: string, i: number, report: (s: number, e: number) => void
     if (decodesToUserPass(b64) || (afterAuthorizationName(text, i) && decodesToUserColon(b64))) report(v, end);
 }
 
-const isQuote = (c: number): boolean => c === 34 || c === 39;
 
 /**
  * Whether the scheme at i is the value of an `Authorization` header (`Authorization: Basic`, `"authorization":
@@ -83,18 +82,6 @@ function afterAuthorizationName(text: string, i: number): boolean {
   k--;
   if (isQuote(text.charCodeAt(k - 1))) k--;
   return k >= 13 && hasAtFold(text, k - 13, 'authorization') && !isAlnum(text.charCodeAt(k - 14));
-}
-
-/** Base64 of a user name of 3+ printable characters, a ':' and anything after it. */
-function decodesToUserColon(b64: string): boolean {
-  const raw = Buffer.from(b64, 'base64').toString('latin1');
-  const colon = raw.indexOf(':');
-  if (colon < 3) return false;
-  for (let k = 0; k < colon; k++) {
-    const c = raw.charCodeAt(k);
-    if (c <= 32 || c > 126) return false;
-  }
-  return true;
 }
 
 export const basicAuth: KeywordDetector = {

@@ -10,6 +10,8 @@ export const isAlnum = (c: number): boolean => isDigit(c) || isAlpha(c);
 /** A-Z a-z 0-9 _ - : the body alphabet of most API tokens. */
 export const isTokenChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
 /** Standard and URL-safe base64 alphabets. */
+/** A double or single quote. */
+export const isQuote = (c: number): boolean => c === 34 || c === 39;
 export const isBase64Char = (c: number): boolean => isAlnum(c) || c === 43 || c === 47;
 export const isBase64UrlChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 95;
 

@@ -6,7 +6,7 @@
 // mixed case (not a CamelCase type name), entropy ≥ 3 bits (2.75 for 16-23 hex digits), no placeholder shape, no `key=value` parameters (SigV4, Digest), no code reference
 // (`process.env.API_KEY`). Only the value
 // is reported.
-import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isAlpha, isCodeReference, looksLikePlaceholder, randomCase, runEnd } from './chars.ts';
+import { boundaryAt, classMix, entropy, hasAtFold, isAlnum, isAlpha, isCodeReference, isQuote, looksLikePlaceholder, randomCase, runEnd } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 import { enoughEntropy } from './generic-secret.ts';
 
@@ -49,7 +49,6 @@ const NAMES = ['authorization', 'apikey', 'api-key', 'api-token', 'auth-token', 
 /** The names' last letters: before the ':' stands one of them (either case), a closing quote or spaces. */
 const LAST_LETTERS = [...new Set(NAMES.map((n) => n.slice(-1)))].join('');
 const isLastLetter = (c: number): boolean => LAST_LETTERS.includes(String.fromCharCode(c | 32));
-const isQuote = (c: number): boolean => c === 34 || c === 39;
 const isBlank = (c: number): boolean => c === 32 || c === 9;
 
 /** The header name (one of NAMES) that ends just before `e`, case-insensitively and as a whole name part. */

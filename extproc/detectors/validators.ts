@@ -75,14 +75,28 @@ export function runValidator(kind: ValidatorKind, match: string): boolean {
   }
 }
 
+/** Whether raw[0, end) is all printable ASCII, space (32) included or not. */
+function printable(raw: string, end: number, space: boolean): boolean {
+  for (let k = 0; k < end; k++) {
+    const c = raw.charCodeAt(k);
+    if (c < (space ? 32 : 33) || c > 126) return false;
+  }
+  return true;
+}
+
 /** Whether base64 text decodes to printable "user:password" (a Basic credential, a docker/.npmrc `auth` entry). */
 export function decodesToUserPass(b64: string): boolean {
   const raw = Buffer.from(b64, 'base64').toString('latin1');
   const colon = raw.indexOf(':');
-  if (colon <= 0 || colon === raw.length - 1) return false;
-  for (let k = 0; k < raw.length; k++) {
-    const c = raw.charCodeAt(k);
-    if (c < 32 || c > 126) return false;
-  }
-  return true;
+  return colon > 0 && colon !== raw.length - 1 && printable(raw, raw.length, true);
+}
+
+/**
+ * Whether base64 text decodes to a user name of 3+ printable characters without spaces, then ':' and anything (an
+ * empty password, bytes not printable): what a Basic value after an `Authorization` header name must be.
+ */
+export function decodesToUserColon(b64: string): boolean {
+  const raw = Buffer.from(b64, 'base64').toString('latin1');
+  const colon = raw.indexOf(':');
+  return colon >= 3 && printable(raw, colon, false);
 }
