@@ -22,8 +22,8 @@ export interface CharDetector extends DetectorBase {
   /**
    * When set, the scanner calls `at` only if this admits the two code units before the trigger: `prev2` two
    * before it, `prev` just before it, each an ASCII code as it is, or 128 for any other code unit and for none
-   * (before the text's start). Tabulated once when the scanner is built, checked after `prev` and `next`
-   * admitted the stop: it only saves calls (a prefix such as `xoxb-`, whose `-` follows a letter that ends many
+   * (before the text's start). Tabulated once when the scanner is built (into its dispatch tables), applied with
+   * `prev` and `next`: it only saves calls (a prefix such as `xoxb-`, whose `-` follows a letter that ends many
    * words; a name read backwards from a separator, through a closing quote or spaces), so it must admit every
    * pair at which `at` could report.
    */

@@ -124,11 +124,21 @@ function beforeSet(before: NonNullable<CharDetector['before']>): Uint32Array {
   return set;
 }
 
-/** Whether the two code units before the trigger at i are in a `before` set (NaN before the text: 128). */
-function admitsBefore(set: Uint32Array, text: string, i: number): boolean {
-  const k = code129(text.charCodeAt(i - 2)) * 129 + code129(text.charCodeAt(i - 1));
+/** Whether the pair (prev2, prev), each code129, is in a `before` set. */
+const inBefore = (set: Uint32Array, prev2: number, prev: number): boolean => {
+  const k = prev2 * 129 + prev;
   return (((set[k >> 5] as number) >>> (k & 31)) & 1) !== 0;
-}
+};
+
+/** Whether the two code units before the trigger at i are in a `before` set (NaN before the text: 128). */
+const admitsBefore = (set: Uint32Array, text: string, i: number): boolean => inBefore(set, code129(text.charCodeAt(i - 2)), code129(text.charCodeAt(i - 1)));
+
+/**
+ * Where a dispatch table by the codes before the trigger at i holds its entries: the code two before (code129)
+ * times two, plus one when the code just before is not ASCII or there is none (`before` then reads it as 128;
+ * the tables above it are looked up by its low seven bits).
+ */
+const beforeIndex = (text: string, i: number): number => code129(text.charCodeAt(i - 2)) * 2 + (text.charCodeAt(i - 1) < 128 ? 0 : 1);
 
 interface NumberEntry {
   readonly d: number;
@@ -220,11 +230,12 @@ export class Scanner {
   readonly maxMatchLength: number;
   /**
    * Per (trigger, character before it), at trigger * 128 + (previous & 127): per character after it (& 127),
-   * the dispatch entries whose `prev` and `next` admit those two; undefined when no entry admits the one
-   * before. A trigger shared by many detectors (`_`, `-`, `:`) then costs one lookup where no detector's prefix
-   * fits, and a stop calls its entries with no mask test per entry.
+   * per pair of codes before the trigger (beforeIndex): the dispatch entries whose `prev`, `next` and `before`
+   * admit those; undefined when no entry admits the one before. A trigger shared by many detectors (`_`, `-`,
+   * `:`) then costs one lookup where no detector's prefix fits, and a stop calls its entries with no mask or
+   * `before` test per entry (and a stop whose `before` sets refuse every entry has no list to run).
    */
-  readonly #dispatch: (readonly (readonly Dispatch[] | undefined)[] | undefined)[];
+  readonly #dispatch: (readonly (readonly (readonly Dispatch[] | undefined)[] | undefined)[] | undefined)[];
   /** Per (trigger, character after it): the entries looked up by the next character, whose `next` admits it. */
   readonly #late: (readonly Dispatch[] | undefined)[];
   /**
@@ -292,7 +303,7 @@ export class Scanner {
     const beforeSets = new Map<NonNullable<CharDetector['before']>, Uint32Array>();
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
-        // Detectors that share a `before` function share its set, so a stop evaluates it once for them (#run).
+        // Detectors that share a `before` function share its set (built once per function).
         const before = det.before === undefined ? undefined : (beforeSets.get(det.before) ?? beforeSets.set(det.before, beforeSet(det.before)).get(det.before));
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
@@ -318,17 +329,35 @@ export class Scanner {
       } else texts.push({ d, det });
     });
     this.#keywords = keywords;
-    // Lists with the same entries share one table by the next character.
-    const byNext = new Map<string, (readonly Dispatch[] | undefined)[]>();
-    this.#dispatch = Array.from({ length: 128 * 128 }, (_, k) => {
-      const l = (dispatch[k >> 7] ?? []).filter((e) => e.prev[k & 127] === 1);
-      if (l.length === 0) return undefined;
+    // Equal lists (the same entries) are one array, and equal tables one table, so the tables stay small.
+    const lists = new Map<string, readonly Dispatch[] | undefined>();
+    const list = (l: readonly Dispatch[]): readonly Dispatch[] | undefined => {
       const key = l.map((e) => e.d).join(',');
+      return lists.get(key) ?? lists.set(key, l.length === 0 ? undefined : l).get(key);
+    };
+    // Without a `before` among the entries, the code before the trigger changes nothing in the tables below.
+    const tableKey = (l: readonly Dispatch[], pc: number): string => `${l.map((e) => e.d).join(',')}${l.some((e) => e.before !== undefined) ? `@${pc}` : ''}`;
+    const byBefore = new Map<string, readonly (readonly Dispatch[] | undefined)[]>();
+    const beforeTable = (m: readonly Dispatch[], pc: number): readonly (readonly Dispatch[] | undefined)[] => {
+      const key = tableKey(m, pc);
+      let table = byBefore.get(key);
+      if (table === undefined) {
+        table = Array.from({ length: 129 * 2 }, (_, k) => list(m.filter((e) => e.before === undefined || inBefore(e.before, k >> 1, (k & 1) === 0 ? pc : 128))));
+        byBefore.set(key, table);
+      }
+      return table;
+    };
+    const byNext = new Map<string, readonly (readonly (readonly Dispatch[] | undefined)[] | undefined)[]>();
+    this.#dispatch = Array.from({ length: 128 * 128 }, (_, k) => {
+      const pc = k & 127;
+      const l = (dispatch[k >> 7] ?? []).filter((e) => e.prev[pc] === 1);
+      if (l.length === 0) return undefined;
+      const key = tableKey(l, pc);
       let table = byNext.get(key);
       if (table === undefined) {
         table = Array.from({ length: 128 }, (_, nc) => {
           const m = l.filter((e) => e.next[nc] === 1);
-          return m.length === 0 ? undefined : m;
+          return m.length === 0 ? undefined : beforeTable(m, pc);
         });
         byNext.set(key, table);
       }
@@ -542,7 +571,7 @@ export class Scanner {
       }
       if (k === CHAR) {
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
-        const ds = dispatch[(c << 7) | pc]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0];
+        const ds = dispatch[(c << 7) | pc]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0]?.[beforeIndex(text, i)];
         if (ds !== undefined) this.#run(ds, text, i, reporters, memo);
       }
       j++;
@@ -591,23 +620,14 @@ export class Scanner {
   }
 
   /**
-   * Runs the entries at trigger i (their masks admit its neighbours), each shared `before` set and gate evaluated
-   * once for a run of entries that share it.
+   * Runs the entries at trigger i (their masks and `before` sets admit its neighbours), each shared gate
+   * evaluated once for a run of entries that share it.
    */
   #run(ds: readonly Dispatch[], text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {
     let gate: Dispatch['gate'];
     let open = true;
-    let before: Dispatch['before'];
-    let admitted = true;
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
-      if (e.before !== undefined) {
-        if (e.before !== before) {
-          before = e.before;
-          admitted = admitsBefore(before, text, i);
-        }
-        if (!admitted) continue;
-      }
       if (e.gate !== undefined) {
         if (e.gate !== gate) {
           gate = e.gate;

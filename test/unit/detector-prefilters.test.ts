@@ -329,7 +329,7 @@ describe('the pair table of the hot loop is sound', () => {
     assert.ok(total >= 50, `the random corpus must hold positives (found ${total})`);
   });
 
-  it('every detector together, `before` sets shared by several evaluated once per stop, finds what they find without `before`', () => {
+  it('every detector together, `before` sets shared by several, finds what they find without `before`', () => {
     const all = buildDetectors(SETTINGS);
     const shared = all.filter((d) => d.kind === 'char' && d.before !== undefined && all.some((o) => o !== d && o.kind === 'char' && o.before === d.before));
     assert.ok(shared.length >= 2, 'some detectors share a before function');
@@ -345,6 +345,37 @@ describe('the pair table of the hot loop is sound', () => {
     assert.deepEqual(got, new Scanner(own, { limits }).scan(text));
     assert.ok(got.filter((f) => shared.some((d) => d.id === f.detector)).length >= 5, 'the text holds findings of the sharing detectors');
   });
+});
+
+describe('`before` through the dispatch tables', () => {
+  // The tables are looked up by the low seven bits of the code before the trigger, yet `before` must see every
+  // code >= 128 there (and none, at the text's start) as 128: 'ŧ' (U+0167) has the low bits of 'g', 'Ł' (U+0141)
+  // those of 'A'. Each probe detector reports every trigger its `before` admits; the reference asks `before`
+  // itself at every trigger.
+  const code = (text: string, k: number): number => (k >= 0 && text.charCodeAt(k) < 128 ? text.charCodeAt(k) : 128);
+  const probes: readonly (readonly [string, CharDetector['before'] & {}])[] = [
+    ['non-ASCII or nothing before', (_p2, p) => p === 128],
+    ['nothing two before', (p2, p) => p2 === 128 && p !== 128],
+    ['g, not a code ending in its bits', (_p2, p) => p === 103],
+    ['gA', (p2, p) => p2 === 103 && p === 65],
+    ['ŧ then A', (p2, p) => p2 === 128 && p === 65],
+  ];
+  const texts = [':', 'g:', 'ŧ:', 'Ł:', 'gA:', 'ŧA:', 'ŧŁ:', 'gŁ:', 'xg:', 'x:A:ŧ:gA:ŧA:g:Ł:ŧŁ:'];
+
+  for (const [name, before] of probes) {
+    it(`a stop calls a detector exactly where its before admits the codes there (${name})`, () => {
+      const probe: CharDetector = { kind: 'char', id: 'test.probe', type: 'PROBE', triggers: ':', before, maxLength: 1, at: (_t, i, report) => { report(i, i + 1); } };
+      const single = new Scanner([probe], { limits: SETTINGS.limits ?? DEFAULT_SCAN_LIMITS });
+      let admitted = 0;
+      for (const text of texts) {
+        const want: string[] = [];
+        for (let i = 0; i < text.length; i++) if (text[i] === ':' && before(code(text, i - 2), code(text, i - 1))) want.push(`${i}-${i + 1}`);
+        assert.deepEqual(single.scan(text).map((f) => `${f.start}-${f.end}`), want, JSON.stringify(text));
+        admitted += want.length;
+      }
+      assert.ok(admitted >= 2, 'the texts hold stops the probe admits');
+    });
+  }
 });
 
 describe('context words', () => {
