@@ -332,10 +332,9 @@ const isNameLast = (c: number): boolean => isDigit(c) || NAME_LAST.has(c | 32);
 const NAME_ENDS = new Uint8Array(128 * 128);
 for (const w of [...NAMES, ...VALUE_WORDS, 'string', 'str']) NAME_ENDS[w.charCodeAt(w.length - 2) * 128 + w.charCodeAt(w.length - 1)] = 1;
 const foldAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c & 127);
-const mayEndName = (text: string, e: number): boolean => {
-  const last = text.charCodeAt(e - 1);
-  return isDigit(last) || NAME_ENDS[foldAscii(text.charCodeAt(e - 2)) * 128 + foldAscii(last)] === 1;
-};
+/** Whether a name whose last two characters are `second` and `last` may be a credential name. */
+const mayEndWith = (second: number, last: number): boolean => isDigit(last) || NAME_ENDS[foldAscii(second) * 128 + foldAscii(last)] === 1;
+const mayEndName = (text: string, e: number): boolean => mayEndWith(text.charCodeAt(e - 2), text.charCodeAt(e - 1));
 /** What may stand between a name and its separator (read backwards by nameEndBefore and operatorStart). */
 const isBetween = (c: number): boolean => c === 34 || c === 39 || c === 32 || c === 9 || c === 63 || c === 46 || c === 93 || c === 58;
 
@@ -364,8 +363,9 @@ export const genericSecret: CharDetector = {
   type: 'GENERIC_SECRET',
   triggers: '=:>',
   prev: PREV,
-  // Through a quote, spaces or an operator character, the name's last character or more of those.
-  before: (p2, p) => !isBetween(p) || isNameLast(p2) || isBetween(p2),
+  // Through a quote, spaces or an operator character, the name's last character or more of those; right after
+  // the name, its last two characters (`at` reads them there first: mayEndName).
+  before: (p2, p) => (isBetween(p) ? isNameLast(p2) || isBetween(p2) : mayEndWith(p2, p)),
   maxLength: MAX,
   at(text, t0, report) {
     const c = text.charCodeAt(t0);

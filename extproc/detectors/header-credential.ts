@@ -50,6 +50,8 @@ const NAMES = ['authorization', 'apikey', 'api-key', 'api-token', 'auth-token', 
 const LAST_LETTERS = [...new Set(NAMES.map((n) => n.slice(-1)))].join('');
 const isLastLetter = (c: number): boolean => LAST_LETTERS.includes(String.fromCharCode(c | 32));
 const isBlank = (c: number): boolean => c === 32 || c === 9;
+/** Whether some name ends in these two characters (either case; `| 32` folds more than letters: it only admits more). */
+const endsName = (second: number, last: number): boolean => NAMES.some((n) => n.charCodeAt(n.length - 2) === (second | 32) && n.charCodeAt(n.length - 1) === (last | 32));
 
 /** The header name (one of NAMES) that ends just before `e`, case-insensitively and as a whole name part. */
 function nameBefore(text: string, e: number): string | undefined {
@@ -74,8 +76,9 @@ export const headerCredential: CharDetector = {
   type: 'API_KEY',
   triggers: ':',
   prev: `${LAST_LETTERS}${LAST_LETTERS.toUpperCase()}"' \t`,
-  // After a quote, the name's last letter; after a space, another space, a quote or that letter (see `at`).
-  before: (p2, p) => isLastLetter(p) || (isQuote(p) && isLastLetter(p2)) || (isBlank(p) && (isBlank(p2) || isQuote(p2) || isLastLetter(p2))),
+  // Right after the name, its last two letters; after a quote, the name's last letter; after a space, another
+  // space, a quote or that letter (see `at`). Tabulated once by the scanner.
+  before: (p2, p) => endsName(p2, p) || (isQuote(p) && isLastLetter(p2)) || (isBlank(p) && (isBlank(p2) || isQuote(p2) || isLastLetter(p2))),
   maxLength: MAX,
   at(text, colon, report) {
     let e = colon;
