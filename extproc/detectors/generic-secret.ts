@@ -445,6 +445,8 @@ export const genericSecretPair: CharDetector = {
   type: 'GENERIC_SECRET',
   triggers: ',',
   prev: '"\'',
+  // pairAt reads the value's opening quote after at most three spaces.
+  next: ' "\'',
   before: (p2) => isNameLast(p2),
   maxLength: MAX,
   at: (text, t, report) => {

@@ -53,9 +53,9 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
   const chars = (off: number): string => [...new Set(spec.prefixes.map((p) => p.charAt(at(p) + off)))].join('');
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
   const next = spec.triggerAt === undefined ? undefined : chars(1);
-  // Two before the trigger, when every prefix has a character there.
-  const prev2 = spec.prefixes.every((p) => at(p) >= 2) ? chars(-2) : undefined;
-  const before = prev2 === undefined ? undefined : (p2: number): boolean => prev2.includes(String.fromCharCode(p2));
+  // The two characters before the trigger, as a pair, when every prefix has two there (tabulated by the scanner).
+  const pairs = new Set(spec.prefixes.map((p) => `${p.charAt(at(p) - 2)}${p.charAt(at(p) - 1)}`));
+  const before = spec.prefixes.every((p) => at(p) >= 2) ? (p2: number, p: number): boolean => pairs.has(String.fromCharCode(p2, p)) : undefined;
   // Per (character before the trigger << 16 | trigger): the prefixes with those two there, with the trigger's index.
   const byPair = new Map<number, (readonly [string, number])[]>();
   for (const p of spec.prefixes) {
