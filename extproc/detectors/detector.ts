@@ -29,6 +29,13 @@ export interface CharDetector extends DetectorBase {
    */
   readonly before?: (prev2: number, prev: number) => boolean;
   /**
+   * When set, like `before` one code unit further back (`prev3` three before the trigger, coded alike), for a
+   * name read backwards through a closing quote or a space (`"name": `, `name = `). Tabulated once per
+   * (`prev2`, `prev`) the scanner looks up; it only saves calls, so it too must admit every place at which `at`
+   * could report.
+   */
+  readonly before3?: (prev3: number, prev2: number, prev: number) => boolean;
+  /**
    * When set, a shared precheck: detectors with the same `gate` function that trigger at one character are
    * skipped together when it fails, and it runs once for all of them (vendor names on assignments).
    */

@@ -14,7 +14,7 @@
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, looksLikePlaceholder, randomCase, runEnd, runStart } from './chars.ts';
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, randomCase, runEnd, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
@@ -298,7 +298,7 @@ function keyAttributeAt(text: string, t: number, report: (s: number, e: number) 
 /** At the ',' of a quoted name and value passed together (see genericSecretPair). */
 function pairAt(text: string, t: number, report: (s: number, e: number) => void): void {
   const q = text.charCodeAt(t - 1);
-  if (q !== 34 && q !== 39) return;
+  if ((q !== 34 && q !== 39) || !mayEndName(text, t - 1)) return;
   const name = keywordBefore(text, t - 1);
   if (name === undefined) return;
   const ns = nameStart(text, t - 1);
@@ -366,6 +366,9 @@ export const genericSecret: CharDetector = {
   // Through a quote, spaces or an operator character, the name's last character or more of those; right after
   // the name, its last two characters (`at` reads them there first: mayEndName).
   before: (p2, p) => (isBetween(p) ? isNameLast(p2) || isBetween(p2) : mayEndWith(p2, p)),
+  // Through a closing quote, or a space or an operator's `?` / `.` with no more of those before it, the name's
+  // last two characters (nameEndBefore, then mayEndName).
+  before3: (p3, p2, p) => (isQuote(p) ? mayEndWith(p3, p2) : p === 32 || p === 9 || p === 63 || p === 46 ? isBetween(p2) || mayEndWith(p3, p2) : true),
   maxLength: MAX,
   at(text, t0, report) {
     const c = text.charCodeAt(t0);
@@ -448,6 +451,8 @@ export const genericSecretPair: CharDetector = {
   // pairAt reads the value's opening quote after at most three spaces.
   next: ' "\'',
   before: (p2) => isNameLast(p2),
+  // The name's last two characters before its closing quote (mayEndName in pairAt).
+  before3: (p3, p2) => mayEndWith(p3, p2),
   maxLength: MAX,
   at: (text, t, report) => {
     pairAt(text, t, report);

@@ -79,6 +79,8 @@ export const headerCredential: CharDetector = {
   // Right after the name, its last two letters; after a quote, the name's last letter; after a space, another
   // space, a quote or that letter (see `at`). Tabulated once by the scanner.
   before: (p2, p) => endsName(p2, p) || (isQuote(p) && isLastLetter(p2)) || (isBlank(p) && (isBlank(p2) || isQuote(p2) || isLastLetter(p2))),
+  // Through a closing quote or one space, the name's last two letters.
+  before3: (p3, p2, p) => (isQuote(p) || (isBlank(p) && !isBlank(p2) && !isQuote(p2)) ? endsName(p3, p2) : true),
   maxLength: MAX,
   at(text, colon, report) {
     let e = colon;

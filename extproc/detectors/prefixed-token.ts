@@ -54,8 +54,8 @@ export function prefixedToken(spec: PrefixedTokenSpec): CharDetector {
   const maxPrefix = Math.max(...spec.prefixes.map((p) => p.length));
   const next = spec.triggerAt === undefined ? undefined : chars(1);
   // The two characters before the trigger, as a pair, when every prefix has two there (tabulated by the scanner).
-  const pairs = new Set(spec.prefixes.map((p) => `${p.charAt(at(p) - 2)}${p.charAt(at(p) - 1)}`));
-  const before = spec.prefixes.every((p) => at(p) >= 2) ? (p2: number, p: number): boolean => pairs.has(String.fromCharCode(p2, p)) : undefined;
+  const pairs = new Set(spec.prefixes.map((p) => p.charCodeAt(at(p) - 2) * 256 + p.charCodeAt(at(p) - 1)));
+  const before = spec.prefixes.every((p) => at(p) >= 2) ? (p2: number, p: number): boolean => pairs.has(p2 * 256 + p) : undefined;
   // Per (character before the trigger << 16 | trigger): the prefixes with those two there, with the trigger's index.
   const byPair = new Map<number, (readonly [string, number])[]>();
   for (const p of spec.prefixes) {

@@ -97,8 +97,14 @@ interface Dispatch {
   readonly next: Uint8Array;
   /** The detector's `before` as a bit set over BEFORE_PAIRS; undefined when it sets none. */
   readonly before: Uint32Array | undefined;
+  readonly before3: CharDetector['before3'];
   readonly gate: CharDetector['gate'];
 }
+
+/** The char dispatch tables below the (trigger, previous) slot: by the next code, by beforeIndex, by the code three before. */
+type ByPrev3 = readonly (readonly Dispatch[] | undefined)[];
+type ByBefore = readonly (ByPrev3 | undefined)[];
+type ByNext = readonly (ByBefore | undefined)[];
 
 function mask(chars: string | undefined): Uint8Array {
   const m = new Uint8Array(128);
@@ -230,12 +236,13 @@ export class Scanner {
   readonly maxMatchLength: number;
   /**
    * Per (trigger, character before it), at trigger * 128 + (previous & 127): per character after it (& 127),
-   * per pair of codes before the trigger (beforeIndex): the dispatch entries whose `prev`, `next` and `before`
-   * admit those; undefined when no entry admits the one before. A trigger shared by many detectors (`_`, `-`,
+   * per pair of codes before the trigger (beforeIndex), per code three before it (code129): the dispatch
+   * entries whose `prev`, `next`, `before` and `before3` admit those; undefined when no entry admits the one
+   * before. A trigger shared by many detectors (`_`, `-`,
    * `:`) then costs one lookup where no detector's prefix fits, and a stop calls its entries with no mask or
    * `before` test per entry (and a stop whose `before` sets refuse every entry has no list to run).
    */
-  readonly #dispatch: (readonly (readonly (readonly Dispatch[] | undefined)[] | undefined)[] | undefined)[];
+  readonly #dispatch: readonly (ByNext | undefined)[];
   /** Per (trigger, character after it): the entries looked up by the next character, whose `next` admits it. */
   readonly #late: (readonly Dispatch[] | undefined)[];
   /**
@@ -308,7 +315,7 @@ export class Scanner {
         for (const ch of det.triggers) {
           const c = ch.charCodeAt(0);
           if (c >= 128 || isDigitCode(c)) throw new Error(`detector ${det.id}: trigger must be ASCII and not a digit`);
-          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), before, gate: det.gate };
+          const entry = { d, at: det.at.bind(det), prev: mask(det.prev), next: mask(det.next), before, before3: det.before3, gate: det.gate };
           // Looked up by the more selective neighbour: the character after the trigger when it is the tighter
           // constraint, so the hot loop stops one character later and only where that character fits.
           const byNext = det.next !== undefined && (det.prev === undefined || det.next.length < det.prev.length);
@@ -335,19 +342,50 @@ export class Scanner {
       const key = l.map((e) => e.d).join(',');
       return lists.get(key) ?? lists.set(key, l.length === 0 ? undefined : l).get(key);
     };
-    // Without a `before` among the entries, the code before the trigger changes nothing in the tables below.
-    const tableKey = (l: readonly Dispatch[], pc: number): string => `${l.map((e) => e.d).join(',')}${l.some((e) => e.before !== undefined) ? `@${pc}` : ''}`;
-    const byBefore = new Map<string, readonly (readonly Dispatch[] | undefined)[]>();
-    const beforeTable = (m: readonly Dispatch[], pc: number): readonly (readonly Dispatch[] | undefined)[] => {
+    // Without a `before` or `before3` among the entries, the code before the trigger changes nothing in the tables below.
+    const tableKey = (l: readonly Dispatch[], pc: number): string => `${l.map((e) => e.d).join(',')}${l.some((e) => e.before !== undefined || e.before3 !== undefined) ? `@${pc}` : ''}`;
+    // A `before3` at (prev2, prev) over every code three before ('1' where it admits), as the index of its distinct
+    // row: rows are few, so equal tables are found by their rows' indices.
+    const rows: string[] = [];
+    const rowIndex = new Map<string, number>();
+    const rowsOf = new Map<NonNullable<CharDetector['before3']>, Map<number, number>>();
+    const rowOf = (f: NonNullable<CharDetector['before3']>, p2: number, p: number): number => {
+      let byPair = rowsOf.get(f);
+      if (byPair === undefined) rowsOf.set(f, (byPair = new Map<number, number>()));
+      let r = byPair.get(p2 * 129 + p);
+      if (r === undefined) {
+        const row = Array.from({ length: 129 }, (_, p3) => (f(p3, p2, p) ? '1' : '0')).join('');
+        r = rowIndex.get(row);
+        if (r === undefined) rowIndex.set(row, (r = rows.push(row) - 1));
+        byPair.set(p2 * 129 + p, r);
+      }
+      return r;
+    };
+    const byPrev3 = new Map<string, ByPrev3 | undefined>();
+    /** The entries `l` (admitted at prev2, prev) by the code three before the trigger (code129), by their `before3`. */
+    const prev3Table = (l: readonly Dispatch[], p2: number, p: number): ByPrev3 | undefined => {
+      const ids = l.map((e) => e.d).join(',');
+      const gated = l.map((e) => (e.before3 === undefined ? -1 : rowOf(e.before3, p2, p)));
+      const key = `${ids}|${gated.join(',')}`;
+      if (byPrev3.has(key)) return byPrev3.get(key);
+      const cells = Array.from({ length: 129 }, (_, p3) => list(l.filter((_e, q) => (gated[q] ?? -1) < 0 || rows[gated[q] ?? 0]?.charAt(p3) === '1')));
+      return byPrev3.set(key, cells.every((m) => m === undefined) ? undefined : cells).get(key);
+    };
+    const byBefore = new Map<string, ByBefore>();
+    const beforeTable = (m: readonly Dispatch[], pc: number): ByBefore => {
       const key = tableKey(m, pc);
       let table = byBefore.get(key);
       if (table === undefined) {
-        table = Array.from({ length: 129 * 2 }, (_, k) => list(m.filter((e) => e.before === undefined || inBefore(e.before, k >> 1, (k & 1) === 0 ? pc : 128))));
+        table = Array.from({ length: 129 * 2 }, (_, k) => {
+          const p = (k & 1) === 0 ? pc : 128;
+          const l = m.filter((e) => e.before === undefined || inBefore(e.before, k >> 1, p));
+          return l.length === 0 ? undefined : prev3Table(l, k >> 1, p);
+        });
         byBefore.set(key, table);
       }
       return table;
     };
-    const byNext = new Map<string, readonly (readonly (readonly Dispatch[] | undefined)[] | undefined)[]>();
+    const byNext = new Map<string, ByNext>();
     this.#dispatch = Array.from({ length: 128 * 128 }, (_, k) => {
       const pc = k & 127;
       const l = (dispatch[k >> 7] ?? []).filter((e) => e.prev[pc] === 1);
@@ -571,7 +609,7 @@ export class Scanner {
       }
       if (k === CHAR) {
         const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
-        const ds = dispatch[(c << 7) | pc]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0]?.[beforeIndex(text, i)];
+        const ds = dispatch[(c << 7) | pc]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0]?.[beforeIndex(text, i)]?.[code129(text.charCodeAt(i - 3))];
         if (ds !== undefined) this.#run(ds, text, i, reporters, memo);
       }
       j++;
@@ -614,13 +652,14 @@ export class Scanner {
     for (let q = 0; q < ds.length; q++) {
       const e = ds[q] as Dispatch;
       if (e.prev[pc] === 0 || (e.before !== undefined && !admitsBefore(e.before, text, i))) continue;
+      if (e.before3 !== undefined && !e.before3(code129(text.charCodeAt(i - 3)), code129(text.charCodeAt(i - 2)), code129(text.charCodeAt(i - 1)))) continue;
       if (e.gate !== undefined && !e.gate(text, i)) continue;
       e.at(text, i, reporters[e.d] as Report, memo);
     }
   }
 
   /**
-   * Runs the entries at trigger i (their masks and `before` sets admit its neighbours), each shared gate
+   * Runs the entries at trigger i (their masks, `before` and `before3` admit its neighbours), each shared gate
    * evaluated once for a run of entries that share it.
    */
   #run(ds: readonly Dispatch[], text: string, i: number, reporters: readonly Report[], memo: Map<string, number>): void {

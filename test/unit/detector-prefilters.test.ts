@@ -329,7 +329,7 @@ describe('the pair table of the hot loop is sound', () => {
     assert.ok(total >= 50, `the random corpus must hold positives (found ${total})`);
   });
 
-  it('every detector together, `before` sets shared by several, finds what they find without `before`', () => {
+  it('every detector together, `before` sets shared by several, finds what they find without `before` and `before3`', () => {
     const all = buildDetectors(SETTINGS);
     const shared = all.filter((d) => d.kind === 'char' && d.before !== undefined && all.some((o) => o !== d && o.kind === 'char' && o.before === d.before));
     assert.ok(shared.length >= 2, 'some detectors share a before function');
@@ -337,6 +337,7 @@ describe('the pair table of the hot loop is sound', () => {
       if (d.kind !== 'char') return d;
       const copy: { -readonly [K in keyof CharDetector]: CharDetector[K] } = { ...d };
       delete copy.before;
+      delete copy.before3;
       return copy;
     });
     const limits = SETTINGS.limits ?? DEFAULT_SCAN_LIMITS;
@@ -348,28 +349,35 @@ describe('the pair table of the hot loop is sound', () => {
 });
 
 describe('`before` through the dispatch tables', () => {
-  // The tables are looked up by the low seven bits of the code before the trigger, yet `before` must see every
-  // code >= 128 there (and none, at the text's start) as 128: 'ŧ' (U+0167) has the low bits of 'g', 'Ł' (U+0141)
-  // those of 'A'. Each probe detector reports every trigger its `before` admits; the reference asks `before`
-  // itself at every trigger.
+  // The tables are looked up by the low seven bits of the code before the trigger, yet `before` and `before3`
+  // must see every code >= 128 there (and none, at the text's start) as 128: 'ŧ' (U+0167) has the low bits of
+  // 'g', 'Ł' (U+0141) those of 'A'. Each probe detector reports every trigger its `before` and `before3` admit;
+  // the reference asks them itself at every trigger.
   const code = (text: string, k: number): number => (k >= 0 && text.charCodeAt(k) < 128 ? text.charCodeAt(k) : 128);
-  const probes: readonly (readonly [string, CharDetector['before'] & {}])[] = [
-    ['non-ASCII or nothing before', (_p2, p) => p === 128],
-    ['nothing two before', (p2, p) => p2 === 128 && p !== 128],
-    ['g, not a code ending in its bits', (_p2, p) => p === 103],
-    ['gA', (p2, p) => p2 === 103 && p === 65],
-    ['ŧ then A', (p2, p) => p2 === 128 && p === 65],
+  type Probe = Pick<CharDetector, 'before' | 'before3'>;
+  const probes: readonly (readonly [string, Probe])[] = [
+    ['non-ASCII or nothing before', { before: (_p2, p) => p === 128 }],
+    ['nothing two before', { before: (p2, p) => p2 === 128 && p !== 128 }],
+    ['g, not a code ending in its bits', { before: (_p2, p) => p === 103 }],
+    ['gA', { before: (p2, p) => p2 === 103 && p === 65 }],
+    ['ŧ then A', { before: (p2, p) => p2 === 128 && p === 65 }],
+    ['x three before', { before3: (p3) => p3 === 120 }],
+    ['nothing or ŧ three before, after gA', { before: (p2, p) => p2 === 103 && p === 65, before3: (p3) => p3 === 128 }],
+    ['x three before, non-ASCII just before', { before3: (p3, _p2, p) => p3 === 120 && p === 128 }],
   ];
-  const texts = [':', 'g:', 'ŧ:', 'Ł:', 'gA:', 'ŧA:', 'ŧŁ:', 'gŁ:', 'xg:', 'x:A:ŧ:gA:ŧA:g:Ł:ŧŁ:'];
+  const texts = [':', 'g:', 'ŧ:', 'Ł:', 'gA:', 'ŧA:', 'ŧŁ:', 'gŁ:', 'xg:', 'x:A:ŧ:gA:ŧA:g:Ł:ŧŁ:', 'xgA:', 'ŧgA:', 'agA:', 'xgŁ:', 'xŁ:', 'x:g:', 'ŧx:A:', 'xŁŁ:', 'xaŧ:'];
 
-  for (const [name, before] of probes) {
-    it(`a stop calls a detector exactly where its before admits the codes there (${name})`, () => {
-      const probe: CharDetector = { kind: 'char', id: 'test.probe', type: 'PROBE', triggers: ':', before, maxLength: 1, at: (_t, i, report) => { report(i, i + 1); } };
+  for (const [name, { before, before3 }] of probes) {
+    it(`a stop calls a detector exactly where its before and before3 admit the codes there (${name})`, () => {
+      const probe: CharDetector = { kind: 'char', id: 'test.probe', type: 'PROBE', triggers: ':', ...(before && { before }), ...(before3 && { before3 }), maxLength: 1, at: (_t, i, report) => { report(i, i + 1); } };
       const single = new Scanner([probe], { limits: SETTINGS.limits ?? DEFAULT_SCAN_LIMITS });
       let admitted = 0;
       for (const text of texts) {
         const want: string[] = [];
-        for (let i = 0; i < text.length; i++) if (text[i] === ':' && before(code(text, i - 2), code(text, i - 1))) want.push(`${i}-${i + 1}`);
+        for (let i = 0; i < text.length; i++) {
+          const [p3, p2, p] = [code(text, i - 3), code(text, i - 2), code(text, i - 1)];
+          if (text[i] === ':' && (before?.(p2, p) ?? true) && (before3?.(p3, p2, p) ?? true)) want.push(`${i}-${i + 1}`);
+        }
         assert.deepEqual(single.scan(text).map((f) => `${f.start}-${f.end}`), want, JSON.stringify(text));
         admitted += want.length;
       }
