@@ -9,9 +9,11 @@ const isBase32Upper = (c: number): boolean => isUpper(c) || (c >= 50 && c <= 55)
 
 /** Index past a key id starting at i, or -1. */
 function keyIdEnd(text: string, i: number): number {
+  // The boundary first: most `AB`, `AC`, `AS` pairs sit inside base64 runs and words, refused by one read.
+  if (!boundaryAt(text, i - 1)) return -1;
   let known = false;
   for (const p of KEY_ID_PREFIXES) if (hasAt(text, i, p)) known = true;
-  if (!known || !boundaryAt(text, i - 1)) return -1;
+  if (!known) return -1;
   const end = runEnd(text, i + 4, isBase32Upper, 17);
   return end - i === 20 && boundaryAt(text, end) && !looksLikePlaceholder(text, i + 4, end) ? end : -1;
 }
