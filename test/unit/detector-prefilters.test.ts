@@ -266,8 +266,11 @@ function referenceCharHits(det: CharDetector | KeywordDetector, text: string): s
   } else {
     // ASCII case folding only, written out (toLowerCase also folds letters such as U+212A KELVIN SIGN to 'k').
     const fold = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
+    // Every keyword at every place in any letter case, also those written in upper case (which the pair table
+    // marks in that case only): the detector checks the case it needs.
+    const words = det.keywords.map((w) => w.toLowerCase());
     for (let i = 0; i < text.length; i++) {
-      for (const w of det.keywords) {
+      for (const w of words) {
         let k = 0;
         while (k < w.length && fold(text.charCodeAt(i + k)) === w.charCodeAt(k)) k++;
         if (k === w.length) det.atKeyword(text, i, w, report);
