@@ -4,7 +4,7 @@
 import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
-import { B64, base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
+import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, mayBeRunBytes, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
 import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
@@ -60,10 +60,6 @@ interface DecodedRun {
   readonly text: string;
 }
 
-/** mayBeBase64Run on the window bytes around byte b (12 bytes each way must be in the window). */
-const mayBeRunBytes = (win: Buffer, b: number): boolean =>
-  (B64[win[b + 11] as number] === 1 && B64[win[b + 7] as number] === 1 && B64[win[b + 3] as number] === 1) ||
-  (B64[win[b - 13] as number] === 1 && B64[win[b - 9] as number] === 1 && B64[win[b - 5] as number] === 1);
 
 const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
