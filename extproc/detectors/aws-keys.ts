@@ -9,9 +9,11 @@ const isBase32Upper = (c: number): boolean => isUpper(c) || (c >= 50 && c <= 55)
 
 /** Index past a key id starting at i, or -1. */
 function keyIdEnd(text: string, i: number): number {
+  // The boundary first: most `AB`, `AC`, `AS` pairs sit inside base64 runs and words, refused by one read.
+  if (!boundaryAt(text, i - 1)) return -1;
   let known = false;
   for (const p of KEY_ID_PREFIXES) if (hasAt(text, i, p)) known = true;
-  if (!known || !boundaryAt(text, i - 1)) return -1;
+  if (!known) return -1;
   const end = runEnd(text, i + 4, isBase32Upper, 17);
   return end - i === 20 && boundaryAt(text, end) && !looksLikePlaceholder(text, i + 4, end) ? end : -1;
 }
@@ -65,8 +67,9 @@ const KEYWORDS = ['aws_secret_access_key', 'secret_access_key', 'secretaccesskey
 const TAIL = KEYWORDS.map((k) => k.indexOf('ecret'));
 
 /**
- * Secret keys after a key id or after a keyword. The scanner's keyword lookup finds "akia"/"asia"/"abia"/
- * "acca" and "secret" in any case; key ids must be upper case, and a keyword counts when its "ecret" is all
+ * Secret keys after a key id or after a keyword. The scanner's keyword lookup finds "AKIA"/"ASIA"/"ABIA"/
+ * "ACCA" in upper case only (key ids are upper case: written so, they stop the hot loop at `KI`, `SI`, `BI`, `CC`
+ * and not at prose's `si` of "version") and "secret" in any case; a keyword counts when its "ecret" is all
  * lower or all upper case (then the whole keyword is matched case-insensitively).
  */
 export const awsSecretAccessKey: KeywordDetector = {
@@ -74,7 +77,7 @@ export const awsSecretAccessKey: KeywordDetector = {
   id: 'secret.aws_secret_access_key',
   type: 'AWS_SECRET_KEY',
   maxLength: 40,
-  keywords: ['akia', 'asia', 'abia', 'acca', 'secret'],
+  keywords: ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'secret'],
   atKeyword(text, i, keyword, report) {
     if (keyword !== 'secret') {
       const end = keyIdEnd(text, i);

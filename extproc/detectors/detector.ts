@@ -101,10 +101,15 @@ export interface NumberDetector extends DetectorBase {
  */
 export interface KeywordDetector extends DetectorBase {
   readonly kind: 'keyword';
-  /** Lowercase ASCII words (at least 3 characters of a-z, 0-9, `_`, `-`, `.`, `~`). */
+  /**
+   * ASCII words (at least 3 characters of a-z, 0-9, `_`, `-`, `.`, `~`), in lower case to be found in any letter
+   * case. A word written with an upper-case letter (`AKIA`) is one the detector needs in exactly that case: the
+   * hot loop stops only at its marked pair as written (other cases may still be passed on where another
+   * keyword marks the same pair, so the detector checks the case itself).
+   */
   readonly keywords: readonly string[];
   /**
-   * `keyword` is the entry of `keywords` found at i (in any letter case: the detector checks the case it needs).
+   * `keyword` is the entry of `keywords` found at i, lower-cased (in any letter case: the detector checks the case it needs).
    * `memo` is fresh for each scanned text (as for char detectors); callers outside the scanner may omit it.
    */
   atKeyword(text: string, i: number, keyword: string, report: (start: number, end: number) => void, memo?: Map<string, number>): void;

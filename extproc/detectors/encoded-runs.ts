@@ -29,6 +29,23 @@ export function mayBeBase64Run(text: string, i: number): boolean {
   return i >= 13 && ahead(-13) && ahead(-9) && ahead(-5);
 }
 
+/**
+ * mayBeBase64Run on bytes (a Latin-1 copy of the text, one byte per code unit: the scanner's window) at the pair
+ * whose second byte is b; bytes b - 13 to b + 11 must be in the buffer. Every byte is read: a camel-case name
+ * (`TypeScript`, `localeCompare`) meets a space or a bracket within a few bytes either way, so the scanner
+ * refuses it here without a call. A byte that stands for a code unit above 255 (its low byte) can only let a
+ * place through to mayBeBase64Run on the text, never turn one away.
+ */
+export function mayBeRunBytes(bytes: Uint8Array, b: number): boolean {
+  return allBase64(bytes, b + 1, b + 12) || allBase64(bytes, b - 13, b - 1);
+}
+
+/** Whether bytes [from, to) are all base64 characters. */
+function allBase64(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (B64[bytes[k] as number] !== 1) return false;
+  return true;
+}
+
 /** The run of base64 characters around i (plus its `=` padding), not starting before `from`. */
 export function base64Run(text: string, i: number, from: number): { start: number; end: number } {
   let s = i;

@@ -4,7 +4,7 @@
 import type { Finding, TextSegment } from '../core/content.ts';
 import { hasAtFold } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
-import { B64, base64Run, decodeBase64, decodePercent, mayBeBase64Run, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
+import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, mayBeRunBytes, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
 import { normalView, originalIndex } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
@@ -60,10 +60,6 @@ interface DecodedRun {
   readonly text: string;
 }
 
-/** mayBeBase64Run on the window bytes around byte b (12 bytes each way must be in the window). */
-const mayBeRunBytes = (win: Buffer, b: number): boolean =>
-  (B64[win[b + 11] as number] === 1 && B64[win[b + 7] as number] === 1 && B64[win[b + 3] as number] === 1) ||
-  (B64[win[b - 13] as number] === 1 && B64[win[b - 9] as number] === 1 && B64[win[b - 5] as number] === 1);
 
 const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
@@ -323,14 +319,20 @@ export class Scanner {
         }
       } else if (det.kind === 'number') numbers.push(numberEntry(d, det));
       else if (det.kind === 'keyword') {
-        for (const word of det.keywords) {
-          if (word.length < 3 || !/^[a-z0-9_.~-]+$/.test(word)) throw new Error(`detector ${det.id}: keyword must be 3+ lowercase ASCII characters`);
+        for (const written of det.keywords) {
+          if (written.length < 3 || !/^[a-z0-9_.~-]+$/.test(written.toLowerCase())) throw new Error(`detector ${det.id}: keyword must be 3+ ASCII characters`);
+          const word = written.toLowerCase();
           const offset = markedPair(word);
           if (offset < 0) throw new Error(`detector ${det.id}: keyword ${word} is all digits`);
           const key = (word.charCodeAt(offset) << 8) | word.charCodeAt(offset + 1);
-          marked.add(key);
+          // A keyword written with an upper-case letter counts in that case only: its pair is marked as written
+          // (the `KI` of `AKIA`; prose's `ki` does not stop the loop).
+          const forms = word === written ? cases(key >> 8).flatMap((a) => cases(key & 255).map((b) => (a << 8) | b)) : [(written.charCodeAt(offset) << 8) | written.charCodeAt(offset + 1)];
           const third = offset + 2 < word.length ? 1 << (word.charCodeAt(offset + 2) & 31) : -1;
-          for (const a of cases(key >> 8)) for (const b of cases(key & 255)) this.#keywordNext[(a << 8) | b] = ((this.#keywordNext[(a << 8) | b] ?? 0) | third) >>> 0;
+          for (const form of forms) {
+            marked.add(form);
+            this.#keywordNext[form] = ((this.#keywordNext[form] ?? 0) | third) >>> 0;
+          }
           (keywords[key] ??= []).push({ d, word, offset, atKeyword: det.atKeyword.bind(det) });
         }
       } else texts.push({ d, det });
@@ -418,7 +420,7 @@ export class Scanner {
         pairs[(p << 8) | c] = f;
       }
     }
-    for (const key of marked) for (const a of cases(key >> 8)) for (const b of cases(key & 255)) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | KEYWORD;
+    for (const form of marked) pairs[form] = (pairs[form] ?? 0) | KEYWORD;
     // Base64 runs of the decoding layer: random base64 of MIN_BASE64_RUN characters almost always has a
     // lower-case letter before an upper-case one, which prose rarely has; percent escapes start at `%` + hex.
     for (let a = 97; a <= 122; a++) for (let b = 65; b <= 90; b++) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | ENCODED;

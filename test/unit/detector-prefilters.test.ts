@@ -10,7 +10,9 @@
 // case-insensitive occurrence finds exactly what the scanner finds, across window edges; the masks that only
 // save calls (`before`, the two characters before a trigger; the header names' last letters as `prev`) are
 // left out of the reference, so they are shown to lose nothing; (4) the context-word lookup (one table
-// load per character) finds what a plain search of every word at every place finds.
+// load per character) finds what a plain search of every word at every place finds; (5) the decoding layer's
+// byte test at a lower-case letter before an upper-case one passes every place inside a base64 run of
+// MIN_BASE64_RUN characters or more.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { contextWords, hasContextWord } from '../../extproc/detectors/chars.ts';
@@ -19,6 +21,7 @@ import { buildDetectors, buildScanner, type DetectorSettings } from '../../extpr
 import { normalView, originalIndex, type NormalView } from '../../extproc/detectors/normal-view.ts';
 import { Scanner } from '../../extproc/detectors/scanner.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
+import { mayBeRunBytes, MIN_BASE64_RUN } from '../../extproc/detectors/encoded-runs.ts';
 
 const SETTINGS: DetectorSettings = {
   phone: { enabled: true, requireContext: true },
@@ -266,8 +269,11 @@ function referenceCharHits(det: CharDetector | KeywordDetector, text: string): s
   } else {
     // ASCII case folding only, written out (toLowerCase also folds letters such as U+212A KELVIN SIGN to 'k').
     const fold = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
+    // Every keyword at every place in any letter case, also those written in upper case (which the pair table
+    // marks in that case only): the detector checks the case it needs.
+    const words = det.keywords.map((w) => w.toLowerCase());
     for (let i = 0; i < text.length; i++) {
-      for (const w of det.keywords) {
+      for (const w of words) {
         let k = 0;
         while (k < w.length && fold(text.charCodeAt(i + k)) === w.charCodeAt(k)) k++;
         if (k === w.length) det.atKeyword(text, i, w, report);
@@ -424,5 +430,44 @@ describe('context words', () => {
       }
     }
     assert.ok(found >= 500 && found <= 3500, `the random windows must hold both outcomes (${found} of 4000 with a word)`);
+  });
+});
+
+describe('the decoding layer\'s byte test', () => {
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_';
+  const isB64 = (c: number): boolean => c < 128 && B64.includes(String.fromCharCode(c));
+  const isLower = (c: number): boolean => c >= 97 && c <= 122;
+  const isUpper = (c: number): boolean => c >= 65 && c <= 90;
+
+  it('passes every lower-case letter before an upper-case one inside a base64 run of 24 or more', () => {
+    // Random runs of 1-40 base64 characters (letters mostly, so the pair is common) between separators; at each
+    // pair far enough from the ends (as the scanner asks), the run's length through the pair decides.
+    const next = rng(0x6a09e667);
+    const seps = ' (.,:"\n=é';
+    const inRun = new Map<number, number>();
+    let refused = 0;
+    for (let k = 0; k < 3000; k++) {
+      const codes: number[] = [];
+      while (codes.length < 200) {
+        const len = 1 + Math.floor(next() * 40);
+        for (let q = 0; q < len; q++) codes.push(B64.charCodeAt(Math.floor(next() * (next() < 0.9 ? 52 : B64.length))));
+        codes.push(seps.charCodeAt(Math.floor(next() * seps.length)) & 255);
+      }
+      const bytes = Uint8Array.from(codes);
+      for (let b = 13; b + 12 <= bytes.length; b++) {
+        if (!isLower(bytes[b - 1] as number) || !isUpper(bytes[b] as number)) continue;
+        let s = b - 1;
+        while (s > 0 && isB64(bytes[s - 1] as number)) s--;
+        let e = b + 1;
+        while (e < bytes.length && isB64(bytes[e] as number)) e++;
+        if (e - s >= MIN_BASE64_RUN) {
+          assert.ok(mayBeRunBytes(bytes, b), `a run of ${e - s} with its pair at ${b - s}`);
+          if (e - s === MIN_BASE64_RUN) inRun.set(b - s, (inRun.get(b - s) ?? 0) + 1);
+        } else if (!mayBeRunBytes(bytes, b)) refused++;
+      }
+    }
+    // Runs of exactly 24 with the pair at every place (its upper-case letter 1 to 23), and shorter runs refused.
+    assert.deepEqual([...inRun.keys()].sort((a, b) => a - b), Array.from({ length: 23 }, (_, u) => u + 1));
+    assert.ok(refused > 1000, `short runs must be refused (${refused})`);
   });
 });
