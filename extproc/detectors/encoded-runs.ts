@@ -6,7 +6,7 @@
 
 /** Runs shorter than this are not decoded (24 base64 characters: 18 bytes, shorter than any credential). */
 export const MIN_BASE64_RUN = 24;
-/** Decoded text is scanned only when at least this share of its bytes is printable ASCII or whitespace. */
+/** Decoded text is scanned only when at least this share of its characters is printable (printableText). */
 const PRINTABLE_SHARE = 0.9;
 
 /** Base64 and base64url characters (both alphabets: a run is decoded leniently as either), by code below 256. */
@@ -71,13 +71,20 @@ export function percentRun(text: string, i: number, from: number): { start: numb
   return { start: s, end: e };
 }
 
-function printable(bytes: Buffer): boolean {
+/**
+ * The bytes as UTF-8 text when they are mostly printable: ASCII printable characters and whitespace, and
+ * characters of valid multi-byte sequences (an encoded `＠` or zero-width space is text, which the scanner's
+ * normalising view then folds); C0 controls, DEL and invalid bytes (decoded as U+FFFD) are not. Random
+ * binary is mostly invalid UTF-8, so it stays refused.
+ */
+function printableText(bytes: Buffer): string | undefined {
+  const text = bytes.toString('utf8');
   let ok = 0;
-  for (let k = 0; k < bytes.length; k++) {
-    const b = bytes[k] as number;
-    if ((b >= 32 && b < 127) || b === 9 || b === 10 || b === 13) ok++;
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if ((c >= 32 && c < 127) || c === 9 || c === 10 || c === 13 || (c >= 160 && c !== 0xfffd)) ok++;
   }
-  return ok >= bytes.length * PRINTABLE_SHARE;
+  return text.length > 0 && ok >= text.length * PRINTABLE_SHARE ? text : undefined;
 }
 
 /**
@@ -96,11 +103,13 @@ function textLeads(run: string): boolean {
   return bad * 10 <= groups;
 }
 
-/** The decoded text of a base64 run, or undefined when it does not decode to mostly printable text. */
+/**
+ * The decoded text of a base64 run (UTF-8), or undefined when it does not decode to mostly printable text.
+ */
 export function decodeBase64(run: string): string | undefined {
   if (!textLeads(run)) return undefined;
   const bytes = Buffer.from(run, 'base64');
-  return bytes.length > 0 && printable(bytes) ? bytes.toString('latin1') : undefined;
+  return printableText(bytes);
 }
 
 /** The decoded text of a percent-encoded run (`%XX` escapes; anything else kept), or undefined without one. */
@@ -120,5 +129,5 @@ export function decodePercent(run: string): string | undefined {
   }
   if (escapes === 0) return undefined;
   const out = bytes.subarray(0, m);
-  return printable(out) ? out.toString('latin1') : undefined;
+  return printableText(out);
 }

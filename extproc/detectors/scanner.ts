@@ -485,7 +485,9 @@ export class Scanner {
 
   /**
    * One pass of every detector over the text, then the decoded text of each encoded run the pass found, whose
-   * hits are reported as the whole run. Decoded texts are not decoded again (one level).
+   * hits are reported as the whole run. Decoded texts are not decoded again (one level), and a decoded text
+   * with characters the normalising view folds is scanned as its view, as a direct text is (`%EF%BC%A0` is a
+   * fullwidth `@`).
    */
   #textHits(text: string, bytes: number, budget: ScanBudget): RawHit[] {
     const hits = this.#passHits(text, bytes, budget, []);
@@ -493,7 +495,8 @@ export class Scanner {
     this.#runs = undefined;
     const rawCap = this.limits.maxFindings * 4 + 16;
     for (const run of runs) {
-      for (const h of this.#passHits(run.text, 0, budget, undefined)) {
+      const view = Buffer.byteLength(run.text, 'utf8') === run.text.length ? undefined : normalView(run.text);
+      for (const h of this.#passHits(view?.text ?? run.text, 0, budget, undefined)) {
         hits.push({ d: h.d, start: run.start, end: run.end, decoded: 1 });
         if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
       }
@@ -579,8 +582,9 @@ export class Scanner {
       if (f === ENCODED) {
         // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair. Inside the
         // window, mayBeBase64Run's reads are made on the bytes first (a byte that aliases a non-ASCII code unit
-        // can only let a place through to the check on the text, never turn one away).
-        if (i >= this.#runEnd && this.#runs !== undefined && (w === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, this.#runs);
+        // can only let a place through to the check on the text, never turn one away). The pair's first byte is
+        // win[j] (after a stop at a turn's second pair, w holds the second).
+        if (i >= this.#runEnd && this.#runs !== undefined && (win[j] === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, this.#runs);
         j++;
         continue;
       }

@@ -104,6 +104,15 @@ describe('the decoding layer', () => {
     assert.deepEqual(found(`see data:text/plain;base64,${run} attached`), [['secret.aws_access_key_id', run]]);
   });
 
+  it('decodes escapes as UTF-8 and folds the decoded text: a percent-encoded fullwidth @ and a zero-width space in a base64 env line', () => {
+    // %EF%BC%A0 is U+FF20 in UTF-8; read as Latin-1 bytes it was three unrelated characters.
+    const mail = 'ana.lima%EF%BC%A0example.com';
+    for (const pad of ['', ' ', '  ', '   ']) assert.deepEqual(found(`to=${pad}${mail}&x=1`), [['pii.email', mail]]);
+    // Past the first 8 groups, which must lead printable ASCII bytes (the lead filter refuses random tokens there).
+    const run = b64(`OPENAI_API_KEY=${OPENAI.slice(0, 20)}${ZW}${OPENAI.slice(20)}\n`);
+    assert.deepEqual(found(`blob ${run} end`), [['secret.openai_api_key', run]]);
+  });
+
   it('combines with the view: a zero-width space inside a base64 run', () => {
     const run = b64(`key=${OPENAI}\n`);
     const text = `x ${run.slice(0, 10)}${ZW}${run.slice(10)} y`;
