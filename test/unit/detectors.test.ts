@@ -392,6 +392,8 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
   ip_opt_in: [
     { text: 'the server ip is 8.8.4.4.', expect: [['IP_ADDRESS', '8.8.4.4']], settings: { ip: { enabled: true, requireContext: true, includePrivate: false } } },
     neg('the server ip is 8.8.4.4'),
+    // The private ranges by both leading octets' values: 172.16-31 only.
+    { text: 'server ip 172.32.0.1, host 172.31.255.9, ip 100.64.1.2', expect: [['IP_ADDRESS', '172.32.0.1'], ['IP_ADDRESS', '100.64.1.2']], settings: { ip: { enabled: true, requireContext: true, includePrivate: false } } },
     neg('host 192.168.1.10, then a long sentence so no context word is near: version 1.2.3.4; ip 1.2.3.4.5, ip 256.1.1.1, ip 01.2.3.4', { ip: { enabled: true, requireContext: true, includePrivate: false } }),
   ],
 };
