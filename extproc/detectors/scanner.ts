@@ -256,8 +256,9 @@ export class Scanner {
   readonly #minDigits: number;
   /**
    * Per pair of codes before and after a token (each ASCII, or 128 for any other; at before * 129 + after): the
-   * fewest digits any number detector accepts there, by its `prev` and `shortTokens` prefilters. A lone group
-   * with fewer (`sha256`, `utf8`, `[0]`, `42,`) reaches no detector: the hot loop steps over it.
+   * fewest digits any number detector accepts there as a single group, by its `prev`, `groupCounts`, `lone` and
+   * `shortTokens` prefilters. A lone group with fewer (`sha256`, `utf8`, `[0]`, `42,`, `:5432/`) reaches no
+   * detector: the hot loop steps over it.
    */
   readonly #minDigitsAround = new Uint8Array(129 * 129);
   /** The encoded runs the current pass collects (undefined while a decoded text is scanned: one level only). */
@@ -361,7 +362,14 @@ export class Scanner {
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     for (let b = 0; b <= 128; b++) {
       for (let a = 0; a <= 128; a++) {
-        const need = (e: NumberEntry): number => (e.det.prev !== undefined && !e.det.prev(b) ? DIGIT_CAP + 1 : e.det.shortTokens === undefined || e.det.shortTokens.next(a) ? e.minDigits : Math.max(e.minDigits, e.shortBelow));
+        // The fewest digits of a lone group with b before it and a after it that the entry's masks let through
+        // (#numberToken): none where its `prev`, group counts or `lone.around` refuse a single group there.
+        const need = (e: NumberEntry): number => {
+          const det = e.det;
+          if ((det.prev !== undefined && !det.prev(b)) || (det.groupCounts !== undefined && !det.groupCounts.includes(1)) || (det.lone?.around !== undefined && !det.lone.around(b, a))) return DIGIT_CAP + 1;
+          const floor = det.shortTokens === undefined || det.shortTokens.next(a) ? e.minDigits : Math.max(e.minDigits, e.shortBelow);
+          return det.lone?.digits === undefined ? floor : Math.max(floor, Math.min(DIGIT_CAP + 1, ...det.lone.digits));
+        };
         this.#minDigitsAround[b * 129 + a] = Math.min(DIGIT_CAP + 1, ...numbers.map(need));
       }
     }
