@@ -387,6 +387,10 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'call me at +1 415 555 2671 tomorrow', expect: [['PHONE_NUMBER', '+1 415 555 2671']], settings: { phone: { enabled: true, requireContext: true } } },
     { text: 'phone: (415) 555-2671', expect: [['PHONE_NUMBER', '(415) 555-2671']], settings: { phone: { enabled: true, requireContext: true } } },
     neg('call me at +1 415 555 2671 tomorrow'),
+    // The digit bounds, counted over the token and what follows it: 7 and 15 digits count, 16 do not.
+    { text: 'call 555-1234 today', expect: [['PHONE_NUMBER', '555-1234']], settings: { phone: { enabled: true, requireContext: true } } },
+    { text: 'call +44 20 7946 0958 123 today', expect: [['PHONE_NUMBER', '+44 20 7946 0958 123']], settings: { phone: { enabled: true, requireContext: true } } },
+    neg('call +44 20 7946 0958 1234 today', { phone: { enabled: true, requireContext: true } }),
     neg('ts 1717171717171 build 20240531.3 and +1 415 555 2671 (no context)', { phone: { enabled: true, requireContext: true } }),
   ],
   ip_opt_in: [
