@@ -143,21 +143,21 @@ interface NumberEntry {
 
 /**
  * The number detectors' prefilters as bit masks over the entries (bit k: entry k), so a token finds the
- * detectors to call with three loads and two ANDs instead of four tests per detector.
+ * detectors to call with a few loads and ANDs instead of four tests per detector.
  */
 class NumberMasks {
-  /** Per digit count (capped at DIGIT_CAP): entries whose digit window admits it (at the cap: some count from there on). */
-  readonly byDigits = new Uint32Array(DIGIT_CAP + 1);
-  /** Per group count (1 to MAX_GROUPS). */
-  readonly byCount = new Uint32Array(MAX_GROUPS + 1);
+  /**
+   * Per token shape, at count * (DIGIT_CAP + 1) + digits (capped at DIGIT_CAP): entries whose digit window and
+   * group counts admit it, and for one group its `lone.digits` too (one load for three prefilters). At the cap
+   * the digit window holds every entry that takes some count from there on.
+   */
+  readonly byShape = new Uint32Array((MAX_GROUPS + 1) * (DIGIT_CAP + 1));
   /** Per code before the token (code129). */
   readonly byPrev = new Uint32Array(129);
   /** Per digit count: entries for which a token this short must pass the short-token test. */
   readonly shortByDigits = new Uint32Array(DIGIT_CAP + 1);
   /** Per pair of codes after the token (code129 each, at next * 129 + then): entries whose short-token test fails. */
   readonly shortFails = new Uint32Array(129 * 129);
-  /** Per digit count (capped): entries whose `lone.digits` refuses a single group of that many digits. */
-  readonly loneDigitsFail = new Uint32Array(DIGIT_CAP + 1);
   /** Per pair of codes around a single group (code129 each, at prev * 129 + next): entries whose `lone.around` fails. */
   readonly loneAroundFail = new Uint32Array(129 * 129);
 
@@ -168,17 +168,19 @@ class NumberMasks {
     entries.forEach((e, k) => {
       const bit = (1 << k) >>> 0;
       const det = e.det;
-      for (let n = 0; n <= DIGIT_CAP; n++) {
-        if (n >= e.minDigits && n <= e.maxDigits) this.byDigits[n] = ((this.byDigits[n] ?? 0) | bit) >>> 0;
-        if (n < e.shortBelow) this.shortByDigits[n] = ((this.shortByDigits[n] ?? 0) | bit) >>> 0;
-      }
-      for (let n = 1; n <= MAX_GROUPS; n++) if (det.groupCounts === undefined || det.groupCounts.includes(n)) this.byCount[n] = ((this.byCount[n] ?? 0) | bit) >>> 0;
-      for (let c = 0; c <= 128; c++) if (det.prev === undefined || det.prev(c)) this.byPrev[c] = ((this.byPrev[c] ?? 0) | bit) >>> 0;
       const lone = det.lone;
-      if (lone?.digits !== undefined) {
-        if (lone.digits.some((n) => n >= DIGIT_CAP)) throw new Error(`detector ${det.id}: lone.digits must be below ${DIGIT_CAP}`);
-        for (let n = 0; n <= DIGIT_CAP; n++) if (!lone.digits.includes(n)) this.loneDigitsFail[n] = ((this.loneDigitsFail[n] ?? 0) | bit) >>> 0;
+      if (lone?.digits?.some((n) => n >= DIGIT_CAP) === true) throw new Error(`detector ${det.id}: lone.digits must be below ${DIGIT_CAP}`);
+      for (let n = 0; n <= DIGIT_CAP; n++) {
+        if (n < e.shortBelow) this.shortByDigits[n] = ((this.shortByDigits[n] ?? 0) | bit) >>> 0;
+        if (n < e.minDigits || n > e.maxDigits) continue;
+        for (let count = 1; count <= MAX_GROUPS; count++) {
+          if (det.groupCounts !== undefined && !det.groupCounts.includes(count)) continue;
+          if (count === 1 && lone?.digits !== undefined && !lone.digits.includes(n)) continue;
+          const at = count * (DIGIT_CAP + 1) + n;
+          this.byShape[at] = ((this.byShape[at] ?? 0) | bit) >>> 0;
+        }
       }
+      for (let c = 0; c <= 128; c++) if (det.prev === undefined || det.prev(c)) this.byPrev[c] = ((this.byPrev[c] ?? 0) | bit) >>> 0;
       const around = lone?.around;
       if (around !== undefined) markFailingPairs(this.loneAroundFail, bit, (a, b) => !around(a, b));
       const short = det.shortTokens;
@@ -666,21 +668,25 @@ export class Scanner {
       gs = ++j;
       while (j < n && (c = text.charCodeAt(j)) >= 48 && c <= 57) j++;
     }
-    if (digits < this.#minDigits) return resume > i ? resume : j;
+    const end = resume > i ? resume : j;
+    if (digits < this.#minDigits) return end;
+    const masks = this.#numberMasks;
+    const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
+    const prev = code129(i > 0 ? text.charCodeAt(i - 1) : 32);
+    let m = (masks.byShape[count * (DIGIT_CAP + 1) + dk] as number) & (masks.byPrev[prev] as number);
+    if (m === 0) return end;
+    // The code unit after the token (0 past the end of the text), for the lone-group and short-token prefilters.
+    const next = code129(j < n ? text.charCodeAt(j) : 0);
+    if (count === 1) m &= ~(masks.loneAroundFail[prev * 129 + next] as number);
+    const short = m & (masks.shortByDigits[dk] as number);
+    if (short !== 0) m &= ~(short & (masks.shortFails[next * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
+    // The token is filled in only for a detector that will read it (most tokens reach none).
+    if (m === 0) return end;
     tok.text = text;
     tok.start = i;
     tok.end = j;
     tok.count = count;
     tok.digits = digits;
-    const masks = this.#numberMasks;
-    const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
-    const prev = code129(i > 0 ? text.charCodeAt(i - 1) : 32);
-    let m = (masks.byDigits[dk] as number) & (masks.byCount[count] as number) & (masks.byPrev[prev] as number);
-    // The code unit after the token (0 past the end of the text), for the lone-group and short-token prefilters.
-    const next = code129(j < n ? text.charCodeAt(j) : 0);
-    if (count === 1) m &= ~((masks.loneDigitsFail[dk] as number) | (masks.loneAroundFail[prev * 129 + next] as number));
-    const short = m & (masks.shortByDigits[dk] as number);
-    if (short !== 0) m &= ~(short & (masks.shortFails[next * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
     const nums = this.#numbers;
     while (m !== 0) {
       const low = m & -m;
@@ -690,7 +696,7 @@ export class Scanner {
       if (digits > e.maxDigits) continue;
       e.onNumber(tok, reporters[e.d] as Report);
     }
-    return resume > i ? resume : j;
+    return end;
   }
 
   /** Drops allow-listed values, merges overlapping hits (the longer hit names the merged finding). */
