@@ -547,7 +547,7 @@ export class Scanner {
           j = e - base;
           continue;
         }
-        j = this.#numberToken(text, i, e, reporters) - base;
+        j = this.#numberToken(text, i, e, pc, after, reporters) - base;
         continue;
       }
       if (k === CHAR) {
@@ -639,8 +639,12 @@ export class Scanner {
     }
   }
 
-  /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
-  #numberToken(text: string, i: number, firstEnd: number, reporters: readonly Report[]): number {
+  /**
+   * Builds the number token starting at i, runs the number detectors, returns where scanning resumes. The hot
+   * loop passes what it read: the first group's end, the code unit before the token (32 at the text's start) and
+   * the one after the first group (0 at the text's end).
+   */
+  #numberToken(text: string, i: number, firstEnd: number, before: number, afterFirst: number, reporters: readonly Report[]): number {
     const tok = this.#token;
     const starts = tok.starts;
     const ends = tok.ends;
@@ -649,8 +653,8 @@ export class Scanner {
     let digits = 0;
     let j = firstEnd;
     let resume = -1;
-    // The first group's end is known from the hot loop; c is the code unit after each group.
-    let c = j < n ? text.charCodeAt(j) : 0;
+    // c is the code unit after each group.
+    let c = afterFirst;
     for (let gs = i; ; ) {
       starts[count] = gs;
       ends[count] = j;
@@ -672,7 +676,7 @@ export class Scanner {
     if (digits < this.#minDigits) return end;
     const masks = this.#numberMasks;
     const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
-    const prev = code129(i > 0 ? text.charCodeAt(i - 1) : 32);
+    const prev = code129(before);
     let m = (masks.byShape[count * (DIGIT_CAP + 1) + dk] as number) & (masks.byPrev[prev] as number);
     if (m === 0) return end;
     // The code unit after the token (0 past the end of the text), for the lone-group and short-token prefilters.
