@@ -44,9 +44,12 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
       const before = s > 0 ? text.charCodeAt(s - 1) : 32;
       if (isAlnum(before) || before === 46 || before === 45 || before === 43) return;
       const limit = Math.min(text.length, s + MAX);
-      let j = s + 1;
-      let digits = isDigit(text.charCodeAt(s)) ? 1 : 0;
-      let seps = 0;
+      // The token is digits and single separators, which the walk below counts one by one: it starts at the
+      // token's end when the token fits under the limit (s is the token's start or the '+' or '(' before it).
+      const whole = tok.end <= limit;
+      let j = whole ? tok.end : s + 1;
+      let digits = whole ? tok.digits : isDigit(text.charCodeAt(s)) ? 1 : 0;
+      let seps = whole ? tok.count - 1 : 0;
       let end = j;
       while (j < limit) {
         const c = text.charCodeAt(j);

@@ -155,21 +155,21 @@ interface NumberEntry {
 
 /**
  * The number detectors' prefilters as bit masks over the entries (bit k: entry k), so a token finds the
- * detectors to call with three loads and two ANDs instead of four tests per detector.
+ * detectors to call with a few loads and ANDs instead of four tests per detector.
  */
 class NumberMasks {
-  /** Per digit count (capped at DIGIT_CAP): entries whose digit window admits it (at the cap: some count from there on). */
-  readonly byDigits = new Uint32Array(DIGIT_CAP + 1);
-  /** Per group count (1 to MAX_GROUPS). */
-  readonly byCount = new Uint32Array(MAX_GROUPS + 1);
+  /**
+   * Per token shape, at count * (DIGIT_CAP + 1) + digits (capped at DIGIT_CAP): entries whose digit window and
+   * group counts admit it, and for one group its `lone.digits` too (one load for three prefilters). At the cap
+   * the digit window holds every entry that takes some count from there on.
+   */
+  readonly byShape = new Uint32Array((MAX_GROUPS + 1) * (DIGIT_CAP + 1));
   /** Per code before the token (code129). */
   readonly byPrev = new Uint32Array(129);
   /** Per digit count: entries for which a token this short must pass the short-token test. */
   readonly shortByDigits = new Uint32Array(DIGIT_CAP + 1);
   /** Per pair of codes after the token (code129 each, at next * 129 + then): entries whose short-token test fails. */
   readonly shortFails = new Uint32Array(129 * 129);
-  /** Per digit count (capped): entries whose `lone.digits` refuses a single group of that many digits. */
-  readonly loneDigitsFail = new Uint32Array(DIGIT_CAP + 1);
   /** Per pair of codes around a single group (code129 each, at prev * 129 + next): entries whose `lone.around` fails. */
   readonly loneAroundFail = new Uint32Array(129 * 129);
 
@@ -180,17 +180,19 @@ class NumberMasks {
     entries.forEach((e, k) => {
       const bit = (1 << k) >>> 0;
       const det = e.det;
-      for (let n = 0; n <= DIGIT_CAP; n++) {
-        if (n >= e.minDigits && n <= e.maxDigits) this.byDigits[n] = ((this.byDigits[n] ?? 0) | bit) >>> 0;
-        if (n < e.shortBelow) this.shortByDigits[n] = ((this.shortByDigits[n] ?? 0) | bit) >>> 0;
-      }
-      for (let n = 1; n <= MAX_GROUPS; n++) if (det.groupCounts === undefined || det.groupCounts.includes(n)) this.byCount[n] = ((this.byCount[n] ?? 0) | bit) >>> 0;
-      for (let c = 0; c <= 128; c++) if (det.prev === undefined || det.prev(c)) this.byPrev[c] = ((this.byPrev[c] ?? 0) | bit) >>> 0;
       const lone = det.lone;
-      if (lone?.digits !== undefined) {
-        if (lone.digits.some((n) => n >= DIGIT_CAP)) throw new Error(`detector ${det.id}: lone.digits must be below ${DIGIT_CAP}`);
-        for (let n = 0; n <= DIGIT_CAP; n++) if (!lone.digits.includes(n)) this.loneDigitsFail[n] = ((this.loneDigitsFail[n] ?? 0) | bit) >>> 0;
+      if (lone?.digits?.some((n) => n >= DIGIT_CAP) === true) throw new Error(`detector ${det.id}: lone.digits must be below ${DIGIT_CAP}`);
+      for (let n = 0; n <= DIGIT_CAP; n++) {
+        if (n < e.shortBelow) this.shortByDigits[n] = ((this.shortByDigits[n] ?? 0) | bit) >>> 0;
+        if (n < e.minDigits || n > e.maxDigits) continue;
+        for (let count = 1; count <= MAX_GROUPS; count++) {
+          if (det.groupCounts !== undefined && !det.groupCounts.includes(count)) continue;
+          if (count === 1 && lone?.digits !== undefined && !lone.digits.includes(n)) continue;
+          const at = count * (DIGIT_CAP + 1) + n;
+          this.byShape[at] = ((this.byShape[at] ?? 0) | bit) >>> 0;
+        }
       }
+      for (let c = 0; c <= 128; c++) if (det.prev === undefined || det.prev(c)) this.byPrev[c] = ((this.byPrev[c] ?? 0) | bit) >>> 0;
       const around = lone?.around;
       if (around !== undefined) markFailingPairs(this.loneAroundFail, bit, (a, b) => !around(a, b));
       const short = det.shortTokens;
@@ -270,8 +272,9 @@ export class Scanner {
   readonly #minDigits: number;
   /**
    * Per pair of codes before and after a token (each ASCII, or 128 for any other; at before * 129 + after): the
-   * fewest digits any number detector accepts there, by its `prev` and `shortTokens` prefilters. A lone group
-   * with fewer (`sha256`, `utf8`, `[0]`, `42,`) reaches no detector: the hot loop steps over it.
+   * fewest digits any number detector accepts there as a single group, by its `prev`, `groupCounts`, `lone` and
+   * `shortTokens` prefilters. A lone group with fewer (`sha256`, `utf8`, `[0]`, `42,`, `:5432/`) reaches no
+   * detector: the hot loop steps over it.
    */
   readonly #minDigitsAround = new Uint8Array(129 * 129);
   /** The encoded runs the current pass collects (undefined while a decoded text is scanned: one level only). */
@@ -430,7 +433,14 @@ export class Scanner {
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
     for (let b = 0; b <= 128; b++) {
       for (let a = 0; a <= 128; a++) {
-        const need = (e: NumberEntry): number => (e.det.prev !== undefined && !e.det.prev(b) ? DIGIT_CAP + 1 : e.det.shortTokens === undefined || e.det.shortTokens.next(a) ? e.minDigits : Math.max(e.minDigits, e.shortBelow));
+        // The fewest digits of a lone group with b before it and a after it that the entry's masks let through
+        // (#numberToken): none where its `prev`, group counts or `lone.around` refuse a single group there.
+        const need = (e: NumberEntry): number => {
+          const det = e.det;
+          if ((det.prev !== undefined && !det.prev(b)) || (det.groupCounts !== undefined && !det.groupCounts.includes(1)) || (det.lone?.around !== undefined && !det.lone.around(b, a))) return DIGIT_CAP + 1;
+          const floor = det.shortTokens === undefined || det.shortTokens.next(a) ? e.minDigits : Math.max(e.minDigits, e.shortBelow);
+          return det.lone?.digits === undefined ? floor : Math.max(floor, Math.min(DIGIT_CAP + 1, ...det.lone.digits));
+        };
         this.#minDigitsAround[b * 129 + a] = Math.min(DIGIT_CAP + 1, ...numbers.map(need));
       }
     }
@@ -610,7 +620,7 @@ export class Scanner {
           j = e - base;
           continue;
         }
-        j = this.#numberToken(text, i, e, reporters) - base;
+        j = this.#numberToken(text, i, e, pc, after, reporters) - base;
         continue;
       }
       if (k === CHAR) {
@@ -694,8 +704,12 @@ export class Scanner {
     }
   }
 
-  /** Builds the number token starting at i, runs the number detectors, returns where scanning resumes. */
-  #numberToken(text: string, i: number, firstEnd: number, reporters: readonly Report[]): number {
+  /**
+   * Builds the number token starting at i, runs the number detectors, returns where scanning resumes. The hot
+   * loop passes what it read: the first group's end, the code unit before the token (32 at the text's start) and
+   * the one after the first group (0 at the text's end).
+   */
+  #numberToken(text: string, i: number, firstEnd: number, before: number, afterFirst: number, reporters: readonly Report[]): number {
     const tok = this.#token;
     const starts = tok.starts;
     const ends = tok.ends;
@@ -704,8 +718,8 @@ export class Scanner {
     let digits = 0;
     let j = firstEnd;
     let resume = -1;
-    // The first group's end is known from the hot loop; c is the code unit after each group.
-    let c = j < n ? text.charCodeAt(j) : 0;
+    // c is the code unit after each group.
+    let c = afterFirst;
     for (let gs = i; ; ) {
       starts[count] = gs;
       ends[count] = j;
@@ -723,21 +737,25 @@ export class Scanner {
       gs = ++j;
       while (j < n && (c = text.charCodeAt(j)) >= 48 && c <= 57) j++;
     }
-    if (digits < this.#minDigits) return resume > i ? resume : j;
+    const end = resume > i ? resume : j;
+    if (digits < this.#minDigits) return end;
+    const masks = this.#numberMasks;
+    const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
+    const prev = code129(before);
+    let m = (masks.byShape[count * (DIGIT_CAP + 1) + dk] as number) & (masks.byPrev[prev] as number);
+    if (m === 0) return end;
+    // The code unit after the token (0 past the end of the text), for the lone-group and short-token prefilters.
+    const next = code129(j < n ? text.charCodeAt(j) : 0);
+    if (count === 1) m &= ~(masks.loneAroundFail[prev * 129 + next] as number);
+    const short = m & (masks.shortByDigits[dk] as number);
+    if (short !== 0) m &= ~(short & (masks.shortFails[next * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
+    // The token is filled in only for a detector that will read it (most tokens reach none).
+    if (m === 0) return end;
     tok.text = text;
     tok.start = i;
     tok.end = j;
     tok.count = count;
     tok.digits = digits;
-    const masks = this.#numberMasks;
-    const dk = digits < DIGIT_CAP ? digits : DIGIT_CAP;
-    const prev = code129(i > 0 ? text.charCodeAt(i - 1) : 32);
-    let m = (masks.byDigits[dk] as number) & (masks.byCount[count] as number) & (masks.byPrev[prev] as number);
-    // The code unit after the token (0 past the end of the text), for the lone-group and short-token prefilters.
-    const next = code129(j < n ? text.charCodeAt(j) : 0);
-    if (count === 1) m &= ~((masks.loneDigitsFail[dk] as number) | (masks.loneAroundFail[prev * 129 + next] as number));
-    const short = m & (masks.shortByDigits[dk] as number);
-    if (short !== 0) m &= ~(short & (masks.shortFails[next * 129 + code129(j + 1 < n ? text.charCodeAt(j + 1) : 0)] as number));
     const nums = this.#numbers;
     while (m !== 0) {
       const low = m & -m;
@@ -747,7 +765,7 @@ export class Scanner {
       if (digits > e.maxDigits) continue;
       e.onNumber(tok, reporters[e.d] as Report);
     }
-    return resume > i ? resume : j;
+    return end;
   }
 
   /** Drops allow-listed values, merges overlapping hits (the longer hit names the merged finding). */

@@ -3,7 +3,7 @@
 // with a context word ("ssn", "social security") in the 40 characters before.
 import { contextWords, hasContextWord } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
-import { digitsOf, groupLengths, isolatedRun } from './number-token.ts';
+import { digitsOf, groupLength, isolatedRun } from './number-token.ts';
 
 const SAMPLES = new Set(['078051120', '219099999', '123456789']);
 const CONTEXT = contextWords(['ssn', 'social security', 'social sec', 'ss#', 'ss #', 'taxpayer']);
@@ -27,9 +27,10 @@ export const usSsn: NumberDetector = {
     if (tok.digits < 9) return;
     for (let g = 0; g < tok.count; g++) {
       const len = (tok.ends[g] ?? 0) - (tok.starts[g] ?? 0);
-      if (len === 3 && isolatedRun(tok, g, 3, '- ')) {
-        const l = groupLengths(tok, g, 3);
-        if (l[1] === 2 && l[2] === 4 && ssnValid(digitsOf(tok, g, 3))) report(tok.starts[g] ?? 0, tok.ends[g + 2] ?? 0);
+      if (len === 3) {
+        // The layout 3-2-4 from the group ends before the separators are read (a version, a netmask, a phone
+        // number's 3-3-4 stop here).
+        if (g + 3 <= tok.count && groupLength(tok, g + 1) === 2 && groupLength(tok, g + 2) === 4 && isolatedRun(tok, g, 3, '- ') && ssnValid(digitsOf(tok, g, 3))) report(tok.starts[g] ?? 0, tok.ends[g + 2] ?? 0);
       } else if (len === 9 && tok.count === 1) {
         const s = tok.starts[g] ?? 0;
         if (ssnValid(digitsOf(tok, g, 1)) && hasContextWord(tok.text, s - 40, s, CONTEXT)) report(s, tok.ends[g] ?? 0);

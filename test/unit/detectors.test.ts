@@ -387,11 +387,17 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'call me at +1 415 555 2671 tomorrow', expect: [['PHONE_NUMBER', '+1 415 555 2671']], settings: { phone: { enabled: true, requireContext: true } } },
     { text: 'phone: (415) 555-2671', expect: [['PHONE_NUMBER', '(415) 555-2671']], settings: { phone: { enabled: true, requireContext: true } } },
     neg('call me at +1 415 555 2671 tomorrow'),
+    // The digit bounds, counted over the token and what follows it: 7 and 15 digits count, 16 do not.
+    { text: 'call 555-1234 today', expect: [['PHONE_NUMBER', '555-1234']], settings: { phone: { enabled: true, requireContext: true } } },
+    { text: 'call +44 20 7946 0958 123 today', expect: [['PHONE_NUMBER', '+44 20 7946 0958 123']], settings: { phone: { enabled: true, requireContext: true } } },
+    neg('call +44 20 7946 0958 1234 today', { phone: { enabled: true, requireContext: true } }),
     neg('ts 1717171717171 build 20240531.3 and +1 415 555 2671 (no context)', { phone: { enabled: true, requireContext: true } }),
   ],
   ip_opt_in: [
     { text: 'the server ip is 8.8.4.4.', expect: [['IP_ADDRESS', '8.8.4.4']], settings: { ip: { enabled: true, requireContext: true, includePrivate: false } } },
     neg('the server ip is 8.8.4.4'),
+    // The private ranges by both leading octets' values: 172.16-31 only.
+    { text: 'server ip 172.32.0.1, host 172.31.255.9, ip 100.64.1.2', expect: [['IP_ADDRESS', '172.32.0.1'], ['IP_ADDRESS', '100.64.1.2']], settings: { ip: { enabled: true, requireContext: true, includePrivate: false } } },
     neg('host 192.168.1.10, then a long sentence so no context word is near: version 1.2.3.4; ip 1.2.3.4.5, ip 256.1.1.1, ip 01.2.3.4', { ip: { enabled: true, requireContext: true, includePrivate: false } }),
   ],
 };
