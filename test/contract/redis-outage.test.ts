@@ -31,10 +31,14 @@ function store(): RedisStateStore {
   return s;
 }
 
-async function failure(p: Promise<unknown>): Promise<{ err: StateUnavailableError; ms: number }> {
+/**
+ * Runs `start` and waits for its failure. The clock starts before `start` is called: the store arms its timeout
+ * inside the call, so on a loaded machine a clock started after it would read a timeout as early.
+ */
+async function failure(start: () => Promise<unknown>): Promise<{ err: StateUnavailableError; ms: number }> {
   const t0 = performance.now();
   try {
-    await p;
+    await start();
   } catch (err) {
     assert.ok(err instanceof StateUnavailableError, `expected StateUnavailableError, got ${String(err)}`);
     return { err, ms: performance.now() - t0 };
@@ -79,7 +83,7 @@ describe('Redis outages', () => {
     redis.pause();
     try {
       for (const [name, op] of operations) {
-        const { err, ms } = await failure(op(s));
+        const { err, ms } = await failure(() => op(s));
         assert.deepEqual([err.reason, err.operation, err.code], ['timeout', name, 'state_unavailable']);
         assert.ok(ms >= TIMEOUT_MS - 5 && ms < TIMEOUT_MS + 150, `${name} failed after ${ms.toFixed(1)} ms`);
         took.push(`${name} ${ms.toFixed(1)} ms`);
@@ -98,7 +102,7 @@ describe('Redis outages', () => {
     await eventually(async () => { try { await addToWindow(s, 'x', 1, 1_000); return false; } catch { return true; } });
     const took: string[] = [];
     for (const [name, op] of operations) {
-      const { err, ms } = await failure(op(s));
+      const { err, ms } = await failure(() => op(s));
       assert.equal(err.operation, name);
       assert.equal(err.reason, 'unavailable');
       assert.ok(ms < TIMEOUT_MS, `${name} failed after ${ms.toFixed(1)} ms`);
@@ -118,24 +122,24 @@ describe('Redis outages', () => {
     try {
       const who = { identity: 'a', tenant: 't' };
       const budget = (onStateError?: 'allow' | 'deny') => budgetSchema.parse({ name: 'b', per: 'identity', metric: 'tokens', limit: 10, window: '1h', ...(onStateError === undefined ? {} : { onStateError }) });
-      await failure(new BudgetGuard(s, [budget()], [], { onError: 'deny' }).reserve(who, 'p', 'm', { inputTokens: 1, outputTokens: 1 }));
-      await failure(new BudgetGuard(s, [budget('deny')], [], { onError: 'allow' }).reserve(who, 'p', 'm', { inputTokens: 1, outputTokens: 1 }));
+      await failure(() => new BudgetGuard(s, [budget()], [], { onError: 'deny' }).reserve(who, 'p', 'm', { inputTokens: 1, outputTokens: 1 }));
+      await failure(() => new BudgetGuard(s, [budget('deny')], [], { onError: 'allow' }).reserve(who, 'p', 'm', { inputTokens: 1, outputTokens: 1 }));
       const open = await new BudgetGuard(s, [budget('allow')], [], { onError: 'deny' }).reserve(who, 'p', 'm', { inputTokens: 1, outputTokens: 1 });
       assert.ok(open.ok && open.reservation.degraded && open.reservation.charges.length === 0);
 
       const limit = rateLimitSchema.parse({ name: 'r', per: 'identity', unit: 'requests', limit: 1, window: '1s' });
-      await failure(new RateLimiter(s, [limit], { onError: 'deny' }).check(who, 0));
+      await failure(() => new RateLimiter(s, [limit], { onError: 'deny' }).check(who, 0));
       const rl = await new RateLimiter(s, [limit], { onError: 'allow' }).check(who, 0);
       assert.ok(rl.ok && rl.ticket.degraded);
 
       const obs = { identity: 'a', provider: 'p', endpoint: 'e', requestBytes: 1 };
-      await failure(new AnomalyDetector(s, anomalySchema.parse({ enabled: true }), { onError: 'deny' }).observe(obs));
+      await failure(() => new AnomalyDetector(s, anomalySchema.parse({ enabled: true }), { onError: 'deny' }).observe(obs));
       const an = await new AnomalyDetector(s, anomalySchema.parse({ enabled: true, onStateError: 'allow' }), { onError: 'deny' }).observe(obs);
       assert.deepEqual([an.degraded, an.flags], [true, []]);
 
       const pins = new ToolPinRegistry(s, { docs: {} });
-      assert.equal((await failure(pins.observeList('docs', [{ name: 'echo' }]))).err.code, 'state_unavailable');
-      assert.equal((await failure(pins.verdictForCall('docs', 'echo'))).err.code, 'state_unavailable');
+      assert.equal((await failure(() => pins.observeList('docs', [{ name: 'echo' }]))).err.code, 'state_unavailable');
+      assert.equal((await failure(() => pins.verdictForCall('docs', 'echo'))).err.code, 'state_unavailable');
     } finally {
       redis.resume();
     }
@@ -156,7 +160,7 @@ describe('Redis outages', () => {
     try {
       const bad = make(wrong);
       await new Promise((r) => setTimeout(r, 200));
-      const { err } = await failure(addToWindow(bad, 'k', 1, 1_000));
+      const { err } = await failure(() => addToWindow(bad, 'k', 1, 1_000));
       assert.equal(err.reason, 'unavailable');
       const good = make(right);
       await good.ready();
