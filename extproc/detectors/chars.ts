@@ -58,6 +58,26 @@ export function hasAtFold(text: string, i: number, lowerLit: string): boolean {
   return true;
 }
 
+/** Lower-case ASCII words grouped by length, for `isWordFold`. */
+export type WordsByLength = readonly (readonly string[] | undefined)[];
+
+export function wordsByLength(words: readonly string[]): WordsByLength {
+  const by: string[][] = [];
+  for (const w of words) (by[w.length] ??= []).push(w);
+  return by;
+}
+
+/**
+ * Whether text[s, e) is one of the words in any ASCII letter case, read in place. For a range known to be
+ * ASCII it answers as `set.has(text.slice(s, e).toLowerCase())` would, without the slice, the lower-case copy
+ * and the hashing: on a detector's rare path inside a scan those cost more than the walk that led there.
+ */
+export function isWordFold(words: WordsByLength, text: string, s: number, e: number): boolean {
+  const same = words[e - s];
+  if (same !== undefined) for (const w of same) if (hasAtFold(text, s, w)) return true;
+  return false;
+}
+
 /** Context words compiled once: the words grouped by their first letter, for one pass over a window. */
 export interface ContextWords {
   readonly words: readonly string[];

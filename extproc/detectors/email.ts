@@ -1,6 +1,6 @@
 // Email addresses, anchored on '@'. The domain needs two or more labels and an alphabetic TLD that is not a
 // file extension ("icon@2x.png"). Userinfo in URLs ("https://user:pw@host") is left to the URL detector.
-import { hasAtFold, isAlnum, isAlpha } from './chars.ts';
+import { hasAtFold, isAlnum, isAlpha, isWordFold, wordsByLength } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 const isLocalChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
@@ -11,7 +11,7 @@ const CLASSES = new Uint8Array(128);
 for (let c = 0; c < 128; c++) CLASSES[c] = (isLocalChar(c) ? LOCAL : 0) | (isAlnum(c) || c === 45 ? LABEL : 0);
 /** Whether code c (NaN past the text: no) is in `cls`. */
 const isIn = (c: number, cls: number): boolean => c < 128 && ((CLASSES[c] as number) & cls) !== 0;
-const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'css', 'js', 'mjs', 'ts', 'tsx', 'jsx', 'json', 'map', 'txt', 'md', 'pdf', 'zip', 'gz', 'tgz', 'yaml', 'yml', 'xml', 'html', 'lock', 'log']);
+const FILE_TLDS = wordsByLength(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'css', 'js', 'mjs', 'ts', 'tsx', 'jsx', 'json', 'map', 'txt', 'md', 'pdf', 'zip', 'gz', 'tgz', 'yaml', 'yml', 'xml', 'html', 'lock', 'log']);
 
 /**
  * Whether the local part at s sits in a URL's userinfo after an unescaped character of the password
@@ -67,10 +67,10 @@ export const email: CharDetector = {
     if (labels < 2 || end < 0 || isAlnum(text.charCodeAt(end))) return;
     // git@github.com:org/repo.git is an SSH remote, not a mailbox.
     if (text.charCodeAt(end) === 58 && isAlnum(text.charCodeAt(end + 1))) return;
-    const tld = text.slice(lastLabelStart, end);
-    if (tld.length < 2 || tld.length > 24) return;
-    for (let k = 0; k < tld.length; k++) if (!isAlpha(tld.charCodeAt(k))) return;
-    if (FILE_TLDS.has(tld.toLowerCase()) || inUrlUserinfo(text, s)) return;
+    // The TLD read in place (no slice): ASCII letters, so an ASCII fold is its lower-case copy's.
+    if (end - lastLabelStart < 2 || end - lastLabelStart > 24) return;
+    for (let k = lastLabelStart; k < end; k++) if (!isAlpha(text.charCodeAt(k))) return;
+    if (isWordFold(FILE_TLDS, text, lastLabelStart, end) || inUrlUserinfo(text, s)) return;
     report(s, end);
   },
 };

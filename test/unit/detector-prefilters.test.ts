@@ -15,13 +15,14 @@
 // MIN_BASE64_RUN characters or more.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contextWords, hasContextWord } from '../../extproc/detectors/chars.ts';
+import { contextWords, hasContextWord, isWordFold, wordsByLength } from '../../extproc/detectors/chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken } from '../../extproc/detectors/detector.ts';
 import { buildDetectors, buildScanner, type DetectorSettings } from '../../extproc/detectors/registry.ts';
 import { normalView, originalIndex, type NormalView } from '../../extproc/detectors/normal-view.ts';
 import { Scanner } from '../../extproc/detectors/scanner.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
 import { mayBeRunBytes, MIN_BASE64_RUN } from '../../extproc/detectors/encoded-runs.ts';
+import { isPasswordPlaceholder } from '../../extproc/detectors/url-credentials.ts';
 
 const SETTINGS: DetectorSettings = {
   phone: { enabled: true, requireContext: true },
@@ -390,6 +391,41 @@ describe('`before` through the dispatch tables', () => {
       assert.ok(admitted >= 2, 'the texts hold stops the probe admits');
     });
   }
+});
+
+describe('words read in place (URL password placeholders, file TLDs)', () => {
+  it('isWordFold answers as a set of the lower-case words would for the range, in any ASCII letter case', () => {
+    const words = ['png', 'json', 'md', 'your_password'];
+    const set = new Set(words);
+    const by = wordsByLength(words);
+    const text = 'a PNG.Json md mdx pn your_PASSWORD jsonx ***';
+    for (let s = 0; s <= text.length; s++) {
+      for (let e = s; e <= text.length; e++) assert.equal(isWordFold(by, text, s, e), set.has(text.slice(s, e).toLowerCase()), JSON.stringify(text.slice(s, e)));
+    }
+  });
+
+  // The URL detector tests its password in place; the exported isPasswordPlaceholder (slice, lower-case copy,
+  // set) is the reference: a URL password is reported exactly when that refuses it as a placeholder.
+  it('a URL password is reported exactly where isPasswordPlaceholder does not refuse it', () => {
+    const words = ['password', 'PassWord', 'PASS', 'passwd', 'Pwd', 'SECRET', 'changeMe', 'xxx', 'XXXX', 'xXxXxX', '***', '********', '...', 'Token', 'PW', 'myPassword', 'YourPassword', 'your_PASSWORD', 'Example'];
+    const near = ['passwords', 'pas', 'pwdx', 'secret1', 'changeme!', 'xx', 'tokens', 'ex@mple', 'p', 'q*', 'Zq8Lw3Nx', 's3cr3tP4ss', 'aaaa', 'z', '$PASS', '{{pw}}', '%s', '[pw]', '<pw>', 'abcdefgh', 'YOUR_PASSWORD_HERE'];
+    let reported = 0;
+    let refused = 0;
+    for (const pw of [...words, ...near]) {
+      const found = scanner.scan(`DB=postgres://app:${pw}@db.example.com:5432/x`).filter((f) => f.type === 'URL_PASSWORD');
+      const want = isPasswordPlaceholder(pw) ? [] : [pw];
+      assert.deepEqual(found.map((f) => `DB=postgres://app:${pw}@db.example.com:5432/x`.slice(f.start, f.end)), want, pw);
+      if (want.length > 0) reported++;
+      else refused++;
+    }
+    assert.ok(reported >= 5 && refused >= words.length, 'both outcomes are exercised');
+  });
+
+  it('an email whose TLD is a file extension, in any letter case, is not reported; a near TLD is', () => {
+    const emails = (text: string): string[] => scanner.scan(text).filter((f) => f.type === 'EMAIL').map((f) => text.slice(f.start, f.end));
+    for (const tld of ['png', 'PNG', 'Json', 'md', 'YAML', 'tGz', 'html', 'LOG']) assert.deepEqual(emails(`see ana@assets.${tld} now`), [], tld);
+    for (const tld of ['pngs', 'jsn', 'mdx', 'yam', 'htm', 'io', 'Com']) assert.deepEqual(emails(`see ana@assets.${tld} now`), [`ana@assets.${tld}`], tld);
+  });
 });
 
 describe('context words', () => {
