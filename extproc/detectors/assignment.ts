@@ -44,7 +44,6 @@ export function nameEndBefore(text: string, op: number): number {
   return e;
 }
 
-
 /**
  * The assignment whose separator is at t ('=' or ':'), or undefined for `==`, `::` and separators without a
  * name. Constant work. The result is shared: read it before the next call.

@@ -51,7 +51,6 @@ export const bearerToken: KeywordDetector = {
   },
 };
 
-
 function basicAt(text: string, i: number, report: (s: number, e: number) => void): void {
     if (!boundaryAt(text, i - 1)) return;
     const v = skipSpaces(text, i + 5);
@@ -67,7 +66,6 @@ function basicAt(text: string, i: number, report: (s: number, e: number) => void
     const b64 = text.slice(v, end);
     if (decodesToUserPass(b64) || (afterAuthorizationName(text, i) && decodesToUserColon(b64))) report(v, end);
 }
-
 
 /**
  * Whether the scheme at i is the value of an `Authorization` header (`Authorization: Basic`, `"authorization":

@@ -9,11 +9,27 @@ export const isAlnum = (c: number): boolean => isDigit(c) || isAlpha(c);
 
 /** A-Z a-z 0-9 _ - : the body alphabet of most API tokens. */
 export const isTokenChar = (c: number): boolean => isAlnum(c) || c === 95 || c === 45;
-/** Standard and URL-safe base64 alphabets. */
 /** A double or single quote. */
 export const isQuote = (c: number): boolean => c === 34 || c === 39;
+/** Standard and URL-safe base64 alphabets. */
 export const isBase64Char = (c: number): boolean => isAlnum(c) || c === 43 || c === 47;
 export const isBase64UrlChar = (c: number): boolean => isAlnum(c) || c === 45 || c === 95;
+
+/** The ASCII lower case of code c (other codes as they are). */
+export const lowerAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
+
+/**
+ * Character classes as one table: bit k of entry c is set when `classes[k]` admits the ASCII code c, so a walk
+ * tests a class with one load (inClass) instead of a chain of compares.
+ */
+export function classTable(classes: readonly ((c: number) => boolean)[]): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) classes.forEach((admits, k) => { if (admits(c)) table[c] = (table[c] as number) | (1 << k); });
+  return table;
+}
+
+/** Whether code c is in one of the classes `bits` of `table` (a code above 127, or NaN past a text's end: none). */
+export const inClass = (table: Uint8Array, c: number, bits: number): boolean => c < 128 && ((table[c] as number) & bits) !== 0;
 
 /** True when text[i] does not continue a word made of `word` characters (or i is out of range). */
 export function boundaryAt(text: string, i: number, word: (c: number) => boolean = isAlnum): boolean {

@@ -1,16 +1,13 @@
 // Email addresses, anchored on '@'. The domain needs two or more labels and an alphabetic TLD that is not a
 // file extension ("icon@2x.png"). Userinfo in URLs ("https://user:pw@host") is left to the URL detector.
-import { hasAtFold, isAlnum, isAlpha, isWordFold, wordsByLength } from './chars.ts';
+import { classTable, hasAtFold, inClass, isAlnum, isAlpha, isWordFold, wordsByLength } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 const isLocalChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
 const LOCAL = 1;
 const LABEL = 2;
-/** Local-part and domain-label characters as bits per ASCII code: the walks cost one load per character. */
-const CLASSES = new Uint8Array(128);
-for (let c = 0; c < 128; c++) CLASSES[c] = (isLocalChar(c) ? LOCAL : 0) | (isAlnum(c) || c === 45 ? LABEL : 0);
-/** Whether code c (NaN past the text: no) is in `cls`. */
-const isIn = (c: number, cls: number): boolean => c < 128 && ((CLASSES[c] as number) & cls) !== 0;
+/** Local-part and domain-label characters (bits LOCAL and LABEL): the walks cost one load per character. */
+const CLASSES = classTable([isLocalChar, (c) => isAlnum(c) || c === 45]);
 const FILE_TLDS = wordsByLength(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'css', 'js', 'mjs', 'ts', 'tsx', 'jsx', 'json', 'map', 'txt', 'md', 'pdf', 'zip', 'gz', 'tgz', 'yaml', 'yml', 'xml', 'html', 'lock', 'log']);
 
 /**
@@ -42,11 +39,11 @@ export const email: CharDetector = {
   maxLength: 64 + 1 + 253,
   at(text, i, report) {
     let s = i;
-    for (const low = Math.max(0, i - 64); s > low && isIn(text.charCodeAt(s - 1), LOCAL); ) s--;
+    for (const low = Math.max(0, i - 64); s > low && inClass(CLASSES, text.charCodeAt(s - 1), LOCAL); ) s--;
     while (s < i && text.charCodeAt(s) === 46) s++;
     if (s === i || text.charCodeAt(i - 1) === 46) return;
     const before = s > 0 ? text.charCodeAt(s - 1) : 32;
-    if (isIn(before, LOCAL) || before === 64) return; // local part longer than 64, or a@b@c
+    if (inClass(CLASSES, before, LOCAL) || before === 64) return; // local part longer than 64, or a@b@c
     if ((before === 58 || before === 47) && !hasAtFold(text, s - 7, 'mailto:')) return;
     // Domain: labels of [A-Za-z0-9-], separated by single dots.
     let j = i + 1;
@@ -56,7 +53,7 @@ export const email: CharDetector = {
     let end = -1;
     while (j < limit) {
       const ls = j;
-      while (j < limit && isIn(text.charCodeAt(j), LABEL)) j++;
+      while (j < limit && inClass(CLASSES, text.charCodeAt(j), LABEL)) j++;
       if (j === ls || text.charCodeAt(ls) === 45 || text.charCodeAt(j - 1) === 45) break;
       labels++;
       lastLabelStart = ls;

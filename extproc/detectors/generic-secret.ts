@@ -14,7 +14,7 @@
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, randomCase, runEnd, runStart } from './chars.ts';
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
@@ -331,9 +331,8 @@ const isNameLast = (c: number): boolean => isDigit(c) || NAME_LAST.has(c | 32);
  */
 const NAME_ENDS = new Uint8Array(128 * 128);
 for (const w of [...NAMES, ...VALUE_WORDS, 'string', 'str']) NAME_ENDS[w.charCodeAt(w.length - 2) * 128 + w.charCodeAt(w.length - 1)] = 1;
-const foldAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c & 127);
 /** Whether a name whose last two characters are `second` and `last` may be a credential name. */
-const mayEndWith = (second: number, last: number): boolean => isDigit(last) || NAME_ENDS[foldAscii(second) * 128 + foldAscii(last)] === 1;
+const mayEndWith = (second: number, last: number): boolean => isDigit(last) || NAME_ENDS[(lowerAscii(second) & 127) * 128 + (lowerAscii(last) & 127)] === 1;
 const mayEndName = (text: string, e: number): boolean => mayEndWith(text.charCodeAt(e - 2), text.charCodeAt(e - 1));
 /** What may stand between a name and its separator (read backwards by nameEndBefore and operatorStart). */
 const isBetween = (c: number): boolean => c === 34 || c === 39 || c === 32 || c === 9 || c === 63 || c === 46 || c === 93 || c === 58;

@@ -2,10 +2,10 @@
 // number detectors, then drops allow-listed values and merges overlapping hits. Each detector does bounded
 // work per trigger, so a scan is linear in the text (test/unit/scanner-linearity.test.ts measures it).
 import type { Finding, TextSegment } from '../core/content.ts';
-import { hasAtFold } from './chars.ts';
+import { hasAtFold, isHex, lowerAscii } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
 import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, mayBeRunBytes, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
-import { normalView, originalIndex } from './normal-view.ts';
+import { normalView, originalIndex, type NormalView } from './normal-view.ts';
 import { ScanBudget, ScanLimitError, type ScanLimits } from './scan-limits.ts';
 
 const MAX_GROUPS = 24;
@@ -29,7 +29,6 @@ const LATE = 8;
 const ENCODED = 16;
 /** Letter frequencies of English text (per mille, a-z): a keyword is marked by its least likely pair. */
 const LETTER_FREQ = [82, 15, 28, 43, 127, 22, 20, 61, 70, 2, 8, 40, 24, 67, 75, 19, 1, 60, 63, 91, 28, 10, 24, 2, 20, 1];
-const lowerAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
 
 /**
  * Where a keyword's marked pair starts: the pair of neighbouring characters least likely in prose (by letter
@@ -60,8 +59,11 @@ interface DecodedRun {
   readonly text: string;
 }
 
-
-const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+/**
+ * The normalising view of a text whose UTF-8 size is `bytes`, or undefined: an ASCII text (its size is its
+ * length) never needs one, and a non-ASCII text only when it holds a character the view folds.
+ */
+const viewOf = (text: string, bytes: number): NormalView | undefined => (bytes === text.length ? undefined : normalView(text));
 
 interface RawHit {
   d: number;
@@ -152,7 +154,6 @@ interface NumberEntry {
   readonly det: NumberDetector;
 }
 
-
 /**
  * The number detectors' prefilters as bit masks over the entries (bit k: entry k), so a token finds the
  * detectors to call with a few loads and ANDs instead of four tests per detector.
@@ -219,7 +220,6 @@ interface KeywordEntry {
   readonly offset: number;
   readonly atKeyword: KeywordDetector['atKeyword'];
 }
-
 
 export interface ScannerOptions {
   readonly limits: ScanLimits;
@@ -342,13 +342,14 @@ export class Scanner {
     });
     this.#keywords = keywords;
     // Equal lists (the same entries) are one array, and equal tables one table, so the tables stay small.
+    const idsOf = (l: readonly Dispatch[]): string => l.map((e) => e.d).join(',');
     const lists = new Map<string, readonly Dispatch[] | undefined>();
     const list = (l: readonly Dispatch[]): readonly Dispatch[] | undefined => {
-      const key = l.map((e) => e.d).join(',');
+      const key = idsOf(l);
       return lists.get(key) ?? lists.set(key, l.length === 0 ? undefined : l).get(key);
     };
     // Without a `before` or `before3` among the entries, the code before the trigger changes nothing in the tables below.
-    const tableKey = (l: readonly Dispatch[], pc: number): string => `${l.map((e) => e.d).join(',')}${l.some((e) => e.before !== undefined || e.before3 !== undefined) ? `@${pc}` : ''}`;
+    const tableKey = (l: readonly Dispatch[], pc: number): string => `${idsOf(l)}${l.some((e) => e.before !== undefined || e.before3 !== undefined) ? `@${pc}` : ''}`;
     // A `before3` at (prev2, prev) over every code three before ('1' where it admits), as the index of its distinct
     // row: rows are few, so equal tables are found by their rows' indices.
     const rows: string[] = [];
@@ -369,9 +370,8 @@ export class Scanner {
     const byPrev3 = new Map<string, ByPrev3 | undefined>();
     /** The entries `l` (admitted at prev2, prev) by the code three before the trigger (code129), by their `before3`. */
     const prev3Table = (l: readonly Dispatch[], p2: number, p: number): ByPrev3 | undefined => {
-      const ids = l.map((e) => e.d).join(',');
       const gated = l.map((e) => (e.before3 === undefined ? -1 : rowOf(e.before3, p2, p)));
-      const key = `${ids}|${gated.join(',')}`;
+      const key = `${idsOf(l)}|${gated.join(',')}`;
       if (byPrev3.has(key)) return byPrev3.get(key);
       const cells = Array.from({ length: 129 }, (_, p3) => list(l.filter((_e, q) => (gated[q] ?? -1) < 0 || rows[gated[q] ?? 0]?.charAt(p3) === '1')));
       return byPrev3.set(key, cells.every((m) => m === undefined) ? undefined : cells).get(key);
@@ -427,7 +427,7 @@ export class Scanner {
     // Base64 runs of the decoding layer: random base64 of MIN_BASE64_RUN characters almost always has a
     // lower-case letter before an upper-case one, which prose rarely has; percent escapes start at `%` + hex.
     for (let a = 97; a <= 122; a++) for (let b = 65; b <= 90; b++) pairs[(a << 8) | b] = (pairs[(a << 8) | b] ?? 0) | ENCODED;
-    for (let b = 0; b < 128; b++) if (isHexCode(b)) pairs[(37 << 8) | b] = (pairs[(37 << 8) | b] ?? 0) | ENCODED;
+    for (let b = 0; b < 128; b++) if (isHex(b)) pairs[(37 << 8) | b] = (pairs[(37 << 8) | b] ?? 0) | ENCODED;
     this.#numbers = numbers;
     this.#numberMasks = new NumberMasks(numbers);
     this.#minDigits = numbers.reduce((m, e) => Math.min(m, e.minDigits), Infinity);
@@ -483,7 +483,7 @@ export class Scanner {
   #rawHits(text: string, budget: ScanBudget): RawHit[] {
     // UTF-8 size: native (SIMD) counting is far cheaper than counting in the hot loop.
     const bytes = Buffer.byteLength(text, 'utf8');
-    const view = bytes === text.length ? undefined : normalView(text);
+    const view = viewOf(text, bytes);
     if (view === undefined) return this.#textHits(text, bytes, budget);
     const hits = this.#textHits(view.text, bytes, budget);
     for (const h of hits) {
@@ -505,7 +505,7 @@ export class Scanner {
     this.#runs = undefined;
     const rawCap = this.limits.maxFindings * 4 + 16;
     for (const run of runs) {
-      const view = Buffer.byteLength(run.text, 'utf8') === run.text.length ? undefined : normalView(run.text);
+      const view = viewOf(run.text, Buffer.byteLength(run.text, 'utf8'));
       for (const h of this.#passHits(view?.text ?? run.text, 0, budget, undefined)) {
         hits.push({ d: h.d, start: run.start, end: run.end, decoded: 1 });
         if (hits.length > rawCap) throw new ScanLimitError('findings', `more than ${this.limits.maxFindings} findings`);
@@ -645,7 +645,7 @@ export class Scanner {
     let end: number;
     let decoded: string | undefined;
     if (p === 37) {
-      if (!isHexCode(c) || !isHexCode(text.charCodeAt(i + 1))) return;
+      if (!isHex(c) || !isHex(text.charCodeAt(i + 1))) return;
       ({ start, end } = percentRun(text, i - 1, this.#runEnd));
       decoded = decodePercent(text.slice(start, end));
     } else {

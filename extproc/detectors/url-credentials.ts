@@ -1,6 +1,6 @@
 // Passwords in URLs: scheme://user:password@host. The finding covers the password only, so the masked URL
 // still shows scheme, user and host. Documentation placeholders ("password", "****", "${PASS}") are ignored.
-import { isAlnum, isDigit, isLower, isWordFold, looksLikePlaceholder, wordsByLength } from './chars.ts';
+import { classTable, inClass, isAlnum, isDigit, isLower, isWordFold, looksLikePlaceholder, wordsByLength } from './chars.ts';
 import type { CharDetector } from './detector.ts';
 
 const isSchemeChar = (c: number): boolean => isLower(c) || isDigit(c) || c === 43 || c === 46 || c === 45 || (c >= 65 && c <= 90);
@@ -51,13 +51,11 @@ const USERINFO = 2;
 const HOST = 4;
 const LOOSE = 8;
 /**
- * The four classes above as bits per ASCII code (none of them holds a code above 126): the detector runs at
+ * The four classes above as bits SCHEME, USERINFO, HOST, LOOSE, in the list's order (none of them holds a code
+ * above 126): the detector runs at
  * every `://` and walks the scheme and the user, so a class costs one load instead of a chain of compares.
  */
-const CLASSES = new Uint8Array(128);
-for (let c = 0; c < 128; c++) CLASSES[c] = (isSchemeChar(c) ? SCHEME : 0) | (isUserinfoChar(c) ? USERINFO : 0) | (isHostChar(c) ? HOST : 0) | (isLoosePasswordChar(c) ? LOOSE : 0);
-/** Whether code c (NaN past the text: no) is in `cls`. */
-const isIn = (c: number, cls: number): boolean => c < 128 && ((CLASSES[c] as number) & cls) !== 0;
+const CLASSES = classTable([isSchemeChar, isUserinfoChar, isHostChar, isLoosePasswordChar]);
 
 /**
  * Where the password that starts at pwStart ends: the first '@' of the run that is followed by a host which
@@ -66,14 +64,14 @@ const isIn = (c: number, cls: number): boolean => c < 128 && ((CLASSES[c] as num
  */
 function passwordEnd(text: string, pwStart: number, limit: number): number {
   let k = pwStart;
-  while (k < limit && isIn(text.charCodeAt(k), LOOSE)) {
-    if (text.charCodeAt(k) === 64 && k > pwStart && isIn(text.charCodeAt(k + 1), HOST)) {
+  while (k < limit && inClass(CLASSES, text.charCodeAt(k), LOOSE)) {
+    if (text.charCodeAt(k) === 64 && k > pwStart && inClass(CLASSES, text.charCodeAt(k + 1), HOST)) {
       let h = k + 1;
-      while (h < limit && isIn(text.charCodeAt(h), HOST)) h++;
+      while (h < limit && inClass(CLASSES, text.charCodeAt(h), HOST)) h++;
       const c = text.charCodeAt(h);
       if (c === 93) h++;
       const after = text.charCodeAt(h);
-      if (!isIn(after, LOOSE) || (after === 58 && isDigit(text.charCodeAt(h + 1)))) return k;
+      if (!inClass(CLASSES, after, LOOSE) || (after === 58 && isDigit(text.charCodeAt(h + 1)))) return k;
     }
     k++;
   }
@@ -97,11 +95,11 @@ export const urlCredentials: CharDetector = {
   at(text, i, report) {
     if (text.charCodeAt(i + 1) !== 47 || text.charCodeAt(i + 2) !== 47) return;
     // A scheme character before the ':' (the scheme's start does not matter).
-    if (!isIn(text.charCodeAt(i - 1), SCHEME)) return;
+    if (!inClass(CLASSES, text.charCodeAt(i - 1), SCHEME)) return;
     const userStart = i + 3;
     let j = userStart;
     const limit = Math.min(text.length, userStart + 2 * MAX_PART + 1);
-    while (j < limit && isIn(text.charCodeAt(j), USERINFO)) j++;
+    while (j < limit && inClass(CLASSES, text.charCodeAt(j), USERINFO)) j++;
     if (text.charCodeAt(j) !== 58 || j === userStart) return;
     const pwStart = j + 1;
     const k = passwordEnd(text, pwStart, Math.min(limit, pwStart + MAX_PART + 1));

@@ -49,8 +49,10 @@ describe('two replicas on one Redis, through one Envoy', { skip: redisAvailable(
   const records = (ids: readonly string[]): Promise<AuditRecord[]> => oneRecordEach(() => stack.audit(), ids);
 
   let polls = 0;
-  /** Sends steady requests until one gets `want` (10 s at most); returns the last status. */
-  /** Polls until `times` answers in a row have status `want` (Envoy alternates the replicas, so 2 means both). */
+  /**
+   * Sends steady requests until `times` answers in a row have status `want` (Envoy alternates the replicas, so 2
+   * means both), 10 s at most; returns the last status.
+   */
   const waitForStatus = async (want: number, times = 1): Promise<number> => {
     const end = Date.now() + 10_000;
     let last = 0;
