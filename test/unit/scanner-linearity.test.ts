@@ -1,66 +1,101 @@
-// Linear time, measured: the full built-in set (phone and IP on) scans 1 MB of adversarial near-misses in a
-// bounded multiple of the time for 1 MB of prompt text, and 2 MB in about twice the time of 1 MB. CPU time
-// (the fastest of several runs: the least disturbed one) is used, so other processes on a shared machine disturb it
-// less than wall time would.
+// Linear time, measured: the full built-in set (phone and IP on) scans adversarial near-misses in a bounded
+// multiple of the time for prompt text, and one long text in about the time of the same bytes cut into short
+// texts.
+//
+// How it is measured, and why. One scan's time in V8 moves 2-3x with the JIT's state and with garbage
+// collection, and the cost per byte of a long text is higher than a short one's once its working set leaves
+// the CPU's caches (the cliff sits at a different size on each host: on one CI host a linear family read 3.48
+// for 2 MB / 1 MB). So the test compares equal work at two sizes 16x apart: one scan of 2 MiB against sixteen
+// scans of 128 KiB. Linear code reads about 1 (up to 2 past a cache cliff); quadratic code reads up to 16, and
+// any text whose quadratic part is a quarter of a 128 KiB scan reads over the bound of 5. Both are scanned
+// before anything is timed, their samples are interleaved (in the same JIT and heap state), the heap is
+// collected before each sample, and the fastest sample of each is kept (a disturbance only slows a sample).
+// The bounded multiple is judged against prompt text sampled between them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
 import { ADVERSARIAL_UNITS, adversarialText, promptText } from '../fixtures/detectors/corpus.ts';
 
-const MB = 1024 * 1024;
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+
+const KB = 1024;
+const MB = 1024 * KB;
+const SHORT = 128 * KB;
+const REPEATS = 16;
+const LONG = SHORT * REPEATS;
+/** One LONG scan's time over REPEATS SHORT scans': about 1 when linear, up to REPEATS when quadratic. */
+const MAX_GROWTH = 5;
 const scanner = buildScanner({
   phone: { enabled: true, requireContext: true },
   ip: { enabled: true, requireContext: true, includePrivate: false },
   limits: { ...DEFAULT_SCAN_LIMITS, maxScanMs: 60_000, maxInputBytes: 16 * MB },
 });
 
-function cpuMs(text: string, runs = 5): number {
-  scanner.scan(text);
-  const t: number[] = [];
-  for (let k = 0; k < runs; k++) {
-    const c = process.cpuUsage();
-    scanner.scan(text);
-    const d = process.cpuUsage(c);
-    t.push((d.user + d.system) / 1000);
+/** CPU milliseconds for `times` scans of `text`, the heap collected first. */
+function cpuMs(text: string, times: number): number {
+  collect();
+  const c = process.cpuUsage();
+  for (let k = 0; k < times; k++) scanner.scan(text);
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1000;
+}
+
+interface Sample {
+  /** REPEATS scans of the short text. */
+  readonly short: number;
+  /** One scan of the long text. */
+  readonly long: number;
+  /** One scan of as much prompt text, taken between them (the same JIT and heap state). */
+  readonly benign: number;
+}
+
+const benignLong = promptText(LONG);
+
+/** The fastest of `samples` interleaved samples of each, after one untimed scan of each. */
+function measure(short: string, long: string, samples = 5): Sample {
+  scanner.scan(short);
+  scanner.scan(long);
+  scanner.scan(benignLong);
+  const best = [Infinity, Infinity, Infinity];
+  for (let k = 0; k < samples; k++) {
+    best[0] = Math.min(best[0]!, cpuMs(short, REPEATS));
+    best[1] = Math.min(best[1]!, cpuMs(benignLong, 1));
+    best[2] = Math.min(best[2]!, cpuMs(long, 1));
   }
-  return Math.max(Math.min(...t), 0.5);
+  const [s, b, l] = best.map((ms) => Math.max(ms, 0.05)) as [number, number, number];
+  return { short: s, long: l, benign: b };
 }
 
 describe('scanner linearity', () => {
-  const benign = cpuMs(promptText(MB));
-
-  it('adversarial near-misses (mixed) cost a bounded multiple of benign text; 2 MB ≈ 2 × 1 MB', (t) => {
-    const text = adversarialText(MB);
-    assert.equal(scanner.scan(text).length, 0, 'the adversarial corpus must be near-misses only');
-    const twoText = adversarialText(2 * MB);
-    let one = cpuMs(text);
-    let two = cpuMs(twoText, 3);
-    for (let attempt = 1; attempt < 3 && two / one >= 3; attempt++) {
-      one = Math.min(one, cpuMs(text));
-      two = Math.min(two, cpuMs(twoText, 3));
+  /** Asserts the text costs a bounded multiple of prompt text, and its long form ≤ MAX_GROWTH × its short ones. */
+  function judge(t: { diagnostic(message: string): void }, name: string, short: string, long: string, maxOverBenign: number): void {
+    // A disturbed sample only reads slower: when a bound is crossed, measure again (up to twice) and keep the
+    // fastest of each. Code that is really quadratic or slow crosses it on every attempt.
+    let m = measure(short, long);
+    for (let attempt = 1; attempt < 3 && (m.long / m.benign >= maxOverBenign || m.long / m.short >= MAX_GROWTH); attempt++) {
+      const again = measure(short, long);
+      m = { short: Math.min(m.short, again.short), long: Math.min(m.long, again.long), benign: Math.min(m.benign, again.benign) };
     }
-    t.diagnostic(`benign 1 MB ${benign.toFixed(1)} ms; adversarial 1 MB ${one.toFixed(1)} ms (ratio ${(one / benign).toFixed(2)}); 2 MB/1 MB ${(two / one).toFixed(2)}`);
-    assert.ok(one / benign < 12, `adversarial/benign = ${(one / benign).toFixed(2)}`);
-    assert.ok(two / one < 3, `2 MB / 1 MB = ${(two / one).toFixed(2)}`);
+    const overBenign = m.long / m.benign;
+    const growth = m.long / m.short;
+    t.diagnostic(`${name}: ${LONG / MB} MiB in ${m.long.toFixed(1)} ms (${overBenign.toFixed(2)} × prompt text); against ${REPEATS} × ${SHORT / KB} KiB ${growth.toFixed(2)}`);
+    assert.ok(overBenign < maxOverBenign, `${name}: adversarial / prompt text = ${overBenign.toFixed(2)}`);
+    assert.ok(growth < MAX_GROWTH, `${name}: ${LONG / MB} MiB / (${REPEATS} × ${SHORT / KB} KiB) = ${growth.toFixed(2)}`);
+  }
+
+  it('adversarial near-misses (mixed): a bounded multiple of prompt text, and linear', (t) => {
+    const short = adversarialText(SHORT);
+    assert.equal(scanner.scan(short).length, 0, 'the adversarial corpus must be near-misses only');
+    judge(t, 'mixed', short, adversarialText(LONG), 12);
   });
 
   for (const family of Object.keys(ADVERSARIAL_UNITS)) {
-    it(`near-misses for ${family}: bounded multiple of benign, and 2 MB ≈ 2 × 1 MB`, (t) => {
-      const oneText = adversarialText(MB, family);
-      const twoText = adversarialText(2 * MB, family);
-      let one = cpuMs(oneText);
-      let two = cpuMs(twoText);
-      // A disturbed measurement (GC, another process) can only make a ratio look worse; a quadratic
-      // scanner stays near 4 on every attempt, so take the best of up to five before judging (the JSON
-      // Secret reader's times vary 2-3x run to run with GC, on a linear 4 MB/1 MB of about 4).
-      for (let attempt = 1; attempt < 5 && two / one >= 3; attempt++) {
-        one = Math.min(one, cpuMs(oneText));
-        two = Math.min(two, cpuMs(twoText));
-      }
-      t.diagnostic(`${family}: 1 MB adversarial/benign ${(one / benign).toFixed(2)}; 2 MB/1 MB ${(two / one).toFixed(2)}`);
-      assert.ok(one / benign < 25, `${family}: 1 MB adversarial/benign = ${(one / benign).toFixed(2)}`);
-      assert.ok(two / one < 3, `${family}: 2 MB / 1 MB = ${(two / one).toFixed(2)}`);
+    it(`near-misses for ${family}: a bounded multiple of prompt text, and linear`, (t) => {
+      judge(t, family, adversarialText(SHORT, family), adversarialText(LONG, family), 25);
     });
   }
 
@@ -76,24 +111,15 @@ describe('scanner linearity', () => {
     'percent escapes': 'q=sk%2Dproj%2Dnot%2Da%2Dkey&to=ana%40example&x=%41%42%43%44%45%46%47%48%49%4A%4B%4C%4D ',
   };
   for (const [name, unit] of Object.entries(obfuscated)) {
-    it(`${name}: bounded multiple of benign, and 2 MB ≈ 2 × 1 MB`, (t) => {
-      const oneText = fill(unit, MB);
-      const twoText = fill(unit, 2 * MB);
-      let one = cpuMs(oneText);
-      let two = cpuMs(twoText);
-      for (let attempt = 1; attempt < 3 && two / one >= 3; attempt++) {
-        one = Math.min(one, cpuMs(oneText));
-        two = Math.min(two, cpuMs(twoText));
-      }
-      t.diagnostic(`${name}: 1 MB adversarial/benign ${(one / benign).toFixed(2)}; 2 MB/1 MB ${(two / one).toFixed(2)}`);
-      assert.ok(one / benign < 25, `${name}: 1 MB adversarial/benign = ${(one / benign).toFixed(2)}`);
-      assert.ok(two / one < 3, `${name}: 2 MB / 1 MB = ${(two / one).toFixed(2)}`);
+    it(`${name}: a bounded multiple of prompt text, and linear`, (t) => {
+      judge(t, name, fill(unit, SHORT), fill(unit, LONG), 25);
     });
   }
 
-  it('prompt text scales linearly (4 MB ≈ 4 × 1 MB)', (t) => {
-    const four = cpuMs(promptText(4 * MB), 3);
-    t.diagnostic(`prompt 4 MB/1 MB ${(four / benign).toFixed(2)}`);
-    assert.ok(four / benign < 6, `4 MB / 1 MB = ${(four / benign).toFixed(2)}`);
+  it('prompt text scales linearly', (t) => {
+    const m = measure(promptText(SHORT), benignLong);
+    const growth = m.long / m.short;
+    t.diagnostic(`prompt text: ${LONG / MB} MiB in ${m.long.toFixed(1)} ms; against ${REPEATS} × ${SHORT / KB} KiB ${growth.toFixed(2)}`);
+    assert.ok(growth < MAX_GROWTH, `${LONG / MB} MiB / (${REPEATS} × ${SHORT / KB} KiB) = ${growth.toFixed(2)}`);
   });
 });
