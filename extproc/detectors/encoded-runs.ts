@@ -71,45 +71,123 @@ export function percentRun(text: string, i: number, from: number): { start: numb
   return { start: s, end: e };
 }
 
+/** Printable ASCII, tab or a line break. */
+const asciiText = (c: number): boolean => (c >= 32 && c < 127) || c === 9 || c === 10 || c === 13;
+
 /**
- * The bytes as UTF-8 text when they are mostly printable: ASCII printable characters and whitespace, and
+ * The bytes as text (UTF-8 unless told) when they are mostly printable: ASCII printable characters and whitespace, and
  * characters of valid multi-byte sequences (an encoded `＠` or zero-width space is text, which the scanner's
  * normalising view then folds); C0 controls, DEL and invalid bytes (decoded as U+FFFD) are not. Random
  * binary is mostly invalid UTF-8, so it stays refused.
  */
-function printableText(bytes: Buffer): string | undefined {
-  const text = bytes.toString('utf8');
+function printableText(bytes: Buffer, encoding: 'utf8' | 'utf16le' = 'utf8'): string | undefined {
+  const text = bytes.toString(encoding);
   let ok = 0;
   for (let k = 0; k < text.length; k++) {
     const c = text.charCodeAt(k);
-    if ((c >= 32 && c < 127) || c === 9 || c === 10 || c === 13 || (c >= 160 && c !== 0xfffd)) ok++;
+    if (asciiText(c) || (c >= 160 && c !== 0xfffd)) ok++;
   }
   return text.length > 0 && ok >= text.length * PRINTABLE_SHARE ? text : undefined;
 }
 
 /**
  * The first character of each 4-character group carries the top 6 bits of a byte: for printable ASCII, tab or
- * line breaks that is `C`, `D` or `I`-`f`. A run whose first groups mostly start otherwise cannot decode to
- * text, so most random tokens are refused after a few reads, without decoding.
+ * line breaks that is `C`, `D` or `I`-`f`. A run whose first groups all start so may decode to ASCII text; the
+ * others are checked byte by byte (textBytes), so text in other scripts is decoded too.
  */
 const TEXT_LEAD = new Uint8Array(128);
 for (const ch of 'CDIJKLMNOPQRSTUVWXYZabcdef') TEXT_LEAD[ch.charCodeAt(0)] = 1;
 const LEAD_GROUPS = 8;
 
-function textLeads(run: string): boolean {
+function asciiLeads(run: string): boolean {
   const groups = Math.min(LEAD_GROUPS, run.length >> 2);
   let bad = 0;
   for (let g = 0; g < groups; g++) if (!inSet(TEXT_LEAD, run.charCodeAt(g << 2))) bad++;
   return bad * 10 <= groups;
 }
 
+/** Each base64 and base64url character's 6-bit value, -1 for anything else (padding included). */
+const B64_VALUE = new Int8Array(128).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((ch, v) => {
+  B64_VALUE[ch.charCodeAt(0)] = v;
+});
+B64_VALUE[45] = 62; // '-'
+B64_VALUE[95] = 63; // '_'
+const LEAD_BYTES = LEAD_GROUPS * 3;
+/** A character's 6-bit value, -1 for padding or past the run (charCodeAt gives NaN there, and NaN & 127 is 0). */
+const value = (run: string, k: number): number => B64_VALUE[run.charCodeAt(k) & 127] as number;
+
+/** Byte k of the run's decoded bytes, or -1 where they end (the run's end or its padding). */
+function byteAt(run: string, k: number): number {
+  const g = (k / 3) | 0;
+  const base = g << 2;
+  const p = k - g * 3;
+  const a = value(run, base + p);
+  const b = value(run, base + p + 1);
+  if ((a | b) < 0) return -1;
+  return p === 0 ? (a << 2) | (b >> 4) : p === 1 ? ((a & 15) << 4) | (b >> 2) : ((a & 3) << 6) | b;
+}
+
+/** The length of the UTF-8 sequence byte x leads (1 for ASCII), 0 for a byte that cannot lead one. */
+const sequenceLength = (x: number): number => (x < 0x80 ? 1 : x < 0xc2 ? 0 : x < 0xe0 ? 2 : x < 0xf0 ? 3 : x < 0xf5 ? 4 : 0);
+
+/**
+ * Whether the first 24 decoded bytes are text by the rule printableText applies to the whole run: 9 characters
+ * in 10 printable, ASCII or a well-formed UTF-8 sequence (`é`, `日`, an emoji); a sequence the window cuts short
+ * is not counted. Bytes are decoded as they are read and the check stops at the third bad character (24 bytes
+ * allow two), so random tokens, which are mostly malformed UTF-8 from their first bytes, cost a few reads.
+ */
+function textBytes(run: string): boolean {
+  let chars = 0;
+  let bad = 0;
+  for (let k = 0; k < LEAD_BYTES; ) {
+    const x = byteAt(run, k);
+    if (x < 0) break;
+    const len = sequenceLength(x);
+    if (len <= 1) {
+      chars++;
+      k++;
+      if (len === 0 || !asciiText(x)) bad++;
+    } else {
+      let t = 1;
+      let y = 0;
+      while (t < len && k + t < LEAD_BYTES && ((y = byteAt(run, k + t)) & 0xc0) === 0x80) t++;
+      if (t < len && (k + t >= LEAD_BYTES || y < 0)) break; // cut short by the window or the run
+      chars++;
+      // printableText's rule: U+00A0 and above is printable (C2 80-9F are C1 controls); malformed is not.
+      if (t < len || (x === 0xc2 && byteAt(run, k + 1) < 0xa0)) bad++;
+      k += t;
+    }
+    if (bad > 2) return false;
+  }
+  return chars > 0 && bad * 10 <= chars;
+}
+
 /**
  * The decoded text of a base64 run (UTF-8), or undefined when it does not decode to mostly printable text.
  */
 export function decodeBase64(run: string): string | undefined {
-  if (!textLeads(run)) return undefined;
-  const bytes = Buffer.from(run, 'base64');
-  return printableText(bytes);
+  if (asciiLeads(run) || textBytes(run)) return printableText(Buffer.from(run, 'base64'));
+  if (utf16Bytes(run)) return printableText(Buffer.from(run, 'base64'), 'utf16le');
+  return undefined;
+}
+
+/**
+ * Whether the first 24 decoded bytes read as UTF-16LE text of Latin characters (a printable ASCII byte, then 0),
+ * 9 in 10: PowerShell's `-EncodedCommand` is base64 of UTF-16LE. Random bytes fail at their second zero byte.
+ */
+function utf16Bytes(run: string): boolean {
+  let chars = 0;
+  let bad = 0;
+  for (let k = 0; k + 1 < LEAD_BYTES; k += 2) {
+    const lo = byteAt(run, k);
+    const hi = byteAt(run, k + 1);
+    if ((lo | hi) < 0) break;
+    chars++;
+    if (hi !== 0 || !asciiText(lo)) bad++;
+    if (bad > 1) return false;
+  }
+  return chars > 0 && bad * 10 <= chars;
 }
 
 /** The decoded text of a percent-encoded run (`%XX` escapes; anything else kept), or undefined without one. */

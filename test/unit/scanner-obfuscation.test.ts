@@ -88,6 +88,44 @@ describe('the decoding layer', () => {
     assert.deepEqual(found('to=ana.lima%40example.com&x=1'), [['pii.email', 'ana.lima%40example.com']]);
   });
 
+  // The first 8 groups decide whether a run is decoded at all: text in any script passes (UTF-8 checked byte by
+  // byte), random bytes do not.
+  const leads: readonly [string, string][] = [
+    ['Latin-1 letters', 'Schlüssel für München: '],
+    ['Japanese', '本番環境のキーです: '],
+    ['emoji', '🔑🔑🔑🔑🔑🔑 key: '],
+    ['Cyrillic after a newline', '\nключ доступа = '],
+  ];
+  for (const [name, lead] of leads) {
+    it(`finds a key in base64 whose decoded text starts with ${name}`, () => {
+      const run = b64(`${lead}${OPENAI}\n`);
+      assert.deepEqual(found(`blob ${run} end`), [['secret.openai_api_key', run]]);
+      const url = b64url(`${lead}aws_access_key_id = ${AWS_ID}`);
+      assert.deepEqual(found(`k=${url}`), [['secret.aws_access_key_id', url]]);
+    });
+  }
+
+  it('finds a key in a PowerShell -EncodedCommand (base64 of UTF-16LE)', () => {
+    const run = Buffer.from(`$env:OPENAI_API_KEY = '${OPENAI}'; python agent.py`, 'utf16le').toString('base64');
+    assert.deepEqual(found(`powershell -NoProfile -EncodedCommand ${run}`), [['secret.openai_api_key', run]]);
+    const aws = Buffer.from(`Set-AWSCredential -AccessKey ${AWS_ID} -SecretKey x -StoreAs ci`, 'utf16le').toString('base64');
+    assert.deepEqual(found(`powershell -enc ${aws}`), [['secret.aws_access_key_id', aws]]);
+  });
+
+  it('leaves base64 of random bytes alone however its text ends', () => {
+    // Random leading bytes, then a key: not text by the first 24 bytes (nor by printableText's share).
+    for (let seed = 1; seed <= 50; seed++) {
+      const noise = Buffer.from(Array.from({ length: 24 }, (_, k) => (seed * 131 + k * 197 + ((k * k * seed) % 251)) & 255));
+      const run = Buffer.concat([noise, Buffer.from(` ${OPENAI}`)]).toString('base64');
+      const run16 = Buffer.concat([noise, Buffer.from(` ${OPENAI}`, 'utf16le')]).toString('base64');
+      const text = new TextDecoder().decode(noise);
+      const units = Array.from(text, (c) => c.charCodeAt(0));
+      const printable = units.filter((c) => c >= 32 && c !== 0xfffd && !(c >= 0x7f && c < 0xa0)).length;
+      assert.ok(printable < units.length * 0.9, `seed ${seed}: the noise must not read as text`);
+      assert.deepEqual(found(`x ${run} y ${run16} z`), [], `seed ${seed}`);
+    }
+  });
+
   it('leaves binary base64 and short runs alone', () => {
     const binary = Buffer.from(Array.from({ length: 60 }, (_, k) => (k * 37 + 128) & 255)).toString('base64');
     assert.deepEqual(found(`png ${binary} end`), []);
@@ -108,7 +146,7 @@ describe('the decoding layer', () => {
     // %EF%BC%A0 is U+FF20 in UTF-8; read as Latin-1 bytes it was three unrelated characters.
     const mail = 'ana.lima%EF%BC%A0example.com';
     for (const pad of ['', ' ', '  ', '   ']) assert.deepEqual(found(`to=${pad}${mail}&x=1`), [['pii.email', mail]]);
-    // Past the first 8 groups, which must lead printable ASCII bytes (the lead filter refuses random tokens there).
+    // Past the first 8 groups, which decide whether a run is decoded at all (random tokens are refused there).
     const run = b64(`OPENAI_API_KEY=${OPENAI.slice(0, 20)}${ZW}${OPENAI.slice(20)}\n`);
     assert.deepEqual(found(`blob ${run} end`), [['secret.openai_api_key', run]]);
   });
