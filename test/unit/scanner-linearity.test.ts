@@ -29,6 +29,13 @@ const REPEATS = 16;
 const LONG = SHORT * REPEATS;
 /** One LONG scan's time over REPEATS SHORT scans': about 1 when linear, up to REPEATS when quadratic. */
 const MAX_GROWTH = 5;
+/**
+ * Adversarial text over as much prompt text: the slowest family (AWS key ids and secrets, each near-miss failing
+ * late) read 11-22 here, the mix 6-11, as prompt text's own time moves with the JIT; the bounds catch a detector
+ * that gets several times slower on its near-misses, not a few percent.
+ */
+const MAX_OVER_PROMPT = 40;
+const MAX_OVER_PROMPT_MIXED = 20;
 const scanner = buildScanner({
   phone: { enabled: true, requireContext: true },
   ip: { enabled: true, requireContext: true, includePrivate: false },
@@ -90,12 +97,12 @@ describe('scanner linearity', () => {
   it('adversarial near-misses (mixed): a bounded multiple of prompt text, and linear', (t) => {
     const short = adversarialText(SHORT);
     assert.equal(scanner.scan(short).length, 0, 'the adversarial corpus must be near-misses only');
-    judge(t, 'mixed', short, adversarialText(LONG), 12);
+    judge(t, 'mixed', short, adversarialText(LONG), MAX_OVER_PROMPT_MIXED);
   });
 
   for (const family of Object.keys(ADVERSARIAL_UNITS)) {
     it(`near-misses for ${family}: a bounded multiple of prompt text, and linear`, (t) => {
-      judge(t, family, adversarialText(SHORT, family), adversarialText(LONG, family), 25);
+      judge(t, family, adversarialText(SHORT, family), adversarialText(LONG, family), MAX_OVER_PROMPT);
     });
   }
 
@@ -106,13 +113,14 @@ describe('scanner linearity', () => {
   const obfuscated: Record<string, string> = {
     'flagged code points': 'sk-\u200bproj-Ab3d\u00ad ana\uff20example \u2011\u00a0536\u201122 \u202eAKIA\u202c\ufeff ',
     'base64 runs': `${b64('aws_access_key_id = AKIA0000 and then some')} ${b64('password is hunter2, token sk-x')}\n`,
+    'base64 of UTF-8 and UTF-16LE text': `${b64('Schlüssel für München: aws_access_key_id = AKIA0000')} ${Buffer.from('$env:KEY = "sk-x"; run.ps1', 'utf16le').toString('base64')}\n`,
     'one long base64 run': b64('export AWS_ACCESS_KEY_ID=AKIA-not-a-key sk-proj-short ghp_short '.repeat(40)),
     'camel-case words': 'getElementById setTimeoutHandlerForRetryBackoffPolicyX aBcDeFgHiJkLmNoPqRsTuVwXyZ ',
     'percent escapes': 'q=sk%2Dproj%2Dnot%2Da%2Dkey&to=ana%40example&x=%41%42%43%44%45%46%47%48%49%4A%4B%4C%4D ',
   };
   for (const [name, unit] of Object.entries(obfuscated)) {
     it(`${name}: a bounded multiple of prompt text, and linear`, (t) => {
-      judge(t, name, fill(unit, SHORT), fill(unit, LONG), 25);
+      judge(t, name, fill(unit, SHORT), fill(unit, LONG), MAX_OVER_PROMPT);
     });
   }
 
