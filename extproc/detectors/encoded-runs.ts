@@ -46,20 +46,108 @@ function allBase64(bytes: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
-/** The run of base64 characters around i (plus its `=` padding), not starting before `from`. */
-export function base64Run(text: string, i: number, from: number): { start: number; end: number } {
+/**
+ * Base64 tools wrap their output in lines of one width (GNU `base64` and MIME at 76, PEM and `openssl base64` at
+ * 64); a run this long or longer, a multiple of 4, that ends at a line break may go on at the next line.
+ */
+export const MIN_WRAP = 48;
+/** Indentation (spaces or tabs) allowed before a wrapped line: YAML block scalars, indented code. */
+const MAX_INDENT = 16;
+
+/** A base64 run: `lines` > 1 when it is wrapped, and its text then holds line breaks and indentation. */
+export interface Base64Run {
+  start: number;
+  end: number;
+  lines: number;
+}
+
+/** The end of the base64 characters from i on (no padding). */
+function b64End(text: string, i: number): number {
+  let e = i;
+  while (e < text.length && inSet(B64, text.charCodeAt(e))) e++;
+  return e;
+}
+
+/** Where the next line's first non-indentation character is, when e is a line break (`\n` or `\r\n`); else -1. */
+function nextLine(text: string, e: number): number {
+  let k = e;
+  if (text.charCodeAt(k) === 13) k++;
+  if (text.charCodeAt(k) !== 10) return -1;
+  k++;
+  const limit = k + MAX_INDENT;
+  while (k < limit && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k++;
+  return k;
+}
+
+/** Where the line ending just before position s (after its indentation) ends, when s starts a line; else -1. */
+function previousLineEnd(text: string, s: number, from: number): number {
+  let k = s;
+  const limit = Math.max(from, s - MAX_INDENT);
+  while (k > limit && (text.charCodeAt(k - 1) === 32 || text.charCodeAt(k - 1) === 9)) k--;
+  if (k <= from || text.charCodeAt(k - 1) !== 10) return -1;
+  k--;
+  if (k > from && text.charCodeAt(k - 1) === 13) k--;
+  return k;
+}
+
+/**
+ * The run of base64 characters around i (plus its `=` padding), not starting before `from`. When it is one line
+ * of base64 wrapped by a tool (every line but the last as long as the others, a multiple of 4 and at least
+ * MIN_WRAP), the run takes in the lines before and after it, so a secret cut by a line break decodes whole. Each
+ * character is read a bounded number of times.
+ */
+export function base64Run(text: string, i: number, from: number): Base64Run {
   let s = i;
   while (s > from && inSet(B64, text.charCodeAt(s - 1))) s--;
-  let e = i;
-  const n = text.length;
-  while (e < n && inSet(B64, text.charCodeAt(e))) e++;
-  let pad = 0;
-  while (e < n && pad < 2 && text.charCodeAt(e) === 61) {
-    e++;
-    pad++;
-  }
-  return { start: s, end: e };
+  const e = b64End(text, i);
+  // Only a line of MIN_WRAP or more is looked at as part of wrapped output (the shorter last line of a block is
+  // reached from the lines before it).
+  if (e - s >= MIN_WRAP) return wrappedRun(text, s, e, from);
+  return { start: s, end: e + padding(text, e), lines: 1 };
 }
+
+/** base64Run for a line [s, e) of MIN_WRAP or more: the wrapped lines around it, when there are any. */
+function wrappedRun(text: string, s: number, e: number, from: number): Base64Run {
+  const first = e - s;
+  let lines = 1;
+  let width = first;
+  // Lines before: at least as long as this one (which may be the shorter last line), then all of one width.
+  for (let pe = previousLineEnd(text, s, from); pe >= 0; pe = previousLineEnd(text, s, from)) {
+    let ps = pe;
+    while (ps > from && inSet(B64, text.charCodeAt(ps - 1))) ps--;
+    const w = pe - ps;
+    if (w < MIN_WRAP || (w & 3) !== 0 || w < first || (lines > 1 && w !== width)) break;
+    s = ps;
+    width = w;
+    lines++;
+  }
+  // Lines after, while the last line taken is a full one. A line taken is all base64 to its end (a line break,
+  // the text's end, or a closing quote, bracket or separator), and a shorter last line closes its 4-groups.
+  let last = first;
+  while (last === width && (width & 3) === 0) {
+    const ns = nextLine(text, e);
+    if (ns < 0 || !inSet(B64, text.charCodeAt(ns))) break;
+    const ne = b64End(text, ns);
+    const w = ne - ns;
+    const pad = padding(text, ne);
+    if (w > width || !LINE_END[text.charCodeAt(ne + pad) & 127] || (w < width && ((w + pad) & 3) !== 0)) break;
+    e = ne;
+    last = pad > 0 ? 0 : w;
+    lines++;
+  }
+  return { start: s, end: e + padding(text, e), lines };
+}
+
+/** The `=` padding at e (0-2 characters). */
+function padding(text: string, e: number): number {
+  let pad = 0;
+  while (pad < 2 && text.charCodeAt(e + pad) === 61) pad++;
+  return pad;
+}
+
+/** What may follow the last character of a wrapped line: past the text's end (NaN & 127 is 0), a line break, closing quotes, brackets, separators. */
+const LINE_END = new Uint8Array(128);
+for (const ch of '\0\r\n"\'`)]},;') LINE_END[ch.charCodeAt(0)] = 1;
 
 /** The run of percent-token characters around i, not starting before `from`. */
 export function percentRun(text: string, i: number, from: number): { start: number; end: number } {

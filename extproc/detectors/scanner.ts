@@ -635,7 +635,8 @@ export class Scanner {
 
   /**
    * An encoded run around the pair ending at i (confirmed on the text: bytes alias): a base64 run of at least
-   * MIN_BASE64_RUN characters or a percent-encoded token, kept with its decoded text when that is printable.
+   * MIN_BASE64_RUN characters (with the lines it is wrapped over) or a percent-encoded token, kept with its
+   * decoded text when that is printable.
    * Each run is looked at once (later pairs inside it are skipped), so the work stays linear.
    */
   #encodedAt(text: string, i: number, runs: DecodedRun[]): void {
@@ -650,8 +651,10 @@ export class Scanner {
       decoded = decodePercent(text.slice(start, end));
     } else {
       if (p < 97 || p > 122 || c < 65 || c > 90 || !mayBeBase64Run(text, i)) return;
-      ({ start, end } = base64Run(text, i, this.#runEnd));
-      decoded = end - start >= MIN_BASE64_RUN ? decodeBase64(text.slice(start, end)) : undefined;
+      const run = base64Run(text, i, this.#runEnd);
+      ({ start, end } = run);
+      // A wrapped run is decoded without its line breaks and indentation.
+      if (end - start >= MIN_BASE64_RUN) decoded = decodeBase64(run.lines > 1 ? text.slice(start, end).replace(/\s+/g, '') : text.slice(start, end));
     }
     this.#runEnd = end;
     if (decoded !== undefined) runs.push({ start, end, text: decoded });

@@ -2,7 +2,7 @@
 // headers, curl passwords, keyword = value secrets, base64-wrapped JWTs, Kubernetes Secret values, URL passwords
 // with unescaped characters) are blocked before any byte reaches the upstream and the 403 names the types only
 // (also an sk- key split by a zero-width space, an AWS key in a base64-wrapped credentials file, with an ASCII
-// or a non-ASCII first line, and one in a PowerShell -EncodedCommand); published
+// or a non-ASCII first line or wrapped in lines, and one in a PowerShell -EncodedCommand); published
 // samples and placeholders of those formats pass
 // unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder, also inside a
 // text file sent as base64 `file_data` (re-encoded). Every value is
@@ -45,6 +45,8 @@ const AWS_ID = `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWX
 const AWS_B64 = Buffer.from(`[default]\naws_access_key_id = ${AWS_ID}\nregion = eu-west-1\n`).toString('base64');
 /** The same line led by text in another script before it was base64-encoded (the decoding layer reads UTF-8). */
 const AWS_B64_UTF8 = Buffer.from(`# 本番環境の認証情報 — ne pas partager\n[default]\naws_access_key_id = ${AWS_ID}\n`).toString('base64');
+/** A credentials file as `base64` prints it: 76-column lines, the key id cut by the first line break. */
+const AWS_WRAPPED = (Buffer.from(`# ci runner, eu-west\n[default]\naws_access_key_id = ${AWS_ID}\n`).toString('base64').match(/.{1,76}/g) ?? []).join('\n');
 /** The key in a PowerShell -EncodedCommand (base64 of UTF-16LE). */
 const AWS_PS = Buffer.from(`Set-AWSCredential -AccessKey ${AWS_ID} -SecretKey $env:SK -StoreAs ci`, 'utf16le').toString('base64');
 /** A text file sent inline as `file_data`: an .env with a keyword = value secret (masked) or an AWS key (blocked). */
@@ -52,7 +54,7 @@ const FILE_PASS = `${fresh(14)}$x`;
 const envFile = (password: string, extra = ''): string => `# staging\nDB_HOST=db.internal\nDB_PASSWORD=${password}\n${extra}`;
 const ENV_FILE = `data:text/plain;base64,${Buffer.from(envFile(FILE_PASS)).toString('base64')}`;
 const AWS_FILE = `data:text/plain;base64,${Buffer.from(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`)).toString('base64')}`;
-const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30)];
+const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30)];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -110,6 +112,7 @@ describe('detection coverage through a real Envoy', () => {
     ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],
     ['a base64-wrapped AWS credentials file whose first line is in Japanese', `AWS_CONFIG=${AWS_B64_UTF8}`, 'AWS_ACCESS_KEY'],
     ['an AWS key in a PowerShell -EncodedCommand', `what does this do? powershell.exe -NoProfile -EncodedCommand ${AWS_PS}`, 'AWS_ACCESS_KEY'],
+    ['a base64-wrapped AWS credentials file in 76-column lines, the key cut by a line break', `$ base64 ~/.aws/credentials\n${AWS_WRAPPED}\nwhy does the runner reject this?`, 'AWS_ACCESS_KEY'],
   ];
   for (const [name, prompt, type] of blocked) {
     it(`${name} is blocked: nothing reaches the upstream, the 403 names the type only`, async () => {

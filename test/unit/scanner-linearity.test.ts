@@ -114,6 +114,8 @@ describe('scanner linearity', () => {
     'flagged code points': 'sk-\u200bproj-Ab3d\u00ad ana\uff20example \u2011\u00a0536\u201122 \u202eAKIA\u202c\ufeff ',
     'base64 runs': `${b64('aws_access_key_id = AKIA0000 and then some')} ${b64('password is hunter2, token sk-x')}\n`,
     'base64 of UTF-8 and UTF-16LE text': `${b64('Schlüssel für München: aws_access_key_id = AKIA0000')} ${Buffer.from('$env:KEY = "sk-x"; run.ps1', 'utf16le').toString('base64')}\n`,
+    // Lines of 64 that each look wrapped, then a line of another width: every run reads its neighbours once.
+    'base64 in lines': `${'eHh4'.repeat(16)}\n${'eHh4'.repeat(16)}\n${'eHh4'.repeat(17)}\n  ${'eHh4'.repeat(16)}\r\nBest\n`,
     'one long base64 run': b64('export AWS_ACCESS_KEY_ID=AKIA-not-a-key sk-proj-short ghp_short '.repeat(40)),
     'camel-case words': 'getElementById setTimeoutHandlerForRetryBackoffPolicyX aBcDeFgHiJkLmNoPqRsTuVwXyZ ',
     'percent escapes': 'q=sk%2Dproj%2Dnot%2Da%2Dkey&to=ana%40example&x=%41%42%43%44%45%46%47%48%49%4A%4B%4C%4D ',

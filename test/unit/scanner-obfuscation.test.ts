@@ -4,6 +4,7 @@
 // decoded finding spans the whole encoded run.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { base64Run } from '../../extproc/detectors/encoded-runs.ts';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { base62 as b62, crc32 } from '../helpers/token-checksums.ts';
 
@@ -155,5 +156,69 @@ describe('the decoding layer', () => {
     const run = b64(`key=${OPENAI}\n`);
     const text = `x ${run.slice(0, 10)}${ZW}${run.slice(10)} y`;
     assert.deepEqual(found(text), [['secret.openai_api_key', `${run.slice(0, 10)}${ZW}${run.slice(10)}`]]);
+  });
+});
+
+describe('the decoding layer: base64 wrapped in lines', () => {
+  /** Base64 of the text in lines of `width` characters, as `base64` (76) and `openssl base64` (64) print it. */
+  const wrap = (plain: string, width: number, eol = '\n', indent = ''): string =>
+    (Buffer.from(plain).toString('base64').match(new RegExp(`.{1,${width}}`, 'g')) ?? []).map((l) => `${indent}${l}`).join(eol);
+  // The key starts 50 bytes in, so its base64 crosses the end of the first line at both widths.
+  const env = `# staging environment, do not share\nOPENAI_API_KEY=${OPENAI}\nDB_HOST=db.internal\n`;
+
+  const shapes: readonly [string, number, string, string][] = [
+    ['GNU base64 (76 columns)', 76, '\n', ''],
+    ['openssl base64 (64 columns), CRLF line ends', 64, '\r\n', ''],
+    ['a YAML block scalar (indented lines)', 76, '\n', '    '],
+  ];
+  for (const [name, width, eol, indent] of shapes) {
+    it(`finds a key cut by a line break in ${name}, and reports the whole block`, () => {
+      const block = wrap(env, width, eol, indent);
+      assert.ok(block.split(eol).length >= 2);
+      // Cut at a line break, the key is in no single line's decoded text.
+      for (const line of block.split(eol)) assert.ok(!Buffer.from(line.trim(), 'base64').toString('utf8').includes(OPENAI));
+      const text = `config:${eol}${block}${eol}thanks`;
+      assert.deepEqual(found(text), [['secret.openai_api_key', block.trimStart()]]);
+    });
+  }
+
+  it('takes in the lines before the one the scan stops in', () => {
+    const block = wrap(env, 64);
+    const lines = block.split('\n');
+    assert.deepEqual(lines.map((l) => l.length), [64, 64, 32]);
+    const second = 65 + 5;
+    assert.deepEqual(base64Run(block, second, 0), { start: 0, end: block.length, lines: 3 });
+    // Not before `from` (the end of the run looked at before).
+    assert.equal(base64Run(block, second, 65).start, 65);
+    // The shorter last line is reached from the lines before it, not on its own.
+    assert.deepEqual(base64Run(block, 135, 0), { start: 130, end: block.length, lines: 1 });
+  });
+
+  it('joins only lines of one width, the last no longer, ending with their line', () => {
+    const line = (n: number): string => Buffer.from('x'.repeat(n)).toString('base64');
+    const a = line(48); // 64 characters
+    assert.equal(a.length, 64);
+    // A shorter line before is not a wrapped line's start; a longer one after is not its continuation.
+    assert.equal(base64Run(`${line(45)}\n${a}`, 70, 0).lines, 1);
+    assert.equal(base64Run(`${a}\n${line(51)}`, 3, 0).lines, 1);
+    // A word on the next line that does not end it, or does not close its groups, is not taken in.
+    assert.deepEqual(base64Run(`${a}\nBest regards`, 3, 0), { start: 0, end: 64, lines: 1 });
+    assert.deepEqual(base64Run(`${a}\nThanks\n`, 3, 0), { start: 0, end: 64, lines: 1 });
+    // Under MIN_WRAP (48) characters, a line is not wrapped output.
+    const short = line(33); // 44 characters
+    assert.equal(base64Run(`${short}\n${short}`, 3, 0).lines, 1);
+    // The last line with its padding.
+    assert.deepEqual(base64Run(`${a}\n${a}\nQUI=`, 3, 0), { start: 0, end: 64 * 2 + 2 + 4, lines: 3 });
+    // A last line whose padding does not close its group is not base64's.
+    assert.deepEqual(base64Run(`${a}\n${a}\nQUJD==`, 3, 0), { start: 0, end: 64 * 2 + 1, lines: 2 });
+  });
+
+  it('decodes random wrapped text whole, at any width tools use', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const width = [64, 76][seed % 2] as number;
+      const filler = 'lorem ipsum dolor sit amet '.repeat(seed % 7);
+      const block = wrap(`${filler}key=${OPENAI}\n${filler}`, width);
+      assert.deepEqual(found(`b64:\n${block}\n`), [['secret.openai_api_key', block]], `seed ${seed}`);
+    }
   });
 });
