@@ -5,7 +5,7 @@
 // or a non-ASCII first line or wrapped in lines, and one in a PowerShell -EncodedCommand); published
 // samples and placeholders of those formats pass
 // unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder, also inside a
-// text file sent as base64 `file_data` (re-encoded). Every value is
+// text file sent as base64 `file_data` (re-encoded), in UTF-8 or UTF-16. Every value is
 // fresh per run, and no output of any process contains one.
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -54,7 +54,11 @@ const FILE_PASS = `${fresh(14)}$x`;
 const envFile = (password: string, extra = ''): string => `# staging\nDB_HOST=db.internal\nDB_PASSWORD=${password}\n${extra}`;
 const ENV_FILE = `data:text/plain;base64,${Buffer.from(envFile(FILE_PASS)).toString('base64')}`;
 const AWS_FILE = `data:text/plain;base64,${Buffer.from(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`)).toString('base64')}`;
-const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30)];
+/** The same files as Windows saves "Unicode" text (UTF-16LE with a byte-order mark). */
+const utf16File = (text: string): string => `data:text/plain;base64,${Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]).toString('base64')}`;
+const ENV_FILE_16 = utf16File(envFile(FILE_PASS));
+const AWS_FILE_16 = utf16File(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`));
+const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30), ENV_FILE_16.slice(30), AWS_FILE_16.slice(30)];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -166,6 +170,23 @@ describe('detection coverage through a real Envoy', () => {
     assert.equal(r.status, 403, r.text);
     assert.deepEqual((JSON.parse(r.text) as { error: { blocked_types: string[] } }).error.blocked_types, ['AWS_ACCESS_KEY']);
     assert.equal(stack.cloud.requests.length, seen, 'nothing reached the upstream');
+  });
+
+  it('a text file in UTF-16 (a Windows "Unicode" file) is scanned too: a key blocks, a masked secret is re-encoded in UTF-16', async () => {
+    const seen = stack.cloud.requests.length;
+    const blocked = await chat(fileMessage(AWS_FILE_16));
+    assert.equal(blocked.status, 403, blocked.text);
+    assert.deepEqual((JSON.parse(blocked.text) as { error: { blocked_types: string[] } }).error.blocked_types, ['AWS_ACCESS_KEY']);
+    assert.equal(stack.cloud.requests.length, seen, 'nothing reached the upstream');
+    const r = await chat(fileMessage(ENV_FILE_16));
+    assert.equal(r.status, 200, r.text);
+    const got = stack.cloud.requests.at(-1);
+    assert.ok(got !== undefined && stack.cloud.requests.length === seen + 1);
+    const sent = (JSON.parse(got.body.toString('utf8')) as { messages: { content: { file?: { file_data: string } }[] }[] }).messages[0]?.content[1]?.file?.file_data ?? '';
+    const bytes = Buffer.from(sent.slice('data:text/plain;base64,'.length), 'base64');
+    assert.deepEqual([...bytes.subarray(0, 2)], [0xff, 0xfe]);
+    assert.equal(bytes.subarray(2).toString('utf16le'), envFile('<GENERIC_SECRET_1>'));
+    assert.deepEqual(leaked(got.body.toString('utf8'), [FILE_PASS, ENV_FILE_16.slice(30)]), []);
   });
 
   it('no output of any process contains a planted value', async () => {

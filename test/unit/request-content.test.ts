@@ -345,13 +345,11 @@ describe('text inside inline media', () => {
     }
   });
 
-  it('binary payloads pass as media: a non-text type, no declared type, or a text type that is not UTF-8', async () => {
+  it('binary payloads pass as media: a non-text type, or no declared type', async () => {
     const text = FILE(EMAIL);
     const docs: [keyof typeof PATHS, object][] = [
       ['chat', CASES[0]!.doc(`data:application/pdf;base64,${b64(text)}`)],
       ['chat', CASES[0]!.doc(b64(text))],
-      ['chat', CASES[0]!.doc(`data:text/plain;base64,${b64(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text)]))}`)],
-      ['messages', CASES[3]!.doc(b64(Buffer.concat([Buffer.from(text), Buffer.from([0xc3])])))],
       ['generate', part({ inlineData: { mimeType: 'application/octet-stream', data: b64(text) } })],
     ];
     for (const [endpoint, doc] of docs) {
@@ -361,6 +359,32 @@ describe('text inside inline media', () => {
       assert.deepEqual(r.state.content.request, {});
     }
   });
+
+  // A text type is read whatever its bytes: a Windows "Unicode" file (UTF-16 with a byte-order mark), UTF-16LE
+  // without one, a Latin-1 / Windows-1252 file, or UTF-8 with one stray byte were skipped as binary before.
+  const le = (t: string): Buffer => Buffer.from(t, 'utf16le');
+  const encodings: readonly [string, (t: string) => Buffer, (b: Buffer) => string][] = [
+    ['UTF-16LE with a byte-order mark', (t) => Buffer.concat([Buffer.from([0xff, 0xfe]), le(t)]), (b) => { assert.deepEqual([...b.subarray(0, 2)], [0xff, 0xfe]); return b.subarray(2).toString('utf16le'); }],
+    ['UTF-16BE with a byte-order mark', (t) => Buffer.concat([Buffer.from([0xfe, 0xff]), le(t).swap16()]), (b) => { assert.deepEqual([...b.subarray(0, 2)], [0xfe, 0xff]); return Buffer.from(b.subarray(2)).swap16().toString('utf16le'); }],
+    ['UTF-16LE without one', le, (b) => b.toString('utf16le')],
+    ['Latin-1 (Müller, café)', (t) => Buffer.from(`# Müller's café\n${t}`, 'latin1'), (b) => b.toString('latin1').replace("# Müller's café\n", '')],
+    ['UTF-8 with a stray byte', (t) => Buffer.concat([Buffer.from(t), Buffer.from([0xc3])]), (b) => b.subarray(0, b.length - 1).toString('utf8')],
+  ];
+  for (const [name, encode, decode] of encodings) {
+    it(`a text file in ${name} is scanned: a key blocks, an email is masked and the file re-encoded the same way`, async () => {
+      const akia = plantAwsKeyId();
+      const blocked = asDenial((await run(f, 'messages', CASES[3]!.doc(b64(encode(`[default]\naws_access_key_id = ${akia}\n`))))).out);
+      assert.deepEqual(blocked.types, ['AWS_ACCESS_KEY'], name);
+      const r = await run(f, 'chat', CASES[0]!.doc(`data:text/plain;base64,${b64(encode(FILE(EMAIL)))}`));
+      const body = replacedBody(asResponse(r.out), 'request_body');
+      assert.ok(body !== undefined, 'the body is replaced');
+      const got = String(at(JSON.parse(body.toString('utf8')), CASES[0]!.path));
+      assert.ok(got.startsWith('data:text/plain;base64,'));
+      assert.equal(decode(Buffer.from(got.slice(got.indexOf(',') + 1), 'base64')), FILE('<EMAIL_1>'));
+      assert.ok(!body.toString('utf8').includes(EMAIL));
+      assert.deepEqual(r.state.content.request, { EMAIL: 1 });
+    });
+  }
 
   it('a text file inside a protected subtree blocks instead of being re-encoded', async () => {
     const doc = responses({ input: [{ type: 'reasoning', id: 'rs_1', encrypted_content: 'gAAAA', content: [{ type: 'input_file', file_data: dataUrl('text/plain')(FILE(EMAIL)) }] }] });
