@@ -181,7 +181,7 @@ function printableText(bytes: Buffer, encoding: 'utf8' | 'utf16le' = 'utf8'): st
 /**
  * The first character of each 4-character group carries the top 6 bits of a byte: for printable ASCII, tab or
  * line breaks that is `C`, `D` or `I`-`f`. A run whose first groups all start so may decode to ASCII text; the
- * others are checked byte by byte (textBytes), so text in other scripts is decoded too.
+ * others are checked byte by byte (textKind), so text in other scripts is decoded too.
  */
 const TEXT_LEAD = new Uint8Array(128);
 for (const ch of 'CDIJKLMNOPQRSTUVWXYZabcdef') TEXT_LEAD[ch.charCodeAt(0)] = 1;
@@ -201,81 +201,89 @@ const B64_VALUE = new Int8Array(128).fill(-1);
 });
 B64_VALUE[45] = 62; // '-'
 B64_VALUE[95] = 63; // '_'
-const LEAD_BYTES = LEAD_GROUPS * 3;
-/** A character's 6-bit value, -1 for padding or past the run (charCodeAt gives NaN there, and NaN & 127 is 0). */
-const value = (run: string, k: number): number => B64_VALUE[run.charCodeAt(k) & 127] as number;
-
-/** Byte k of the run's decoded bytes, or -1 where they end (the run's end or its padding). */
-function byteAt(run: string, k: number): number {
-  const g = (k / 3) | 0;
-  const base = g << 2;
-  const p = k - g * 3;
-  const a = value(run, base + p);
-  const b = value(run, base + p + 1);
-  if ((a | b) < 0) return -1;
-  return p === 0 ? (a << 2) | (b >> 4) : p === 1 ? ((a & 15) << 4) | (b >> 2) : ((a & 3) << 6) | b;
-}
-
-/** The length of the UTF-8 sequence byte x leads (1 for ASCII), 0 for a byte that cannot lead one. */
-const sequenceLength = (x: number): number => (x < 0x80 ? 1 : x < 0xc2 ? 0 : x < 0xe0 ? 2 : x < 0xf0 ? 3 : x < 0xf5 ? 4 : 0);
+/** What the first bytes of a run read as: textKind's answers. */
+const NOT_TEXT = 0;
+const UTF8_TEXT = 1;
+const UTF16_TEXT = 2;
 
 /**
- * Whether the first 24 decoded bytes are text by the rule printableText applies to the whole run: 9 characters
- * in 10 printable, ASCII or a well-formed UTF-8 sequence (`é`, `日`, an emoji); a sequence the window cuts short
- * is not counted. Bytes are decoded as they are read and the check stops at the third bad character (24 bytes
- * allow two), so random tokens, which are mostly malformed UTF-8 from their first bytes, cost a few reads.
+ * What the first 8 groups (24 bytes) of a run decode to, by the rule printableText applies to the whole run, 9
+ * characters in 10 printable: UTF-8 text (ASCII or a well-formed sequence: `é`, `日`, an emoji; a sequence the
+ * window cuts short is not counted), else UTF-16LE text of Latin characters (a printable ASCII byte, then 0:
+ * PowerShell's `-EncodedCommand`), else neither. Bytes are decoded a group at a time and the check stops once
+ * neither reading can pass (a third bad UTF-8 character, a second bad UTF-16 one), so random tokens, which are
+ * malformed UTF-8 from their first bytes, cost a few reads and no allocation.
  */
-function textBytes(run: string): boolean {
+function textKind(run: string): number {
+  // A last group cut short by the run's end still gives its 1 or 2 bytes.
+  const groups = Math.min(LEAD_GROUPS, (run.length + 3) >> 2);
   let chars = 0;
   let bad = 0;
-  for (let k = 0; k < LEAD_BYTES; ) {
-    const x = byteAt(run, k);
-    if (x < 0) break;
-    const len = sequenceLength(x);
-    if (len <= 1) {
-      chars++;
-      k++;
-      if (len === 0 || !asciiText(x)) bad++;
-    } else {
-      let t = 1;
-      let y = 0;
-      while (t < len && k + t < LEAD_BYTES && ((y = byteAt(run, k + t)) & 0xc0) === 0x80) t++;
-      if (t < len && (k + t >= LEAD_BYTES || y < 0)) break; // cut short by the window or the run
-      chars++;
-      // printableText's rule: U+00A0 and above is printable (C2 80-9F are C1 controls); malformed is not.
-      if (t < len || (x === 0xc2 && byteAt(run, k + 1) < 0xa0)) bad++;
-      k += t;
+  // UTF-8: continuation bytes still expected, and whether the open sequence is a C1 control (C2 80-9F).
+  let need = 0;
+  let c1 = false;
+  // UTF-16LE: characters, bad ones, and whether the pair's low byte was printable ASCII.
+  let chars16 = 0;
+  let bad16 = 0;
+  let low = false;
+  let odd = true;
+  for (let g = 0; g < groups && (bad < 3 || bad16 < 2); g++) {
+    const k = g << 2;
+    const a = B64_VALUE[run.charCodeAt(k) & 127] as number;
+    const b = B64_VALUE[run.charCodeAt(k + 1) & 127] as number;
+    const c = B64_VALUE[run.charCodeAt(k + 2) & 127] as number;
+    const d = B64_VALUE[run.charCodeAt(k + 3) & 127] as number;
+    // Padding or the run's end inside a group leaves 1 or 2 bytes in it.
+    const n = (a | b) < 0 ? 0 : c < 0 ? 1 : d < 0 ? 2 : 3;
+    for (let q = 0; q < n; q++) {
+      const x = q === 0 ? (a << 2) | (b >> 4) : q === 1 ? ((b & 15) << 4) | (c >> 2) : ((c & 3) << 6) | d;
+      if (odd) low = asciiText(x);
+      else {
+        chars16++;
+        if (x !== 0 || !low) bad16++;
+      }
+      odd = !odd;
+      if (need > 0) {
+        if ((x & 0xc0) === 0x80) {
+          if (c1 && x >= 0xa0) c1 = false;
+          need--;
+          if (need === 0) {
+            chars++;
+            if (c1) bad++;
+          }
+          continue;
+        }
+        // A sequence cut by a byte that does not continue it is one bad character; the byte is read anew.
+        chars++;
+        bad++;
+        need = 0;
+      }
+      if (x < 0x80) {
+        chars++;
+        if (!asciiText(x)) bad++;
+      } else if (x >= 0xc2 && x < 0xf5) {
+        need = x < 0xe0 ? 1 : x < 0xf0 ? 2 : 3;
+        c1 = x === 0xc2;
+      } else {
+        chars++;
+        bad++;
+      }
     }
-    if (bad > 2) return false;
+    if (n < 3) break;
   }
-  return chars > 0 && bad * 10 <= chars;
+  if (chars > 0 && bad * 10 <= chars) return UTF8_TEXT;
+  return chars16 > 0 && bad16 * 10 <= chars16 ? UTF16_TEXT : NOT_TEXT;
 }
 
 /**
- * The decoded text of a base64 run (UTF-8), or undefined when it does not decode to mostly printable text.
+ * The decoded text of a base64 run (UTF-8, or UTF-16LE when it reads so), or undefined when it does not decode
+ * to mostly printable text.
  */
 export function decodeBase64(run: string): string | undefined {
-  if (asciiLeads(run) || textBytes(run)) return printableText(Buffer.from(run, 'base64'));
-  if (utf16Bytes(run)) return printableText(Buffer.from(run, 'base64'), 'utf16le');
-  return undefined;
-}
-
-/**
- * Whether the first 24 decoded bytes read as UTF-16LE text of Latin characters (a printable ASCII byte, then 0),
- * 9 in 10: PowerShell's `-EncodedCommand` is base64 of UTF-16LE. Random bytes fail at their second zero byte.
- */
-function utf16Bytes(run: string): boolean {
-  let chars = 0;
-  let bad = 0;
-  for (let k = 0; k + 1 < LEAD_BYTES; k += 2) {
-    const lo = byteAt(run, k);
-    const hi = byteAt(run, k + 1);
-    if ((lo | hi) < 0) break;
-    chars++;
-    if (hi !== 0 || !asciiText(lo)) bad++;
-    if (bad > 1) return false;
-  }
-  return chars > 0 && bad * 10 <= chars;
+  if (asciiLeads(run)) return printableText(Buffer.from(run, 'base64'));
+  const kind = textKind(run);
+  if (kind === NOT_TEXT) return undefined;
+  return printableText(Buffer.from(run, 'base64'), kind === UTF8_TEXT ? 'utf8' : 'utf16le');
 }
 
 /** The decoded text of a percent-encoded run (`%XX` escapes; anything else kept), or undefined without one. */
