@@ -24,8 +24,19 @@ export interface InlineText {
  */
 export type TextEncoding = 'utf8' | 'utf16le-bom' | 'utf16be-bom' | 'utf16le' | 'latin1';
 
-// text/*, the structured-text application types, and any +json/+xml/+yaml suffix (image/svg+xml is XML).
-const TEXT_TYPE = /^(?:text\/[a-z0-9.+-]+|application\/(?:json|jsonl|x-ndjson|xml|yaml|x-yaml|toml|x-toml|javascript|x-javascript|ecmascript|x-sh|x-shellscript|sql|csv|graphql|x-www-form-urlencoded|x-httpd-php)|[a-z]+\/[a-z0-9.-]+\+(?:json|xml|yaml))$/;
+// text/*, message/* (an e-mail is text), the application types that are source code, keys, certificates or
+// structured text (Gemini documents application/x-python-code and application/x-typescript for code files; SDKs set
+// types from the file extension), and any +json/+xml/+yaml suffix (image/svg+xml is XML).
+const TEXT_TYPE = new RegExp(
+  '^(?:text/[a-z0-9.+-]+|message/[a-z0-9.+-]+|application/(?:' +
+    [
+      'json|jsonl|x-ndjson|xml|yaml|x-yaml|toml|x-toml|sql|csv|graphql|x-www-form-urlencoded|rtf|x-tex|x-latex',
+      'javascript|x-javascript|ecmascript|typescript|x-typescript|x-python|x-python-code|x-python-script|x-ruby|x-perl',
+      'x-php|x-httpd-php|x-sh|x-shellscript|x-csh|x-powershell|x-bat|x-properties|x-ini|x-env|x-dotenv',
+      'x-pem-file|x-x509-ca-cert|x-x509-user-cert|pkix-cert|x-pkcs7-certificates|pgp-keys|pgp-signature|pgp-encrypted',
+    ].join('|') +
+    ')|[a-z]+/[a-z0-9.-]+\\+(?:json|xml|yaml))$',
+);
 
 /** The media type without parameters, lower case. */
 const bareType = (t: string): string => (t.split(';', 1)[0] ?? '').trim().toLowerCase();

@@ -360,6 +360,22 @@ describe('text inside inline media', () => {
     }
   });
 
+  // Types SDKs set from a code file's, key's or e-mail's extension are text too (they were passed as media).
+  const codeTypes: readonly [keyof typeof PATHS, string, (payload: string) => object][] = [
+    ['generate', 'application/x-python-code', (p) => part({ inlineData: { mimeType: 'application/x-python-code', data: p } })],
+    ['generate', 'application/x-typescript', (p) => part({ inline_data: { mime_type: 'application/x-typescript', data: p } })],
+    ['chat', 'application/x-pem-file', (p) => CASES[0]!.doc(`data:application/x-pem-file;base64,${p}`)],
+    ['messages', 'message/rfc822', (p) => claude({}, [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'message/rfc822', data: p } }] }])],
+  ];
+  for (const [endpoint, type, doc] of codeTypes) {
+    it(`a file of type ${type} is read as text: a key in it blocks`, async () => {
+      const akia = plantAwsKeyId();
+      const d = asDenial((await run(f, endpoint, doc(b64(`# config\nAWS_ACCESS_KEY_ID = "${akia}"\n`)))).out);
+      assert.equal(d.code, 'content_blocked', type);
+      assert.deepEqual(d.types, ['AWS_ACCESS_KEY'], type);
+    });
+  }
+
   // A text type is read whatever its bytes: a Windows "Unicode" file (UTF-16 with a byte-order mark), UTF-16LE
   // without one, a Latin-1 / Windows-1252 file, or UTF-8 with one stray byte were skipped as binary before.
   const le = (t: string): Buffer => Buffer.from(t, 'utf16le');
