@@ -6,6 +6,7 @@
 // metadata, mcp_call output, search_result, Gemini proto names, an unknown field) are masked or blocked;
 // protected fields block; provider-side URL fetches and server tools are refused unless the policy allows them.
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
 import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
@@ -15,7 +16,13 @@ import { awaitRecord } from '../helpers/assertions.ts';
 const EMAIL = plantEmail();
 const STRIPE = plantStripeKey();
 const AKIA = plantAwsKeyId();
-const PLANTED = [EMAIL, STRIPE, AKIA];
+/** A Luhn-valid 16-digit card number, random per run (under 2^53: a JSON number holds it exactly). */
+const CARD = ((): number => {
+  const digits = [4, ...Array.from({ length: 14 }, () => randomInt(10))];
+  const sum = digits.reduce((acc, d, i) => acc + (i % 2 === 0 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d), 0);
+  return Number(`${digits.join('')}${(10 - (sum % 10)) % 10}`);
+})();
+const PLANTED = [EMAIL, STRIPE, AKIA, String(CARD)];
 
 /** The text of the last message of a chat or messages body (string content or text parts). */
 function lastText(body: Buffer): string {
@@ -153,6 +160,26 @@ describe('content controls on requests through a real Envoy', () => {
     assert.equal(masked.status, 200, masked.text);
     const got = stack.cloud.requests.at(-1)?.body.toString('utf8') ?? '';
     assert.ok(got.includes('owner: <EMAIL_1>') && !got.includes(EMAIL), got);
+  });
+
+  it('Anthropic: a card number written as a JSON number in tool_use input blocks; a large top-level number does not', async () => {
+    const seen = stack.cloud.requests.length;
+    const turn = (input: object, extra: object = {}): object => ({
+      model: 'claude-sonnet-4',
+      max_tokens: 64,
+      messages: [
+        { role: 'user', content: 'pay the invoice' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_2', name: 'charge', input }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_2', content: 'declined' }] },
+      ],
+      ...extra,
+    });
+    const blocked = await post('/anthropic/v1/messages', turn({ card_number: CARD, amount_cents: 129900 }));
+    assert.equal(blocked.status, 403, blocked.text);
+    assert.deepEqual((JSON.parse(blocked.text) as { error: { blocked_types: string[] } }).error.blocked_types, ['CARD_NUMBER']);
+    assert.equal(stack.cloud.requests.length, seen, 'nothing reached the upstream');
+    const passed = await post('/anthropic/v1/messages', turn({ invoice: 'INV-1' }, { metadata: { user_id: 'u-1' }, max_tokens: 100_000_000 }));
+    assert.notEqual(passed.status, 403, passed.text);
   });
 
   // Issue 12 (M1, M2): text the model sees outside the old hand-made field list, and an unknown field.

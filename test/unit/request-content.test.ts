@@ -4,6 +4,7 @@
 // (snake_case) names are read like the camelCase ones; provider-side URL fetches and server tools are
 // refused unless the dlp section allows them.
 import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { JsonPath } from '../../extproc/core/content.ts';
 import { createProviderKind } from '../../extproc/providers/index.ts';
@@ -358,6 +359,32 @@ describe('text inside inline media', () => {
       assert.equal(replacedBody(asResponse(r.out), 'request_body'), undefined, 'the body is not changed');
       assert.deepEqual(r.state.content.request, {});
     }
+  });
+
+  // A Luhn-valid 16-digit card number (Visa range), random per run: under 2^53, so a JSON number holds it exactly.
+  const card = (): number => {
+    const digits = [4, ...Array.from({ length: 14 }, () => randomInt(10))];
+    const sum = digits.reduce((acc, d, i) => acc + (i % 2 === 0 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d), 0);
+    return Number(`${digits.join('')}${(10 - (sum % 10)) % 10}`);
+  };
+  it('a card number written as a JSON number in tool input blocks (a number cannot be masked)', async () => {
+    const docs: [keyof typeof PATHS, object][] = [
+      ['messages', claude({}, [{ role: 'user', content: 'pay it' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'charge', input: { card_number: card(), amount: 1200 } }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok' }] }])],
+      ['generate', part({ functionCall: { name: 'charge', args: { card: { number: card() } } } })],
+    ];
+    for (const [endpoint, doc] of docs) {
+      const d = asDenial((await run(f, endpoint, doc)).out);
+      assert.equal(d.code, 'content_blocked', endpoint);
+      assert.deepEqual(d.types, ['CARD_NUMBER'], endpoint);
+    }
+  });
+
+  it('generation parameters are not content: a large seed passes', async () => {
+    const docs: [keyof typeof PATHS, object][] = [
+      ['chat', chat({ seed: card(), max_tokens: 100_000_000 })],
+      ['generate', { ...part({ text: 'ok' }), generationConfig: { seed: card(), maxOutputTokens: 256 } }],
+    ];
+    for (const [endpoint, doc] of docs) assert.ok(!isDenial((await run(f, endpoint, doc)).out), endpoint);
   });
 
   // Types SDKs set from a code file's, key's or e-mail's extension are text too (they were passed as media).

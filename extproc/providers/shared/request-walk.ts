@@ -66,10 +66,13 @@ export const isRemoteUrl = (v: JsonValue | undefined): boolean => typeof v === '
 
 const same = (k: string): string => k;
 
+/** Integers below 9 digits match no number detector (an SSN has 9, phone numbers 10 and more, cards 13-19). */
+const MIN_SCANNED_NUMBER = 1e8;
+
 /**
- * Walks `doc`: every string value is a segment at its exact path; every distinct key is a protected segment
- * (`key: true`). Inline media of a text type is a segment of its decoded text (`inline` says how to re-encode
- * it); other inline media is skipped. `skipModel` leaves the top-level "model" out (the model rules check it,
+ * Walks `doc`: every string value is a segment at its exact path, and so is every integer of 9+ digits in
+ * content (protected); every distinct key is a protected segment (`key: true`). Inline media of a text type is
+ * a segment of its decoded text (`inline` says how to re-encode it); other inline media is skipped. `skipModel` leaves the top-level "model" out (the model rules check it,
  * and it never changes).
  */
 export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolean): RequestContent {
@@ -93,6 +96,11 @@ export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolea
         const decoded = decodeInlineText(v, media === '' ? undefined : media);
         if (decoded !== undefined) segments.push({ path: path.slice(), text: decoded.text, role, ...(prot ? { protected: true } : {}), inline: decoded.inline });
       }
+    } else if (typeof v === 'number') {
+      // A long integer in message or tool content (a card or account number a tool's schema types as integer)
+      // is scanned as its digits, protected: a number cannot hold a placeholder, so a finding blocks. Generation
+      // parameters (seed, max_tokens: the 'other' role) are not content.
+      if (role !== 'other' && Number.isInteger(v) && Math.abs(v) >= MIN_SCANNED_NUMBER) emit(String(v), role, true, false);
     } else if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         path.push(i);
