@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { CredentialMeta } from '../core/credential.ts';
+import { buildScanner } from '../detectors/registry.ts';
+import type { Scanner } from '../detectors/scanner.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
 
 export const AUDIT_SCHEMA = 'tollgate.audit.v3';
@@ -147,6 +149,38 @@ export interface AuditFacts {
 const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 /** The one builder of audit records, for ext_authz and ext_proc alike. */
+/** Model names longer than this are withheld from the record: no provider's is. */
+const MAX_AUDIT_MODEL = 256;
+/** What auditModel answered per name, for this many names (a name is scanned once). */
+const MODEL_CACHE = 1024;
+let modelScanner: Scanner | undefined;
+const modelSeen = new Map<string, string>();
+
+/**
+ * The caller's model name as the record holds it. The name is the caller's text and a record may be written
+ * before the body is scanned (a model the identity may not use is refused first), so a name in which the
+ * built-in detectors find anything (`llama-3:AKIA…`), or that is longer than any provider's, is withheld.
+ */
+export function auditModel(model: string | undefined): string | null {
+  if (model === undefined) return null;
+  const known = modelSeen.get(model);
+  if (known !== undefined) return known;
+  let shown = WITHHELD_MODEL;
+  if (model.length <= MAX_AUDIT_MODEL) {
+    modelScanner ??= buildScanner();
+    try {
+      if (modelScanner.scan(model).length === 0) shown = model;
+    } catch {
+      // A scan limit: withheld.
+    }
+  }
+  if (modelSeen.size < MODEL_CACHE) modelSeen.set(model, shown);
+  return shown;
+}
+
+/** What a withheld model name reads as in the record. */
+export const WITHHELD_MODEL = '[withheld]';
+
 export function buildAuditRecord(f: AuditFacts): AuditRecord {
   const failed = f.outcome === 'failed' || (f.reason !== undefined && !ERROR_CATALOGUE[f.reason].userFacing && f.reason !== 'response_incomplete');
   const denied = f.reason !== undefined && f.reason !== 'response_incomplete';
@@ -161,7 +195,7 @@ export function buildAuditRecord(f: AuditFacts): AuditRecord {
     identity_kind: f.identity?.kind ?? null,
     tenant: f.identity?.tenant ?? null,
     provider: f.provider ?? null,
-    model: f.model ?? null,
+    model: auditModel(f.model),
     method: f.method?.slice(0, 32) ?? null,
     path: auditPath(f.path),
     decision: failed ? 'error' : denied ? 'deny' : 'allow',

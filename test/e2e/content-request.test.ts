@@ -182,6 +182,19 @@ describe('content controls on requests through a real Envoy', () => {
     assert.notEqual(passed.status, 403, passed.text);
   });
 
+  it('a key hidden in the body\'s model name blocks, though the model pattern (claude-*) matches; refused earlier, it is withheld from the audit record', async () => {
+    const seen = stack.cloud.requests.length + stack.onprem.requests.length;
+    const r = await post('/anthropic/v1/messages', messages('hi', { model: `claude-sonnet-4:${AKIA}` }));
+    assert.equal(r.status, 403, r.text);
+    assert.deepEqual((JSON.parse(r.text) as { error: { blocked_types: string[] } }).error.blocked_types, ['AWS_ACCESS_KEY']);
+    // A model the provider does not serve is refused before the body is scanned: the record must not hold it.
+    const refused = await post('/openai/chat/completions', chat('hi', { model: `llama-3:${AKIA}` }));
+    assert.equal((JSON.parse(refused.text) as { error: { code: string } }).error.code, 'model_forbidden');
+    assert.equal(stack.cloud.requests.length + stack.onprem.requests.length, seen, 'nothing reached an upstream');
+    const record = await awaitRecord(stack, (x) => x.reason === 'model_forbidden');
+    assert.equal(record.model, '[withheld]');
+  });
+
   // Issue 12 (M1, M2): text the model sees outside the old hand-made field list, and an unknown field.
   const GEMINI = '/gemini/v1beta/models/gemini-2.0-flash:generateContent';
   const fields: { name: string; path: string; body: (v: string) => object; at: (string | number)[] }[] = [

@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { buildAuditRecord } from '../../extproc/telemetry/audit-record.ts';
+import { auditModel, buildAuditRecord, WITHHELD_MODEL } from '../../extproc/telemetry/audit-record.ts';
+import { plantAwsKeyId, plantEmail } from '../helpers/content-values.ts';
 import { createAuditSink, type AuditRecord } from '../../extproc/telemetry/audit.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tg-audit-sink-'));
@@ -48,3 +49,18 @@ describe('audit sink (JSON lines to a file)', () => {
     assert.equal(lines(path).at(-1)?.request_id, 'req-75');
   });
 });
+
+describe('the model name in a record', () => {
+  it('is the caller\'s name, unless a built-in detector finds something in it or it is longer than any provider\'s', () => {
+    for (const name of ['gpt-4o-mini', 'claude-sonnet-4-20250514', 'us.anthropic.claude-3-5-sonnet-20241022-v2:0', 'meta-llama/Llama-3.1-8B-Instruct', 'llama3.2:3b']) {
+      assert.equal(auditModel(name), name);
+    }
+    const akia = plantAwsKeyId();
+    assert.equal(auditModel(`llama-3:${akia}`), WITHHELD_MODEL);
+    assert.equal(auditModel(plantEmail()), WITHHELD_MODEL);
+    assert.equal(auditModel(`gpt-${'4'.repeat(300)}`), WITHHELD_MODEL);
+    assert.equal(auditModel(undefined), null);
+    assert.equal(auditModel(`llama-3:${akia}`), WITHHELD_MODEL, 'the answer is remembered, not recomputed differently');
+  });
+});
+

@@ -274,7 +274,7 @@ describe('model resolution', () => {
     const redacted = Buffer.from('{"model":"gpt-4o","messages":[{"role":"user","content":"secret <N_1>"}]}');
     assert.equal(t.setBodyBytes(redacted), redacted);
     assert.equal(t.body, redacted);
-    assert.deepEqual(t.segments().filter((s) => s.key !== true).map((s) => s.text), ['user', 'secret <N_1>'], 'the segments are the new body\'s');
+    assert.deepEqual(t.segments().filter((s) => s.key !== true).map((s) => s.text), ['gpt-4o', 'user', 'secret <N_1>'], 'the segments are the new body\'s');
     const isCode = (code: string) => (err: unknown): boolean => err instanceof ProviderError && err.code === code;
     assert.throws(() => t.setBodyBytes(Buffer.from('{"model":"gpt-4o-mini","messages":[]}')), isCode('model_conflict'));
     assert.throws(() => t.setBodyBytes(Buffer.from('{"messages":[]}')), isCode('model_conflict'));

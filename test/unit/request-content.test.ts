@@ -257,13 +257,15 @@ describe('the walk', () => {
     assert.equal(isInlineMedia(''), false);
   });
 
-  it('one segment per string leaf, keys once each, the body model left to the model rules', () => {
+  it('one segment per string leaf, keys once each, the body model protected (never rewritten, a finding blocks)', () => {
     const kind = createProviderKind('openai', { upstream: new URL('https://api.openai.com'), region: 'us-east-1' });
     const t = kind.newRequest({ method: 'POST', path: '/v1/chat/completions', query: '', headers: new Map() });
     t.parseBody(Buffer.from(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] })));
     const segs = t.segments();
-    assert.deepEqual(segs.filter((s) => s.key === true).map((s) => s.text), ['messages', 'role', 'content']);
+    assert.deepEqual(segs.filter((s) => s.key === true).map((s) => s.text), ['model', 'messages', 'role', 'content']);
+    assert.deepEqual(segs.filter((s) => s.key !== true && s.protected === true).map((s) => s.path), [['model']]);
     assert.deepEqual(segs.filter((s) => s.key !== true).map((s) => [s.path, s.role, s.text]), [
+      [['model'], 'other', 'gpt-4o'],
       [['messages', 0, 'role'], 'user', 'user'], [['messages', 0, 'content'], 'user', 'a'],
       [['messages', 1, 'role'], 'user', 'user'], [['messages', 1, 'content'], 'user', 'b'],
     ]);

@@ -72,10 +72,10 @@ const MIN_SCANNED_NUMBER = 1e8;
 /**
  * Walks `doc`: every string value is a segment at its exact path, and so is every integer of 9+ digits in
  * content (protected); every distinct key is a protected segment (`key: true`). Inline media of a text type is
- * a segment of its decoded text (`inline` says how to re-encode it); other inline media is skipped. `skipModel` leaves the top-level "model" out (the model rules check it,
- * and it never changes).
+ * a segment of its decoded text (`inline` says how to re-encode it); other inline media is skipped. `modelField`: the top-level "model" is the format's model
+ * name, a protected segment (the model rules check it, and it is never rewritten).
  */
-export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolean): RequestContent {
+export function walkRequest(doc: JsonObject, rules: WalkRules, modelField: boolean): RequestContent {
   const segments: TextSegment[] = [];
   const tools: ServerTool[] = [];
   const keys = new Set<string>();
@@ -119,7 +119,9 @@ export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolea
     if (info?.fetch === true) fetches++;
     for (const t of info?.tools ?? []) if (!tools.includes(t)) tools.push(t);
     for (const k of Object.keys(o)) {
-      if (skipModel && path.length === 0 && k === 'model') continue;
+      // The body's model: the model rules check its name and it is never rewritten, but it travels to the
+      // provider, so a value hidden in it (`gpt-4o:AKIA…` passes a `gpt-4o*` grant) is scanned and blocks.
+      const model = modelField && path.length === 0 && k === 'model';
       path.push(k);
       if (!keys.has(k)) {
         keys.add(k);
@@ -127,7 +129,7 @@ export function walkRequest(doc: JsonObject, rules: WalkRules, skipModel: boolea
       }
       const n = norm(k);
       const memberRole = path.length === 1 ? (rules.roles?.[n] ?? role) : role;
-      value(o[k] as JsonValue, memberRole, prot || rules.protectedKeys.has(n), info?.media === k ? (info.mediaType ?? '') : undefined, o);
+      value(o[k] as JsonValue, memberRole, prot || model || rules.protectedKeys.has(n), info?.media === k ? (info.mediaType ?? '') : undefined, o);
       path.pop();
     }
   };
