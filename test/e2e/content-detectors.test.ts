@@ -1,7 +1,7 @@
 // Detection coverage end to end through a real Envoy: credentials of the newer formats (vendor tokens, key
 // headers, curl passwords, keyword = value secrets, base64-wrapped JWTs, Kubernetes Secret values, URL passwords
 // with unescaped characters) are blocked before any byte reaches the upstream and the 403 names the types only
-// (also an sk- key split by a zero-width space, an AWS key in a base64-wrapped credentials file, with an ASCII
+// (also an sk- key split by a zero-width space, an AWS key id with a tag character and a variation selector inside, an AWS key in a base64-wrapped credentials file, with an ASCII
 // or a non-ASCII first line or wrapped in lines, and one in a PowerShell -EncodedCommand); published
 // samples and placeholders of those formats pass
 // unchanged; a keyword = value secret under a mask rule reaches the upstream as a placeholder, also inside a
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { jsonResponse, startContentStack, type ContentStack } from '../helpers/content-stack.ts';
-import { leaked } from '../helpers/content-values.ts';
+import { leaked, plantAwsKeyId } from '../helpers/content-values.ts';
 
 const ALNUM = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 const HEX = '0123456789abcdef';
@@ -40,6 +40,9 @@ const K8S_JSON_DATA = Buffer.from(K8S_JSON_PASS).toString('base64');
 /** An OpenAI project key split by a zero-width space after `sk-` (the view removes it; the key's tail is planted). */
 const OPENAI_TAIL = fresh(40);
 const OPENAI_ZW = `sk-\u200bproj-${OPENAI_TAIL}`;
+/** An AWS access key id with a tag character (a surrogate pair) and a variation selector inside (the view removes both). */
+const AWS_TAG_ID = plantAwsKeyId();
+const AWS_TAGGED = `${AWS_TAG_ID.slice(0, 8)}\u{e0041}${AWS_TAG_ID.slice(8, 14)}\ufe0f${AWS_TAG_ID.slice(14)}`;
 /** An AWS access key id inside a base64-wrapped credentials line (the decoding layer reads it). */
 const AWS_ID = `AKIA${Array.from({ length: 16 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'.charAt(randomInt(32))).join('')}`;
 const AWS_B64 = Buffer.from(`[default]\naws_access_key_id = ${AWS_ID}\nregion = eu-west-1\n`).toString('base64');
@@ -58,7 +61,7 @@ const AWS_FILE = `data:text/plain;base64,${Buffer.from(envFile('${DB_PASSWORD}',
 const utf16File = (text: string): string => `data:text/plain;base64,${Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]).toString('base64')}`;
 const ENV_FILE_16 = utf16File(envFile(FILE_PASS));
 const AWS_FILE_16 = utf16File(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`));
-const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30), ENV_FILE_16.slice(30), AWS_FILE_16.slice(30)];
+const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_TAG_ID, AWS_TAGGED, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30), ENV_FILE_16.slice(30), AWS_FILE_16.slice(30)];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -111,6 +114,7 @@ describe('detection coverage through a real Envoy', () => {
     ['a Kubernetes Secret data value', `why can't the pod log in?\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: smtp\ndata:\n  smtp-auth: ${K8S_DATA}\n`, 'K8S_SECRET'],
     ['a URL password with an unescaped #', `lftp ftp://deploy:${URL_PASS}@ftp.example.com/public_html`, 'URL_PASSWORD'],
     ['an sk- key split by a zero-width space', `is this key still valid? ${OPENAI_ZW} thanks`, 'OPENAI_KEY'],
+    ['an AWS key id with a tag character and a variation selector inside', `is ${AWS_TAGGED} the right key id?`, 'AWS_ACCESS_KEY'],
     ['a Yandex Cloud IAM token', `curl -H "Authorization: Bearer ${YANDEX_IAM}" https://llm.api.cloud.yandex.net/foundationModels/v1/completion`, 'YANDEX_TOKEN'],
     ['a Kubernetes Secret written as JSON', `kubectl get secret smtp -o json:\n${JSON.stringify({ apiVersion: 'v1', data: { 'smtp-auth': K8S_JSON_DATA }, kind: 'Secret', metadata: { name: 'smtp' } }, null, 2)}`, 'K8S_SECRET'],
     ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],

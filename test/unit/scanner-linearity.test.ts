@@ -112,6 +112,7 @@ describe('scanner linearity', () => {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   const obfuscated: Record<string, string> = {
     'flagged code points': 'sk-\u200bproj-Ab3d\u00ad ana\uff20example \u2011\u00a0536\u201122 \u202eAKIA\u202c\ufeff ',
+    'default-ignorables and Unicode spaces': 'sk-\u034fproj-\u{e0041}Ab3d\ufe0f AKIA\u2066\u3164Q3\u2069 4115\u202f9375\u2009 \u{e0100}\u{e007f}ghp_\u180e\u115f\u061c\uffa0 ',
     'base64 runs': `${b64('aws_access_key_id = AKIA0000 and then some')} ${b64('password is hunter2, token sk-x')}\n`,
     'base64 of UTF-8 and UTF-16LE text': `${b64('Schlüssel für München: aws_access_key_id = AKIA0000')} ${Buffer.from('$env:KEY = "sk-x"; run.ps1', 'utf16le').toString('base64')}\n`,
     // Lines of 64 that each look wrapped, then a line of another width: every run reads its neighbours once.

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { base64Run } from '../../extproc/detectors/encoded-runs.ts';
+import { normalView } from '../../extproc/detectors/normal-view.ts';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { base62 as b62, crc32 } from '../helpers/token-checksums.ts';
 
@@ -35,6 +36,80 @@ describe('the normalising view', () => {
       assert.deepEqual(found(text), [[detector, span]]);
     });
   }
+
+  // Default-ignorable characters a red-team review hid inside keys (the plain value was found, this was not).
+  const keys: readonly [string, string][] = [
+    [OPENAI, 'secret.openai_api_key'],
+    [AWS_ID, 'secret.aws_access_key_id'],
+    [GH, 'secret.github_token'],
+  ];
+  const ignorables: readonly [string, number][] = [
+    ['a combining grapheme joiner', 0x034f],
+    ['an Arabic letter mark', 0x061c],
+    ['a Mongolian vowel separator', 0x180e],
+    ['a Hangul filler', 0x3164],
+    ['a halfwidth Hangul filler', 0xffa0],
+    ['a Hangul choseong filler', 0x115f],
+    ['a Hangul jungseong filler', 0x1160],
+    ['variation selector 1', 0xfe00],
+    ['variation selector 16', 0xfe0f],
+    ['a left-to-right isolate', 0x2066],
+    ['a pop directional isolate', 0x2069],
+    ['a tag character', 0xe0041],
+    ['the cancel tag', 0xe007f],
+    ['a supplementary variation selector', 0xe0100],
+    ['the last supplementary variation selector', 0xe01ef],
+  ];
+  ignorables.forEach(([name, cp], k) => {
+    const [key, detector] = keys[k % keys.length] as [string, string];
+    const hidden = `${key.slice(0, 9)}${String.fromCodePoint(cp)}${key.slice(9)}`;
+    it(`finds ${detector} with ${name} (U+${cp.toString(16).toUpperCase()}) inside, the span in the original text`, () => {
+      assert.deepEqual(found(`value: ${hidden} ok`), [[detector, hidden]]);
+    });
+  });
+
+  const card = (sep: string): string => ['4115', '9375', '2158', '0545'].join(sep);
+  for (const [name, sep] of [['narrow no-break spaces (French)', '\u202f'], ['thin spaces', '\u2009'], ['figure spaces', '\u2007'], ['hair spaces', '\u200a']]) {
+    it(`finds a card number grouped with ${name}`, () => {
+      assert.deepEqual(found(`carte ${card(sep as string)} merci`), [['pii.payment_card', card(sep as string)]]);
+    });
+  }
+
+  it('tag characters (surrogate pairs) inside a key: the span covers them and a mask removes them', () => {
+    const tags = '\u{e0041}\u{e0042}';
+    const key = `${AWS_ID.slice(0, 4)}${tags}${AWS_ID.slice(4, 10)}\u{e007f}\ufe0f${AWS_ID.slice(10)}`;
+    const text = `😀 id \u{e0043}${key}\u{e0044} end`;
+    const [f, ...rest] = scanner.scan(text);
+    assert.ok(f !== undefined);
+    assert.deepEqual(rest, []);
+    assert.equal(f.detector, 'secret.aws_access_key_id');
+    assert.equal(text.slice(f.start, f.end), key);
+    assert.equal(text.slice(0, f.start) + '<X>' + text.slice(f.end), '😀 id \u{e0043}<X>\u{e0044} end');
+  });
+
+  it('removes every default-ignorable code point and folds every Unicode space; keeps every other character', () => {
+    // Unicode's own properties (the runtime's ICU) as the reference, over every code point but lone surrogates.
+    const ignorable = /^\p{Default_Ignorable_Code_Point}$/u;
+    const space = /^\p{Space_Separator}$/u;
+    const folded = (ch: string, c: number): string | undefined => {
+      if (ignorable.test(ch)) return '';
+      if (space.test(ch)) return ' ';
+      if (c >= 0x2010 && c <= 0x2015) return '-';
+      if (c === 0x2028 || c === 0x2029) return '\n';
+      if (c >= 0xff01 && c <= 0xff5e) return String.fromCharCode(c - 0xfee0);
+      return undefined;
+    };
+    const wrong: string[] = [];
+    for (let c = 0x80; c <= 0x10ffff; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const ch = String.fromCodePoint(c);
+      const want = folded(ch, c);
+      const view = normalView(`é${ch}x`);
+      const got = view === undefined ? undefined : view.text.slice(1, -1);
+      if (got !== want) wrong.push(`U+${c.toString(16).toUpperCase()}: ${JSON.stringify(got)} for ${JSON.stringify(want)}`);
+    }
+    assert.deepEqual(wrong.slice(0, 20), []);
+  });
 
   it('masking the reported span removes the hidden characters with the value', () => {
     const text = `a ${ZW}sk-${ZW}proj-${OPENAI.slice(8)}${ZW} b`;
