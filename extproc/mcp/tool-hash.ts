@@ -44,11 +44,14 @@ export class ToolDefinitionError extends TypeError {
 
 /**
  * Zero-width characters (U+200B-U+200F, U+2060-U+2064, U+FEFF), bidi embeddings, overrides and isolates
- * (U+202A-U+202E, U+2066-U+2069), Unicode tag characters (U+E0000-U+E007F), and C0 and C1 controls and DEL
- * other than tab, line feed and carriage return.
+ * (U+202A-U+202E, U+2066-U+2069), Unicode tag characters (U+E0000-U+E007F), the other invisible characters
+ * with no use in a tool's text (the combining grapheme joiner U+034F, the Arabic letter mark U+061C, the
+ * Mongolian vowel separator U+180E, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0), and C0 and C1 controls
+ * and DEL other than tab, line feed and carriage return. Variation selectors are not flagged: an emoji takes one.
  */
-// eslint-disable-next-line no-control-regex
-const INVISIBLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
+// eslint-disable-next-line no-control-regex, no-misleading-character-class -- U+034F and U+180E are listed on their own on purpose
+const INVISIBLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u034F\u061C\u115F\u1160\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/u;
+// eslint-disable-next-line no-misleading-character-class -- the same class as INVISIBLE
 const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu');
 const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 

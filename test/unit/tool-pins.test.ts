@@ -53,11 +53,12 @@ describe('hashToolDefinition: flags', () => {
     ['invisible plus', '\u2064'], ['BOM', '\ufeff'], ['LRE', '\u202a'], ['RLO', '\u202e'], ['LRI', '\u2066'], ['PDI', '\u2069'],
     ['tag space', String.fromCodePoint(0xe0020)], ['tag A', String.fromCodePoint(0xe0041)], ['cancel tag', String.fromCodePoint(0xe007f)],
     ['language tag', String.fromCodePoint(0xe0001)], ['NUL', '\u0000'], ['BEL', '\u0007'], ['vertical tab', '\u000b'], ['escape', '\u001b'],
-    ['DEL', '\u007f'], ['C1 NEL', '\u0085'], ['C1 CSI', '\u009b'],
+    ['DEL', '\u007f'], ['C1 NEL', '\u0085'], ['C1 CSI', '\u009b'], ['combining grapheme joiner', 'a\u034fb'], ['Arabic letter mark', '\u061c'],
+    ['Mongolian vowel separator', '\u180e'], ['Hangul filler', '\u3164'], ['halfwidth Hangul filler', '\uffa0'], ['Hangul choseong filler', '\u115f'],
   ];
   const clean: readonly [string, string][] = [
     ['tab, LF, CR', 'a\tb\nc\r\n'], ['accents', 'café naïve'], ['CJK', '工具'], ['emoji', '🔧'], ['no-break space', 'a\u00a0b'],
-    ['soft hyphen', 'a\u00adb'], ['hyphen', 'a\u2010b'], ['line separator', '\u2028'], ['private use just above the tags', String.fromCodePoint(0xe0080)],
+    ['soft hyphen', 'a\u00adb'], ['emoji with a variation selector', '\u2764\ufe0f'], ['hyphen', 'a\u2010b'], ['line separator', '\u2028'], ['private use just above the tags', String.fromCodePoint(0xe0080)],
   ];
   for (const [label, text] of flagged) {
     it(`flags ${label}`, () => {
