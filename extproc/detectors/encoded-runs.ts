@@ -287,7 +287,7 @@ export function decodeBase64(run: string): string | undefined {
 }
 
 /** The decoded text of a percent-encoded run (`%XX` escapes; anything else kept), or undefined without one. */
-export function decodePercent(run: string): string | undefined {
+export function decodePercent(run: string, level = 1): string | undefined {
   const bytes = Buffer.allocUnsafe(run.length);
   let m = 0;
   let escapes = 0;
@@ -302,6 +302,15 @@ export function decodePercent(run: string): string | undefined {
     } else bytes[m++] = c & 255;
   }
   if (escapes === 0) return undefined;
-  const out = bytes.subarray(0, m);
-  return printableText(out);
+  const text = printableText(bytes.subarray(0, m));
+  // Encoded twice or three times (`%252D`, a URL carried in a query parameter): ASCII text with escapes left is
+  // decoded again, and the deepest text that decodes is scanned.
+  if (text !== undefined && level < MAX_PERCENT_LEVELS && ESCAPE.test(text) && ASCII.test(text)) return decodePercent(text, level + 1) ?? text;
+  return text;
 }
+
+/** How many times a percent-encoded token is decoded at most. */
+const MAX_PERCENT_LEVELS = 3;
+const ESCAPE = /%[0-9A-Fa-f]{2}/;
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;

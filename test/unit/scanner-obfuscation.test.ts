@@ -160,6 +160,15 @@ describe('the decoding layer', () => {
     assert.deepEqual(found(`q=${all}`), [['secret.openai_api_key', all]]);
   });
 
+  it('decodes a token encoded twice or three times (%252D: a URL in a query parameter), not four', () => {
+    const once = (s: string): string => Array.from(s, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    const pct = (s: string): string => s.replace(/%/g, '%25');
+    const one = once(`key=${OPENAI}`);
+    for (const enc of [one, pct(one), pct(pct(one))]) assert.deepEqual(found(`next=${enc}&a=1`), [['secret.openai_api_key', enc]]);
+    assert.deepEqual(found(`next=${pct(pct(pct(one)))}&a=1`), []);
+    assert.deepEqual(found('to=ana.lima%252540example.com&x=1'), [['pii.email', 'ana.lima%252540example.com']]);
+  });
+
   it('finds a percent-encoded email (%40)', () => {
     assert.deepEqual(found('to=ana.lima%40example.com&x=1'), [['pii.email', 'ana.lima%40example.com']]);
   });
