@@ -14,8 +14,8 @@
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
-import type { CharDetector, KeywordDetector } from './detector.ts';
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isAlpha, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
+import type { CharDetector, KeywordDetector, NumberDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
@@ -150,7 +150,7 @@ const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
 const VENDORS = ['cloudflare', 'artifactory', 'jfrog', 'datadog', 'cohere', 'pagerduty', 'mailgun'];
 /** Words after a credential word that name its value (`mySecretString`, `secret_value`, `tokenText`), as `key` does. */
 const VALUE_WORDS = ['key', 'string', 'value', 'text'];
-const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
+const NAMES = ['password', 'passwd', 'pwd', 'pass', 'passwort', 'kennwort', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
@@ -203,9 +203,18 @@ function nameEndingAt(text: string, end: number, whole: boolean): string | undef
     const s = end - name.length;
     if (s < 0 || !hasAtFold(text, s, name)) continue;
     if ((name === 'auth' || VENDORS.includes(name)) && (!whole || isAlnum(text.charCodeAt(s - 1)))) continue;
+    if (name === 'pass' && !(whole && passWord(text, s))) continue;
     return name;
   }
   return undefined;
+}
+
+/**
+ * `pass` at s is a word of a name: after no letter or digit (`DB_PASS`, `smtp.pass`, `pass`) or as a camel-case
+ * word (`dbPass`, `SMTPPass`), not the end of another word (`BYPASS`, `COMPASS`, `bypass`).
+ */
+function passWord(text: string, s: number): boolean {
+  return !isAlnum(text.charCodeAt(s - 1)) || (text.charCodeAt(s) === 80 && text.charCodeAt(s + 1) === 97);
 }
 
 /**
@@ -426,15 +435,54 @@ export const genericSecretName: KeywordDetector = {
   id: 'secret.generic_secret_name',
   type: 'GENERIC_SECRET',
   maxLength: MAX,
-  keywords: ['cred', 'secret', 'cloudflare', 'jfrog'],
+  keywords: ['cred', 'secret', 'cloudflare', 'jfrog', 'pass'],
   atKeyword(text, i, keyword, report, memo = NO_MEMO) {
     // A separator right after the name (after a space, a quote or an operator's first character, genericSecret
     // is called there itself).
     const e = runEnd(text, i + keyword.length, isNameChar, MAX_NAME);
     const c = text.charCodeAt(e);
     if ((c === 61 || c === 58 || c === 62) && !PREV.includes(text.charAt(e - 1))) genericSecret.at(text, e, report, memo);
+    else if (keyword === 'pass' && !isAlnum(text.charCodeAt(i - 1))) passwordProseAt(text, i, report);
   },
 };
+
+/** Spaces between prose words: ASCII, and the no-break spaces French puts before a colon. */
+const isProseSpace = (c: number): boolean => c === 32 || c === 9 || c === 0xa0 || c === 0x202f;
+
+/** Past the spaces at k (at most 3). */
+function skipProseSpaces(text: string, k: number): number {
+  const limit = k + 3;
+  while (k < limit && isProseSpace(text.charCodeAt(k))) k++;
+  return k;
+}
+
+/**
+ * A password written in prose, at the `pass` of a word that starts there: `the password is V`, `Passwort ist V`
+ * (a verb, then the value, which must then mix upper case, lower case and digits, as words of a sentence do not),
+ * and French `mot de passe : V` (a separator after spaces, which genericSecret does not read as a name).
+ */
+function passwordProseAt(text: string, i: number, report: (s: number, e: number) => void): void {
+  let w = i + 4;
+  while (w < i + 8 && isAlpha(text.charCodeAt(w))) w++;
+  const n = w - i;
+  const french = n === 5 && hasAtFold(text, i, 'passe') && hasAtFold(text, i - 7, 'mot de ') && !isAlnum(text.charCodeAt(i - 8));
+  if (!french && !(n === 8 && (hasAtFold(text, i, 'password') || hasAtFold(text, i, 'passwort')))) return;
+  let v = skipProseSpaces(text, w);
+  if (v === w && !french) return;
+  const verb = french ? 'est' : text.charCodeAt(i + 7) === 100 || text.charCodeAt(i + 7) === 68 ? 'is' : 'ist';
+  const separator = text.charCodeAt(v) === 58 || text.charCodeAt(v) === 61;
+  if (separator) {
+    if (!french) return;
+    v++;
+  } else if (v > w && hasAtFold(text, v, verb) && isProseSpace(text.charCodeAt(v + verb.length))) {
+    v += verb.length;
+    if (text.charCodeAt(skipProseSpaces(text, v)) === 58) v = skipProseSpaces(text, v) + 1;
+  } else return;
+  const [s, e] = valueAt(text, skipProseSpaces(text, v));
+  if (e < 0 || !secretValue(text, s, e)) return;
+  const m = classMix(text, s, e);
+  if (separator || (m.upper > 0 && m.lower > 0 && m.digit > 0)) report(s, e);
+}
 
 /**
  * A quoted name and value passed together: `System.setProperty("db.password", "…")`,
@@ -485,5 +533,90 @@ export const netrcPassword: KeywordDetector = {
       if (e > 0 && secretValue(text, s, e)) report(s, e);
       return;
     }
+  },
+};
+
+const COMMAND_LINE = 256;
+
+/**
+ * The MySQL and MariaDB clients' password option with the password attached (`mysql -u root -pV`, `mysqldump
+ * -p'V'`; `--password=V` is a keyword = value): found at the command's name (`mysql`, `mysqldump`, `mariadb`),
+ * which looks forward on its line, to the end of the command (`|`, `;`, `&`) or COMMAND_LINE characters, for a
+ * `-p` word with text attached. Other tools' `-p` (`ssh -p 22`, `mkdir -p`) have no client named before them.
+ */
+export const mysqlPassword: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.mysql_password',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  keywords: ['mysql', 'mariadb'],
+  atKeyword(text, i, keyword, report) {
+    if (isAlnum(text.charCodeAt(i - 1))) return;
+    const limit = Math.min(text.length, i + COMMAND_LINE);
+    for (let j = i + keyword.length; j < limit; j++) {
+      const c = text.charCodeAt(j);
+      if (c === 10 || c === 124 || c === 59 || c === 38) return;
+      if (c !== 45 || text.charCodeAt(j + 1) !== 112 || !isSpace(text.charCodeAt(j - 1))) continue;
+      const [s, e] = valueAt(text, j + 2);
+      if (e > s && secretValue(text, s, e)) report(s, e);
+      return;
+    }
+  },
+};
+
+const PGPASS_FIELD = 128;
+/** A `.pgpass` field other than the password: a host, database or user name, or `*`. */
+const isPgpassField = (c: number): boolean => isNameChar(c) || c === 42;
+
+/** Where the .pgpass field ending before its ':' at `end` starts; -1 when it is empty or not a name. */
+function pgpassFieldStart(text: string, end: number): number {
+  const s = runStart(text, end, isPgpassField, PGPASS_FIELD);
+  return s < end ? s : -1;
+}
+
+/** Where the .pgpass field starting at `s` ends at a ':'; -1 when it is empty, not a name or not ended so. */
+function pgpassFieldEnd(text: string, s: number): number {
+  const e = runEnd(text, s, isPgpassField, PGPASS_FIELD);
+  return e > s && text.charCodeAt(e) === 58 ? e : -1;
+}
+
+/**
+ * A PostgreSQL password file line, `host:port:database:user:password` (`db.internal:5432:app:app:V`): found at the
+ * port, a number of 2-5 digits between colons (the scanner passes no other lone number here), the line read back
+ * to its start and forward to its end. The password runs to the end of the line (`\:` and `\\` escaped; an
+ * unescaped ':' means the line is something else, as a time or an address) and passes the value gate (`*`, empty
+ * and placeholders do not).
+ */
+export const pgpassPassword: NumberDetector = {
+  kind: 'number',
+  id: 'secret.pgpass_password',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  minDigits: 2,
+  maxDigits: 5,
+  groupCounts: [1],
+  prev: (c) => c === 58,
+  lone: { digits: [2, 3, 4, 5], around: (p, n) => p === 58 && n === 58 },
+  onNumber(tok, report) {
+    const text = tok.text;
+    const host = pgpassFieldStart(text, tok.start - 1);
+    // At the start of a line, after an indent of up to 8 spaces or tabs (a line quoted in Markdown or a shell).
+    const line = host < 0 ? -1 : runStart(text, host, (c) => c === 32 || c === 9, 8);
+    if (line < 0 || (line > 0 && text.charCodeAt(line - 1) !== 10)) return;
+    const db = pgpassFieldEnd(text, tok.end + 1);
+    const user = db < 0 ? -1 : pgpassFieldEnd(text, db + 1);
+    if (user < 0) return;
+    const s = user + 1;
+    const limit = Math.min(text.length, s + MAX + 1);
+    let k = s;
+    for (; k < limit; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 10 || c === 13) break;
+      if (c === 58) return;
+      if (c === 92) k++;
+    }
+    let e = Math.min(k, text.length);
+    while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
+    if (secretValue(text, s, e)) report(s, e);
   },
 };
