@@ -1,4 +1,5 @@
-// Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
+// Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, the word pass
+// (`DB_PASS`, `dbPass`; not `BYPASS`), Passwort, Kennwort, mot de passe, secret, token,
 // api key, access key, private key, credential(s) or creds (optionally followed by a word for the value: `key`,
 // `string`, `value`, `text`: `secret_key`, `mySecretString`; or numbered: `api_token_2`), or to a vendor whose
 // keys have no prefix named alone (`cloudflare: "…"`, with a token-shaped value), in any of the shapes people
@@ -14,7 +15,7 @@
 // (`abc...`), or a package coordinate (`name-1.2.3`); names meant public (`publicToken`, `NEXT_PUBLIC_…`,
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
-import { classMix, entropy, hasAt, hasAtFold, isAlnum, isAlpha, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
+import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
 import type { CharDetector, KeywordDetector, NumberDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
@@ -150,7 +151,7 @@ const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
 const VENDORS = ['cloudflare', 'artifactory', 'jfrog', 'datadog', 'cohere', 'pagerduty', 'mailgun'];
 /** Words after a credential word that name its value (`mySecretString`, `secret_value`, `tokenText`), as `key` does. */
 const VALUE_WORDS = ['key', 'string', 'value', 'text'];
-const NAMES = ['password', 'passwd', 'pwd', 'pass', 'passwort', 'kennwort', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
+const NAMES = ['password', 'passwd', 'pwd', 'pass', 'passwort', 'kennwort', 'mot de passe', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
@@ -425,63 +426,45 @@ export const genericSecret: CharDetector = {
 
 /**
  * Names whose last character is not one genericSecret is called after (`credentials:`, `creds=`,
- * `mySecretString=`, `secret_value:`, `cloudflare:`): found at a keyword inside the name (`cred` and `secret` at
- * the pair `cr`, where the scanner already stops for the AWS secret key's `secret`; `jfrog` at `jf`,
- * `cloudflare` at `fl`), the name read forward to its separator, which is then read as genericSecret reads it.
- * Adding those last letters to genericSecret's `prev` instead cost 9% on prompt text (`https:` alone).
+ * `mySecretString=`, `secret_value:`, `cloudflare:`, `DB_PASS=`, `smtpPass:`): found at a keyword inside the name
+ * (`cred` and `secret` at the pair `cr`, where the scanner already stops for the AWS secret key's `secret`; `jfrog`
+ * at `jf`, `cloudflare` at `fl`, `_pass` at `_p`, `Pass` as written at `Pa`), the name read forward to its
+ * separator, which is then read as genericSecret reads it. Adding those last letters to genericSecret's `prev`
+ * instead cost 9% on prompt text (`https:` alone; `s` alone measured 5% again), and `pass` in any case (its pair
+ * `pa`) 2-5% on prompt text and prose, so a bare `pass:`, `PASS=` or `smtp.pass=` is found only with a space or a
+ * quote before its separator. At `password` and `passwort` (pair `sw`), also a password in prose (passwordProseAt).
  */
 export const genericSecretName: KeywordDetector = {
   kind: 'keyword',
   id: 'secret.generic_secret_name',
   type: 'GENERIC_SECRET',
   maxLength: MAX,
-  keywords: ['cred', 'secret', 'cloudflare', 'jfrog', 'pass'],
+  keywords: ['cred', 'secret', 'cloudflare', 'jfrog', '_pass', 'Pass', 'password', 'passwort'],
   atKeyword(text, i, keyword, report, memo = NO_MEMO) {
     // A separator right after the name (after a space, a quote or an operator's first character, genericSecret
     // is called there itself).
     const e = runEnd(text, i + keyword.length, isNameChar, MAX_NAME);
     const c = text.charCodeAt(e);
     if ((c === 61 || c === 58 || c === 62) && !PREV.includes(text.charAt(e - 1))) genericSecret.at(text, e, report, memo);
-    else if (keyword === 'pass' && !isAlnum(text.charCodeAt(i - 1))) passwordProseAt(text, i, report);
+    else if ((keyword === 'password' || keyword === 'passwort') && !isAlnum(text.charCodeAt(i - 1))) passwordProseAt(text, i + keyword.length, keyword, report);
   },
 };
 
-/** Spaces between prose words: ASCII, and the no-break spaces French puts before a colon. */
-const isProseSpace = (c: number): boolean => c === 32 || c === 9 || c === 0xa0 || c === 0x202f;
-
-/** Past the spaces at k (at most 3). */
-function skipProseSpaces(text: string, k: number): number {
-  const limit = k + 3;
-  while (k < limit && isProseSpace(text.charCodeAt(k))) k++;
-  return k;
-}
-
 /**
- * A password written in prose, at the `pass` of a word that starts there: `the password is V`, `Passwort ist V`
- * (a verb, then the value, which must then mix upper case, lower case and digits, as words of a sentence do not),
- * and French `mot de passe : V` (a separator after spaces, which genericSecret does not read as a name).
+ * A password written in prose, after the word `password` or `passwort` ending at `w`: `the password is V`,
+ * `Passwort ist V`, `the password is: V` (a verb, then the value, which must mix upper case, lower case and
+ * digits, as the words of a sentence do not).
  */
-function passwordProseAt(text: string, i: number, report: (s: number, e: number) => void): void {
-  let w = i + 4;
-  while (w < i + 8 && isAlpha(text.charCodeAt(w))) w++;
-  const n = w - i;
-  const french = n === 5 && hasAtFold(text, i, 'passe') && hasAtFold(text, i - 7, 'mot de ') && !isAlnum(text.charCodeAt(i - 8));
-  if (!french && !(n === 8 && (hasAtFold(text, i, 'password') || hasAtFold(text, i, 'passwort')))) return;
-  let v = skipProseSpaces(text, w);
-  if (v === w && !french) return;
-  const verb = french ? 'est' : text.charCodeAt(i + 7) === 100 || text.charCodeAt(i + 7) === 68 ? 'is' : 'ist';
-  const separator = text.charCodeAt(v) === 58 || text.charCodeAt(v) === 61;
-  if (separator) {
-    if (!french) return;
-    v++;
-  } else if (v > w && hasAtFold(text, v, verb) && isProseSpace(text.charCodeAt(v + verb.length))) {
-    v += verb.length;
-    if (text.charCodeAt(skipProseSpaces(text, v)) === 58) v = skipProseSpaces(text, v) + 1;
-  } else return;
-  const [s, e] = valueAt(text, skipProseSpaces(text, v));
+function passwordProseAt(text: string, w: number, keyword: string, report: (s: number, e: number) => void): void {
+  const verb = keyword === 'password' ? ' is ' : ' ist ';
+  if (!hasAtFold(text, w, verb)) return;
+  let v = w + verb.length;
+  if (text.charCodeAt(v) === 58) v++;
+  while (v < w + verb.length + 3 && isSpace(text.charCodeAt(v))) v++;
+  const [s, e] = valueAt(text, v);
   if (e < 0 || !secretValue(text, s, e)) return;
   const m = classMix(text, s, e);
-  if (separator || (m.upper > 0 && m.lower > 0 && m.digit > 0)) report(s, e);
+  if (m.upper > 0 && m.lower > 0 && m.digit > 0) report(s, e);
 }
 
 /**
