@@ -1,4 +1,5 @@
-// Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, secret, token,
+// Keyword = value secrets: a value assigned to a name that ends in password, passwd, pwd, the word pass
+// (`DB_PASS`, `dbPass`; not `BYPASS`), Passwort, Kennwort, mot de passe, secret, token,
 // api key, access key, private key, credential(s) or creds (optionally followed by a word for the value: `key`,
 // `string`, `value`, `text`: `secret_key`, `mySecretString`; or numbered: `api_token_2`), or to a vendor whose
 // keys have no prefix named alone (`cloudflare: "…"`, with a token-shaped value), in any of the shapes people
@@ -15,7 +16,7 @@
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
 import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
-import type { CharDetector, KeywordDetector } from './detector.ts';
+import type { CharDetector, KeywordDetector, NumberDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
@@ -150,7 +151,7 @@ const NOT_CREDENTIALS = ['public', 'publishable', 'csrf', 'xsrf'];
 const VENDORS = ['cloudflare', 'artifactory', 'jfrog', 'datadog', 'cohere', 'pagerduty', 'mailgun'];
 /** Words after a credential word that name its value (`mySecretString`, `secret_value`, `tokenText`), as `key` does. */
 const VALUE_WORDS = ['key', 'string', 'value', 'text'];
-const NAMES = ['password', 'passwd', 'pwd', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
+const NAMES = ['password', 'passwd', 'pwd', 'pass', 'passwort', 'kennwort', 'mot de passe', 'secret', 'token', 'apikey', 'api_key', 'api-key', 'access_key', 'accesskey', 'private_key', 'private-key', 'privatekey', 'credential', 'credentials', 'creds', 'auth', ...VENDORS];
 
 /**
  * The keyword that ends the name just before `e`, directly or before a "key" suffix (`secret_key`, `secretKey`),
@@ -203,9 +204,18 @@ function nameEndingAt(text: string, end: number, whole: boolean): string | undef
     const s = end - name.length;
     if (s < 0 || !hasAtFold(text, s, name)) continue;
     if ((name === 'auth' || VENDORS.includes(name)) && (!whole || isAlnum(text.charCodeAt(s - 1)))) continue;
+    if (name === 'pass' && !(whole && passWord(text, s))) continue;
     return name;
   }
   return undefined;
+}
+
+/**
+ * `pass` at s is a word of a name: after no letter or digit (`DB_PASS`, `smtp.pass`, `pass`) or as a camel-case
+ * word (`dbPass`, `SMTPPass`), not the end of another word (`BYPASS`, `COMPASS`, `bypass`).
+ */
+function passWord(text: string, s: number): boolean {
+  return !isAlnum(text.charCodeAt(s - 1)) || (text.charCodeAt(s) === 80 && text.charCodeAt(s + 1) === 97);
 }
 
 /**
@@ -416,25 +426,46 @@ export const genericSecret: CharDetector = {
 
 /**
  * Names whose last character is not one genericSecret is called after (`credentials:`, `creds=`,
- * `mySecretString=`, `secret_value:`, `cloudflare:`): found at a keyword inside the name (`cred` and `secret` at
- * the pair `cr`, where the scanner already stops for the AWS secret key's `secret`; `jfrog` at `jf`,
- * `cloudflare` at `fl`), the name read forward to its separator, which is then read as genericSecret reads it.
- * Adding those last letters to genericSecret's `prev` instead cost 9% on prompt text (`https:` alone).
+ * `mySecretString=`, `secret_value:`, `cloudflare:`, `DB_PASS=`, `smtpPass:`): found at a keyword inside the name
+ * (`cred` and `secret` at the pair `cr`, where the scanner already stops for the AWS secret key's `secret`; `jfrog`
+ * at `jf`, `cloudflare` at `fl`, `_pass` at `_p`, `Pass` as written at `Pa`), the name read forward to its
+ * separator, which is then read as genericSecret reads it. Adding those last letters to genericSecret's `prev`
+ * instead cost 9% on prompt text (`https:` alone; `s` alone measured 5% again), and `pass` in any case (its pair
+ * `pa`) 2-5% on prompt text and prose, so a bare `pass:`, `PASS=` or `smtp.pass=` is found only with a space or a
+ * quote before its separator. At `password` and `passwort` (pair `sw`), also a password in prose (passwordProseAt).
  */
 export const genericSecretName: KeywordDetector = {
   kind: 'keyword',
   id: 'secret.generic_secret_name',
   type: 'GENERIC_SECRET',
   maxLength: MAX,
-  keywords: ['cred', 'secret', 'cloudflare', 'jfrog'],
+  keywords: ['cred', 'secret', 'cloudflare', 'jfrog', '_pass', 'Pass', 'password', 'passwort'],
   atKeyword(text, i, keyword, report, memo = NO_MEMO) {
     // A separator right after the name (after a space, a quote or an operator's first character, genericSecret
     // is called there itself).
     const e = runEnd(text, i + keyword.length, isNameChar, MAX_NAME);
     const c = text.charCodeAt(e);
     if ((c === 61 || c === 58 || c === 62) && !PREV.includes(text.charAt(e - 1))) genericSecret.at(text, e, report, memo);
+    else if ((keyword === 'password' || keyword === 'passwort') && !isAlnum(text.charCodeAt(i - 1))) passwordProseAt(text, i + keyword.length, keyword, report);
   },
 };
+
+/**
+ * A password written in prose, after the word `password` or `passwort` ending at `w`: `the password is V`,
+ * `Passwort ist V`, `the password is: V` (a verb, then the value, which must mix upper case, lower case and
+ * digits, as the words of a sentence do not).
+ */
+function passwordProseAt(text: string, w: number, keyword: string, report: (s: number, e: number) => void): void {
+  const verb = keyword === 'password' ? ' is ' : ' ist ';
+  if (!hasAtFold(text, w, verb)) return;
+  let v = w + verb.length;
+  if (text.charCodeAt(v) === 58) v++;
+  while (v < w + verb.length + 3 && isSpace(text.charCodeAt(v))) v++;
+  const [s, e] = valueAt(text, v);
+  if (e < 0 || !secretValue(text, s, e)) return;
+  const m = classMix(text, s, e);
+  if (m.upper > 0 && m.lower > 0 && m.digit > 0) report(s, e);
+}
 
 /**
  * A quoted name and value passed together: `System.setProperty("db.password", "…")`,
@@ -485,5 +516,90 @@ export const netrcPassword: KeywordDetector = {
       if (e > 0 && secretValue(text, s, e)) report(s, e);
       return;
     }
+  },
+};
+
+const COMMAND_LINE = 256;
+
+/**
+ * The MySQL and MariaDB clients' password option with the password attached (`mysql -u root -pV`, `mysqldump
+ * -p'V'`; `--password=V` is a keyword = value): found at the command's name (`mysql`, `mysqldump`, `mariadb`),
+ * which looks forward on its line, to the end of the command (`|`, `;`, `&`) or COMMAND_LINE characters, for a
+ * `-p` word with text attached. Other tools' `-p` (`ssh -p 22`, `mkdir -p`) have no client named before them.
+ */
+export const mysqlPassword: KeywordDetector = {
+  kind: 'keyword',
+  id: 'secret.mysql_password',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  keywords: ['mysql', 'mariadb'],
+  atKeyword(text, i, keyword, report) {
+    if (isAlnum(text.charCodeAt(i - 1))) return;
+    const limit = Math.min(text.length, i + COMMAND_LINE);
+    for (let j = i + keyword.length; j < limit; j++) {
+      const c = text.charCodeAt(j);
+      if (c === 10 || c === 124 || c === 59 || c === 38) return;
+      if (c !== 45 || text.charCodeAt(j + 1) !== 112 || !isSpace(text.charCodeAt(j - 1))) continue;
+      const [s, e] = valueAt(text, j + 2);
+      if (e > s && secretValue(text, s, e)) report(s, e);
+      return;
+    }
+  },
+};
+
+const PGPASS_FIELD = 128;
+/** A `.pgpass` field other than the password: a host, database or user name, or `*`. */
+const isPgpassField = (c: number): boolean => isNameChar(c) || c === 42;
+
+/** Where the .pgpass field ending before its ':' at `end` starts; -1 when it is empty or not a name. */
+function pgpassFieldStart(text: string, end: number): number {
+  const s = runStart(text, end, isPgpassField, PGPASS_FIELD);
+  return s < end ? s : -1;
+}
+
+/** Where the .pgpass field starting at `s` ends at a ':'; -1 when it is empty, not a name or not ended so. */
+function pgpassFieldEnd(text: string, s: number): number {
+  const e = runEnd(text, s, isPgpassField, PGPASS_FIELD);
+  return e > s && text.charCodeAt(e) === 58 ? e : -1;
+}
+
+/**
+ * A PostgreSQL password file line, `host:port:database:user:password` (`db.internal:5432:app:app:V`): found at the
+ * port, a number of 2-5 digits between colons (the scanner passes no other lone number here), the line read back
+ * to its start and forward to its end. The password runs to the end of the line (`\:` and `\\` escaped; an
+ * unescaped ':' means the line is something else, as a time or an address) and passes the value gate (`*`, empty
+ * and placeholders do not).
+ */
+export const pgpassPassword: NumberDetector = {
+  kind: 'number',
+  id: 'secret.pgpass_password',
+  type: 'GENERIC_SECRET',
+  maxLength: MAX,
+  minDigits: 2,
+  maxDigits: 5,
+  groupCounts: [1],
+  prev: (c) => c === 58,
+  lone: { digits: [2, 3, 4, 5], around: (p, n) => p === 58 && n === 58 },
+  onNumber(tok, report) {
+    const text = tok.text;
+    const host = pgpassFieldStart(text, tok.start - 1);
+    // At the start of a line, after an indent of up to 8 spaces or tabs (a line quoted in Markdown or a shell).
+    const line = host < 0 ? -1 : runStart(text, host, (c) => c === 32 || c === 9, 8);
+    if (line < 0 || (line > 0 && text.charCodeAt(line - 1) !== 10)) return;
+    const db = pgpassFieldEnd(text, tok.end + 1);
+    const user = db < 0 ? -1 : pgpassFieldEnd(text, db + 1);
+    if (user < 0) return;
+    const s = user + 1;
+    const limit = Math.min(text.length, s + MAX + 1);
+    let k = s;
+    for (; k < limit; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 10 || c === 13) break;
+      if (c === 58) return;
+      if (c === 92) k++;
+    }
+    let e = Math.min(k, text.length);
+    while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
+    if (secretValue(text, s, e)) report(s, e);
   },
 };

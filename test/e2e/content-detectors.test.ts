@@ -1,5 +1,5 @@
 // Detection coverage end to end through a real Envoy: credentials of the newer formats (vendor tokens, key
-// headers, curl passwords, keyword = value secrets, base64-wrapped JWTs, Kubernetes Secret values, URL passwords
+// headers, curl passwords, keyword = value secrets (also after a name ending in PASS and mysql -p), base64-wrapped JWTs, Kubernetes Secret values, URL passwords
 // with unescaped characters) are blocked before any byte reaches the upstream and the 403 names the types only
 // (also an sk- key split by a zero-width space, an AWS key id with a tag character and a variation selector inside, an AWS key in a base64-wrapped credentials file, with an ASCII
 // or a non-ASCII first line or wrapped in lines, and one in a PowerShell -EncodedCommand); published
@@ -27,6 +27,9 @@ const DOPPLER = `dp.pt.${fresh(43)}`;
 const TOKEN_HEADER = fresh(32);
 const CURL_PASS = `${fresh(10)}#${fresh(4)}`;
 const DB_PASS = `${fresh(12)}!x`;
+/** Passwords after a name ending in PASS and after the MySQL client's -p (found by secret.generic_secret_name and secret.mysql_password, which the mask rule below does not name: blocked). */
+const PASS_NAME = `${fresh(12)}#p`;
+const MYSQL_PASS = `${fresh(11)}%m`;
 const JWT_B64 = Buffer.from(
   `${Buffer.from('{"alg":"RS256","typ":"JWT"}').toString('base64url')}.${Buffer.from(`{"sub":"svc-${fresh(6)}","iat":1700000000}`).toString('base64url')}.${fresh(43)}`,
 ).toString('base64');
@@ -61,7 +64,7 @@ const AWS_FILE = `data:text/plain;base64,${Buffer.from(envFile('${DB_PASSWORD}',
 const utf16File = (text: string): string => `data:text/plain;base64,${Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]).toString('base64')}`;
 const ENV_FILE_16 = utf16File(envFile(FILE_PASS));
 const AWS_FILE_16 = utf16File(envFile('${DB_PASSWORD}', `AWS_ACCESS_KEY_ID=${AWS_ID}\n`));
-const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_TAG_ID, AWS_TAGGED, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30), ENV_FILE_16.slice(30), AWS_FILE_16.slice(30)];
+const PLANTED = [YANDEX_IAM, K8S_JSON_PASS, K8S_JSON_DATA, GITLAB_FEED, BEDROCK, DOPPLER, TOKEN_HEADER, CURL_PASS, DB_PASS, PASS_NAME, MYSQL_PASS, JWT_B64, SQUARE, K8S_PASS, K8S_DATA, URL_PASS, OPENAI_TAIL, AWS_TAG_ID, AWS_TAGGED, AWS_ID, AWS_B64, AWS_B64_UTF8, AWS_PS, AWS_WRAPPED, FILE_PASS, ENV_FILE.slice(30), AWS_FILE.slice(30), ENV_FILE_16.slice(30), AWS_FILE_16.slice(30)];
 
 /** Samples and placeholders of claimed formats: none is a finding, so the prompt passes byte for byte. */
 const SAMPLES = [
@@ -120,6 +123,8 @@ describe('detection coverage through a real Envoy', () => {
     ['a base64-wrapped AWS credentials file', `my CI secret AWS_CONFIG is ${AWS_B64} and the deploy fails`, 'AWS_ACCESS_KEY'],
     ['a base64-wrapped AWS credentials file whose first line is in Japanese', `AWS_CONFIG=${AWS_B64_UTF8}`, 'AWS_ACCESS_KEY'],
     ['an AWS key in a PowerShell -EncodedCommand', `what does this do? powershell.exe -NoProfile -EncodedCommand ${AWS_PS}`, 'AWS_ACCESS_KEY'],
+    ['a password after a name ending in PASS', `why can't the app connect?\nDB_HOST=db.internal\nDB_USER=app\nDB_PASS=${PASS_NAME}\n`, 'GENERIC_SECRET'],
+    ['a password attached to mysql -p', `mysql -h db.internal -u root -p${MYSQL_PASS} orders < dump.sql gives ERROR 1045`, 'GENERIC_SECRET'],
     ['a base64-wrapped AWS credentials file in 76-column lines, the key cut by a line break', `$ base64 ~/.aws/credentials\n${AWS_WRAPPED}\nwhy does the runner reject this?`, 'AWS_ACCESS_KEY'],
   ];
   for (const [name, prompt, type] of blocked) {

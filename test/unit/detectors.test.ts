@@ -321,6 +321,19 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     // Hex keys of 16-23 characters: their entropy is capped by the count of distinct digits (2.75 bits, not 3).
     { text: 'curl -H "Token: cee737443e210471" https://x\napi_token=9d19bdd0b6cc60d5d3', expect: [['GENERIC_SECRET', 'cee737443e210471'], ['GENERIC_SECRET', '9d19bdd0b6cc60d5d3']] },
     neg('token: aaaa1111bbbb2222; api_token=1a1a1a1a2b2b2b2b; secret: ABCDEF12abcdef12ab'),
+    // Names ending in the word pass, in any case and as a camel-case word; not the pass inside another word.
+    { text: 'DB_PASS=Qm7#vL2p!Rz9xK4w\nSMTP_PASS="k2Vd9Lq0Xw7Zr4Tp1Nb6"\nREDIS_PASS: Hc6Jd1Fg0Aa1Bb3Cc5', expect: [['GENERIC_SECRET', 'Qm7#vL2p!Rz9xK4w'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    { text: 'const dbPass = "Tq9#mZ2vLp4x";\n{"smtp.pass": "k2Vd9Lq0Xw7Zr4Tp1Nb6"}\npass2 = Hc6Jd1Fg0Aa1Bb3Cc5', expect: [['GENERIC_SECRET', 'Tq9#mZ2vLp4x'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5']] },
+    neg('DB_PASS=${DB_PASS}; SMTP_PASS=changeme; PASSTHROUGH=true; BYPASS=1; COMPASS=Qm7#vL2p!Rz9xK4w; bypass: Qm7#vL2p!Rz9xK4w; passKey: Qm7#vL2p!Rz9xK4w'),
+    // The MySQL and MariaDB clients' -p with the password attached.
+    { text: 'mysql -h db.internal -u root -pQm7#vL2p!Rz9xK4w app\nmysqldump -uroot -p\'k2Vd9Lq0Xw7Zr4Tp1Nb6\' --all-databases', expect: [['GENERIC_SECRET', 'Qm7#vL2p!Rz9xK4w'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    neg('ssh -p 22 host; grep -p x; mkdir -p /a/b; mysql -u root -p app; mysql -p$MYSQL_PWD; mysql -P 3306 -h db | ssh -pQm7#vL2p!Rz9xK4w'),
+    // A .pgpass line: host:port:database:user:password.
+    { text: 'cat ~/.pgpass\ndb.internal:5432:app:app:Qm7#vL2p!Rz9xK4w\n  localhost:6432:*:postgres:k2Vd9Lq0Xw7Zr4Tp1Nb6\n', expect: [['GENERIC_SECRET', 'Qm7#vL2p!Rz9xK4w'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6']] },
+    neg('db.internal:5432:app:app:*\ndb.internal:5432:app:app:\nat 10:30:45:12:Qm7xvL2p9Rz9xK4w\nhost:5432:app:app:Qm7#vL2p!Rz9xK4w:extra\nsee db:5432:app:app:Qm7#vL2p!Rz9xK4w'),
+    // Prose, German and French.
+    { text: 'the password is Qm7#vL2p!Rz9xK4w. Passwort: k2Vd9Lq0Xw7Zr4Tp1Nb6, Passwort ist Hc6Jd1Fg0Aa1Bb3Cc5\nmot de passe\u00a0: Tq9#mZ2vLp4x', expect: [['GENERIC_SECRET', 'Qm7#vL2p!Rz9xK4w'], ['GENERIC_SECRET', 'k2Vd9Lq0Xw7Zr4Tp1Nb6'], ['GENERIC_SECRET', 'Hc6Jd1Fg0Aa1Bb3Cc5'], ['GENERIC_SECRET', 'Tq9#mZ2vLp4x']] },
+    neg('the password is stored in Vault; the password is sha256-hashed; the password is bcrypt(12) now; the password is correct-horse-battery-staple; passwords is Qm7#vL2p!Rz9xK4w'),
   ],
   vendor_shapes: [
     pos('JFROG_TOKEN', `cmVmdGtuOjAxOj${'Zq8Lw3Nx7Pk2Rv5Tm9Yb4Hc6Jd1Fg0AaBbCcDdEeFfGgHh1Ii2Jj'.slice(0, 50)}`),
