@@ -16,7 +16,7 @@
 // `publishableKey`) and anti-forgery tokens (`csrf`, `xsrf`) are not credentials, nor are types in code
 // (`credential: Uint8Array)`). Only the value is reported.
 import { classMix, entropy, hasAt, hasAtFold, isAlnum, isBase64Char, isDigit, isCodeReference, isHex, isQuote, looksLikePlaceholder, lowerAscii, randomCase, runEnd, runStart } from './chars.ts';
-import type { CharDetector, KeywordDetector, NumberDetector } from './detector.ts';
+import type { CharDetector, KeywordDetector } from './detector.ts';
 import { assignmentAt, MAX_NAME, isNameChar, nameEndBefore, nameHas, nameStart, operatorStart } from './assignment.ts';
 import { isPasswordPlaceholder } from './url-credentials.ts';
 import { decodesToUserPass } from './validators.ts';
@@ -432,40 +432,23 @@ export const genericSecret: CharDetector = {
  * separator, which is then read as genericSecret reads it. Adding those last letters to genericSecret's `prev`
  * instead cost 9% on prompt text (`https:` alone; `s` alone measured 5% again), and `pass` in any case (its pair
  * `pa`) 2-5% on prompt text and prose, so a bare `pass:`, `PASS=` or `smtp.pass=` is found only with a space or a
- * quote before its separator. At `password` and `passwort` (pair `sw`), also a password in prose (passwordProseAt).
+ * quote before its separator. A password in prose (`the password is V`) was read at `password` and `passwort`
+ * too (their pair `sw`): 2-4% of scan time on prompt text, so not kept.
  */
 export const genericSecretName: KeywordDetector = {
   kind: 'keyword',
   id: 'secret.generic_secret_name',
   type: 'GENERIC_SECRET',
   maxLength: MAX,
-  keywords: ['cred', 'secret', 'cloudflare', 'jfrog', '_pass', 'Pass', 'password', 'passwort'],
+  keywords: ['cred', 'secret', 'cloudflare', 'jfrog', '_pass', 'Pass'],
   atKeyword(text, i, keyword, report, memo = NO_MEMO) {
     // A separator right after the name (after a space, a quote or an operator's first character, genericSecret
     // is called there itself).
     const e = runEnd(text, i + keyword.length, isNameChar, MAX_NAME);
     const c = text.charCodeAt(e);
     if ((c === 61 || c === 58 || c === 62) && !PREV.includes(text.charAt(e - 1))) genericSecret.at(text, e, report, memo);
-    else if ((keyword === 'password' || keyword === 'passwort') && !isAlnum(text.charCodeAt(i - 1))) passwordProseAt(text, i + keyword.length, keyword, report);
   },
 };
-
-/**
- * A password written in prose, after the word `password` or `passwort` ending at `w`: `the password is V`,
- * `Passwort ist V`, `the password is: V` (a verb, then the value, which must mix upper case, lower case and
- * digits, as the words of a sentence do not).
- */
-function passwordProseAt(text: string, w: number, keyword: string, report: (s: number, e: number) => void): void {
-  const verb = keyword === 'password' ? ' is ' : ' ist ';
-  if (!hasAtFold(text, w, verb)) return;
-  let v = w + verb.length;
-  if (text.charCodeAt(v) === 58) v++;
-  while (v < w + verb.length + 3 && isSpace(text.charCodeAt(v))) v++;
-  const [s, e] = valueAt(text, v);
-  if (e < 0 || !secretValue(text, s, e)) return;
-  const m = classMix(text, s, e);
-  if (m.upper > 0 && m.lower > 0 && m.digit > 0) report(s, e);
-}
 
 /**
  * A quoted name and value passed together: `System.setProperty("db.password", "…")`,
@@ -544,62 +527,5 @@ export const mysqlPassword: KeywordDetector = {
       if (e > s && secretValue(text, s, e)) report(s, e);
       return;
     }
-  },
-};
-
-const PGPASS_FIELD = 128;
-/** A `.pgpass` field other than the password: a host, database or user name, or `*`. */
-const isPgpassField = (c: number): boolean => isNameChar(c) || c === 42;
-
-/** Where the .pgpass field ending before its ':' at `end` starts; -1 when it is empty or not a name. */
-function pgpassFieldStart(text: string, end: number): number {
-  const s = runStart(text, end, isPgpassField, PGPASS_FIELD);
-  return s < end ? s : -1;
-}
-
-/** Where the .pgpass field starting at `s` ends at a ':'; -1 when it is empty, not a name or not ended so. */
-function pgpassFieldEnd(text: string, s: number): number {
-  const e = runEnd(text, s, isPgpassField, PGPASS_FIELD);
-  return e > s && text.charCodeAt(e) === 58 ? e : -1;
-}
-
-/**
- * A PostgreSQL password file line, `host:port:database:user:password` (`db.internal:5432:app:app:V`): found at the
- * port, a number of 2-5 digits between colons (the scanner passes no other lone number here), the line read back
- * to its start and forward to its end. The password runs to the end of the line (`\:` and `\\` escaped; an
- * unescaped ':' means the line is something else, as a time or an address) and passes the value gate (`*`, empty
- * and placeholders do not).
- */
-export const pgpassPassword: NumberDetector = {
-  kind: 'number',
-  id: 'secret.pgpass_password',
-  type: 'GENERIC_SECRET',
-  maxLength: MAX,
-  minDigits: 2,
-  maxDigits: 5,
-  groupCounts: [1],
-  prev: (c) => c === 58,
-  lone: { digits: [2, 3, 4, 5], around: (p, n) => p === 58 && n === 58 },
-  onNumber(tok, report) {
-    const text = tok.text;
-    const host = pgpassFieldStart(text, tok.start - 1);
-    // At the start of a line, after an indent of up to 8 spaces or tabs (a line quoted in Markdown or a shell).
-    const line = host < 0 ? -1 : runStart(text, host, (c) => c === 32 || c === 9, 8);
-    if (line < 0 || (line > 0 && text.charCodeAt(line - 1) !== 10)) return;
-    const db = pgpassFieldEnd(text, tok.end + 1);
-    const user = db < 0 ? -1 : pgpassFieldEnd(text, db + 1);
-    if (user < 0) return;
-    const s = user + 1;
-    const limit = Math.min(text.length, s + MAX + 1);
-    let k = s;
-    for (; k < limit; k++) {
-      const c = text.charCodeAt(k);
-      if (c === 10 || c === 13) break;
-      if (c === 58) return;
-      if (c === 92) k++;
-    }
-    let e = Math.min(k, text.length);
-    while (e > s && isSpace(text.charCodeAt(e - 1))) e--;
-    if (secretValue(text, s, e)) report(s, e);
   },
 };

@@ -65,7 +65,7 @@ import { yandexApiKey, yandexIamToken, yandexOauthToken, yandexStaticKey } from 
 import { k8sSecret } from './k8s-secret.ts';
 import { curlCredentials } from './curl-credentials.ts';
 import { headerCredential } from './header-credential.ts';
-import { genericSecret, genericSecretName, genericSecretPair, mysqlPassword, netrcPassword, pgpassPassword } from './generic-secret.ts';
+import { genericSecret, genericSecretName, genericSecretPair, mysqlPassword, netrcPassword } from './generic-secret.ts';
 
 /** Credential formats of AI providers, clouds, CI/CD, observability and SaaS tools (one file per family). */
 export const VENDOR_DETECTORS: readonly Detector[] = [
@@ -87,7 +87,7 @@ export const SECRET_DETECTORS: readonly Detector[] = [
   openaiKey, huggingfaceToken, npmToken, ...VENDOR_DETECTORS,
   // Shapes that wrap other formats come last, so a vendor format found at the same span names the finding.
   jwt, jwtBase64, k8sSecret, urlCredentials, bearerToken, basicAuth, headerCredential, curlCredentials, genericSecret,
-  genericSecretName, genericSecretPair, netrcPassword, mysqlPassword, pgpassPassword,
+  genericSecretName, genericSecretPair, netrcPassword, mysqlPassword,
 ];
 
 /** National ids by locale. */
