@@ -61,6 +61,13 @@ export interface Base64Run {
   lines: number;
 }
 
+/** The start of the base64 characters ending at i, not before `from`. */
+function b64Start(text: string, i: number, from: number): number {
+  let s = i;
+  while (s > from && inSet(B64, text.charCodeAt(s - 1))) s--;
+  return s;
+}
+
 /** The end of the base64 characters from i on (no padding). */
 function b64End(text: string, i: number): number {
   let e = i;
@@ -97,8 +104,7 @@ function previousLineEnd(text: string, s: number, from: number): number {
  * character is read a bounded number of times.
  */
 export function base64Run(text: string, i: number, from: number): Base64Run {
-  let s = i;
-  while (s > from && inSet(B64, text.charCodeAt(s - 1))) s--;
+  const s = b64Start(text, i, from);
   const e = b64End(text, i);
   // Only a line of MIN_WRAP or more is looked at as part of wrapped output (the shorter last line of a block is
   // reached from the lines before it).
@@ -113,8 +119,7 @@ function wrappedRun(text: string, s: number, e: number, from: number): Base64Run
   let width = first;
   // Lines before: at least as long as this one (which may be the shorter last line), then all of one width.
   for (let pe = previousLineEnd(text, s, from); pe >= 0; pe = previousLineEnd(text, s, from)) {
-    let ps = pe;
-    while (ps > from && inSet(B64, text.charCodeAt(ps - 1))) ps--;
+    const ps = b64Start(text, pe, from);
     const w = pe - ps;
     if (w < MIN_WRAP || (w & 3) !== 0 || w < first || (lines > 1 && w !== width)) break;
     s = ps;

@@ -654,7 +654,10 @@ export class Scanner {
       const run = base64Run(text, i, this.#runEnd);
       ({ start, end } = run);
       // A wrapped run is decoded without its line breaks and indentation.
-      if (end - start >= MIN_BASE64_RUN) decoded = decodeBase64(run.lines > 1 ? text.slice(start, end).replace(/\s+/g, '') : text.slice(start, end));
+      if (end - start >= MIN_BASE64_RUN) {
+        const raw = text.slice(start, end);
+        decoded = decodeBase64(run.lines > 1 ? raw.replace(/\s+/g, '') : raw);
+      }
     }
     this.#runEnd = end;
     if (decoded !== undefined) runs.push({ start, end, text: decoded });

@@ -149,6 +149,8 @@ export interface AuditFacts {
 const round = (n: number): number => Math.round(n * 1000) / 1000;
 
 /** The one builder of audit records, for ext_authz and ext_proc alike. */
+/** What a withheld model name reads as in the record. */
+export const WITHHELD_MODEL = '[withheld]';
 /** Model names longer than this are withheld from the record: no provider's is. */
 const MAX_AUDIT_MODEL = 256;
 /** What auditModel answered per name, for this many names (a name is scanned once). */
@@ -177,9 +179,6 @@ export function auditModel(model: string | undefined): string | null {
   if (modelSeen.size < MODEL_CACHE) modelSeen.set(model, shown);
   return shown;
 }
-
-/** What a withheld model name reads as in the record. */
-export const WITHHELD_MODEL = '[withheld]';
 
 export function buildAuditRecord(f: AuditFacts): AuditRecord {
   const failed = f.outcome === 'failed' || (f.reason !== undefined && !ERROR_CATALOGUE[f.reason].userFacing && f.reason !== 'response_incomplete');

@@ -6,22 +6,16 @@
 // metadata, mcp_call output, search_result, Gemini proto names, an unknown field) are masked or blocked;
 // protected fields block; provider-side URL fetches and server tools are refused unless the policy allows them.
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { anthropicSse, jsonResponse, openAiSse, startContentStack, type ChunkedResponse, type ContentStack, type SeenRequest } from '../helpers/content-stack.ts';
-import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
+import { leaked, plantAwsKeyId, plantCardNumber, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
 import { eventually } from '../helpers/stack.ts';
 import { awaitRecord } from '../helpers/assertions.ts';
 
 const EMAIL = plantEmail();
 const STRIPE = plantStripeKey();
 const AKIA = plantAwsKeyId();
-/** A Luhn-valid 16-digit card number, random per run (under 2^53: a JSON number holds it exactly). */
-const CARD = ((): number => {
-  const digits = [4, ...Array.from({ length: 14 }, () => randomInt(10))];
-  const sum = digits.reduce((acc, d, i) => acc + (i % 2 === 0 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d), 0);
-  return Number(`${digits.join('')}${(10 - (sum % 10)) % 10}`);
-})();
+const CARD = plantCardNumber();
 const PLANTED = [EMAIL, STRIPE, AKIA, String(CARD)];
 
 /** The text of the last message of a chat or messages body (string content or text parts). */

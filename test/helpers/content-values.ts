@@ -10,6 +10,15 @@ export const plantStripeKey = (): string => `sk_live_${pick('ABCDEFGHJKLMNPQRSTU
 export const plantEmail = (): string => `planted.${randomBytes(5).toString('hex')}@example.com`;
 /** An AWS access key id (AKIA + 16 base32 characters). */
 export const plantAwsKeyId = (): string => `AKIA${pick('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`;
+/**
+ * A 16-digit Visa-range card number with its Luhn check digit, as a number: under 2^53, so a JSON number holds it
+ * exactly (a tool's schema may type a card number as an integer).
+ */
+export function plantCardNumber(): number {
+  const digits = [4, ...Array.from({ length: 14 }, () => randomInt(10))];
+  const sum = digits.reduce((acc, d, i) => acc + (i % 2 === 0 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d), 0);
+  return Number(`${digits.join('')}${(10 - (sum % 10)) % 10}`);
+}
 /** A US SSN outside the invalid ranges (area 100-665, group and serial non-zero). */
 export const plantSsn = (): string => `${100 + randomInt(500)}-${10 + randomInt(89)}-${1000 + randomInt(8999)}`;
 

@@ -4,7 +4,6 @@
 // (snake_case) names are read like the camelCase ones; provider-side URL fetches and server tools are
 // refused unless the dlp section allows them.
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { JsonPath } from '../../extproc/core/content.ts';
 import { createProviderKind } from '../../extproc/providers/index.ts';
@@ -13,7 +12,7 @@ import { isInlineMedia, walkRequest } from '../../extproc/providers/shared/reque
 import { maskBody } from '../../extproc/redactors/mask.ts';
 import type { ConfigInput } from '../../extproc/config/schema.ts';
 import { dispatch } from '../../extproc/processing/session.ts';
-import { leaked, plantAwsKeyId, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
+import { leaked, plantAwsKeyId, plantCardNumber, plantEmail, plantStripeKey } from '../helpers/content-values.ts';
 import { asDenial, asResponse, isDenial, phaseFixture, replacedBody, requestBodyMsg, startRequest, type PhaseFixture } from '../helpers/phase-fixtures.ts';
 
 const EMAIL = plantEmail();
@@ -363,16 +362,10 @@ describe('text inside inline media', () => {
     }
   });
 
-  // A Luhn-valid 16-digit card number (Visa range), random per run: under 2^53, so a JSON number holds it exactly.
-  const card = (): number => {
-    const digits = [4, ...Array.from({ length: 14 }, () => randomInt(10))];
-    const sum = digits.reduce((acc, d, i) => acc + (i % 2 === 0 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d), 0);
-    return Number(`${digits.join('')}${(10 - (sum % 10)) % 10}`);
-  };
   it('a card number written as a JSON number in tool input blocks (a number cannot be masked)', async () => {
     const docs: [keyof typeof PATHS, object][] = [
-      ['messages', claude({}, [{ role: 'user', content: 'pay it' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'charge', input: { card_number: card(), amount: 1200 } }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok' }] }])],
-      ['generate', part({ functionCall: { name: 'charge', args: { card: { number: card() } } } })],
+      ['messages', claude({}, [{ role: 'user', content: 'pay it' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'charge', input: { card_number: plantCardNumber(), amount: 1200 } }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'ok' }] }])],
+      ['generate', part({ functionCall: { name: 'charge', args: { card: { number: plantCardNumber() } } } })],
     ];
     for (const [endpoint, doc] of docs) {
       const d = asDenial((await run(f, endpoint, doc)).out);
@@ -383,8 +376,8 @@ describe('text inside inline media', () => {
 
   it('generation parameters are not content: a large seed passes', async () => {
     const docs: [keyof typeof PATHS, object][] = [
-      ['chat', chat({ seed: card(), max_tokens: 100_000_000 })],
-      ['generate', { ...part({ text: 'ok' }), generationConfig: { seed: card(), maxOutputTokens: 256 } }],
+      ['chat', chat({ seed: plantCardNumber(), max_tokens: 100_000_000 })],
+      ['generate', { ...part({ text: 'ok' }), generationConfig: { seed: plantCardNumber(), maxOutputTokens: 256 } }],
     ];
     for (const [endpoint, doc] of docs) assert.ok(!isDenial((await run(f, endpoint, doc)).out), endpoint);
   });

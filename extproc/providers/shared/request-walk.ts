@@ -72,8 +72,9 @@ const MIN_SCANNED_NUMBER = 1e8;
 /**
  * Walks `doc`: every string value is a segment at its exact path, and so is every integer of 9+ digits in
  * content (protected); every distinct key is a protected segment (`key: true`). Inline media of a text type is
- * a segment of its decoded text (`inline` says how to re-encode it); other inline media is skipped. `modelField`: the top-level "model" is the format's model
- * name, a protected segment (the model rules check it, and it is never rewritten).
+ * a segment of its decoded text (`inline` says how to re-encode it); other inline media is skipped.
+ * `modelField`: the top-level "model" is the format's model name, a protected segment (the model rules check it,
+ * and it is never rewritten).
  */
 export function walkRequest(doc: JsonObject, rules: WalkRules, modelField: boolean): RequestContent {
   const segments: TextSegment[] = [];
