@@ -103,6 +103,11 @@ export interface ContextWords {
   readonly copyOnly: boolean;
   /** Per ASCII code: ALPHA for a letter, WORD_START when some word starts with it (in either letter case). */
   readonly flags: Uint8Array;
+  /**
+   * Per pair of ASCII codes (first * 128 + second, one bit each): some word starts with the two (in either
+   * letter case); all pairs when a word is one character long.
+   */
+  readonly starts: Uint32Array;
 }
 
 const ALPHA = 1;
@@ -114,6 +119,8 @@ export function contextWords(list: readonly string[]): ContextWords {
   const byFirst: (string[] | undefined)[] = new Array<string[] | undefined>(128).fill(undefined);
   const flags = new Uint8Array(128);
   for (let c = 0; c < 128; c++) if (isAlpha(c)) flags[c] = ALPHA;
+  const starts = new Uint32Array((128 * 128) / 32);
+  const cases = (c: number): number[] => (isLower(c) ? [c, c - 32] : [c]);
   let copyOnly = false;
   for (const w of words) {
     if (w.length === 0) copyOnly = true;
@@ -122,8 +129,10 @@ export function contextWords(list: readonly string[]): ContextWords {
     (byFirst[c] ??= []).push(w);
     flags[c] = (flags[c] ?? 0) | WORD_START;
     if (isLower(c)) flags[c - 32] = (flags[c - 32] ?? 0) | WORD_START;
+    const seconds = w.length === 1 ? Array.from({ length: 128 }, (_, k) => k) : cases(w.charCodeAt(1) & 127);
+    for (const a of cases(c)) for (const b of seconds) starts[(a * 128 + b) >> 5] = ((starts[(a * 128 + b) >> 5] ?? 0) | (1 << (b & 31))) >>> 0;
   }
-  return { words, byFirst, copyOnly, flags };
+  return { words, byFirst, copyOnly, flags, starts };
 }
 
 /**
@@ -138,14 +147,17 @@ export function hasContextWord(text: string, from: number, to: number, cw: Conte
   if (b <= a) return false;
   if (cw.copyOnly) return hasContextWordCopy(text, a, b, cw.words);
   const flags = cw.flags;
+  const starts = cw.starts;
   // One table load per character: words are looked up only where one may start after a non-letter (the first
-  // character of the window counts as such).
+  // character of the window counts as such) and the next character may be its second (a character above 127
+  // there is read in the next turn, which takes the copy path).
   let afterAlpha = false;
   for (let k = a; k < b; k++) {
     const c = text.charCodeAt(k);
     if (c >= 128) return hasContextWordCopy(text, a, b, cw.words);
     const f = flags[c] as number;
-    if ((f & WORD_START) !== 0 && !afterAlpha) {
+    const p = c * 128 + (text.charCodeAt(k + 1) & 127);
+    if ((f & WORD_START) !== 0 && !afterAlpha && (((starts[p >> 5] as number) >>> (p & 31)) & 1) !== 0) {
       const list = cw.byFirst[c <= 90 && c >= 65 ? c + 32 : c] as readonly string[];
       for (let q = 0; q < list.length; q++) {
         const w = list[q] as string;

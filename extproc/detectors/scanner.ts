@@ -521,7 +521,7 @@ export class Scanner {
     const hits: RawHit[] = [];
     this.#hits = hits;
     const reporters = this.#reporters;
-    this.#charPass(text, reporters, budget);
+    this.#charPass(text, reporters, budget, bytes === text.length);
     budget.addBytes(bytes);
     for (const { d, det } of this.#texts) {
       det.scanText(text, reporters[d] as Report);
@@ -536,13 +536,13 @@ export class Scanner {
    * text passes so V8 optimises it on its own, with feedback for every path (code after an on-stack-replaced
    * loop otherwise deoptimises on every scan).
    */
-  #charPass(text: string, reporters: readonly Report[], budget: ScanBudget): void {
+  #charPass(text: string, reporters: readonly Report[], budget: ScanBudget, ascii: boolean): void {
     const memo = new Map<string, number>();
     const n = text.length;
     let i = 0;
     while (i < n) {
       const end = Math.min(n, i + WINDOW_CHARS);
-      i = this.#window(text, i, end, reporters, memo);
+      i = this.#window(text, i, end, reporters, memo, ascii);
       budget.checkTime();
     }
   }
@@ -554,12 +554,17 @@ export class Scanner {
    * The pair table stops at a trigger only where a detector admits the character before it, and at the second
    * character of a keyword's first two, so keywords need no pass of their own. Called once per window (not
    * once per scan), so V8 optimises it as a whole function soon, not only by on-stack replacement. Returns
-   * where the next window starts (a number token may run past `end`).
+   * where the next window starts (a number token may run past `end`). In an ASCII text (`ascii`) no byte
+   * aliases: a digit or trigger stop away from the window's edges reads its neighbours from the window.
    */
-  #window(text: string, base: number, end: number, reporters: readonly Report[], memo: Map<string, number>): number {
+  #window(text: string, base: number, end: number, reporters: readonly Report[], memo: Map<string, number>, ascii: boolean): number {
     const cls = this.#cls;
     const pairs = this.#pairs;
     const dispatch = this.#dispatch;
+    const keywordNext = this.#keywordNext;
+    const minDigitsAround = this.#minDigitsAround;
+    // The encoded runs of this pass (undefined in a decoded text: one level only).
+    const runs = this.#runs;
     const win = WINDOW;
     const n = text.length;
     win[0] = base > 0 ? text.charCodeAt(base - 1) & 255 : 0;
@@ -570,22 +575,37 @@ export class Scanner {
       // The tight skip: byte j + 1 is the code unit at base + j, byte j the one before it.
       let w = win[j] as number;
       let f = 0;
-      // Two pairs per turn (half the loop tests), then the last pair of the window.
-      while (j + 1 < len) {
-        const x = win[j + 1] as number;
-        f = pairs[(w << 8) | x] as number;
+      // Four pairs per turn (a quarter of the loop tests), then the window's last pairs one at a time.
+      while (j + 4 <= len) {
+        const a = win[j + 1] as number;
+        f = pairs[(w << 8) | a] as number;
         if (f !== 0) break;
-        w = win[j + 2] as number;
-        f = pairs[(x << 8) | w] as number;
+        const b = win[j + 2] as number;
+        f = pairs[(a << 8) | b] as number;
         if (f !== 0) {
-          j++;
+          j += 1;
           break;
         }
-        j += 2;
+        const c = win[j + 3] as number;
+        f = pairs[(b << 8) | c] as number;
+        if (f !== 0) {
+          j += 2;
+          break;
+        }
+        w = win[j + 4] as number;
+        f = pairs[(c << 8) | w] as number;
+        if (f !== 0) {
+          j += 3;
+          break;
+        }
+        j += 4;
       }
-      if (f === 0 && j < len) {
-        f = pairs[(w << 8) | (win[j + 1] as number)] as number;
-        if (f === 0) j++;
+      if (f === 0) {
+        while (j < len) {
+          f = pairs[((win[j] as number) << 8) | (win[j + 1] as number)] as number;
+          if (f !== 0) break;
+          j++;
+        }
       }
       if (j >= len) break;
       const i = base + j;
@@ -594,29 +614,44 @@ export class Scanner {
         // window, mayBeBase64Run's reads are made on the bytes first (a byte that aliases a non-ASCII code unit
         // can only let a place through to the check on the text, never turn one away). The pair's first byte is
         // win[j] (after a stop at a turn's second pair, w holds the second).
-        if (i >= this.#runEnd && this.#runs !== undefined && (win[j] === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, this.#runs);
+        if (runs !== undefined && i >= this.#runEnd && (win[j] === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, runs);
         j++;
         continue;
       }
       // The byte after the pair (confirmed on the text by #keywordAt); past the window, the code unit's low byte.
-      if ((f & KEYWORD) !== 0 && i > 0 && (((this.#keywordNext[((win[j] as number) << 8) | (win[j + 1] as number)] as number) >>> ((j + 1 < len ? (win[j + 2] as number) : text.charCodeAt(i + 1)) & 31)) & 1) !== 0) this.#keywordAt(text, i, reporters, memo);
-      if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
-      if ((f & ENCODED) !== 0 && i >= this.#runEnd && this.#runs !== undefined) this.#encodedAt(text, i, this.#runs);
-      // Neither a digit nor a trigger by its byte: neither by its code unit (a byte is the code unit's low byte).
-      if ((f & (DIGIT | CHAR)) === 0) {
-        j++;
-        continue;
+      // Most stops are a digit or a trigger alone: one test passes them on.
+      if ((f & (KEYWORD | LATE | ENCODED)) !== 0) {
+        if ((f & KEYWORD) !== 0 && i > 0 && (((keywordNext[((win[j] as number) << 8) | (win[j + 1] as number)] as number) >>> ((j + 1 < len ? (win[j + 2] as number) : text.charCodeAt(i + 1)) & 31)) & 1) !== 0) this.#keywordAt(text, i, reporters, memo);
+        if ((f & LATE) !== 0 && i > 0) this.#lateAt(text, i - 1, reporters, memo);
+        if ((f & ENCODED) !== 0 && runs !== undefined && i >= this.#runEnd) this.#encodedAt(text, i, runs);
+        // Neither a digit nor a trigger by its byte: neither by its code unit (a byte is the code unit's low byte).
+        if ((f & (DIGIT | CHAR)) === 0) {
+          j++;
+          continue;
+        }
       }
-      const c = text.charCodeAt(i);
+      // Bytes j - 2 to j + 2 (the code units i - 3 to i + 1) are in the window and are the code units.
+      const inner = ascii && j >= 3 && j + 2 <= len;
+      const c = inner ? (win[j + 1] as number) : text.charCodeAt(i);
       const k = cls[c] ?? 0;
       if (k === DIGIT) {
-        const pc = i > 0 ? text.charCodeAt(i - 1) : 32;
+        const pc = inner ? (win[j] as number) : i > 0 ? text.charCodeAt(i - 1) : 32;
         let e = i + 1;
-        while (e < n && isDigitCode(text.charCodeAt(e))) e++;
-        const after = e < n ? text.charCodeAt(e) : 0;
+        let after: number;
+        if (inner) {
+          let b = j + 2;
+          while (b <= len && isDigitCode(win[b] as number)) b++;
+          e = base + b - 1;
+          after = b <= len ? (win[b] as number) : -1;
+        } else after = -1;
+        // Outside the window (or not ASCII) the digits are read on the text.
+        if (after < 0) {
+          while (e < n && isDigitCode(text.charCodeAt(e))) e++;
+          after = e < n ? text.charCodeAt(e) : 0;
+        }
         // A lone group too short for every detector that admits the characters around it (a single separator
         // and a digit would continue the token): nothing to build.
-        if (e - i < (this.#minDigitsAround[(pc < 128 ? pc : 128) * 129 + (after < 128 ? after : 128)] as number) && !((after === 32 || after === 45 || after === 46) && isDigitCode(text.charCodeAt(e + 1)))) {
+        if (e - i < (minDigitsAround[(pc < 128 ? pc : 128) * 129 + (after < 128 ? after : 128)] as number) && !((after === 32 || after === 45 || after === 46) && isDigitCode(text.charCodeAt(e + 1)))) {
           j = e - base;
           continue;
         }
@@ -624,8 +659,9 @@ export class Scanner {
         continue;
       }
       if (k === CHAR) {
-        const pc = i > 0 ? text.charCodeAt(i - 1) & 127 : 0;
-        const ds = dispatch[(c << 7) | pc]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0]?.[beforeIndex(text, i)]?.[code129(text.charCodeAt(i - 3))];
+        const ds = inner
+          ? dispatch[(c << 7) | (win[j] as number)]?.[win[j + 2] as number]?.[(win[j - 1] as number) * 2]?.[win[j - 2] as number]
+          : dispatch[(c << 7) | (i > 0 ? text.charCodeAt(i - 1) & 127 : 0)]?.[i + 1 < n ? text.charCodeAt(i + 1) & 127 : 0]?.[beforeIndex(text, i)]?.[code129(text.charCodeAt(i - 3))];
         if (ds !== undefined) this.#run(ds, text, i, reporters, memo);
       }
       j++;
