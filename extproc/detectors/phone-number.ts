@@ -1,6 +1,7 @@
 // Phone numbers (opt-in): 7-15 digits written as a phone number ("+44 20 7946 0958", "(555) 123-4567",
 // "555-123-4567"), with a context word in the 40 characters before unless requireContext is off. A bare run of
-// digits without '+' never counts (timestamps, serials and ids look like that).
+// digits without '+' never counts (timestamps, serials and ids look like that), whatever follows it: only a
+// separator between digits makes one.
 import { contextWords, hasContextWord, isAlnum, isDigit } from './chars.ts';
 import type { NumberDetector } from './detector.ts';
 
@@ -50,13 +51,17 @@ export function phoneNumber(opts: PhoneOptions): NumberDetector {
       let j = whole ? tok.end : s + 1;
       let digits = whole ? tok.digits : isDigit(text.charCodeAt(s)) ? 1 : 0;
       let seps = whole ? tok.count - 1 : 0;
+      // Separators after the last digit (`1717171717 (s)`, `2024053101.`) are not between digits.
+      let pending = 0;
       let end = j;
       while (j < limit) {
         const c = text.charCodeAt(j);
         if (isDigit(c)) {
           digits++;
+          seps += pending;
+          pending = 0;
           end = j + 1;
-        } else if (isPhoneSeparator(c)) seps++;
+        } else if (isPhoneSeparator(c)) pending++;
         else break;
         j++;
       }

@@ -402,6 +402,12 @@ const TABLES: Readonly<Record<string, readonly Case[]>> = {
     { text: 'call +44 20 7946 0958 123 today', expect: [['PHONE_NUMBER', '+44 20 7946 0958 123']], settings: { phone: { enabled: true, requireContext: true } } },
     neg('call +44 20 7946 0958 1234 today', { phone: { enabled: true, requireContext: true } }),
     neg('ts 1717171717171 build 20240531.3 and +1 415 555 2671 (no context)', { phone: { enabled: true, requireContext: true } }),
+    // A bare run of digits without '+' is not a phone number, whatever follows it (separators after the last
+    // digit are not between digits): the same as at the text's end.
+    neg('call me at 5551234567 today', { phone: { enabled: true, requireContext: true } }),
+    neg('call me at 5551234567', { phone: { enabled: true, requireContext: true } }),
+    neg('phone log: 1717171717 (s), 2024053101. done', { phone: { enabled: true, requireContext: true } }),
+    { text: 'call me at 555 123 4567 (cell) today', expect: [['PHONE_NUMBER', '555 123 4567']], settings: { phone: { enabled: true, requireContext: true } } },
   ],
   ip_opt_in: [
     { text: 'the server ip is 8.8.4.4.', expect: [['IP_ADDRESS', '8.8.4.4']], settings: { ip: { enabled: true, requireContext: true, includePrivate: false } } },
