@@ -156,8 +156,7 @@ export function hasContextWord(text: string, from: number, to: number, cw: Conte
     const c = text.charCodeAt(k);
     if (c >= 128) return hasContextWordCopy(text, a, b, cw.words);
     const f = flags[c] as number;
-    const p = c * 128 + (text.charCodeAt(k + 1) & 127);
-    if ((f & WORD_START) !== 0 && !afterAlpha && (((starts[p >> 5] as number) >>> (p & 31)) & 1) !== 0) {
+    if ((f & WORD_START) !== 0 && !afterAlpha && (((starts[(c * 128 + (text.charCodeAt(k + 1) & 127)) >> 5] as number) >>> (text.charCodeAt(k + 1) & 31)) & 1) !== 0) {
       const list = cw.byFirst[c <= 90 && c >= 65 ? c + 32 : c] as readonly string[];
       for (let q = 0; q < list.length; q++) {
         const w = list[q] as string;
