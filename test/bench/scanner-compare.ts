@@ -3,7 +3,10 @@
 // load, a slow sample is one another process disturbed: the minimum and the 10th percentile of many short
 // samples track the undisturbed speed, and alternating A and B gives both the same disturbances. Findings of
 // A and B are compared first (a speed change must not change them).
-// Run: node test/bench/scanner.ts --compare <other checkout> [--size <KiB>] [--samples <n>]
+// Run: node test/bench/scanner.ts --compare <other checkout> [--size <KiB>] [--samples <n>] [--processes <n>]
+// One process is one roll of V8's JIT for both scanners (two copies of one checkout differ by up to 3% between
+// processes): with --processes, that many processes run one after another and the medians are printed.
+import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,4 +58,30 @@ export async function compareScanners(other: string, sizeKiB = 64, samples = 80)
     process.stdout.write(`${name.padEnd(12)} MB/s per core (best / p10 / median): A ${row(ms.A)}, B ${row(ms.B)}; B vs A at p10 ${gain >= 0 ? '+' : ''}${gain.toFixed(1)}%${same ? '' : '; FINDINGS DIFFER'}\n`);
   }
   process.stdout.write(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+}
+
+const ROW = /^(prompt text|prose only)\s+MB\/s per core \(best \/ p10 \/ median\): A \d+ \/ (\d+) \/ \d+, B \d+ \/ (\d+) \/ \d+; B vs A at p10 ([+-][\d.]+)%(.*)$/;
+const median = (v: readonly number[]): number => quantile([...v].sort((x, y) => x - y), 0.5);
+
+/** compareScanners in `processes` processes, one after another; each one's rows, then the medians of their p10s. */
+export function compareInProcesses(other: string, sizeKiB: number, samples: number, processes: number): void {
+  const rows = new Map<string, { a: number[]; b: number[]; gain: number[]; differ: boolean }>();
+  for (let k = 0; k < processes; k++) {
+    const out = execFileSync(process.execPath, [process.argv[1] ?? '', '--compare', other, '--size', String(sizeKiB), '--samples', String(samples)], { encoding: 'utf8' });
+    for (const line of out.split('\n')) {
+      const m = ROW.exec(line);
+      if (m === null) continue;
+      process.stdout.write(`${k + 1}: ${line}\n`);
+      const r = rows.get(m[1] ?? '') ?? { a: [], b: [], gain: [], differ: false };
+      r.a.push(Number(m[2]));
+      r.b.push(Number(m[3]));
+      r.gain.push(Number(m[4]));
+      r.differ ||= (m[5] ?? '').includes('DIFFER');
+      rows.set(m[1] ?? '', r);
+    }
+  }
+  for (const [name, r] of rows) {
+    const pct = median(r.gain);
+    process.stdout.write(`${name.padEnd(12)} medians of ${r.gain.length} processes: p10 A ${median(r.a)}, B ${median(r.b)} MB/s per core; B vs A ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}% (${Math.min(...r.gain).toFixed(1)} to ${Math.max(...r.gain).toFixed(1)})${r.differ ? '; FINDINGS DIFFER' : ''}\n`);
+  }
 }

@@ -1,17 +1,19 @@
 // Scanner micro-benchmark: MB/s for the full built-in detector set on realistic prompt text, on adversarial
 // near-miss input (per family and mixed), and the linearity ratios. Run: node test/bench/scanner.ts
 // With --compare <other checkout> [--size <KiB>] [--samples <n>]: that checkout's scanner against this one,
-// interleaved in one process (scanner-compare.ts), for before/after figures on a machine others load.
+// interleaved in one process (scanner-compare.ts), for before/after figures on a machine others load; with
+// --processes <n>, in n processes one after another, and the medians (one process is one roll of the JIT).
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildScanner } from '../../extproc/detectors/registry.ts';
 import { DEFAULT_SCAN_LIMITS } from '../../extproc/detectors/scan-limits.ts';
 import { ADVERSARIAL_UNITS, adversarialText, promptText, proseText } from '../fixtures/detectors/corpus.ts';
-import { compareScanners } from './scanner-compare.ts';
+import { compareInProcesses, compareScanners } from './scanner-compare.ts';
 
-const { values: flags } = parseArgs({ options: { compare: { type: 'string' }, size: { type: 'string', default: '64' }, samples: { type: 'string', default: '80' } } });
+const { values: flags } = parseArgs({ options: { compare: { type: 'string' }, size: { type: 'string', default: '64' }, samples: { type: 'string', default: '80' }, processes: { type: 'string' } } });
 if (flags.compare !== undefined) {
-  await compareScanners(flags.compare, Number(flags.size), Number(flags.samples));
+  if (flags.processes === undefined) await compareScanners(flags.compare, Number(flags.size), Number(flags.samples));
+  else compareInProcesses(flags.compare, Number(flags.size), Number(flags.samples), Number(flags.processes));
   process.exit(0);
 }
 
