@@ -17,6 +17,8 @@ export const isBase64UrlChar = (c: number): boolean => isAlnum(c) || c === 45 ||
 
 /** The ASCII lower case of code c (other codes as they are). */
 export const lowerAscii = (c: number): number => (c >= 65 && c <= 90 ? c + 32 : c);
+/** A lower-case ASCII letter's code and its upper case; any other code alone. */
+export const letterCases = (c: number): number[] => (isLower(c) ? [c, c - 32] : [c]);
 
 /**
  * Character classes as one table: bit k of entry c is set when `classes[k]` admits the ASCII code c, so a walk
@@ -120,17 +122,17 @@ export function contextWords(list: readonly string[]): ContextWords {
   const flags = new Uint8Array(128);
   for (let c = 0; c < 128; c++) if (isAlpha(c)) flags[c] = ALPHA;
   const starts = new Uint32Array((128 * 128) / 32);
-  const cases = (c: number): number[] => (isLower(c) ? [c, c - 32] : [c]);
   let copyOnly = false;
   for (const w of words) {
     if (w.length === 0) copyOnly = true;
     for (let k = 0; k < w.length; k++) if (w.charCodeAt(k) >= 128) copyOnly = true;
     const c = w.charCodeAt(0) & 127;
     (byFirst[c] ??= []).push(w);
-    flags[c] = (flags[c] ?? 0) | WORD_START;
-    if (isLower(c)) flags[c - 32] = (flags[c - 32] ?? 0) | WORD_START;
-    const seconds = w.length === 1 ? Array.from({ length: 128 }, (_, k) => k) : cases(w.charCodeAt(1) & 127);
-    for (const a of cases(c)) for (const b of seconds) starts[(a * 128 + b) >> 5] = ((starts[(a * 128 + b) >> 5] ?? 0) | (1 << (b & 31))) >>> 0;
+    const seconds = w.length === 1 ? Array.from({ length: 128 }, (_, k) => k) : letterCases(w.charCodeAt(1) & 127);
+    for (const a of letterCases(c)) {
+      flags[a] = (flags[a] ?? 0) | WORD_START;
+      for (const b of seconds) starts[(a * 128 + b) >> 5] = ((starts[(a * 128 + b) >> 5] ?? 0) | (1 << (b & 31))) >>> 0;
+    }
   }
   return { words, byFirst, copyOnly, flags, starts };
 }
@@ -156,12 +158,15 @@ export function hasContextWord(text: string, from: number, to: number, cw: Conte
     const c = text.charCodeAt(k);
     if (c >= 128) return hasContextWordCopy(text, a, b, cw.words);
     const f = flags[c] as number;
-    if ((f & WORD_START) !== 0 && !afterAlpha && (((starts[(c * 128 + (text.charCodeAt(k + 1) & 127)) >> 5] as number) >>> (text.charCodeAt(k + 1) & 31)) & 1) !== 0) {
-      const list = cw.byFirst[c <= 90 && c >= 65 ? c + 32 : c] as readonly string[];
-      for (let q = 0; q < list.length; q++) {
-        const w = list[q] as string;
-        const e = k + w.length;
-        if (e <= b && hasAtFold(text, k, w) && (e === b || !isAlpha(text.charCodeAt(e)))) return true;
+    if ((f & WORD_START) !== 0 && !afterAlpha) {
+      const p = c * 128 + (text.charCodeAt(k + 1) & 127);
+      if ((((starts[p >> 5] as number) >>> (p & 31)) & 1) !== 0) {
+        const list = cw.byFirst[c <= 90 && c >= 65 ? c + 32 : c] as readonly string[];
+        for (let q = 0; q < list.length; q++) {
+          const w = list[q] as string;
+          const e = k + w.length;
+          if (e <= b && hasAtFold(text, k, w) && (e === b || !isAlpha(text.charCodeAt(e)))) return true;
+        }
       }
     }
     afterAlpha = (f & ALPHA) !== 0;

@@ -2,7 +2,7 @@
 // number detectors, then drops allow-listed values and merges overlapping hits. Each detector does bounded
 // work per trigger, so a scan is linear in the text (test/unit/scanner-linearity.test.ts measures it).
 import type { Finding, TextSegment } from '../core/content.ts';
-import { hasAtFold, isHex, lowerAscii } from './chars.ts';
+import { hasAtFold, isHex, letterCases, lowerAscii } from './chars.ts';
 import type { CharDetector, Detector, KeywordDetector, NumberDetector, NumberToken, TextDetector } from './detector.ts';
 import { base64Run, decodeBase64, decodePercent, mayBeBase64Run, mayBeRunBytes, MIN_BASE64_RUN, percentRun } from './encoded-runs.ts';
 import { normalView, originalIndex, type NormalView } from './normal-view.ts';
@@ -305,7 +305,6 @@ export class Scanner {
     const texts: { d: number; det: TextDetector }[] = [];
     const keywords: (KeywordEntry[] | undefined)[] = new Array<KeywordEntry[] | undefined>(1 << 16).fill(undefined);
     const marked = new Set<number>();
-    const cases = (c: number): number[] => (c >= 97 && c <= 122 ? [c, c - 32] : [c]);
     const beforeSets = new Map<NonNullable<CharDetector['before']>, Uint32Array>();
     detectors.forEach((det, d) => {
       if (det.kind === 'char') {
@@ -330,7 +329,7 @@ export class Scanner {
           const key = (word.charCodeAt(offset) << 8) | word.charCodeAt(offset + 1);
           // A keyword written with an upper-case letter counts in that case only: its pair is marked as written
           // (the `KI` of `AKIA`; prose's `ki` does not stop the loop).
-          const forms = word === written ? cases(key >> 8).flatMap((a) => cases(key & 255).map((b) => (a << 8) | b)) : [(written.charCodeAt(offset) << 8) | written.charCodeAt(offset + 1)];
+          const forms = word === written ? letterCases(key >> 8).flatMap((a) => letterCases(key & 255).map((b) => (a << 8) | b)) : [(written.charCodeAt(offset) << 8) | written.charCodeAt(offset + 1)];
           const third = offset + 2 < word.length ? 1 << (word.charCodeAt(offset + 2) & 31) : -1;
           for (const form of forms) {
             marked.add(form);
@@ -613,7 +612,7 @@ export class Scanner {
         // Only an encoded-run stop (most are camel-case words): nothing else to look up at this pair. Inside the
         // window, mayBeBase64Run's reads are made on the bytes first (a byte that aliases a non-ASCII code unit
         // can only let a place through to the check on the text, never turn one away). The pair's first byte is
-        // win[j] (after a stop at a turn's second pair, w holds the second).
+        // win[j].
         if (runs !== undefined && i >= this.#runEnd && (win[j] === 37 || j < 12 || j + 12 > len || mayBeRunBytes(win, j + 1))) this.#encodedAt(text, i, runs);
         j++;
         continue;
@@ -637,14 +636,14 @@ export class Scanner {
       if (k === DIGIT) {
         const pc = inner ? (win[j] as number) : i > 0 ? text.charCodeAt(i - 1) : 32;
         let e = i + 1;
-        let after: number;
+        let after = -1;
         if (inner) {
           let b = j + 2;
           while (b <= len && isDigitCode(win[b] as number)) b++;
           e = base + b - 1;
-          after = b <= len ? (win[b] as number) : -1;
-        } else after = -1;
-        // Outside the window (or not ASCII) the digits are read on the text.
+          if (b <= len) after = win[b] as number;
+        }
+        // Past the window's end (or in a text that is not ASCII) the digits are read on the text.
         if (after < 0) {
           while (e < n && isDigitCode(text.charCodeAt(e))) e++;
           after = e < n ? text.charCodeAt(e) : 0;
